@@ -1,0 +1,337 @@
+/**
+ * The contracts of Baton, one place: API bodies, plan, step, task, event, artifact, agent IO.
+ * Types are inferred from these schemas; the OpenAPI document is generated from them.
+ */
+import { z } from 'zod';
+
+export const LIMITS = {
+  /** Steps in one plan. Map items carry only references, so this keeps execution state far below 256 KB. */
+  maxSteps: 200,
+  maxGoalChars: 4000,
+  /** A request body larger than this is refused with 413 (it is stored in a 400 KB DynamoDB item). */
+  maxBodyBytes: 256 * 1024,
+  /** One step's `input`, serialized. */
+  maxStepInputBytes: 32 * 1024,
+  /** An agent's JSON `output`, serialized. Larger results belong in artifacts. */
+  maxAgentOutputBytes: 32 * 1024,
+  maxSummaryChars: 4000,
+  maxArtifactsPerStep: 50,
+  maxArtifactBytes: 10 * 1024 * 1024,
+  /** Default and cap of a step's agent timeout. */
+  defaultStepTimeoutSeconds: 300,
+  maxStepTimeoutSeconds: 900,
+  defaultMaxAttempts: 3,
+  maxMaxAttempts: 10,
+  defaultIntervalSeconds: 1,
+  maxIntervalSeconds: 300,
+  defaultBackoffRate: 2,
+  maxBackoffRate: 5,
+  /** Ceiling of any single retry delay, after backoff. */
+  maxRetryDelaySeconds: 600,
+} as const;
+
+export const TaskStatus = z.enum([
+  'QUEUED',
+  'PLANNING',
+  'RUNNING',
+  'AWAITING_APPROVAL',
+  'SUCCEEDED',
+  'DEGRADED',
+  'FAILED',
+  'CANCELLED',
+]);
+export type TaskStatus = z.infer<typeof TaskStatus>;
+export const TERMINAL_TASK_STATUSES: readonly TaskStatus[] = ['SUCCEEDED', 'DEGRADED', 'FAILED', 'CANCELLED'];
+
+export const StepStatus = z.enum([
+  'PENDING',
+  'WAITING',
+  'AWAITING_APPROVAL',
+  'RUNNING',
+  'SUCCEEDED',
+  'FAILED',
+  'SKIPPED',
+  'CANCELLED',
+]);
+export type StepStatus = z.infer<typeof StepStatus>;
+
+export const StepId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'use 1-64 letters, digits, "_" or "-", starting with a letter or digit');
+export const AgentName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,39}$/, 'use 1-40 lowercase letters, digits or "-", starting with a letter');
+
+/** Any JSON value. */
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+export const JsonValue: z.ZodType<Json> = z.lazy(() =>
+  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(JsonValue), z.record(z.string(), JsonValue)]),
+);
+export const JsonObject = z.record(z.string(), JsonValue);
+
+function maxJsonBytes(limit: number) {
+  return (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8') <= limit;
+}
+
+export const RetrySpec = z
+  .object({
+    maxAttempts: z.number().int().min(1).max(LIMITS.maxMaxAttempts),
+    intervalSeconds: z.number().int().min(0).max(LIMITS.maxIntervalSeconds).optional(),
+    backoffRate: z.number().min(1).max(LIMITS.maxBackoffRate).optional(),
+  })
+  .strict();
+export type RetrySpec = z.infer<typeof RetrySpec>;
+
+export const StepSpec = z
+  .object({
+    id: StepId,
+    agent: AgentName,
+    input: JsonObject.optional().refine(maxJsonBytes(LIMITS.maxStepInputBytes), {
+      message: `step input must serialize to at most ${LIMITS.maxStepInputBytes} bytes; put large data in task inputs or artifacts`,
+    }),
+    dependsOn: z.array(StepId).max(LIMITS.maxSteps).optional(),
+    timeoutSeconds: z.number().int().min(1).max(LIMITS.maxStepTimeoutSeconds).optional(),
+    retry: RetrySpec.optional(),
+    fallbackAgent: AgentName.optional(),
+    approval: z.enum(['none', 'before']).optional(),
+    approvalTimeoutSeconds: z.number().int().min(1).max(7 * 24 * 3600).optional(),
+    optional: z.boolean().optional(),
+  })
+  .strict();
+export type StepSpec = z.infer<typeof StepSpec>;
+
+export const PlanSpec = z
+  .object({
+    steps: z.array(StepSpec).min(1).max(LIMITS.maxSteps, `a plan has at most ${LIMITS.maxSteps} steps`),
+  })
+  .strict();
+export type PlanSpec = z.infer<typeof PlanSpec>;
+
+export const Policy = z
+  .object({
+    allowDegraded: z.boolean().optional(),
+    requirePlanApproval: z.boolean().optional(),
+    approvalTimeoutSeconds: z.number().int().min(1).max(7 * 24 * 3600).optional(),
+    maxConcurrency: z.number().int().min(1).max(40).optional(),
+  })
+  .strict();
+export type Policy = z.infer<typeof Policy>;
+
+export const CreateTaskBody = z
+  .object({
+    goal: z.string().trim().min(1, 'goal must not be empty').max(LIMITS.maxGoalChars),
+    plan: PlanSpec.optional(),
+    inputs: JsonObject.optional(),
+    policy: Policy.optional(),
+  })
+  .strict();
+export type CreateTaskBody = z.infer<typeof CreateTaskBody>;
+
+/** A step after validation: defaults applied, dependencies explicit. Steps are stored in topological order. */
+export const PlanStep = z.object({
+  id: StepId,
+  agent: AgentName,
+  input: JsonObject,
+  dependsOn: z.array(StepId),
+  timeoutSeconds: z.number().int(),
+  retry: z.object({ maxAttempts: z.number().int(), intervalSeconds: z.number(), backoffRate: z.number() }),
+  fallbackAgent: AgentName.optional(),
+  approval: z.enum(['none', 'before']),
+  approvalTimeoutSeconds: z.number().int().optional(),
+  optional: z.boolean(),
+});
+export type PlanStep = z.infer<typeof PlanStep>;
+
+export const Plan = z.object({
+  steps: z.array(PlanStep),
+  /** Who made the plan: the client ("explicit") or a planner ("planner:<name>"). */
+  source: z.string(),
+  /** Free text from the planner about how it planned (e.g. that it is deterministic). */
+  rationale: z.string().optional(),
+});
+export type Plan = z.infer<typeof Plan>;
+
+export const ArtifactRef = z.object({
+  id: z.string(),
+  stepId: StepId,
+  name: z.string(),
+  contentType: z.string(),
+  size: z.number().int(),
+  sha256: z.string(),
+});
+export type ArtifactRef = z.infer<typeof ArtifactRef>;
+
+export const EventType = z.enum([
+  'TaskSubmitted',
+  'ExecutionStarted',
+  'PlanningStarted',
+  'PlanCreated',
+  'StepWaiting',
+  'StepReady',
+  'StepStarted',
+  'StepAttemptFailed',
+  'StepSucceeded',
+  'StepFailed',
+  'StepSkipped',
+  'ArtifactStored',
+  'TaskSucceeded',
+  'TaskDegraded',
+  'TaskFailed',
+  'TaskCancelled',
+]);
+export type EventType = z.infer<typeof EventType>;
+
+export const TaskEvent = z.object({
+  id: z.string(),
+  seq: z.number().int(),
+  at: z.iso.datetime(),
+  type: EventType,
+  taskId: z.string(),
+  stepId: StepId.optional(),
+  traceId: z.string(),
+  data: JsonObject,
+});
+export type TaskEvent = z.infer<typeof TaskEvent>;
+
+export const StepView = z.object({
+  id: StepId,
+  agent: AgentName,
+  dependsOn: z.array(StepId),
+  status: StepStatus,
+  attempts: z.number().int(),
+  startedAt: z.string().optional(),
+  endedAt: z.string().optional(),
+  summary: z.string().optional(),
+  output: JsonValue.optional(),
+  error: z.object({ name: z.string(), message: z.string() }).optional(),
+});
+export type StepView = z.infer<typeof StepView>;
+
+export const TaskResult = z.object({
+  /** Per step: what it produced (summary, output, artifact ids) or why not. */
+  steps: z.record(
+    z.string(),
+    z.object({
+      status: StepStatus,
+      summary: z.string().optional(),
+      output: JsonValue.optional(),
+      artifacts: z.array(z.string()).optional(),
+      error: z.object({ name: z.string(), message: z.string() }).optional(),
+    }),
+  ),
+  missing: z.array(StepId).optional(),
+});
+export type TaskResult = z.infer<typeof TaskResult>;
+
+export const TaskView = z.object({
+  taskId: z.string(),
+  goal: z.string(),
+  status: TaskStatus,
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  plan: z.object({ steps: z.array(StepView), source: z.string().optional(), rationale: z.string().optional() }),
+  result: TaskResult.optional(),
+  error: z.object({ name: z.string(), message: z.string() }).optional(),
+  traceId: z.string(),
+});
+export type TaskView = z.infer<typeof TaskView>;
+
+export const TaskSummary = z.object({
+  taskId: z.string(),
+  goal: z.string(),
+  status: TaskStatus,
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type TaskSummary = z.infer<typeof TaskSummary>;
+
+export const CreateTaskResponse = z.object({
+  taskId: z.string(),
+  status: TaskStatus,
+  links: z.object({ self: z.string(), events: z.string(), artifacts: z.string() }),
+});
+
+export const ListTasksQuery = z.object({
+  status: TaskStatus.optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(25),
+  cursor: z.string().max(2048).optional(),
+});
+
+export const ListEventsQuery = z.object({
+  after: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+/* ------------------------------------------------------------------ agent contract */
+
+export const UpstreamResult = z.object({
+  stepId: StepId,
+  agent: AgentName,
+  summary: z.string(),
+  output: JsonValue.optional(),
+  artifacts: z.array(ArtifactRef),
+});
+export type UpstreamResult = z.infer<typeof UpstreamResult>;
+
+export const AgentInput = z.object({
+  taskId: z.string(),
+  stepId: StepId,
+  /** 1-based attempt number of this step. */
+  attempt: z.number().int().min(1),
+  agent: AgentName,
+  goal: z.string(),
+  /** The step's own `input` from the plan. */
+  input: JsonObject,
+  /** The task's `inputs` from the request. */
+  inputs: JsonObject,
+  upstream: z.array(UpstreamResult),
+  /** Set when this is a fallback run: what made the primary agent fail. */
+  failure: z.object({ agent: AgentName, name: z.string(), message: z.string() }).optional(),
+});
+export type AgentInput = z.infer<typeof AgentInput>;
+
+export const ArtifactBody = z.union([z.string(), z.object({ base64: z.string() }).strict()]);
+export const AgentArtifact = z
+  .object({
+    name: z
+      .string()
+      .min(1)
+      .max(200)
+      .regex(/^[A-Za-z0-9._-]+$/, 'artifact names use letters, digits, ".", "_" or "-"'),
+    contentType: z.string().min(1).max(200),
+    body: ArtifactBody,
+  })
+  .strict();
+export type AgentArtifact = z.infer<typeof AgentArtifact>;
+
+export const AgentOutput = z
+  .object({
+    summary: z.string().max(LIMITS.maxSummaryChars),
+    output: JsonValue.optional().refine(maxJsonBytes(LIMITS.maxAgentOutputBytes), {
+      message: `output must serialize to at most ${LIMITS.maxAgentOutputBytes} bytes; write larger results as artifacts`,
+    }),
+    artifacts: z.array(AgentArtifact).max(LIMITS.maxArtifactsPerStep).optional(),
+  })
+  .strict();
+export type AgentOutput = z.infer<typeof AgentOutput>;
+
+export type AgentHandler = (input: AgentInput) => Promise<AgentOutput>;
+
+/* --------------------------------------------------------- workflow (execution state) */
+
+/** Input of a Step Functions execution: references only. */
+export const ExecutionInput = z.object({ taskId: z.string(), run: z.number().int().min(1) });
+export type ExecutionInput = z.infer<typeof ExecutionInput>;
+
+/** One Map item: what a step iteration needs to run, nothing large. */
+export const StepItem = z.object({
+  taskId: z.string(),
+  run: z.number().int(),
+  stepId: StepId,
+  timeoutSeconds: z.number().int(),
+});
+export type StepItem = z.infer<typeof StepItem>;
+
+/** Intake queue message body. */
+export const IntakeMessage = z.object({ taskId: z.string(), run: z.number().int().min(1), traceId: z.string() });
+export type IntakeMessage = z.infer<typeof IntakeMessage>;
