@@ -18,7 +18,8 @@ function errorOf(data: Record<string, Json>): ErrorInfo | undefined {
   return { name: String(e.name ?? 'Error'), message: String(e.message ?? '') };
 }
 
-const TASK_STATUS_BY_EVENT: Partial<Record<TaskEvent['type'], TaskStatus>> = {
+/** Event types that move the task's status, and where they move it. */
+export const STATUS_EVENTS: Partial<Record<TaskEvent['type'], TaskStatus>> = {
   TaskSubmitted: 'QUEUED',
   PlanningStarted: 'PLANNING',
   PlanCreated: 'RUNNING',
@@ -44,10 +45,8 @@ export function foldTask(meta: TaskMeta, plan: Plan | undefined, events: readonl
 
   for (const e of sorted) {
     updatedAt = e.at > updatedAt ? e.at : updatedAt;
-    const next = TASK_STATUS_BY_EVENT[e.type];
-    // A terminal status only gives way to a new run (redrive starts with ExecutionStarted).
+    const next = STATUS_EVENTS[e.type];
     if (next) status = next;
-    if (e.type === 'ExecutionStarted' && status !== 'QUEUED') status = 'RUNNING';
     if (e.type === 'TaskSucceeded' || e.type === 'TaskDegraded' || e.type === 'TaskFailed') {
       result = e.data.result as unknown as TaskResult | undefined;
       error = errorOf(e.data);

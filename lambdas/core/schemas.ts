@@ -315,7 +315,16 @@ export const AgentOutput = z
   .strict();
 export type AgentOutput = z.infer<typeof AgentOutput>;
 
-export type AgentHandler = (input: AgentInput) => Promise<AgentOutput>;
+/** What the harness gives an agent besides its input. */
+export interface AgentContext {
+  /** Reads the bytes of an upstream artifact. */
+  readArtifact(ref: ArtifactRef): Promise<Uint8Array>;
+  /** Structured log line, tagged with task, step and attempt. */
+  log(message: string, data?: Record<string, unknown>): void;
+}
+
+/** An agent: stateless, `(input, ctx) => output`; a thrown error fails the attempt. */
+export type AgentHandler = (input: AgentInput, ctx: AgentContext) => Promise<AgentOutput>;
 
 /* --------------------------------------------------------- workflow (execution state) */
 

@@ -1,0 +1,76 @@
+/** Step Functions calls our Lambdas make: start executions, answer task tokens. */
+import {
+  SendTaskFailureCommand,
+  SendTaskSuccessCommand,
+  type SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
+
+/** Errors that mean "this token was already answered or is gone": a duplicate callback, not a fault. */
+const STALE_TOKEN_ERRORS = new Set(['TaskTimedOut', 'InvalidToken', 'TaskDoesNotExist']);
+
+export class WorkflowError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'Baton.WorkflowError';
+  }
+}
+
+export class WorkflowClient {
+  constructor(
+    private readonly sfn: SFNClient,
+    private readonly stateMachineArn: string,
+  ) {}
+
+  static executionName(taskId: string, run: number): string {
+    return `${taskId}-r${run}`;
+  }
+
+  /** Starts the run's execution; an execution of the same name already running counts as started. */
+  async start(taskId: string, run: number, input: unknown): Promise<{ executionArn?: string; alreadyStarted: boolean }> {
+    try {
+      const res = await this.sfn.send(
+        new StartExecutionCommand({
+          stateMachineArn: this.stateMachineArn,
+          name: WorkflowClient.executionName(taskId, run),
+          input: JSON.stringify(input),
+        }),
+      );
+      return { executionArn: res.executionArn, alreadyStarted: false };
+    } catch (err) {
+      if ((err as Error).name === 'ExecutionAlreadyExists') return { alreadyStarted: true };
+      throw new WorkflowError(`Could not start the execution of task ${taskId}`, { cause: err });
+    }
+  }
+
+  async stop(executionArn: string, cause: string): Promise<void> {
+    try {
+      await this.sfn.send(new StopExecutionCommand({ executionArn, cause, error: 'Baton.Cancelled' }));
+    } catch (err) {
+      if ((err as Error).name === 'ExecutionDoesNotExist') return;
+      throw new WorkflowError(`Could not stop ${executionArn}`, { cause: err });
+    }
+  }
+
+  /** Answers a task token. Returns false when the token was already answered (duplicate callback). */
+  async succeed(token: string, output: unknown): Promise<boolean> {
+    try {
+      await this.sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify(output) }));
+      return true;
+    } catch (err) {
+      if (STALE_TOKEN_ERRORS.has((err as Error).name)) return false;
+      throw new WorkflowError('Could not resume a waiting step', { cause: err });
+    }
+  }
+
+  async fail(token: string, error: string, cause: string): Promise<boolean> {
+    try {
+      await this.sfn.send(new SendTaskFailureCommand({ taskToken: token, error, cause: cause.slice(0, 32_000) }));
+      return true;
+    } catch (err) {
+      if (STALE_TOKEN_ERRORS.has((err as Error).name)) return false;
+      throw new WorkflowError('Could not fail a waiting step', { cause: err });
+    }
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * The agent harness: what every agent Lambda runs around the agent's own handler. It hydrates
+ * the agent input from the store (only references travel through the execution), validates
+ * both sides of the contract, stores artifacts in S3, and records the attempt.
+ */
+import {
+  AgentFailedError,
+  BatonError,
+  ContractViolationError,
+  describeError,
+} from '../core/errors.js';
+import { eventId } from '../core/ids.js';
+import {
+  AgentInput,
+  AgentOutput,
+  type AgentHandler,
+  type ArtifactRef,
+  type Json,
+  LIMITS,
+  type UpstreamResult,
+} from '../core/schemas.js';
+import type { ArtifactStore } from '../adapters/artifacts.js';
+import type { StoredArtifact, TaskStore } from '../adapters/store.js';
+import { z } from 'zod';
+
+export const AgentInvocation = z.object({
+  taskId: z.string(),
+  run: z.number().int().min(1),
+  stepId: z.string(),
+  attempt: z.number().int().min(1),
+});
+export type AgentInvocation = z.infer<typeof AgentInvocation>;
+
+export interface HarnessDeps {
+  store: TaskStore;
+  artifacts: ArtifactStore;
+  log?: (line: Record<string, unknown>) => void;
+}
+
+export interface HarnessResult {
+  stepId: string;
+  attempt: number;
+  agent: string;
+  /** The step had already succeeded (a duplicate invocation): the agent did not run. */
+  alreadyDone?: boolean;
+}
+
+/** Runs one attempt of one step with `agent`. Throws (with the agent's error name) if the attempt fails. */
+export async function runAgentStep(
+  deps: HarnessDeps,
+  agentName: string,
+  agent: AgentHandler,
+  raw: unknown,
+): Promise<HarnessResult> {
+  const inv = AgentInvocation.parse(raw);
+  const { store } = deps;
+  const [task, plan, results] = await Promise.all([
+    store.getTask(inv.taskId),
+    store.getPlan(inv.taskId),
+    store.getResults(inv.taskId),
+  ]);
+  const step = plan?.steps.find((s) => s.id === inv.stepId);
+  if (!task || !plan || !step) {
+    throw new ContractViolationError(`Step ${inv.stepId} of task ${inv.taskId} does not exist`);
+  }
+  if (results.get(step.id)?.status === 'SUCCEEDED') {
+    return { stepId: step.id, attempt: inv.attempt, agent: agentName, alreadyDone: true };
+  }
+  await store.appendEvent({
+    id: eventId({ run: inv.run, type: 'StepStarted', stepId: step.id, attempt: inv.attempt }),
+    type: 'StepStarted',
+    taskId: task.taskId,
+    stepId: step.id,
+    traceId: task.traceId,
+    data: { attempt: inv.attempt, agent: agentName, run: inv.run },
+  });
+
+  const upstream: UpstreamResult[] = step.dependsOn.map((dep) => {
+    const r = results.get(dep);
+    return {
+      stepId: dep,
+      agent: r?.agent ?? plan.steps.find((s) => s.id === dep)?.agent ?? 'unknown',
+      summary: r?.summary ?? '',
+      ...(r?.output !== undefined ? { output: r.output } : {}),
+      artifacts: r?.artifacts ?? [],
+    };
+  });
+  const input = AgentInput.parse({
+    taskId: task.taskId,
+    stepId: step.id,
+    attempt: inv.attempt,
+    agent: agentName,
+    goal: task.goal,
+    input: step.input,
+    inputs: await store.getInputs(task.taskId),
+    upstream,
+  });
+
+  const readable = new Map<string, ArtifactRef>(upstream.flatMap((u) => u.artifacts.map((a) => [a.id, a])));
+  let rawOut: unknown;
+  try {
+    rawOut = await agent(input, {
+      readArtifact: async (ref) => {
+        const known = readable.get(ref.id);
+        const stored = known ? await store.getArtifact(task.taskId, known.id) : undefined;
+        if (!stored) throw new ContractViolationError(`Artifact ${ref.id} is not an upstream artifact of ${step.id}`);
+        return deps.artifacts.get(stored.s3Key);
+      },
+      log: (message, data) =>
+        deps.log?.({ level: 'info', message, taskId: task.taskId, stepId: step.id, attempt: inv.attempt, ...data }),
+    });
+  } catch (err) {
+    throw asAgentError(err);
+  }
+  const parsed = AgentOutput.safeParse(rawOut);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(output)'}: ${i.message}`).join('; ');
+    throw new ContractViolationError(`Agent "${agentName}" returned output that breaks the agent contract: ${issues}`);
+  }
+  const out = parsed.data;
+
+  const stored: StoredArtifact[] = [];
+  for (const art of out.artifacts ?? []) {
+    const body = typeof art.body === 'string' ? Buffer.from(art.body, 'utf8') : Buffer.from(art.body.base64, 'base64');
+    if (body.byteLength > LIMITS.maxArtifactBytes) {
+      throw new ContractViolationError(
+        `Artifact ${art.name} is ${body.byteLength} bytes; the limit is ${LIMITS.maxArtifactBytes}`,
+      );
+    }
+    const meta = await deps.artifacts.put({
+      taskId: task.taskId,
+      stepId: step.id,
+      attempt: inv.attempt,
+      name: art.name,
+      contentType: art.contentType,
+      body,
+    });
+    await store.putArtifact(task.taskId, meta);
+    await store.appendEvent({
+      id: eventId({ run: inv.run, type: 'ArtifactStored', stepId: step.id, attempt: inv.attempt, extra: meta.id }),
+      type: 'ArtifactStored',
+      taskId: task.taskId,
+      stepId: step.id,
+      traceId: task.traceId,
+      data: { artifactId: meta.id, name: meta.name, contentType: meta.contentType, size: meta.size, sha256: meta.sha256 },
+    });
+    stored.push(meta);
+  }
+  await store.putAttempt(task.taskId, {
+    stepId: step.id,
+    run: inv.run,
+    attempt: inv.attempt,
+    agent: agentName,
+    summary: out.summary,
+    ...(out.output !== undefined ? { output: out.output as Json } : {}),
+    artifacts: stored.map(({ s3Key: _k, attempt: _a, ...ref }) => ref),
+    at: new Date().toISOString(),
+  });
+  return { stepId: step.id, attempt: inv.attempt, agent: agentName };
+}
+
+/** Keeps a thrown error's name (Step Functions matches on it); anything else becomes AgentFailed. */
+function asAgentError(err: unknown): Error {
+  if (err instanceof Error && (err instanceof BatonError || err.name.startsWith('Baton.'))) return err;
+  const { name, message } = describeError(err);
+  return new AgentFailedError(`${name}: ${message}`, { cause: err });
+}

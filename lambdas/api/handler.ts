@@ -1,0 +1,43 @@
+/** The API Lambda: one function behind the HTTP API, routed with middy's http-router. */
+import middy from '@middy/core';
+import httpRouterHandler from '@middy/http-router';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { APIGatewayProxyResultV2 } from 'aws-lambda';
+import { ArtifactStore } from '../adapters/artifacts.js';
+import { documentClient, requireEnv, s3Client, sqsClient } from '../adapters/clients.js';
+import { IntakeQueue } from '../adapters/queue.js';
+import { TaskStore } from '../adapters/store.js';
+import { knownAgentNames } from '../agents/registry.js';
+import { logger, logLine } from '../shared/observability.js';
+import { bearerAuth, type HttpEvent, problemErrors } from './http.js';
+import { createRoutes } from './routes.js';
+import type { ApiDeps } from './tasks.js';
+
+const OPEN_PATHS = new Set(['/healthz', '/openapi.json']);
+
+let deps: ApiDeps | undefined;
+let agents: Set<string> | undefined;
+function wired(): ApiDeps {
+  deps ??= {
+    store: new TaskStore(documentClient(), requireEnv('TABLE_NAME')),
+    artifacts: new ArtifactStore(s3Client(), requireEnv('ARTIFACT_BUCKET')),
+    queue: new IntakeQueue(sqsClient(), requireEnv('INTAKE_QUEUE_URL')),
+    knownAgents: () => {
+      agents ??= knownAgentNames();
+      return agents;
+    },
+    log: logLine,
+  };
+  return deps;
+}
+
+let router: ReturnType<typeof httpRouterHandler<HttpEvent, APIGatewayProxyResultV2>> | undefined;
+
+export const handler = middy<HttpEvent, APIGatewayProxyResultV2>()
+  .use(injectLambdaContext(logger))
+  .use(bearerAuth(() => process.env.BATON_API_KEY, (path) => OPEN_PATHS.has(path)))
+  .use(problemErrors(logLine))
+  .handler((event, context) => {
+    router ??= httpRouterHandler<HttpEvent, APIGatewayProxyResultV2>(createRoutes(wired()));
+    return router(event, context);
+  });

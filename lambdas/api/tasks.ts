@@ -1,0 +1,129 @@
+/** Task API use cases: submit, read, list, events, artifacts. */
+import type { ArtifactStore } from '../adapters/artifacts.js';
+import type { IntakeQueue } from '../adapters/queue.js';
+import type { TaskStore } from '../adapters/store.js';
+import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
+import { foldTask } from '../core/fold.js';
+import { canonicalJson, eventId, newTaskId, newTraceId, sha256Hex } from '../core/ids.js';
+import { validatePlan } from '../core/plan.js';
+import {
+  ArtifactRef,
+  type CreateTaskBody,
+  type ListEventsQuery,
+  type ListTasksQuery,
+  type TaskStatus,
+  type TaskView,
+} from '../core/schemas.js';
+import type { z } from 'zod';
+
+export interface ApiDeps {
+  store: TaskStore;
+  artifacts: ArtifactStore;
+  queue: IntakeQueue;
+  knownAgents: () => ReadonlySet<string>;
+  log?: (line: Record<string, unknown>) => void;
+}
+
+export function taskLinks(taskId: string) {
+  return { self: `/tasks/${taskId}`, events: `/tasks/${taskId}/events`, artifacts: `/tasks/${taskId}/artifacts` };
+}
+
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Accepts a task: validates everything first (a rejected request writes nothing), records it,
+ * then enqueues its start. A retried request with the same Idempotency-Key and body returns the
+ * same task and re-sends the start (the execution name makes that harmless).
+ */
+export async function submitTask(
+  deps: ApiDeps,
+  body: CreateTaskBody,
+  idempotencyKey: string | undefined,
+): Promise<{ taskId: string; status: TaskStatus; created: boolean }> {
+  if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+    throw new ValidationError('Idempotency-Key must be 1-128 characters of letters, digits, ".", "_", ":" or "-".');
+  }
+  const plan = body.plan ? validatePlan(body.plan, { knownAgents: deps.knownAgents(), source: 'explicit' }) : undefined;
+  const now = new Date().toISOString();
+  const requestHash = sha256Hex(canonicalJson(body));
+  let taskId = newTaskId();
+  if (idempotencyKey) {
+    const claim = await deps.store.claimIdempotencyKey(idempotencyKey, taskId, requestHash, now);
+    if (claim.requestHash !== requestHash) {
+      throw new ConflictError(
+        `Idempotency-Key "${idempotencyKey}" was already used with a different body (task ${claim.taskId}); use a new key for a new task.`,
+        { taskId: claim.taskId },
+      );
+    }
+    taskId = claim.taskId;
+    const existing = await deps.store.getTask(taskId);
+    if (existing && existing.status !== 'QUEUED') return { taskId, status: existing.status, created: false };
+  }
+  const existing = await deps.store.getTask(taskId);
+  const traceId = existing?.traceId ?? newTraceId();
+  await deps.store.createTask(
+    {
+      taskId,
+      goal: body.goal,
+      createdAt: existing?.createdAt ?? now,
+      updatedAt: now,
+      traceId,
+      status: 'QUEUED',
+      policy: body.policy ?? {},
+      run: 1,
+      requestHash,
+      ...(idempotencyKey ? { idempotencyKey } : {}),
+    },
+    body.inputs ?? {},
+  );
+  if (plan) await deps.store.putPlan(taskId, plan);
+  await deps.store.appendEvent({
+    id: eventId({ run: 1, type: 'TaskSubmitted' }),
+    type: 'TaskSubmitted',
+    taskId,
+    traceId,
+    data: {
+      goal: body.goal,
+      explicitPlan: Boolean(plan),
+      ...(body.policy ? { policy: body.policy } : {}),
+      ...(idempotencyKey ? { idempotencyKey } : {}),
+    },
+  });
+  await deps.queue.send({ taskId, run: 1, traceId });
+  return { taskId, status: 'QUEUED', created: !existing };
+}
+
+export async function getTaskView(deps: ApiDeps, taskId: string): Promise<TaskView> {
+  const task = await deps.store.getTask(taskId);
+  if (!task) throw new NotFoundError(`No task ${taskId}.`);
+  const [plan, events] = await Promise.all([deps.store.getPlan(taskId), deps.store.allEvents(taskId)]);
+  return foldTask(task, plan, events);
+}
+
+export async function listTaskEvents(deps: ApiDeps, taskId: string, q: z.infer<typeof ListEventsQuery>) {
+  if (!(await deps.store.getTask(taskId))) throw new NotFoundError(`No task ${taskId}.`);
+  const page = await deps.store.listEvents(taskId, { after: q.after, limit: q.limit });
+  return { events: page.events, ...(page.next !== undefined ? { next: page.next } : {}) };
+}
+
+export async function listTasks(deps: ApiDeps, q: z.infer<typeof ListTasksQuery>) {
+  try {
+    const page = await deps.store.listTasks(q);
+    return { tasks: page.tasks, ...(page.next ? { next: page.next } : {}) };
+  } catch (err) {
+    if ((err as Error).name === 'Baton.InvalidCursor') throw new ValidationError((err as Error).message);
+    throw err;
+  }
+}
+
+export async function listTaskArtifacts(deps: ApiDeps, taskId: string) {
+  if (!(await deps.store.getTask(taskId))) throw new NotFoundError(`No task ${taskId}.`);
+  const arts = await deps.store.listArtifacts(taskId);
+  return { artifacts: arts.map((a) => ArtifactRef.parse(a)) };
+}
+
+export async function readArtifact(deps: ApiDeps, taskId: string, artifactId: string) {
+  const art = await deps.store.getArtifact(taskId, artifactId);
+  if (!art) throw new NotFoundError(`Task ${taskId} has no artifact ${artifactId}.`);
+  return { meta: art, body: await deps.artifacts.get(art.s3Key) };
+}

@@ -1,0 +1,41 @@
+/** Identifiers and digests. Deterministic ids make retried writes idempotent. */
+import { createHash, randomBytes } from 'node:crypto';
+
+/** A sortable, unguessable task id: time prefix (base36 ms) + 80 random bits. */
+export function newTaskId(now = Date.now()): string {
+  return `t_${now.toString(36).padStart(9, '0')}${randomBytes(10).toString('hex')}`;
+}
+
+export function newTraceId(): string {
+  // X-Ray format: 1-<8 hex epoch seconds>-<24 hex random>
+  return `1-${Math.floor(Date.now() / 1000).toString(16)}-${randomBytes(12).toString('hex')}`;
+}
+
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** JSON with object keys sorted, so equal values hash equally. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : v,
+  );
+}
+
+/**
+ * The id of an event that records one fact of one run. Writing the same fact twice (a retried
+ * Lambda, a duplicated message) yields the same id, and the conditional put drops the copy.
+ */
+export function eventId(parts: { run: number; type: string; stepId?: string; attempt?: number; extra?: string }): string {
+  return [`r${parts.run}`, parts.type, parts.stepId ?? '-', parts.attempt ?? '-', parts.extra].filter(Boolean).join('.');
+}
+
+export function artifactId(stepId: string, attempt: number, name: string): string {
+  return `a_${sha256Hex(`${stepId}\n${attempt}\n${name}`).slice(0, 24)}`;
+}
+
+export function artifactKey(taskId: string, stepId: string, attempt: number, name: string): string {
+  return `tasks/${taskId}/steps/${stepId}/${attempt}/${name}`;
+}

@@ -1,0 +1,11 @@
+/** What the orchestrator's use cases need; handlers wire the real adapters, tests wire fakes or mocks. */
+import type { TaskStore } from '../adapters/store.js';
+import type { WorkflowClient } from '../adapters/workflow.js';
+
+export interface OrchestratorDeps {
+  store: TaskStore;
+  workflow: WorkflowClient;
+  /** Agent name -> the Lambda function (name or ARN) that runs it. */
+  agentFunctions: Record<string, string>;
+  log?: (line: Record<string, unknown>) => void;
+}

@@ -1,0 +1,111 @@
+/**
+ * Dependency gate (critical-path scheduling). Each step's Map iteration parks in
+ * AwaitDependencies (a .waitForTaskToken task) until its own dependencies are done; whoever
+ * finishes the last dependency releases it. Both sides evaluate the gate after writing their
+ * own fact, so whichever comes second sees everything: no lost wake-ups. A duplicate release
+ * is harmless (the second SendTaskSuccess is refused as TaskTimedOut).
+ */
+import { eventId } from '../core/ids.js';
+import type { Plan } from '../core/schemas.js';
+import type { StepResult, StoredTask } from '../adapters/store.js';
+import type { OrchestratorDeps } from './deps.js';
+import { z } from 'zod';
+
+export const GateRequest = z.object({
+  taskId: z.string(),
+  run: z.number().int(),
+  stepId: z.string(),
+  taskToken: z.string().min(1),
+});
+
+export type GateAction = 'run' | 'skip' | 'done';
+
+interface GateContext {
+  task: StoredTask;
+  plan: Plan;
+  run: number;
+}
+
+/** Handler of AwaitDependencies: registers the token, then releases at once if it can. */
+export async function awaitDependencies(deps: OrchestratorDeps, raw: unknown): Promise<{ registered: true }> {
+  const req = GateRequest.parse(raw);
+  const ctx = await loadContext(deps, req.taskId, req.run);
+  await deps.store.putToken(req.taskId, req.run, req.stepId, req.taskToken);
+  const decided = await evaluateGate(deps, ctx, req.stepId);
+  if (!decided) {
+    const results = await deps.store.getResults(req.taskId);
+    const step = ctx.plan.steps.find((s) => s.id === req.stepId);
+    await deps.store.appendEvent({
+      id: eventId({ run: req.run, type: 'StepWaiting', stepId: req.stepId }),
+      type: 'StepWaiting',
+      taskId: req.taskId,
+      stepId: req.stepId,
+      traceId: ctx.task.traceId,
+      data: { waitingFor: (step?.dependsOn ?? []).filter((d) => results.get(d)?.status !== 'SUCCEEDED') },
+    });
+    // The last dependency may have finished while we wrote the event; look once more.
+    await evaluateGate(deps, ctx, req.stepId);
+  }
+  return { registered: true };
+}
+
+export async function loadContext(deps: OrchestratorDeps, taskId: string, run: number): Promise<GateContext> {
+  const [task, plan] = await Promise.all([deps.store.getTask(taskId), deps.store.getPlan(taskId)]);
+  if (!task || !plan) throw new Error(`Task ${taskId} has no plan`);
+  return { task, plan, run };
+}
+
+/**
+ * Decides a step's gate if its dependencies allow: run (all succeeded), skip (one failed or
+ * was skipped in this run), or done (the step itself already succeeded, e.g. after a crash or
+ * in a redrive). Returns the action, or undefined while dependencies are still running.
+ */
+export async function evaluateGate(deps: OrchestratorDeps, ctx: GateContext, stepId: string): Promise<GateAction | undefined> {
+  const step = ctx.plan.steps.find((s) => s.id === stepId);
+  if (!step) throw new Error(`Step ${stepId} is not in the plan of task ${ctx.task.taskId}`);
+  const results = await deps.store.getResults(ctx.task.taskId);
+  let action: GateAction | undefined;
+  const failedDep = step.dependsOn.find((d) => isFailedInRun(results.get(d), ctx.run));
+  if (results.get(stepId)?.status === 'SUCCEEDED') action = 'done';
+  else if (failedDep) action = 'skip';
+  else if (step.dependsOn.every((d) => results.get(d)?.status === 'SUCCEEDED')) action = 'run';
+  if (!action) return undefined;
+
+  const token = await deps.store.getToken(ctx.task.taskId, ctx.run, stepId);
+  if (!token) return undefined; // not parked yet: its own AwaitDependencies will evaluate
+
+  if (action === 'skip' && failedDep) {
+    const dep = results.get(failedDep) as StepResult;
+    const error = { name: 'Baton.DependencyFailed', message: `dependency ${failedDep} ${dep.status.toLowerCase()}` };
+    await deps.store.appendEvent({
+      id: eventId({ run: ctx.run, type: 'StepSkipped', stepId }),
+      type: 'StepSkipped',
+      taskId: ctx.task.taskId,
+      stepId,
+      traceId: ctx.task.traceId,
+      data: { reason: error.message, failedDependency: failedDep, error },
+    });
+    await deps.store.putResult(ctx.task.taskId, {
+      stepId,
+      run: ctx.run,
+      status: 'SKIPPED',
+      agent: step.agent,
+      error,
+      at: new Date().toISOString(),
+    });
+  }
+  await deps.workflow.succeed(token, { action });
+  if (action !== 'run') await releaseDependents(deps, ctx, stepId);
+  return action;
+}
+
+/** Re-evaluates the gates of the steps that depend on `stepId`. */
+export async function releaseDependents(deps: OrchestratorDeps, ctx: GateContext, stepId: string): Promise<void> {
+  for (const s of ctx.plan.steps) {
+    if (s.dependsOn.includes(stepId)) await evaluateGate(deps, ctx, s.id);
+  }
+}
+
+function isFailedInRun(r: StepResult | undefined, run: number): boolean {
+  return !!r && r.run === run && r.status !== 'SUCCEEDED';
+}

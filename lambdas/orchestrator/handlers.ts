@@ -1,0 +1,53 @@
+/**
+ * Orchestrator Lambda handlers: middleware wiring around the use cases. One module, one
+ * export per function of the state machine (the stack points each function at its export).
+ */
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { documentClient, requireEnv, sfnClient } from '../adapters/clients.js';
+import { TaskStore } from '../adapters/store.js';
+import { WorkflowClient } from '../adapters/workflow.js';
+import { logger, logLine } from '../shared/observability.js';
+import type { OrchestratorDeps } from './deps.js';
+import { awaitDependencies } from './gate.js';
+import { finalizeTask, planTask, startTask } from './lifecycle.js';
+import { completeStep, recordAttemptFailure } from './steps.js';
+
+let deps: OrchestratorDeps | undefined;
+function wired(): OrchestratorDeps {
+  deps ??= {
+    store: new TaskStore(documentClient(), requireEnv('TABLE_NAME')),
+    workflow: new WorkflowClient(sfnClient(), process.env.STATE_MACHINE_ARN ?? ''),
+    agentFunctions: JSON.parse(process.env.BATON_AGENT_FUNCTIONS ?? '{}') as Record<string, string>,
+    log: logLine,
+  };
+  return deps;
+}
+
+const wrap = <T>(fn: (d: OrchestratorDeps, event: unknown) => Promise<T>) =>
+  middy<unknown, T>()
+    .use(injectLambdaContext(logger))
+    .handler((event: unknown) => fn(wired(), event));
+
+export const planner = wrap(planTask);
+export const gate = wrap(awaitDependencies);
+export const stepFailed = wrap(recordAttemptFailure);
+export const complete = wrap(completeStep);
+export const finalize = wrap(finalizeTask);
+
+/** SQS intake: starts executions; failed records go back to the queue (and to its DLQ in the end). */
+export const intake = middy<SQSEvent, SQSBatchResponse>()
+  .use(injectLambdaContext(logger))
+  .handler(async (event) => {
+    const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
+    for (const record of event.Records) {
+      try {
+        await startTask(wired(), record.body);
+      } catch (err) {
+        logger.error('Could not start a task execution', { messageId: record.messageId, error: err as Error });
+        batchItemFailures.push({ itemIdentifier: record.messageId });
+      }
+    }
+    return { batchItemFailures };
+  });

@@ -1,0 +1,127 @@
+/** The Lambdas of one step's life after its gate: attempt failure (retry or fail) and completion. */
+import { z } from 'zod';
+import { ContractViolationError } from '../core/errors.js';
+import { eventId } from '../core/ids.js';
+import { decideRetry } from '../core/retry.js';
+import type { Json } from '../core/schemas.js';
+import type { OrchestratorDeps } from './deps.js';
+import { loadContext, releaseDependents } from './gate.js';
+
+const StepRef = z.object({
+  taskId: z.string(),
+  run: z.number().int(),
+  stepId: z.string(),
+  attempt: z.number().int().min(1),
+});
+
+/** What a Catch puts at ResultPath: `{ Error, Cause }`. */
+export const CaughtError = z.object({ Error: z.string(), Cause: z.string().optional() });
+
+export const AttemptFailure = StepRef.extend({
+  error: CaughtError,
+  /** Where it failed: the agent ('agent', default) or the dependency gate ('gate'). */
+  phase: z.enum(['agent', 'gate']).optional(),
+});
+
+/** Lambda errors arrive with Cause = JSON `{ errorType, errorMessage, trace }`; keep the message. */
+export function readCause(error: z.infer<typeof CaughtError>): { name: string; message: string } {
+  let message = error.Cause ?? '';
+  try {
+    const parsed = JSON.parse(message) as { errorMessage?: string };
+    if (parsed && typeof parsed.errorMessage === 'string') message = parsed.errorMessage;
+  } catch {
+    /* a plain-text cause */
+  }
+  return { name: error.Error, message: message.slice(0, 2000) };
+}
+
+export interface AttemptFailureDecision {
+  retry: boolean;
+  waitSeconds: number;
+  nextAttempt: number;
+}
+
+/** RecordAttemptFailure: writes the failed attempt, then decides: retry after a backoff, or fail the step. */
+export async function recordAttemptFailure(deps: OrchestratorDeps, raw: unknown): Promise<AttemptFailureDecision> {
+  const req = AttemptFailure.parse(raw);
+  const ctx = await loadContext(deps, req.taskId, req.run);
+  const step = ctx.plan.steps.find((s) => s.id === req.stepId);
+  if (!step) throw new ContractViolationError(`Step ${req.stepId} is not in the plan of ${req.taskId}`);
+  const error = readCause(req.error);
+  const decision =
+    req.phase === 'gate'
+      ? { retry: false, waitSeconds: 0, nextAttempt: req.attempt, reason: 'the dependency gate failed' }
+      : decideRetry(step.retry, req.attempt, error.name);
+  const base = { taskId: req.taskId, stepId: req.stepId, traceId: ctx.task.traceId };
+  await deps.store.appendEvent({
+    ...base,
+    id: eventId({ run: req.run, type: 'StepAttemptFailed', stepId: req.stepId, attempt: req.attempt }),
+    type: 'StepAttemptFailed',
+    data: {
+      attempt: req.attempt,
+      phase: req.phase ?? 'agent',
+      error,
+      willRetry: decision.retry,
+      ...(decision.retry ? { retryInSeconds: decision.waitSeconds, nextAttempt: decision.nextAttempt } : {}),
+      reason: decision.reason,
+    },
+  });
+  if (!decision.retry) {
+    await deps.store.appendEvent({
+      ...base,
+      id: eventId({ run: req.run, type: 'StepFailed', stepId: req.stepId }),
+      type: 'StepFailed',
+      data: { attempts: req.attempt, error, reason: decision.reason },
+    });
+    await deps.store.putResult(req.taskId, {
+      stepId: req.stepId,
+      run: req.run,
+      status: 'FAILED',
+      attempt: req.attempt,
+      agent: step.agent,
+      error,
+      at: new Date().toISOString(),
+    });
+    await releaseDependents(deps, ctx, req.stepId);
+  }
+  return { retry: decision.retry, waitSeconds: decision.waitSeconds, nextAttempt: decision.nextAttempt };
+}
+
+/** CompleteStep: the attempt's record becomes the step's result; dependents are released. */
+export async function completeStep(deps: OrchestratorDeps, raw: unknown): Promise<{ stepId: string }> {
+  const req = StepRef.parse(raw);
+  const ctx = await loadContext(deps, req.taskId, req.run);
+  const rec = await deps.store.getAttempt(req.taskId, req.run, req.stepId, req.attempt);
+  if (!rec) {
+    const existing = (await deps.store.getResults(req.taskId)).get(req.stepId);
+    if (existing?.status === 'SUCCEEDED') return { stepId: req.stepId };
+    throw new ContractViolationError(`No record of attempt ${req.attempt} of step ${req.stepId}`);
+  }
+  await deps.store.appendEvent({
+    id: eventId({ run: req.run, type: 'StepSucceeded', stepId: req.stepId }),
+    type: 'StepSucceeded',
+    taskId: req.taskId,
+    stepId: req.stepId,
+    traceId: ctx.task.traceId,
+    data: {
+      attempt: rec.attempt,
+      agent: rec.agent,
+      summary: rec.summary,
+      ...(rec.output !== undefined ? { output: rec.output } : {}),
+      artifacts: rec.artifacts as unknown as Json,
+    },
+  });
+  await deps.store.putResult(req.taskId, {
+    stepId: req.stepId,
+    run: req.run,
+    status: 'SUCCEEDED',
+    attempt: rec.attempt,
+    agent: rec.agent,
+    summary: rec.summary,
+    ...(rec.output !== undefined ? { output: rec.output } : {}),
+    artifacts: rec.artifacts,
+    at: new Date().toISOString(),
+  });
+  await releaseDependents(deps, ctx, req.stepId);
+  return { stepId: req.stepId };
+}

@@ -1,0 +1,149 @@
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { agentCatalog } from '../../lambdas/agents/registry.js';
+import { LAMBDA_SERVICE_ERRORS } from '../../lambdas/core/errors.js';
+import { BatonStack } from '../../lib/aws/stack.js';
+import { STATE } from '../../lib/workflow/definition.js';
+import { type CfnTemplate, defaultLocalNames, resolveIntrinsics } from '../../lib/local/template.js';
+
+type Asl = { StartAt: string; States: Record<string, Record<string, unknown>> };
+
+let template: Template;
+let asl: Asl;
+let iteration: Asl;
+
+beforeAll(() => {
+  process.env.CDK_VALIDATION = 'false';
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const agents = agentCatalog({
+    config: { agents: { echo: { handler: '../fixtures/agents/echo.mjs#handler' } } },
+    baseDir: new URL('.', import.meta.url).pathname,
+  });
+  const stack = new BatonStack(app, 'Test', { agents, env: { account: '111111111111', region: 'eu-west-1' } });
+  template = Template.fromStack(stack);
+  const raw = template.toJSON() as CfnTemplate;
+  const [sm] = Object.values(raw.Resources).filter((r) => r.Type === 'AWS::StepFunctions::StateMachine');
+  asl = JSON.parse(String(resolveIntrinsics(sm?.Properties?.DefinitionString, raw, defaultLocalNames((n) => n))));
+  iteration = (asl.States[STATE.runSteps] as { ItemProcessor: Asl }).ItemProcessor;
+});
+
+describe('Baton stack', () => {
+  it('stores state in an on-demand table with point-in-time recovery and the listing indexes', () => {
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      LocalSecondaryIndexes: [Match.objectLike({ IndexName: 'bySeq' })],
+      GlobalSecondaryIndexes: [Match.objectLike({ IndexName: 'byStatus' }), Match.objectLike({ IndexName: 'byCreated' })],
+      Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
+    });
+  });
+
+  it('keeps artifacts in a private, SSL-only bucket', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('buffers intake in SQS with a dead-letter queue and a batch-failure-aware consumer', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      RedrivePolicy: { deadLetterTargetArn: Match.anyValue(), maxReceiveCount: 5 },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 5 },
+    });
+  });
+
+  it('runs one Node 22 Lambda per agent, built-in and registered', () => {
+    for (const agent of ['research', 'writing', 'echo']) {
+      template.hasResource('AWS::Lambda::Function', {
+        Metadata: Match.objectLike({ 'baton:agent': agent }),
+        Properties: Match.objectLike({ Runtime: 'nodejs22.x', Architectures: ['arm64'] }),
+      });
+    }
+  });
+
+  it('serves the API through an HTTP API with IAM auth, and an open health check', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: '$default', AuthorizationType: 'AWS_IAM' });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'GET /healthz', AuthorizationType: 'NONE' });
+  });
+});
+
+describe('Baton state machine', () => {
+  it('is a Standard workflow: Plan, then a Map over the steps, then Finalize', () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineType: 'STANDARD' });
+    expect(asl.StartAt).toBe(STATE.plan);
+    expect(asl.States[STATE.plan]?.Next).toBe(STATE.runSteps);
+    expect(asl.States[STATE.runSteps]).toMatchObject({
+      Type: 'Map',
+      ItemsPath: '$.plan.items',
+      MaxConcurrencyPath: '$.plan.maxConcurrency',
+      Next: STATE.finalize,
+      Catch: [{ ErrorEquals: ['States.ALL'], Next: STATE.finalizeAfterError }],
+    });
+    expect(asl.States[STATE.outcome]).toMatchObject({ Type: 'Choice', Default: STATE.taskSucceeded });
+  });
+
+  it('parks each step on its own dependencies with a task token, and never forever', () => {
+    expect(iteration.StartAt).toBe(STATE.awaitDependencies);
+    const gate = iteration.States[STATE.awaitDependencies] as Record<string, unknown>;
+    expect(gate.Resource).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
+    expect((gate.Parameters as { Payload: Record<string, string> }).Payload['taskToken.$']).toBe('$$.Task.Token');
+    expect(gate.TimeoutSeconds).toBe(24 * 3600);
+    expect(gate.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.gateFailed }]);
+  });
+
+  it("runs the step's own agent function with its own timeout and AWS's Lambda retrier", () => {
+    const run = iteration.States[STATE.runAgent] as Record<string, unknown>;
+    expect(run).toMatchObject({
+      Resource: 'arn:aws:states:::lambda:invoke',
+      Parameters: { 'FunctionName.$': '$.agentFunction' },
+      TimeoutSecondsPath: '$.timeoutSeconds',
+      Next: STATE.completeStep,
+    });
+    expect(run.Retry).toEqual([
+      { ErrorEquals: LAMBDA_SERVICE_ERRORS, IntervalSeconds: 1, MaxAttempts: 3, BackoffRate: 2, JitterStrategy: 'FULL' },
+    ]);
+    expect(run.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.recordAttemptFailure }]);
+  });
+
+  it('retries a failed attempt through a visible record, backoff and next-attempt loop', () => {
+    expect(iteration.States[STATE.recordAttemptFailure]?.Next).toBe(STATE.retryOrGiveUp);
+    expect(iteration.States[STATE.retryOrGiveUp]).toMatchObject({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.retry.retry', BooleanEquals: true, Next: STATE.backoff }],
+      Default: STATE.stepDone,
+    });
+    expect(iteration.States[STATE.backoff]).toMatchObject({ Type: 'Wait', SecondsPath: '$.retry.waitSeconds', Next: STATE.nextAttempt });
+    expect(iteration.States[STATE.nextAttempt]).toMatchObject({
+      Type: 'Pass',
+      InputPath: '$.retry.nextAttempt',
+      ResultPath: '$.attempt',
+      Next: STATE.runAgent,
+    });
+  });
+
+  it('grants the state machine invoke on every agent function', () => {
+    const policies = template.findResources('AWS::IAM::Policy');
+    const text = JSON.stringify(policies);
+    for (const id of Object.keys(template.findResources('AWS::Lambda::Function', { Metadata: Match.objectLike({ 'baton:agent': Match.anyValue() }) }))) {
+      expect(text).toContain(id);
+    }
+  });
+});
