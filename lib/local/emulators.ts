@@ -1,0 +1,755 @@
+/**
+ * Local AWS emulators for `npm start`: DynamoDB (dynalite, LevelDB), S3 (s3rver, files) and
+ * SQS (local-aws-sqs, in memory + the journal below), each on its own HTTP port, all state
+ * under one data directory. The Lambdas reach them through `AWS_ENDPOINT_URL_<SERVICE>`
+ * (see `sdkEnvironment`), so no adapter knows it runs locally.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { isIPv6 } from 'node:net';
+import { join } from 'node:path';
+import { createRequestHandler } from 'local-aws-sqs';
+import { BatonError } from '../../lambdas/core/errors.js';
+
+export type EmulatedService = 'dynamodb' | 's3' | 'sqs';
+
+export interface Emulators {
+  /** Endpoint URLs, always with an IP literal host (S3 then needs no path-style option). */
+  readonly dynamodb: string;
+  readonly s3: string;
+  readonly sqs: string;
+  /** Stops the three servers and flushes SQS state; safe to call more than once. */
+  close(): Promise<void>;
+}
+
+export interface StartEmulatorsOptions {
+  /** Everything lives here: `dynamodb/` (LevelDB), `s3/` (files), `sqs/` (snapshot + journal). */
+  dataDir: string;
+  /** Address to bind; default 127.0.0.1. */
+  host?: string;
+  /** 0 or missing = ephemeral. Fix them when queue URLs are stored across restarts. */
+  ports?: { dynamodb?: number; s3?: number; sqs?: number };
+}
+
+export class EmulatorError extends BatonError {
+  readonly service: EmulatedService;
+  constructor(service: EmulatedService, message: string, options?: { cause?: unknown }) {
+    super(`${service} emulator: ${message}`, options);
+    this.name = 'Baton.EmulatorError';
+    this.service = service;
+  }
+}
+
+/** The region every emulator reports (ARNs, queue URLs) and the SDK is pointed at. */
+export const LOCAL_REGION = 'us-east-1';
+/** s3rver only accepts requests signed with this key pair; dynalite and SQS accept any. */
+const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+
+/**
+ * Environment that points SDK v3 clients created with no options at the emulators.
+ *
+ * - The endpoint URLs use an IP literal: the S3 endpoint rules then choose path-style
+ *   addressing by themselves, so `new S3Client({})` works (with a host name such as
+ *   `localhost` the SDK would call `<bucket>.localhost` unless `forcePathStyle: true`).
+ * - `AWS_REQUEST_CHECKSUM_CALCULATION=WHEN_REQUIRED`: since SDK 3.729 a stream body is sent
+ *   `aws-chunked` with a trailing CRC32; s3rver does not decode that framing and stores it
+ *   as the object's bytes.
+ */
+export function sdkEnvironment(e: Emulators): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL_DYNAMODB: e.dynamodb,
+    AWS_ENDPOINT_URL_S3: e.s3,
+    AWS_ENDPOINT_URL_SQS: e.sqs,
+    AWS_REGION: LOCAL_REGION,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+  };
+}
+
+export async function startEmulators(opts: StartEmulatorsOptions): Promise<Emulators> {
+  const host = opts.host ?? '127.0.0.1';
+  const dirs = {
+    dynamodb: join(opts.dataDir, 'dynamodb'),
+    s3: join(opts.dataDir, 's3'),
+    sqs: join(opts.dataDir, 'sqs'),
+  };
+  for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
+
+  const started: RunningServer[] = [];
+  try {
+    // DynamoDB first: its LevelDB LOCK doubles as the lock on the whole data directory.
+    started.push(await startDynamoDb(dirs.dynamodb, host, opts.ports?.dynamodb ?? 0));
+    started.push(await startS3(dirs.s3, host, opts.ports?.s3 ?? 0));
+    started.push(await startSqs(dirs.sqs, host, opts.ports?.sqs ?? 0));
+  } catch (err) {
+    await Promise.allSettled(started.map((s) => s.close()));
+    throw err;
+  }
+  const [dynamodb, s3, sqs] = started as [RunningServer, RunningServer, RunningServer];
+  let closing: Promise<void> | undefined;
+  return {
+    dynamodb: dynamodb.url,
+    s3: s3.url,
+    sqs: sqs.url,
+    close() {
+      closing ??= closeAll(started);
+      return closing;
+    },
+  };
+}
+
+interface RunningServer {
+  service: EmulatedService;
+  url: string;
+  close(): Promise<void>;
+}
+
+async function closeAll(servers: RunningServer[]): Promise<void> {
+  // The emulators' own timers are unref'd: without a ref'd handle a script whose last act is
+  // `await close()` would exit before the SQS snapshot is written.
+  const keepAlive = setInterval(() => {}, 1000);
+  const results = await Promise.allSettled(servers.map((s) => s.close())).finally(() =>
+    clearInterval(keepAlive),
+  );
+  const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ r, s: servers[i] }] : []));
+  if (failed.length > 0) {
+    const first = failed[0];
+    throw new EmulatorError(first?.s?.service ?? 'dynamodb', 'close failed', {
+      cause: failed.length === 1 ? first?.r.reason : new AggregateError(failed.map((f) => f.r.reason)),
+    });
+  }
+}
+
+function listen(server: Server, service: EmulatedService, host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) =>
+      reject(new EmulatorError(service, `cannot listen on ${host}:${port}`, { cause: err }));
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      const address = server.address() as AddressInfo;
+      resolve(`http://${urlHost(address.address)}:${address.port}`);
+    });
+  });
+}
+
+/** The host to put in URLs: wildcard binds are reached over loopback. */
+function urlHost(boundAddress: string): string {
+  if (boundAddress === '0.0.0.0') return '127.0.0.1';
+  if (boundAddress === '::') return '[::1]';
+  return isIPv6(boundAddress) ? `[${boundAddress}]` : boundAddress;
+}
+
+function closeServer(server: Server, service: EmulatedService, { force }: { force: boolean }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.close((err) =>
+      err ? reject(new EmulatorError(service, 'close failed', { cause: err })) : resolve(),
+    );
+    if (force) server.closeAllConnections();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// DynamoDB: dynalite on LevelDB. LevelDB appends every write to its log before answering, so
+// a kill -9 loses nothing; the LOCK file it leaves behind is an fcntl lock that dies with the
+// process and does not block the next start.
+
+type DynaliteFactory = (options: {
+  path: string;
+  createTableMs: number;
+  deleteTableMs: number;
+  updateTableMs: number;
+}) => Server;
+interface LevelDatabase {
+  open(): Promise<void>;
+  close(): Promise<void>;
+  iterator(range: { gte: string; lt: string }): AsyncIterable<[string, unknown]>;
+  put(key: string, value: unknown): Promise<void>;
+  del(key: string): Promise<void>;
+  clear(range: { gte: string; lt: string }): Promise<void>;
+}
+type LevelConstructor = new (location: string, options: { valueEncoding: 'json' }) => LevelDatabase;
+
+/** The part of dynalite's stored table description that its status timers change. */
+interface DynaliteTable {
+  TableName: string;
+  TableStatus: string;
+  GlobalSecondaryIndexes?: { IndexStatus?: string }[];
+}
+
+const require = createRequire(import.meta.url);
+
+async function startDynamoDb(dir: string, host: string, port: number): Promise<RunningServer> {
+  // dynalite opens LevelDB lazily and, if it cannot (another process holds the LOCK), throws
+  // from inside its request handler and kills the process; open it once here to fail cleanly.
+  const { Level } = createRequire(require.resolve('dynalite'))('level') as { Level: LevelConstructor };
+  const db = new Level(dir, { valueEncoding: 'json' });
+  try {
+    await db.open();
+  } catch (err) {
+    throw new EmulatorError(
+      'dynamodb',
+      `cannot open ${dir} (is another local runtime using this data directory?)`,
+      { cause: err },
+    );
+  }
+  try {
+    await settleTableTransitions(db);
+  } finally {
+    await db.close();
+  }
+
+  // dynalite opens LevelDB as it is created, and if its listen() then fails, its close()
+  // returns early without closing the database: check a fixed port before creating it.
+  if (port !== 0) {
+    const portProbe = createServer();
+    await listen(portProbe, 'dynamodb', host, port);
+    await closeServer(portProbe, 'dynamodb', { force: true });
+  }
+  const dynalite = require('dynalite') as DynaliteFactory;
+  // Tables are ACTIVE at once: nothing local should wait out AWS's provisioning delays.
+  const server = dynalite({ path: dir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const url = await listen(server, 'dynamodb', host, port);
+  // dynalite's close() also waits for pending LevelDB operations and closes the database.
+  return { service: 'dynamodb', url, close: () => closeServer(server, 'dynamodb', { force: false }) };
+}
+
+/** dynalite's sub-databases are key prefixes ending in '~'; '\x7f' is the next byte. */
+function prefixRange(prefix: string): { gte: string; lt: string } {
+  return { gte: prefix, lt: `${prefix.slice(0, -1)}\x7f` };
+}
+
+/**
+ * dynalite finishes CreateTable/UpdateTable/DeleteTable in a timer after it has answered; a
+ * process stopped before that timer ran leaves the table CREATING/UPDATING/DELETING on disk for
+ * good (unusable, and impossible to re-create). Finish those transitions the way the timers would.
+ */
+async function settleTableTransitions(db: LevelDatabase): Promise<void> {
+  const unsettled: DynaliteTable[] = [];
+  for await (const [, value] of db.iterator(prefixRange('table~'))) {
+    const table = value as DynaliteTable;
+    const indexes = table.GlobalSecondaryIndexes ?? [];
+    if (table.TableStatus !== 'ACTIVE' || indexes.some((i) => i.IndexStatus !== 'ACTIVE'))
+      unsettled.push(table);
+  }
+  for (const table of unsettled) {
+    const name = table.TableName;
+    if (table.TableStatus === 'DELETING') {
+      for (const prefix of [
+        `item-${name}~`,
+        `tag-${name}~`,
+        `index-local~${name}~`,
+        `index-global~${name}~`,
+      ]) {
+        await db.clear(prefixRange(prefix));
+      }
+      await db.del(`table~${name}`);
+      continue;
+    }
+    const indexes = table.GlobalSecondaryIndexes?.filter((i) => i.IndexStatus !== 'DELETING');
+    await db.put(`table~${name}`, {
+      ...table,
+      TableStatus: 'ACTIVE',
+      ...(indexes ? { GlobalSecondaryIndexes: indexes.map((i) => ({ ...i, IndexStatus: 'ACTIVE' })) } : {}),
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// S3: s3rver, one file per object plus metadata files. Its own run() leaves listen errors as an
+// unhandled 'error' event, so it is mounted on a server of ours through its documented callback().
+
+interface S3rverApp {
+  callback(): RequestListener;
+}
+type S3rverConstructor = new (options: {
+  directory: string;
+  silent: boolean;
+  resetOnClose: boolean;
+  vhostBuckets: boolean;
+}) => S3rverApp;
+
+async function startS3(dir: string, host: string, port: number): Promise<RunningServer> {
+  const S3rver = require('s3rver') as S3rverConstructor;
+  const app = new S3rver({ directory: dir, silent: true, resetOnClose: false, vhostBuckets: false });
+  const server = createServer(app.callback());
+  const url = await listen(server, 's3', host, port);
+  return { service: 's3', url, close: () => closeServer(server, 's3', { force: false }) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQS: local-aws-sqs keeps queues and messages in memory only. SqsJournal makes them durable:
+// every change (queue definitions, sends, receives, deletes, dead-letter moves, purges) is
+// appended to `journal.jsonl` synchronously, before the client sees the response, and
+// replayed on start on top of `snapshot.json`.
+
+type SqsService = ReturnType<typeof createRequestHandler>['service'];
+type SqsQueue = SqsService['Queues'][number];
+
+interface ReceiveParams {
+  VisibilityTimeout?: unknown;
+  WaitTimeSeconds?: unknown;
+  MaxNumberOfMessages?: unknown;
+}
+
+/** The emulator's message record, as returned by Queue.setRecord/receive (shape checked). */
+interface EmulatorRecord {
+  MessageId: string;
+  attributes: Record<string, string | undefined>;
+}
+
+interface StoredQueue {
+  name: string;
+  attributes: Record<string, string>;
+  tags: Record<string, string>;
+}
+
+interface StoredMessage {
+  id: string;
+  queue: string;
+  body: string;
+  messageAttributes?: unknown;
+  systemAttributes?: Record<string, { DataType: string; StringValue?: string; BinaryValue?: string }>;
+  groupId?: string;
+  deduplicationId?: string;
+  sentAt: number;
+  delaySeconds: number;
+  receiveCount: number;
+  firstReceivedAt?: number;
+}
+
+type JournalOp =
+  | { op: 'queue'; queue: StoredQueue }
+  | { op: 'dropQueue'; name: string }
+  | { op: 'put'; message: StoredMessage }
+  | { op: 'recv'; queue: string; counts: [id: string, count: number, firstReceivedAt: number | null][] }
+  | { op: 'del'; queue: string; id: string }
+  | { op: 'clear'; queue: string };
+type JournalEntry = JournalOp & { seq: number };
+
+interface Snapshot {
+  version: 1;
+  seq: number;
+  queues: StoredQueue[];
+  messages: StoredMessage[];
+}
+
+/** Queue attributes that CreateQueue accepts; the rest of GetQueueAttributes is derived. */
+const SETTABLE_QUEUE_ATTRIBUTES = [
+  'DelaySeconds',
+  'MaximumMessageSize',
+  'MessageRetentionPeriod',
+  'Policy',
+  'ReceiveMessageWaitTimeSeconds',
+  'VisibilityTimeout',
+  'RedrivePolicy',
+  'RedriveAllowPolicy',
+  'KmsMasterKeyId',
+  'KmsDataKeyReusePeriodSeconds',
+  'SqsManagedSseEnabled',
+  'FifoQueue',
+  'ContentBasedDeduplication',
+  'DeduplicationScope',
+  'FifoThroughputLimit',
+] as const;
+
+const COMPACT_AFTER_ENTRIES = 10_000;
+
+/** Per-request state, so a long poll stops once its client has gone (poller stop, abort). */
+const sqsRequest = new AsyncLocalStorage<{ clientGone: boolean }>();
+
+async function startSqs(dir: string, host: string, port: number): Promise<RunningServer> {
+  const journal = new SqsJournal(dir);
+  const state = journal.load();
+  let handler: ReturnType<typeof createRequestHandler>;
+  try {
+    handler = createRequestHandler({
+      port,
+      hostname: host,
+      region: LOCAL_REGION,
+      // Deleting and re-creating a queue locally should not make anyone wait 60 s.
+      emulateQueueCreationLifecycle: false,
+      // Restored queues arrive in creation order, which may precede their dead-letter queue.
+      validateDlqDestination: false,
+      queues: state.queues.map((q) => ({ QueueName: q.name, Attributes: q.attributes, tags: q.tags })),
+    });
+  } catch (err) {
+    throw new EmulatorError('sqs', `cannot restore the queues saved in ${dir}; delete it to start empty`, {
+      cause: err,
+    });
+  }
+  const { service, requestHandler } = handler;
+  service.validateDlqDestination = true;
+
+  const inFlight = new Set<Promise<void>>();
+  const server = createServer((req, res) => {
+    const context = { clientGone: false };
+    res.on('close', () => {
+      if (!res.writableEnded) context.clientGone = true;
+    });
+    const end = res.end.bind(res) as (...args: unknown[]) => typeof res;
+    res.end = ((...args: unknown[]) => {
+      // Runs before the response leaves: a client never sees a change the journal lacks.
+      journal.syncQueues(service);
+      return end(...args);
+    }) as typeof res.end;
+    const handled = sqsRequest.run(context, () =>
+      requestHandler(req, res).catch((err: unknown) => {
+        if (!res.headersSent) res.statusCode = 500;
+        end(JSON.stringify({ __type: 'InternalFailure', message: String(err) }));
+      }),
+    );
+    inFlight.add(handled);
+    void handled.finally(() => inFlight.delete(handled));
+  });
+  const url = await listen(server, 'sqs', host, port);
+  const bound = new URL(url);
+  // Queue URLs must have the endpoint's origin: the SDK sends requests to the QueueUrl's host.
+  service.HOSTNAME = bound.hostname;
+  service.PORT = Number(bound.port);
+
+  try {
+    journal.restore(service, state);
+  } catch (err) {
+    await closeServer(server, 'sqs', { force: true });
+    throw err;
+  }
+  return {
+    service: 'sqs',
+    url,
+    close: async () => {
+      // Long polls would otherwise hold close() for up to 20 s; pollers retry anyway.
+      await closeServer(server, 'sqs', { force: true });
+      await Promise.allSettled(inFlight);
+      journal.close();
+      // Visibility and retention timers would go on moving messages in a dead emulator.
+      service.resetAll();
+    },
+  };
+}
+
+class SqsJournal {
+  private readonly snapshotPath: string;
+  private readonly journalPath: string;
+  private readonly queues = new Map<string, StoredQueue>();
+  private readonly messages = new Map<string, StoredMessage>();
+  private readonly queueJson = new Map<string, string>();
+  private readonly instrumented = new WeakSet<SqsQueue>();
+  private seq = 0;
+  private entriesSinceCompaction = 0;
+  private closed = false;
+
+  constructor(private readonly dir: string) {
+    this.snapshotPath = join(dir, 'snapshot.json');
+    this.journalPath = join(dir, 'journal.jsonl');
+  }
+
+  /** Snapshot + journal, folded. */
+  load(): { queues: StoredQueue[]; messages: StoredMessage[] } {
+    if (existsSync(this.snapshotPath)) {
+      const snapshot = this.parse<Snapshot>(readFileSync(this.snapshotPath, 'utf8'), this.snapshotPath);
+      this.seq = snapshot.seq;
+      for (const q of snapshot.queues) this.queues.set(q.name, q);
+      for (const m of snapshot.messages) this.messages.set(m.id, m);
+    }
+    if (existsSync(this.journalPath)) {
+      const lines = readFileSync(this.journalPath, 'utf8').split('\n');
+      lines.forEach((line, i) => {
+        if (line === '') return;
+        let entry: JournalEntry;
+        try {
+          entry = JSON.parse(line) as JournalEntry;
+        } catch (err) {
+          // Only the last line can be torn (the process died inside write()); it was never acknowledged.
+          if (i === lines.length - 1) return;
+          throw new EmulatorError(
+            'sqs',
+            `${this.journalPath}:${i + 1} is corrupt; delete ${this.dir} to start empty`,
+            {
+              cause: err,
+            },
+          );
+        }
+        if (entry.seq <= this.seq) return;
+        this.seq = entry.seq;
+        this.apply(entry);
+      });
+    }
+    return { queues: [...this.queues.values()], messages: [...this.messages.values()] };
+  }
+
+  /** Puts the loaded messages back into the emulator's queues, then starts journaling. */
+  restore(service: SqsService, state: { messages: StoredMessage[] }): void {
+    this.messages.clear();
+    const now = Date.now();
+    for (const stored of state.messages) {
+      const message = this.redriveIfExhausted(service, stored);
+      const queue = service.Queues.find((q) => q.QueueName === message.queue);
+      if (!queue) continue;
+      if (message.sentAt + queue.MessageRetentionPeriod * 1000 <= now) continue;
+      const remainingDelay = Math.max(
+        0,
+        Math.ceil((message.sentAt + message.delaySeconds * 1000 - now) / 1000),
+      );
+      const item: unknown = queue.setRecord(
+        {
+          MessageBody: message.body,
+          MessageAttributes: message.messageAttributes,
+          MessageSystemAttributes: message.systemAttributes,
+          MessageGroupId: message.groupId,
+          MessageDeduplicationId: message.deduplicationId,
+          DelaySeconds: remainingDelay,
+        },
+        message.id,
+      );
+      const record = recordOf(item);
+      if (record) {
+        record.attributes.SentTimestamp = String(message.sentAt);
+        record.attributes.ApproximateReceiveCount = String(message.receiveCount);
+        if (message.firstReceivedAt !== undefined) {
+          record.attributes.ApproximateFirstReceiveTimestamp = String(message.firstReceivedAt);
+        }
+      }
+      this.messages.set(message.id, message);
+    }
+    this.syncQueues(service);
+    this.compact();
+  }
+
+  /**
+   * A message that was in flight at its last allowed receive when the process stopped would
+   * have moved to the dead-letter queue when its visibility timeout ran out; do that now.
+   */
+  private redriveIfExhausted(service: SqsService, message: StoredMessage): StoredMessage {
+    const source = service.Queues.find((q) => q.QueueName === message.queue);
+    const policy = source?.RedrivePolicy;
+    if (!source || !policy || message.receiveCount < Number(policy.maxReceiveCount)) return message;
+    const target = policy.deadLetterTargetArn.split(':').at(-1);
+    if (!target || !service.Queues.some((q) => q.QueueName === target)) return message;
+    return {
+      ...message,
+      queue: target,
+      receiveCount: 0,
+      firstReceivedAt: undefined,
+      systemAttributes: {
+        ...message.systemAttributes,
+        DeadLetterQueueSourceArn: {
+          DataType: 'String',
+          StringValue: `arn:aws:sqs:${service.REGION}:${service.ACCOUNT_ID}:${source.QueueName}`,
+        },
+      },
+    };
+  }
+
+  /** Journals queue definitions that changed since the last call and instruments new queues. */
+  syncQueues(service: SqsService): void {
+    const live = new Set<string>();
+    for (const queue of service.Queues) {
+      live.add(queue.QueueName);
+      this.instrument(queue);
+      const definition = queueDefinition(queue);
+      const json = JSON.stringify(definition);
+      if (this.queueJson.get(queue.QueueName) === json) continue;
+      this.queueJson.set(queue.QueueName, json);
+      this.write({ op: 'queue', queue: definition });
+    }
+    for (const name of this.queueJson.keys()) {
+      if (live.has(name)) continue;
+      this.queueJson.delete(name);
+      this.write({ op: 'dropQueue', name });
+    }
+  }
+
+  private instrument(queue: SqsQueue): void {
+    if (this.instrumented.has(queue)) return;
+    this.instrumented.add(queue);
+    const name = queue.QueueName;
+
+    const setRecord = queue.setRecord;
+    queue.setRecord = (input: Record<string, unknown>, messageId?: string) => {
+      const item: unknown = setRecord(input, messageId);
+      const record = recordOf(item);
+      const existing = record ? this.messages.get(record.MessageId) : undefined;
+      // Same id in the same queue without an explicit id: a FIFO deduplicated send.
+      if (record && !(existing && existing.queue === name && messageId === undefined)) {
+        this.write({ op: 'put', message: storedMessage(queue, input, record) });
+      }
+      return item;
+    };
+
+    const receive = queue.receive.bind(queue);
+    queue.receive = async (params: ReceiveParams) => {
+      // local-aws-sqs ends a long poll early only once MaxNumberOfMessages are in hand, so a
+      // batch of 10 waits the full WaitTimeSeconds for 1 message. Real SQS answers as soon as it
+      // has any: poll with zero waits (each takes ~40 ms inside the emulator) until then.
+      const waitSeconds = Number(params.WaitTimeSeconds ?? queue.ReceiveMessageWaitTimeSeconds) || 0;
+      const deadline = Date.now() + waitSeconds * 1000;
+      const request = sqsRequest.getStore();
+      for (;;) {
+        const records: unknown[] = await receive({ ...params, WaitTimeSeconds: 0 });
+        if (records.length > 0) {
+          const counts = records.flatMap((r) => {
+            const rec = recordOf(r);
+            if (!rec) return [];
+            const first = Number(rec.attributes.ApproximateFirstReceiveTimestamp);
+            return [[rec.MessageId, Number(rec.attributes.ApproximateReceiveCount), first || null] as const];
+          });
+          this.write({ op: 'recv', queue: name, counts: counts.map(([id, n, f]) => [id, n, f]) });
+          return records;
+        }
+        if (Date.now() >= deadline || request?.clientGone) return records;
+      }
+    };
+
+    const deleteMessage = queue.delete.bind(queue);
+    queue.delete = (receiptHandle: string) => {
+      const deleted = deleteMessage(receiptHandle);
+      const id = messageIdOfReceiptHandle(receiptHandle);
+      if (deleted && id && this.messages.get(id)?.queue === name) this.write({ op: 'del', queue: name, id });
+      return deleted;
+    };
+
+    const clearRecords = queue.clearRecords.bind(queue);
+    queue.clearRecords = () => {
+      clearRecords();
+      this.write({ op: 'clear', queue: name });
+    };
+  }
+
+  /** Final snapshot; later changes (timers of the stopped emulator) are ignored. */
+  close(): void {
+    if (this.closed) return;
+    this.compact();
+    this.closed = true;
+  }
+
+  private write(op: JournalOp): void {
+    if (this.closed) return;
+    const entry = { ...op, seq: this.seq + 1 } as JournalEntry;
+    try {
+      appendFileSync(this.journalPath, `${JSON.stringify(entry)}\n`);
+    } catch (err) {
+      throw new EmulatorError('sqs', `cannot append to ${this.journalPath}`, { cause: err });
+    }
+    this.seq = entry.seq;
+    this.apply(entry);
+    if (++this.entriesSinceCompaction >= COMPACT_AFTER_ENTRIES) this.compact();
+  }
+
+  private apply(entry: JournalOp): void {
+    switch (entry.op) {
+      case 'queue':
+        this.queues.set(entry.queue.name, entry.queue);
+        return;
+      case 'dropQueue':
+        this.queues.delete(entry.name);
+        for (const [id, m] of this.messages) if (m.queue === entry.name) this.messages.delete(id);
+        return;
+      case 'put':
+        // A dead-letter move keeps the message id: re-insert so the queue order stays send order.
+        this.messages.delete(entry.message.id);
+        this.messages.set(entry.message.id, entry.message);
+        return;
+      case 'recv':
+        for (const [id, count, firstReceivedAt] of entry.counts) {
+          const m = this.messages.get(id);
+          if (!m) continue;
+          m.queue = entry.queue;
+          m.receiveCount = count;
+          if (firstReceivedAt !== null) m.firstReceivedAt = firstReceivedAt;
+        }
+        return;
+      case 'del':
+        if (this.messages.get(entry.id)?.queue === entry.queue) this.messages.delete(entry.id);
+        return;
+      case 'clear':
+        for (const [id, m] of this.messages) if (m.queue === entry.queue) this.messages.delete(id);
+        return;
+    }
+  }
+
+  /** Writes the folded state atomically, then empties the journal it supersedes. */
+  compact(): void {
+    const snapshot: Snapshot = {
+      version: 1,
+      seq: this.seq,
+      queues: [...this.queues.values()],
+      messages: [...this.messages.values()],
+    };
+    const tmp = `${this.snapshotPath}.tmp`;
+    try {
+      writeFileSync(tmp, JSON.stringify(snapshot));
+      renameSync(tmp, this.snapshotPath);
+      // Entries up to `seq` are in the snapshot; if we die before this, load() skips them.
+      writeFileSync(this.journalPath, '');
+    } catch (err) {
+      throw new EmulatorError('sqs', `cannot write ${this.snapshotPath}`, { cause: err });
+    }
+    this.entriesSinceCompaction = 0;
+  }
+
+  private parse<T>(text: string, file: string): T {
+    try {
+      return JSON.parse(text) as T;
+    } catch (err) {
+      throw new EmulatorError('sqs', `${file} is corrupt; delete ${this.dir} to start empty`, { cause: err });
+    }
+  }
+}
+
+function queueDefinition(queue: SqsQueue): StoredQueue {
+  const all = queue.getAttributes(['All']) as Record<string, string | undefined>;
+  const attributes: Record<string, string> = {};
+  for (const key of SETTABLE_QUEUE_ATTRIBUTES) {
+    const value = all[key];
+    if (value !== undefined) attributes[key] = value;
+  }
+  return { name: queue.QueueName, attributes, tags: { ...queue.Tags } };
+}
+
+function storedMessage(
+  queue: SqsQueue,
+  input: Record<string, unknown>,
+  record: EmulatorRecord,
+): StoredMessage {
+  const delay = Number(input.DelaySeconds);
+  return {
+    id: record.MessageId,
+    queue: queue.QueueName,
+    body: String(input.MessageBody),
+    messageAttributes: input.MessageAttributes ?? undefined,
+    systemAttributes: (input.MessageSystemAttributes ?? undefined) as StoredMessage['systemAttributes'],
+    groupId: typeof input.MessageGroupId === 'string' ? input.MessageGroupId : undefined,
+    deduplicationId:
+      typeof input.MessageDeduplicationId === 'string' ? input.MessageDeduplicationId : undefined,
+    sentAt: Number(record.attributes.SentTimestamp) || Date.now(),
+    delaySeconds: Number.isNaN(delay) ? queue.DelaySeconds : delay,
+    receiveCount: 0,
+  };
+}
+
+/** Accepts both the emulator's queue item `{ record }` and a bare record. */
+function recordOf(value: unknown): EmulatorRecord | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const candidate = 'record' in value ? (value as { record: unknown }).record : value;
+  if (typeof candidate !== 'object' || candidate === null) return undefined;
+  const { MessageId, attributes } = candidate as Partial<EmulatorRecord>;
+  if (typeof MessageId !== 'string' || typeof attributes !== 'object' || attributes === null)
+    return undefined;
+  return candidate as EmulatorRecord;
+}
+
+/** local-aws-sqs receipt handles are base64(uuid + JSON { date, MessageId, QueueName }). */
+function messageIdOfReceiptHandle(receiptHandle: string): string | undefined {
+  const decoded = Buffer.from(receiptHandle, 'base64').toString('utf8');
+  try {
+    const parsed = JSON.parse(decoded.slice(decoded.indexOf('{'))) as { MessageId?: unknown };
+    return typeof parsed.MessageId === 'string' ? parsed.MessageId : undefined;
+  } catch {
+    return undefined;
+  }
+}

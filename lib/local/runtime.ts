@@ -1,0 +1,428 @@
+/**
+ * Baton's local runtime: the synthesized stack, run on one machine with no AWS account.
+ *
+ * - The template is synthesized in process; its tables, buckets and queues are created in the
+ *   emulators (dynalite, s3rver, local-aws-sqs) under one data directory.
+ * - Every Lambda of the template runs in process: its module and export come from the
+ *   function's `baton:*` metadata, its environment from the template (resolved locally).
+ * - The state machine definition is read from the template and run by the local Step Functions
+ *   (aws-local-stepfunctions + task tokens), which also serves the SFN API our Lambdas call.
+ * - SQS event source mappings become pollers; the HTTP API becomes an HTTP server that builds
+ *   API Gateway v2 events for the API function.
+ * Lambdas reach the emulators through the SDK's AWS_ENDPOINT_URL_<SERVICE> variables.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { CreateTableCommand, DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { agentLambda } from '../../lambdas/agents/lambda.js';
+import { type AgentEntry, agentCatalog, loadAgent, loadBatonConfig } from '../../lambdas/agents/registry.js';
+import { METADATA, PROJECT_ROOT } from '../aws/functions.js';
+import { type Emulators, sdkEnvironment, startEmulators } from './emulators.js';
+import { LocalStepFunctions } from './sfn-emulator.js';
+import { type SqsPoller, startSqsPoller } from './sqs-poller.js';
+import {
+  type CfnResource,
+  type CfnTemplate,
+  defaultLocalNames,
+  LOCAL_REGION,
+  type LocalNames,
+  resolveIntrinsics,
+  resourcesOfType,
+  synthTemplate,
+} from './template.js';
+
+export interface LocalRuntimeOptions {
+  /** Where all state lives (default ./.baton). */
+  dataDir?: string;
+  /** HTTP API port (default 3000; 0 = any free port). */
+  port?: number;
+  host?: string;
+  /** API key; default BATON_API_KEY, else one generated once and kept in the data dir. */
+  apiKey?: string;
+  /** Baton config (registered agents); default BATON_CONFIG. */
+  configPath?: string;
+  /** Log sink for the runtime's own lines (default: JSON on stdout). */
+  log?: (line: Record<string, unknown>) => void;
+  /** Long-poll wait of the SQS pollers (default 1 s locally, so shutdown is quick). */
+  pollWaitSeconds?: number;
+}
+
+export interface LocalRuntime {
+  url: string;
+  apiKey: string;
+  dataDir: string;
+  template: CfnTemplate;
+  stepFunctions: LocalStepFunctions;
+  /** Resolves when no execution is running. */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
+
+interface LocalFunction {
+  logicalId: string;
+  arn: string;
+  timeoutSeconds: number;
+  handler: LambdaHandler;
+}
+
+export class LocalRuntimeError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'Baton.LocalRuntimeError';
+  }
+}
+
+/** Error thrown when an in-process function runs past its configured timeout, as Lambda reports it. */
+class LambdaTimeoutError extends Error {
+  constructor(fn: string, seconds: number) {
+    super(`Task timed out after ${seconds} seconds (${fn})`);
+    this.name = 'Sandbox.Timedout';
+  }
+}
+
+export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+  const dataDir = resolve(opts.dataDir ?? process.env.BATON_DATA_DIR ?? '.baton');
+  const log = opts.log ?? ((line) => process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), ...line })}\n`));
+  mkdirSync(dataDir, { recursive: true });
+  const apiKey = opts.apiKey ?? process.env.BATON_API_KEY ?? readOrCreateKey(join(dataDir, 'api-key'));
+
+  const loaded = loadBatonConfig(opts.configPath ?? process.env.BATON_CONFIG);
+  const agents = agentCatalog(loaded);
+  const template = synthTemplate(agents);
+
+  const emulators = await startEmulators({ dataDir });
+  const sdkEnv: Record<string, string> = { ...sdkEnvironment(emulators), AWS_REQUEST_CHECKSUM_CALCULATION: "WHEN_REQUIRED" };
+  Object.assign(process.env, sdkEnv);
+
+  const clientConfig = {
+    region: LOCAL_REGION,
+    credentials: { accessKeyId: sdkEnv.AWS_ACCESS_KEY_ID ?? 'local', secretAccessKey: sdkEnv.AWS_SECRET_ACCESS_KEY ?? 'local' },
+  };
+  const sqs = new SQSClient({ ...clientConfig, endpoint: emulators.sqs });
+  const queueUrls = await createQueues(template, sqs, emulators);
+  const names = defaultLocalNames((name) => {
+    const url = queueUrls.get(name);
+    if (!url) throw new LocalRuntimeError(`Queue ${name} was not created`);
+    return url;
+  });
+  await createTables(template, names, new DynamoDBClient({ ...clientConfig, endpoint: emulators.dynamodb }));
+  await createBuckets(template, names, new S3Client({ ...clientConfig, endpoint: emulators.s3, forcePathStyle: true }));
+
+  // One environment for all in-process functions: the union of what the template gives them.
+  const env: Record<string, string> = {};
+  for (const [, fn] of resourcesOfType(template, 'AWS::Lambda::Function')) {
+    const vars = (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+    for (const [k, v] of Object.entries(resolveIntrinsics(vars, template, names) as Record<string, unknown>)) {
+      if (k !== 'NODE_OPTIONS') env[k] = String(v);
+    }
+  }
+  Object.assign(process.env, env, { BATON_API_KEY: apiKey });
+
+  const functions = await loadFunctions(template, names, agents);
+  const invoke = async (functionName: string, payload: unknown): Promise<unknown> => {
+    const fn = functions.get(functionName);
+    if (!fn) {
+      const err = new Error(`Function not found: ${functionName}`);
+      err.name = 'Lambda.ResourceNotFoundException';
+      throw err;
+    }
+    return runWithTimeout(fn, payload);
+  };
+
+  // Step Functions: the definition from the template, and the API endpoint our Lambdas call.
+  const stepFunctions = new LocalStepFunctions({
+    dataDir: join(dataDir, 'stepfunctions'),
+    invokeLambda: invoke,
+    log: (line) => log({ component: 'stepfunctions', ...line }),
+  });
+  const [smId, sm] = single(resourcesOfType(template, 'AWS::StepFunctions::StateMachine'), 'state machine');
+  const smArn = names.ref(smId, sm);
+  const definition = JSON.parse(String(resolveIntrinsics(sm.Properties?.DefinitionString, template, names)));
+  stepFunctions.registerStateMachine(smArn, definition);
+  const sfnServer = await stepFunctions.listen(0, '127.0.0.1');
+  process.env.AWS_ENDPOINT_URL_SFN = sfnServer.url;
+
+  // SQS event source mappings.
+  const pollers: SqsPoller[] = [];
+  for (const [, esm] of resourcesOfType(template, 'AWS::Lambda::EventSourceMapping')) {
+    const p = resolveIntrinsics(esm.Properties, template, names) as {
+      EventSourceArn: string;
+      FunctionName: string;
+      BatchSize?: number;
+      ScalingConfig?: { MaximumConcurrency?: number };
+    };
+    const queueName = p.EventSourceArn.split(':').at(-1) as string;
+    const fn = functions.get(p.FunctionName);
+    const queueUrl = queueUrls.get(queueName);
+    if (!fn || !queueUrl) throw new LocalRuntimeError(`Event source ${p.EventSourceArn} -> ${p.FunctionName} cannot be wired`);
+    pollers.push(
+      startSqsPoller({
+        queueUrl,
+        client: sqs,
+        handler: async (event) => (await runWithTimeout(fn, event)) as never,
+        batchSize: p.BatchSize ?? 10,
+        maxConcurrency: p.ScalingConfig?.MaximumConcurrency ?? 5,
+        waitTimeSeconds: opts.pollWaitSeconds ?? 1,
+        log: (line) => log({ component: 'sqs', ...line }),
+      }),
+    );
+  }
+
+  // HTTP API -> the API function.
+  const [apiId] = single(
+    resourcesOfType(template, 'AWS::Lambda::Function').filter(([, r]) => r.Metadata?.[METADATA.entry] === 'lambdas/api/handler.ts'),
+    'API function',
+  );
+  const apiFn = functions.get(apiId) as LocalFunction;
+  const server = createServer((req, res) => {
+    serveApi(apiFn, req, res).catch((err) => {
+      log({ level: 'error', message: 'HTTP shim failed', error: String(err) });
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/problem+json' });
+      res.end(JSON.stringify({ title: 'Internal error', status: 500, detail: 'local runtime failure' }));
+    });
+  });
+  const port = opts.port ?? Number(process.env.PORT ?? 3000);
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(port, opts.host ?? '127.0.0.1', () => ok());
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${opts.host ?? '127.0.0.1'}:${address.port}`;
+
+  // Crash recovery: executions that were running when the process last stopped run again;
+  // steps that had succeeded are not run again (their results are in the store).
+  const resumed = await stepFunctions.resumeInterrupted();
+  if (resumed.length > 0) log({ message: 'Resumed interrupted executions', executions: resumed });
+
+  let closed = false;
+  return {
+    url,
+    apiKey,
+    dataDir,
+    template,
+    stepFunctions,
+    idle: () => stepFunctions.idle(),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await new Promise<void>((ok) => {
+        server.close(() => ok());
+        server.closeAllConnections();
+      });
+      await Promise.all(pollers.map((p) => p.stop()));
+      await stepFunctions.close();
+      await sfnServer.close();
+      await emulators.close();
+    },
+  };
+}
+
+function readOrCreateKey(file: string): string {
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const key = `bk_${randomBytes(24).toString('base64url')}`;
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
+function single<T>(list: T[], what: string): T {
+  if (list.length !== 1) throw new LocalRuntimeError(`Expected one ${what} in the template, found ${list.length}`);
+  return list[0] as T;
+}
+
+async function runWithTimeout(fn: LocalFunction, payload: unknown): Promise<unknown> {
+  const context = lambdaContext(fn);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new LambdaTimeoutError(fn.logicalId, fn.timeoutSeconds)), fn.timeoutSeconds * 1000);
+  });
+  try {
+    // Lambda hands the function a fresh copy of the event.
+    return await Promise.race([fn.handler(structuredClone(payload), context), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function lambdaContext(fn: LocalFunction): Context {
+  const deadline = Date.now() + fn.timeoutSeconds * 1000;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: fn.logicalId,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: fn.arn,
+    memoryLimitInMB: '512',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${fn.logicalId}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+async function loadFunctions(
+  template: CfnTemplate,
+  names: LocalNames,
+  agents: Map<string, AgentEntry>,
+): Promise<Map<string, LocalFunction>> {
+  const out = new Map<string, LocalFunction>();
+  for (const [id, r] of resourcesOfType(template, 'AWS::Lambda::Function')) {
+    const agentName = r.Metadata?.[METADATA.agent] as string | undefined;
+    let handler: LambdaHandler;
+    if (agentName) {
+      const entry = agents.get(agentName);
+      if (!entry) throw new LocalRuntimeError(`Agent ${agentName} is in the template but not in the config`);
+      handler = agentLambda(agentName, await loadAgent(entry)) as unknown as LambdaHandler;
+    } else {
+      const entry = r.Metadata?.[METADATA.entry] as string | undefined;
+      const exportName = r.Metadata?.[METADATA.handler] as string | undefined;
+      if (!entry || !exportName) continue; // CDK's own helper functions: not ours to run
+      const mod = (await import(pathToFileURL(resolve(PROJECT_ROOT, entry)).href)) as Record<string, unknown>;
+      const fn = mod[exportName];
+      if (typeof fn !== 'function') throw new LocalRuntimeError(`${entry} does not export ${exportName}`);
+      handler = fn as LambdaHandler;
+    }
+    const local: LocalFunction = {
+      logicalId: id,
+      arn: names.getAtt(id, 'Arn', r),
+      timeoutSeconds: Number(r.Properties?.Timeout ?? 3),
+      handler,
+    };
+    out.set(id, local);
+    out.set(local.arn, local);
+  }
+  return out;
+}
+
+async function createQueues(template: CfnTemplate, sqs: SQSClient, _e: Emulators): Promise<Map<string, string>> {
+  const urls = new Map<string, string>();
+  const queues = resourcesOfType(template, 'AWS::SQS::Queue');
+  // Dead-letter queues first: the others name them in their RedrivePolicy.
+  queues.sort(([, a], [, b]) => Number(Boolean(a.Properties?.RedrivePolicy)) - Number(Boolean(b.Properties?.RedrivePolicy)));
+  const arnOf = (id: string) => `arn:aws:sqs:${LOCAL_REGION}:000000000000:baton-${id}`;
+  for (const [id, q] of queues) {
+    const name = `baton-${id}`;
+    const p = q.Properties ?? {};
+    const attributes: Record<string, string> = {};
+    if (p.VisibilityTimeout !== undefined) attributes.VisibilityTimeout = String(p.VisibilityTimeout);
+    if (p.MessageRetentionPeriod !== undefined) attributes.MessageRetentionPeriod = String(p.MessageRetentionPeriod);
+    const redrive = p.RedrivePolicy as { deadLetterTargetArn: { 'Fn::GetAtt': [string, string] }; maxReceiveCount: number } | undefined;
+    if (redrive) {
+      attributes.RedrivePolicy = JSON.stringify({
+        deadLetterTargetArn: arnOf(redrive.deadLetterTargetArn['Fn::GetAtt'][0]),
+        maxReceiveCount: redrive.maxReceiveCount,
+      });
+    }
+    try {
+      const res = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+      urls.set(name, res.QueueUrl as string);
+    } catch (err) {
+      if ((err as Error).name !== 'QueueAlreadyExists' && (err as Error).name !== 'QueueNameExists') throw err;
+      const res = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
+      urls.set(name, res.QueueUrl as string);
+    }
+  }
+  return urls;
+}
+
+async function createTables(template: CfnTemplate, names: LocalNames, ddb: DynamoDBClient): Promise<void> {
+  const tables = [
+    ...resourcesOfType(template, 'AWS::DynamoDB::GlobalTable'),
+    ...resourcesOfType(template, 'AWS::DynamoDB::Table'),
+  ];
+  for (const [id, t] of tables) {
+    const p = t.Properties as Record<string, unknown>;
+    const index = (i: Record<string, unknown>) => ({
+      IndexName: i.IndexName as string,
+      KeySchema: i.KeySchema as CreateTableCommandInput['KeySchema'],
+      Projection: (i.Projection as { ProjectionType: 'ALL' } | undefined) ?? { ProjectionType: 'ALL' },
+    });
+    const input: CreateTableCommandInput = {
+      TableName: names.ref(id, t as CfnResource),
+      KeySchema: p.KeySchema as CreateTableCommandInput['KeySchema'],
+      AttributeDefinitions: p.AttributeDefinitions as CreateTableCommandInput['AttributeDefinitions'],
+      BillingMode: 'PAY_PER_REQUEST',
+      ...(p.GlobalSecondaryIndexes ? { GlobalSecondaryIndexes: (p.GlobalSecondaryIndexes as Record<string, unknown>[]).map(index) } : {}),
+      ...(p.LocalSecondaryIndexes ? { LocalSecondaryIndexes: (p.LocalSecondaryIndexes as Record<string, unknown>[]).map(index) } : {}),
+    };
+    try {
+      await ddb.send(new CreateTableCommand(input));
+    } catch (err) {
+      if ((err as Error).name !== 'ResourceInUseException') throw err;
+    }
+  }
+}
+
+async function createBuckets(template: CfnTemplate, names: LocalNames, s3: S3Client): Promise<void> {
+  for (const [id, b] of resourcesOfType(template, 'AWS::S3::Bucket')) {
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket: names.ref(id, b) }));
+    } catch (err) {
+      if (!['BucketAlreadyOwnedByYou', 'BucketAlreadyExists'].includes((err as Error).name)) throw err;
+    }
+  }
+}
+
+/* ----------------------------------------------------------------- API Gateway shim */
+
+const TEXTUAL = /^(text\/|application\/(json|problem\+json|x-www-form-urlencoded|xml|javascript))/i;
+
+async function serveApi(fn: LocalFunction, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const raw = Buffer.concat(chunks);
+  const url = new URL(req.url ?? '/', 'http://local');
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
+  const contentType = headers['content-type'] ?? '';
+  const textual = raw.length === 0 || TEXTUAL.test(contentType);
+  const query: Record<string, string> = {};
+  for (const [k, v] of url.searchParams) query[k] = query[k] ? `${query[k]},${v}` : v;
+  const now = Date.now();
+  const event: APIGatewayProxyEventV2 = {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: url.pathname,
+    rawQueryString: url.search.replace(/^\?/, ''),
+    headers,
+    ...(Object.keys(query).length ? { queryStringParameters: query } : {}),
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      domainName: headers.host ?? 'localhost',
+      domainPrefix: 'local',
+      http: {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        protocol: 'HTTP/1.1',
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId: randomUUID(),
+      routeKey: '$default',
+      stage: '$default',
+      time: new Date(now).toUTCString(),
+      timeEpoch: now,
+    },
+    ...(raw.length ? { body: textual ? raw.toString('utf8') : raw.toString('base64') } : {}),
+    isBase64Encoded: !textual,
+  };
+  const result = (await runWithTimeout(fn, event)) as APIGatewayProxyStructuredResultV2 | string;
+  const out: APIGatewayProxyStructuredResultV2 = typeof result === 'string' ? { statusCode: 200, body: result } : result;
+  const body = out.body ? Buffer.from(out.body, out.isBase64Encoded ? 'base64' : 'utf8') : Buffer.alloc(0);
+  const responseHeaders: Record<string, string | string[]> = { ...(out.headers as Record<string, string>) };
+  if (out.cookies?.length) responseHeaders['set-cookie'] = out.cookies;
+  responseHeaders['content-length'] = String(body.byteLength);
+  res.writeHead(out.statusCode ?? 200, responseHeaders);
+  res.end(body);
+}

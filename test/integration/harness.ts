@@ -1,0 +1,54 @@
+/** Boots the local runtime for an integration test file and talks to it over HTTP. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { type LocalRuntime, startLocalRuntime } from '../../lib/local/runtime.js';
+
+export const FIXTURE_CONFIG = resolve(import.meta.dirname, '../fixtures/baton.config.json');
+
+export interface Harness {
+  rt: LocalRuntime;
+  dataDir: string;
+  api<T = Record<string, unknown>>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: T; headers: Headers; raw: Buffer }>;
+  waitFor(taskId: string, statuses: string[], timeoutMs?: number): Promise<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(opts: { dataDir?: string; keep?: boolean } = {}): Promise<Harness> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'baton-it-'));
+  const rt = await startLocalRuntime({ dataDir, port: 0, apiKey: 'test-key', configPath: FIXTURE_CONFIG, log: () => {} });
+  const api: Harness['api'] = async (method, path, body, headers = {}) => {
+    const res = await fetch(`${rt.url}${path}`, {
+      method,
+      headers: {
+        authorization: 'Bearer test-key',
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const raw = Buffer.from(await res.arrayBuffer());
+    const type = res.headers.get('content-type') ?? '';
+    const parsed = /json/.test(type) && raw.length ? JSON.parse(raw.toString('utf8')) : raw;
+    return { status: res.status, body: parsed, headers: res.headers, raw };
+  };
+  const waitFor: Harness['waitFor'] = async (taskId, statuses, timeoutMs = 60_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const res = await api('GET', `/tasks/${taskId}`);
+      if (statuses.includes(String(res.body.status))) return res.body;
+      if (Date.now() > deadline) throw new Error(`task ${taskId} is ${res.body.status}, expected ${statuses.join('|')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  return {
+    rt,
+    dataDir,
+    api,
+    waitFor,
+    async close() {
+      await rt.close();
+      if (!opts.keep && !opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
