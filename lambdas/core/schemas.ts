@@ -178,6 +178,17 @@ export const EventType = z.enum([
   'TaskDegraded',
   'TaskFailed',
   'TaskCancelled',
+  // execution semantics
+  'ExecutionResumed',
+  'TaskRedriven',
+  'StepFallbackStarted',
+  'DeadLetterRecorded',
+  // human in the loop
+  'ApprovalRequested',
+  'ApprovalDecided',
+  // agents' audited work
+  'ToolCalled',
+  'ModelCalled',
 ]);
 export type EventType = z.infer<typeof EventType>;
 
