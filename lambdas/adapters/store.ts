@@ -84,6 +84,20 @@ export interface AttemptRecord {
   at: string;
 }
 
+/** What a failed run leaves behind: everything an operator needs to act on it. */
+export interface DeadLetterRecord {
+  taskId: string;
+  run: number;
+  goal: string;
+  status: 'OPEN' | 'REDRIVEN';
+  at: string;
+  error: { name: string; message: string };
+  failedSteps: { stepId: string; status: string; error?: { name: string; message: string } }[];
+  traceId: string;
+  links: { task: string; events: string; redrive: string };
+  redrivenAt?: string;
+}
+
 export interface StoredArtifact extends ArtifactRef {
   s3Key: string;
   attempt: number;
@@ -212,18 +226,24 @@ export class TaskStore {
     return { tasks, next: res.LastEvaluatedKey ? encodeCursor(res.LastEvaluatedKey) : undefined };
   }
 
-  /** Starts a new run of the task's execution (redrive); returns the run number. */
-  async setRun(taskId: string, run: number): Promise<void> {
-    await this.ddb.send(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: { pk: pk(taskId), sk: 'META' },
-        UpdateExpression: 'SET #run = :run',
-        ConditionExpression: '#run < :run',
-        ExpressionAttributeNames: { '#run': 'run' },
-        ExpressionAttributeValues: { ':run': run },
-      }),
-    );
+  /** Moves the task to a new run (redrive). Returns false if another redrive got there first. */
+  async setRun(taskId: string, run: number): Promise<boolean> {
+    try {
+      await this.ddb.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: pk(taskId), sk: 'META' },
+          UpdateExpression: 'SET #run = :run',
+          ConditionExpression: '#run < :run',
+          ExpressionAttributeNames: { '#run': 'run' },
+          ExpressionAttributeValues: { ':run': run },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionalFailure(err)) return false;
+      throw new StoreError(`Could not start run ${run} of task ${taskId}`, { cause: err });
+    }
   }
 
   /* ----------------------------------------------------------- events */
@@ -370,6 +390,52 @@ export class TaskStore {
       }),
     );
     return res.Item?.token as string | undefined;
+  }
+
+  /* ----------------------------------------------------- dead letters */
+
+  /** Records a failed run's dead letter (once per task and run). */
+  async putDeadLetter(rec: DeadLetterRecord): Promise<boolean> {
+    return this.putIfAbsent({ pk: 'DEADLETTERS', sk: `${rec.taskId}#r${rec.run}`, ...rec });
+  }
+
+  /** Dead letters, newest first; by default only the ones not redriven yet. */
+  async listDeadLetters(opts: { includeRedriven?: boolean; limit: number }): Promise<DeadLetterRecord[]> {
+    const out: DeadLetterRecord[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const res = await this.ddb.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :p',
+          ExpressionAttributeValues: { ':p': 'DEADLETTERS' },
+          ExclusiveStartKey: start,
+        }),
+      );
+      out.push(...(res.Items ?? []).map((i) => strip(i) as unknown as DeadLetterRecord));
+      start = res.LastEvaluatedKey;
+    } while (start);
+    return out
+      .filter((d) => opts.includeRedriven || d.status === 'OPEN')
+      .sort((a, b) => (a.at < b.at ? 1 : -1))
+      .slice(0, opts.limit);
+  }
+
+  async markDeadLetterRedriven(taskId: string, run: number, redrivenAt: string): Promise<void> {
+    try {
+      await this.ddb.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: 'DEADLETTERS', sk: `${taskId}#r${run}` },
+          UpdateExpression: 'SET #status = :r, redrivenAt = :at',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':r': 'REDRIVEN', ':at': redrivenAt },
+        }),
+      );
+    } catch (err) {
+      if (!isConditionalFailure(err)) throw new StoreError('Could not mark the dead letter redriven', { cause: err });
+    }
   }
 
   /* -------------------------------------------------------- artifacts */

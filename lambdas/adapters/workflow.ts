@@ -27,6 +27,11 @@ export class WorkflowClient {
     return `${taskId}-r${run}`;
   }
 
+  /** The ARN of a run's execution (Standard workflows: execution ARNs derive from the state machine's). */
+  executionArn(taskId: string, run: number): string {
+    return `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${WorkflowClient.executionName(taskId, run)}`;
+  }
+
   /** Starts the run's execution; an execution of the same name already running counts as started. */
   async start(taskId: string, run: number, input: unknown): Promise<{ executionArn?: string; alreadyStarted: boolean }> {
     try {

@@ -28,6 +28,8 @@ export const AgentInvocation = z.object({
   run: z.number().int().min(1),
   stepId: z.string(),
   attempt: z.number().int().min(1),
+  /** Set on a fallback run: why the primary agent failed (filled in by RecordAttemptFailure). */
+  failure: z.object({ agent: z.string(), name: z.string(), message: z.string() }).optional(),
 });
 export type AgentInvocation = z.infer<typeof AgentInvocation>;
 
@@ -94,6 +96,7 @@ export async function runAgentStep(
     input: step.input,
     inputs: await store.getInputs(task.taskId),
     upstream,
+    ...(inv.failure ? { failure: inv.failure } : {}),
   });
 
   const readable = new Map<string, ArtifactRef>(upstream.flatMap((u) => u.artifacts.map((a) => [a.id, a])));

@@ -4,7 +4,8 @@ import httpRouterHandler from '@middy/http-router';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
 import { ArtifactStore } from '../adapters/artifacts.js';
-import { documentClient, requireEnv, s3Client, sqsClient } from '../adapters/clients.js';
+import { documentClient, requireEnv, s3Client, sfnClient, sqsClient } from '../adapters/clients.js';
+import { WorkflowClient } from '../adapters/workflow.js';
 import { IntakeQueue } from '../adapters/queue.js';
 import { TaskStore } from '../adapters/store.js';
 import { knownAgentNames } from '../agents/registry.js';
@@ -22,6 +23,7 @@ function wired(): ApiDeps {
     store: new TaskStore(documentClient(), requireEnv('TABLE_NAME')),
     artifacts: new ArtifactStore(s3Client(), requireEnv('ARTIFACT_BUCKET')),
     queue: new IntakeQueue(sqsClient(), requireEnv('INTAKE_QUEUE_URL')),
+    workflow: new WorkflowClient(sfnClient(), requireEnv('STATE_MACHINE_ARN')),
     knownAgents: () => {
       agents ??= knownAgentNames();
       return agents;

@@ -4,9 +4,13 @@ import type { APIGatewayProxyResultV2 } from 'aws-lambda';
 import { CreateTaskBody, CreateTaskResponse, ListEventsQuery, ListTasksQuery } from '../core/schemas.js';
 import { type HttpEvent, json, parseBody, validate } from './http.js';
 import { openApiDocument } from './openapi.js';
+import { z } from 'zod';
 import {
   type ApiDeps,
+  cancelTask,
   getTaskView,
+  listDeadLetters,
+  redriveTask,
   listTaskArtifacts,
   listTaskEvents,
   listTasks,
@@ -14,6 +18,11 @@ import {
   submitTask,
   taskLinks,
 } from './tasks.js';
+
+const DeadLettersQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(25),
+  include: z.enum(['open', 'all']).default('open'),
+});
 
 type R = Route<HttpEvent, APIGatewayProxyResultV2>;
 
@@ -44,6 +53,22 @@ export function createRoutes(deps: ApiDeps): R[] {
       path: '/tasks/{id}/events',
       handler: async (e: HttpEvent) =>
         json(200, await listTaskEvents(deps, param(e, 'id'), validate(ListEventsQuery, e.queryStringParameters ?? {}, 'query'))),
+    },
+    {
+      method: 'POST',
+      path: '/tasks/{id}/cancel',
+      handler: async (e: HttpEvent) => json(202, await cancelTask(deps, param(e, 'id'))),
+    },
+    {
+      method: 'POST',
+      path: '/tasks/{id}/redrive',
+      handler: async (e: HttpEvent) => json(202, await redriveTask(deps, param(e, 'id'))),
+    },
+    {
+      method: 'GET',
+      path: '/dead-letters',
+      handler: async (e: HttpEvent) =>
+        json(200, await listDeadLetters(deps, validate(DeadLettersQuery, e.queryStringParameters ?? {}, 'query'))),
     },
     {
       method: 'GET',

@@ -2,6 +2,7 @@
 import type { ArtifactStore } from '../adapters/artifacts.js';
 import type { IntakeQueue } from '../adapters/queue.js';
 import type { TaskStore } from '../adapters/store.js';
+import type { WorkflowClient } from '../adapters/workflow.js';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
 import { foldTask } from '../core/fold.js';
 import { canonicalJson, eventId, newTaskId, newTraceId, sha256Hex } from '../core/ids.js';
@@ -18,6 +19,7 @@ import type { z } from 'zod';
 
 export interface ApiDeps {
   store: TaskStore;
+  workflow: WorkflowClient;
   artifacts: ArtifactStore;
   queue: IntakeQueue;
   knownAgents: () => ReadonlySet<string>;
@@ -126,4 +128,59 @@ export async function readArtifact(deps: ApiDeps, taskId: string, artifactId: st
   const art = await deps.store.getArtifact(taskId, artifactId);
   if (!art) throw new NotFoundError(`Task ${taskId} has no artifact ${artifactId}.`);
   return { meta: art, body: await deps.artifacts.get(art.s3Key) };
+}
+
+/**
+ * Cancels a task: records TaskCancelled (waiting steps end CANCELLED in the fold), stops its
+ * execution, and CompleteStep discards what running agents return. Idempotent.
+ */
+export async function cancelTask(deps: ApiDeps, taskId: string): Promise<{ taskId: string; status: TaskStatus }> {
+  const task = await deps.store.getTask(taskId);
+  if (!task) throw new NotFoundError(`No task ${taskId}.`);
+  if (task.status === 'CANCELLED') return { taskId, status: 'CANCELLED' };
+  if (['SUCCEEDED', 'DEGRADED', 'FAILED'].includes(task.status)) {
+    throw new ConflictError(`Task ${taskId} already ended ${task.status}; there is nothing to cancel.`, { status: task.status });
+  }
+  await deps.store.appendEvent({
+    id: eventId({ run: task.run, type: 'TaskCancelled' }),
+    type: 'TaskCancelled',
+    taskId,
+    traceId: task.traceId,
+    data: { run: task.run, previousStatus: task.status },
+  });
+  await deps.workflow.stop(deps.workflow.executionArn(taskId, task.run), 'Cancelled through the API');
+  return { taskId, status: 'CANCELLED' };
+}
+
+/**
+ * Redrives a FAILED (or DEGRADED) task: a new run of the same plan in which steps that
+ * succeeded are not run again (their gates release at once), like Step Functions' redrive.
+ */
+export async function redriveTask(deps: ApiDeps, taskId: string): Promise<{ taskId: string; status: TaskStatus; run: number }> {
+  const task = await deps.store.getTask(taskId);
+  if (!task) throw new NotFoundError(`No task ${taskId}.`);
+  if (task.status !== 'FAILED' && task.status !== 'DEGRADED') {
+    throw new ConflictError(`Only FAILED or DEGRADED tasks can be redriven; task ${taskId} is ${task.status}.`, {
+      status: task.status,
+    });
+  }
+  const run = task.run + 1;
+  if (!(await deps.store.setRun(taskId, run))) {
+    throw new ConflictError(`Task ${taskId} is already being redriven.`);
+  }
+  const now = new Date().toISOString();
+  await deps.store.appendEvent({
+    id: eventId({ run, type: 'TaskRedriven' }),
+    type: 'TaskRedriven',
+    taskId,
+    traceId: task.traceId,
+    data: { run, previousRun: task.run, previousStatus: task.status },
+  });
+  await deps.store.markDeadLetterRedriven(taskId, task.run, now);
+  await deps.queue.send({ taskId, run, traceId: task.traceId });
+  return { taskId, status: 'QUEUED', run };
+}
+
+export async function listDeadLetters(deps: ApiDeps, q: { limit: number; include?: 'open' | 'all' }) {
+  return { deadLetters: await deps.store.listDeadLetters({ limit: q.limit, includeRedriven: q.include === 'all' }) };
 }

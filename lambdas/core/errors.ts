@@ -66,6 +66,14 @@ export class ContractViolationError extends BatonError {
   }
 }
 
+/** The task was cancelled: whatever the step produced is discarded. Never retried. */
+export class CancelledError extends BatonError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = ErrorNames.Cancelled;
+  }
+}
+
 export interface ProblemIssue {
   path: string;
   message: string;

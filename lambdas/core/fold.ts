@@ -27,6 +27,7 @@ export const STATUS_EVENTS: Partial<Record<TaskEvent['type'], TaskStatus>> = {
   TaskDegraded: 'DEGRADED',
   TaskFailed: 'FAILED',
   TaskCancelled: 'CANCELLED',
+  TaskRedriven: 'QUEUED',
 };
 
 const TERMINAL_STEP: readonly StepStatus[] = ['SUCCEEDED', 'FAILED', 'SKIPPED', 'CANCELLED'];

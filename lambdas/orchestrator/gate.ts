@@ -66,7 +66,10 @@ export async function evaluateGate(deps: OrchestratorDeps, ctx: GateContext, ste
   const results = await deps.store.getResults(ctx.task.taskId);
   let action: GateAction | undefined;
   const failedDep = step.dependsOn.find((d) => isFailedInRun(results.get(d), ctx.run));
-  if (results.get(stepId)?.status === 'SUCCEEDED') action = 'done';
+  const own = results.get(stepId);
+  // Already decided: succeeded in any run, or ended in this one (an execution re-run after a
+  // crash does not run it again).
+  if (own && (own.status === 'SUCCEEDED' || own.run === ctx.run)) action = 'done';
   else if (failedDep) action = 'skip';
   else if (step.dependsOn.every((d) => results.get(d)?.status === 'SUCCEEDED')) action = 'run';
   if (!action) return undefined;

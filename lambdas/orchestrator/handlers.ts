@@ -5,7 +5,8 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { documentClient, requireEnv, sfnClient } from '../adapters/clients.js';
+import { documentClient, requireEnv, sfnClient, sqsClient } from '../adapters/clients.js';
+import { DeadLetterQueue } from '../adapters/queue.js';
 import { TaskStore } from '../adapters/store.js';
 import { WorkflowClient } from '../adapters/workflow.js';
 import { logger, logLine } from '../shared/observability.js';
@@ -20,6 +21,9 @@ function wired(): OrchestratorDeps {
     store: new TaskStore(documentClient(), requireEnv('TABLE_NAME')),
     workflow: new WorkflowClient(sfnClient(), process.env.STATE_MACHINE_ARN ?? ''),
     agentFunctions: JSON.parse(process.env.BATON_AGENT_FUNCTIONS ?? '{}') as Record<string, string>,
+    ...(process.env.DEAD_LETTER_QUEUE_URL
+      ? { deadLetters: new DeadLetterQueue(sqsClient(), process.env.DEAD_LETTER_QUEUE_URL) }
+      : {}),
     log: logLine,
   };
   return deps;

@@ -5,6 +5,7 @@ import { eventId } from '../core/ids.js';
 import { decideOutcome } from '../core/outcome.js';
 import { validatePlan } from '../core/plan.js';
 import { ExecutionInput, IntakeMessage, type Json, type Plan } from '../core/schemas.js';
+import type { DeadLetterRecord, StepResult, StoredTask } from '../adapters/store.js';
 import { WorkflowClient } from '../adapters/workflow.js';
 import type { OrchestratorDeps } from './deps.js';
 import { planFromGoal } from './offline-planner.js';
@@ -13,6 +14,10 @@ import { CaughtError, readCause } from './steps.js';
 /** Intake: one queued submission -> one execution (named after task and run, so duplicates collapse). */
 export async function startTask(deps: OrchestratorDeps, body: string): Promise<void> {
   const msg = IntakeMessage.parse(JSON.parse(body));
+  const task = await deps.store.getTask(msg.taskId);
+  if (!task) throw new ContractViolationError(`Task ${msg.taskId} does not exist`);
+  // Cancelled while queued, or a stale message of an earlier run: nothing to start.
+  if (task.status === 'CANCELLED' || task.run !== msg.run) return;
   const started = await deps.workflow.start(msg.taskId, msg.run, { taskId: msg.taskId, run: msg.run });
   await deps.store.appendEvent({
     id: eventId({ run: msg.run, type: 'ExecutionStarted' }),
@@ -28,7 +33,7 @@ export async function startTask(deps: OrchestratorDeps, body: string): Promise<v
 }
 
 export interface PlannedItems {
-  items: { stepId: string; agentFunction: string; timeoutSeconds: number }[];
+  items: { stepId: string; agentFunction: string; timeoutSeconds: number; firstAttempt: number }[];
   maxConcurrency: number;
 }
 
@@ -58,10 +63,14 @@ export async function planTask(deps: OrchestratorDeps, raw: unknown): Promise<Pl
       steps: plan.steps.map((s) => ({ id: s.id, agent: s.agent, dependsOn: s.dependsOn })),
     },
   });
+  // A redriven step continues its attempt count (agents see attempt 2, 3, ... not 1 again).
+  const results = await deps.store.getResults(task.taskId);
   const items = plan.steps.map((s) => {
     const agentFunction = deps.agentFunctions[s.agent];
     if (!agentFunction) throw new ContractViolationError(`Agent "${s.agent}" has no function in this deployment`);
-    return { stepId: s.id, agentFunction, timeoutSeconds: s.timeoutSeconds };
+    const prior = results.get(s.id);
+    const firstAttempt = prior && prior.run < req.run && prior.status !== 'SUCCEEDED' ? (prior.attempt ?? 0) + 1 : 1;
+    return { stepId: s.id, agentFunction, timeoutSeconds: s.timeoutSeconds, firstAttempt };
   });
   return { items, maxConcurrency: task.policy.maxConcurrency ?? 40 };
 }
@@ -77,32 +86,61 @@ export async function finalizeTask(deps: OrchestratorDeps, raw: unknown): Promis
     deps.store.getResults(req.taskId),
   ]);
   if (!task) throw new ContractViolationError(`Task ${req.taskId} does not exist`);
+  if (task.status === 'CANCELLED') return { status: 'CANCELLED' };
   const base = { taskId: task.taskId, traceId: task.traceId };
   const caught = req.error ? readCause(req.error) : undefined;
-  if (!plan || caught) {
-    const error = caught ?? { name: 'Baton.NoPlan', message: 'the task has no plan' };
-    const outcome = plan ? decideOutcome(plan, results, task.policy) : undefined;
-    await deps.store.appendEvent({
-      ...base,
-      id: eventId({ run: req.run, type: 'TaskFailed' }),
-      type: 'TaskFailed',
-      data: { error, ...(outcome ? { result: outcome.result as unknown as Json, missing: outcome.missing } : {}) },
-    });
-    return { status: 'FAILED' };
-  }
-  const outcome = decideOutcome(plan, results, task.policy);
-  const type = outcome.status === 'SUCCEEDED' ? 'TaskSucceeded' : outcome.status === 'DEGRADED' ? 'TaskDegraded' : 'TaskFailed';
+  const outcome = plan ? decideOutcome(plan, results, task.policy) : undefined;
+  const status = caught || !outcome ? 'FAILED' : outcome.status;
+  const error = caught ?? outcome?.error ?? (outcome ? undefined : { name: 'Baton.NoPlan', message: 'the task has no plan' });
+  const type = status === 'SUCCEEDED' ? 'TaskSucceeded' : status === 'DEGRADED' ? 'TaskDegraded' : 'TaskFailed';
+  if (status === 'FAILED') await deadLetter(deps, task, req.run, error as { name: string; message: string }, results);
   await deps.store.appendEvent({
     ...base,
     id: eventId({ run: req.run, type }),
     type,
     data: {
-      result: outcome.result as unknown as Json,
-      missing: outcome.missing,
-      ...(outcome.error ? { error: outcome.error } : {}),
+      ...(outcome ? { result: outcome.result as unknown as Json, missing: outcome.missing } : {}),
+      ...(error ? { error } : {}),
     },
   });
-  return { status: outcome.status };
+  return { status };
+}
+
+/** A failed run leaves a dead letter: a record in the store (GET /dead-letters) and an SQS message. */
+async function deadLetter(
+  deps: OrchestratorDeps,
+  task: StoredTask,
+  run: number,
+  error: { name: string; message: string },
+  results: Map<string, StepResult>,
+): Promise<void> {
+  const record: DeadLetterRecord = {
+    taskId: task.taskId,
+    run,
+    goal: task.goal,
+    status: 'OPEN',
+    at: new Date().toISOString(),
+    error,
+    failedSteps: [...results.values()]
+      .filter((r) => r.status !== 'SUCCEEDED')
+      .map((r) => ({ stepId: r.stepId, status: r.status, ...(r.error ? { error: r.error } : {}) })),
+    traceId: task.traceId,
+    links: {
+      task: `/tasks/${task.taskId}`,
+      events: `/tasks/${task.taskId}/events`,
+      redrive: `/tasks/${task.taskId}/redrive`,
+    },
+  };
+  // The record is written once per run; the message goes out only with the first write.
+  if (!(await deps.store.putDeadLetter(record))) return;
+  await deps.deadLetters?.send(record);
+  await deps.store.appendEvent({
+    id: eventId({ run, type: 'DeadLetterRecorded' }),
+    type: 'DeadLetterRecorded',
+    taskId: task.taskId,
+    traceId: task.traceId,
+    data: { run, error, failedSteps: record.failedSteps.map((f) => f.stepId) },
+  });
 }
 
 export const IntakeBatch = z.array(z.object({ messageId: z.string(), body: z.string() }));

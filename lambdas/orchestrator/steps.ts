@@ -1,6 +1,6 @@
 /** The Lambdas of one step's life after its gate: attempt failure (retry or fail) and completion. */
 import { z } from 'zod';
-import { ContractViolationError } from '../core/errors.js';
+import { CancelledError, ContractViolationError } from '../core/errors.js';
 import { eventId } from '../core/ids.js';
 import { decideRetry } from '../core/retry.js';
 import type { Json } from '../core/schemas.js';
@@ -19,8 +19,8 @@ export const CaughtError = z.object({ Error: z.string(), Cause: z.string().optio
 
 export const AttemptFailure = StepRef.extend({
   error: CaughtError,
-  /** Where it failed: the agent ('agent', default) or the dependency gate ('gate'). */
-  phase: z.enum(['agent', 'gate']).optional(),
+  /** Where it failed: the agent ('agent', default), its fallback agent, or the dependency gate. */
+  phase: z.enum(['agent', 'fallback', 'gate']).optional(),
 });
 
 /** Lambda errors arrive with Cause = JSON `{ errorType, errorMessage, trace }`; keep the message. */
@@ -39,19 +39,29 @@ export interface AttemptFailureDecision {
   retry: boolean;
   waitSeconds: number;
   nextAttempt: number;
+  /** True when the step goes to its fallback agent (a boolean: Choice rules compare it portably). */
+  useFallback: boolean;
+  /** Set when the step goes to its fallback agent: the function to run and why. */
+  fallback: { function: string; agent: string; failure: { agent: string; name: string; message: string } } | null;
 }
 
-/** RecordAttemptFailure: writes the failed attempt, then decides: retry after a backoff, or fail the step. */
+/**
+ * RecordAttemptFailure: writes the failed attempt, then decides: retry after a backoff, run the
+ * step's fallback agent (retries exhausted or not retryable, e.g. a timeout), or fail the step.
+ */
 export async function recordAttemptFailure(deps: OrchestratorDeps, raw: unknown): Promise<AttemptFailureDecision> {
   const req = AttemptFailure.parse(raw);
   const ctx = await loadContext(deps, req.taskId, req.run);
   const step = ctx.plan.steps.find((s) => s.id === req.stepId);
   if (!step) throw new ContractViolationError(`Step ${req.stepId} is not in the plan of ${req.taskId}`);
   const error = readCause(req.error);
+  const phase = req.phase ?? 'agent';
   const decision =
-    req.phase === 'gate'
-      ? { retry: false, waitSeconds: 0, nextAttempt: req.attempt, reason: 'the dependency gate failed' }
-      : decideRetry(step.retry, req.attempt, error.name);
+    phase === 'agent'
+      ? decideRetry(step.retry, req.attempt, error.name)
+      : { retry: false, waitSeconds: 0, nextAttempt: req.attempt + 1, reason: `the ${phase === 'gate' ? 'dependency gate' : 'fallback agent'} failed` };
+  const fallbackFunction = step.fallbackAgent ? deps.agentFunctions[step.fallbackAgent] : undefined;
+  const useFallback = !decision.retry && phase === 'agent' && Boolean(step.fallbackAgent && fallbackFunction);
   const base = { taskId: req.taskId, stepId: req.stepId, traceId: ctx.task.traceId };
   await deps.store.appendEvent({
     ...base,
@@ -59,13 +69,29 @@ export async function recordAttemptFailure(deps: OrchestratorDeps, raw: unknown)
     type: 'StepAttemptFailed',
     data: {
       attempt: req.attempt,
-      phase: req.phase ?? 'agent',
+      phase,
       error,
       willRetry: decision.retry,
       ...(decision.retry ? { retryInSeconds: decision.waitSeconds, nextAttempt: decision.nextAttempt } : {}),
-      reason: decision.reason,
+      reason: useFallback ? `${decision.reason}; running fallback agent ${step.fallbackAgent}` : decision.reason,
     },
   });
+  if (useFallback) {
+    const failure = { agent: step.agent, name: error.name, message: error.message };
+    await deps.store.appendEvent({
+      ...base,
+      id: eventId({ run: req.run, type: 'StepFallbackStarted', stepId: req.stepId }),
+      type: 'StepFallbackStarted',
+      data: { fallbackAgent: step.fallbackAgent as string, attempt: decision.nextAttempt, failure },
+    });
+    return {
+      retry: false,
+      waitSeconds: 0,
+      nextAttempt: decision.nextAttempt,
+      useFallback: true,
+      fallback: { function: fallbackFunction as string, agent: step.fallbackAgent as string, failure },
+    };
+  }
   if (!decision.retry) {
     await deps.store.appendEvent({
       ...base,
@@ -84,13 +110,23 @@ export async function recordAttemptFailure(deps: OrchestratorDeps, raw: unknown)
     });
     await releaseDependents(deps, ctx, req.stepId);
   }
-  return { retry: decision.retry, waitSeconds: decision.waitSeconds, nextAttempt: decision.nextAttempt };
+  return {
+    retry: decision.retry,
+    waitSeconds: decision.waitSeconds,
+    nextAttempt: decision.nextAttempt,
+    useFallback: false,
+    fallback: null,
+  };
 }
 
 /** CompleteStep: the attempt's record becomes the step's result; dependents are released. */
 export async function completeStep(deps: OrchestratorDeps, raw: unknown): Promise<{ stepId: string }> {
   const req = StepRef.parse(raw);
   const ctx = await loadContext(deps, req.taskId, req.run);
+  if (ctx.task.status === 'CANCELLED') {
+    // The task was cancelled while the agent ran: its result is discarded.
+    throw new CancelledError(`Task ${req.taskId} was cancelled; the result of step ${req.stepId} is discarded`);
+  }
   const rec = await deps.store.getAttempt(req.taskId, req.run, req.stepId, req.attempt);
   if (!rec) {
     const existing = (await deps.store.getResults(req.taskId)).get(req.stepId);

@@ -85,6 +85,11 @@ export class BatonStack extends Stack {
       deadLetterQueue: { queue: intakeDlq, maxReceiveCount: 5 },
     });
 
+    const taskDeadLetters = new sqs.Queue(this, 'TaskDeadLetters', {
+      retentionPeriod: Duration.days(14),
+      enforceSSL: true,
+    });
+
     const storeEnv = { TABLE_NAME: this.table.tableName, ARTIFACT_BUCKET: this.bucket.bucketName };
 
     // ---- agents: one function each
@@ -110,9 +115,10 @@ export class BatonStack extends Stack {
     };
     const planner = orchestrator('Planner', 'planner', { BATON_AGENT_FUNCTIONS: agentFunctions });
     const gate = orchestrator('Gate', 'gate');
-    const stepFailed = orchestrator('StepFailed', 'stepFailed');
+    const stepFailed = orchestrator('StepFailed', 'stepFailed', { BATON_AGENT_FUNCTIONS: agentFunctions });
     const complete = orchestrator('CompleteStep', 'complete');
-    const finalize = orchestrator('Finalize', 'finalize');
+    const finalize = orchestrator('Finalize', 'finalize', { DEAD_LETTER_QUEUE_URL: taskDeadLetters.queueUrl });
+    taskDeadLetters.grantSendMessages(finalize);
 
     const logGroup = new logs.LogGroup(this, 'WorkflowLogs', {
       retention: logs.RetentionDays.ONE_MONTH,
@@ -160,6 +166,7 @@ export class BatonStack extends Stack {
       environment: {
         ...storeEnv,
         INTAKE_QUEUE_URL: intake.queueUrl,
+        STATE_MACHINE_ARN: stateMachineArn,
         BATON_AGENT_NAMES: [...agentFns.keys()].join(','),
       },
       description: 'Baton HTTP API',
@@ -167,6 +174,20 @@ export class BatonStack extends Stack {
     this.table.grantReadWriteData(apiFn);
     this.bucket.grantRead(apiFn);
     intake.grantSendMessages(apiFn);
+    // Cancel stops the task's executions.
+    apiFn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['states:StopExecution', 'states:DescribeExecution'],
+        resources: [
+          this.formatArn({
+            service: 'states',
+            resource: 'execution',
+            resourceName: `${stateMachineName}:*`,
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ],
+      }),
+    );
 
     const integration = new HttpLambdaIntegration('ApiIntegration', apiFn);
     this.api = new apigw.HttpApi(this, 'HttpApi', {
@@ -185,5 +206,6 @@ export class BatonStack extends Stack {
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });
     new CfnOutput(this, 'ArtifactBucketName', { value: this.bucket.bucketName });
     new CfnOutput(this, 'IntakeDeadLetterQueueUrl', { value: intakeDlq.queueUrl });
+    new CfnOutput(this, 'TaskDeadLetterQueueUrl', { value: taskDeadLetters.queueUrl });
   }
 }

@@ -45,6 +45,8 @@ export class EmulatorError extends BatonError {
 
 /** The region every emulator reports (ARNs, queue URLs) and the SDK is pointed at. */
 export const LOCAL_REGION = 'us-east-1';
+/** The account in emulated ARNs and queue URLs: dynalite's default, and lib/local/template.ts's. */
+export const LOCAL_ACCOUNT_ID = '000000000000';
 /** s3rver only accepts requests signed with this key pair; dynalite and SQS accept any. */
 const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
@@ -115,13 +117,9 @@ async function closeAll(servers: RunningServer[]): Promise<void> {
   const results = await Promise.allSettled(servers.map((s) => s.close())).finally(() =>
     clearInterval(keepAlive),
   );
-  const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ r, s: servers[i] }] : []));
-  if (failed.length > 0) {
-    const first = failed[0];
-    throw new EmulatorError(first?.s?.service ?? 'dynamodb', 'close failed', {
-      cause: failed.length === 1 ? first?.r.reason : new AggregateError(failed.map((f) => f.r.reason)),
-    });
-  }
+  const reasons = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+  if (reasons.length === 1) throw reasons[0];
+  if (reasons.length > 1) throw new AggregateError(reasons, `${reasons.length} emulators failed to close`);
 }
 
 function listen(server: Server, service: EmulatedService, host: string, port: number): Promise<string> {
@@ -154,9 +152,9 @@ function closeServer(server: Server, service: EmulatedService, { force }: { forc
 }
 
 // ---------------------------------------------------------------------------------------------
-// DynamoDB: dynalite on LevelDB. LevelDB appends every write to its log before answering, so
-// a kill -9 loses nothing; the LOCK file it leaves behind is an fcntl lock that dies with the
-// process and does not block the next start.
+// DynamoDB: dynalite on LevelDB. LevelDB write()s every change to its log before dynalite
+// answers (no fsync: a kill -9 loses nothing, a power cut may); the LOCK file left behind is an
+// fcntl lock that dies with the process and does not block the next start.
 
 type DynaliteFactory = (options: {
   path: string;
@@ -184,8 +182,8 @@ interface DynaliteTable {
 const require = createRequire(import.meta.url);
 
 async function startDynamoDb(dir: string, host: string, port: number): Promise<RunningServer> {
-  // dynalite opens LevelDB lazily and, if it cannot (another process holds the LOCK), throws
-  // from inside its request handler and kills the process; open it once here to fail cleanly.
+  // If dynalite cannot open LevelDB (another process holds the LOCK) it throws from inside its
+  // request handler and kills the process; open it here first to fail cleanly instead.
   const { Level } = createRequire(require.resolve('dynalite'))('level') as { Level: LevelConstructor };
   const db = new Level(dir, { valueEncoding: 'json' });
   try {
@@ -211,7 +209,7 @@ async function startDynamoDb(dir: string, host: string, port: number): Promise<R
     await closeServer(portProbe, 'dynamodb', { force: true });
   }
   const dynalite = require('dynalite') as DynaliteFactory;
-  // Tables are ACTIVE at once: nothing local should wait out AWS's provisioning delays.
+  // No provisioning delays: the CREATING/UPDATING/DELETING timers run at 0 ms.
   const server = dynalite({ path: dir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   const url = await listen(server, 'dynamodb', host, port);
   // dynalite's close() also waits for pending LevelDB operations and closes the database.
@@ -322,11 +320,12 @@ interface StoredMessage {
   firstReceivedAt?: number;
 }
 
+type ReceiveCounts = [id: string, count: number, firstReceivedAt: number | null][];
 type JournalOp =
   | { op: 'queue'; queue: StoredQueue }
   | { op: 'dropQueue'; name: string }
   | { op: 'put'; message: StoredMessage }
-  | { op: 'recv'; queue: string; counts: [id: string, count: number, firstReceivedAt: number | null][] }
+  | { op: 'recv'; queue: string; counts: ReceiveCounts }
   | { op: 'del'; queue: string; id: string }
   | { op: 'clear'; queue: string };
 type JournalEntry = JournalOp & { seq: number };
@@ -371,6 +370,7 @@ async function startSqs(dir: string, host: string, port: number): Promise<Runnin
       port,
       hostname: host,
       region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT_ID,
       // Deleting and re-creating a queue locally should not make anyone wait 60 s.
       emulateQueueCreationLifecycle: false,
       // Restored queues arrive in creation order, which may precede their dead-letter queue.
@@ -384,6 +384,8 @@ async function startSqs(dir: string, host: string, port: number): Promise<Runnin
   }
   const { service, requestHandler } = handler;
   service.validateDlqDestination = true;
+  // Before listening: a request served before restore() would bypass the journal.
+  journal.restore(service, state);
 
   const inFlight = new Set<Promise<void>>();
   const server = createServer((req, res) => {
@@ -411,13 +413,6 @@ async function startSqs(dir: string, host: string, port: number): Promise<Runnin
   // Queue URLs must have the endpoint's origin: the SDK sends requests to the QueueUrl's host.
   service.HOSTNAME = bound.hostname;
   service.PORT = Number(bound.port);
-
-  try {
-    journal.restore(service, state);
-  } catch (err) {
-    await closeServer(server, 'sqs', { force: true });
-    throw err;
-  }
   return {
     service: 'sqs',
     url,
@@ -592,13 +587,13 @@ class SqsJournal {
       for (;;) {
         const records: unknown[] = await receive({ ...params, WaitTimeSeconds: 0 });
         if (records.length > 0) {
-          const counts = records.flatMap((r) => {
-            const rec = recordOf(r);
-            if (!rec) return [];
-            const first = Number(rec.attributes.ApproximateFirstReceiveTimestamp);
-            return [[rec.MessageId, Number(rec.attributes.ApproximateReceiveCount), first || null] as const];
-          });
-          this.write({ op: 'recv', queue: name, counts: counts.map(([id, n, f]) => [id, n, f]) });
+          const counts: ReceiveCounts = [];
+          for (const rec of records.map(recordOf)) {
+            if (!rec) continue;
+            const first = Number(rec.attributes.ApproximateFirstReceiveTimestamp) || null;
+            counts.push([rec.MessageId, Number(rec.attributes.ApproximateReceiveCount), first]);
+          }
+          this.write({ op: 'recv', queue: name, counts });
           return records;
         }
         if (Date.now() >= deadline || request?.clientGone) return records;

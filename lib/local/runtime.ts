@@ -17,11 +17,19 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { CreateTableCommand, DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  type CreateTableCommandInput,
+  DynamoDBClient,
+  waitUntilTableExists,
+} from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { documentClient } from '../../lambdas/adapters/clients.js';
+import { TaskStore } from '../../lambdas/adapters/store.js';
 import { agentLambda } from '../../lambdas/agents/lambda.js';
+import { eventId } from '../../lambdas/core/ids.js';
 import { type AgentEntry, agentCatalog, loadAgent, loadBatonConfig } from '../../lambdas/agents/registry.js';
 import { METADATA, PROJECT_ROOT } from '../aws/functions.js';
 import { type Emulators, sdkEnvironment, startEmulators } from './emulators.js';
@@ -100,7 +108,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
   const template = synthTemplate(agents);
 
   const emulators = await startEmulators({ dataDir });
-  const sdkEnv: Record<string, string> = { ...sdkEnvironment(emulators), AWS_REQUEST_CHECKSUM_CALCULATION: "WHEN_REQUIRED" };
+  const sdkEnv: Record<string, string> = sdkEnvironment(emulators);
   Object.assign(process.env, sdkEnv);
 
   const clientConfig = {
@@ -201,7 +209,10 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
   // Crash recovery: executions that were running when the process last stopped run again;
   // steps that had succeeded are not run again (their results are in the store).
   const resumed = await stepFunctions.resumeInterrupted();
-  if (resumed.length > 0) log({ message: 'Resumed interrupted executions', executions: resumed });
+  if (resumed.length > 0) {
+    log({ message: 'Resumed interrupted executions', executions: resumed });
+    await recordResumptions(resumed, env.TABLE_NAME as string);
+  }
 
   let closed = false;
   return {
@@ -224,6 +235,26 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       await emulators.close();
     },
   };
+}
+
+/** The audit trail shows each interruption: one ExecutionResumed event per resumed execution. */
+async function recordResumptions(executionArns: string[], table: string): Promise<void> {
+  const store = new TaskStore(documentClient(), table);
+  for (const arn of executionArns) {
+    const match = /:execution:[^:]+:(.+)-r(\d+)$/.exec(arn);
+    if (!match) continue;
+    const [, taskId, run] = match as unknown as [string, string, string];
+    const task = await store.getTask(taskId);
+    if (!task) continue;
+    const resumedAt = new Date().toISOString();
+    await store.appendEvent({
+      id: eventId({ run: Number(run), type: 'ExecutionResumed', extra: resumedAt }),
+      type: 'ExecutionResumed',
+      taskId,
+      traceId: task.traceId,
+      data: { run: Number(run), executionArn: arn, reason: 'the local runtime restarted while the execution was running' },
+    });
+  }
 }
 
 function readOrCreateKey(file: string): string {
@@ -360,6 +391,8 @@ async function createTables(template: CfnTemplate, names: LocalNames, ddb: Dynam
     } catch (err) {
       if ((err as Error).name !== 'ResourceInUseException') throw err;
     }
+    // As in AWS, a new table is usable once ACTIVE.
+    await waitUntilTableExists({ client: ddb, maxWaitTime: 60, minDelay: 0.05 as number, maxDelay: 1 }, { TableName: input.TableName });
   }
 }
 

@@ -165,8 +165,9 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
       try {
         await pollOnce();
       } catch (err) {
-        if (stopping.signal.aborted) return;
-        log({ level: 'error', msg: 'sqs poll failed; retrying', queueUrl, error: describe(err) });
+        const cancelledByStop = stopping.signal.aborted && err instanceof Error && err.name === 'AbortError';
+        if (!cancelledByStop)
+          log({ level: 'error', msg: 'sqs poll failed; retrying', queueUrl, error: describe(err) });
         await sleep(RETRY_DELAY_MS, stopping.signal);
       }
     }

@@ -23,6 +23,8 @@ export interface WorkflowFunctions {
 
 /** A parked step waits at most this long for its dependencies: no execution can hang forever. */
 export const GATE_TIMEOUT = Duration.hours(24);
+/** Orchestrator Lambdas are short; a stuck invocation fails the state instead of waiting. */
+export const LAMBDA_TASK_TIMEOUT = sfn.Timeout.duration(Duration.seconds(60));
 
 /** State names are part of the contract with the local runtime and with operators' dashboards. */
 export const STATE = {
@@ -36,6 +38,8 @@ export const STATE = {
   backoff: 'Backoff',
   nextAttempt: 'NextAttempt',
   completeStep: 'CompleteStep',
+  runFallback: 'RunFallback',
+  fallbackFailed: 'FallbackFailed',
   gateFailed: 'GateFailed',
   stepDone: 'StepDone',
   finalize: 'Finalize',
@@ -57,6 +61,7 @@ export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.I
     lambdaFunction: fns.finalize,
     payload: sfn.TaskInput.fromObject({ ...ref, error: sfn.JsonPath.objectAt('$.error') }),
     resultPath: sfn.JsonPath.DISCARD,
+    taskTimeout: LAMBDA_TASK_TIMEOUT,
   }).next(taskFailed);
 
   const plan = new tasks.LambdaInvoke(scope, STATE.plan, {
@@ -64,6 +69,7 @@ export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.I
     payload: sfn.TaskInput.fromObject(ref),
     resultSelector: { 'items.$': '$.Payload.items', 'maxConcurrency.$': '$.Payload.maxConcurrency' },
     resultPath: '$.plan',
+    taskTimeout: LAMBDA_TASK_TIMEOUT,
   });
   plan.addCatch(finalizeAfterError, { errors: ['States.ALL'], resultPath: '$.error' });
 
@@ -84,32 +90,60 @@ export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.I
     lambdaFunction: fns.stepFailed,
     payload: sfn.TaskInput.fromObject({ ...stepRef, error: sfn.JsonPath.objectAt('$.error'), phase: 'gate' }),
     resultPath: sfn.JsonPath.DISCARD,
+    taskTimeout: LAMBDA_TASK_TIMEOUT,
   }).next(stepDone);
   awaitDependencies.addCatch(gateFailed, { errors: ['States.ALL'], resultPath: '$.error' });
 
   // RunAgent invokes the step's own agent function, named in the Map item: a CustomState
-  // because LambdaInvoke needs the function at synth time.
-  const runAgent = new sfn.CustomState(scope, STATE.runAgent, {
-    stateJson: {
-      Type: 'Task',
-      Resource: 'arn:aws:states:::lambda:invoke',
-      Parameters: {
-        'FunctionName.$': '$.agentFunction',
-        Payload: { 'taskId.$': '$.taskId', 'run.$': '$.run', 'stepId.$': '$.stepId', 'attempt.$': '$.attempt' },
+  // because LambdaInvoke needs the function at synth time. RunFallback is the same call to the
+  // step's fallback agent, with the primary agent's failure in its input.
+  const agentTask = (id: string, functionPath: string, payload: Record<string, unknown>) => {
+    const state = new sfn.CustomState(scope, id, {
+      stateJson: {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::lambda:invoke',
+        Parameters: { 'FunctionName.$': functionPath, Payload: payload },
+        TimeoutSecondsPath: '$.timeoutSeconds',
+        ResultSelector: { 'attempt.$': '$.Payload.attempt' },
+        ResultPath: '$.agentResult',
       },
-      TimeoutSecondsPath: '$.timeoutSeconds',
-      ResultSelector: { 'attempt.$': '$.Payload.attempt' },
-      ResultPath: '$.agentResult',
-    },
+    });
+    // Lambda service faults (not the agent's own errors): AWS's recommended retrier.
+    state.addRetry({
+      errors: LAMBDA_SERVICE_ERRORS,
+      interval: Duration.seconds(1),
+      maxAttempts: 3,
+      backoffRate: 2,
+      jitterStrategy: sfn.JitterType.FULL,
+    });
+    return state;
+  };
+  const runAgent = agentTask(STATE.runAgent, '$.agentFunction', {
+    'taskId.$': '$.taskId',
+    'run.$': '$.run',
+    'stepId.$': '$.stepId',
+    'attempt.$': '$.attempt',
   });
-  // Lambda service faults (not the agent's own errors): AWS's recommended retrier.
-  runAgent.addRetry({
-    errors: LAMBDA_SERVICE_ERRORS,
-    interval: Duration.seconds(1),
-    maxAttempts: 3,
-    backoffRate: 2,
-    jitterStrategy: sfn.JitterType.FULL,
+  const runFallback = agentTask(STATE.runFallback, '$.retry.fallback.function', {
+    'taskId.$': '$.taskId',
+    'run.$': '$.run',
+    'stepId.$': '$.stepId',
+    'attempt.$': '$.retry.nextAttempt',
+    'failure.$': '$.retry.fallback.failure',
   });
+  const fallbackFailed = new tasks.LambdaInvoke(scope, STATE.fallbackFailed, {
+    lambdaFunction: fns.stepFailed,
+    payload: sfn.TaskInput.fromObject({
+      ...ref,
+      stepId: sfn.JsonPath.stringAt('$.stepId'),
+      attempt: sfn.JsonPath.numberAt('$.retry.nextAttempt'),
+      error: sfn.JsonPath.objectAt('$.error'),
+      phase: 'fallback',
+    }),
+    resultPath: sfn.JsonPath.DISCARD,
+    taskTimeout: LAMBDA_TASK_TIMEOUT,
+  }).next(stepDone);
+  runFallback.addCatch(fallbackFailed, { errors: ['States.ALL'], resultPath: '$.error' });
 
   const recordAttemptFailure = new tasks.LambdaInvoke(scope, STATE.recordAttemptFailure, {
     lambdaFunction: fns.stepFailed,
@@ -118,8 +152,11 @@ export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.I
       'retry.$': '$.Payload.retry',
       'waitSeconds.$': '$.Payload.waitSeconds',
       'nextAttempt.$': '$.Payload.nextAttempt',
+      'useFallback.$': '$.Payload.useFallback',
+      'fallback.$': '$.Payload.fallback',
     },
     resultPath: '$.retry',
+    taskTimeout: LAMBDA_TASK_TIMEOUT,
   });
   // Per-step retries (each step has its own maxAttempts / interval / backoff, which a static
   // Retry field cannot express) are this visible loop: record, wait, run the next attempt.
@@ -132,8 +169,10 @@ export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.I
 
   const completeStep = new tasks.LambdaInvoke(scope, STATE.completeStep, {
     lambdaFunction: fns.complete,
-    payload: sfn.TaskInput.fromObject(stepRef),
+    // The attempt that produced the result: the agent's or the fallback's.
+    payload: sfn.TaskInput.fromObject({ ...stepRef, attempt: sfn.JsonPath.numberAt('$.agentResult.attempt') }),
     resultPath: sfn.JsonPath.DISCARD,
+    taskTimeout: LAMBDA_TASK_TIMEOUT,
   });
 
   const iteration = awaitDependencies.next(
@@ -144,6 +183,7 @@ export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.I
   recordAttemptFailure.next(
     new sfn.Choice(scope, STATE.retryOrGiveUp)
       .when(sfn.Condition.booleanEquals('$.retry.retry', true), backoff.next(nextAttempt).next(runAgent))
+      .when(sfn.Condition.booleanEquals('$.retry.useFallback', true), runFallback.next(completeStep))
       .otherwise(stepDone),
   );
 
@@ -155,7 +195,7 @@ export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.I
       stepId: sfn.JsonPath.stringAt('$$.Map.Item.Value.stepId'),
       agentFunction: sfn.JsonPath.stringAt('$$.Map.Item.Value.agentFunction'),
       timeoutSeconds: sfn.JsonPath.numberAt('$$.Map.Item.Value.timeoutSeconds'),
-      attempt: 1,
+      attempt: sfn.JsonPath.numberAt('$$.Map.Item.Value.firstAttempt'),
     },
     maxConcurrencyPath: '$.plan.maxConcurrency',
     resultPath: sfn.JsonPath.DISCARD,
@@ -168,6 +208,7 @@ export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.I
     payload: sfn.TaskInput.fromObject(ref),
     resultSelector: { 'status.$': '$.Payload.status' },
     resultPath: '$.outcome',
+    taskTimeout: LAMBDA_TASK_TIMEOUT,
   });
   finalize.addCatch(finalizeAfterError, { errors: ['States.ALL'], resultPath: '$.error' });
 

@@ -127,7 +127,10 @@ describe('Baton state machine', () => {
     expect(iteration.States[STATE.recordAttemptFailure]?.Next).toBe(STATE.retryOrGiveUp);
     expect(iteration.States[STATE.retryOrGiveUp]).toMatchObject({
       Type: 'Choice',
-      Choices: [{ Variable: '$.retry.retry', BooleanEquals: true, Next: STATE.backoff }],
+      Choices: [
+        { Variable: '$.retry.retry', BooleanEquals: true, Next: STATE.backoff },
+        { Variable: '$.retry.useFallback', BooleanEquals: true, Next: STATE.runFallback },
+      ],
       Default: STATE.stepDone,
     });
     expect(iteration.States[STATE.backoff]).toMatchObject({ Type: 'Wait', SecondsPath: '$.retry.waitSeconds', Next: STATE.nextAttempt });
@@ -136,6 +139,44 @@ describe('Baton state machine', () => {
       InputPath: '$.retry.nextAttempt',
       ResultPath: '$.attempt',
       Next: STATE.runAgent,
+    });
+  });
+
+  it('runs the fallback agent with the primary failure, and fails the step if the fallback fails too', () => {
+    const fallback = iteration.States[STATE.runFallback] as Record<string, unknown>;
+    expect(fallback).toMatchObject({
+      Resource: 'arn:aws:states:::lambda:invoke',
+      Parameters: {
+        'FunctionName.$': '$.retry.fallback.function',
+        Payload: { 'attempt.$': '$.retry.nextAttempt', 'failure.$': '$.retry.fallback.failure' },
+      },
+      TimeoutSecondsPath: '$.timeoutSeconds',
+      Next: STATE.completeStep,
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.fallbackFailed }],
+    });
+    expect(iteration.States[STATE.fallbackFailed]).toMatchObject({
+      Parameters: { Payload: { phase: 'fallback', 'attempt.$': '$.retry.nextAttempt' } },
+      Next: STATE.stepDone,
+    });
+    const completion = iteration.States[STATE.completeStep] as { Parameters: { Payload: Record<string, string> } };
+    expect(completion.Parameters.Payload['attempt.$']).toBe('$.agentResult.attempt');
+  });
+
+  it('bounds every orchestrator Lambda task with a timeout', () => {
+    const tasks = [...Object.entries(asl.States), ...Object.entries(iteration.States)].filter(
+      ([, st]) => st.Type === 'Task',
+    );
+    for (const [name, st] of tasks) {
+      expect(st.TimeoutSeconds ?? st.TimeoutSecondsPath, name).toBeDefined();
+    }
+  });
+
+  it('dead-letters failed tasks to their own queue, read by Finalize', () => {
+    template.hasResource('AWS::Lambda::Function', {
+      Metadata: Match.objectLike({ 'baton:handler': 'finalize' }),
+      Properties: Match.objectLike({
+        Environment: { Variables: Match.objectLike({ DEAD_LETTER_QUEUE_URL: Match.anyValue() }) },
+      }),
     });
   });
 

@@ -28,6 +28,7 @@ import {
   CreateQueueCommand,
   DeleteMessageCommand,
   GetQueueAttributesCommand,
+  GetQueueUrlCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   SendMessageCommand,
@@ -370,6 +371,8 @@ describe('local emulators reached through sdkEnvironment() only', () => {
       maxReceiveCount: 3,
     });
     expect(attributes.Attributes?.VisibilityTimeout).toBe('1');
+    // The account local mode's synthesized template uses, so template ARNs and emulator ARNs agree.
+    expect(await queueArn(sqs, queueUrl)).toBe('arn:aws:sqs:us-east-1:000000000000:plain');
     expect(received.Messages).toHaveLength(1);
     expect(message?.MessageId).toBe(sent.MessageId);
     expect(message?.Body).toBe('{"taskId":"t1"}');
@@ -685,7 +688,7 @@ describe('local emulator state across restarts', () => {
     const { ddb, s3, sqs } = sdkClients();
     const item = await ddb.send(new GetItemCommand({ TableName: 'state', Key: { pk: { S: 'k' } } }));
     const object = await s3.send(new GetObjectCommand({ Bucket: 'state-bucket', Key: 'k.bin' }));
-    const queueUrl = `${e.sqs}/123456789012/state`;
+    const { QueueUrl: queueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: 'state' }));
     const attributes = await sqs.send(
       new GetQueueAttributesCommand({
         QueueUrl: queueUrl,
