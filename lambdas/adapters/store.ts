@@ -254,8 +254,7 @@ export class TaskStore {
    */
   async appendEvent(e: NewEvent): Promise<TaskEvent | undefined> {
     const key = { pk: pk(e.taskId), sk: `EVT#${e.id}` };
-    const existing = await this.ddb.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }));
-    if (existing.Item) return undefined;
+    // No read first: a duplicate only burns a sequence number and loses the conditional put.
     const counter = await this.ddb.send(
       new UpdateCommand({
         TableName: this.table,

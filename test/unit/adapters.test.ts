@@ -41,15 +41,7 @@ describe('TaskStore (DynamoDB)', () => {
     expect(status?.ConditionExpression).toContain('statusSeq < :seq');
   });
 
-  it('writes nothing for an event it already has (a retried Lambda)', async () => {
-    ddb.on(GetCommand).resolves({ Item: { pk: 'TASK#t1', sk: 'EVT#x' } });
-    const e = await store.appendEvent({ id: 'x', type: 'StepStarted', taskId: 't1', traceId: 'tr', data: {} });
-    expect(e).toBeUndefined();
-    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
-  });
-
-  it('drops a concurrent duplicate that lost the conditional put', async () => {
+  it('writes nothing for an event it already has (a retried Lambda): the conditional put refuses it', async () => {
     ddb.on(GetCommand).resolves({});
     ddb.on(UpdateCommand).resolves({ Attributes: { seq: 3 } });
     ddb.on(PutCommand).rejects(conditionFailed());
