@@ -94,6 +94,30 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { '200': { description: 'The artifact bytes, with its content type' }, ...problems },
         },
       },
+      '/tasks/{id}/cancel': {
+        post: {
+          summary: 'Cancel a task (idempotent)',
+          parameters: [idParam],
+          responses: { '202': ok('Cancelled', z.object({ taskId: z.string(), status: z.literal('CANCELLED') })), '409': { description: 'The task already ended' }, ...problems },
+        },
+      },
+      '/tasks/{id}/redrive': {
+        post: {
+          summary: 'Re-run what did not succeed in a FAILED or DEGRADED task',
+          parameters: [idParam],
+          responses: { '202': ok('Queued', z.object({ taskId: z.string(), status: z.literal('QUEUED'), run: z.number().int() })), '409': { description: 'The task cannot be redriven now' }, ...problems },
+        },
+      },
+      '/dead-letters': {
+        get: {
+          summary: 'Failed runs that have not been redriven (include=all: also redriven ones)',
+          parameters: [
+            { name: 'include', in: 'query', required: false, schema: { type: 'string', enum: ['open', 'all'] } },
+            { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 100 } },
+          ],
+          responses: { '200': { description: 'Dead letters, newest first' }, ...problems },
+        },
+      },
       '/healthz': { get: { summary: 'Liveness', security: [], responses: { '200': { description: 'OK' } } } },
     },
   };
