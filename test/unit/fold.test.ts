@@ -67,4 +67,53 @@ describe('task state folding', () => {
     expect(view.status).toBe('CANCELLED');
     expect(view.plan.steps.map((s) => s.status)).toEqual(['SUCCEEDED', 'CANCELLED', 'CANCELLED']);
   });
+
+  it('folds a fallback: the step succeeds with the fallback attempt', () => {
+    const view = foldTask(meta, plan, [
+      ev('PlanCreated'),
+      ev('StepStarted', 'a', { attempt: 1 }),
+      ev('StepAttemptFailed', 'a', { attempt: 1, error: { name: 'States.Timeout', message: '' } }),
+      ev('StepFallbackStarted', 'a', { attempt: 2 }),
+      ev('StepStarted', 'a', { attempt: 2 }),
+      ev('StepSucceeded', 'a', { attempt: 2, summary: 'from fallback' }),
+    ]);
+    expect(view.plan.steps[0]).toMatchObject({ status: 'SUCCEEDED', attempts: 2, summary: 'from fallback' });
+    expect(view.plan.steps[0]?.error).toBeUndefined();
+  });
+
+  it('folds a degraded finish with the result and the missing steps', () => {
+    const result = { steps: { a: { status: 'SUCCEEDED' } }, missing: ['b', 'c'] };
+    const view = foldTask(meta, plan, [ev('PlanCreated'), ev('TaskDegraded', undefined, { result })]);
+    expect(view.status).toBe('DEGRADED');
+    expect(view.result).toEqual(result);
+  });
+
+  it('folds a redrive: FAILED, then QUEUED, RUNNING and SUCCEEDED, with the error gone', () => {
+    const view = foldTask(meta, plan, [
+      ev('PlanCreated'),
+      ev('StepFailed', 'b', { error: { name: 'E', message: 'm' } }),
+      ev('TaskFailed', undefined, { error: { name: 'Baton.TaskFailed', message: 'b' } }),
+    ]);
+    expect(view.status).toBe('FAILED');
+    const redriven = foldTask(meta, plan, [
+      ev('PlanCreated'),
+      ev('StepFailed', 'b', { error: { name: 'E', message: 'm' } }),
+      ev('TaskFailed', undefined, { error: { name: 'Baton.TaskFailed', message: 'b' } }),
+      ev('TaskRedriven', undefined, { run: 2 }),
+    ]);
+    expect(redriven.status).toBe('QUEUED');
+    const done = foldTask(meta, plan, [
+      ev('PlanCreated'),
+      ev('StepFailed', 'b', { error: { name: 'E', message: 'm' } }),
+      ev('TaskFailed', undefined, { error: { name: 'Baton.TaskFailed', message: 'b' } }),
+      ev('TaskRedriven', undefined, { run: 2 }),
+      ev('PlanCreated'),
+      ev('StepStarted', 'b', { attempt: 2 }),
+      ev('StepSucceeded', 'b', { attempt: 2 }),
+      ev('TaskSucceeded', undefined, { result: { steps: {} } }),
+    ]);
+    expect(done.status).toBe('SUCCEEDED');
+    expect(done.error).toBeUndefined();
+    expect(done.plan.steps[1]).toMatchObject({ status: 'SUCCEEDED', attempts: 2 });
+  });
 });
