@@ -1,5 +1,5 @@
-/** SQS: the intake queue that buffers task starts. */
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+/** SQS: the intake queue that buffers task starts, and the dead-letter queue of failed tasks. */
+import { type MessageAttributeValue, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { IntakeMessage } from '../core/schemas.js';
 import type { DeadLetterRecord } from './store.js';
 
@@ -10,48 +10,55 @@ export class QueueError extends Error {
   }
 }
 
+/** Sends one JSON message; failures become a QueueError that says what was being sent. */
+async function sendJson(
+  sqs: SQSClient,
+  queueUrl: string,
+  body: unknown,
+  attributes: Record<string, MessageAttributeValue>,
+  what: string,
+): Promise<void> {
+  try {
+    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(body), MessageAttributes: attributes }));
+  } catch (err) {
+    throw new QueueError(`Could not ${what}`, { cause: err });
+  }
+}
+
 export class IntakeQueue {
   constructor(
     private readonly sqs: SQSClient,
     private readonly queueUrl: string,
   ) {}
 
-  async send(message: IntakeMessage): Promise<void> {
-    try {
-      await this.sqs.send(
-        new SendMessageCommand({
-          QueueUrl: this.queueUrl,
-          MessageBody: JSON.stringify(message),
-          MessageAttributes: { taskId: { DataType: 'String', StringValue: message.taskId } },
-        }),
-      );
-    } catch (err) {
-      throw new QueueError(`Could not enqueue task ${message.taskId}`, { cause: err });
-    }
+  send(message: IntakeMessage): Promise<void> {
+    return sendJson(
+      this.sqs,
+      this.queueUrl,
+      message,
+      { taskId: { DataType: 'String', StringValue: message.taskId } },
+      `enqueue task ${message.taskId}`,
+    );
   }
 }
 
-/** SQS: the dead-letter queue of failed tasks (operators subscribe or poll; GET /dead-letters lists them). */
+/** Operators subscribe to or poll this queue; GET /dead-letters lists the same records. */
 export class DeadLetterQueue {
   constructor(
     private readonly sqs: SQSClient,
     private readonly queueUrl: string,
   ) {}
 
-  async send(record: DeadLetterRecord): Promise<void> {
-    try {
-      await this.sqs.send(
-        new SendMessageCommand({
-          QueueUrl: this.queueUrl,
-          MessageBody: JSON.stringify(record),
-          MessageAttributes: {
-            taskId: { DataType: 'String', StringValue: record.taskId },
-            run: { DataType: 'Number', StringValue: String(record.run) },
-          },
-        }),
-      );
-    } catch (err) {
-      throw new QueueError(`Could not dead-letter task ${record.taskId}`, { cause: err });
-    }
+  send(record: DeadLetterRecord): Promise<void> {
+    return sendJson(
+      this.sqs,
+      this.queueUrl,
+      record,
+      {
+        taskId: { DataType: 'String', StringValue: record.taskId },
+        run: { DataType: 'Number', StringValue: String(record.run) },
+      },
+      `dead-letter task ${record.taskId}`,
+    );
   }
 }
