@@ -46,7 +46,14 @@ function waveMakespan(plan: PlanSpec, ms: (id: string) => number): number {
 }
 
 // 1. skewed DAG: two chains with opposite skew per level
-const sleeps: Record<string, number> = { a1: 3000, a2: 200, a3: 3000, b1: 200, b2: 3000, b3: 200 };
+const sleeps = { a1: 3000, a2: 200, a3: 3000, b1: 200, b2: 3000, b3: 200 } as Record<string, number> & {
+  a1: number;
+  a2: number;
+  a3: number;
+  b1: number;
+  b2: number;
+  b3: number;
+};
 const skewed: PlanSpec = {
   steps: [
     { id: 'a1', agent: 'sleep', input: { ms: sleeps.a1 } },

@@ -71,7 +71,9 @@ async function call(method: string, path: string, body?: unknown, headers: Recor
   return res;
 }
 
-const print = (v: unknown) => process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
+const print = (v: unknown): void => {
+  process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
+};
 
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({

@@ -17,6 +17,12 @@ export interface ApprovalNotification {
   /** The signed approval link. */
   url: string;
   expiresAt: Date;
+  /**
+   * The gate timed out once and its policy escalates: this is the second and last request.
+   * SNS messages carry the attribute `escalation=true`, so a subscription filter policy can route
+   * escalations to another audience (e.g. the team lead's address).
+   */
+  escalation?: boolean;
 }
 
 export interface ApprovalNotifier {
@@ -39,8 +45,12 @@ function subjectOf(req: ApprovalNotification): string {
   // SNS subjects: < 100 ASCII characters, no line breaks. Built from safe parts only (step ids
   // are [A-Za-z0-9_-]{1,64}); the user's goal never goes into a subject.
   const subject =
-    req.kind === 'plan' ? 'Baton: approve the plan of a task' : `Baton: approve step ${req.stepId ?? ''}`;
-  return subject.trim().slice(0, 99);
+    req.kind === 'plan'
+      ? 'Baton: approve the plan of a task'
+      : req.kind === 'review'
+        ? `Baton: review failed step ${req.stepId ?? ''}`
+        : `Baton: approve step ${req.stepId ?? ''}`;
+  return `${req.escalation ? 'ESCALATED ' : ''}${subject.trim()}`.slice(0, 99);
 }
 
 function previewOf(goal: string): string {
@@ -55,8 +65,11 @@ export function approvalMessage(req: ApprovalNotification): string {
   const what =
     req.kind === 'plan'
       ? `the plan of task ${req.taskId}`
-      : `step ${req.stepId ?? '?'} of task ${req.taskId}`;
+      : req.kind === 'review'
+        ? `failed step ${req.stepId ?? '?'} of task ${req.taskId} (accept a replacement output, retry, or fail it)`
+        : `step ${req.stepId ?? '?'} of task ${req.taskId}`;
   return [
+    ...(req.escalation ? ['ESCALATION: nobody decided within the first timeout.', ''] : []),
     `Baton needs your decision on ${what}.`,
     '',
     `Goal: ${previewOf(req.goal)}`,
@@ -78,6 +91,7 @@ export function snsPublishInput(topicArn: string, req: ApprovalNotification): Pu
     MessageAttributes: {
       taskId: { DataType: 'String', StringValue: req.taskId },
       kind: { DataType: 'String', StringValue: req.kind },
+      ...(req.escalation ? { escalation: { DataType: 'String', StringValue: 'true' } } : {}),
     },
   };
 }
@@ -124,14 +138,29 @@ export class SnsApprovalNotifier implements ApprovalNotifier {
   }
 }
 
-/** Local mode: one line with the link, through the given log function. */
+let consoleSink: (line: string) => void = (line) => console.log(line);
+
+/**
+ * Where `ConsoleApprovalNotifier`s without their own log function write: the local runtime points
+ * this at its log, so the link shows up with the runtime's other lines.
+ */
+export function setConsoleApprovalSink(sink: (line: string) => void): void {
+  consoleSink = sink;
+}
+
+/** Local mode: one line with the link, through the given log function (default: the console sink). */
 export class ConsoleApprovalNotifier implements ApprovalNotifier {
-  constructor(private readonly log: (line: string) => void = (line) => console.log(line)) {}
+  constructor(private readonly log: (line: string) => void = (line) => consoleSink(line)) {}
 
   async notify(req: ApprovalNotification): Promise<void> {
-    const what = req.kind === 'plan' ? 'the plan' : `step ${req.stepId ?? '?'}`;
+    const what =
+      req.kind === 'plan'
+        ? 'the plan'
+        : req.kind === 'review'
+          ? `review of failed step ${req.stepId ?? '?'}`
+          : `step ${req.stepId ?? '?'}`;
     this.log(
-      `[baton] approval needed for ${what} of task ${req.taskId}: open ${req.url} (expires ${req.expiresAt.toISOString()})`,
+      `[baton] ${req.escalation ? 'ESCALATED: ' : ''}approval needed for ${what} of task ${req.taskId}: open ${req.url} (expires ${req.expiresAt.toISOString()})`,
     );
   }
 }

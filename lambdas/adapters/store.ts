@@ -7,8 +7,13 @@
  *   RESULT#<step>   the outcome of a step (what dependents and finalize read)
  *   ATTEMPT#r<run>#<step>#<n>   what an agent attempt produced, before the step completes
  *   TOKEN#r<run>#<step>         the dependency gate's task token (never leaves the backend)
+ *   APPROVAL#r<run>#<kind>#<step|->#<attempt>#<round>
+ *                               an approval gate: its record, decision and (while PENDING) the
+ *                               gate's task token; listed by status through the byStatus index
+ *                               (`APPROVALS#<status>`)
  *   ART#<artifactId>            artifact metadata (bytes live in S3)
- * Idempotency keys live in their own partition `IDEM#<key>`.
+ * Idempotency keys live in their own partition `IDEM#<key>`; the approval lookup by id (the id
+ * is what links carry) in `APPROVAL#<approvalId>`.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
@@ -19,6 +24,7 @@ import {
   type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { ApprovalDecision, ApprovalKind, ApprovalStatus } from '../core/approvals.js';
 import { STATUS_EVENTS, type TaskMeta } from '../core/fold.js';
 import type {
   ArtifactRef,
@@ -103,6 +109,59 @@ export interface StoredArtifact extends ArtifactRef {
   attempt: number;
 }
 
+/** Which gate an approval belongs to: one per (run, kind, step, attempt); rounds are escalations. */
+export interface ApprovalGate {
+  run: number;
+  kind: ApprovalKind;
+  /** Absent for plan gates. */
+  stepId?: string;
+  /** Review gates: the attempt a retry would run (the failed attempt + 1). */
+  attempt?: number;
+}
+
+/**
+ * An approval as stored. Internal: it may hold the gate's task token. What leaves the backend
+ * is `toApprovalRecord(item)` (lambdas/core/approvals.ts), which copies the public fields only.
+ */
+export interface ApprovalItem {
+  id: string;
+  taskId: string;
+  stepId?: string;
+  kind: ApprovalKind;
+  status: ApprovalStatus;
+  requestedAt: string;
+  expiresAt: string;
+  decision?: ApprovalDecision;
+  run: number;
+  /** 1, or 2 for the escalation of a timed-out gate. */
+  round: number;
+  attempt?: number;
+  timeoutSeconds: number;
+  onTimeout: 'reject' | 'escalate';
+  /** Set on a timed-out round that was escalated to the next. */
+  escalated?: boolean;
+  /** Review gates: why the step failed. */
+  failure?: { name: string; message: string };
+  /** Set when the gate closed without a decision (task cancelled or ended). */
+  closedReason?: string;
+  /** The waiting gate's task token: present while PENDING, removed by the decision. */
+  taskToken?: string;
+}
+
+/** A state change of a PENDING approval (conditional: it happens once). */
+export interface ApprovalTransition {
+  status: Exclude<ApprovalStatus, 'PENDING'>;
+  decision?: ApprovalDecision;
+  escalated?: boolean;
+  closedReason?: string;
+}
+
+export function approvalGateKey(gate: ApprovalGate): string {
+  return `r${gate.run}#${gate.kind}#${gate.stepId ?? '-'}#${gate.attempt ?? 0}`;
+}
+const approvalSk = (gate: ApprovalGate, round: number) => `APPROVAL#${approvalGateKey(gate)}#${round}`;
+const approvalStatusKey = (status: ApprovalStatus) => `APPROVALS#${status}`;
+
 
 const pk = (taskId: string) => `TASK#${taskId}`;
 const seqKey = (seq: number) => `SEQ#${String(seq).padStart(12, '0')}`;
@@ -171,7 +230,17 @@ export class TaskStore {
       new GetCommand({ TableName: this.table, Key: { pk: pk(taskId), sk: 'META' }, ConsistentRead: true }),
     );
     if (!res.Item) return undefined;
-    const { pk: _p, sk: _s, gsi1pk: _g1, gsi1sk: _g1s, gsi2pk: _g2, gsi2sk: _g2s, statusSeq: _ss, ...rest } = res.Item;
+    const {
+      pk: _p,
+      sk: _s,
+      gsi1pk: _g1,
+      gsi1sk: _g1s,
+      gsi2pk: _g2,
+      gsi2sk: _g2s,
+      statusSeq: _ss,
+      pendingApprovals: _pa,
+      ...rest
+    } = res.Item;
     return rest as StoredTask;
   }
 
@@ -233,10 +302,11 @@ export class TaskStore {
         new UpdateCommand({
           TableName: this.table,
           Key: { pk: pk(taskId), sk: 'META' },
-          UpdateExpression: 'SET #run = :run',
+          // A new run starts with no pending approvals (those of the old run died with it).
+          UpdateExpression: 'SET #run = :run, pendingApprovals = :zero',
           ConditionExpression: '#run < :run',
           ExpressionAttributeNames: { '#run': 'run' },
-          ExpressionAttributeValues: { ':run': run },
+          ExpressionAttributeValues: { ':run': run, ':zero': 0 },
         }),
       );
       return true;
@@ -279,6 +349,8 @@ export class TaskStore {
     if (!created) return undefined;
     const status = STATUS_EVENTS[e.type];
     if (status) await this.projectStatus(e.taskId, status, seq, event.at);
+    if (e.type === 'ApprovalRequested') await this.projectPendingApprovals(e.taskId, 1, event.at);
+    if (e.type === 'ApprovalDecided') await this.projectPendingApprovals(e.taskId, -1, event.at);
     return event;
   }
 
@@ -324,6 +396,51 @@ export class TaskStore {
     } catch (err) {
       // A later event already projected a newer status: nothing to do.
       if (!isConditionalFailure(err)) throw new StoreError('Could not update the task status', { cause: err });
+    }
+  }
+
+  /**
+   * Keeps the projected status in step with the gates: a RUNNING task with pending approvals is
+   * AWAITING_APPROVAL, and back. The counter changes atomically; each status update is
+   * conditional on the counter at the time it is written, so whichever update runs last after
+   * the last change of the counter writes the right status (concurrent decisions included).
+   * Terminal and queued statuses are never touched.
+   */
+  private async projectPendingApprovals(taskId: string, delta: number, at: string): Promise<void> {
+    const key = { pk: pk(taskId), sk: 'META' };
+    try {
+      await this.ddb.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: key,
+          UpdateExpression: 'ADD pendingApprovals :d',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':d': delta },
+        }),
+      );
+    } catch (err) {
+      if (isConditionalFailure(err)) return;
+      throw new StoreError('Could not count the pending approvals', { cause: err });
+    }
+    const moves: [TaskStatus, TaskStatus, string][] = [
+      ['RUNNING', 'AWAITING_APPROVAL', 'pendingApprovals > :zero'],
+      ['AWAITING_APPROVAL', 'RUNNING', 'pendingApprovals <= :zero'],
+    ];
+    for (const [from, to, condition] of moves) {
+      try {
+        await this.ddb.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: key,
+            UpdateExpression: 'SET #status = :to, gsi1pk = :g, updatedAt = :at',
+            ConditionExpression: `#status = :from AND ${condition}`,
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':from': from, ':to': to, ':g': `STATUS#${to}`, ':at': at, ':zero': 0 },
+          }),
+        );
+      } catch (err) {
+        if (!isConditionalFailure(err)) throw new StoreError('Could not update the task status', { cause: err });
+      }
     }
   }
 
@@ -389,6 +506,142 @@ export class TaskStore {
       }),
     );
     return res.Item?.token as string | undefined;
+  }
+
+  /* -------------------------------------------------------- approvals */
+
+  /**
+   * Creates the approval of a gate round, once: a retried or resumed request finds the one that
+   * exists (`created: false`) instead of making another. Also writes the lookup by id.
+   */
+  async createApproval(item: ApprovalItem & { taskToken: string }): Promise<{ created: boolean; item: ApprovalItem }> {
+    const gate = { run: item.run, kind: item.kind, stepId: item.stepId, attempt: item.attempt };
+    const sk = approvalSk(gate, item.round);
+    const created = await this.putIfAbsent({
+      pk: pk(item.taskId),
+      sk,
+      ...item,
+      gsi1pk: approvalStatusKey(item.status),
+      gsi1sk: `${item.requestedAt}#${item.id}`,
+    });
+    const stored = created ? item : await this.getApprovalAt(item.taskId, sk);
+    if (!stored) throw new StoreError(`Approval ${sk} of task ${item.taskId} vanished`);
+    await this.putIfAbsent({ pk: `APPROVAL#${stored.id}`, sk: 'APPROVAL', approvalId: stored.id, taskId: stored.taskId, itemSk: sk });
+    return { created, item: stored };
+  }
+
+  /** The latest round of a gate's approval, if it was ever requested. */
+  async latestApproval(taskId: string, gate: ApprovalGate): Promise<ApprovalItem | undefined> {
+    const items = await this.queryPrefix(taskId, `APPROVAL#${approvalGateKey(gate)}#`);
+    const rounds = items.map(toApprovalItem).sort((a, b) => a.round - b.round);
+    return rounds.at(-1);
+  }
+
+  /** Every approval of a task (all runs, all rounds). */
+  async listTaskApprovals(taskId: string): Promise<ApprovalItem[]> {
+    return (await this.queryPrefix(taskId, 'APPROVAL#')).map(toApprovalItem);
+  }
+
+  /** An approval by its id (what links and the API carry). */
+  async getApproval(approvalId: string): Promise<ApprovalItem | undefined> {
+    const res = await this.ddb.send(
+      new GetCommand({ TableName: this.table, Key: { pk: `APPROVAL#${approvalId}`, sk: 'APPROVAL' }, ConsistentRead: true }),
+    );
+    if (!res.Item) return undefined;
+    return this.getApprovalAt(String(res.Item.taskId), String(res.Item.itemSk));
+  }
+
+  private async getApprovalAt(taskId: string, sk: string): Promise<ApprovalItem | undefined> {
+    const res = await this.ddb.send(
+      new GetCommand({ TableName: this.table, Key: { pk: pk(taskId), sk }, ConsistentRead: true }),
+    );
+    return res.Item ? toApprovalItem(res.Item) : undefined;
+  }
+
+  /** Hands a PENDING approval the token of the gate now waiting for it (a resumed execution). */
+  async setApprovalToken(item: ApprovalItem, token: string): Promise<boolean> {
+    try {
+      await this.ddb.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: pk(item.taskId), sk: approvalSk(item, item.round) },
+          UpdateExpression: 'SET taskToken = :t',
+          ConditionExpression: '#status = :pending',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':t': token, ':pending': 'PENDING' },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionalFailure(err)) return false;
+      throw new StoreError(`Could not update approval ${item.id}`, { cause: err });
+    }
+  }
+
+  /**
+   * Moves a PENDING approval on (decided, expired, closed), exactly once: the write is
+   * conditional on PENDING. The token is removed in the same write and returned to the caller
+   * that won, which resumes the gate with it. `undefined` when the approval was not PENDING.
+   */
+  async transitionApproval(item: ApprovalItem, next: ApprovalTransition): Promise<{ token?: string } | undefined> {
+    const names: Record<string, string> = { '#status': 'status' };
+    const values: Record<string, unknown> = { ':s': next.status, ':g': approvalStatusKey(next.status), ':pending': 'PENDING' };
+    const sets = ['#status = :s', 'gsi1pk = :g'];
+    if (next.decision) {
+      sets.push('decision = :d');
+      values[':d'] = next.decision;
+    }
+    if (next.escalated !== undefined) {
+      sets.push('escalated = :e');
+      values[':e'] = next.escalated;
+    }
+    if (next.closedReason !== undefined) {
+      sets.push('closedReason = :c');
+      values[':c'] = next.closedReason;
+    }
+    try {
+      const res = await this.ddb.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: pk(item.taskId), sk: approvalSk(item, item.round) },
+          UpdateExpression: `SET ${sets.join(', ')} REMOVE taskToken`,
+          ConditionExpression: '#status = :pending',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      const token = res.Attributes?.taskToken;
+      return typeof token === 'string' ? { token } : {};
+    } catch (err) {
+      if (isConditionalFailure(err)) return undefined;
+      throw new StoreError(`Could not record the decision of approval ${item.id}`, { cause: err });
+    }
+  }
+
+  /**
+   * Closes the gates of a task that stopped waiting (cancelled, or its run ended): their links
+   * answer 410 and they leave the PENDING listing. Their tokens are dropped.
+   */
+  async closePendingApprovals(taskId: string, reason: string): Promise<void> {
+    for (const a of await this.listTaskApprovals(taskId)) {
+      if (a.status === 'PENDING') await this.transitionApproval(a, { status: 'EXPIRED', closedReason: reason });
+    }
+  }
+
+  /** Approvals by status, newest first. */
+  async listApprovals(opts: { status: ApprovalStatus; limit: number }): Promise<ApprovalItem[]> {
+    const res = await this.ddb.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: TABLE_INDEXES.byStatus,
+        KeyConditionExpression: 'gsi1pk = :p',
+        ExpressionAttributeValues: { ':p': approvalStatusKey(opts.status) },
+        ScanIndexForward: false,
+        Limit: opts.limit,
+      }),
+    );
+    return (res.Items ?? []).map(toApprovalItem);
   }
 
   /* ----------------------------------------------------- dead letters */
@@ -491,6 +744,11 @@ export class TaskStore {
 function strip(item: Record<string, unknown>): Record<string, unknown> {
   const { pk: _p, sk: _s, lsi1sk: _l, ...rest } = item;
   return rest;
+}
+
+function toApprovalItem(item: Record<string, unknown>): ApprovalItem {
+  const { pk: _p, sk: _s, gsi1pk: _g, gsi1sk: _gs, ...rest } = item;
+  return rest as unknown as ApprovalItem;
 }
 
 function toEvent(item: Record<string, unknown>): TaskEvent {

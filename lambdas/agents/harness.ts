@@ -1,27 +1,29 @@
 /**
  * The agent harness: what every agent Lambda runs around the agent's own handler. It hydrates
  * the agent input from the store (only references travel through the execution), validates
- * both sides of the contract, stores artifacts in S3, and records the attempt.
+ * both sides of the contract, gives the agent its tools and model (context.ts; every call an
+ * audit event), stores artifacts in S3, and records the attempt.
  */
-import {
-  AgentFailedError,
-  BatonError,
-  ContractViolationError,
-  describeError,
-} from '../core/errors.js';
+
+import { z } from 'zod';
+import type { ArtifactStore } from '../adapters/artifacts.js';
+import type { StoredArtifact, TaskStore } from '../adapters/store.js';
+import { AgentFailedError, BatonError, ContractViolationError, describeError } from '../core/errors.js';
 import { eventId } from '../core/ids.js';
 import {
+  type AgentHandler,
   AgentInput,
   AgentOutput,
-  type AgentHandler,
   type ArtifactRef,
   type Json,
   LIMITS,
   type UpstreamResult,
 } from '../core/schemas.js';
-import type { ArtifactStore } from '../adapters/artifacts.js';
-import type { StoredArtifact, TaskStore } from '../adapters/store.js';
-import { z } from 'zod';
+import { type ModelConfig, type ModelProviderDeps, modelConfigFromEnv } from '../models/index.js';
+import { ToolError, toStepError } from '../tools/errors.js';
+import { tokensUsedByTask } from './audit.js';
+import { type AgentSession, openAgentSession, stepTokenBudget, taskTokenBudget } from './context.js';
+import { type AgentSettings, resolveAgentSettings } from './settings.js';
 
 export const AgentInvocation = z.object({
   taskId: z.string(),
@@ -37,6 +39,8 @@ export interface HarnessDeps {
   store: TaskStore;
   artifacts: ArtifactStore;
   log?: (line: Record<string, unknown>) => void;
+  /** Tools and models of the agents; default DEFAULT_AGENT_RUNTIME. */
+  agentRuntime?: AgentRuntimeDeps;
 }
 
 export interface HarnessResult {
@@ -100,31 +104,68 @@ export async function runAgentStep(
   });
 
   const readable = new Map<string, ArtifactRef>(upstream.flatMap((u) => u.artifacts.map((a) => [a.id, a])));
-  let rawOut: unknown;
+  const runtime = deps.agentRuntime ?? DEFAULT_AGENT_RUNTIME;
+  const settings = runtime.settingsFor(agentName);
+  const taskTokens = taskTokenBudget(task.policy, settings);
+  const site = { run: inv.run, stepId: step.id, attempt: inv.attempt };
+  let session: AgentSession;
   try {
-    rawOut = await agent(input, {
+    session = await openAgentSession({
+      input,
+      run: inv.run,
+      settings,
+      defaultModel: runtime.defaultModel(),
+      ...(runtime.providerDeps ? { providerDeps: runtime.providerDeps } : {}),
+      ...optional('stepTokens', stepTokenBudget(step.input, settings)),
+      ...optional('taskTokens', taskTokens),
+      taskTokensUsed: async () => tokensUsedByTask(await store.allEvents(task.taskId), site),
+      sink: async (e) => {
+        await store.appendEvent({ ...e, taskId: task.taskId, stepId: step.id, traceId: task.traceId });
+      },
       readArtifact: async (ref) => {
         const known = readable.get(ref.id);
         const stored = known ? await store.getArtifact(task.taskId, known.id) : undefined;
-        if (!stored) throw new ContractViolationError(`Artifact ${ref.id} is not an upstream artifact of ${step.id}`);
+        if (!stored)
+          throw new ContractViolationError(`Artifact ${ref.id} is not an upstream artifact of ${step.id}`);
         return deps.artifacts.get(stored.s3Key);
       },
       log: (message, data) =>
-        deps.log?.({ level: 'info', message, taskId: task.taskId, stepId: step.id, attempt: inv.attempt, ...data }),
+        deps.log?.({
+          level: 'info',
+          message,
+          taskId: task.taskId,
+          stepId: step.id,
+          attempt: inv.attempt,
+          ...data,
+        }),
+      timeoutMs: step.timeoutSeconds * 1000,
     });
   } catch (err) {
     throw asAgentError(err);
   }
+  let rawOut: unknown;
+  try {
+    rawOut = await agent(input, session.ctx);
+  } catch (err) {
+    throw asAgentError(err);
+  } finally {
+    await session.close();
+  }
   const parsed = AgentOutput.safeParse(rawOut);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(output)'}: ${i.message}`).join('; ');
-    throw new ContractViolationError(`Agent "${agentName}" returned output that breaks the agent contract: ${issues}`);
+    const issues = parsed.error.issues
+      .map((i) => `${i.path.join('.') || '(output)'}: ${i.message}`)
+      .join('; ');
+    throw new ContractViolationError(
+      `Agent "${agentName}" returned output that breaks the agent contract: ${issues}`,
+    );
   }
   const out = parsed.data;
 
   const stored: StoredArtifact[] = [];
   for (const art of out.artifacts ?? []) {
-    const body = typeof art.body === 'string' ? Buffer.from(art.body, 'utf8') : Buffer.from(art.body.base64, 'base64');
+    const body =
+      typeof art.body === 'string' ? Buffer.from(art.body, 'utf8') : Buffer.from(art.body.base64, 'base64');
     if (body.byteLength > LIMITS.maxArtifactBytes) {
       throw new ContractViolationError(
         `Artifact ${art.name} is ${body.byteLength} bytes; the limit is ${LIMITS.maxArtifactBytes}`,
@@ -140,12 +181,24 @@ export async function runAgentStep(
     });
     await store.putArtifact(task.taskId, meta);
     await store.appendEvent({
-      id: eventId({ run: inv.run, type: 'ArtifactStored', stepId: step.id, attempt: inv.attempt, extra: meta.id }),
+      id: eventId({
+        run: inv.run,
+        type: 'ArtifactStored',
+        stepId: step.id,
+        attempt: inv.attempt,
+        extra: meta.id,
+      }),
       type: 'ArtifactStored',
       taskId: task.taskId,
       stepId: step.id,
       traceId: task.traceId,
-      data: { artifactId: meta.id, name: meta.name, contentType: meta.contentType, size: meta.size, sha256: meta.sha256 },
+      data: {
+        artifactId: meta.id,
+        name: meta.name,
+        contentType: meta.contentType,
+        size: meta.size,
+        sha256: meta.sha256,
+      },
     });
     stored.push(meta);
   }
@@ -162,9 +215,33 @@ export async function runAgentStep(
   return { stepId: step.id, attempt: inv.attempt, agent: agentName };
 }
 
-/** Keeps a thrown error's name (Step Functions matches on it); anything else becomes AgentFailed. */
+/**
+ * Keeps a thrown error's name (Step Functions matches on it); a tool's own error becomes
+ * NonRetryable or AgentFailed by its `retryable`; anything else becomes AgentFailed.
+ */
 function asAgentError(err: unknown): Error {
+  if (err instanceof ToolError) return toStepError(err);
   if (err instanceof Error && (err instanceof BatonError || err.name.startsWith('Baton.'))) return err;
   const { name, message } = describeError(err);
   return new AgentFailedError(`${name}: ${message}`, { cause: err });
 }
+
+function optional<K extends string>(key: K, value: number | undefined): { [P in K]?: number } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: number };
+}
+
+/** Where agents' tools and models come from; the Lambda wiring reads them from env and config. */
+export interface AgentRuntimeDeps {
+  /** The agent's resolved settings (tools, model override, budgets). */
+  settingsFor(agent: string): AgentSettings;
+  /** The deployment's model config. */
+  defaultModel(): ModelConfig;
+  /** Clients and fetch for the model providers (tests inject mocks here). */
+  providerDeps?: ModelProviderDeps;
+}
+
+/** Built-in defaults for the tools, BATON_MODEL_CONFIG for the model. */
+export const DEFAULT_AGENT_RUNTIME: AgentRuntimeDeps = {
+  settingsFor: (agent) => resolveAgentSettings(agent),
+  defaultModel: () => modelConfigFromEnv(),
+};

@@ -1,12 +1,16 @@
 /** Builds the Lambda handler of one agent: the harness around the agent, with real adapters. */
-import middy from '@middy/core';
+
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
 import { ArtifactStore } from '../adapters/artifacts.js';
 import { documentClient, requireEnv, s3Client } from '../adapters/clients.js';
 import { TaskStore } from '../adapters/store.js';
 import type { AgentHandler } from '../core/schemas.js';
+import { type ModelConfig, modelConfigFromEnv } from '../models/index.js';
 import { logger, logLine } from '../shared/observability.js';
-import { type HarnessDeps, type HarnessResult, runAgentStep } from './harness.js';
+import { type AgentRuntimeDeps, type HarnessDeps, type HarnessResult, runAgentStep } from './harness.js';
+import { agentCatalog, loadBatonConfig } from './registry.js';
+import { type AgentSettings, resolveAgentSettings, settingsFromEnv } from './settings.js';
 
 let deps: HarnessDeps | undefined;
 function wired(): HarnessDeps {
@@ -18,8 +22,40 @@ function wired(): HarnessDeps {
   return deps;
 }
 
-export function agentLambda(name: string, agent: AgentHandler) {
+/**
+ * Agents' settings, read once per container: `BATON_AGENT_SETTINGS` (JSON set by the stack on
+ * agent functions), else the Baton config named by `BATON_CONFIG` (local mode), else the
+ * built-in defaults. The model default is `BATON_MODEL_CONFIG` (offline when unset).
+ */
+let catalogSettings: Map<string, AgentSettings> | undefined;
+function configuredSettings(agent: string): AgentSettings {
+  if (!catalogSettings) {
+    catalogSettings =
+      settingsFromEnv() ??
+      new Map([...agentCatalog(loadBatonConfig())].map(([name, entry]) => [name, entry.settings]));
+  }
+  return catalogSettings.get(agent) ?? resolveAgentSettings(agent);
+}
+
+let modelDefault: ModelConfig | undefined;
+const envRuntime: AgentRuntimeDeps = {
+  settingsFor: configuredSettings,
+  defaultModel: () => {
+    modelDefault ??= modelConfigFromEnv();
+    return modelDefault;
+  },
+};
+
+export interface AgentLambdaOptions {
+  /** The agent's settings as resolved by the caller (local runtime: from its agent catalog). */
+  settings?: AgentSettings;
+}
+
+export function agentLambda(name: string, agent: AgentHandler, options: AgentLambdaOptions = {}) {
+  const agentRuntime: AgentRuntimeDeps = options.settings
+    ? { ...envRuntime, settingsFor: () => options.settings as AgentSettings }
+    : envRuntime;
   return middy<unknown, HarnessResult>()
     .use(injectLambdaContext(logger))
-    .handler((event: unknown) => runAgentStep(wired(), name, agent, event));
+    .handler((event: unknown) => runAgentStep({ ...wired(), agentRuntime }, name, agent, event));
 }

@@ -3,12 +3,24 @@
  * (path in BATON_CONFIG), e.g. `{ "agents": { "echo": { "handler": "./agents/echo.mjs#handler" } } }`,
  * handler paths relative to the config file. The same config drives `cdk synth` (one Lambda per
  * agent) and local mode (agents loaded in process).
+ *
+ * Any entry may also give the agent's `tools`, `model` and `budget` (see settings.ts). An entry
+ * named after a built-in agent has no `handler`: it only configures that agent, e.g.
+ * `{ "agents": { "coding": { "tools": { "shell": { "enabled": true } } } } }`.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { AgentName, type AgentHandler } from '../core/schemas.js';
+import { type AgentHandler, AgentName } from '../core/schemas.js';
+import { ModelConfigOverride } from '../models/index.js';
+import {
+  type AgentSettings,
+  AgentToolsSettings,
+  BudgetSettings,
+  resolveAgentSettings,
+  resolveToolPaths,
+} from './settings.js';
 
 export class AgentConfigError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -19,17 +31,30 @@ export class AgentConfigError extends Error {
 
 export const AgentConfigEntry = z
   .object({
-    handler: z.string().regex(/^[^#]+(#[A-Za-z_$][\w$]*)?$/, 'use "<path>#<export>", e.g. "./agents/echo.mjs#handler"'),
+    /** Required for a registered agent; absent for a built-in one (its entry only configures it). */
+    handler: z
+      .string()
+      .regex(/^[^#]+(#[A-Za-z_$][\w$]*)?$/, 'use "<path>#<export>", e.g. "./agents/echo.mjs#handler"')
+      .optional(),
     description: z.string().max(500).optional(),
     /** Lambda timeout for this agent (the step's own timeoutSeconds applies inside it). */
     timeoutSeconds: z.number().int().min(1).max(900).optional(),
     memoryMb: z.number().int().min(128).max(10240).optional(),
+    /** Tool config (http, shell, db, search, mcp) and the allow-list `allow`. */
+    tools: AgentToolsSettings.optional(),
+    /** Overrides the deployment's model (BATON_MODEL_CONFIG) for this agent. */
+    model: ModelConfigOverride.optional(),
+    /** Token budgets of this agent's steps (over the deployment's `budget`). */
+    budget: BudgetSettings.optional(),
   })
   .strict();
+export type AgentConfigEntry = z.infer<typeof AgentConfigEntry>;
 
 export const BatonConfig = z
   .object({
     agents: z.record(AgentName, AgentConfigEntry).default({}),
+    /** Deployment-wide token budgets: per step attempt and per task. */
+    budget: BudgetSettings.optional(),
   })
   .strict();
 export type BatonConfig = z.infer<typeof BatonConfig>;
@@ -43,15 +68,45 @@ export interface AgentEntry {
   description: string;
   timeoutSeconds?: number;
   memoryMb?: number;
+  /** Tools, model override and budgets, resolved (built-in defaults applied, paths absolute). */
+  settings: AgentSettings;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
 
 /** The agents that ship with Baton. */
 export const BUILTIN_AGENTS: Record<string, { file: string; exportName: string; description: string }> = {
-  research: { file: 'research.ts', exportName: 'handler', description: 'Gathers material on a topic and writes cited notes' },
-  writing: { file: 'writing.ts', exportName: 'handler', description: 'Composes a document from upstream results' },
+  research: {
+    file: 'research.ts',
+    exportName: 'handler',
+    description: 'Searches the corpus, the task documents and given URLs; writes cited notes',
+  },
+  writing: {
+    file: 'writing.ts',
+    exportName: 'handler',
+    description: 'Composes a document or brief from upstream results, carrying their citations',
+  },
+  review: {
+    file: 'review.ts',
+    exportName: 'handler',
+    description: 'Checks upstream artifacts against criteria and returns a pass/fail verdict with reasons',
+  },
+  data: {
+    file: 'data.ts',
+    exportName: 'handler',
+    description: 'Runs SQL or an aggregate spec over CSV/JSON datasets and writes a CSV table',
+  },
+  coding: {
+    file: 'coding.ts',
+    exportName: 'handler',
+    description: 'Writes files and runs a command in the shell sandbox (when enabled) and reports the result',
+  },
 };
+
+/** JSON of every agent's settings, for the `BATON_AGENT_SETTINGS` variable of the agent functions. */
+export function agentSettingsJson(agents: Map<string, AgentEntry>): string {
+  return JSON.stringify(Object.fromEntries([...agents].map(([name, e]) => [name, e.settings])));
+}
 
 /** Reads the config named by `path` (default: BATON_CONFIG); no path means built-in agents only. */
 export function loadBatonConfig(path = process.env.BATON_CONFIG): { config: BatonConfig; baseDir: string } {
@@ -61,7 +116,9 @@ export function loadBatonConfig(path = process.env.BATON_CONFIG): { config: Bato
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new AgentConfigError(`Cannot read the Baton config ${file}: ${(err as Error).message}`, { cause: err });
+    throw new AgentConfigError(`Cannot read the Baton config ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   const parsed = BatonConfig.safeParse(raw);
   if (!parsed.success) {
@@ -72,28 +129,56 @@ export function loadBatonConfig(path = process.env.BATON_CONFIG): { config: Bato
 }
 
 /** Built-in agents plus the registered ones (a registered agent may not reuse a built-in name). */
-export function agentCatalog(loaded: { config: BatonConfig; baseDir: string } = loadBatonConfig()): Map<string, AgentEntry> {
+export function agentCatalog(
+  loaded: { config: BatonConfig; baseDir: string } = loadBatonConfig(),
+): Map<string, AgentEntry> {
   const out = new Map<string, AgentEntry>();
+  const { config, baseDir } = loaded;
+  const settingsOf = (name: string, entry?: AgentConfigEntry) =>
+    resolveAgentSettings(
+      name,
+      {
+        ...(entry?.tools ? { tools: resolveToolPaths(entry.tools, baseDir) } : {}),
+        ...(entry?.model ? { model: entry.model } : {}),
+        ...(entry?.budget ? { budget: entry.budget } : {}),
+      },
+      { ...(config.budget ? { budget: config.budget } : {}) },
+    );
   for (const [name, b] of Object.entries(BUILTIN_AGENTS)) {
+    const entry = config.agents[name];
+    if (entry?.handler) {
+      throw new AgentConfigError(
+        `Agent "${name}" is built in; register yours under another name (an entry without "handler" configures the built-in one).`,
+      );
+    }
     out.set(name, {
       name,
       modulePath: resolve(here, b.file),
       exportName: b.exportName,
       builtin: true,
-      description: b.description,
+      description: entry?.description ?? b.description,
+      ...(entry?.timeoutSeconds ? { timeoutSeconds: entry.timeoutSeconds } : {}),
+      ...(entry?.memoryMb ? { memoryMb: entry.memoryMb } : {}),
+      settings: settingsOf(name, entry),
     });
   }
-  for (const [name, entry] of Object.entries(loaded.config.agents)) {
-    if (out.has(name)) throw new AgentConfigError(`Agent "${name}" is built in; register yours under another name.`);
+  for (const [name, entry] of Object.entries(config.agents)) {
+    if (out.has(name)) continue;
+    if (!entry.handler) {
+      throw new AgentConfigError(
+        `Agent "${name}" is not built in, so its entry needs a "handler" ("<path>#<export>", relative to the config file). Built-in agents: ${Object.keys(BUILTIN_AGENTS).join(', ')}.`,
+      );
+    }
     const [file, exportName = 'handler'] = entry.handler.split('#') as [string, string?];
     out.set(name, {
       name,
-      modulePath: isAbsolute(file) ? file : resolve(loaded.baseDir, file),
+      modulePath: isAbsolute(file) ? file : resolve(baseDir, file),
       exportName,
       builtin: false,
       description: entry.description ?? `Registered agent ${name}`,
       timeoutSeconds: entry.timeoutSeconds,
       memoryMb: entry.memoryMb,
+      settings: settingsOf(name, entry),
     });
   }
   return out;
@@ -105,13 +190,18 @@ export async function loadAgent(entry: AgentEntry): Promise<AgentHandler> {
   try {
     mod = (await import(pathToFileURL(entry.modulePath).href)) as Record<string, unknown>;
   } catch (err) {
-    throw new AgentConfigError(`Cannot load agent "${entry.name}" from ${entry.modulePath}: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new AgentConfigError(
+      `Cannot load agent "${entry.name}" from ${entry.modulePath}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
   const fn = mod[entry.exportName];
   if (typeof fn !== 'function') {
-    throw new AgentConfigError(`${entry.modulePath} does not export a function "${entry.exportName}" (agent "${entry.name}")`);
+    throw new AgentConfigError(
+      `${entry.modulePath} does not export a function "${entry.exportName}" (agent "${entry.name}")`,
+    );
   }
   return fn as AgentHandler;
 }

@@ -106,11 +106,16 @@ function json(value: Json | undefined): string {
 }
 
 function decisionWord(d: ApprovalDecision['decision']): string {
-  return d === 'approve' ? 'Approved' : 'Rejected';
+  return d === 'approve' ? 'Approved' : d === 'retry' ? 'Retry granted' : 'Rejected';
+}
+
+function decisionVerb(d: ApprovalDecision['decision']): string {
+  return d === 'approve' ? 'approved' : d === 'retry' ? 'granted one more attempt of' : 'rejected';
 }
 
 function subjectOf(approval: Pick<ApprovalRecord, 'kind' | 'stepId'>): string {
-  return approval.kind === 'plan' ? 'the plan' : `step ${approval.stepId ?? ''}`.trim();
+  if (approval.kind === 'plan') return 'the plan';
+  return `${approval.kind === 'review' ? 'the review of ' : ''}step ${approval.stepId ?? ''}`.trim();
 }
 
 export interface ApprovalPageInput {
@@ -122,6 +127,8 @@ export interface ApprovalPageInput {
   upstream: { stepId: string; summary: string }[];
   /** The plan to approve (plan gates). */
   plan?: { steps: { id: string; agent: string; dependsOn: readonly string[] }[] };
+  /** Review gates: what failed. The form then offers accept (with a replacement output), retry, or fail. */
+  review?: { failure?: { name: string; message: string } };
   /** Where the form posts: a path such as `/approvals/<id>` (CSP allows only this origin). */
   formAction: string;
   csrf: string;
@@ -140,7 +147,12 @@ export function renderApprovalPage(input: ApprovalPageInput): string {
   if (!/^(\/(?!\/)|https?:\/\/)/.test(input.formAction)) {
     throw new BatonError('formAction must be a path starting with "/" or an http(s) URL');
   }
-  const heading = approval.kind === 'plan' ? 'Approve the plan?' : `Approve step ${approval.stepId ?? ''}?`;
+  const heading =
+    approval.kind === 'plan'
+      ? 'Approve the plan?'
+      : approval.kind === 'review'
+        ? `Review failed step ${approval.stepId ?? ''}`
+        : `Approve step ${approval.stepId ?? ''}?`;
   const parts: string[] = [];
   parts.push(`<h1>${escapeHtml(heading)}</h1>`);
   parts.push(
@@ -150,7 +162,9 @@ export function renderApprovalPage(input: ApprovalPageInput): string {
   parts.push(`<p class="goal">${escapeHtml(task.goal)}</p>`);
   parts.push('<dl>');
   parts.push(`<dt>Task</dt><dd>${escapeHtml(approval.taskId)}</dd>`);
-  parts.push(`<dt>Gate</dt><dd>${approval.kind === 'plan' ? 'plan approval' : 'step approval'}</dd>`);
+  parts.push(
+    `<dt>Gate</dt><dd>${approval.kind === 'plan' ? 'plan approval' : approval.kind === 'review' ? 'human review of a failed step' : 'step approval'}</dd>`,
+  );
   parts.push(`<dt>Requested</dt><dd>${time(approval.requestedAt)}</dd>`);
   parts.push(`<dt>Expires</dt><dd>${time(approval.expiresAt)}</dd>`);
   parts.push('</dl>');
@@ -163,6 +177,12 @@ export function renderApprovalPage(input: ApprovalPageInput): string {
     parts.push('</dl>');
     parts.push('<h3>Input</h3>');
     parts.push(`<pre>${json(step.input)}</pre>`);
+  }
+
+  if (input.review) {
+    parts.push('<h2>What failed</h2>');
+    const f = input.review.failure;
+    parts.push(`<pre>${f ? escapeHtml(`${f.name}: ${f.message}`) : 'The step failed.'}</pre>`);
   }
 
   if (upstream.length > 0) {
@@ -199,13 +219,35 @@ export function renderApprovalPage(input: ApprovalPageInput): string {
   parts.push(`<input type="hidden" name="sig" value="${escapeHtml(input.sig)}">`);
   parts.push('<fieldset>');
   parts.push('<legend>Decision</legend>');
-  parts.push(
-    '<label class="choice" for="decision-approve"><input type="radio" id="decision-approve" name="decision" value="approve" required> Approve</label>',
-  );
-  parts.push(
-    '<label class="choice" for="decision-reject"><input type="radio" id="decision-reject" name="decision" value="reject"> Reject</label>',
-  );
+  if (input.review) {
+    parts.push(
+      '<label class="choice" for="decision-approve"><input type="radio" id="decision-approve" name="decision" value="approve" required> Accept: the step succeeds with the output below</label>',
+    );
+    parts.push(
+      '<label class="choice" for="decision-retry"><input type="radio" id="decision-retry" name="decision" value="retry"> Retry: run the step&#39;s agent once more</label>',
+    );
+    parts.push(
+      '<label class="choice" for="decision-reject"><input type="radio" id="decision-reject" name="decision" value="reject"> Reject: the step fails</label>',
+    );
+  } else {
+    parts.push(
+      '<label class="choice" for="decision-approve"><input type="radio" id="decision-approve" name="decision" value="approve" required> Approve</label>',
+    );
+    parts.push(
+      '<label class="choice" for="decision-reject"><input type="radio" id="decision-reject" name="decision" value="reject"> Reject</label>',
+    );
+  }
   parts.push('</fieldset>');
+  if (input.review) {
+    parts.push(
+      '<label class="field" for="summary">Summary <span class="hint">(with Accept, optional)</span></label>',
+    );
+    parts.push('<input type="text" id="summary" name="summary" maxlength="4000" spellcheck="false">');
+    parts.push(
+      '<label class="field" for="output">Output <span class="hint">(with Accept: JSON, optional)</span></label>',
+    );
+    parts.push('<textarea id="output" name="output" rows="6" spellcheck="false"></textarea>');
+  }
   parts.push(
     '<label class="field" for="approver">Your name <span class="hint">(required, recorded in the audit trail)</span></label>',
   );
@@ -230,7 +272,7 @@ export function renderDecisionResultPage(input: DecisionResultPageInput): string
   const word = decisionWord(decision.decision);
   const parts = [
     `<h1>${escapeHtml(word)}</h1>`,
-    `<p>You ${decision.decision === 'approve' ? 'approved' : 'rejected'} ${escapeHtml(subjectOf(approval))}. The decision is recorded; you can close this page.</p>`,
+    `<p>You ${decisionVerb(decision.decision)} ${escapeHtml(subjectOf(approval))}. The decision is recorded; you can close this page.</p>`,
     '<dl>',
     `<dt>Decision</dt><dd>${escapeHtml(word)}</dd>`,
     `<dt>By</dt><dd>${escapeHtml(decision.approver)}</dd>`,

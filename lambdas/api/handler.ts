@@ -7,6 +7,7 @@ import { ArtifactStore } from '../adapters/artifacts.js';
 import { documentClient, requireEnv, s3Client, sfnClient, sqsClient } from '../adapters/clients.js';
 import { WorkflowClient } from '../adapters/workflow.js';
 import { IntakeQueue } from '../adapters/queue.js';
+import { loadSigningSecrets } from '../adapters/secrets.js';
 import { TaskStore } from '../adapters/store.js';
 import { knownAgentNames } from '../agents/registry.js';
 import { logger, logLine } from '../shared/observability.js';
@@ -15,6 +16,8 @@ import { createRoutes } from './routes.js';
 import type { ApiDeps } from './tasks.js';
 
 const OPEN_PATHS = new Set(['/healthz', '/openapi.json']);
+/** Approval links: the signature in the link is the credential (GET and POST /approvals/{id}). */
+const APPROVAL_LINK = /^\/approvals\/[^/]+$/;
 
 let deps: ApiDeps | undefined;
 let agents: Set<string> | undefined;
@@ -28,6 +31,8 @@ function wired(): ApiDeps {
       agents ??= knownAgentNames();
       return agents;
     },
+    secrets: () => loadSigningSecrets(),
+    publicUrl: () => process.env.BATON_PUBLIC_URL || undefined,
     log: logLine,
   };
   return deps;
@@ -37,7 +42,7 @@ let router: ReturnType<typeof httpRouterHandler<HttpEvent, APIGatewayProxyResult
 
 export const handler = middy<HttpEvent, APIGatewayProxyResultV2>()
   .use(injectLambdaContext(logger))
-  .use(bearerAuth(() => process.env.BATON_API_KEY, (path) => OPEN_PATHS.has(path)))
+  .use(bearerAuth(() => process.env.BATON_API_KEY, (path) => OPEN_PATHS.has(path) || APPROVAL_LINK.test(path)))
   .use(problemErrors(logLine))
   .handler((event, context) => {
     router ??= httpRouterHandler<HttpEvent, APIGatewayProxyResultV2>(createRoutes(wired()));

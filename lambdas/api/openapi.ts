@@ -1,5 +1,6 @@
 /** The OpenAPI 3.1 document, generated from the zod contracts (zod 4 emits JSON Schema 2020-12). */
 import { z } from 'zod';
+import { ApprovalListing, ApprovalRecord, DecisionBody, LinkDecisionForm, ListApprovalsQuery } from '../core/approvals.js';
 import {
   ArtifactRef,
   CreateTaskBody,
@@ -44,6 +45,26 @@ const problems = Object.fromEntries(
   ].map(([code, description]) => [code, { description, content: { 'application/problem+json': { schema: schema(Problem) } } }]),
 );
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const html = (description: string) => ({ description, content: { 'text/html': { schema: { type: 'string' } } } });
+const linkParams = [
+  idParam,
+  { name: 'exp', in: 'query', required: true, description: 'Link expiry, unix seconds', schema: { type: 'string' } },
+  { name: 'sig', in: 'query', required: true, description: 'HMAC-SHA256 of id and exp (base64url)', schema: { type: 'string' } },
+];
+const linkPages = {
+  '403': html('Bad signature, or a POST not from the page (Origin / Sec-Fetch-Site, CSRF token); says nothing about the task'),
+  '404': html('No such approval'),
+  '409': html('Already decided: what, by whom, when'),
+  '410': html('The link expired, or the gate closed'),
+};
+
+/** The page's form: like the JSON body, but a review's `output` is JSON text in a textarea. */
+function linkFormSchema(): Record<string, unknown> {
+  const form = schema(LinkDecisionForm, 'input') as { properties: Record<string, unknown>; $defs?: unknown };
+  form.properties.output = { type: 'string', description: 'Review gates with approve: the replacement output as JSON text' };
+  delete form.$defs;
+  return form;
+}
 
 let cached: Record<string, unknown> | undefined;
 
@@ -116,6 +137,44 @@ export function openApiDocument(): Record<string, unknown> {
             { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 100 } },
           ],
           responses: { '200': { description: 'Dead letters, newest first' }, ...problems },
+        },
+      },
+      '/approvals': {
+        get: {
+          summary: 'Approvals by status (default PENDING), newest first, each with its signed link',
+          parameters: queryParams(ListApprovalsQuery),
+          responses: { '200': ok('Approvals', z.object({ approvals: z.array(ApprovalListing) })), ...problems },
+        },
+      },
+      '/approvals/{id}/decision': {
+        post: {
+          summary: 'Decide an approval as the API principal (approve | reject; a review also: retry, or approve with a replacement summary/output)',
+          parameters: [idParam],
+          requestBody: { required: true, content: { 'application/json': { schema: schema(DecisionBody, 'input') } } },
+          responses: {
+            '200': ok('The decided approval', z.object({ approval: ApprovalRecord })),
+            '409': { description: 'Already decided (the problem has `decided`: decision, approver, at, via)' },
+            '410': { description: 'Expired, or the gate is no longer waiting' },
+            ...problems,
+          },
+        },
+      },
+      '/approvals/{id}': {
+        get: {
+          summary: 'The approval page of a signed link (no API auth: the signature is the credential); changes nothing',
+          security: [],
+          parameters: linkParams,
+          responses: { '200': html('What is being approved, and the decision form'), ...linkPages },
+        },
+        post: {
+          summary: "Decide through the page's form (no API auth: the signed link, the page's CSRF token and a same-origin POST)",
+          security: [],
+          parameters: [idParam],
+          requestBody: {
+            required: true,
+            content: { 'application/x-www-form-urlencoded': { schema: linkFormSchema() } },
+          },
+          responses: { '200': html('The decision, recorded'), '400': html('Invalid form'), ...linkPages },
         },
       },
       '/healthz': { get: { summary: 'Liveness', security: [], responses: { '200': { description: 'OK' } } } },

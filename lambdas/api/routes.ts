@@ -1,8 +1,24 @@
 /** The HTTP routes: each parses its request, calls a use case, shapes the response. */
 import type { Route } from '@middy/http-router';
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
+import { DecisionBody, ListApprovalsQuery } from '../core/approvals.js';
 import { CreateTaskBody, CreateTaskResponse, ListEventsQuery, ListTasksQuery } from '../core/schemas.js';
-import { type HttpEvent, json, parseBody, validate } from './http.js';
+import {
+  decideApproval,
+  isSameOriginPost,
+  listApprovals,
+  type PageOutcome,
+  submitApprovalForm,
+  viewApproval,
+} from './approvals.js';
+import {
+  htmlPageResponse,
+  renderApprovalPage,
+  renderConflictPage,
+  renderDecisionResultPage,
+  renderErrorPage,
+} from './approval-page.js';
+import { type HttpEvent, type HttpResult, json, parseBody, validate } from './http.js';
 import { openApiDocument } from './openapi.js';
 import { z } from 'zod';
 import {
@@ -27,6 +43,59 @@ const DeadLettersQuery = z.object({
 type R = Route<HttpEvent, APIGatewayProxyResultV2>;
 
 const param = (e: HttpEvent, name: string) => decodeURIComponent(e.pathParameters?.[name] ?? '');
+
+/** A query parameter given exactly once (API Gateway joins repeated ones with commas). */
+const single = (e: HttpEvent, name: string) => {
+  const v = e.queryStringParameters?.[name];
+  return v === undefined || v.includes(',') ? undefined : v;
+};
+
+/** The API's own URL: BATON_PUBLIC_URL, else the host the request came to. */
+const ownUrl = (deps: ApiDeps, e: HttpEvent) =>
+  (deps.publicUrl() ?? `https://${e.requestContext?.domainName ?? e.headers?.host ?? 'localhost'}`).replace(/\/+$/, '');
+
+/** Who decides through the API: the IAM principal in AWS, the API key locally. */
+function principal(e: HttpEvent): string {
+  const iam = (e.requestContext as { authorizer?: { iam?: { userArn?: string } } }).authorizer?.iam;
+  return iam?.userArn ?? (e.headers?.authorization ? 'api-key' : 'api');
+}
+
+function pageResponse(outcome: PageOutcome, formAction: string): HttpResult {
+  switch (outcome.kind) {
+    case 'approval':
+      return htmlPageResponse(200, renderApprovalPage({ ...outcome.input, formAction }));
+    case 'result':
+      return htmlPageResponse(
+        200,
+        renderDecisionResultPage({ approval: outcome.record, decision: outcome.record.decision as NonNullable<typeof outcome.record.decision> }),
+      );
+    case 'conflict':
+      return htmlPageResponse(409, renderConflictPage(outcome.decision));
+    case 'error':
+      return htmlPageResponse(outcome.status, renderErrorPage(outcome.status));
+  }
+}
+
+/** Link routes answer with pages, errors included: a person reads them, not a client. */
+function pageRoute(deps: ApiDeps, fn: (e: HttpEvent, id: string) => Promise<PageOutcome>) {
+  return async (e: HttpEvent): Promise<HttpResult> => {
+    try {
+      const id = param(e, 'id');
+      const base = new URL(ownUrl(deps, e));
+      const formAction = `${base.pathname.replace(/\/+$/, '')}/approvals/${encodeURIComponent(id)}`;
+      return pageResponse(await fn(e, id), formAction);
+    } catch (err) {
+      deps.log?.({ level: 'error', message: 'Approval page failed', error: { name: (err as Error).name, message: (err as Error).message } });
+      return htmlPageResponse(500, renderErrorPage(500));
+    }
+  };
+}
+
+function formBody(e: HttpEvent): string {
+  const raw = e.body ? (e.isBase64Encoded ? Buffer.from(e.body, 'base64').toString('utf8') : e.body) : '';
+  const type = e.headers?.['content-type'] ?? '';
+  return /^application\/x-www-form-urlencoded/i.test(type) && raw.length <= 64 * 1024 ? raw : '';
+}
 
 export function createRoutes(deps: ApiDeps): R[] {
   return [
@@ -69,6 +138,35 @@ export function createRoutes(deps: ApiDeps): R[] {
       path: '/dead-letters',
       handler: async (e: HttpEvent) =>
         json(200, await listDeadLetters(deps, validate(DeadLettersQuery, e.queryStringParameters ?? {}, 'query'))),
+    },
+    {
+      method: 'GET',
+      path: '/approvals',
+      handler: async (e: HttpEvent) =>
+        json(200, await listApprovals(deps, validate(ListApprovalsQuery, e.queryStringParameters ?? {}, 'query'), ownUrl(deps, e))),
+    },
+    {
+      method: 'POST',
+      path: '/approvals/{id}/decision',
+      handler: async (e: HttpEvent) => {
+        const body = parseBody(e, DecisionBody);
+        const approval = await decideApproval(deps, param(e, 'id'), { ...body, approver: principal(e), via: 'api' });
+        return json(200, { approval });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/approvals/{id}',
+      handler: pageRoute(deps, (e, id) => viewApproval(deps, { approvalId: id, exp: single(e, 'exp'), sig: single(e, 'sig') })),
+    },
+    {
+      method: 'POST',
+      path: '/approvals/{id}',
+      handler: pageRoute(deps, (e, id) => {
+        const host = e.headers?.host ?? e.requestContext?.domainName ?? '';
+        const origins = [new URL(ownUrl(deps, e)).origin, `https://${host}`, `http://${host}`];
+        return submitApprovalForm(deps, id, formBody(e), isSameOriginPost(e.headers ?? {}, origins));
+      }),
     },
     {
       method: 'GET',

@@ -3,6 +3,7 @@ import type { ArtifactStore } from '../adapters/artifacts.js';
 import type { IntakeQueue } from '../adapters/queue.js';
 import type { TaskStore } from '../adapters/store.js';
 import type { WorkflowClient } from '../adapters/workflow.js';
+import type { SigningSecrets } from '../core/approvals.js';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
 import { foldTask } from '../core/fold.js';
 import { canonicalJson, eventId, newTaskId, newTraceId, sha256Hex } from '../core/ids.js';
@@ -23,7 +24,12 @@ export interface ApiDeps {
   artifacts: ArtifactStore;
   queue: IntakeQueue;
   knownAgents: () => ReadonlySet<string>;
+  /** Approval link-signing secrets (SSM in AWS, the data dir locally). */
+  secrets: () => Promise<SigningSecrets>;
+  /** Base URL of approval links (BATON_PUBLIC_URL); undefined: the request's own host. */
+  publicUrl: () => string | undefined;
   log?: (line: Record<string, unknown>) => void;
+  now?: () => Date;
 }
 
 export function taskLinks(taskId: string) {
@@ -137,18 +143,21 @@ export async function readArtifact(deps: ApiDeps, taskId: string, artifactId: st
 export async function cancelTask(deps: ApiDeps, taskId: string): Promise<{ taskId: string; status: TaskStatus }> {
   const task = await deps.store.getTask(taskId);
   if (!task) throw new NotFoundError(`No task ${taskId}.`);
-  if (task.status === 'CANCELLED') return { taskId, status: 'CANCELLED' };
-  if (['SUCCEEDED', 'DEGRADED', 'FAILED'].includes(task.status)) {
-    throw new ConflictError(`Task ${taskId} already ended ${task.status}; there is nothing to cancel.`, { status: task.status });
+  // The status is the fold of the events (the stored status projection may lag behind by a write).
+  const { status } = await getTaskView(deps, taskId);
+  if (status === 'CANCELLED') return { taskId, status: 'CANCELLED' };
+  if (['SUCCEEDED', 'DEGRADED', 'FAILED'].includes(status)) {
+    throw new ConflictError(`Task ${taskId} already ended ${status}; there is nothing to cancel.`, { status });
   }
   await deps.store.appendEvent({
     id: eventId({ run: task.run, type: 'TaskCancelled' }),
     type: 'TaskCancelled',
     taskId,
     traceId: task.traceId,
-    data: { run: task.run, previousStatus: task.status },
+    data: { run: task.run, previousStatus: status },
   });
   await deps.workflow.stop(deps.workflow.executionArn(taskId, task.run), 'Cancelled through the API');
+  await deps.store.closePendingApprovals(taskId, 'the task was cancelled');
   return { taskId, status: 'CANCELLED' };
 }
 
@@ -159,10 +168,9 @@ export async function cancelTask(deps: ApiDeps, taskId: string): Promise<{ taskI
 export async function redriveTask(deps: ApiDeps, taskId: string): Promise<{ taskId: string; status: TaskStatus; run: number }> {
   const task = await deps.store.getTask(taskId);
   if (!task) throw new NotFoundError(`No task ${taskId}.`);
-  if (task.status !== 'FAILED' && task.status !== 'DEGRADED') {
-    throw new ConflictError(`Only FAILED or DEGRADED tasks can be redriven; task ${taskId} is ${task.status}.`, {
-      status: task.status,
-    });
+  const { status } = await getTaskView(deps, taskId);
+  if (status !== 'FAILED' && status !== 'DEGRADED') {
+    throw new ConflictError(`Only FAILED or DEGRADED tasks can be redriven; task ${taskId} is ${status}.`, { status });
   }
   const run = task.run + 1;
   if (!(await deps.store.setRun(taskId, run))) {
@@ -174,7 +182,7 @@ export async function redriveTask(deps: ApiDeps, taskId: string): Promise<{ task
     type: 'TaskRedriven',
     taskId,
     traceId: task.traceId,
-    data: { run, previousRun: task.run, previousStatus: task.status },
+    data: { run, previousRun: task.run, previousStatus: status },
   });
   await deps.store.markDeadLetterRedriven(taskId, task.run, now);
   await deps.queue.send({ taskId, run, traceId: task.traceId });

@@ -19,8 +19,8 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { BatonError, ConflictError, HttpProblemError, ValidationError } from './errors.js';
-import { StepId } from './schemas.js';
+import { BatonError, ConflictError, ErrorNames, HttpProblemError, ValidationError } from './errors.js';
+import { type Json, JsonValue, LIMITS, StepId } from './schemas.js';
 
 /* ------------------------------------------------------------------------ schemas */
 
@@ -30,13 +30,18 @@ export const ApprovalId = z
   .regex(/^[A-Za-z0-9_-]{22}$/, 'an approval id is 22 base64url characters');
 export type ApprovalId = z.infer<typeof ApprovalId>;
 
-export const ApprovalKind = z.enum(['step', 'plan']);
+/**
+ * What a gate decides: `step` (run this step?), `plan` (run this plan?), or `review` (a step
+ * failed: accept a replacement output, retry once more, or fail it).
+ */
+export const ApprovalKind = z.enum(['step', 'plan', 'review']);
 export type ApprovalKind = z.infer<typeof ApprovalKind>;
 
 export const ApprovalStatus = z.enum(['PENDING', 'DECIDED', 'EXPIRED']);
 export type ApprovalStatus = z.infer<typeof ApprovalStatus>;
 
-export const DecisionValue = z.enum(['approve', 'reject']);
+/** `retry` is for review gates only: one more attempt of the step's agent. */
+export const DecisionValue = z.enum(['approve', 'reject', 'retry']);
 export type DecisionValue = z.infer<typeof DecisionValue>;
 
 /** How a decision arrived: a signed link, the authenticated API, or the gate's timeout. */
@@ -60,12 +65,22 @@ const Approver = z
 
 const Comment = z.string().max(APPROVAL_LIMITS.maxCommentChars);
 
+/** A review's replacement summary and output: the agent output contract's limits. */
+const ReviewSummary = z.string().max(LIMITS.maxSummaryChars);
+const ReviewOutput = JsonValue.refine(
+  (v) => Buffer.byteLength(JSON.stringify(v) ?? '', 'utf8') <= LIMITS.maxAgentOutputBytes,
+  { message: `output must serialize to at most ${LIMITS.maxAgentOutputBytes} bytes` },
+);
+
 export const ApprovalDecision = z.object({
   decision: DecisionValue,
   approver: Approver,
   comment: Comment.optional(),
   via: DecisionVia,
   at: z.iso.datetime(),
+  /** Review gates: the replacement summary and output the reviewer supplied with `approve`. */
+  summary: ReviewSummary.optional(),
+  output: ReviewOutput.optional(),
 });
 export type ApprovalDecision = z.infer<typeof ApprovalDecision>;
 
@@ -85,8 +100,8 @@ function approvalConsistency(
   value: { kind: ApprovalKind; stepId?: string; status: ApprovalStatus; decision?: ApprovalDecision },
   ctx: z.RefinementCtx,
 ): void {
-  if (value.kind === 'step' && value.stepId === undefined) {
-    ctx.addIssue({ code: 'custom', path: ['stepId'], message: 'a step approval names its step' });
+  if (value.kind !== 'plan' && value.stepId === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['stepId'], message: `a ${value.kind} approval names its step` });
   }
   if (value.kind === 'plan' && value.stepId !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['stepId'], message: 'a plan approval has no step' });
@@ -120,6 +135,9 @@ export const DecisionBody = z
   .object({
     decision: DecisionValue,
     comment: Comment.optional(),
+    /** Review gates, with `approve`: the step's replacement summary and output. */
+    summary: ReviewSummary.optional(),
+    output: ReviewOutput.optional(),
   })
   .strict();
 export type DecisionBody = z.infer<typeof DecisionBody>;
@@ -129,6 +147,17 @@ const FormComment = z.preprocess(
   (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
   Comment.optional(),
 );
+
+/** Review gates: the replacement output as JSON text in a textarea; blank is absent. */
+const FormOutput = z.preprocess((v, ctx) => {
+  if (typeof v !== 'string' || v.trim() === '') return undefined;
+  try {
+    return JSON.parse(v) as unknown;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'output must be JSON (or left empty)' });
+    return z.NEVER;
+  }
+}, ReviewOutput.optional());
 
 /** Link expiry in unix seconds as it appears in the URL: digits, no leading zero. */
 export const LinkExp = z.string().regex(/^[1-9][0-9]{0,11}$/, 'exp is unix seconds');
@@ -146,6 +175,12 @@ export const LinkDecisionForm = z.object({
   csrf: z.string().min(1).max(200),
   exp: LinkExp,
   sig: LinkSig,
+  /** Review pages only. */
+  summary: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    ReviewSummary.optional(),
+  ),
+  output: FormOutput,
 });
 export type LinkDecisionForm = z.infer<typeof LinkDecisionForm>;
 
@@ -192,6 +227,8 @@ export function toApprovalRecord(stored: ApprovalRecord | StoredApproval): Appro
 function copyDecision(d: ApprovalDecision): ApprovalDecision {
   const copy: ApprovalDecision = { decision: d.decision, approver: d.approver, via: d.via, at: d.at };
   if (d.comment !== undefined) copy.comment = d.comment;
+  if (d.summary !== undefined) copy.summary = d.summary;
+  if (d.output !== undefined) copy.output = d.output;
   return copy;
 }
 
@@ -394,6 +431,9 @@ export interface DecisionInput {
   approver: string;
   comment?: string;
   via: DecisionVia;
+  /** Review gates with `approve` only. */
+  summary?: string;
+  output?: unknown;
 }
 
 export type ApprovalConflict =
@@ -441,6 +481,25 @@ export function decideTransition(
   if (input.via === 'timeout' && input.decision !== 'reject') {
     throw new BatonError('a timed-out approval gate is always rejected');
   }
+  if (
+    record.kind !== 'review' &&
+    (input.decision === 'retry' || input.summary !== undefined || input.output !== undefined)
+  ) {
+    throw new ValidationError('the decision is invalid', [
+      {
+        path: input.decision === 'retry' ? 'decision' : input.output !== undefined ? 'output' : 'summary',
+        message: `a ${record.kind} gate is decided with approve or reject; retry and a replacement output are for review gates`,
+      },
+    ]);
+  }
+  if (input.decision !== 'approve' && (input.summary !== undefined || input.output !== undefined)) {
+    throw new ValidationError('the decision is invalid', [
+      {
+        path: input.output !== undefined ? 'output' : 'summary',
+        message: 'a replacement output goes with approve',
+      },
+    ]);
+  }
   if (input.via !== 'timeout' && now.getTime() >= Date.parse(record.expiresAt)) {
     return { ok: false, conflict: { reason: 'expired', approvalId: record.id, expiresAt: record.expiresAt } };
   }
@@ -450,6 +509,8 @@ export function decideTransition(
     comment: input.comment,
     via: input.via,
     at: now.toISOString(),
+    summary: input.summary,
+    output: input.output,
   });
   if (!parsed.success) {
     throw new ValidationError(
@@ -459,6 +520,8 @@ export function decideTransition(
   }
   const decision = parsed.data;
   if (decision.comment === undefined) delete decision.comment;
+  if (decision.summary === undefined) delete decision.summary;
+  if (decision.output === undefined) delete decision.output;
   const next = toApprovalRecord(record);
   next.status = input.via === 'timeout' ? 'EXPIRED' : 'DECIDED';
   next.decision = decision;
@@ -485,3 +548,68 @@ export function approvalConflictProblem(conflict: ApprovalConflict): HttpProblem
     `approval ${conflict.approvalId} expired at ${conflict.expiresAt}`,
   );
 }
+
+/* ------------------------------------------------------------------------ gate policy */
+
+/**
+ * How long a gate waits for a decision: the step's `approvalTimeoutSeconds`, else the policy's,
+ * else 24 h. The planner puts this value in the Map item (the gate state's TimeoutSecondsPath)
+ * and the approval request uses it for the link expiry, so both agree.
+ */
+export function approvalTimeoutSeconds(
+  policy: { approvalTimeoutSeconds?: number },
+  step?: { approvalTimeoutSeconds?: number },
+): number {
+  return Math.min(
+    step?.approvalTimeoutSeconds ?? policy.approvalTimeoutSeconds ?? LIMITS.defaultApprovalTimeoutSeconds,
+    LIMITS.maxApprovalTimeoutSeconds,
+  );
+}
+
+/** Error names a gate's Catch sees when its timeout passed (Step Functions' or ours on resume). */
+export const GATE_TIMEOUT_ERRORS: readonly string[] = [
+  'States.Timeout',
+  'States.HeartbeatTimeout',
+  ErrorNames.ApprovalTimedOut,
+];
+
+/** Gate rounds: the first request and at most one escalation. */
+export const MAX_APPROVAL_ROUNDS = 2;
+
+/** The reason a rejection gives, for the step's error and the task failure. */
+export function rejectionMessage(kind: ApprovalKind, decision: ApprovalDecision): string {
+  const what = kind === 'plan' ? 'the plan' : kind === 'review' ? 'the step on review' : 'the step';
+  return `${what} was rejected by ${decision.approver}${decision.comment ? `: ${decision.comment}` : ''}`;
+}
+
+/** The audit fields of a decision (who, what, when, how, comment, a review's output) for ApprovalDecided. */
+export function decisionEventData(d: ApprovalDecision): Record<string, Json> {
+  return {
+    decision: d.decision,
+    approver: d.approver,
+    via: d.via,
+    at: d.at,
+    ...(d.comment !== undefined ? { comment: d.comment } : {}),
+    ...(d.summary !== undefined ? { summary: d.summary } : {}),
+    ...(d.output !== undefined ? { output: d.output as Json } : {}),
+  };
+}
+
+/* ------------------------------------------------------------------------ API contracts */
+
+export const ListApprovalsQuery = z.object({
+  status: ApprovalStatus.default('PENDING'),
+  limit: z.coerce.number().int().min(1).max(100).default(25),
+});
+
+/** One entry of `GET /approvals`: what is waiting, and the signed link to decide it. */
+export const ApprovalListing = z.object({
+  id: ApprovalId,
+  taskId: z.string(),
+  stepId: StepId.optional(),
+  kind: ApprovalKind,
+  requestedAt: z.iso.datetime(),
+  expiresAt: z.iso.datetime(),
+  url: z.string(),
+});
+export type ApprovalListing = z.infer<typeof ApprovalListing>;

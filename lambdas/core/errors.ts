@@ -19,6 +19,11 @@ export const ErrorNames = {
   Conflict: 'Baton.Conflict',
   PayloadTooLarge: 'Baton.PayloadTooLarge',
   Unauthorized: 'Baton.Unauthorized',
+  Gone: 'Baton.Gone',
+  /** A human rejected an approval gate (sent as the task failure of the gate's token). */
+  ApprovalRejected: 'Baton.ApprovalRejected',
+  /** An approval gate expired without a decision (its timeout policy rejected it). */
+  ApprovalTimedOut: 'Baton.ApprovalTimedOut',
 } as const;
 
 /** Errors the RunAgent state never retries: the next attempt would fail the same way. */
@@ -131,6 +136,14 @@ export class UnauthorizedError extends HttpProblemError {
   constructor(detail = 'Send the API key as "Authorization: Bearer <key>".') {
     super(401, 'Unauthorized', detail);
     this.name = ErrorNames.Unauthorized;
+  }
+}
+
+/** The resource existed but is no longer usable (an expired approval link, a closed gate). */
+export class GoneError extends HttpProblemError {
+  constructor(detail: string) {
+    super(410, 'Gone', detail);
+    this.name = ErrorNames.Gone;
   }
 }
 

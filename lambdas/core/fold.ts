@@ -18,7 +18,12 @@ function errorOf(data: Record<string, Json>): ErrorInfo | undefined {
   return { name: String(e.name ?? 'Error'), message: String(e.message ?? '') };
 }
 
-/** Event types that move the task's status, and where they move it. */
+/**
+ * Event types that move the task's status, and where they move it. Approval events are not
+ * here: a task is AWAITING_APPROVAL while it is RUNNING and at least one of its gates waits for
+ * a decision (several can wait at once), which `foldTask` derives from ApprovalRequested and
+ * ApprovalDecided, and the store projects with a counter of pending approvals.
+ */
 export const STATUS_EVENTS: Partial<Record<TaskEvent['type'], TaskStatus>> = {
   TaskSubmitted: 'QUEUED',
   PlanningStarted: 'PLANNING',
@@ -40,6 +45,8 @@ export function foldTask(meta: TaskMeta, plan: Plan | undefined, events: readonl
   let result: TaskResult | undefined;
   let error: ErrorInfo | undefined;
   const steps = new Map<string, StepView>();
+  /** Approval ids requested and not decided yet, in the current run. */
+  const pendingApprovals = new Set<string>();
   for (const s of plan?.steps ?? []) {
     steps.set(s.id, { id: s.id, agent: s.agent, dependsOn: s.dependsOn, status: 'PENDING', attempts: 0 });
   }
@@ -52,12 +59,23 @@ export function foldTask(meta: TaskMeta, plan: Plan | undefined, events: readonl
       result = e.data.result as unknown as TaskResult | undefined;
       error = errorOf(e.data);
     }
+    if (e.type === 'TaskRedriven') pendingApprovals.clear();
+    if (e.type === 'ApprovalRequested' && typeof e.data.approvalId === 'string') pendingApprovals.add(e.data.approvalId);
+    if (e.type === 'ApprovalDecided' && typeof e.data.approvalId === 'string') pendingApprovals.delete(e.data.approvalId);
     if (!e.stepId) continue;
     const step = steps.get(e.stepId);
     if (!step) continue;
     switch (e.type) {
       case 'StepWaiting':
         if (!TERMINAL_STEP.includes(step.status)) step.status = 'WAITING';
+        break;
+      case 'ApprovalRequested':
+        if (!TERMINAL_STEP.includes(step.status)) step.status = 'AWAITING_APPROVAL';
+        break;
+      case 'ApprovalDecided':
+        // Approved or retried: the agent runs next. A rejection is followed by StepFailed; an
+        // escalated timeout by the next ApprovalRequested.
+        if (!TERMINAL_STEP.includes(step.status) && e.data.escalated !== true) step.status = 'RUNNING';
         break;
       case 'StepStarted':
         step.status = 'RUNNING';
@@ -87,6 +105,7 @@ export function foldTask(meta: TaskMeta, plan: Plan | undefined, events: readonl
         break;
     }
   }
+  if (status === 'RUNNING' && pendingApprovals.size > 0) status = 'AWAITING_APPROVAL';
   if (status === 'CANCELLED') {
     for (const s of steps.values()) if (!TERMINAL_STEP.includes(s.status)) s.status = 'CANCELLED';
   }

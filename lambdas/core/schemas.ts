@@ -28,6 +28,12 @@ export const LIMITS = {
   maxBackoffRate: 5,
   /** Ceiling of any single retry delay, after backoff. */
   maxRetryDelaySeconds: 600,
+  /** How long an approval gate waits when neither the step nor the policy says (24 h). */
+  defaultApprovalTimeoutSeconds: 24 * 3600,
+  /** Cap of any approval timeout (7 days: the execution's own limit). */
+  maxApprovalTimeoutSeconds: 7 * 24 * 3600,
+  /** Human reviews of one step in one run; after that a failure fails the step. */
+  maxReviewsPerStep: 3,
 } as const;
 
 export const TaskStatus = z.enum([
@@ -112,7 +118,21 @@ export const Policy = z
     allowDegraded: z.boolean().optional(),
     requirePlanApproval: z.boolean().optional(),
     approvalTimeoutSeconds: z.number().int().min(1).max(7 * 24 * 3600).optional(),
+    /**
+     * What an approval gate does when its timeout passes without a decision: reject (default),
+     * or escalate: notify once more (SNS message attribute escalation=true), wait one more
+     * timeout, then reject.
+     */
+    onApprovalTimeout: z.enum(['reject', 'escalate']).optional(),
+    /**
+     * A step whose agent (and fallback agent, if it has one) failed goes to a human review gate
+     * instead of failing: the reviewer accepts a replacement output, grants one more attempt, or
+     * fails the step.
+     */
+    humanReviewOnFailure: z.boolean().optional(),
     maxConcurrency: z.number().int().min(1).max(40).optional(),
+    /** Token budget of the whole task across all model calls; exceeding it fails the step that did. */
+    maxTokens: z.number().int().positive().optional(),
   })
   .strict();
 export type Policy = z.infer<typeof Policy>;
@@ -332,6 +352,25 @@ export interface AgentContext {
   readArtifact(ref: ArtifactRef): Promise<Uint8Array>;
   /** Structured log line, tagged with task, step and attempt. */
   log(message: string, data?: Record<string, unknown>): void;
+  /**
+   * The tools on this agent's allow-list (see lambdas/agents/settings.ts). `call` validates the
+   * arguments, enforces the tool's limits, records a ToolCalled event, and throws a
+   * Baton.NonRetryable / Baton.AgentFailed error whose `cause` is the tool's error. Given by the
+   * harness; absent only when an agent is called outside it.
+   */
+  tools?: {
+    list(): import('../tools/types.js').ToolDefinition[];
+    has(name: string): boolean;
+    call(name: string, args: unknown): Promise<unknown>;
+  };
+  /**
+   * The agent's model: the deployment's (BATON_MODEL_CONFIG) or the agent's override, within the
+   * step and task token budgets; every call records a ModelCalled event. `deterministic` is true
+   * for the offline provider (no LLM). Given by the harness; absent only outside it.
+   */
+  model?: import('../models/types.js').ModelProvider;
+  /** Aborted when the attempt ends or runs out of time. */
+  signal?: AbortSignal;
 }
 
 /** An agent: stateless, `(input, ctx) => output`; a thrown error fails the attempt. */

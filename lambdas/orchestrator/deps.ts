@@ -1,7 +1,9 @@
 /** What the orchestrator's use cases need; handlers wire the real adapters, tests wire fakes or mocks. */
+import type { ApprovalNotifier } from '../adapters/notifier.js';
 import type { DeadLetterQueue } from '../adapters/queue.js';
 import type { TaskStore } from '../adapters/store.js';
 import type { WorkflowClient } from '../adapters/workflow.js';
+import type { SigningSecrets } from '../core/approvals.js';
 
 export interface OrchestratorDeps {
   store: TaskStore;
@@ -10,5 +12,18 @@ export interface OrchestratorDeps {
   agentFunctions: Record<string, string>;
   /** Where failed tasks are dead-lettered (Finalize). */
   deadLetters?: DeadLetterQueue;
+  /** What the approval request needs (RequestApproval only). */
+  approvals?: ApprovalServices;
   log?: (line: Record<string, unknown>) => void;
+  /** The clock (tests); default the system clock. */
+  now?: () => Date;
+}
+
+export interface ApprovalServices {
+  /** The link-signing secrets (the first signs). Loaded before a gate is created: a gate nobody can open is worse than a failed step. */
+  secrets(): Promise<SigningSecrets>;
+  /** Tells approvers (SNS in AWS, the runtime log locally). */
+  notifier: ApprovalNotifier;
+  /** Base URL of approval links (`BATON_PUBLIC_URL`), read when a link is made. */
+  publicUrl(): string;
 }

@@ -6,11 +6,14 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { documentClient, requireEnv, sfnClient, sqsClient } from '../adapters/clients.js';
+import { ConsoleApprovalNotifier, SnsApprovalNotifier } from '../adapters/notifier.js';
 import { DeadLetterQueue } from '../adapters/queue.js';
+import { loadSigningSecrets } from '../adapters/secrets.js';
 import { TaskStore } from '../adapters/store.js';
 import { WorkflowClient } from '../adapters/workflow.js';
 import { logger, logLine } from '../shared/observability.js';
-import type { OrchestratorDeps } from './deps.js';
+import * as approvalGates from './approvals.js';
+import type { ApprovalServices, OrchestratorDeps } from './deps.js';
 import { awaitDependencies } from './gate.js';
 import { finalizeTask, planTask, startTask } from './lifecycle.js';
 import { completeStep, recordAttemptFailure } from './steps.js';
@@ -24,9 +27,24 @@ function wired(): OrchestratorDeps {
     ...(process.env.DEAD_LETTER_QUEUE_URL
       ? { deadLetters: new DeadLetterQueue(sqsClient(), process.env.DEAD_LETTER_QUEUE_URL) }
       : {}),
+    approvals: approvalServices(),
     log: logLine,
   };
   return deps;
+}
+
+/**
+ * Approvers are told through SNS when the stack gives a topic (APPROVAL_TOPIC_ARN), else on the
+ * console (local mode: the runtime log). Links are signed with the secrets from SSM or the local
+ * secret file, and start with BATON_PUBLIC_URL.
+ */
+function approvalServices(): ApprovalServices {
+  const topicArn = process.env.APPROVAL_TOPIC_ARN;
+  return {
+    secrets: () => loadSigningSecrets(),
+    notifier: topicArn ? new SnsApprovalNotifier({ topicArn }) : new ConsoleApprovalNotifier(),
+    publicUrl: () => requireEnv('BATON_PUBLIC_URL'),
+  };
 }
 
 const wrap = <T>(fn: (d: OrchestratorDeps, event: unknown) => Promise<T>) =>
@@ -39,6 +57,8 @@ export const gate = wrap(awaitDependencies);
 export const stepFailed = wrap(recordAttemptFailure);
 export const complete = wrap(completeStep);
 export const finalize = wrap(finalizeTask);
+export const requestApproval = wrap(approvalGates.requestApproval);
+export const resolveApproval = wrap(approvalGates.resolveApproval);
 
 /** SQS intake: starts executions; failed records go back to the queue (and to its DLQ in the end). */
 export const intake = middy<SQSEvent, SQSBatchResponse>()

@@ -1,14 +1,14 @@
 /** Task-level Lambdas: intake (start the execution), plan, finalize. */
 import { z } from 'zod';
+import { approvalTimeoutSeconds } from '../core/approvals.js';
 import { ContractViolationError } from '../core/errors.js';
 import { eventId } from '../core/ids.js';
 import { decideOutcome } from '../core/outcome.js';
-import { validatePlan } from '../core/plan.js';
 import { ExecutionInput, IntakeMessage, type Json, type Plan } from '../core/schemas.js';
 import type { DeadLetterRecord, StepResult, StoredTask } from '../adapters/store.js';
 import { WorkflowClient } from '../adapters/workflow.js';
 import type { OrchestratorDeps } from './deps.js';
-import { planFromGoal } from './offline-planner.js';
+import { planForTask } from './planner.js';
 import { CaughtError, readCause } from './steps.js';
 
 /** Intake: one queued submission -> one execution (named after task and run, so duplicates collapse). */
@@ -33,8 +33,20 @@ export async function startTask(deps: OrchestratorDeps, body: string): Promise<v
 }
 
 export interface PlannedItems {
-  items: { stepId: string; agentFunction: string; timeoutSeconds: number; firstAttempt: number }[];
+  items: {
+    stepId: string;
+    agentFunction: string;
+    timeoutSeconds: number;
+    firstAttempt: number;
+    /** The step waits for an approval before its agent runs. */
+    approval: boolean;
+    /** Its approval and review gates' timeout (TimeoutSecondsPath). */
+    approvalTimeoutSeconds: number;
+  }[];
   maxConcurrency: number;
+  /** The plan waits for an approval before any step runs (`policy.requirePlanApproval`). */
+  requireApproval: boolean;
+  approvalTimeoutSeconds: number;
 }
 
 /** Plan: the explicit plan, or one made from the goal; Map items in topological order. */
@@ -47,11 +59,7 @@ export async function planTask(deps: OrchestratorDeps, raw: unknown): Promise<Pl
   if (!plan) {
     await deps.store.appendEvent({ ...base, id: eventId({ run: req.run, type: 'PlanningStarted' }), type: 'PlanningStarted', data: {} });
     const known = new Set(Object.keys(deps.agentFunctions));
-    const made = planFromGoal(task.goal, known);
-    plan = await deps.store.putPlan(
-      task.taskId,
-      validatePlan(made.spec, { knownAgents: known, source: 'planner:offline', rationale: made.rationale }),
-    );
+    plan = await deps.store.putPlan(task.taskId, await planForTask(deps.store, task, req.run, known));
   }
   await deps.store.appendEvent({
     ...base,
@@ -70,9 +78,27 @@ export async function planTask(deps: OrchestratorDeps, raw: unknown): Promise<Pl
     if (!agentFunction) throw new ContractViolationError(`Agent "${s.agent}" has no function in this deployment`);
     const prior = results.get(s.id);
     const firstAttempt = prior && prior.run < req.run && prior.status !== 'SUCCEEDED' ? (prior.attempt ?? 0) + 1 : 1;
-    return { stepId: s.id, agentFunction, timeoutSeconds: s.timeoutSeconds, firstAttempt };
+    return {
+      stepId: s.id,
+      agentFunction,
+      timeoutSeconds: s.timeoutSeconds,
+      firstAttempt,
+      approval: s.approval === 'before',
+      approvalTimeoutSeconds: approvalTimeoutSeconds(task.policy, s),
+    };
   });
-  return { items, maxConcurrency: task.policy.maxConcurrency ?? 40 };
+  // A plan approved in an earlier run is not asked again when the task is redriven.
+  const approvedBefore =
+    task.policy.requirePlanApproval === true &&
+    (await deps.store.listTaskApprovals(task.taskId)).some(
+      (a) => a.kind === 'plan' && a.run < req.run && a.decision?.decision === 'approve',
+    );
+  return {
+    items,
+    maxConcurrency: task.policy.maxConcurrency ?? 40,
+    requireApproval: task.policy.requirePlanApproval === true && !approvedBefore,
+    approvalTimeoutSeconds: approvalTimeoutSeconds(task.policy),
+  };
 }
 
 export const FinalizeRequest = ExecutionInput.extend({ error: CaughtError.optional() });
@@ -88,6 +114,7 @@ export async function finalizeTask(deps: OrchestratorDeps, raw: unknown): Promis
   if (!task) throw new ContractViolationError(`Task ${req.taskId} does not exist`);
   if (task.status === 'CANCELLED') return { status: 'CANCELLED' };
   const base = { taskId: task.taskId, traceId: task.traceId };
+  await deps.store.closePendingApprovals(task.taskId, 'the task ended');
   const caught = req.error ? readCause(req.error) : undefined;
   const outcome = plan ? decideOutcome(plan, results, task.policy) : undefined;
   const status = caught || !outcome ? 'FAILED' : outcome.status;

@@ -1,9 +1,9 @@
-/** The Lambdas of one step's life after its gate: attempt failure (retry or fail) and completion. */
+/** The Lambdas of one step's life after its gate: attempt failure (retry, fallback, review or fail) and completion. */
 import { z } from 'zod';
 import { CancelledError, ContractViolationError } from '../core/errors.js';
 import { eventId } from '../core/ids.js';
 import { decideRetry } from '../core/retry.js';
-import type { Json } from '../core/schemas.js';
+import { type Json, LIMITS } from '../core/schemas.js';
 import type { OrchestratorDeps } from './deps.js';
 import { loadContext, releaseDependents } from './gate.js';
 
@@ -43,6 +43,51 @@ export interface AttemptFailureDecision {
   useFallback: boolean;
   /** Set when the step goes to its fallback agent: the function to run and why. */
   fallback: { function: string; agent: string; failure: { agent: string; name: string; message: string } } | null;
+  /** True when the step goes to a human review gate (`policy.humanReviewOnFailure`). */
+  review: boolean;
+}
+
+type Ctx = Awaited<ReturnType<typeof loadContext>>;
+
+/** Ends a step FAILED in this run: the event, the result, and its dependents' gates (they skip). */
+export async function failStep(
+  deps: OrchestratorDeps,
+  ctx: Ctx,
+  f: { stepId: string; run: number; attempts: number; error: { name: string; message: string }; reason: string; extra?: Record<string, Json> },
+): Promise<void> {
+  const step = ctx.plan.steps.find((s) => s.id === f.stepId);
+  await deps.store.appendEvent({
+    id: eventId({ run: f.run, type: 'StepFailed', stepId: f.stepId }),
+    type: 'StepFailed',
+    taskId: ctx.task.taskId,
+    stepId: f.stepId,
+    traceId: ctx.task.traceId,
+    data: { attempts: f.attempts, error: f.error, reason: f.reason, ...(f.extra ?? {}) },
+  });
+  await deps.store.putResult(ctx.task.taskId, {
+    stepId: f.stepId,
+    run: f.run,
+    status: 'FAILED',
+    attempt: f.attempts,
+    ...(step ? { agent: step.agent } : {}),
+    error: f.error,
+    at: new Date().toISOString(),
+  });
+  await releaseDependents(deps, ctx, f.stepId);
+}
+
+/**
+ * After a human review granted a retry, the step's failures go back to review (no more automatic
+ * retries, no second fallback), up to `LIMITS.maxReviewsPerStep` reviews per run.
+ */
+async function reviewState(deps: OrchestratorDeps, taskId: string, run: number, stepId: string, attempt: number) {
+  const rounds = (await deps.store.listTaskApprovals(taskId)).filter(
+    (a) => a.kind === 'review' && a.run === run && a.stepId === stepId,
+  );
+  // Any round of the review that granted this attempt (an escalated one included).
+  const retried = rounds.some((a) => a.attempt === attempt && a.decision?.decision === 'retry');
+  const reviews = rounds.filter((a) => a.round === 1).length;
+  return { retried, left: LIMITS.maxReviewsPerStep - reviews };
 }
 
 /**
@@ -56,12 +101,16 @@ export async function recordAttemptFailure(deps: OrchestratorDeps, raw: unknown)
   if (!step) throw new ContractViolationError(`Step ${req.stepId} is not in the plan of ${req.taskId}`);
   const error = readCause(req.error);
   const phase = req.phase ?? 'agent';
-  const decision =
-    phase === 'agent'
+  const humanReview = phase !== 'gate' && ctx.task.policy.humanReviewOnFailure === true;
+  const reviewed = humanReview ? await reviewState(deps, req.taskId, req.run, req.stepId, req.attempt) : undefined;
+  const decision = reviewed?.retried
+    ? { retry: false, waitSeconds: 0, nextAttempt: req.attempt + 1, reason: 'the attempt a review granted failed' }
+    : phase === 'agent'
       ? decideRetry(step.retry, req.attempt, error.name)
       : { retry: false, waitSeconds: 0, nextAttempt: req.attempt + 1, reason: `the ${phase === 'gate' ? 'dependency gate' : 'fallback agent'} failed` };
   const fallbackFunction = step.fallbackAgent ? deps.agentFunctions[step.fallbackAgent] : undefined;
-  const useFallback = !decision.retry && phase === 'agent' && Boolean(step.fallbackAgent && fallbackFunction);
+  const useFallback = !decision.retry && phase === 'agent' && !reviewed?.retried && Boolean(step.fallbackAgent && fallbackFunction);
+  const review = !decision.retry && !useFallback && humanReview && (reviewed?.left ?? 0) > 0;
   const base = { taskId: req.taskId, stepId: req.stepId, traceId: ctx.task.traceId };
   await deps.store.appendEvent({
     ...base,
@@ -73,7 +122,12 @@ export async function recordAttemptFailure(deps: OrchestratorDeps, raw: unknown)
       error,
       willRetry: decision.retry,
       ...(decision.retry ? { retryInSeconds: decision.waitSeconds, nextAttempt: decision.nextAttempt } : {}),
-      reason: useFallback ? `${decision.reason}; running fallback agent ${step.fallbackAgent}` : decision.reason,
+      reason: useFallback
+        ? `${decision.reason}; running fallback agent ${step.fallbackAgent}`
+        : review
+          ? `${decision.reason}; waiting for a human review`
+          : decision.reason,
+      ...(review ? { willReview: true } : {}),
     },
   });
   if (useFallback) {
@@ -90,25 +144,15 @@ export async function recordAttemptFailure(deps: OrchestratorDeps, raw: unknown)
       nextAttempt: decision.nextAttempt,
       useFallback: true,
       fallback: { function: fallbackFunction as string, agent: step.fallbackAgent as string, failure },
+      review: false,
     };
   }
-  if (!decision.retry) {
-    await deps.store.appendEvent({
-      ...base,
-      id: eventId({ run: req.run, type: 'StepFailed', stepId: req.stepId }),
-      type: 'StepFailed',
-      data: { attempts: req.attempt, error, reason: decision.reason },
-    });
-    await deps.store.putResult(req.taskId, {
-      stepId: req.stepId,
-      run: req.run,
-      status: 'FAILED',
-      attempt: req.attempt,
-      agent: step.agent,
-      error,
-      at: new Date().toISOString(),
-    });
-    await releaseDependents(deps, ctx, req.stepId);
+  if (!decision.retry && !review) {
+    const reason =
+      humanReview && reviewed && reviewed.left <= 0
+        ? `${decision.reason}; the step had ${LIMITS.maxReviewsPerStep} reviews in this run`
+        : decision.reason;
+    await failStep(deps, ctx, { stepId: req.stepId, run: req.run, attempts: req.attempt, error, reason });
   }
   return {
     retry: decision.retry,
@@ -116,6 +160,7 @@ export async function recordAttemptFailure(deps: OrchestratorDeps, raw: unknown)
     nextAttempt: decision.nextAttempt,
     useFallback: false,
     fallback: null,
+    review,
   };
 }
 

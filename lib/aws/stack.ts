@@ -1,7 +1,8 @@
 /**
  * The Baton stack: HTTP API, DynamoDB state store, S3 artifacts, SQS intake (+ DLQs), the
- * Standard state machine, and one Lambda per agent. Construct ids are a contract: renaming one
- * replaces the resource (and loses a table's data).
+ * Standard state machine, one Lambda per agent, and the approval plumbing (SNS topic for
+ * approvers, SSM SecureString for the link-signing secret). Construct ids are a contract:
+ * renaming one replaces the resource (and loses a table's data).
  */
 import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
@@ -10,12 +11,15 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { AgentEntry } from '../../lambdas/agents/registry.js';
+import type { ModelConfig } from '../../lambdas/models/index.js';
 import { TABLE_INDEXES } from '../../lambdas/adapters/store.js';
 import { buildDefinition } from '../workflow/definition.js';
 import { AgentFunction, BatonFunction } from './functions.js';
@@ -25,6 +29,23 @@ export interface BatonStackProps extends StackProps {
   agents: Map<string, AgentEntry>;
   /** Keep data when the stack is deleted (default true: RETAIN table and bucket). */
   retainData?: boolean;
+  /**
+   * Name of the SSM SecureString parameter holding the approval link-signing secret(s) (default
+   * `/<stack name>/approval-signing-secret`). The operator creates it once before approvals are
+   * used, e.g. `aws ssm put-parameter --type SecureString --name <name> --value "$(openssl rand -hex 32)"`;
+   * CloudFormation cannot create SecureStrings and a generated value would sit in the template.
+   */
+  approvalSecretParameterName?: string;
+  /**
+   * The deployment's model for the agents and the planner (default: the offline, deterministic
+   * provider). An agent's own `model` setting is laid over it.
+   */
+  modelConfig?: ModelConfig;
+  /**
+   * Base URL of approval links (e.g. a custom domain of the API). Default: the HTTP API's URL.
+   * Context `baton:publicUrl` or env BATON_PUBLIC_URL at synth time set it too (bin/app.ts).
+   */
+  publicUrl?: string;
 }
 
 export class BatonStack extends Stack {
@@ -32,6 +53,8 @@ export class BatonStack extends Stack {
   readonly bucket: s3.Bucket;
   readonly stateMachine: sfn.StateMachine;
   readonly api: apigw.HttpApi;
+  readonly approvalTopic: sns.Topic;
+  readonly approvalSecretParameterName: string;
 
   constructor(scope: Construct, id: string, props: BatonStackProps) {
     super(scope, id, props);
@@ -64,6 +87,13 @@ export class BatonStack extends Stack {
     });
 
     // ---- artifacts
+    const accessLogs = new s3.Bucket(this, 'ArtifactAccessLogs', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      removalPolicy,
+      lifecycleRules: [{ expiration: Duration.days(365) }],
+    });
     this.bucket = new s3.Bucket(this, 'Artifacts', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
@@ -71,6 +101,8 @@ export class BatonStack extends Stack {
       versioned: true,
       removalPolicy,
       autoDeleteObjects: false,
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'artifacts/',
     });
 
     // ---- queues
@@ -92,12 +124,50 @@ export class BatonStack extends Stack {
 
     const storeEnv = { TABLE_NAME: this.table.tableName, ARTIFACT_BUCKET: this.bucket.bucketName };
 
+    // ---- approvals: who is told, and the secret links are signed with
+    this.approvalTopic = new sns.Topic(this, 'ApprovalRequests', {
+      displayName: 'Baton approval requests',
+      enforceSSL: true,
+    });
+    this.approvalSecretParameterName = props.approvalSecretParameterName ?? `/${this.stackName}/approval-signing-secret`;
+    if (!this.approvalSecretParameterName.startsWith('/')) {
+      throw new Error(`approvalSecretParameterName must be a path such as /baton/approval-signing-secret (got "${this.approvalSecretParameterName}").`);
+    }
+    const approvalSecretArn = this.formatArn({
+      service: 'ssm',
+      resource: 'parameter',
+      resourceName: this.approvalSecretParameterName.slice(1),
+    });
+    const readApprovalSecret = new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [approvalSecretArn] });
+    const approvalSecretEnv = { BATON_APPROVAL_SECRET_PARAM: this.approvalSecretParameterName };
+
     // ---- agents: one function each
     const agentFns = new Map<string, AgentFunction>();
+    const modelEnv: Record<string, string> = props.modelConfig
+      ? { BATON_MODEL_CONFIG: JSON.stringify(props.modelConfig) }
+      : {};
+    const usesBedrock = (override?: { provider?: string }) =>
+      (override?.provider ?? props.modelConfig?.provider) === 'bedrock';
+    const grantBedrock = (fn: lambda.IFunction) =>
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'],
+          resources: [
+            `arn:${this.partition}:bedrock:*::foundation-model/*`,
+            `arn:${this.partition}:bedrock:${this.region}:${this.account}:inference-profile/*`,
+          ],
+        }),
+      );
     for (const agent of props.agents.values()) {
-      const fn = new AgentFunction(this, `Agent-${agent.name}`, agent, storeEnv);
+      // Each agent function carries only its own settings (Lambda environments are capped at 4 KB).
+      const fn = new AgentFunction(this, `Agent-${agent.name}`, agent, {
+        ...storeEnv,
+        ...modelEnv,
+        BATON_AGENT_SETTINGS: JSON.stringify({ [agent.name]: agent.settings }),
+      });
       this.table.grantReadWriteData(fn);
       this.bucket.grantReadWrite(fn);
+      if (usesBedrock(agent.settings.model)) grantBedrock(fn);
       agentFns.set(agent.name, fn);
     }
     const agentFunctions = JSON.stringify(Object.fromEntries([...agentFns].map(([n, f]) => [n, f.functionArn])));
@@ -113,12 +183,20 @@ export class BatonStack extends Stack {
       this.table.grantReadWriteData(fn);
       return fn;
     };
-    const planner = orchestrator('Planner', 'planner', { BATON_AGENT_FUNCTIONS: agentFunctions });
+    const planner = orchestrator('Planner', 'planner', { BATON_AGENT_FUNCTIONS: agentFunctions, ...modelEnv });
+    if (usesBedrock()) grantBedrock(planner);
     const gate = orchestrator('Gate', 'gate');
     const stepFailed = orchestrator('StepFailed', 'stepFailed', { BATON_AGENT_FUNCTIONS: agentFunctions });
     const complete = orchestrator('CompleteStep', 'complete');
     const finalize = orchestrator('Finalize', 'finalize', { DEAD_LETTER_QUEUE_URL: taskDeadLetters.queueUrl });
     taskDeadLetters.grantSendMessages(finalize);
+    const requestApproval = orchestrator('RequestApproval', 'requestApproval', {
+      ...approvalSecretEnv,
+      APPROVAL_TOPIC_ARN: this.approvalTopic.topicArn,
+    });
+    this.approvalTopic.grantPublish(requestApproval);
+    requestApproval.addToRolePolicy(readApprovalSecret);
+    const resolveApproval = orchestrator('ResolveApproval', 'resolveApproval');
 
     const logGroup = new logs.LogGroup(this, 'WorkflowLogs', {
       retention: logs.RetentionDays.ONE_MONTH,
@@ -137,14 +215,24 @@ export class BatonStack extends Stack {
       stateMachineName,
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromChainable(
-        buildDefinition(new Construct(this, 'States'), { planner, gate, stepFailed, complete, finalize }),
+        buildDefinition(new Construct(this, 'States'), {
+          planner,
+          gate,
+          stepFailed,
+          complete,
+          finalize,
+          requestApproval,
+          resolveApproval,
+        }),
       ),
       tracingEnabled: true,
       timeout: Duration.days(7),
-      logs: { destination: logGroup, level: sfn.LogLevel.ERROR, includeExecutionData: false },
+      // Every state transition is logged, without execution data: gate payloads hold task tokens.
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
     for (const fn of agentFns.values()) fn.grantInvoke(this.stateMachine);
-    for (const fn of [gate, stepFailed, complete]) {
+    // Whoever ends a step releases its dependents' gates; approvals answer their own tokens.
+    for (const fn of [gate, stepFailed, complete, requestApproval, resolveApproval]) {
       fn.addToRolePolicy(
         new iam.PolicyStatement({
           actions: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'],
@@ -168,9 +256,15 @@ export class BatonStack extends Stack {
         INTAKE_QUEUE_URL: intake.queueUrl,
         STATE_MACHINE_ARN: stateMachineArn,
         BATON_AGENT_NAMES: [...agentFns.keys()].join(','),
+        ...approvalSecretEnv,
       },
       description: 'Baton HTTP API',
     });
+    apiFn.addToRolePolicy(readApprovalSecret);
+    // Decisions resume the waiting gate with its (stored, never exposed) task token.
+    apiFn.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'], resources: [stateMachineArn] }),
+    );
     this.table.grantReadWriteData(apiFn);
     this.bucket.grantRead(apiFn);
     intake.grantSendMessages(apiFn);
@@ -194,6 +288,16 @@ export class BatonStack extends Stack {
       description: 'Baton task API',
       defaultIntegration: integration,
       defaultAuthorizer: new HttpIamAuthorizer(),
+      createDefaultStage: false,
+    });
+    this.api.addStage('DefaultStage', {
+      stageName: '$default',
+      autoDeploy: true,
+      accessLogSettings: {
+        destination: new apigw.LogGroupLogDestination(
+          new logs.LogGroup(this, 'ApiAccessLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
+        ),
+      },
     });
     this.api.addRoutes({
       path: '/healthz',
@@ -201,11 +305,29 @@ export class BatonStack extends Stack {
       integration,
       authorizer: new apigw.HttpNoneAuthorizer(),
     });
+    // Approval links: the HMAC signature in the link is the credential (people click them in
+    // mail and chat). GET /approvals and POST /approvals/{id}/decision keep IAM auth.
+    this.api.addRoutes({
+      path: '/approvals/{id}',
+      methods: [apigw.HttpMethod.GET, apigw.HttpMethod.POST],
+      integration,
+      authorizer: new apigw.HttpNoneAuthorizer(),
+    });
+    const publicUrl = props.publicUrl ?? this.api.apiEndpoint;
+    for (const fn of [apiFn, requestApproval]) fn.addEnvironment('BATON_PUBLIC_URL', publicUrl);
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint });
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });
     new CfnOutput(this, 'ArtifactBucketName', { value: this.bucket.bucketName });
     new CfnOutput(this, 'IntakeDeadLetterQueueUrl', { value: intakeDlq.queueUrl });
     new CfnOutput(this, 'TaskDeadLetterQueueUrl', { value: taskDeadLetters.queueUrl });
+    new CfnOutput(this, 'ApprovalTopicArn', {
+      value: this.approvalTopic.topicArn,
+      description: 'Subscribe approvers (e-mail, chat webhooks) to receive approval links',
+    });
+    new CfnOutput(this, 'ApprovalSecretParameterName', {
+      value: this.approvalSecretParameterName,
+      description: 'Create this SSM SecureString (32+ random characters) before using approval gates',
+    });
   }
 }

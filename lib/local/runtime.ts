@@ -27,6 +27,8 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { documentClient } from '../../lambdas/adapters/clients.js';
+import { setConsoleApprovalSink } from '../../lambdas/adapters/notifier.js';
+import { SECRET_FILE_ENV, SECRET_PARAM_ENV } from '../../lambdas/adapters/secrets.js';
 import { TaskStore } from '../../lambdas/adapters/store.js';
 import { agentLambda } from '../../lambdas/agents/lambda.js';
 import { eventId } from '../../lambdas/core/ids.js';
@@ -60,6 +62,8 @@ export interface LocalRuntimeOptions {
   log?: (line: Record<string, unknown>) => void;
   /** Long-poll wait of the SQS pollers (default 1 s locally, so shutdown is quick). */
   pollWaitSeconds?: number;
+  /** Base URL of approval links; default BATON_PUBLIC_URL, else this runtime's URL. */
+  publicUrl?: string;
 }
 
 export interface LocalRuntime {
@@ -90,6 +94,15 @@ export class LocalRuntimeError extends Error {
 }
 
 /** Error thrown when an in-process function runs past its configured timeout, as Lambda reports it. */
+/**
+ * Template environment variables that mean something else locally: approvers are told on the
+ * console (no SNS topic), links are signed with a secret file in the data dir (no SSM), and
+ * link URLs start with the runtime's own URL.
+ */
+const LOCAL_ENV_OVERRIDES = new Set(['APPROVAL_TOPIC_ARN', SECRET_PARAM_ENV, 'BATON_PUBLIC_URL']);
+/** The public URL this module set last: a later runtime in the same process must not take it for the user's. */
+let lastLocalPublicUrl: string | undefined;
+
 class LambdaTimeoutError extends Error {
   constructor(fn: string, seconds: number) {
     super(`Task timed out after ${seconds} seconds (${fn})`);
@@ -101,6 +114,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
   const dataDir = resolve(opts.dataDir ?? process.env.BATON_DATA_DIR ?? '.baton');
   const log = opts.log ?? ((line) => process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), ...line })}\n`));
   mkdirSync(dataDir, { recursive: true });
+  const envPublicUrl = process.env.BATON_PUBLIC_URL;
+  const configuredPublicUrl = opts.publicUrl ?? (envPublicUrl && envPublicUrl !== lastLocalPublicUrl ? envPublicUrl : undefined);
   const apiKey = opts.apiKey ?? process.env.BATON_API_KEY ?? readOrCreateKey(join(dataDir, 'api-key'));
 
   const loaded = loadBatonConfig(opts.configPath ?? process.env.BATON_CONFIG);
@@ -130,10 +145,14 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
   for (const [, fn] of resourcesOfType(template, 'AWS::Lambda::Function')) {
     const vars = (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
     for (const [k, v] of Object.entries(resolveIntrinsics(vars, template, names) as Record<string, unknown>)) {
-      if (k !== 'NODE_OPTIONS') env[k] = String(v);
+      if (k !== 'NODE_OPTIONS' && !LOCAL_ENV_OVERRIDES.has(k)) env[k] = String(v);
     }
   }
+  env[SECRET_FILE_ENV] = join(dataDir, 'approval-secret');
+  for (const k of LOCAL_ENV_OVERRIDES) delete process.env[k];
   Object.assign(process.env, env, { BATON_API_KEY: apiKey });
+  // Approval links go to the runtime log (ConsoleApprovalNotifier).
+  setConsoleApprovalSink((line) => log({ component: 'approvals', message: line }));
 
   const functions = await loadFunctions(template, names, agents);
   const invoke = async (functionName: string, payload: unknown): Promise<unknown> => {
@@ -205,6 +224,9 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
   });
   const address = server.address() as AddressInfo;
   const url = `http://${opts.host ?? '127.0.0.1'}:${address.port}`;
+  const publicUrl = configuredPublicUrl ?? url;
+  process.env.BATON_PUBLIC_URL = publicUrl;
+  lastLocalPublicUrl = publicUrl;
 
   // Crash recovery: executions that were running when the process last stopped run again;
   // steps that had succeeded are not run again (their results are in the store).
@@ -313,7 +335,7 @@ async function loadFunctions(
     if (agentName) {
       const entry = agents.get(agentName);
       if (!entry) throw new LocalRuntimeError(`Agent ${agentName} is in the template but not in the config`);
-      handler = agentLambda(agentName, await loadAgent(entry)) as unknown as LambdaHandler;
+      handler = agentLambda(agentName, await loadAgent(entry), { settings: entry.settings }) as unknown as LambdaHandler;
     } else {
       const entry = r.Metadata?.[METADATA.entry] as string | undefined;
       const exportName = r.Metadata?.[METADATA.handler] as string | undefined;

@@ -2,9 +2,13 @@
  * The Baton state machine, defined once. `cdk deploy` ships it; local mode runs the same
  * definition, read back from the synthesized template.
  *
- *   Plan ─▶ RunSteps (Map, items in topological order) ─▶ Finalize ─▶ Succeed | Fail
- *     per step: AwaitDependencies (.waitForTaskToken) ─▶ RunAgent (per-step timeout)
+ *   Plan ─▶ [RequestPlanApproval] ─▶ RunSteps (Map, items in topological order) ─▶ Finalize ─▶ Succeed | Fail
+ *     per step: AwaitDependencies (.waitForTaskToken) ─▶ [RequestApproval] ─▶ RunAgent (per-step timeout)
  *               ─▶ CompleteStep;   RunAgent errors ─▶ RecordAttemptFailure ─▶ Backoff ─▶ RunAgent
+ *                                                   ─▶ RunFallback ─▶ [RequestReview]
+ * Every approval gate is a .waitForTaskToken state with TimeoutSecondsPath; whatever ends it
+ * other than an approval (a rejection, the timeout, a failure) is caught into ResolveApproval,
+ * which reads the decision from the store and says what comes next.
  */
 import { Duration } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -19,6 +23,8 @@ export interface WorkflowFunctions {
   stepFailed: IFunction;
   complete: IFunction;
   finalize: IFunction;
+  requestApproval: IFunction;
+  resolveApproval: IFunction;
 }
 
 /** A parked step waits at most this long for its dependencies: no execution can hang forever. */
@@ -29,6 +35,19 @@ export const LAMBDA_TASK_TIMEOUT = sfn.Timeout.duration(Duration.seconds(60));
 /** State names are part of the contract with the local runtime and with operators' dashboards. */
 export const STATE = {
   plan: 'Plan',
+  planApproval: 'PlanApproval?',
+  requestPlanApproval: 'RequestPlanApproval',
+  resolvePlanApproval: 'ResolvePlanApproval',
+  afterPlanApproval: 'AfterPlanApproval?',
+  planNotApproved: 'PlanNotApproved',
+  requestApproval: 'RequestApproval',
+  resolveApproval: 'ResolveApproval',
+  afterApproval: 'AfterApproval?',
+  requestReview: 'RequestReview',
+  reviewDecided: 'ReviewDecided',
+  resolveReview: 'ResolveReview',
+  afterReview: 'AfterReview?',
+  reviewRetry: 'ReviewRetry',
   runSteps: 'RunSteps',
   awaitDependencies: 'AwaitDependencies',
   proceed: 'Proceed?',
@@ -67,11 +86,49 @@ export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.I
   const plan = new tasks.LambdaInvoke(scope, STATE.plan, {
     lambdaFunction: fns.planner,
     payload: sfn.TaskInput.fromObject(ref),
-    resultSelector: { 'items.$': '$.Payload.items', 'maxConcurrency.$': '$.Payload.maxConcurrency' },
+    resultSelector: {
+      'items.$': '$.Payload.items',
+      'maxConcurrency.$': '$.Payload.maxConcurrency',
+      'requireApproval.$': '$.Payload.requireApproval',
+      'approvalTimeoutSeconds.$': '$.Payload.approvalTimeoutSeconds',
+    },
     resultPath: '$.plan',
     taskTimeout: LAMBDA_TASK_TIMEOUT,
   });
   plan.addCatch(finalizeAfterError, { errors: ['States.ALL'], resultPath: '$.error' });
+
+  // ---- approval gates: request (.waitForTaskToken, bounded by the gate's own timeout) and resolve
+  const gateRef = (kind: 'plan' | 'step' | 'review') => ({
+    ...ref,
+    kind,
+    ...(kind === 'plan' ? {} : { stepId: sfn.JsonPath.stringAt('$.stepId') }),
+    ...(kind === 'review' ? { attempt: sfn.JsonPath.numberAt('$.retry.nextAttempt') } : {}),
+  });
+  const requestGate = (id: string, kind: 'plan' | 'step' | 'review', timeoutPath: string) =>
+    new tasks.LambdaInvoke(scope, id, {
+      lambdaFunction: fns.requestApproval,
+      integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      payload: sfn.TaskInput.fromObject({
+        ...gateRef(kind),
+        ...(kind === 'review' ? { error: sfn.JsonPath.objectAt('$.error') } : {}),
+        taskToken: sfn.JsonPath.taskToken,
+      }),
+      taskTimeout: sfn.Timeout.at(timeoutPath),
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+  const resolveGate = (id: string, kind: 'plan' | 'step' | 'review', caught: boolean) =>
+    new tasks.LambdaInvoke(scope, id, {
+      lambdaFunction: fns.resolveApproval,
+      payload: sfn.TaskInput.fromObject({
+        ...gateRef(kind),
+        ...(caught ? { error: sfn.JsonPath.objectAt('$.approvalError') } : {}),
+      }),
+      resultSelector: { 'action.$': '$.Payload.action', 'error.$': '$.Payload.error' },
+      resultPath: '$.approvalResolution',
+      taskTimeout: LAMBDA_TASK_TIMEOUT,
+    });
+  const gateCatch = { errors: ['States.ALL'], resultPath: '$.approvalError' };
+  const resolved = (action: string) => sfn.Condition.stringEquals('$.approvalResolution.action', action);
 
   // ---- one step's iteration
   const stepDone = new sfn.Succeed(scope, STATE.stepDone);
@@ -140,9 +197,18 @@ export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.I
       error: sfn.JsonPath.objectAt('$.error'),
       phase: 'fallback',
     }),
-    resultPath: sfn.JsonPath.DISCARD,
+    // The decision after a failed fallback: fail the step, or (policy) a human review.
+    resultSelector: {
+      'retry.$': '$.Payload.retry',
+      'waitSeconds.$': '$.Payload.waitSeconds',
+      'nextAttempt.$': '$.Payload.nextAttempt',
+      'useFallback.$': '$.Payload.useFallback',
+      'fallback.$': '$.Payload.fallback',
+      'review.$': '$.Payload.review',
+    },
+    resultPath: '$.retry',
     taskTimeout: LAMBDA_TASK_TIMEOUT,
-  }).next(stepDone);
+  });
   runFallback.addCatch(fallbackFailed, { errors: ['States.ALL'], resultPath: '$.error' });
 
   const recordAttemptFailure = new tasks.LambdaInvoke(scope, STATE.recordAttemptFailure, {
@@ -154,6 +220,7 @@ export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.I
       'nextAttempt.$': '$.Payload.nextAttempt',
       'useFallback.$': '$.Payload.useFallback',
       'fallback.$': '$.Payload.fallback',
+      'review.$': '$.Payload.review',
     },
     resultPath: '$.retry',
     taskTimeout: LAMBDA_TASK_TIMEOUT,
@@ -175,17 +242,50 @@ export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.I
     taskTimeout: LAMBDA_TASK_TIMEOUT,
   });
 
+  // Step gate: approve runs the agent; anything else is resolved (reject/timeout fail the step).
+  const requestApproval = requestGate(STATE.requestApproval, 'step', '$.approvalTimeoutSeconds');
+  const resolveApproval = resolveGate(STATE.resolveApproval, 'step', true);
+  requestApproval.addCatch(resolveApproval, gateCatch);
+
+  // Review gate (policy.humanReviewOnFailure): accept a replacement output, retry once more, or fail.
+  const requestReview = requestGate(STATE.requestReview, 'review', '$.approvalTimeoutSeconds');
+  const reviewDecided = resolveGate(STATE.reviewDecided, 'review', false);
+  const resolveReview = resolveGate(STATE.resolveReview, 'review', true);
+  requestReview.addCatch(resolveReview, gateCatch);
+  const reviewRetry = new sfn.Pass(scope, STATE.reviewRetry, { inputPath: '$.retry.nextAttempt', resultPath: '$.attempt' });
+  const afterReview = new sfn.Choice(scope, STATE.afterReview)
+    .when(resolved('retry'), reviewRetry.next(runAgent))
+    .when(resolved('escalate'), requestReview)
+    .otherwise(stepDone);
+  requestReview.next(reviewDecided).next(afterReview);
+  resolveReview.next(afterReview);
+
   const iteration = awaitDependencies.next(
     new sfn.Choice(scope, STATE.proceed)
+      .when(
+        sfn.Condition.and(
+          sfn.Condition.stringEquals('$.gate.action', 'run'),
+          sfn.Condition.booleanEquals('$.approval', true),
+        ),
+        requestApproval,
+      )
       .when(sfn.Condition.stringEquals('$.gate.action', 'run'), runAgent.next(completeStep).next(stepDone))
       .otherwise(stepDone),
   );
-  recordAttemptFailure.next(
-    new sfn.Choice(scope, STATE.retryOrGiveUp)
-      .when(sfn.Condition.booleanEquals('$.retry.retry', true), backoff.next(nextAttempt).next(runAgent))
-      .when(sfn.Condition.booleanEquals('$.retry.useFallback', true), runFallback.next(completeStep))
+  requestApproval.next(runAgent);
+  resolveApproval.next(
+    new sfn.Choice(scope, STATE.afterApproval)
+      .when(resolved('run'), runAgent)
+      .when(resolved('escalate'), requestApproval)
       .otherwise(stepDone),
   );
+  const retryOrGiveUp = new sfn.Choice(scope, STATE.retryOrGiveUp)
+    .when(sfn.Condition.booleanEquals('$.retry.retry', true), backoff.next(nextAttempt).next(runAgent))
+    .when(sfn.Condition.booleanEquals('$.retry.useFallback', true), runFallback.next(completeStep))
+    .when(sfn.Condition.booleanEquals('$.retry.review', true), requestReview)
+    .otherwise(stepDone);
+  recordAttemptFailure.next(retryOrGiveUp);
+  fallbackFailed.next(retryOrGiveUp);
 
   const runSteps = new sfn.Map(scope, STATE.runSteps, {
     itemsPath: '$.plan.items',
@@ -196,6 +296,8 @@ export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.I
       agentFunction: sfn.JsonPath.stringAt('$$.Map.Item.Value.agentFunction'),
       timeoutSeconds: sfn.JsonPath.numberAt('$$.Map.Item.Value.timeoutSeconds'),
       attempt: sfn.JsonPath.numberAt('$$.Map.Item.Value.firstAttempt'),
+      approval: sfn.JsonPath.stringAt('$$.Map.Item.Value.approval'),
+      approvalTimeoutSeconds: sfn.JsonPath.numberAt('$$.Map.Item.Value.approvalTimeoutSeconds'),
     },
     maxConcurrencyPath: '$.plan.maxConcurrency',
     resultPath: sfn.JsonPath.DISCARD,
@@ -212,14 +314,34 @@ export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.I
   });
   finalize.addCatch(finalizeAfterError, { errors: ['States.ALL'], resultPath: '$.error' });
 
-  return plan
-    .next(runSteps)
-    .next(finalize)
-    .next(
-      new sfn.Choice(scope, STATE.outcome)
-        .when(sfn.Condition.stringEquals('$.outcome.status', 'FAILED'), taskFailed)
-        .otherwise(new sfn.Succeed(scope, STATE.taskSucceeded)),
-    );
+  // Plan gate (policy.requirePlanApproval): approve runs the steps; a rejection or a timeout fails the task.
+  const requestPlanApproval = requestGate(STATE.requestPlanApproval, 'plan', '$.plan.approvalTimeoutSeconds');
+  const resolvePlanApproval = resolveGate(STATE.resolvePlanApproval, 'plan', true);
+  requestPlanApproval.addCatch(resolvePlanApproval, gateCatch);
+  resolvePlanApproval.addCatch(finalizeAfterError, { errors: ['States.ALL'], resultPath: '$.error' });
+  const planNotApproved = new sfn.Pass(scope, STATE.planNotApproved, {
+    inputPath: '$.approvalResolution.error',
+    resultPath: '$.error',
+  }).next(finalizeAfterError);
+  requestPlanApproval.next(runSteps);
+  resolvePlanApproval.next(
+    new sfn.Choice(scope, STATE.afterPlanApproval)
+      .when(resolved('run'), runSteps)
+      .when(resolved('escalate'), requestPlanApproval)
+      .otherwise(planNotApproved),
+  );
+
+  runSteps.next(finalize).next(
+    new sfn.Choice(scope, STATE.outcome)
+      .when(sfn.Condition.stringEquals('$.outcome.status', 'FAILED'), taskFailed)
+      .otherwise(new sfn.Succeed(scope, STATE.taskSucceeded)),
+  );
+  plan.next(
+    new sfn.Choice(scope, STATE.planApproval)
+      .when(sfn.Condition.booleanEquals('$.plan.requireApproval', true), requestPlanApproval)
+      .otherwise(runSteps),
+  );
+  return plan;
 }
 
 /** Error names the definition relies on, exported for the CDK assertion tests. */

@@ -89,7 +89,9 @@ describe('Baton state machine', () => {
   it('is a Standard workflow: Plan, then a Map over the steps, then Finalize', () => {
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineType: 'STANDARD' });
     expect(asl.StartAt).toBe(STATE.plan);
-    expect(asl.States[STATE.plan]?.Next).toBe(STATE.runSteps);
+    // Plan -> (plan approval gate when the policy asks for one) -> RunSteps
+    expect(asl.States[STATE.plan]?.Next).toBe(STATE.planApproval);
+    expect(asl.States[STATE.planApproval]).toMatchObject({ Type: 'Choice', Default: STATE.runSteps });
     expect(asl.States[STATE.runSteps]).toMatchObject({
       Type: 'Map',
       ItemsPath: '$.plan.items',
@@ -130,6 +132,7 @@ describe('Baton state machine', () => {
       Choices: [
         { Variable: '$.retry.retry', BooleanEquals: true, Next: STATE.backoff },
         { Variable: '$.retry.useFallback', BooleanEquals: true, Next: STATE.runFallback },
+        { Variable: '$.retry.review', BooleanEquals: true, Next: STATE.requestReview },
       ],
       Default: STATE.stepDone,
     });
@@ -154,9 +157,11 @@ describe('Baton state machine', () => {
       Next: STATE.completeStep,
       Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.fallbackFailed }],
     });
+    // A failed fallback fails the step, or (policy.humanReviewOnFailure) goes to a human review.
     expect(iteration.States[STATE.fallbackFailed]).toMatchObject({
       Parameters: { Payload: { phase: 'fallback', 'attempt.$': '$.retry.nextAttempt' } },
-      Next: STATE.stepDone,
+      ResultPath: '$.retry',
+      Next: STATE.retryOrGiveUp,
     });
     const completion = iteration.States[STATE.completeStep] as { Parameters: { Payload: Record<string, string> } };
     expect(completion.Parameters.Payload['attempt.$']).toBe('$.agentResult.attempt');

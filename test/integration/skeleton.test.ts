@@ -186,7 +186,7 @@ describe('bad input', () => {
     const res = await h.api('POST', '/tasks', { goal: 'g', plan: { steps: [{ id: 'x', agent: 'nobody' }] } });
     expect(res.status).toBe(400);
     expect(res.body.issues).toEqual([
-      { path: 'plan.steps[0].agent', message: expect.stringContaining('unknown agent "nobody"; known agents: echo, fail') },
+      { path: 'plan.steps[0].agent', message: expect.stringContaining('unknown agent "nobody"; known agents: coding, data, echo, fail') },
     ]);
   });
 

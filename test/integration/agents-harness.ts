@@ -1,0 +1,80 @@
+/**
+ * Boots the local runtime with a Baton config of the test's choosing (and extra environment), for
+ * the agents' end-to-end tests. `BATON_CONFIG` is set too: agent Lambdas read their tools and
+ * model settings from it in local mode.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type LocalRuntime, startLocalRuntime } from '../../lib/local/runtime.js';
+
+export interface Harness {
+  rt: LocalRuntime;
+  dataDir: string;
+  api<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: T; headers: Headers; raw: Buffer }>;
+  waitFor(taskId: string, statuses: string[], timeoutMs?: number): Promise<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+export async function startAgentsHarness(opts: {
+  configPath: string;
+  env?: Record<string, string>;
+}): Promise<Harness> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'baton-agents-it-'));
+  const saved = new Map<string, string | undefined>();
+  for (const [k, v] of Object.entries({ BATON_CONFIG: opts.configPath, ...opts.env })) {
+    saved.set(k, process.env[k]);
+    process.env[k] = v;
+  }
+  const rt = await startLocalRuntime({
+    dataDir,
+    port: 0,
+    apiKey: 'test-key',
+    configPath: opts.configPath,
+    log: () => {},
+  });
+  const api: Harness['api'] = async (method, path, body, headers = {}) => {
+    const res = await fetch(`${rt.url}${path}`, {
+      method,
+      headers: {
+        authorization: 'Bearer test-key',
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const raw = Buffer.from(await res.arrayBuffer());
+    const type = res.headers.get('content-type') ?? '';
+    const parsed = /json/.test(type) && raw.length ? JSON.parse(raw.toString('utf8')) : raw;
+    return { status: res.status, body: parsed, headers: res.headers, raw };
+  };
+  const waitFor: Harness['waitFor'] = async (taskId, statuses, timeoutMs = 60_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const res = await api('GET', `/tasks/${taskId}`);
+      if (statuses.includes(String(res.body.status))) return res.body;
+      if (Date.now() > deadline)
+        throw new Error(`task ${taskId} is ${res.body.status}, expected ${statuses.join('|')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  return {
+    rt,
+    dataDir,
+    api,
+    waitFor,
+    async close() {
+      await rt.close();
+      for (const [k, v] of saved) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

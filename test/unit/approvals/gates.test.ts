@@ -1,0 +1,642 @@
+/**
+ * Approval gates: the task/step status fold, the same-origin check of the link POST, the review
+ * rules of a decision, the gate timeout, how ResolveApproval reads a gate that ended (races with a
+ * decision, escalation), and the store's single-use transition.
+ */
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import {
+  type ApprovalNotification,
+  ConsoleApprovalNotifier,
+  snsPublishInput,
+} from '../../../lambdas/adapters/notifier.js';
+import type {
+  ApprovalItem,
+  NewEvent,
+  StepResult,
+  StoredTask,
+  TaskStore,
+} from '../../../lambdas/adapters/store.js';
+import { TaskStore as RealTaskStore } from '../../../lambdas/adapters/store.js';
+import type { WorkflowClient } from '../../../lambdas/adapters/workflow.js';
+import { isSameOriginPost } from '../../../lambdas/api/approvals.js';
+import {
+  approvalTimeoutSeconds,
+  decideTransition,
+  newApprovalId,
+  parseLinkDecisionForm,
+} from '../../../lambdas/core/approvals.js';
+import { ValidationError } from '../../../lambdas/core/errors.js';
+import { foldTask } from '../../../lambdas/core/fold.js';
+import { validatePlan } from '../../../lambdas/core/plan.js';
+import type { Plan, TaskEvent } from '../../../lambdas/core/schemas.js';
+import { requestApproval, resolveApproval } from '../../../lambdas/orchestrator/approvals.js';
+import { recordAttemptFailure } from '../../../lambdas/orchestrator/steps.js';
+
+const plan = validatePlan(
+  {
+    steps: [
+      { id: 'a', agent: 'echo', approval: 'before' },
+      { id: 'b', agent: 'echo', approval: 'before' },
+    ],
+  },
+  { knownAgents: new Set(['echo']), source: 'explicit' },
+);
+const meta = { taskId: 't1', goal: 'g', createdAt: '2030-01-01T00:00:00.000Z', traceId: 'tr' };
+
+describe('folding approvals', () => {
+  let seq = 0;
+  const ev = (type: TaskEvent['type'], stepId?: string, data: TaskEvent['data'] = {}): TaskEvent => {
+    seq += 1;
+    return {
+      id: `e${seq}`,
+      seq,
+      at: `2030-01-01T00:00:${String(seq).padStart(2, '0')}.000Z`,
+      type,
+      taskId: 't1',
+      traceId: 'tr',
+      data,
+      ...(stepId ? { stepId } : {}),
+    };
+  };
+
+  it('is AWAITING_APPROVAL while any gate waits, and RUNNING again when the last one is decided', () => {
+    // Prepare: two gates at once
+    const base = [
+      ev('TaskSubmitted'),
+      ev('PlanCreated'),
+      ev('ApprovalRequested', 'a', { approvalId: 'A' }),
+      ev('ApprovalRequested', 'b', { approvalId: 'B' }),
+    ];
+    const oneDecided = [...base, ev('ApprovalDecided', 'a', { approvalId: 'A', decision: 'approve' })];
+    const bothDecided = [
+      ...oneDecided,
+      ev('ApprovalDecided', 'b', { approvalId: 'B', decision: 'reject' }),
+      ev('StepFailed', 'b'),
+    ];
+    // Act
+    const [waiting, still, running] = [base, oneDecided, bothDecided].map((events) =>
+      foldTask(meta, plan, events),
+    );
+    // Assess
+    expect(waiting?.status).toBe('AWAITING_APPROVAL');
+    expect(waiting?.plan.steps.map((s) => s.status)).toEqual(['AWAITING_APPROVAL', 'AWAITING_APPROVAL']);
+    expect(still?.status).toBe('AWAITING_APPROVAL');
+    expect(still?.plan.steps.map((s) => s.status)).toEqual(['RUNNING', 'AWAITING_APPROVAL']);
+    expect(running?.status).toBe('RUNNING');
+    expect(running?.plan.steps.map((s) => s.status)).toEqual(['RUNNING', 'FAILED']);
+  });
+
+  it('keeps a step waiting through an escalation, and ends with the task whatever still waits', () => {
+    const escalating = [
+      ev('PlanCreated'),
+      ev('ApprovalRequested', 'a', { approvalId: 'A1' }),
+      ev('ApprovalDecided', 'a', { approvalId: 'A1', escalated: true }),
+      ev('ApprovalRequested', 'a', { approvalId: 'A2' }),
+    ];
+    expect(foldTask(meta, plan, escalating).plan.steps[0]?.status).toBe('AWAITING_APPROVAL');
+    const cancelled = foldTask(meta, plan, [...escalating, ev('TaskCancelled')]);
+    expect(cancelled.status).toBe('CANCELLED');
+    expect(
+      foldTask(meta, plan, [...escalating, ev('TaskFailed'), ev('TaskRedriven'), ev('PlanCreated')]).status,
+    ).toBe('RUNNING');
+  });
+});
+
+describe('the link POST comes from our own page', () => {
+  const ours = ['https://api.example.com'];
+  it.each([
+    [{ 'sec-fetch-site': 'same-origin', origin: 'null' }, true],
+    [{ 'sec-fetch-site': 'cross-site', origin: 'https://api.example.com' }, false],
+    [{ 'sec-fetch-site': 'same-site' }, false],
+    [{ 'sec-fetch-site': 'none' }, false],
+    [{ origin: 'https://api.example.com' }, true],
+    [{ origin: 'https://evil.example' }, false],
+    [{ origin: 'null' }, false],
+    [{}, true],
+  ])('%j -> %s', (headers, expected) => {
+    expect(isSameOriginPost(headers, ours)).toBe(expected);
+  });
+});
+
+describe('decisions by gate kind', () => {
+  const record = (kind: 'step' | 'plan' | 'review') => ({
+    id: newApprovalId(),
+    taskId: 't1',
+    ...(kind === 'plan' ? {} : { stepId: 'a' }),
+    kind,
+    status: 'PENDING' as const,
+    requestedAt: '2030-01-01T00:00:00.000Z',
+    expiresAt: '2030-01-02T00:00:00.000Z',
+  });
+  const now = new Date('2030-01-01T01:00:00.000Z');
+
+  it('lets a review accept a replacement output or grant a retry', () => {
+    const accepted = decideTransition(
+      record('review'),
+      { decision: 'approve', approver: 'Ada', via: 'api', summary: 'by hand', output: { n: 1 } },
+      now,
+    );
+    const retried = decideTransition(
+      record('review'),
+      { decision: 'retry', approver: 'Ada', via: 'link' },
+      now,
+    );
+    expect(accepted.ok && accepted.decision).toMatchObject({
+      decision: 'approve',
+      summary: 'by hand',
+      output: { n: 1 },
+    });
+    expect(retried.ok && retried.record.status).toBe('DECIDED');
+  });
+
+  it('refuses retry and replacement outputs outside review gates, and outputs without approve', () => {
+    const attempts = [
+      () => decideTransition(record('step'), { decision: 'retry', approver: 'Ada', via: 'api' }, now),
+      () =>
+        decideTransition(
+          record('plan'),
+          { decision: 'approve', approver: 'Ada', via: 'api', output: { n: 1 } },
+          now,
+        ),
+      () =>
+        decideTransition(
+          record('review'),
+          { decision: 'reject', approver: 'Ada', via: 'api', summary: 'x' },
+          now,
+        ),
+      () =>
+        decideTransition(
+          record('review'),
+          { decision: 'approve', approver: 'Ada', via: 'api', output: 'x'.repeat(40_000) },
+          now,
+        ),
+    ];
+    for (const attempt of attempts) expect(attempt).toThrow(ValidationError);
+  });
+
+  it('reads a review form: output is JSON text, blank is absent', () => {
+    const base = {
+      csrf: 'c'.repeat(43),
+      exp: '1893542400',
+      sig: 's'.repeat(43),
+      decision: 'approve',
+      approver: 'Ada',
+    };
+    expect(
+      parseLinkDecisionForm(new URLSearchParams({ ...base, output: '{"n": 1}', summary: 'done' }).toString()),
+    ).toMatchObject({
+      output: { n: 1 },
+      summary: 'done',
+    });
+    const blank = parseLinkDecisionForm(
+      new URLSearchParams({ ...base, output: '  ', summary: '' }).toString(),
+    );
+    expect([blank.output, blank.summary]).toEqual([undefined, undefined]);
+    expect(() => parseLinkDecisionForm(new URLSearchParams({ ...base, output: '{oops' }).toString())).toThrow(
+      ValidationError,
+    );
+  });
+
+  it('waits the step timeout, else the policy timeout, else 24 h', () => {
+    expect(approvalTimeoutSeconds({ approvalTimeoutSeconds: 60 }, { approvalTimeoutSeconds: 5 })).toBe(5);
+    expect(approvalTimeoutSeconds({ approvalTimeoutSeconds: 60 }, {})).toBe(60);
+    expect(approvalTimeoutSeconds({})).toBe(24 * 3600);
+  });
+});
+
+/** Just enough of the state store, in memory, for ResolveApproval. */
+class MemoryStore {
+  events: NewEvent[] = [];
+  results = new Map<string, StepResult>();
+  approvals: ApprovalItem[] = [];
+  constructor(
+    private readonly task: StoredTask,
+    private readonly plan: Plan,
+  ) {}
+  async getTask() {
+    return this.task;
+  }
+  async getPlan() {
+    return this.plan;
+  }
+  async getResults() {
+    return this.results;
+  }
+  async getToken() {
+    return undefined;
+  }
+  async putResult(_t: string, r: StepResult) {
+    this.results.set(r.stepId, r);
+    return true;
+  }
+  async appendEvent(e: NewEvent) {
+    if (this.events.some((x) => x.id === e.id)) return undefined;
+    this.events.push(e);
+    return { ...e, seq: this.events.length, at: 'now' };
+  }
+  async latestApproval() {
+    return this.approvals.at(-1);
+  }
+  async listTaskApprovals() {
+    return this.approvals;
+  }
+  async createApproval(item: ApprovalItem) {
+    const existing = this.approvals.find((a) => a.round === item.round);
+    if (existing) return { created: false, item: existing };
+    this.approvals.push({ ...item });
+    return { created: true, item };
+  }
+  async setApprovalToken(item: ApprovalItem, token: string) {
+    const current = this.approvals.find((a) => a.id === item.id && a.status === 'PENDING');
+    if (!current) return false;
+    current.taskToken = token;
+    return true;
+  }
+  async getApproval(id: string) {
+    return this.approvals.find((a) => a.id === id);
+  }
+  async transitionApproval(item: ApprovalItem, next: Partial<ApprovalItem>) {
+    const current = this.approvals.find((a) => a.id === item.id && a.status === 'PENDING');
+    if (!current) return undefined;
+    Object.assign(current, next);
+    return {};
+  }
+}
+
+describe('ResolveApproval', () => {
+  const task: StoredTask = {
+    ...meta,
+    status: 'RUNNING',
+    updatedAt: meta.createdAt,
+    policy: {},
+    run: 1,
+    requestHash: 'h',
+  };
+  const single = validatePlan(
+    { steps: [{ id: 'a', agent: 'echo', approval: 'before' }] },
+    { knownAgents: new Set(['echo']), source: 'explicit' },
+  );
+  const pending = (over: Partial<ApprovalItem> = {}): ApprovalItem => ({
+    id: newApprovalId(),
+    taskId: 't1',
+    stepId: 'a',
+    kind: 'step',
+    status: 'PENDING',
+    requestedAt: '2030-01-01T00:00:00.000Z',
+    expiresAt: '2030-01-01T00:00:02.000Z',
+    run: 1,
+    round: 1,
+    timeoutSeconds: 2,
+    onTimeout: 'reject',
+    taskToken: 'tok',
+    ...over,
+  });
+  const timeout = { Error: 'States.Timeout', Cause: 'Task did not complete within TimeoutSeconds=2' };
+  let store: MemoryStore;
+  const deps = () => ({
+    store: store as unknown as TaskStore,
+    workflow: {} as WorkflowClient,
+    agentFunctions: {},
+    now: () => new Date('2030-01-01T00:00:03.000Z'),
+  });
+  beforeEach(() => {
+    store = new MemoryStore(task, single);
+  });
+
+  it('honours a decision that reached the store before the timeout reached the execution', async () => {
+    // Prepare: decided (approve) while the gate timed out
+    store.approvals.push(
+      pending({
+        status: 'DECIDED',
+        decision: { decision: 'approve', approver: 'Ada', via: 'link', at: '2030-01-01T00:00:01.900Z' },
+      }),
+    );
+    // Act
+    const res = await resolveApproval(deps(), {
+      taskId: 't1',
+      run: 1,
+      kind: 'step',
+      stepId: 'a',
+      error: timeout,
+    });
+    // Assess
+    expect(res).toEqual({ action: 'run', error: null });
+    expect(store.events).toEqual([]);
+  });
+
+  it('records the timeout once and escalates the first round when the policy says so', async () => {
+    store.approvals.push(pending({ onTimeout: 'escalate' }));
+    const res = await resolveApproval(deps(), {
+      taskId: 't1',
+      run: 1,
+      kind: 'step',
+      stepId: 'a',
+      error: timeout,
+    });
+    expect(res.action).toBe('escalate');
+    expect(store.approvals[0]).toMatchObject({
+      status: 'EXPIRED',
+      escalated: true,
+      decision: { via: 'timeout', decision: 'reject' },
+    });
+    expect(store.events.map((e) => [e.type, e.data.via, e.data.escalated])).toEqual([
+      ['ApprovalDecided', 'timeout', true],
+    ]);
+    expect(store.results.size).toBe(0);
+  });
+
+  it('fails the step after the escalated round times out too', async () => {
+    store.approvals.push(pending({ round: 2, onTimeout: 'escalate' }));
+    const res = await resolveApproval(deps(), {
+      taskId: 't1',
+      run: 1,
+      kind: 'step',
+      stepId: 'a',
+      error: timeout,
+    });
+    expect(res.action).toBe('done');
+    expect(store.results.get('a')).toMatchObject({
+      status: 'FAILED',
+      error: { name: 'Baton.ApprovalTimedOut' },
+    });
+    expect(store.events.map((e) => e.type)).toEqual(['ApprovalDecided', 'StepFailed']);
+  });
+
+  it('turns a rejected plan into the error that FinalizeAfterError records', async () => {
+    store.approvals.push(
+      pending({
+        kind: 'plan',
+        stepId: undefined,
+        status: 'DECIDED',
+        decision: { decision: 'reject', approver: 'Ada', comment: 'no', via: 'api', at: 'x' },
+      }),
+    );
+    const res = await resolveApproval(deps(), {
+      taskId: 't1',
+      run: 1,
+      kind: 'plan',
+      error: { Error: 'Baton.ApprovalRejected', Cause: 'x' },
+    });
+    expect(res).toEqual({
+      action: 'fail',
+      error: { Error: 'Baton.ApprovalRejected', Cause: 'the plan was rejected by Ada: no' },
+    });
+  });
+
+  it('closes the approval and fails the step when the gate failed for another reason', async () => {
+    store.approvals.push(pending());
+    const res = await resolveApproval(deps(), {
+      taskId: 't1',
+      run: 1,
+      kind: 'step',
+      stepId: 'a',
+      error: {
+        Error: 'Baton.SigningSecretUnavailable',
+        Cause: JSON.stringify({ errorMessage: 'no secret' }),
+      },
+    });
+    expect(res.action).toBe('done');
+    expect(store.approvals[0]).toMatchObject({
+      status: 'EXPIRED',
+      closedReason: 'the gate failed: Baton.SigningSecretUnavailable',
+    });
+    expect(store.results.get('a')?.error).toEqual({
+      name: 'Baton.SigningSecretUnavailable',
+      message: 'no secret',
+    });
+  });
+});
+
+describe('TaskStore approvals (DynamoDB)', () => {
+  const ddb = mockClient(DynamoDBDocumentClient);
+  const store = new RealTaskStore(
+    DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })),
+    'tbl',
+  );
+  beforeEach(() => ddb.reset());
+  const item = {
+    id: 'AbCdEfGhIjKlMnOpQrStUv',
+    taskId: 't1',
+    stepId: 'a',
+    kind: 'step',
+    run: 1,
+    round: 1,
+  } as ApprovalItem;
+
+  it('decides once: a write conditional on PENDING that takes the token out and hands it to the winner', async () => {
+    // Prepare
+    ddb.on(UpdateCommand).resolves({ Attributes: { taskToken: 'tok' } });
+    // Act
+    const won = await store.transitionApproval(item, {
+      status: 'DECIDED',
+      decision: { decision: 'approve', approver: 'Ada', via: 'api', at: 'x' },
+    });
+    // Assess
+    expect(won).toEqual({ token: 'tok' });
+    const input = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
+    expect(input).toMatchObject({
+      Key: { pk: 'TASK#t1', sk: 'APPROVAL#r1#step#a#0#1' },
+      ConditionExpression: '#status = :pending',
+      ReturnValues: 'ALL_OLD',
+      ExpressionAttributeValues: expect.objectContaining({ ':s': 'DECIDED', ':g': 'APPROVALS#DECIDED' }),
+    });
+    expect(input?.UpdateExpression).toContain('REMOVE taskToken');
+  });
+
+  it('reports the loser of a race as undefined', async () => {
+    ddb.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'no', $metadata: {} }));
+    expect(await store.transitionApproval(item, { status: 'EXPIRED' })).toBeUndefined();
+  });
+});
+
+describe('RequestApproval', () => {
+  const task: StoredTask = {
+    ...meta,
+    status: 'RUNNING',
+    updatedAt: meta.createdAt,
+    policy: { approvalTimeoutSeconds: 60 },
+    run: 1,
+    requestHash: 'h',
+  };
+  const single = validatePlan(
+    { steps: [{ id: 'a', agent: 'echo', approval: 'before' }] },
+    { knownAgents: new Set(['echo']), source: 'explicit' },
+  );
+  let store: MemoryStore;
+  let notified: ApprovalNotification[];
+  let answered: [string, string, unknown][];
+  const deps = () => ({
+    store: store as unknown as TaskStore,
+    workflow: {
+      succeed: async (token: string, output: unknown) => answered.push(['succeed', token, output]) > 0,
+      fail: async (token: string, error: string) => answered.push(['fail', token, error]) > 0,
+    } as unknown as WorkflowClient,
+    agentFunctions: {},
+    now: () => new Date('2030-01-01T00:00:00.000Z'),
+    approvals: {
+      secrets: async () => 'k'.repeat(32),
+      notifier: { notify: async (n: ApprovalNotification) => void notified.push(n) },
+      publicUrl: () => 'https://baton.example.com',
+    },
+  });
+  const request = (token: string) => ({ taskId: 't1', run: 1, kind: 'step', stepId: 'a', taskToken: token });
+  beforeEach(() => {
+    store = new MemoryStore(task, single);
+    notified = [];
+    answered = [];
+  });
+
+  it('creates the approval with the token, records the request and sends the link (never the token)', async () => {
+    // Act
+    const res = await requestApproval(deps(), request('token-1'));
+    // Assess
+    expect(store.approvals).toEqual([
+      expect.objectContaining({
+        id: res.approvalId,
+        status: 'PENDING',
+        taskToken: 'token-1',
+        timeoutSeconds: 60,
+        expiresAt: '2030-01-01T00:01:00.000Z',
+      }),
+    ]);
+    expect(store.events.map((e) => e.type)).toEqual(['ApprovalRequested']);
+    expect(notified).toHaveLength(1);
+    expect(notified[0]?.url).toMatch(
+      new RegExp(`^https://baton.example.com/approvals/${res.approvalId}\\?exp=1893456060&sig=`),
+    );
+    expect(JSON.stringify([res, store.events, notified])).not.toContain('token-1');
+  });
+
+  it('hands a pending approval the new token of a resumed gate without telling approvers twice', async () => {
+    await requestApproval(deps(), request('token-1'));
+    await requestApproval(deps(), request('token-2'));
+    expect(store.approvals).toHaveLength(1);
+    expect(store.approvals[0]?.taskToken).toBe('token-2');
+    expect(notified).toHaveLength(1);
+    expect(answered).toEqual([]);
+  });
+
+  it('announces an approval whose request crashed before it was announced', async () => {
+    // Prepare: created, but no event and no notification
+    await requestApproval(deps(), request('token-1'));
+    store.events = [];
+    notified = [];
+    // Act
+    await requestApproval(deps(), request('token-2'));
+    // Assess
+    expect(store.events.map((e) => e.type)).toEqual(['ApprovalRequested']);
+    expect(notified).toHaveLength(1);
+  });
+
+  it('answers a resumed gate at once from a decision made meanwhile', async () => {
+    const { approvalId } = await requestApproval(deps(), request('token-1'));
+    Object.assign(store.approvals[0] as ApprovalItem, {
+      status: 'DECIDED',
+      decision: { decision: 'reject', approver: 'Ada', comment: 'no', via: 'link', at: 'x' },
+      taskToken: undefined,
+    });
+    await requestApproval(deps(), request('token-2'));
+    expect(answered).toEqual([['fail', 'token-2', 'Baton.ApprovalRejected']]);
+    expect(store.approvals.map((a) => a.id)).toEqual([approvalId]);
+  });
+});
+
+describe('RecordAttemptFailure with policy.humanReviewOnFailure', () => {
+  const task: StoredTask = {
+    ...meta,
+    status: 'RUNNING',
+    updatedAt: meta.createdAt,
+    policy: { humanReviewOnFailure: true },
+    run: 1,
+    requestHash: 'h',
+  };
+  const withFallback = validatePlan(
+    { steps: [{ id: 'a', agent: 'echo', fallbackAgent: 'echo', retry: { maxAttempts: 3 } }] },
+    { knownAgents: new Set(['echo']), source: 'explicit' },
+  );
+  const deps = (store: MemoryStore) => ({
+    store: store as unknown as TaskStore,
+    workflow: {} as WorkflowClient,
+    agentFunctions: { echo: 'fn-echo' },
+  });
+  const failure = (attempt: number, phase?: 'agent' | 'fallback') => ({
+    taskId: 't1',
+    run: 1,
+    stepId: 'a',
+    attempt,
+    error: { Error: 'Baton.AgentFailed', Cause: 'boom' },
+    ...(phase ? { phase } : {}),
+  });
+  const review = (attempt: number, decision?: 'retry' | 'reject'): ApprovalItem => ({
+    id: newApprovalId(),
+    taskId: 't1',
+    stepId: 'a',
+    kind: 'review',
+    status: decision ? 'DECIDED' : 'PENDING',
+    requestedAt: 'x',
+    expiresAt: 'x',
+    run: 1,
+    round: 1,
+    attempt,
+    timeoutSeconds: 60,
+    onTimeout: 'reject',
+    ...(decision ? { decision: { decision, approver: 'Ada', via: 'api' as const, at: 'x' } } : {}),
+  });
+
+  it('sends the step to review when its fallback failed, without failing it', async () => {
+    const store = new MemoryStore(task, withFallback);
+    const res = await recordAttemptFailure(deps(store), failure(4, 'fallback'));
+    expect(res).toMatchObject({ retry: false, useFallback: false, review: true, nextAttempt: 5 });
+    expect(store.events.map((e) => [e.type, e.data.willReview])).toEqual([['StepAttemptFailed', true]]);
+    expect(store.results.size).toBe(0);
+  });
+
+  it('after a retry granted on review, goes back to review: no automatic retry, no second fallback', async () => {
+    const store = new MemoryStore(task, withFallback);
+    store.approvals.push(review(2, 'retry'));
+    const res = await recordAttemptFailure(deps(store), failure(2));
+    expect(res).toMatchObject({ retry: false, useFallback: false, review: true, nextAttempt: 3 });
+  });
+
+  it('fails the step once it had the maximum number of reviews in the run', async () => {
+    const store = new MemoryStore(task, withFallback);
+    store.approvals.push(review(2, 'retry'), review(3, 'retry'), review(4, 'retry'));
+    const res = await recordAttemptFailure(deps(store), failure(4));
+    expect(res.review).toBe(false);
+    expect(store.results.get('a')?.status).toBe('FAILED');
+    expect(store.events.find((e) => e.type === 'StepFailed')?.data.reason).toContain('3 reviews');
+  });
+});
+
+describe('notifications of reviews and escalations', () => {
+  const base: ApprovalNotification = {
+    approvalId: 'AbCdEfGhIjKlMnOpQrStUv',
+    taskId: 'task-1',
+    stepId: 'a',
+    kind: 'review',
+    goal: 'g',
+    url: 'https://baton.example.com/approvals/AbCdEfGhIjKlMnOpQrStUv?exp=1&sig=s',
+    expiresAt: new Date('2030-01-01T00:00:00.000Z'),
+  };
+
+  it('marks an escalation in the subject, the text and an attribute subscriptions can filter on', () => {
+    const input = snsPublishInput('arn:aws:sns:eu-west-1:111111111111:t', { ...base, escalation: true });
+    expect(input.Subject).toBe('ESCALATED Baton: review failed step a');
+    expect(input.Message).toMatch(/^ESCALATION: nobody decided within the first timeout\./);
+    expect(input.MessageAttributes?.escalation).toEqual({ DataType: 'String', StringValue: 'true' });
+    expect(
+      snsPublishInput('arn:aws:sns:eu-west-1:111111111111:t', base).MessageAttributes,
+    ).not.toHaveProperty('escalation');
+  });
+
+  it('prints one line with the link locally', async () => {
+    const lines: string[] = [];
+    await new ConsoleApprovalNotifier((l) => lines.push(l)).notify({ ...base, escalation: true });
+    expect(lines).toEqual([
+      `[baton] ESCALATED: approval needed for review of failed step a of task task-1: open ${base.url} (expires 2030-01-01T00:00:00.000Z)`,
+    ]);
+  });
+});
