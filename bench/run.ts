@@ -16,12 +16,14 @@ const config = resolve(import.meta.dirname, '../test/fixtures/baton.config.json'
 const dataDir = mkdtempSync(join(tmpdir(), 'baton-bench-'));
 const rt = await startLocalRuntime({ dataDir, port: 0, apiKey: 'bench', configPath: config, log: () => {} });
 
+// biome-ignore lint/suspicious/noExplicitAny: bench reads loosely typed JSON responses
 async function api(method: string, path: string, body?: unknown): Promise<Record<string, any>> {
   const res = await fetch(`${rt.url}${path}`, {
     method,
     headers: { authorization: 'Bearer bench', 'content-type': 'application/json' },
     body: body ? JSON.stringify(body) : undefined,
   });
+  // biome-ignore lint/suspicious/noExplicitAny: see above
   return (await res.json()) as Record<string, any>;
 }
 
@@ -30,7 +32,8 @@ async function run(plan: PlanSpec, goal: string): Promise<{ ms: number; status: 
   const { taskId } = await api('POST', '/tasks', { goal, plan });
   for (;;) {
     const t = await api('GET', `/tasks/${taskId}`);
-    if (['SUCCEEDED', 'FAILED', 'DEGRADED'].includes(t.status)) return { ms: performance.now() - t0, status: t.status };
+    if (['SUCCEEDED', 'FAILED', 'DEGRADED'].includes(t.status))
+      return { ms: performance.now() - t0, status: t.status };
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -41,7 +44,8 @@ function waveMakespan(plan: PlanSpec, ms: (id: string) => number): number {
   const steps = validatePlan(plan, { knownAgents: new Set(['sleep', 'echo']), source: 'bench' }).steps;
   for (const s of steps) depth.set(s.id, Math.max(0, ...s.dependsOn.map((d) => (depth.get(d) ?? 0) + 1)));
   const waves = new Map<number, number>();
-  for (const s of steps) waves.set(depth.get(s.id) ?? 0, Math.max(waves.get(depth.get(s.id) ?? 0) ?? 0, ms(s.id)));
+  for (const s of steps)
+    waves.set(depth.get(s.id) ?? 0, Math.max(waves.get(depth.get(s.id) ?? 0) ?? 0, ms(s.id)));
   return [...waves.values()].reduce((a, b) => a + b, 0);
 }
 
@@ -66,27 +70,40 @@ const skewed: PlanSpec = {
   ],
 };
 await run({ steps: [{ id: 'warm', agent: 'echo' }] }, 'warm-up');
-const cp = criticalPath(validatePlan(skewed, { knownAgents: new Set(['sleep', 'echo']), source: 'bench' }).steps, (s) => sleeps[s.id] ?? 0);
+const cp = criticalPath(
+  validatePlan(skewed, { knownAgents: new Set(['sleep', 'echo']), source: 'bench' }).steps,
+  (s) => sleeps[s.id] ?? 0,
+);
 const waves = waveMakespan(skewed, (id) => sleeps[id] ?? 0);
 const skew = await run(skewed, 'skewed');
 console.log('critical-path scheduling (skewed DAG, 7 steps)');
 console.log(`  critical path        ${cp} ms`);
 console.log(`  wave-by-wave would be ${waves} ms`);
-console.log(`  measured makespan    ${skew.ms.toFixed(0)} ms (${skew.status}), overhead ${(skew.ms - cp).toFixed(0)} ms`);
+console.log(
+  `  measured makespan    ${skew.ms.toFixed(0)} ms (${skew.status}), overhead ${(skew.ms - cp).toFixed(0)} ms`,
+);
 
 // 2. overhead per step on a chain of echo steps
 const n = 20;
 const chain: PlanSpec = {
-  steps: Array.from({ length: n }, (_, i) => ({ id: `s${i}`, agent: 'echo', ...(i ? { dependsOn: [`s${i - 1}`] } : {}) })),
+  steps: Array.from({ length: n }, (_, i) => ({
+    id: `s${i}`,
+    agent: 'echo',
+    ...(i ? { dependsOn: [`s${i - 1}`] } : {}),
+  })),
 };
 const ch = await run(chain, 'chain');
-console.log(`orchestration overhead: chain of ${n} no-op steps in ${ch.ms.toFixed(0)} ms = ${(ch.ms / n).toFixed(1)} ms per step`);
+console.log(
+  `orchestration overhead: chain of ${n} no-op steps in ${ch.ms.toFixed(0)} ms = ${(ch.ms / n).toFixed(1)} ms per step`,
+);
 
 // 3. intake burst
 const burst = 50;
 const t0 = performance.now();
 const ids = await Promise.all(
-  Array.from({ length: burst }, (_, i) => api('POST', '/tasks', { goal: `burst ${i}`, plan: { steps: [{ id: 'a', agent: 'echo' }] } })),
+  Array.from({ length: burst }, (_, i) =>
+    api('POST', '/tasks', { goal: `burst ${i}`, plan: { steps: [{ id: 'a', agent: 'echo' }] } }),
+  ),
 );
 const accepted = performance.now() - t0;
 for (const { taskId } of ids) {
@@ -97,7 +114,9 @@ for (const { taskId } of ids) {
   }
 }
 const drained = performance.now() - t0;
-console.log(`intake burst: ${burst} submissions accepted in ${accepted.toFixed(0)} ms, all ended after ${drained.toFixed(0)} ms (${((burst / drained) * 1000).toFixed(1)} tasks/s)`);
+console.log(
+  `intake burst: ${burst} submissions accepted in ${accepted.toFixed(0)} ms, all ended after ${drained.toFixed(0)} ms (${((burst / drained) * 1000).toFixed(1)} tasks/s)`,
+);
 console.log(`memory: rss ${(process.memoryUsage().rss / 1024 / 1024).toFixed(0)} MiB`);
 
 await rt.close();

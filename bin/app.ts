@@ -8,7 +8,10 @@ import { BatonStack } from '../lib/aws/stack.js';
 
 function modelConfigFrom(raw: unknown): ModelConfig | undefined {
   if (raw === undefined || raw === '') return undefined;
-  return parseModelConfig(typeof raw === 'string' ? JSON.parse(raw) : raw, 'model config (BATON_MODEL_CONFIG or -c baton:model=…)');
+  return parseModelConfig(
+    typeof raw === 'string' ? JSON.parse(raw) : raw,
+    'model config (BATON_MODEL_CONFIG or -c baton:model=…)',
+  );
 }
 
 const app = new App();

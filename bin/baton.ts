@@ -39,7 +39,12 @@ function readJson(path: string, what: string): unknown {
   }
 }
 
-async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Response> {
   const base = process.env.BATON_URL ?? 'http://127.0.0.1:3000';
   const key = apiKey();
   let res: Response;
@@ -54,7 +59,9 @@ async function call(method: string, path: string, body?: unknown, headers: Recor
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {
-    throw new CliError(`cannot reach Baton at ${base} (is \`npm start\` running? set BATON_URL otherwise)`, { cause: err });
+    throw new CliError(`cannot reach Baton at ${base} (is \`npm start\` running? set BATON_URL otherwise)`, {
+      cause: err,
+    });
   }
   if (!res.ok) {
     const text = await res.text();
@@ -103,7 +110,9 @@ async function main(argv: string[]): Promise<void> {
         ...(values.plan ? { plan: readJson(values.plan, 'the plan') } : {}),
         ...(values.inputs ? { inputs: readJson(values.inputs, 'the inputs') } : {}),
       };
-      const res = (await (await call('POST', '/tasks', body, values.key ? { 'idempotency-key': values.key } : {})).json()) as {
+      const res = (await (
+        await call('POST', '/tasks', body, values.key ? { 'idempotency-key': values.key } : {})
+      ).json()) as {
         taskId: string;
       };
       if (!values.wait) return print(res);
@@ -121,7 +130,9 @@ async function main(argv: string[]): Promise<void> {
       return print(await (await call('GET', `/tasks/${need(1, 'a task id')[0]}/artifacts`)).json());
     case 'get': {
       const [taskId, artifactId] = need(2, 'a task id and an artifact id');
-      const bytes = Buffer.from(await (await call('GET', `/tasks/${taskId}/artifacts/${artifactId}`)).arrayBuffer());
+      const bytes = Buffer.from(
+        await (await call('GET', `/tasks/${taskId}/artifacts/${artifactId}`)).arrayBuffer(),
+      );
       if (values.out) writeFileSync(values.out, bytes);
       else process.stdout.write(bytes);
       return;
@@ -131,7 +142,11 @@ async function main(argv: string[]): Promise<void> {
     case 'redrive':
       return print(await (await call('POST', `/tasks/${need(1, 'a task id')[0]}/redrive`)).json());
     case 'list':
-      return print(await (await call('GET', `/tasks${values.status ? `?status=${encodeURIComponent(values.status)}` : ''}`)).json());
+      return print(
+        await (
+          await call('GET', `/tasks${values.status ? `?status=${encodeURIComponent(values.status)}` : ''}`)
+        ).json(),
+      );
     case 'dead-letters':
       return print(await (await call('GET', '/dead-letters')).json());
     default:
@@ -144,6 +159,8 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: Error) => {
-  process.stderr.write(`baton: ${err instanceof CliError || err.name === 'TypeError' ? err.message : String(err)}\n`);
+  process.stderr.write(
+    `baton: ${err instanceof CliError || err.name === 'TypeError' ? err.message : String(err)}\n`,
+  );
   process.exit(1);
 });

@@ -39,6 +39,7 @@ export function sqsClient(): SQSClient {
 /** Reads a required environment variable or fails with a message that says what to set. */
 export function requireEnv(name: string): string {
   const v = process.env[name];
-  if (!v) throw new Error(`Environment variable ${name} is not set; the stack (or local runtime) must set it.`);
+  if (!v)
+    throw new Error(`Environment variable ${name} is not set; the stack (or local runtime) must set it.`);
   return v;
 }

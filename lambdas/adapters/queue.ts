@@ -19,7 +19,13 @@ async function sendJson(
   what: string,
 ): Promise<void> {
   try {
-    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(body), MessageAttributes: attributes }));
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queueUrl,
+        MessageBody: JSON.stringify(body),
+        MessageAttributes: attributes,
+      }),
+    );
   } catch (err) {
     throw new QueueError(`Could not ${what}`, { cause: err });
   }

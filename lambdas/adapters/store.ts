@@ -162,12 +162,14 @@ export function approvalGateKey(gate: ApprovalGate): string {
 const approvalSk = (gate: ApprovalGate, round: number) => `APPROVAL#${approvalGateKey(gate)}#${round}`;
 const approvalStatusKey = (status: ApprovalStatus) => `APPROVALS#${status}`;
 
-
 const pk = (taskId: string) => `TASK#${taskId}`;
 const seqKey = (seq: number) => `SEQ#${String(seq).padStart(12, '0')}`;
 
 function isConditionalFailure(err: unknown): boolean {
-  return err instanceof ConditionalCheckFailedException || (err as Error)?.name === 'ConditionalCheckFailedException';
+  return (
+    err instanceof ConditionalCheckFailedException ||
+    (err as Error)?.name === 'ConditionalCheckFailedException'
+  );
 }
 
 export class TaskStore {
@@ -201,9 +203,14 @@ export class TaskStore {
       );
       return { taskId, requestHash, fresh: true };
     } catch (err) {
-      if (!isConditionalFailure(err)) throw new StoreError('Could not record the idempotency key', { cause: err });
+      if (!isConditionalFailure(err))
+        throw new StoreError('Could not record the idempotency key', { cause: err });
       const existing = await this.ddb.send(
-        new GetCommand({ TableName: this.table, Key: { pk: `IDEM#${key}`, sk: 'IDEM' }, ConsistentRead: true }),
+        new GetCommand({
+          TableName: this.table,
+          Key: { pk: `IDEM#${key}`, sk: 'IDEM' },
+          ConsistentRead: true,
+        }),
       );
       const item = existing.Item as { taskId: string; requestHash: string };
       return { taskId: item.taskId, requestHash: item.requestHash, fresh: false };
@@ -245,7 +252,9 @@ export class TaskStore {
   }
 
   async getInputs(taskId: string): Promise<Record<string, Json>> {
-    const res = await this.ddb.send(new GetCommand({ TableName: this.table, Key: { pk: pk(taskId), sk: 'INPUTS' } }));
+    const res = await this.ddb.send(
+      new GetCommand({ TableName: this.table, Key: { pk: pk(taskId), sk: 'INPUTS' } }),
+    );
     return (res.Item?.inputs as Record<string, Json>) ?? {};
   }
 
@@ -388,14 +397,16 @@ export class TaskStore {
           TableName: this.table,
           Key: { pk: pk(taskId), sk: 'META' },
           UpdateExpression: 'SET #status = :s, gsi1pk = :g, updatedAt = :at, statusSeq = :seq',
-          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(statusSeq) OR statusSeq < :seq)',
+          ConditionExpression:
+            'attribute_exists(pk) AND (attribute_not_exists(statusSeq) OR statusSeq < :seq)',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: { ':s': status, ':g': `STATUS#${status}`, ':at': at, ':seq': seq },
         }),
       );
     } catch (err) {
       // A later event already projected a newer status: nothing to do.
-      if (!isConditionalFailure(err)) throw new StoreError('Could not update the task status', { cause: err });
+      if (!isConditionalFailure(err))
+        throw new StoreError('Could not update the task status', { cause: err });
     }
   }
 
@@ -435,11 +446,18 @@ export class TaskStore {
             UpdateExpression: 'SET #status = :to, gsi1pk = :g, updatedAt = :at',
             ConditionExpression: `#status = :from AND ${condition}`,
             ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: { ':from': from, ':to': to, ':g': `STATUS#${to}`, ':at': at, ':zero': 0 },
+            ExpressionAttributeValues: {
+              ':from': from,
+              ':to': to,
+              ':g': `STATUS#${to}`,
+              ':at': at,
+              ':zero': 0,
+            },
           }),
         );
       } catch (err) {
-        if (!isConditionalFailure(err)) throw new StoreError('Could not update the task status', { cause: err });
+        if (!isConditionalFailure(err))
+          throw new StoreError('Could not update the task status', { cause: err });
       }
     }
   }
@@ -474,10 +492,19 @@ export class TaskStore {
   }
 
   async putAttempt(taskId: string, rec: AttemptRecord): Promise<void> {
-    await this.putIfAbsent({ pk: pk(taskId), sk: `ATTEMPT#r${rec.run}#${rec.stepId}#${rec.attempt}`, ...rec });
+    await this.putIfAbsent({
+      pk: pk(taskId),
+      sk: `ATTEMPT#r${rec.run}#${rec.stepId}#${rec.attempt}`,
+      ...rec,
+    });
   }
 
-  async getAttempt(taskId: string, run: number, stepId: string, attempt: number): Promise<AttemptRecord | undefined> {
+  async getAttempt(
+    taskId: string,
+    run: number,
+    stepId: string,
+    attempt: number,
+  ): Promise<AttemptRecord | undefined> {
     const res = await this.ddb.send(
       new GetCommand({
         TableName: this.table,
@@ -514,7 +541,9 @@ export class TaskStore {
    * Creates the approval of a gate round, once: a retried or resumed request finds the one that
    * exists (`created: false`) instead of making another. Also writes the lookup by id.
    */
-  async createApproval(item: ApprovalItem & { taskToken: string }): Promise<{ created: boolean; item: ApprovalItem }> {
+  async createApproval(
+    item: ApprovalItem & { taskToken: string },
+  ): Promise<{ created: boolean; item: ApprovalItem }> {
     const gate = { run: item.run, kind: item.kind, stepId: item.stepId, attempt: item.attempt };
     const sk = approvalSk(gate, item.round);
     const created = await this.putIfAbsent({
@@ -526,7 +555,13 @@ export class TaskStore {
     });
     const stored = created ? item : await this.getApprovalAt(item.taskId, sk);
     if (!stored) throw new StoreError(`Approval ${sk} of task ${item.taskId} vanished`);
-    await this.putIfAbsent({ pk: `APPROVAL#${stored.id}`, sk: 'APPROVAL', approvalId: stored.id, taskId: stored.taskId, itemSk: sk });
+    await this.putIfAbsent({
+      pk: `APPROVAL#${stored.id}`,
+      sk: 'APPROVAL',
+      approvalId: stored.id,
+      taskId: stored.taskId,
+      itemSk: sk,
+    });
     return { created, item: stored };
   }
 
@@ -545,7 +580,11 @@ export class TaskStore {
   /** An approval by its id (what links and the API carry). */
   async getApproval(approvalId: string): Promise<ApprovalItem | undefined> {
     const res = await this.ddb.send(
-      new GetCommand({ TableName: this.table, Key: { pk: `APPROVAL#${approvalId}`, sk: 'APPROVAL' }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.table,
+        Key: { pk: `APPROVAL#${approvalId}`, sk: 'APPROVAL' },
+        ConsistentRead: true,
+      }),
     );
     if (!res.Item) return undefined;
     return this.getApprovalAt(String(res.Item.taskId), String(res.Item.itemSk));
@@ -583,9 +622,16 @@ export class TaskStore {
    * conditional on PENDING. The token is removed in the same write and returned to the caller
    * that won, which resumes the gate with it. `undefined` when the approval was not PENDING.
    */
-  async transitionApproval(item: ApprovalItem, next: ApprovalTransition): Promise<{ token?: string } | undefined> {
+  async transitionApproval(
+    item: ApprovalItem,
+    next: ApprovalTransition,
+  ): Promise<{ token?: string } | undefined> {
     const names: Record<string, string> = { '#status': 'status' };
-    const values: Record<string, unknown> = { ':s': next.status, ':g': approvalStatusKey(next.status), ':pending': 'PENDING' };
+    const values: Record<string, unknown> = {
+      ':s': next.status,
+      ':g': approvalStatusKey(next.status),
+      ':pending': 'PENDING',
+    };
     const sets = ['#status = :s', 'gsi1pk = :g'];
     if (next.decision) {
       sets.push('decision = :d');
@@ -625,7 +671,8 @@ export class TaskStore {
    */
   async closePendingApprovals(taskId: string, reason: string): Promise<void> {
     for (const a of await this.listTaskApprovals(taskId)) {
-      if (a.status === 'PENDING') await this.transitionApproval(a, { status: 'EXPIRED', closedReason: reason });
+      if (a.status === 'PENDING')
+        await this.transitionApproval(a, { status: 'EXPIRED', closedReason: reason });
     }
   }
 
@@ -686,7 +733,8 @@ export class TaskStore {
         }),
       );
     } catch (err) {
-      if (!isConditionalFailure(err)) throw new StoreError('Could not mark the dead letter redriven', { cause: err });
+      if (!isConditionalFailure(err))
+        throw new StoreError('Could not mark the dead letter redriven', { cause: err });
     }
   }
 
@@ -712,7 +760,11 @@ export class TaskStore {
   private async putIfAbsent(item: Record<string, unknown>): Promise<boolean> {
     try {
       await this.ddb.send(
-        new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }),
+        new PutCommand({
+          TableName: this.table,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
       );
       return true;
     } catch (err) {

@@ -33,7 +33,11 @@ export class WorkflowClient {
   }
 
   /** Starts the run's execution; an execution of the same name already running counts as started. */
-  async start(taskId: string, run: number, input: unknown): Promise<{ executionArn?: string; alreadyStarted: boolean }> {
+  async start(
+    taskId: string,
+    run: number,
+    input: unknown,
+  ): Promise<{ executionArn?: string; alreadyStarted: boolean }> {
     try {
       const res = await this.sfn.send(
         new StartExecutionCommand({
@@ -71,7 +75,9 @@ export class WorkflowClient {
 
   async fail(token: string, error: string, cause: string): Promise<boolean> {
     try {
-      await this.sfn.send(new SendTaskFailureCommand({ taskToken: token, error, cause: cause.slice(0, 32_000) }));
+      await this.sfn.send(
+        new SendTaskFailureCommand({ taskToken: token, error, cause: cause.slice(0, 32_000) }),
+      );
       return true;
     } catch (err) {
       if (STALE_TOKEN_ERRORS.has((err as Error).name)) return false;

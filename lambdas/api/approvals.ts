@@ -19,7 +19,6 @@ import {
   csrfToken,
   type DecisionInput,
   decideTransition,
-  decisionEventData,
   parseLinkDecisionForm,
   rejectionMessage,
   type SigningSecrets,
@@ -37,8 +36,8 @@ import {
   ValidationError,
 } from '../core/errors.js';
 import { isTerminal } from '../core/fold.js';
-import { eventId } from '../core/ids.js';
 import type { Json } from '../core/schemas.js';
+import { recordApprovalDecided } from '../orchestrator/approval-events.js';
 import type { ApprovalPageInput } from './approval-page.js';
 
 export interface ApprovalApiDeps {
@@ -115,20 +114,7 @@ export async function decideApproval(
     if (again && !again.ok) throw new ApprovalConflictError(again.conflict);
     throw new ConflictError(`approval ${approvalId} changed while deciding; reload and try again`);
   }
-  await deps.store.appendEvent({
-    id: eventId({
-      run: item.run,
-      type: 'ApprovalDecided',
-      stepId: item.stepId,
-      attempt: item.attempt,
-      extra: item.id,
-    }),
-    type: 'ApprovalDecided',
-    taskId: item.taskId,
-    ...(item.stepId !== undefined ? { stepId: item.stepId } : {}),
-    traceId: task.traceId,
-    data: { approvalId: item.id, kind: item.kind, round: item.round, ...decisionEventData(result.decision) },
-  });
+  await recordApprovalDecided(deps.store, item, task.traceId, result.decision);
   await resume(deps, item.id, item.kind, result.decision, won.token);
   return result.record;
 }

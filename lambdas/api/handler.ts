@@ -1,14 +1,15 @@
 /** The API Lambda: one function behind the HTTP API, routed with middy's http-router. */
+
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import httpRouterHandler from '@middy/http-router';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
 import { ArtifactStore } from '../adapters/artifacts.js';
 import { documentClient, requireEnv, s3Client, sfnClient, sqsClient } from '../adapters/clients.js';
-import { WorkflowClient } from '../adapters/workflow.js';
 import { IntakeQueue } from '../adapters/queue.js';
 import { loadSigningSecrets } from '../adapters/secrets.js';
 import { TaskStore } from '../adapters/store.js';
+import { WorkflowClient } from '../adapters/workflow.js';
 import { knownAgentNames } from '../agents/registry.js';
 import { logger, logLine } from '../shared/observability.js';
 import { bearerAuth, type HttpEvent, problemErrors } from './http.js';
@@ -42,7 +43,12 @@ let router: ReturnType<typeof httpRouterHandler<HttpEvent, APIGatewayProxyResult
 
 export const handler = middy<HttpEvent, APIGatewayProxyResultV2>()
   .use(injectLambdaContext(logger))
-  .use(bearerAuth(() => process.env.BATON_API_KEY, (path) => OPEN_PATHS.has(path) || APPROVAL_LINK.test(path)))
+  .use(
+    bearerAuth(
+      () => process.env.BATON_API_KEY,
+      (path) => OPEN_PATHS.has(path) || APPROVAL_LINK.test(path),
+    ),
+  )
   .use(problemErrors(logLine))
   .handler((event, context) => {
     router ??= httpRouterHandler<HttpEvent, APIGatewayProxyResultV2>(createRoutes(wired()));

@@ -1,12 +1,16 @@
 /** HTTP plumbing for API Gateway v2 events: JSON and problem+json responses, auth, body parsing. */
 import { timingSafeEqual } from 'node:crypto';
 import type middy from '@middy/core';
-import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyResultV2,
+  APIGatewayProxyStructuredResultV2,
+} from 'aws-lambda';
 import type { ZodType } from 'zod';
 import {
   HttpProblemError,
-  type ProblemIssue,
   PayloadTooLargeError,
+  type ProblemIssue,
   UnauthorizedError,
   ValidationError,
 } from '../core/errors.js';
@@ -44,7 +48,9 @@ export function problem(
 }
 
 /** Errors become problem documents; only 4xx details reach the client, 5xx are logged and generic. */
-export function problemErrors(log: (line: Record<string, unknown>) => void): middy.MiddlewareObj<HttpEvent, APIGatewayProxyResultV2> {
+export function problemErrors(
+  log: (line: Record<string, unknown>) => void,
+): middy.MiddlewareObj<HttpEvent, APIGatewayProxyResultV2> {
   return {
     onError: async (request) => {
       const err = request.error as Error & { statusCode?: number; expose?: boolean };
@@ -58,15 +64,29 @@ export function problemErrors(log: (line: Record<string, unknown>) => void): mid
         return;
       }
       if ((err as { statusCode?: number })?.statusCode === 404) {
-        request.response = problem(404, 'Not found', `No route ${request.event?.requestContext?.http?.method} ${instance}`, {
-          instance,
-        });
+        request.response = problem(
+          404,
+          'Not found',
+          `No route ${request.event?.requestContext?.http?.method} ${instance}`,
+          {
+            instance,
+          },
+        );
         return;
       }
-      log({ level: 'error', message: 'Unhandled API error', error: { name: err?.name, message: err?.message, stack: err?.stack } });
-      request.response = problem(500, 'Internal error', 'The request failed on our side; it is safe to retry.', {
-        instance,
+      log({
+        level: 'error',
+        message: 'Unhandled API error',
+        error: { name: err?.name, message: err?.message, stack: err?.stack },
       });
+      request.response = problem(
+        500,
+        'Internal error',
+        'The request failed on our side; it is safe to retry.',
+        {
+          instance,
+        },
+      );
     },
   };
 }
@@ -75,7 +95,10 @@ export function problemErrors(log: (line: Record<string, unknown>) => void): mid
  * Local-mode auth: `Authorization: Bearer <key>` when an API key is configured. In AWS the
  * HTTP API authorizes requests (IAM) before they reach the Lambda and no key is configured.
  */
-export function bearerAuth(apiKey: () => string | undefined, open: (path: string) => boolean): middy.MiddlewareObj<HttpEvent> {
+export function bearerAuth(
+  apiKey: () => string | undefined,
+  open: (path: string) => boolean,
+): middy.MiddlewareObj<HttpEvent> {
   return {
     before: async (request) => {
       const key = apiKey();
@@ -92,9 +115,15 @@ export function bearerAuth(apiKey: () => string | undefined, open: (path: string
 
 /** Parses and validates a JSON body, with messages that say what to fix. */
 export function parseBody<T>(event: HttpEvent, schema: ZodType<T>): T {
-  const raw = event.body ? (event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) : '';
+  const raw = event.body
+    ? event.isBase64Encoded
+      ? Buffer.from(event.body, 'base64').toString('utf8')
+      : event.body
+    : '';
   if (Buffer.byteLength(raw, 'utf8') > LIMITS.maxBodyBytes) {
-    throw new PayloadTooLargeError(`The body is larger than ${LIMITS.maxBodyBytes} bytes; store large data as artifacts.`);
+    throw new PayloadTooLargeError(
+      `The body is larger than ${LIMITS.maxBodyBytes} bytes; store large data as artifacts.`,
+    );
   }
   const type = event.headers?.['content-type'] ?? 'application/json';
   if (!/^application\/(.+\+)?json/i.test(type)) {
@@ -116,5 +145,8 @@ export function validate<T>(schema: ZodType<T>, value: unknown, where: string): 
     path: [where, ...i.path].join('.'),
     message: i.message,
   }));
-  throw new ValidationError(`The ${where} is not valid: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+  throw new ValidationError(
+    `The ${where} is not valid: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+    issues,
+  );
 }

@@ -1,6 +1,12 @@
 /** The OpenAPI 3.1 document, generated from the zod contracts (zod 4 emits JSON Schema 2020-12). */
 import { z } from 'zod';
-import { ApprovalListing, ApprovalRecord, DecisionBody, LinkDecisionForm, ListApprovalsQuery } from '../core/approvals.js';
+import {
+  ApprovalListing,
+  ApprovalRecord,
+  DecisionBody,
+  LinkDecisionForm,
+  ListApprovalsQuery,
+} from '../core/approvals.js';
 import {
   ArtifactRef,
   CreateTaskBody,
@@ -42,17 +48,37 @@ const problems = Object.fromEntries(
     ['400', 'Invalid request'],
     ['401', 'Missing or wrong API key'],
     ['404', 'Not found'],
-  ].map(([code, description]) => [code, { description, content: { 'application/problem+json': { schema: schema(Problem) } } }]),
+  ].map(([code, description]) => [
+    code,
+    { description, content: { 'application/problem+json': { schema: schema(Problem) } } },
+  ]),
 );
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
-const html = (description: string) => ({ description, content: { 'text/html': { schema: { type: 'string' } } } });
+const html = (description: string) => ({
+  description,
+  content: { 'text/html': { schema: { type: 'string' } } },
+});
 const linkParams = [
   idParam,
-  { name: 'exp', in: 'query', required: true, description: 'Link expiry, unix seconds', schema: { type: 'string' } },
-  { name: 'sig', in: 'query', required: true, description: 'HMAC-SHA256 of id and exp (base64url)', schema: { type: 'string' } },
+  {
+    name: 'exp',
+    in: 'query',
+    required: true,
+    description: 'Link expiry, unix seconds',
+    schema: { type: 'string' },
+  },
+  {
+    name: 'sig',
+    in: 'query',
+    required: true,
+    description: 'HMAC-SHA256 of id and exp (base64url)',
+    schema: { type: 'string' },
+  },
 ];
 const linkPages = {
-  '403': html('Bad signature, or a POST not from the page (Origin / Sec-Fetch-Site, CSRF token); says nothing about the task'),
+  '403': html(
+    'Bad signature, or a POST not from the page (Origin / Sec-Fetch-Site, CSRF token); says nothing about the task',
+  ),
   '404': html('No such approval'),
   '409': html('Already decided: what, by whom, when'),
   '410': html('The link expired, or the gate closed'),
@@ -61,7 +87,10 @@ const linkPages = {
 /** The page's form: like the JSON body, but a review's `output` is JSON text in a textarea. */
 function linkFormSchema(): Record<string, unknown> {
   const form = schema(LinkDecisionForm, 'input') as { properties: Record<string, unknown>; $defs?: unknown };
-  form.properties.output = { type: 'string', description: 'Review gates with approve: the replacement output as JSON text' };
+  form.properties.output = {
+    type: 'string',
+    description: 'Review gates with approve: the replacement output as JSON text',
+  };
   delete form.$defs;
   return form;
 }
@@ -80,8 +109,13 @@ export function openApiDocument(): Record<string, unknown> {
       '/tasks': {
         post: {
           summary: 'Submit a task',
-          parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string' } }],
-          requestBody: { required: true, content: { 'application/json': { schema: schema(CreateTaskBody, 'input') } } },
+          parameters: [
+            { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string' } },
+          ],
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: schema(CreateTaskBody, 'input') } },
+          },
           responses: {
             '202': ok('Accepted', CreateTaskResponse),
             '409': { description: 'Idempotency-Key reused with another body' },
@@ -92,26 +126,49 @@ export function openApiDocument(): Record<string, unknown> {
         get: {
           summary: 'List tasks, newest first',
           parameters: queryParams(ListTasksQuery),
-          responses: { '200': ok('A page of tasks', z.object({ tasks: z.array(TaskSummary), next: z.string().optional() })), ...problems },
+          responses: {
+            '200': ok(
+              'A page of tasks',
+              z.object({ tasks: z.array(TaskSummary), next: z.string().optional() }),
+            ),
+            ...problems,
+          },
         },
       },
       '/tasks/{id}': {
-        get: { summary: 'A task with its plan and step statuses', parameters: [idParam], responses: { '200': ok('The task', TaskView), ...problems } },
+        get: {
+          summary: 'A task with its plan and step statuses',
+          parameters: [idParam],
+          responses: { '200': ok('The task', TaskView), ...problems },
+        },
       },
       '/tasks/{id}/events': {
         get: {
           summary: 'The task audit trail, ordered by seq',
           parameters: [idParam, ...queryParams(ListEventsQuery)],
-          responses: { '200': ok('A page of events', z.object({ events: z.array(TaskEvent), next: z.number().int().optional() })), ...problems },
+          responses: {
+            '200': ok(
+              'A page of events',
+              z.object({ events: z.array(TaskEvent), next: z.number().int().optional() }),
+            ),
+            ...problems,
+          },
         },
       },
       '/tasks/{id}/artifacts': {
-        get: { summary: 'Artifacts of a task', parameters: [idParam], responses: { '200': ok('Artifacts', z.object({ artifacts: z.array(ArtifactRef) })), ...problems } },
+        get: {
+          summary: 'Artifacts of a task',
+          parameters: [idParam],
+          responses: { '200': ok('Artifacts', z.object({ artifacts: z.array(ArtifactRef) })), ...problems },
+        },
       },
       '/tasks/{id}/artifacts/{artifactId}': {
         get: {
           summary: 'The bytes of one artifact',
-          parameters: [idParam, { name: 'artifactId', in: 'path', required: true, schema: { type: 'string' } }],
+          parameters: [
+            idParam,
+            { name: 'artifactId', in: 'path', required: true, schema: { type: 'string' } },
+          ],
           responses: { '200': { description: 'The artifact bytes, with its content type' }, ...problems },
         },
       },
@@ -119,22 +176,43 @@ export function openApiDocument(): Record<string, unknown> {
         post: {
           summary: 'Cancel a task (idempotent)',
           parameters: [idParam],
-          responses: { '202': ok('Cancelled', z.object({ taskId: z.string(), status: z.literal('CANCELLED') })), '409': { description: 'The task already ended' }, ...problems },
+          responses: {
+            '202': ok('Cancelled', z.object({ taskId: z.string(), status: z.literal('CANCELLED') })),
+            '409': { description: 'The task already ended' },
+            ...problems,
+          },
         },
       },
       '/tasks/{id}/redrive': {
         post: {
           summary: 'Re-run what did not succeed in a FAILED or DEGRADED task',
           parameters: [idParam],
-          responses: { '202': ok('Queued', z.object({ taskId: z.string(), status: z.literal('QUEUED'), run: z.number().int() })), '409': { description: 'The task cannot be redriven now' }, ...problems },
+          responses: {
+            '202': ok(
+              'Queued',
+              z.object({ taskId: z.string(), status: z.literal('QUEUED'), run: z.number().int() }),
+            ),
+            '409': { description: 'The task cannot be redriven now' },
+            ...problems,
+          },
         },
       },
       '/dead-letters': {
         get: {
           summary: 'Failed runs that have not been redriven (include=all: also redriven ones)',
           parameters: [
-            { name: 'include', in: 'query', required: false, schema: { type: 'string', enum: ['open', 'all'] } },
-            { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 100 } },
+            {
+              name: 'include',
+              in: 'query',
+              required: false,
+              schema: { type: 'string', enum: ['open', 'all'] },
+            },
+            {
+              name: 'limit',
+              in: 'query',
+              required: false,
+              schema: { type: 'integer', minimum: 1, maximum: 100 },
+            },
           ],
           responses: { '200': { description: 'Dead letters, newest first' }, ...problems },
         },
@@ -143,17 +221,26 @@ export function openApiDocument(): Record<string, unknown> {
         get: {
           summary: 'Approvals by status (default PENDING), newest first, each with its signed link',
           parameters: queryParams(ListApprovalsQuery),
-          responses: { '200': ok('Approvals', z.object({ approvals: z.array(ApprovalListing) })), ...problems },
+          responses: {
+            '200': ok('Approvals', z.object({ approvals: z.array(ApprovalListing) })),
+            ...problems,
+          },
         },
       },
       '/approvals/{id}/decision': {
         post: {
-          summary: 'Decide an approval as the API principal (approve | reject; a review also: retry, or approve with a replacement summary/output)',
+          summary:
+            'Decide an approval as the API principal (approve | reject; a review also: retry, or approve with a replacement summary/output)',
           parameters: [idParam],
-          requestBody: { required: true, content: { 'application/json': { schema: schema(DecisionBody, 'input') } } },
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: schema(DecisionBody, 'input') } },
+          },
           responses: {
             '200': ok('The decided approval', z.object({ approval: ApprovalRecord })),
-            '409': { description: 'Already decided (the problem has `decided`: decision, approver, at, via)' },
+            '409': {
+              description: 'Already decided (the problem has `decided`: decision, approver, at, via)',
+            },
             '410': { description: 'Expired, or the gate is no longer waiting' },
             ...problems,
           },
@@ -161,13 +248,15 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/approvals/{id}': {
         get: {
-          summary: 'The approval page of a signed link (no API auth: the signature is the credential); changes nothing',
+          summary:
+            'The approval page of a signed link (no API auth: the signature is the credential); changes nothing',
           security: [],
           parameters: linkParams,
           responses: { '200': html('What is being approved, and the decision form'), ...linkPages },
         },
         post: {
-          summary: "Decide through the page's form (no API auth: the signed link, the page's CSRF token and a same-origin POST)",
+          summary:
+            "Decide through the page's form (no API auth: the signed link, the page's CSRF token and a same-origin POST)",
           security: [],
           parameters: [idParam],
           requestBody: {

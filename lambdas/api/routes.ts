@@ -1,8 +1,16 @@
 /** The HTTP routes: each parses its request, calls a use case, shapes the response. */
 import type { Route } from '@middy/http-router';
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
+import { z } from 'zod';
 import { DecisionBody, ListApprovalsQuery } from '../core/approvals.js';
 import { CreateTaskBody, CreateTaskResponse, ListEventsQuery, ListTasksQuery } from '../core/schemas.js';
+import {
+  htmlPageResponse,
+  renderApprovalPage,
+  renderConflictPage,
+  renderDecisionResultPage,
+  renderErrorPage,
+} from './approval-page.js';
 import {
   decideApproval,
   isSameOriginPost,
@@ -11,26 +19,18 @@ import {
   submitApprovalForm,
   viewApproval,
 } from './approvals.js';
-import {
-  htmlPageResponse,
-  renderApprovalPage,
-  renderConflictPage,
-  renderDecisionResultPage,
-  renderErrorPage,
-} from './approval-page.js';
 import { type HttpEvent, type HttpResult, json, parseBody, validate } from './http.js';
 import { openApiDocument } from './openapi.js';
-import { z } from 'zod';
 import {
   type ApiDeps,
   cancelTask,
   getTaskView,
   listDeadLetters,
-  redriveTask,
   listTaskArtifacts,
   listTaskEvents,
   listTasks,
   readArtifact,
+  redriveTask,
   submitTask,
   taskLinks,
 } from './tasks.js';
@@ -52,7 +52,10 @@ const single = (e: HttpEvent, name: string) => {
 
 /** The API's own URL: BATON_PUBLIC_URL, else the host the request came to. */
 const ownUrl = (deps: ApiDeps, e: HttpEvent) =>
-  (deps.publicUrl() ?? `https://${e.requestContext?.domainName ?? e.headers?.host ?? 'localhost'}`).replace(/\/+$/, '');
+  (deps.publicUrl() ?? `https://${e.requestContext?.domainName ?? e.headers?.host ?? 'localhost'}`).replace(
+    /\/+$/,
+    '',
+  );
 
 /** Who decides through the API: the IAM principal in AWS, the API key locally. */
 function principal(e: HttpEvent): string {
@@ -67,7 +70,10 @@ function pageResponse(outcome: PageOutcome, formAction: string): HttpResult {
     case 'result':
       return htmlPageResponse(
         200,
-        renderDecisionResultPage({ approval: outcome.record, decision: outcome.record.decision as NonNullable<typeof outcome.record.decision> }),
+        renderDecisionResultPage({
+          approval: outcome.record,
+          decision: outcome.record.decision as NonNullable<typeof outcome.record.decision>,
+        }),
       );
     case 'conflict':
       return htmlPageResponse(409, renderConflictPage(outcome.decision));
@@ -85,7 +91,11 @@ function pageRoute(deps: ApiDeps, fn: (e: HttpEvent, id: string) => Promise<Page
       const formAction = `${base.pathname.replace(/\/+$/, '')}/approvals/${encodeURIComponent(id)}`;
       return pageResponse(await fn(e, id), formAction);
     } catch (err) {
-      deps.log?.({ level: 'error', message: 'Approval page failed', error: { name: (err as Error).name, message: (err as Error).message } });
+      deps.log?.({
+        level: 'error',
+        message: 'Approval page failed',
+        error: { name: (err as Error).name, message: (err as Error).message },
+      });
       return htmlPageResponse(500, renderErrorPage(500));
     }
   };
@@ -107,21 +117,37 @@ export function createRoutes(deps: ApiDeps): R[] {
       handler: async (e: HttpEvent) => {
         const body = parseBody(e, CreateTaskBody);
         const res = await submitTask(deps, body, e.headers?.['idempotency-key']);
-        const payload = CreateTaskResponse.parse({ taskId: res.taskId, status: res.status, links: taskLinks(res.taskId) });
+        const payload = CreateTaskResponse.parse({
+          taskId: res.taskId,
+          status: res.status,
+          links: taskLinks(res.taskId),
+        });
         return json(202, payload, { location: `/tasks/${res.taskId}` });
       },
     },
     {
       method: 'GET',
       path: '/tasks',
-      handler: async (e: HttpEvent) => json(200, await listTasks(deps, validate(ListTasksQuery, e.queryStringParameters ?? {}, 'query'))),
+      handler: async (e: HttpEvent) =>
+        json(200, await listTasks(deps, validate(ListTasksQuery, e.queryStringParameters ?? {}, 'query'))),
     },
-    { method: 'GET', path: '/tasks/{id}', handler: async (e: HttpEvent) => json(200, await getTaskView(deps, param(e, 'id'))) },
+    {
+      method: 'GET',
+      path: '/tasks/{id}',
+      handler: async (e: HttpEvent) => json(200, await getTaskView(deps, param(e, 'id'))),
+    },
     {
       method: 'GET',
       path: '/tasks/{id}/events',
       handler: async (e: HttpEvent) =>
-        json(200, await listTaskEvents(deps, param(e, 'id'), validate(ListEventsQuery, e.queryStringParameters ?? {}, 'query'))),
+        json(
+          200,
+          await listTaskEvents(
+            deps,
+            param(e, 'id'),
+            validate(ListEventsQuery, e.queryStringParameters ?? {}, 'query'),
+          ),
+        ),
     },
     {
       method: 'POST',
@@ -137,27 +163,43 @@ export function createRoutes(deps: ApiDeps): R[] {
       method: 'GET',
       path: '/dead-letters',
       handler: async (e: HttpEvent) =>
-        json(200, await listDeadLetters(deps, validate(DeadLettersQuery, e.queryStringParameters ?? {}, 'query'))),
+        json(
+          200,
+          await listDeadLetters(deps, validate(DeadLettersQuery, e.queryStringParameters ?? {}, 'query')),
+        ),
     },
     {
       method: 'GET',
       path: '/approvals',
       handler: async (e: HttpEvent) =>
-        json(200, await listApprovals(deps, validate(ListApprovalsQuery, e.queryStringParameters ?? {}, 'query'), ownUrl(deps, e))),
+        json(
+          200,
+          await listApprovals(
+            deps,
+            validate(ListApprovalsQuery, e.queryStringParameters ?? {}, 'query'),
+            ownUrl(deps, e),
+          ),
+        ),
     },
     {
       method: 'POST',
       path: '/approvals/{id}/decision',
       handler: async (e: HttpEvent) => {
         const body = parseBody(e, DecisionBody);
-        const approval = await decideApproval(deps, param(e, 'id'), { ...body, approver: principal(e), via: 'api' });
+        const approval = await decideApproval(deps, param(e, 'id'), {
+          ...body,
+          approver: principal(e),
+          via: 'api',
+        });
         return json(200, { approval });
       },
     },
     {
       method: 'GET',
       path: '/approvals/{id}',
-      handler: pageRoute(deps, (e, id) => viewApproval(deps, { approvalId: id, exp: single(e, 'exp'), sig: single(e, 'sig') })),
+      handler: pageRoute(deps, (e, id) =>
+        viewApproval(deps, { approvalId: id, exp: single(e, 'exp'), sig: single(e, 'sig') }),
+      ),
     },
     {
       method: 'POST',

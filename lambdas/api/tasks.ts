@@ -1,4 +1,6 @@
 /** Task API use cases: submit, read, list, events, artifacts. */
+
+import type { z } from 'zod';
 import type { ArtifactStore } from '../adapters/artifacts.js';
 import type { IntakeQueue } from '../adapters/queue.js';
 import type { TaskStore } from '../adapters/store.js';
@@ -16,7 +18,6 @@ import {
   type TaskStatus,
   type TaskView,
 } from '../core/schemas.js';
-import type { z } from 'zod';
 
 export interface ApiDeps {
   store: TaskStore;
@@ -33,7 +34,11 @@ export interface ApiDeps {
 }
 
 export function taskLinks(taskId: string) {
-  return { self: `/tasks/${taskId}`, events: `/tasks/${taskId}/events`, artifacts: `/tasks/${taskId}/artifacts` };
+  return {
+    self: `/tasks/${taskId}`,
+    events: `/tasks/${taskId}/events`,
+    artifacts: `/tasks/${taskId}/artifacts`,
+  };
 }
 
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -49,9 +54,13 @@ export async function submitTask(
   idempotencyKey: string | undefined,
 ): Promise<{ taskId: string; status: TaskStatus; created: boolean }> {
   if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-    throw new ValidationError('Idempotency-Key must be 1-128 characters of letters, digits, ".", "_", ":" or "-".');
+    throw new ValidationError(
+      'Idempotency-Key must be 1-128 characters of letters, digits, ".", "_", ":" or "-".',
+    );
   }
-  const plan = body.plan ? validatePlan(body.plan, { knownAgents: deps.knownAgents(), source: 'explicit' }) : undefined;
+  const plan = body.plan
+    ? validatePlan(body.plan, { knownAgents: deps.knownAgents(), source: 'explicit' })
+    : undefined;
   const now = new Date().toISOString();
   const requestHash = sha256Hex(canonicalJson(body));
   let taskId = newTaskId();
@@ -140,14 +149,19 @@ export async function readArtifact(deps: ApiDeps, taskId: string, artifactId: st
  * Cancels a task: records TaskCancelled (waiting steps end CANCELLED in the fold), stops its
  * execution, and CompleteStep discards what running agents return. Idempotent.
  */
-export async function cancelTask(deps: ApiDeps, taskId: string): Promise<{ taskId: string; status: TaskStatus }> {
+export async function cancelTask(
+  deps: ApiDeps,
+  taskId: string,
+): Promise<{ taskId: string; status: TaskStatus }> {
   const task = await deps.store.getTask(taskId);
   if (!task) throw new NotFoundError(`No task ${taskId}.`);
   // The status is the fold of the events (the stored status projection may lag behind by a write).
   const { status } = await getTaskView(deps, taskId);
   if (status === 'CANCELLED') return { taskId, status: 'CANCELLED' };
   if (['SUCCEEDED', 'DEGRADED', 'FAILED'].includes(status)) {
-    throw new ConflictError(`Task ${taskId} already ended ${status}; there is nothing to cancel.`, { status });
+    throw new ConflictError(`Task ${taskId} already ended ${status}; there is nothing to cancel.`, {
+      status,
+    });
   }
   await deps.store.appendEvent({
     id: eventId({ run: task.run, type: 'TaskCancelled' }),
@@ -165,12 +179,17 @@ export async function cancelTask(deps: ApiDeps, taskId: string): Promise<{ taskI
  * Redrives a FAILED (or DEGRADED) task: a new run of the same plan in which steps that
  * succeeded are not run again (their gates release at once), like Step Functions' redrive.
  */
-export async function redriveTask(deps: ApiDeps, taskId: string): Promise<{ taskId: string; status: TaskStatus; run: number }> {
+export async function redriveTask(
+  deps: ApiDeps,
+  taskId: string,
+): Promise<{ taskId: string; status: TaskStatus; run: number }> {
   const task = await deps.store.getTask(taskId);
   if (!task) throw new NotFoundError(`No task ${taskId}.`);
   const { status } = await getTaskView(deps, taskId);
   if (status !== 'FAILED' && status !== 'DEGRADED') {
-    throw new ConflictError(`Only FAILED or DEGRADED tasks can be redriven; task ${taskId} is ${status}.`, { status });
+    throw new ConflictError(`Only FAILED or DEGRADED tasks can be redriven; task ${taskId} is ${status}.`, {
+      status,
+    });
   }
   const run = task.run + 1;
   if (!(await deps.store.setRun(taskId, run))) {
@@ -190,5 +209,7 @@ export async function redriveTask(deps: ApiDeps, taskId: string): Promise<{ task
 }
 
 export async function listDeadLetters(deps: ApiDeps, q: { limit: number; include?: 'open' | 'all' }) {
-  return { deadLetters: await deps.store.listDeadLetters({ limit: q.limit, includeRedriven: q.include === 'all' }) };
+  return {
+    deadLetters: await deps.store.listDeadLetters({ limit: q.limit, includeRedriven: q.include === 'all' }),
+  };
 }

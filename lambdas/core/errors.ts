@@ -27,7 +27,11 @@ export const ErrorNames = {
 } as const;
 
 /** Errors the RunAgent state never retries: the next attempt would fail the same way. */
-export const NON_RETRYABLE_ERRORS = [ErrorNames.NonRetryable, ErrorNames.ContractViolation, ErrorNames.Cancelled];
+export const NON_RETRYABLE_ERRORS = [
+  ErrorNames.NonRetryable,
+  ErrorNames.ContractViolation,
+  ErrorNames.Cancelled,
+];
 
 /** The retrier AWS recommends for Lambda service errors (not function errors). */
 export const LAMBDA_SERVICE_ERRORS = [

@@ -1,7 +1,16 @@
 /**
  * Task and step status are folds over the immutable event log. Pure: no I/O.
  */
-import type { Json, Plan, StepStatus, StepView, TaskEvent, TaskResult, TaskStatus, TaskView } from './schemas.js';
+import type {
+  Json,
+  Plan,
+  StepStatus,
+  StepView,
+  TaskEvent,
+  TaskResult,
+  TaskStatus,
+  TaskView,
+} from './schemas.js';
 
 export interface TaskMeta {
   taskId: string;
@@ -52,7 +61,7 @@ export function foldTask(meta: TaskMeta, plan: Plan | undefined, events: readonl
   }
 
   for (const e of sorted) {
-    updatedAt = e.at > updatedAt ? e.at : updatedAt;
+    if (e.at > updatedAt) updatedAt = e.at;
     const next = STATUS_EVENTS[e.type];
     if (next) status = next;
     if (e.type === 'TaskSucceeded' || e.type === 'TaskDegraded' || e.type === 'TaskFailed') {
@@ -60,8 +69,10 @@ export function foldTask(meta: TaskMeta, plan: Plan | undefined, events: readonl
       error = errorOf(e.data);
     }
     if (e.type === 'TaskRedriven') pendingApprovals.clear();
-    if (e.type === 'ApprovalRequested' && typeof e.data.approvalId === 'string') pendingApprovals.add(e.data.approvalId);
-    if (e.type === 'ApprovalDecided' && typeof e.data.approvalId === 'string') pendingApprovals.delete(e.data.approvalId);
+    if (e.type === 'ApprovalRequested' && typeof e.data.approvalId === 'string')
+      pendingApprovals.add(e.data.approvalId);
+    if (e.type === 'ApprovalDecided' && typeof e.data.approvalId === 'string')
+      pendingApprovals.delete(e.data.approvalId);
     if (!e.stepId) continue;
     const step = steps.get(e.stepId);
     if (!step) continue;

@@ -28,8 +28,16 @@ export function canonicalJson(value: unknown): string {
  * The id of an event that records one fact of one run. Writing the same fact twice (a retried
  * Lambda, a duplicated message) yields the same id, and the conditional put drops the copy.
  */
-export function eventId(parts: { run: number; type: string; stepId?: string; attempt?: number; extra?: string }): string {
-  return [`r${parts.run}`, parts.type, parts.stepId ?? '-', parts.attempt ?? '-', parts.extra].filter(Boolean).join('.');
+export function eventId(parts: {
+  run: number;
+  type: string;
+  stepId?: string;
+  attempt?: number;
+  extra?: string;
+}): string {
+  return [`r${parts.run}`, parts.type, parts.stepId ?? '-', parts.attempt ?? '-', parts.extra]
+    .filter(Boolean)
+    .join('.');
 }
 
 export function artifactId(stepId: string, attempt: number, name: string): string {

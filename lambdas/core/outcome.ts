@@ -21,7 +21,11 @@ export interface TaskOutcome {
  * SUCCEEDED when every step succeeded. Steps marked `optional` may fail: the task is then
  * DEGRADED. A required step that did not succeed fails the task, unless `policy.allowDegraded`.
  */
-export function decideOutcome(plan: Plan, results: ReadonlyMap<string, StepOutcome>, policy: Policy): TaskOutcome {
+export function decideOutcome(
+  plan: Plan,
+  results: ReadonlyMap<string, StepOutcome>,
+  policy: Policy,
+): TaskOutcome {
   const steps: TaskResult['steps'] = {};
   const missing: string[] = [];
   const requiredMissing: string[] = [];

@@ -16,13 +16,19 @@ export interface PlanValidationOptions {
 export function planIssues(spec: PlanSpec, knownAgents: ReadonlySet<string>): ProblemIssue[] {
   const issues: ProblemIssue[] = [];
   if (spec.steps.length > LIMITS.maxSteps) {
-    issues.push({ path: 'plan.steps', message: `a plan has at most ${LIMITS.maxSteps} steps, got ${spec.steps.length}` });
+    issues.push({
+      path: 'plan.steps',
+      message: `a plan has at most ${LIMITS.maxSteps} steps, got ${spec.steps.length}`,
+    });
   }
   const ids = new Map<string, number>();
   spec.steps.forEach((step, i) => {
     const first = ids.get(step.id);
     if (first !== undefined) {
-      issues.push({ path: `plan.steps[${i}].id`, message: `duplicate step id "${step.id}" (also plan.steps[${first}])` });
+      issues.push({
+        path: `plan.steps[${i}].id`,
+        message: `duplicate step id "${step.id}" (also plan.steps[${first}])`,
+      });
     } else {
       ids.set(step.id, i);
     }
@@ -30,7 +36,10 @@ export function planIssues(spec: PlanSpec, knownAgents: ReadonlySet<string>): Pr
   const agents = [...knownAgents].sort().join(', ');
   spec.steps.forEach((step, i) => {
     if (!knownAgents.has(step.agent)) {
-      issues.push({ path: `plan.steps[${i}].agent`, message: `unknown agent "${step.agent}"; known agents: ${agents}` });
+      issues.push({
+        path: `plan.steps[${i}].agent`,
+        message: `unknown agent "${step.agent}"; known agents: ${agents}`,
+      });
     }
     if (step.fallbackAgent && !knownAgents.has(step.fallbackAgent)) {
       issues.push({
@@ -40,15 +49,22 @@ export function planIssues(spec: PlanSpec, knownAgents: ReadonlySet<string>): Pr
     }
     (step.dependsOn ?? []).forEach((dep, j) => {
       if (dep === step.id) {
-        issues.push({ path: `plan.steps[${i}].dependsOn[${j}]`, message: `step "${step.id}" depends on itself` });
+        issues.push({
+          path: `plan.steps[${i}].dependsOn[${j}]`,
+          message: `step "${step.id}" depends on itself`,
+        });
       } else if (!ids.has(dep)) {
-        issues.push({ path: `plan.steps[${i}].dependsOn[${j}]`, message: `"${dep}" is not a step of this plan` });
+        issues.push({
+          path: `plan.steps[${i}].dependsOn[${j}]`,
+          message: `"${dep}" is not a step of this plan`,
+        });
       }
     });
   });
   if (issues.length === 0) {
     const cycle = findCycle(spec.steps);
-    if (cycle) issues.push({ path: 'plan.steps', message: `the plan has a cycle: ${cycle.join(' depends on ')}` });
+    if (cycle)
+      issues.push({ path: 'plan.steps', message: `the plan has a cycle: ${cycle.join(' depends on ')}` });
   }
   return issues;
 }

@@ -28,7 +28,10 @@ export function decideRetry(
   if (attempt >= retry.maxAttempts) {
     return { retry: false, waitSeconds: 0, nextAttempt, reason: `all ${retry.maxAttempts} attempts failed` };
   }
-  const base = Math.min(LIMITS.maxRetryDelaySeconds, retry.intervalSeconds * retry.backoffRate ** (attempt - 1));
+  const base = Math.min(
+    LIMITS.maxRetryDelaySeconds,
+    retry.intervalSeconds * retry.backoffRate ** (attempt - 1),
+  );
   const waitSeconds = Math.round(base / 2 + random() * (base / 2));
   return { retry: true, waitSeconds, nextAttempt, reason: `attempt ${nextAttempt} of ${retry.maxAttempts}` };
 }

@@ -63,7 +63,10 @@ export type StepStatus = z.infer<typeof StepStatus>;
 
 export const StepId = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'use 1-64 letters, digits, "_" or "-", starting with a letter or digit');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/,
+    'use 1-64 letters, digits, "_" or "-", starting with a letter or digit',
+  );
 export const AgentName = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,39}$/, 'use 1-40 lowercase letters, digits or "-", starting with a letter');
@@ -71,7 +74,14 @@ export const AgentName = z
 /** Any JSON value. */
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 export const JsonValue: z.ZodType<Json> = z.lazy(() =>
-  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(JsonValue), z.record(z.string(), JsonValue)]),
+  z.union([
+    z.string(),
+    z.number(),
+    z.boolean(),
+    z.null(),
+    z.array(JsonValue),
+    z.record(z.string(), JsonValue),
+  ]),
 );
 export const JsonObject = z.record(z.string(), JsonValue);
 
@@ -100,7 +110,12 @@ export const StepSpec = z
     retry: RetrySpec.optional(),
     fallbackAgent: AgentName.optional(),
     approval: z.enum(['none', 'before']).optional(),
-    approvalTimeoutSeconds: z.number().int().min(1).max(7 * 24 * 3600).optional(),
+    approvalTimeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600)
+      .optional(),
     optional: z.boolean().optional(),
   })
   .strict();
@@ -117,7 +132,12 @@ export const Policy = z
   .object({
     allowDegraded: z.boolean().optional(),
     requirePlanApproval: z.boolean().optional(),
-    approvalTimeoutSeconds: z.number().int().min(1).max(7 * 24 * 3600).optional(),
+    approvalTimeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600)
+      .optional(),
     /**
      * What an approval gate does when its timeout passes without a decision: reject (default),
      * or escalate: notify once more (SNS message attribute escalation=true), wait one more
@@ -260,7 +280,11 @@ export const TaskView = z.object({
   status: TaskStatus,
   createdAt: z.string(),
   updatedAt: z.string(),
-  plan: z.object({ steps: z.array(StepView), source: z.string().optional(), rationale: z.string().optional() }),
+  plan: z.object({
+    steps: z.array(StepView),
+    source: z.string().optional(),
+    rationale: z.string().optional(),
+  }),
   result: TaskResult.optional(),
   error: z.object({ name: z.string(), message: z.string() }).optional(),
   traceId: z.string(),
@@ -392,5 +416,9 @@ export const StepItem = z.object({
 export type StepItem = z.infer<typeof StepItem>;
 
 /** Intake queue message body. */
-export const IntakeMessage = z.object({ taskId: z.string(), run: z.number().int().min(1), traceId: z.string() });
+export const IntakeMessage = z.object({
+  taskId: z.string(),
+  run: z.number().int().min(1),
+  traceId: z.string(),
+});
 export type IntakeMessage = z.infer<typeof IntakeMessage>;

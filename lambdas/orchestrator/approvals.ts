@@ -15,7 +15,6 @@ import {
   ApprovalKind,
   approvalTimeoutSeconds,
   decideTransition,
-  decisionEventData,
   GATE_TIMEOUT_ERRORS,
   MAX_APPROVAL_ROUNDS,
   newApprovalId,
@@ -31,6 +30,7 @@ import {
 } from '../core/errors.js';
 import { eventId } from '../core/ids.js';
 import type { Json, PlanStep } from '../core/schemas.js';
+import { recordApprovalDecided, recordApprovalRequested } from './approval-events.js';
 import type { ApprovalServices, OrchestratorDeps } from './deps.js';
 import { loadContext, releaseDependents } from './gate.js';
 import { CaughtError, failStep, readCause } from './steps.js';
@@ -156,31 +156,7 @@ async function announce(
   task: { goal: string; traceId: string },
   secrets: Awaited<ReturnType<ApprovalServices['secrets']>>,
 ): Promise<void> {
-  const recorded = await deps.store.appendEvent({
-    id: eventId({
-      run: item.run,
-      type: 'ApprovalRequested',
-      stepId: item.stepId,
-      attempt: item.attempt,
-      extra: item.id,
-    }),
-    type: 'ApprovalRequested',
-    taskId: item.taskId,
-    ...(item.stepId !== undefined ? { stepId: item.stepId } : {}),
-    traceId: task.traceId,
-    data: {
-      approvalId: item.id,
-      kind: item.kind,
-      round: item.round,
-      escalation: item.round > 1,
-      requestedAt: item.requestedAt,
-      expiresAt: item.expiresAt,
-      timeoutSeconds: item.timeoutSeconds,
-      onTimeout: item.onTimeout,
-      ...(item.attempt !== undefined ? { attempt: item.attempt } : {}),
-      ...(item.failure ? { failure: item.failure } : {}),
-    },
-  });
+  const recorded = await recordApprovalRequested(deps.store, item, task.traceId);
   if (recorded) await notify(deps, svc, item, task.goal, secrets);
 }
 
@@ -343,26 +319,7 @@ async function expire(deps: OrchestratorDeps, traceId: string, item: ApprovalIte
   });
   // Someone decided in the meantime: their decision stands.
   if (!won) return (await deps.store.getApproval(item.id)) ?? item;
-  await deps.store.appendEvent({
-    id: eventId({
-      run: item.run,
-      type: 'ApprovalDecided',
-      stepId: item.stepId,
-      attempt: item.attempt,
-      extra: item.id,
-    }),
-    type: 'ApprovalDecided',
-    taskId: item.taskId,
-    ...(item.stepId !== undefined ? { stepId: item.stepId } : {}),
-    traceId,
-    data: {
-      approvalId: item.id,
-      kind: item.kind,
-      round: item.round,
-      ...decisionEventData(t.decision),
-      escalated,
-    },
-  });
+  await recordApprovalDecided(deps.store, item, traceId, t.decision, { escalated });
   return { ...item, status: 'EXPIRED', decision: t.decision, escalated };
 }
 

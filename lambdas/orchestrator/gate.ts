@@ -5,11 +5,12 @@
  * own fact, so whichever comes second sees everything: no lost wake-ups. A duplicate release
  * is harmless (the second SendTaskSuccess is refused as TaskTimedOut).
  */
+
+import { z } from 'zod';
+import type { StepResult, StoredTask } from '../adapters/store.js';
 import { eventId } from '../core/ids.js';
 import type { Plan } from '../core/schemas.js';
-import type { StepResult, StoredTask } from '../adapters/store.js';
 import type { OrchestratorDeps } from './deps.js';
-import { z } from 'zod';
 
 export const GateRequest = z.object({
   taskId: z.string(),
@@ -60,7 +61,11 @@ export async function loadContext(deps: OrchestratorDeps, taskId: string, run: n
  * was skipped in this run), or done (the step itself already succeeded, e.g. after a crash or
  * in a redrive). Returns the action, or undefined while dependencies are still running.
  */
-export async function evaluateGate(deps: OrchestratorDeps, ctx: GateContext, stepId: string): Promise<GateAction | undefined> {
+export async function evaluateGate(
+  deps: OrchestratorDeps,
+  ctx: GateContext,
+  stepId: string,
+): Promise<GateAction | undefined> {
   const step = ctx.plan.steps.find((s) => s.id === stepId);
   if (!step) throw new Error(`Step ${stepId} is not in the plan of task ${ctx.task.taskId}`);
   const results = await deps.store.getResults(ctx.task.taskId);
@@ -79,7 +84,10 @@ export async function evaluateGate(deps: OrchestratorDeps, ctx: GateContext, ste
 
   if (action === 'skip' && failedDep) {
     const dep = results.get(failedDep) as StepResult;
-    const error = { name: 'Baton.DependencyFailed', message: `dependency ${failedDep} ${dep.status.toLowerCase()}` };
+    const error = {
+      name: 'Baton.DependencyFailed',
+      message: `dependency ${failedDep} ${dep.status.toLowerCase()}`,
+    };
     await deps.store.appendEvent({
       id: eventId({ run: ctx.run, type: 'StepSkipped', stepId }),
       type: 'StepSkipped',
@@ -103,7 +111,11 @@ export async function evaluateGate(deps: OrchestratorDeps, ctx: GateContext, ste
 }
 
 /** Re-evaluates the gates of the steps that depend on `stepId`. */
-export async function releaseDependents(deps: OrchestratorDeps, ctx: GateContext, stepId: string): Promise<void> {
+export async function releaseDependents(
+  deps: OrchestratorDeps,
+  ctx: GateContext,
+  stepId: string,
+): Promise<void> {
   for (const s of ctx.plan.steps) {
     if (s.dependsOn.includes(stepId)) await evaluateGate(deps, ctx, s.id);
   }

@@ -2,8 +2,9 @@
  * Orchestrator Lambda handlers: middleware wiring around the use cases. One module, one
  * export per function of the state machine (the stack points each function at its export).
  */
-import middy from '@middy/core';
+
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { documentClient, requireEnv, sfnClient, sqsClient } from '../adapters/clients.js';
 import { ConsoleApprovalNotifier, SnsApprovalNotifier } from '../adapters/notifier.js';
@@ -69,7 +70,10 @@ export const intake = middy<SQSEvent, SQSBatchResponse>()
       try {
         await startTask(wired(), record.body);
       } catch (err) {
-        logger.error('Could not start a task execution', { messageId: record.messageId, error: err as Error });
+        logger.error('Could not start a task execution', {
+          messageId: record.messageId,
+          error: err as Error,
+        });
         batchItemFailures.push({ itemIdentifier: record.messageId });
       }
     }

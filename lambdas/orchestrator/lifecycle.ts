@@ -1,12 +1,12 @@
 /** Task-level Lambdas: intake (start the execution), plan, finalize. */
 import { z } from 'zod';
+import type { DeadLetterRecord, StepResult, StoredTask } from '../adapters/store.js';
+import { WorkflowClient } from '../adapters/workflow.js';
 import { approvalTimeoutSeconds } from '../core/approvals.js';
 import { ContractViolationError } from '../core/errors.js';
 import { eventId } from '../core/ids.js';
 import { decideOutcome } from '../core/outcome.js';
 import { ExecutionInput, IntakeMessage, type Json, type Plan } from '../core/schemas.js';
-import type { DeadLetterRecord, StepResult, StoredTask } from '../adapters/store.js';
-import { WorkflowClient } from '../adapters/workflow.js';
 import type { OrchestratorDeps } from './deps.js';
 import { planForTask } from './planner.js';
 import { CaughtError, readCause } from './steps.js';
@@ -57,7 +57,12 @@ export async function planTask(deps: OrchestratorDeps, raw: unknown): Promise<Pl
   const base = { taskId: task.taskId, traceId: task.traceId };
   let plan: Plan | undefined = await deps.store.getPlan(task.taskId);
   if (!plan) {
-    await deps.store.appendEvent({ ...base, id: eventId({ run: req.run, type: 'PlanningStarted' }), type: 'PlanningStarted', data: {} });
+    await deps.store.appendEvent({
+      ...base,
+      id: eventId({ run: req.run, type: 'PlanningStarted' }),
+      type: 'PlanningStarted',
+      data: {},
+    });
     const known = new Set(Object.keys(deps.agentFunctions));
     plan = await deps.store.putPlan(task.taskId, await planForTask(deps.store, task, req.run, known));
   }
@@ -75,9 +80,11 @@ export async function planTask(deps: OrchestratorDeps, raw: unknown): Promise<Pl
   const results = await deps.store.getResults(task.taskId);
   const items = plan.steps.map((s) => {
     const agentFunction = deps.agentFunctions[s.agent];
-    if (!agentFunction) throw new ContractViolationError(`Agent "${s.agent}" has no function in this deployment`);
+    if (!agentFunction)
+      throw new ContractViolationError(`Agent "${s.agent}" has no function in this deployment`);
     const prior = results.get(s.id);
-    const firstAttempt = prior && prior.run < req.run && prior.status !== 'SUCCEEDED' ? (prior.attempt ?? 0) + 1 : 1;
+    const firstAttempt =
+      prior && prior.run < req.run && prior.status !== 'SUCCEEDED' ? (prior.attempt ?? 0) + 1 : 1;
     return {
       stepId: s.id,
       agentFunction,
@@ -118,9 +125,14 @@ export async function finalizeTask(deps: OrchestratorDeps, raw: unknown): Promis
   const caught = req.error ? readCause(req.error) : undefined;
   const outcome = plan ? decideOutcome(plan, results, task.policy) : undefined;
   const status = caught || !outcome ? 'FAILED' : outcome.status;
-  const error = caught ?? outcome?.error ?? (outcome ? undefined : { name: 'Baton.NoPlan', message: 'the task has no plan' });
-  const type = status === 'SUCCEEDED' ? 'TaskSucceeded' : status === 'DEGRADED' ? 'TaskDegraded' : 'TaskFailed';
-  if (status === 'FAILED') await deadLetter(deps, task, req.run, error as { name: string; message: string }, results);
+  const error =
+    caught ??
+    outcome?.error ??
+    (outcome ? undefined : { name: 'Baton.NoPlan', message: 'the task has no plan' });
+  const type =
+    status === 'SUCCEEDED' ? 'TaskSucceeded' : status === 'DEGRADED' ? 'TaskDegraded' : 'TaskFailed';
+  if (status === 'FAILED')
+    await deadLetter(deps, task, req.run, error as { name: string; message: string }, results);
   await deps.store.appendEvent({
     ...base,
     id: eventId({ run: req.run, type }),

@@ -42,7 +42,11 @@ export interface AttemptFailureDecision {
   /** True when the step goes to its fallback agent (a boolean: Choice rules compare it portably). */
   useFallback: boolean;
   /** Set when the step goes to its fallback agent: the function to run and why. */
-  fallback: { function: string; agent: string; failure: { agent: string; name: string; message: string } } | null;
+  fallback: {
+    function: string;
+    agent: string;
+    failure: { agent: string; name: string; message: string };
+  } | null;
   /** True when the step goes to a human review gate (`policy.humanReviewOnFailure`). */
   review: boolean;
 }
@@ -53,7 +57,14 @@ type Ctx = Awaited<ReturnType<typeof loadContext>>;
 export async function failStep(
   deps: OrchestratorDeps,
   ctx: Ctx,
-  f: { stepId: string; run: number; attempts: number; error: { name: string; message: string }; reason: string; extra?: Record<string, Json> },
+  f: {
+    stepId: string;
+    run: number;
+    attempts: number;
+    error: { name: string; message: string };
+    reason: string;
+    extra?: Record<string, Json>;
+  },
 ): Promise<void> {
   const step = ctx.plan.steps.find((s) => s.id === f.stepId);
   await deps.store.appendEvent({
@@ -80,7 +91,13 @@ export async function failStep(
  * After a human review granted a retry, the step's failures go back to review (no more automatic
  * retries, no second fallback), up to `LIMITS.maxReviewsPerStep` reviews per run.
  */
-async function reviewState(deps: OrchestratorDeps, taskId: string, run: number, stepId: string, attempt: number) {
+async function reviewState(
+  deps: OrchestratorDeps,
+  taskId: string,
+  run: number,
+  stepId: string,
+  attempt: number,
+) {
   const rounds = (await deps.store.listTaskApprovals(taskId)).filter(
     (a) => a.kind === 'review' && a.run === run && a.stepId === stepId,
   );
@@ -94,7 +111,10 @@ async function reviewState(deps: OrchestratorDeps, taskId: string, run: number, 
  * RecordAttemptFailure: writes the failed attempt, then decides: retry after a backoff, run the
  * step's fallback agent (retries exhausted or not retryable, e.g. a timeout), or fail the step.
  */
-export async function recordAttemptFailure(deps: OrchestratorDeps, raw: unknown): Promise<AttemptFailureDecision> {
+export async function recordAttemptFailure(
+  deps: OrchestratorDeps,
+  raw: unknown,
+): Promise<AttemptFailureDecision> {
   const req = AttemptFailure.parse(raw);
   const ctx = await loadContext(deps, req.taskId, req.run);
   const step = ctx.plan.steps.find((s) => s.id === req.stepId);
@@ -102,14 +122,30 @@ export async function recordAttemptFailure(deps: OrchestratorDeps, raw: unknown)
   const error = readCause(req.error);
   const phase = req.phase ?? 'agent';
   const humanReview = phase !== 'gate' && ctx.task.policy.humanReviewOnFailure === true;
-  const reviewed = humanReview ? await reviewState(deps, req.taskId, req.run, req.stepId, req.attempt) : undefined;
+  const reviewed = humanReview
+    ? await reviewState(deps, req.taskId, req.run, req.stepId, req.attempt)
+    : undefined;
   const decision = reviewed?.retried
-    ? { retry: false, waitSeconds: 0, nextAttempt: req.attempt + 1, reason: 'the attempt a review granted failed' }
+    ? {
+        retry: false,
+        waitSeconds: 0,
+        nextAttempt: req.attempt + 1,
+        reason: 'the attempt a review granted failed',
+      }
     : phase === 'agent'
       ? decideRetry(step.retry, req.attempt, error.name)
-      : { retry: false, waitSeconds: 0, nextAttempt: req.attempt + 1, reason: `the ${phase === 'gate' ? 'dependency gate' : 'fallback agent'} failed` };
+      : {
+          retry: false,
+          waitSeconds: 0,
+          nextAttempt: req.attempt + 1,
+          reason: `the ${phase === 'gate' ? 'dependency gate' : 'fallback agent'} failed`,
+        };
   const fallbackFunction = step.fallbackAgent ? deps.agentFunctions[step.fallbackAgent] : undefined;
-  const useFallback = !decision.retry && phase === 'agent' && !reviewed?.retried && Boolean(step.fallbackAgent && fallbackFunction);
+  const useFallback =
+    !decision.retry &&
+    phase === 'agent' &&
+    !reviewed?.retried &&
+    Boolean(step.fallbackAgent && fallbackFunction);
   const review = !decision.retry && !useFallback && humanReview && (reviewed?.left ?? 0) > 0;
   const base = { taskId: req.taskId, stepId: req.stepId, traceId: ctx.task.traceId };
   await deps.store.appendEvent({
@@ -170,7 +206,9 @@ export async function completeStep(deps: OrchestratorDeps, raw: unknown): Promis
   const ctx = await loadContext(deps, req.taskId, req.run);
   if (ctx.task.status === 'CANCELLED') {
     // The task was cancelled while the agent ran: its result is discarded.
-    throw new CancelledError(`Task ${req.taskId} was cancelled; the result of step ${req.stepId} is discarded`);
+    throw new CancelledError(
+      `Task ${req.taskId} was cancelled; the result of step ${req.stepId} is discarded`,
+    );
   }
   const rec = await deps.store.getAttempt(req.taskId, req.run, req.stepId, req.attempt);
   if (!rec) {

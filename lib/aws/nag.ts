@@ -2,10 +2,13 @@
  * cdk-nag (AwsSolutions) acknowledgements for the Baton stack, each with its reason. cdk-nag 3
  * uses CDK's native `Validations.of(...).acknowledge()`; every finding id is listed exactly.
  */
-import { type CfnResource, type Stack, Validations } from 'aws-cdk-lib';
+import { type CfnResource, type Stack, Token, Validations } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+
+/** How cdk-nag prints a stack's region or account: the value when concrete, else the pseudo parameter. */
+const pseudo = (value: string, name: string) => (Token.isUnresolved(value) ? `<${name}>` : value);
 
 const logicalId = (stack: Stack, c: { node: { defaultChild?: unknown } }) =>
   stack.getLogicalId(c.node.defaultChild as CfnResource);
@@ -27,7 +30,10 @@ export function acknowledgeNagFindings(stack: Stack): void {
     'Lambda runs Node.js 22 by product decision; local mode and the tests run the same major version.',
   );
   for (const action of ['s3:GetObject*', 's3:GetBucket*', 's3:List*', 's3:DeleteObject*', 's3:Abort*']) {
-    ack(`AwsSolutions-IAM5[Action::${action}]`, 'CDK grant on the artifact bucket only (grantRead / grantReadWrite).');
+    ack(
+      `AwsSolutions-IAM5[Action::${action}]`,
+      'CDK grant on the artifact bucket only (grantRead / grantReadWrite).',
+    );
   }
   for (const bucket of all.filter((c): c is s3.Bucket => c instanceof s3.Bucket)) {
     ack(
@@ -48,7 +54,7 @@ export function acknowledgeNagFindings(stack: Stack): void {
     );
   }
   ack(
-    `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${stack.stackName}-workflow:*]`,
+    `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:${pseudo(stack.region, 'AWS::Region')}:${pseudo(stack.account, 'AWS::AccountId')}:execution:${stack.stackName}-workflow:*]`,
     'Cancel stops the executions of this state machine only; execution names are per task and run.',
   );
   ack(
@@ -59,7 +65,12 @@ export function acknowledgeNagFindings(stack: Stack): void {
     'AwsSolutions-APIG4',
     'GET /healthz (liveness probe) and GET|POST /approvals/{id} (approval links: the expiring HMAC signature in the link is the credential) are open by design; every other route uses IAM auth.',
   );
-  for (const bucket of all.filter((c): c is s3.Bucket => c instanceof s3.Bucket && c.node.id === 'ArtifactAccessLogs')) {
-    Validations.of(bucket).acknowledge({ id: 'AwsSolutions-S1', reason: 'This is the server access log bucket itself.' });
+  for (const bucket of all.filter(
+    (c): c is s3.Bucket => c instanceof s3.Bucket && c.node.id === 'ArtifactAccessLogs',
+  )) {
+    Validations.of(bucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason: 'This is the server access log bucket itself.',
+    });
   }
 }

@@ -10,17 +10,17 @@ import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { TABLE_INDEXES } from '../../lambdas/adapters/store.js';
 import type { AgentEntry } from '../../lambdas/agents/registry.js';
 import type { ModelConfig } from '../../lambdas/models/index.js';
-import { TABLE_INDEXES } from '../../lambdas/adapters/store.js';
 import { buildDefinition } from '../workflow/definition.js';
 import { AgentFunction, BatonFunction } from './functions.js';
 
@@ -129,16 +129,22 @@ export class BatonStack extends Stack {
       displayName: 'Baton approval requests',
       enforceSSL: true,
     });
-    this.approvalSecretParameterName = props.approvalSecretParameterName ?? `/${this.stackName}/approval-signing-secret`;
+    this.approvalSecretParameterName =
+      props.approvalSecretParameterName ?? `/${this.stackName}/approval-signing-secret`;
     if (!this.approvalSecretParameterName.startsWith('/')) {
-      throw new Error(`approvalSecretParameterName must be a path such as /baton/approval-signing-secret (got "${this.approvalSecretParameterName}").`);
+      throw new Error(
+        `approvalSecretParameterName must be a path such as /baton/approval-signing-secret (got "${this.approvalSecretParameterName}").`,
+      );
     }
     const approvalSecretArn = this.formatArn({
       service: 'ssm',
       resource: 'parameter',
       resourceName: this.approvalSecretParameterName.slice(1),
     });
-    const readApprovalSecret = new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [approvalSecretArn] });
+    const readApprovalSecret = new iam.PolicyStatement({
+      actions: ['ssm:GetParameter'],
+      resources: [approvalSecretArn],
+    });
     const approvalSecretEnv = { BATON_APPROVAL_SECRET_PARAM: this.approvalSecretParameterName };
 
     // ---- agents: one function each
@@ -170,7 +176,9 @@ export class BatonStack extends Stack {
       if (usesBedrock(agent.settings.model)) grantBedrock(fn);
       agentFns.set(agent.name, fn);
     }
-    const agentFunctions = JSON.stringify(Object.fromEntries([...agentFns].map(([n, f]) => [n, f.functionArn])));
+    const agentFunctions = JSON.stringify(
+      Object.fromEntries([...agentFns].map(([n, f]) => [n, f.functionArn])),
+    );
 
     // ---- orchestrator
     const orchestrator = (id: string, handler: string, extra: Record<string, string> = {}) => {
@@ -183,12 +191,17 @@ export class BatonStack extends Stack {
       this.table.grantReadWriteData(fn);
       return fn;
     };
-    const planner = orchestrator('Planner', 'planner', { BATON_AGENT_FUNCTIONS: agentFunctions, ...modelEnv });
+    const planner = orchestrator('Planner', 'planner', {
+      BATON_AGENT_FUNCTIONS: agentFunctions,
+      ...modelEnv,
+    });
     if (usesBedrock()) grantBedrock(planner);
     const gate = orchestrator('Gate', 'gate');
     const stepFailed = orchestrator('StepFailed', 'stepFailed', { BATON_AGENT_FUNCTIONS: agentFunctions });
     const complete = orchestrator('CompleteStep', 'complete');
-    const finalize = orchestrator('Finalize', 'finalize', { DEAD_LETTER_QUEUE_URL: taskDeadLetters.queueUrl });
+    const finalize = orchestrator('Finalize', 'finalize', {
+      DEAD_LETTER_QUEUE_URL: taskDeadLetters.queueUrl,
+    });
     taskDeadLetters.grantSendMessages(finalize);
     const requestApproval = orchestrator('RequestApproval', 'requestApproval', {
       ...approvalSecretEnv,
@@ -241,7 +254,9 @@ export class BatonStack extends Stack {
       );
     }
 
-    const intakeFn = orchestrator('IntakeWorker', 'intake', { STATE_MACHINE_ARN: this.stateMachine.stateMachineArn });
+    const intakeFn = orchestrator('IntakeWorker', 'intake', {
+      STATE_MACHINE_ARN: this.stateMachine.stateMachineArn,
+    });
     this.stateMachine.grantStartExecution(intakeFn);
     intakeFn.addEventSource(
       new SqsEventSource(intake, { batchSize: 10, maxConcurrency: 5, reportBatchItemFailures: true }),
@@ -263,7 +278,10 @@ export class BatonStack extends Stack {
     apiFn.addToRolePolicy(readApprovalSecret);
     // Decisions resume the waiting gate with its (stored, never exposed) task token.
     apiFn.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'], resources: [stateMachineArn] }),
+      new iam.PolicyStatement({
+        actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+        resources: [stateMachineArn],
+      }),
     );
     this.table.grantReadWriteData(apiFn);
     this.bucket.grantRead(apiFn);
@@ -295,7 +313,10 @@ export class BatonStack extends Stack {
       autoDeploy: true,
       accessLogSettings: {
         destination: new apigw.LogGroupLogDestination(
-          new logs.LogGroup(this, 'ApiAccessLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
+          new logs.LogGroup(this, 'ApiAccessLogs', {
+            retention: logs.RetentionDays.ONE_MONTH,
+            removalPolicy: RemovalPolicy.DESTROY,
+          }),
         ),
       },
     });

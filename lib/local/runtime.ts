@@ -13,7 +13,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -31,8 +31,8 @@ import { setConsoleApprovalSink } from '../../lambdas/adapters/notifier.js';
 import { SECRET_FILE_ENV, SECRET_PARAM_ENV } from '../../lambdas/adapters/secrets.js';
 import { TaskStore } from '../../lambdas/adapters/store.js';
 import { agentLambda } from '../../lambdas/agents/lambda.js';
-import { eventId } from '../../lambdas/core/ids.js';
 import { type AgentEntry, agentCatalog, loadAgent, loadBatonConfig } from '../../lambdas/agents/registry.js';
+import { eventId } from '../../lambdas/core/ids.js';
 import { METADATA, PROJECT_ROOT } from '../aws/functions.js';
 import { type Emulators, sdkEnvironment, startEmulators } from './emulators.js';
 import { LocalStepFunctions } from './sfn-emulator.js';
@@ -112,10 +112,13 @@ class LambdaTimeoutError extends Error {
 
 export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const dataDir = resolve(opts.dataDir ?? process.env.BATON_DATA_DIR ?? '.baton');
-  const log = opts.log ?? ((line) => process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), ...line })}\n`));
+  const log =
+    opts.log ??
+    ((line) => process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), ...line })}\n`));
   mkdirSync(dataDir, { recursive: true });
   const envPublicUrl = process.env.BATON_PUBLIC_URL;
-  const configuredPublicUrl = opts.publicUrl ?? (envPublicUrl && envPublicUrl !== lastLocalPublicUrl ? envPublicUrl : undefined);
+  const configuredPublicUrl =
+    opts.publicUrl ?? (envPublicUrl && envPublicUrl !== lastLocalPublicUrl ? envPublicUrl : undefined);
   const apiKey = opts.apiKey ?? process.env.BATON_API_KEY ?? readOrCreateKey(join(dataDir, 'api-key'));
 
   const loaded = loadBatonConfig(opts.configPath ?? process.env.BATON_CONFIG);
@@ -128,7 +131,10 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
 
   const clientConfig = {
     region: LOCAL_REGION,
-    credentials: { accessKeyId: sdkEnv.AWS_ACCESS_KEY_ID ?? 'local', secretAccessKey: sdkEnv.AWS_SECRET_ACCESS_KEY ?? 'local' },
+    credentials: {
+      accessKeyId: sdkEnv.AWS_ACCESS_KEY_ID ?? 'local',
+      secretAccessKey: sdkEnv.AWS_SECRET_ACCESS_KEY ?? 'local',
+    },
   };
   const sqs = new SQSClient({ ...clientConfig, endpoint: emulators.sqs });
   const queueUrls = await createQueues(template, sqs, emulators);
@@ -138,13 +144,20 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     return url;
   });
   await createTables(template, names, new DynamoDBClient({ ...clientConfig, endpoint: emulators.dynamodb }));
-  await createBuckets(template, names, new S3Client({ ...clientConfig, endpoint: emulators.s3, forcePathStyle: true }));
+  await createBuckets(
+    template,
+    names,
+    new S3Client({ ...clientConfig, endpoint: emulators.s3, forcePathStyle: true }),
+  );
 
   // One environment for all in-process functions: the union of what the template gives them.
   const env: Record<string, string> = {};
   for (const [, fn] of resourcesOfType(template, 'AWS::Lambda::Function')) {
-    const vars = (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
-    for (const [k, v] of Object.entries(resolveIntrinsics(vars, template, names) as Record<string, unknown>)) {
+    const vars =
+      (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+    for (const [k, v] of Object.entries(
+      resolveIntrinsics(vars, template, names) as Record<string, unknown>,
+    )) {
       if (k !== 'NODE_OPTIONS' && !LOCAL_ENV_OVERRIDES.has(k)) env[k] = String(v);
     }
   }
@@ -190,7 +203,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     const queueName = p.EventSourceArn.split(':').at(-1) as string;
     const fn = functions.get(p.FunctionName);
     const queueUrl = queueUrls.get(queueName);
-    if (!fn || !queueUrl) throw new LocalRuntimeError(`Event source ${p.EventSourceArn} -> ${p.FunctionName} cannot be wired`);
+    if (!fn || !queueUrl)
+      throw new LocalRuntimeError(`Event source ${p.EventSourceArn} -> ${p.FunctionName} cannot be wired`);
     pollers.push(
       startSqsPoller({
         queueUrl,
@@ -206,7 +220,9 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
 
   // HTTP API -> the API function.
   const [apiId] = single(
-    resourcesOfType(template, 'AWS::Lambda::Function').filter(([, r]) => r.Metadata?.[METADATA.entry] === 'lambdas/api/handler.ts'),
+    resourcesOfType(template, 'AWS::Lambda::Function').filter(
+      ([, r]) => r.Metadata?.[METADATA.entry] === 'lambdas/api/handler.ts',
+    ),
     'API function',
   );
   const apiFn = functions.get(apiId) as LocalFunction;
@@ -274,7 +290,11 @@ async function recordResumptions(executionArns: string[], table: string): Promis
       type: 'ExecutionResumed',
       taskId,
       traceId: task.traceId,
-      data: { run: Number(run), executionArn: arn, reason: 'the local runtime restarted while the execution was running' },
+      data: {
+        run: Number(run),
+        executionArn: arn,
+        reason: 'the local runtime restarted while the execution was running',
+      },
     });
   }
 }
@@ -287,7 +307,8 @@ function readOrCreateKey(file: string): string {
 }
 
 function single<T>(list: T[], what: string): T {
-  if (list.length !== 1) throw new LocalRuntimeError(`Expected one ${what} in the template, found ${list.length}`);
+  if (list.length !== 1)
+    throw new LocalRuntimeError(`Expected one ${what} in the template, found ${list.length}`);
   return list[0] as T;
 }
 
@@ -295,7 +316,10 @@ async function runWithTimeout(fn: LocalFunction, payload: unknown): Promise<unkn
   const context = lambdaContext(fn);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new LambdaTimeoutError(fn.logicalId, fn.timeoutSeconds)), fn.timeoutSeconds * 1000);
+    timer = setTimeout(
+      () => reject(new LambdaTimeoutError(fn.logicalId, fn.timeoutSeconds)),
+      fn.timeoutSeconds * 1000,
+    );
   });
   try {
     // Lambda hands the function a fresh copy of the event.
@@ -335,7 +359,9 @@ async function loadFunctions(
     if (agentName) {
       const entry = agents.get(agentName);
       if (!entry) throw new LocalRuntimeError(`Agent ${agentName} is in the template but not in the config`);
-      handler = agentLambda(agentName, await loadAgent(entry), { settings: entry.settings }) as unknown as LambdaHandler;
+      handler = agentLambda(agentName, await loadAgent(entry), {
+        settings: entry.settings,
+      }) as unknown as LambdaHandler;
     } else {
       const entry = r.Metadata?.[METADATA.entry] as string | undefined;
       const exportName = r.Metadata?.[METADATA.handler] as string | undefined;
@@ -357,19 +383,29 @@ async function loadFunctions(
   return out;
 }
 
-async function createQueues(template: CfnTemplate, sqs: SQSClient, _e: Emulators): Promise<Map<string, string>> {
+async function createQueues(
+  template: CfnTemplate,
+  sqs: SQSClient,
+  _e: Emulators,
+): Promise<Map<string, string>> {
   const urls = new Map<string, string>();
   const queues = resourcesOfType(template, 'AWS::SQS::Queue');
   // Dead-letter queues first: the others name them in their RedrivePolicy.
-  queues.sort(([, a], [, b]) => Number(Boolean(a.Properties?.RedrivePolicy)) - Number(Boolean(b.Properties?.RedrivePolicy)));
+  queues.sort(
+    ([, a], [, b]) =>
+      Number(Boolean(a.Properties?.RedrivePolicy)) - Number(Boolean(b.Properties?.RedrivePolicy)),
+  );
   const arnOf = (id: string) => `arn:aws:sqs:${LOCAL_REGION}:000000000000:baton-${id}`;
   for (const [id, q] of queues) {
     const name = `baton-${id}`;
     const p = q.Properties ?? {};
     const attributes: Record<string, string> = {};
     if (p.VisibilityTimeout !== undefined) attributes.VisibilityTimeout = String(p.VisibilityTimeout);
-    if (p.MessageRetentionPeriod !== undefined) attributes.MessageRetentionPeriod = String(p.MessageRetentionPeriod);
-    const redrive = p.RedrivePolicy as { deadLetterTargetArn: { 'Fn::GetAtt': [string, string] }; maxReceiveCount: number } | undefined;
+    if (p.MessageRetentionPeriod !== undefined)
+      attributes.MessageRetentionPeriod = String(p.MessageRetentionPeriod);
+    const redrive = p.RedrivePolicy as
+      | { deadLetterTargetArn: { 'Fn::GetAtt': [string, string] }; maxReceiveCount: number }
+      | undefined;
     if (redrive) {
       attributes.RedrivePolicy = JSON.stringify({
         deadLetterTargetArn: arnOf(redrive.deadLetterTargetArn['Fn::GetAtt'][0]),
@@ -380,7 +416,8 @@ async function createQueues(template: CfnTemplate, sqs: SQSClient, _e: Emulators
       const res = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
       urls.set(name, res.QueueUrl as string);
     } catch (err) {
-      if ((err as Error).name !== 'QueueAlreadyExists' && (err as Error).name !== 'QueueNameExists') throw err;
+      if ((err as Error).name !== 'QueueAlreadyExists' && (err as Error).name !== 'QueueNameExists')
+        throw err;
       const res = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
       urls.set(name, res.QueueUrl as string);
     }
@@ -405,8 +442,12 @@ async function createTables(template: CfnTemplate, names: LocalNames, ddb: Dynam
       KeySchema: p.KeySchema as CreateTableCommandInput['KeySchema'],
       AttributeDefinitions: p.AttributeDefinitions as CreateTableCommandInput['AttributeDefinitions'],
       BillingMode: 'PAY_PER_REQUEST',
-      ...(p.GlobalSecondaryIndexes ? { GlobalSecondaryIndexes: (p.GlobalSecondaryIndexes as Record<string, unknown>[]).map(index) } : {}),
-      ...(p.LocalSecondaryIndexes ? { LocalSecondaryIndexes: (p.LocalSecondaryIndexes as Record<string, unknown>[]).map(index) } : {}),
+      ...(p.GlobalSecondaryIndexes
+        ? { GlobalSecondaryIndexes: (p.GlobalSecondaryIndexes as Record<string, unknown>[]).map(index) }
+        : {}),
+      ...(p.LocalSecondaryIndexes
+        ? { LocalSecondaryIndexes: (p.LocalSecondaryIndexes as Record<string, unknown>[]).map(index) }
+        : {}),
     };
     try {
       await ddb.send(new CreateTableCommand(input));
@@ -414,7 +455,10 @@ async function createTables(template: CfnTemplate, names: LocalNames, ddb: Dynam
       if ((err as Error).name !== 'ResourceInUseException') throw err;
     }
     // As in AWS, a new table is usable once ACTIVE.
-    await waitUntilTableExists({ client: ddb, maxWaitTime: 60, minDelay: 0.05 as number, maxDelay: 1 }, { TableName: input.TableName });
+    await waitUntilTableExists(
+      { client: ddb, maxWaitTime: 60, minDelay: 0.05 as number, maxDelay: 1 },
+      { TableName: input.TableName },
+    );
   }
 }
 
@@ -438,7 +482,8 @@ async function serveApi(fn: LocalFunction, req: IncomingMessage, res: ServerResp
   const raw = Buffer.concat(chunks);
   const url = new URL(req.url ?? '/', 'http://local');
   const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
+  for (const [k, v] of Object.entries(req.headers))
+    if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
   const contentType = headers['content-type'] ?? '';
   const textual = raw.length === 0 || TEXTUAL.test(contentType);
   const query: Record<string, string> = {};
@@ -473,7 +518,8 @@ async function serveApi(fn: LocalFunction, req: IncomingMessage, res: ServerResp
     isBase64Encoded: !textual,
   };
   const result = (await runWithTimeout(fn, event)) as APIGatewayProxyStructuredResultV2 | string;
-  const out: APIGatewayProxyStructuredResultV2 = typeof result === 'string' ? { statusCode: 200, body: result } : result;
+  const out: APIGatewayProxyStructuredResultV2 =
+    typeof result === 'string' ? { statusCode: 200, body: result } : result;
   const body = out.body ? Buffer.from(out.body, out.isBase64Encoded ? 'base64' : 'utf8') : Buffer.alloc(0);
   const responseHeaders: Record<string, string | string[]> = { ...(out.headers as Record<string, string>) };
   if (out.cookies?.length) responseHeaders['set-cookie'] = out.cookies;

@@ -54,7 +54,8 @@ export interface LocalNames {
 }
 
 export function defaultLocalNames(queueUrl: (name: string) => string): LocalNames {
-  const arn = (service: string, rest: string) => `arn:aws:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${rest}`;
+  const arn = (service: string, rest: string) =>
+    `arn:aws:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${rest}`;
   return {
     ref(id, r) {
       switch (r.Type) {
@@ -77,8 +78,10 @@ export function defaultLocalNames(queueUrl: (name: string) => string): LocalName
       if (r.Type === 'AWS::Lambda::Function' && attribute === 'Arn') return arn('lambda', `function:${id}`);
       if (r.Type === 'AWS::SQS::Queue' && attribute === 'Arn') return arn('sqs', `baton-${id}`);
       if (r.Type === 'AWS::SQS::Queue' && attribute === 'QueueName') return `baton-${id}`;
-      if (r.Type.startsWith('AWS::DynamoDB::') && attribute === 'Arn') return arn('dynamodb', `table/baton-${id}`);
-      if (r.Type === 'AWS::S3::Bucket' && attribute === 'Arn') return `arn:aws:s3:::baton-${id.toLowerCase()}`;
+      if (r.Type.startsWith('AWS::DynamoDB::') && attribute === 'Arn')
+        return arn('dynamodb', `table/baton-${id}`);
+      if (r.Type === 'AWS::S3::Bucket' && attribute === 'Arn')
+        return `arn:aws:s3:::baton-${id.toLowerCase()}`;
       return `${id}.${attribute}`;
     },
   };

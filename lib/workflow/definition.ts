@@ -69,7 +69,11 @@ export const STATE = {
 } as const;
 
 const ref = { taskId: sfn.JsonPath.stringAt('$.taskId'), run: sfn.JsonPath.numberAt('$.run') };
-const stepRef = { ...ref, stepId: sfn.JsonPath.stringAt('$.stepId'), attempt: sfn.JsonPath.numberAt('$.attempt') };
+const stepRef = {
+  ...ref,
+  stepId: sfn.JsonPath.stringAt('$.stepId'),
+  attempt: sfn.JsonPath.numberAt('$.attempt'),
+};
 
 export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.IChainable {
   const taskFailed = new sfn.Fail(scope, STATE.taskFailed, {
@@ -227,8 +231,13 @@ export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.I
   });
   // Per-step retries (each step has its own maxAttempts / interval / backoff, which a static
   // Retry field cannot express) are this visible loop: record, wait, run the next attempt.
-  const backoff = new sfn.Wait(scope, STATE.backoff, { time: sfn.WaitTime.secondsPath('$.retry.waitSeconds') });
-  const nextAttempt = new sfn.Pass(scope, STATE.nextAttempt, { inputPath: '$.retry.nextAttempt', resultPath: '$.attempt' });
+  const backoff = new sfn.Wait(scope, STATE.backoff, {
+    time: sfn.WaitTime.secondsPath('$.retry.waitSeconds'),
+  });
+  const nextAttempt = new sfn.Pass(scope, STATE.nextAttempt, {
+    inputPath: '$.retry.nextAttempt',
+    resultPath: '$.attempt',
+  });
   runAgent.addCatch(recordAttemptFailure, {
     errors: ['States.ALL'],
     resultPath: '$.error',
@@ -237,7 +246,10 @@ export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.I
   const completeStep = new tasks.LambdaInvoke(scope, STATE.completeStep, {
     lambdaFunction: fns.complete,
     // The attempt that produced the result: the agent's or the fallback's.
-    payload: sfn.TaskInput.fromObject({ ...stepRef, attempt: sfn.JsonPath.numberAt('$.agentResult.attempt') }),
+    payload: sfn.TaskInput.fromObject({
+      ...stepRef,
+      attempt: sfn.JsonPath.numberAt('$.agentResult.attempt'),
+    }),
     resultPath: sfn.JsonPath.DISCARD,
     taskTimeout: LAMBDA_TASK_TIMEOUT,
   });
@@ -252,7 +264,10 @@ export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.I
   const reviewDecided = resolveGate(STATE.reviewDecided, 'review', false);
   const resolveReview = resolveGate(STATE.resolveReview, 'review', true);
   requestReview.addCatch(resolveReview, gateCatch);
-  const reviewRetry = new sfn.Pass(scope, STATE.reviewRetry, { inputPath: '$.retry.nextAttempt', resultPath: '$.attempt' });
+  const reviewRetry = new sfn.Pass(scope, STATE.reviewRetry, {
+    inputPath: '$.retry.nextAttempt',
+    resultPath: '$.attempt',
+  });
   const afterReview = new sfn.Choice(scope, STATE.afterReview)
     .when(resolved('retry'), reviewRetry.next(runAgent))
     .when(resolved('escalate'), requestReview)
@@ -331,11 +346,13 @@ export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.I
       .otherwise(planNotApproved),
   );
 
-  runSteps.next(finalize).next(
-    new sfn.Choice(scope, STATE.outcome)
-      .when(sfn.Condition.stringEquals('$.outcome.status', 'FAILED'), taskFailed)
-      .otherwise(new sfn.Succeed(scope, STATE.taskSucceeded)),
-  );
+  runSteps
+    .next(finalize)
+    .next(
+      new sfn.Choice(scope, STATE.outcome)
+        .when(sfn.Condition.stringEquals('$.outcome.status', 'FAILED'), taskFailed)
+        .otherwise(new sfn.Succeed(scope, STATE.taskSucceeded)),
+    );
   plan.next(
     new sfn.Choice(scope, STATE.planApproval)
       .when(sfn.Condition.booleanEquals('$.plan.requireApproval', true), requestPlanApproval)

@@ -1,43 +1,15 @@
 /** CDK assertions for the approval gates: their states, timeouts, Catch routes, and the stack's approval plumbing. */
-import { App } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { agentCatalog } from '../../lambdas/agents/registry.js';
-import { BatonStack } from '../../lib/aws/stack.js';
-import { type CfnTemplate, defaultLocalNames, resolveIntrinsics } from '../../lib/local/template.js';
 import { STATE } from '../../lib/workflow/definition.js';
-
-type State = Record<string, unknown> & { Parameters?: { Payload?: Record<string, unknown> } };
-type Asl = { StartAt: string; States: Record<string, State> };
+import { type Asl, synthStack } from './synth.js';
 
 let template: Template;
 let asl: Asl;
 let iteration: Asl;
 
 beforeAll(() => {
-  process.env.CDK_VALIDATION = 'false';
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  const agents = agentCatalog({
-    config: { agents: { echo: { handler: '../fixtures/agents/echo.mjs#handler' } } },
-    baseDir: new URL('.', import.meta.url).pathname,
-  });
-  const stack = new BatonStack(app, 'Test', {
-    agents,
-    env: { account: '111111111111', region: 'eu-west-1' },
-  });
-  template = Template.fromStack(stack);
-  const raw = template.toJSON() as CfnTemplate;
-  const [sm] = Object.values(raw.Resources).filter((r) => r.Type === 'AWS::StepFunctions::StateMachine');
-  asl = JSON.parse(
-    String(
-      resolveIntrinsics(
-        sm?.Properties?.DefinitionString,
-        raw,
-        defaultLocalNames((n) => n),
-      ),
-    ),
-  );
-  iteration = (asl.States[STATE.runSteps] as unknown as { ItemProcessor: Asl }).ItemProcessor;
+  ({ template, asl, iteration } = synthStack());
 });
 
 const gateCatch = (next: string) => [

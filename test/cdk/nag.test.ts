@@ -13,7 +13,10 @@ import { acknowledgeNagFindings } from '../../lib/aws/nag.js';
 import { BatonStack } from '../../lib/aws/stack.js';
 
 interface Report {
-  pluginReports: { pluginName: string; violations: { ruleName: string; severity: string; violatingConstructs: { constructPath: string }[] }[] }[];
+  pluginReports: {
+    pluginName: string;
+    violations: { ruleName: string; severity: string; violatingConstructs: { constructPath: string }[] }[];
+  }[];
 }
 
 describe('cdk-nag AwsSolutions', () => {
@@ -25,7 +28,9 @@ describe('cdk-nag AwsSolutions', () => {
       outdir,
       context: { 'aws:cdk:bundling-stacks': [], '@aws-cdk/core:failSynthOnValidationErrors': false },
     });
-    const stack = new BatonStack(app, 'Nag', { agents: agentCatalog({ config: { agents: {} }, baseDir: '.' }) });
+    const stack = new BatonStack(app, 'Nag', {
+      agents: agentCatalog({ config: { agents: {} }, baseDir: '.' }),
+    });
     acknowledgeNagFindings(stack);
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     // Act
@@ -34,7 +39,10 @@ describe('cdk-nag AwsSolutions', () => {
     const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as Report;
     rmSync(outdir, { recursive: true, force: true });
     const findings = report.pluginReports.flatMap((p) =>
-      p.violations.map((v) => `${v.severity} ${v.ruleName} at ${v.violatingConstructs.map((c) => c.constructPath).join(', ')}`),
+      p.violations.map(
+        (v) =>
+          `${v.severity} ${v.ruleName} at ${v.violatingConstructs.map((c) => c.constructPath).join(', ')}`,
+      ),
     );
     expect(findings).toEqual([]);
   });

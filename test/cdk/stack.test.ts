@@ -1,31 +1,15 @@
-import { App } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { agentCatalog } from '../../lambdas/agents/registry.js';
 import { LAMBDA_SERVICE_ERRORS } from '../../lambdas/core/errors.js';
-import { BatonStack } from '../../lib/aws/stack.js';
 import { STATE } from '../../lib/workflow/definition.js';
-import { type CfnTemplate, defaultLocalNames, resolveIntrinsics } from '../../lib/local/template.js';
-
-type Asl = { StartAt: string; States: Record<string, Record<string, unknown>> };
+import { type Asl, synthStack } from './synth.js';
 
 let template: Template;
 let asl: Asl;
 let iteration: Asl;
 
 beforeAll(() => {
-  process.env.CDK_VALIDATION = 'false';
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  const agents = agentCatalog({
-    config: { agents: { echo: { handler: '../fixtures/agents/echo.mjs#handler' } } },
-    baseDir: new URL('.', import.meta.url).pathname,
-  });
-  const stack = new BatonStack(app, 'Test', { agents, env: { account: '111111111111', region: 'eu-west-1' } });
-  template = Template.fromStack(stack);
-  const raw = template.toJSON() as CfnTemplate;
-  const [sm] = Object.values(raw.Resources).filter((r) => r.Type === 'AWS::StepFunctions::StateMachine');
-  asl = JSON.parse(String(resolveIntrinsics(sm?.Properties?.DefinitionString, raw, defaultLocalNames((n) => n))));
-  iteration = (asl.States[STATE.runSteps] as { ItemProcessor: Asl }).ItemProcessor;
+  ({ template, asl, iteration } = synthStack());
 });
 
 describe('Baton stack', () => {
@@ -37,8 +21,13 @@ describe('Baton stack', () => {
         { AttributeName: 'sk', KeyType: 'RANGE' },
       ],
       LocalSecondaryIndexes: [Match.objectLike({ IndexName: 'bySeq' })],
-      GlobalSecondaryIndexes: [Match.objectLike({ IndexName: 'byStatus' }), Match.objectLike({ IndexName: 'byCreated' })],
-      Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
+      GlobalSecondaryIndexes: [
+        Match.objectLike({ IndexName: 'byStatus' }),
+        Match.objectLike({ IndexName: 'byCreated' }),
+      ],
+      Replicas: [
+        Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }),
+      ],
     });
   });
 
@@ -80,8 +69,14 @@ describe('Baton stack', () => {
   });
 
   it('serves the API through an HTTP API with IAM auth, and an open health check', () => {
-    template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: '$default', AuthorizationType: 'AWS_IAM' });
-    template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'GET /healthz', AuthorizationType: 'NONE' });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      RouteKey: '$default',
+      AuthorizationType: 'AWS_IAM',
+    });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      RouteKey: 'GET /healthz',
+      AuthorizationType: 'NONE',
+    });
   });
 });
 
@@ -106,9 +101,13 @@ describe('Baton state machine', () => {
     expect(iteration.StartAt).toBe(STATE.awaitDependencies);
     const gate = iteration.States[STATE.awaitDependencies] as Record<string, unknown>;
     expect(gate.Resource).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
-    expect((gate.Parameters as { Payload: Record<string, string> }).Payload['taskToken.$']).toBe('$$.Task.Token');
+    expect((gate.Parameters as { Payload: Record<string, string> }).Payload['taskToken.$']).toBe(
+      '$$.Task.Token',
+    );
     expect(gate.TimeoutSeconds).toBe(24 * 3600);
-    expect(gate.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.gateFailed }]);
+    expect(gate.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.gateFailed },
+    ]);
   });
 
   it("runs the step's own agent function with its own timeout and AWS's Lambda retrier", () => {
@@ -120,9 +119,17 @@ describe('Baton state machine', () => {
       Next: STATE.completeStep,
     });
     expect(run.Retry).toEqual([
-      { ErrorEquals: LAMBDA_SERVICE_ERRORS, IntervalSeconds: 1, MaxAttempts: 3, BackoffRate: 2, JitterStrategy: 'FULL' },
+      {
+        ErrorEquals: LAMBDA_SERVICE_ERRORS,
+        IntervalSeconds: 1,
+        MaxAttempts: 3,
+        BackoffRate: 2,
+        JitterStrategy: 'FULL',
+      },
     ]);
-    expect(run.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.recordAttemptFailure }]);
+    expect(run.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.recordAttemptFailure },
+    ]);
   });
 
   it('retries a failed attempt through a visible record, backoff and next-attempt loop', () => {
@@ -136,7 +143,11 @@ describe('Baton state machine', () => {
       ],
       Default: STATE.stepDone,
     });
-    expect(iteration.States[STATE.backoff]).toMatchObject({ Type: 'Wait', SecondsPath: '$.retry.waitSeconds', Next: STATE.nextAttempt });
+    expect(iteration.States[STATE.backoff]).toMatchObject({
+      Type: 'Wait',
+      SecondsPath: '$.retry.waitSeconds',
+      Next: STATE.nextAttempt,
+    });
     expect(iteration.States[STATE.nextAttempt]).toMatchObject({
       Type: 'Pass',
       InputPath: '$.retry.nextAttempt',
@@ -163,7 +174,9 @@ describe('Baton state machine', () => {
       ResultPath: '$.retry',
       Next: STATE.retryOrGiveUp,
     });
-    const completion = iteration.States[STATE.completeStep] as { Parameters: { Payload: Record<string, string> } };
+    const completion = iteration.States[STATE.completeStep] as {
+      Parameters: { Payload: Record<string, string> };
+    };
     expect(completion.Parameters.Payload['attempt.$']).toBe('$.agentResult.attempt');
   });
 
@@ -188,7 +201,11 @@ describe('Baton state machine', () => {
   it('grants the state machine invoke on every agent function', () => {
     const policies = template.findResources('AWS::IAM::Policy');
     const text = JSON.stringify(policies);
-    for (const id of Object.keys(template.findResources('AWS::Lambda::Function', { Metadata: Match.objectLike({ 'baton:agent': Match.anyValue() }) }))) {
+    for (const id of Object.keys(
+      template.findResources('AWS::Lambda::Function', {
+        Metadata: Match.objectLike({ 'baton:agent': Match.anyValue() }),
+      }),
+    )) {
       expect(text).toContain(id);
     }
   });

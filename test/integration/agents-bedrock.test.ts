@@ -17,7 +17,7 @@ import { RESEARCH_SYSTEM_PROMPT } from '../../lambdas/agents/research.js';
 import { REVIEW_SYSTEM_PROMPT } from '../../lambdas/agents/review.js';
 import { WRITING_SYSTEM_PROMPT } from '../../lambdas/agents/writing.js';
 import { PLANNER_SYSTEM_PROMPT } from '../../lambdas/orchestrator/planner.js';
-import { type Harness, startAgentsHarness } from './agents-harness.js';
+import { type Harness, startHarness } from './harness.js';
 
 const MODEL_ID = 'us.anthropic.claude-3-5-haiku-20241022-v1:0';
 const bedrock = mockClient(BedrockRuntimeClient);
@@ -83,7 +83,7 @@ function answer(input: ConverseCommandInput): ConverseCommandOutput {
 let h: Harness;
 beforeAll(async () => {
   bedrock.on(ConverseCommand).callsFake(answer);
-  h = await startAgentsHarness({
+  h = await startHarness({
     configPath: resolve(import.meta.dirname, '../fixtures/agents.config.json'),
     env: {
       BATON_MODEL_CONFIG: JSON.stringify({ provider: 'bedrock', modelId: MODEL_ID, region: 'us-east-1' }),

@@ -7,13 +7,13 @@
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkCitations, splitSources } from '../../lambdas/agents/citations.js';
-import { type Harness, startAgentsHarness } from './agents-harness.js';
+import { type Harness, startHarness } from './harness.js';
 
 const CONFIG = resolve(import.meta.dirname, '../fixtures/agents.config.json');
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startAgentsHarness({ configPath: CONFIG, env: { BATON_MODEL_CONFIG: '' } });
+  h = await startHarness({ configPath: CONFIG, env: { BATON_MODEL_CONFIG: '' } });
 });
 afterAll(async () => {
   await h?.close();

@@ -3,78 +3,21 @@
  * waits for its approval and started again on the same data directory, the same approval (and
  * link) still decides the step, and nothing is requested or run twice.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { FIXTURE_CONFIG } from './harness.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RuntimeProcesses, runtimeProcesses, until } from './process.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const dataDir = mkdtempSync(join(tmpdir(), 'baton-approval-crash-'));
-const children: ChildProcess[] = [];
-
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  rmSync(dataDir, { recursive: true, force: true });
+let procs: RuntimeProcesses;
+beforeAll(async () => {
+  procs = await runtimeProcesses('crash-key');
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((ok) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => ok(port));
-    });
-  });
-}
-
-/** `npm start` as its own process, on a fixed port and data dir (links carry the port). */
-async function startRuntime(port: number): Promise<ChildProcess> {
-  const env: Record<string, string | undefined> = {
-    ...process.env,
-    PORT: String(port),
-    BATON_DATA_DIR: dataDir,
-    BATON_CONFIG: FIXTURE_CONFIG,
-    BATON_API_KEY: 'crash-key',
-  };
-  delete env.BATON_PUBLIC_URL;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/local.ts'], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let output = '';
-  await new Promise<void>((ok, fail) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('Baton is running locally')) ok();
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => fail(new Error(`runtime exited with ${code}: ${output.slice(-2000)}`)));
-  });
-  return child;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+afterAll(() => procs?.cleanup());
 
 type Event = { type: string; stepId?: string; data: Record<string, unknown> };
 
 describe('kill -9 while a step waits for its approval', () => {
   it('keeps the approval and its link: after the restart the same decision runs the step once', async () => {
     // Prepare: a -> b, b gated; the runtime is killed while b waits
-    const port = await freePort();
+    const port = procs.port;
     const base = `http://127.0.0.1:${port}`;
     const api = async (method: string, path: string, body?: unknown) => {
       const res = await fetch(`${base}${path}`, {
@@ -84,7 +27,7 @@ describe('kill -9 while a step waits for its approval', () => {
       });
       return { status: res.status, body: (await res.json()) as Record<string, unknown> };
     };
-    const first = await startRuntime(port);
+    const first = await procs.start();
     const created = await api('POST', '/tasks', {
       goal: 'survive a crash',
       plan: {
@@ -105,7 +48,7 @@ describe('kill -9 while a step waits for its approval', () => {
     await new Promise((r) => first.once('exit', r));
 
     // Act: restart, open the same link, approve through its form
-    await startRuntime(port);
+    await procs.start();
     const shown = await fetch(approval.url);
     const html = await shown.text();
     const field = (name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1] ?? '';

@@ -34,7 +34,15 @@ async function baton(...args: string[]): Promise<{ code: number; stdout: string;
 describe('the baton CLI', () => {
   it('submits a plan from a file and waits for the result', async () => {
     const plan = join(dir, 'plan.json');
-    writeFileSync(plan, JSON.stringify({ steps: [{ id: 'a', agent: 'echo' }, { id: 'b', agent: 'echo', dependsOn: ['a'] }] }));
+    writeFileSync(
+      plan,
+      JSON.stringify({
+        steps: [
+          { id: 'a', agent: 'echo' },
+          { id: 'b', agent: 'echo', dependsOn: ['a'] },
+        ],
+      }),
+    );
     const res = await baton('submit', '--goal', 'from the cli', '--plan', plan, '--wait');
     expect(res.code).toBe(0);
     const task = JSON.parse(res.stdout);

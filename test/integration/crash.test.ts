@@ -3,53 +3,14 @@
  * again on the same data directory. Nothing accepted is lost, no succeeded step runs again, and
  * the audit trail shows the interruption.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { FIXTURE_CONFIG } from './harness.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RuntimeProcesses, runtimeProcesses, until } from './process.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const dataDir = mkdtempSync(join(tmpdir(), 'baton-crash-'));
-const children: ChildProcess[] = [];
-
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  rmSync(dataDir, { recursive: true, force: true });
+let procs: RuntimeProcesses;
+beforeAll(async () => {
+  procs = await runtimeProcesses('crash-key');
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((ok) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => ok(port));
-    });
-  });
-}
-
-/** Starts `bin/local.ts` as its own process (what `npm start` runs) and waits until it serves. */
-async function startRuntime(port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/local.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: String(port), BATON_DATA_DIR: dataDir, BATON_CONFIG: FIXTURE_CONFIG, BATON_API_KEY: 'crash-key' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let output = '';
-  await new Promise<void>((ok, fail) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('Baton is running locally')) ok();
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => fail(new Error(`runtime exited with ${code}: ${output.slice(-2000)}`)));
-  });
-  return child;
-}
+afterAll(() => procs?.cleanup());
 
 function client(port: number) {
   return async (method: string, path: string, body?: unknown) => {
@@ -58,25 +19,16 @@ function client(port: number) {
       headers: { authorization: 'Bearer crash-key', 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
+    // biome-ignore lint/suspicious/noExplicitAny: the test reads loosely typed JSON responses
     return { status: res.status, body: (await res.json()) as Record<string, any> };
   };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('kill -9 in the middle of a task', () => {
   it('finishes the task after a restart without re-running succeeded steps, and loses no accepted task', async () => {
     // Prepare: a runtime process and a task whose second step is long
-    const port = await freePort();
-    const first = await startRuntime(port);
+    const port = procs.port;
+    const first = await procs.start();
     const api = client(port);
     const submitted = await api('POST', '/tasks', {
       goal: 'survive a crash',
@@ -95,13 +47,16 @@ describe('kill -9 in the middle of a task', () => {
       return t.plan.steps.find((s: { id: string }) => s.id === 'b')?.status === 'RUNNING' ? true : undefined;
     });
     // a second task, accepted just before the crash
-    const late = await api('POST', '/tasks', { goal: 'accepted before the crash', plan: { steps: [{ id: 'x', agent: 'echo' }] } });
+    const late = await api('POST', '/tasks', {
+      goal: 'accepted before the crash',
+      plan: { steps: [{ id: 'x', agent: 'echo' }] },
+    });
     expect(late.status).toBe(202);
 
     // Act: SIGKILL, then start again on the same data directory
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
-    await startRuntime(port);
+    await procs.start();
 
     // Assess
     const done = await until('the task to end', async () => {
@@ -109,7 +64,11 @@ describe('kill -9 in the middle of a task', () => {
       return ['SUCCEEDED', 'FAILED', 'DEGRADED'].includes(t.status) ? t : undefined;
     });
     expect(done.status).toBe('SUCCEEDED');
-    const events = (await api('GET', `/tasks/${taskId}/events?limit=1000`)).body.events as { type: string; stepId?: string; data: Record<string, unknown> }[];
+    const events = (await api('GET', `/tasks/${taskId}/events?limit=1000`)).body.events as {
+      type: string;
+      stepId?: string;
+      data: Record<string, unknown>;
+    }[];
     const runsOf = (id: string) => events.filter((e) => e.type === 'StepSucceeded' && e.stepId === id).length;
     expect(runsOf('a')).toBe(1);
     expect(runsOf('b')).toBe(1);

@@ -9,14 +9,35 @@ export const FIXTURE_CONFIG = resolve(import.meta.dirname, '../fixtures/baton.co
 export interface Harness {
   rt: LocalRuntime;
   dataDir: string;
-  api<T = Record<string, unknown>>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: T; headers: Headers; raw: Buffer }>;
+  api<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: T; headers: Headers; raw: Buffer }>;
   waitFor(taskId: string, statuses: string[], timeoutMs?: number): Promise<Record<string, unknown>>;
   close(): Promise<void>;
 }
 
-export async function startHarness(opts: { dataDir?: string; keep?: boolean } = {}): Promise<Harness> {
+export interface HarnessOptions {
+  /** Reuse a data directory (it is then kept on close). */
+  dataDir?: string;
+  keep?: boolean;
+  /** A Baton config of the test's choosing (default: test/fixtures/baton.config.json). */
+  configPath?: string;
+  /** Extra environment for the in-process Lambdas (e.g. BATON_MODEL_CONFIG), restored on close. */
+  env?: Record<string, string>;
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'baton-it-'));
-  const rt = await startLocalRuntime({ dataDir, port: 0, apiKey: 'test-key', configPath: FIXTURE_CONFIG, log: () => {} });
+  const configPath = opts.configPath ?? FIXTURE_CONFIG;
+  const saved = new Map<string, string | undefined>();
+  for (const [k, v] of Object.entries({ BATON_CONFIG: configPath, ...opts.env })) {
+    saved.set(k, process.env[k]);
+    process.env[k] = v;
+  }
+  const rt = await startLocalRuntime({ dataDir, port: 0, apiKey: 'test-key', configPath, log: () => {} });
   const api: Harness['api'] = async (method, path, body, headers = {}) => {
     const res = await fetch(`${rt.url}${path}`, {
       method,
@@ -37,7 +58,8 @@ export async function startHarness(opts: { dataDir?: string; keep?: boolean } = 
     for (;;) {
       const res = await api('GET', `/tasks/${taskId}`);
       if (statuses.includes(String(res.body.status))) return res.body;
-      if (Date.now() > deadline) throw new Error(`task ${taskId} is ${res.body.status}, expected ${statuses.join('|')}`);
+      if (Date.now() > deadline)
+        throw new Error(`task ${taskId} is ${res.body.status}, expected ${statuses.join('|')}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   };
@@ -48,6 +70,10 @@ export async function startHarness(opts: { dataDir?: string; keep?: boolean } = 
     waitFor,
     async close() {
       await rt.close();
+      for (const [k, v] of saved) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
       if (!opts.keep && !opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -15,9 +15,29 @@ afterAll(async () => {
   await h?.close();
 });
 
-type Step = { id: string; status: string; attempts: number; summary?: string; output?: Record<string, unknown>; error?: { name: string; message: string } };
-type Task = { taskId: string; status: string; plan: { steps: Step[] }; result?: { steps: Record<string, { status: string }>; missing?: string[] }; error?: { name: string; message: string } };
-type Event = { id: string; seq: number; type: string; stepId?: string; at: string; data: Record<string, unknown> };
+type Step = {
+  id: string;
+  status: string;
+  attempts: number;
+  summary?: string;
+  output?: Record<string, unknown>;
+  error?: { name: string; message: string };
+};
+type Task = {
+  taskId: string;
+  status: string;
+  plan: { steps: Step[] };
+  result?: { steps: Record<string, { status: string }>; missing?: string[] };
+  error?: { name: string; message: string };
+};
+type Event = {
+  id: string;
+  seq: number;
+  type: string;
+  stepId?: string;
+  at: string;
+  data: Record<string, unknown>;
+};
 
 async function submit(body: Record<string, unknown>): Promise<string> {
   const res = await h.api('POST', '/tasks', body);
@@ -29,7 +49,8 @@ async function trail(taskId: string): Promise<Event[]> {
 }
 const ENDED = ['SUCCEEDED', 'FAILED', 'DEGRADED', 'CANCELLED'];
 const step = (t: Task, id: string) => t.plan.steps.find((s) => s.id === id) as Step;
-const seqOf = (events: Event[], type: string, stepId?: string) => events.find((e) => e.type === type && e.stepId === stepId)?.seq ?? -1;
+const seqOf = (events: Event[], type: string, stepId?: string) =>
+  events.find((e) => e.type === type && e.stepId === stepId)?.seq ?? -1;
 
 describe('critical-path scheduling', () => {
   it('starts a step when its own dependencies finish, not when a wave does', async () => {
@@ -56,7 +77,11 @@ describe('critical-path scheduling', () => {
   });
 
   it('cannot deadlock: 45 steps listed dependents-first run under a concurrency limit of 2', async () => {
-    const leaves = Array.from({ length: 44 }, (_, i) => ({ id: `leaf-${i + 1}`, agent: 'echo', dependsOn: ['root'] }));
+    const leaves = Array.from({ length: 44 }, (_, i) => ({
+      id: `leaf-${i + 1}`,
+      agent: 'echo',
+      dependsOn: ['root'],
+    }));
     const taskId = await submit({
       goal: 'dependents first',
       policy: { maxConcurrency: 2 },
@@ -69,10 +94,13 @@ describe('critical-path scheduling', () => {
 
   it('runs a plan wider than the inline Map limit of 40 correctly', async () => {
     const wide = Array.from({ length: 41 }, (_, i) => ({ id: `w-${i + 1}`, agent: 'echo' }));
-    const taskId = await submit({ goal: 'wide', plan: { steps: [...wide, { id: 'all', agent: 'echo', dependsOn: wide.map((w) => w.id) }] } });
+    const taskId = await submit({
+      goal: 'wide',
+      plan: { steps: [...wide, { id: 'all', agent: 'echo', dependsOn: wide.map((w) => w.id) }] },
+    });
     const task = (await h.waitFor(taskId, ENDED, 120_000)) as Task;
     expect(task.status).toBe('SUCCEEDED');
-    expect((step(task, 'all').output?.upstream as unknown[]).length).toBe(41);
+    expect(step(task, 'all').output?.upstream).toHaveLength(41);
   });
 });
 
@@ -81,20 +109,38 @@ describe('retries', () => {
     // Prepare: fails attempts 1 and 2
     const taskId = await submit({
       goal: 'flaky',
-      plan: { steps: [{ id: 'f', agent: 'flaky', input: { failures: 2 }, retry: { maxAttempts: 3, intervalSeconds: 1, backoffRate: 2 } }] },
+      plan: {
+        steps: [
+          {
+            id: 'f',
+            agent: 'flaky',
+            input: { failures: 2 },
+            retry: { maxAttempts: 3, intervalSeconds: 1, backoffRate: 2 },
+          },
+        ],
+      },
     });
     // Act
     const task = (await h.waitFor(taskId, ENDED)) as Task;
     // Assess
     expect(task.status).toBe('SUCCEEDED');
-    expect(step(task, 'f')).toMatchObject({ status: 'SUCCEEDED', attempts: 3, summary: 'succeeded on attempt 3' });
+    expect(step(task, 'f')).toMatchObject({
+      status: 'SUCCEEDED',
+      attempts: 3,
+      summary: 'succeeded on attempt 3',
+    });
     const events = await trail(taskId);
     const failures = events.filter((e) => e.type === 'StepAttemptFailed');
-    expect(failures.map((e) => [e.data.attempt, e.data.willRetry, (e.data.error as { name: string }).name])).toEqual([
+    expect(
+      failures.map((e) => [e.data.attempt, e.data.willRetry, (e.data.error as { name: string }).name]),
+    ).toEqual([
       [1, true, 'Baton.AgentFailed'],
       [2, true, 'Baton.AgentFailed'],
     ]);
-    expect((failures[0]?.data.error as { message: string }).message).toContain('flaky failure on attempt 1 of 2');
+    expect(failures[0]?.data.error).toHaveProperty(
+      'message',
+      expect.stringContaining('flaky failure on attempt 1 of 2'),
+    );
     const starts = events.filter((e) => e.type === 'StepStarted');
     expect(starts.map((e) => e.data.attempt)).toEqual([1, 2, 3]);
     // each retry waited at least the backoff it announced (interval 1 s, then 2 s with jitter)
@@ -110,11 +156,20 @@ describe('retries', () => {
   it('does not retry a non-retryable failure', async () => {
     const taskId = await submit({
       goal: 'contract breach',
-      plan: { steps: [{ id: 'bad', agent: 'echo', input: {}, retry: { maxAttempts: 5 } }, { id: 'x', agent: 'fail', retry: { maxAttempts: 1 } }] },
+      plan: {
+        steps: [
+          { id: 'bad', agent: 'echo', input: {}, retry: { maxAttempts: 5 } },
+          { id: 'x', agent: 'fail', retry: { maxAttempts: 1 } },
+        ],
+      },
     });
     const task = (await h.waitFor(taskId, ENDED)) as Task;
     expect(task.status).toBe('FAILED');
-    expect(step(task, 'x')).toMatchObject({ status: 'FAILED', attempts: 1, error: { name: 'Baton.AgentFailed' } });
+    expect(step(task, 'x')).toMatchObject({
+      status: 'FAILED',
+      attempts: 1,
+      error: { name: 'Baton.AgentFailed' },
+    });
   });
 });
 
@@ -122,14 +177,21 @@ describe('timeouts and fallback', () => {
   it('times a hung step out into its fallback agent, which gets the failure', async () => {
     const taskId = await submit({
       goal: 'hung',
-      plan: { steps: [{ id: 'h', agent: 'hang', timeoutSeconds: 1, retry: { maxAttempts: 1 }, fallbackAgent: 'echo' }] },
+      plan: {
+        steps: [
+          { id: 'h', agent: 'hang', timeoutSeconds: 1, retry: { maxAttempts: 1 }, fallbackAgent: 'echo' },
+        ],
+      },
     });
     const task = (await h.waitFor(taskId, ENDED)) as Task;
     expect(task.status).toBe('SUCCEEDED');
     const events = await trail(taskId);
     const failed = events.find((e) => e.type === 'StepAttemptFailed');
     expect(failed?.data).toMatchObject({ attempt: 1, error: { name: 'States.Timeout' }, willRetry: false });
-    expect(events.find((e) => e.type === 'StepFallbackStarted')?.data).toMatchObject({ fallbackAgent: 'echo', attempt: 2 });
+    expect(events.find((e) => e.type === 'StepFallbackStarted')?.data).toMatchObject({
+      fallbackAgent: 'echo',
+      attempt: 2,
+    });
     const succeeded = events.find((e) => e.type === 'StepSucceeded');
     expect(succeeded?.data).toMatchObject({ agent: 'echo', attempt: 2 });
     expect(step(task, 'h').output?.failure).toMatchObject({ agent: 'hang', name: 'States.Timeout' });
@@ -142,7 +204,9 @@ describe('timeouts and fallback', () => {
     });
     const task = (await h.waitFor(taskId, ENDED)) as Task;
     expect(task.status).toBe('FAILED');
-    const phases = (await trail(taskId)).filter((e) => e.type === 'StepAttemptFailed').map((e) => e.data.phase);
+    const phases = (await trail(taskId))
+      .filter((e) => e.type === 'StepAttemptFailed')
+      .map((e) => e.data.phase);
     expect(phases).toEqual(['agent', 'fallback']);
   });
 });
@@ -151,7 +215,12 @@ describe('failure propagation, degraded completion, dead letters and redrive', (
   it('finishes DEGRADED when only an optional step failed, saying what is missing', async () => {
     const taskId = await submit({
       goal: 'optional',
-      plan: { steps: [{ id: 'a', agent: 'echo' }, { id: 'extra', agent: 'fail', optional: true, retry: { maxAttempts: 1 } }] },
+      plan: {
+        steps: [
+          { id: 'a', agent: 'echo' },
+          { id: 'extra', agent: 'fail', optional: true, retry: { maxAttempts: 1 } },
+        ],
+      },
     });
     const task = (await h.waitFor(taskId, ENDED)) as Task;
     expect(task.status).toBe('DEGRADED');
@@ -191,7 +260,10 @@ describe('failure propagation, degraded completion, dead letters and redrive', (
       run: 1,
       status: 'OPEN',
       goal: 'redrive me',
-      failedSteps: expect.arrayContaining([expect.objectContaining({ stepId: 'b', status: 'FAILED' }), expect.objectContaining({ stepId: 'c', status: 'SKIPPED' })]),
+      failedSteps: expect.arrayContaining([
+        expect.objectContaining({ stepId: 'b', status: 'FAILED' }),
+        expect.objectContaining({ stepId: 'c', status: 'SKIPPED' }),
+      ]),
       links: { redrive: `/tasks/${taskId}/redrive` },
     });
 
@@ -207,7 +279,8 @@ describe('failure propagation, degraded completion, dead letters and redrive', (
     const final = (await h.waitFor(taskId, ['SUCCEEDED'])) as Task;
     expect(final.plan.steps.every((s) => s.status === 'SUCCEEDED')).toBe(true);
     const events = await trail(taskId);
-    const starts = (id: string) => events.filter((e) => e.type === 'StepStarted' && e.stepId === id).map((e) => e.data.attempt);
+    const starts = (id: string) =>
+      events.filter((e) => e.type === 'StepStarted' && e.stepId === id).map((e) => e.data.attempt);
     expect(starts('a')).toEqual([1]);
     expect(starts('d')).toEqual([1]);
     expect(starts('b')).toEqual([1, 2]);
@@ -224,7 +297,12 @@ describe('cancellation', () => {
     // Prepare
     const taskId = await submit({
       goal: 'cancel me',
-      plan: { steps: [{ id: 'long', agent: 'sleep', input: { ms: 1500 } }, { id: 'next', agent: 'echo', dependsOn: ['long'] }] },
+      plan: {
+        steps: [
+          { id: 'long', agent: 'sleep', input: { ms: 1500 } },
+          { id: 'next', agent: 'echo', dependsOn: ['long'] },
+        ],
+      },
     });
     for (;;) {
       const t = (await h.api('GET', `/tasks/${taskId}`)).body as Task;
@@ -263,7 +341,10 @@ describe('cancellation', () => {
 
 describe('at-least-once delivery, exactly-once effects', () => {
   it('ignores a duplicated intake message: one execution, one run of each step', async () => {
-    const taskId = await submit({ goal: 'dup', plan: { steps: [{ id: 'a', agent: 'sleep', input: { ms: 300 } }] } });
+    const taskId = await submit({
+      goal: 'dup',
+      plan: { steps: [{ id: 'a', agent: 'sleep', input: { ms: 300 } }] },
+    });
     const sqs = new SQSClient({});
     const task = (await h.api('GET', `/tasks/${taskId}`)).body as { traceId: string };
     await sqs.send(
@@ -282,7 +363,9 @@ describe('at-least-once delivery, exactly-once effects', () => {
 
   it('accepts a burst of submissions and drains them all', async () => {
     const ids = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => submit({ goal: `burst ${i}`, plan: { steps: [{ id: 'a', agent: 'echo' }] } })),
+      Array.from({ length: 20 }, (_, i) =>
+        submit({ goal: `burst ${i}`, plan: { steps: [{ id: 'a', agent: 'echo' }] } }),
+      ),
     );
     const tasks = await Promise.all(ids.map((id) => h.waitFor(id, ENDED, 120_000)));
     expect(tasks.map((t) => t.status)).toEqual(ids.map(() => 'SUCCEEDED'));

@@ -14,8 +14,21 @@ afterAll(async () => {
   await h?.close();
 });
 
-type Step = { id: string; status: string; attempts: number; summary?: string; output?: Record<string, unknown> };
-type Event = { id: string; seq: number; type: string; stepId?: string; at: string; data: Record<string, unknown> };
+type Step = {
+  id: string;
+  status: string;
+  attempts: number;
+  summary?: string;
+  output?: Record<string, unknown>;
+};
+type Event = {
+  id: string;
+  seq: number;
+  type: string;
+  stepId?: string;
+  at: string;
+  data: Record<string, unknown>;
+};
 
 async function events(taskId: string): Promise<Event[]> {
   const res = await h.api<{ events: Event[] }>('GET', `/tasks/${taskId}/events?limit=1000`);
@@ -42,7 +55,12 @@ describe('a diamond plan of registered agents', () => {
   });
 
   it('runs to SUCCEEDED with every step succeeded once', async () => {
-    const task = (await h.api('GET', `/tasks/${taskId}`)).body as { status: string; plan: { steps: Step[] }; result: unknown; traceId: string };
+    const task = (await h.api('GET', `/tasks/${taskId}`)).body as {
+      status: string;
+      plan: { steps: Step[] };
+      result: unknown;
+      traceId: string;
+    };
     expect(task.status).toBe('SUCCEEDED');
     expect(task.plan.steps.map((s) => [s.id, s.status, s.attempts])).toEqual([
       ['a', 'SUCCEEDED', 1],
@@ -51,10 +69,12 @@ describe('a diamond plan of registered agents', () => {
       ['d', 'SUCCEEDED', 1],
     ]);
     expect(task.traceId).toMatch(/^1-[0-9a-f]{8}-[0-9a-f]{24}$/);
-    expect(task.result).toMatchObject({ steps: { d: { status: 'SUCCEEDED', summary: 'echo d (attempt 1)' } } });
+    expect(task.result).toMatchObject({
+      steps: { d: { status: 'SUCCEEDED', summary: 'echo d (attempt 1)' } },
+    });
   });
 
-  it("gives d the results of b and c as its upstream", async () => {
+  it('gives d the results of b and c as its upstream', async () => {
     const task = (await h.api('GET', `/tasks/${taskId}`)).body as { plan: { steps: Step[] } };
     const d = task.plan.steps.find((s) => s.id === 'd');
     expect(d?.output?.upstream).toEqual([
@@ -81,21 +101,31 @@ describe('a diamond plan of registered agents', () => {
       expect(succeeded?.data).toMatchObject({ summary: `echo ${id} (attempt 1)`, output: { stepId: id } });
     }
     // d started only after both b and c succeeded
-    const at = (type: string, step: string) => all.find((e) => e.type === type && e.stepId === step)?.seq ?? -1;
+    const at = (type: string, step: string) =>
+      all.find((e) => e.type === type && e.stepId === step)?.seq ?? -1;
     expect(at('StepStarted', 'd')).toBeGreaterThan(at('StepSucceeded', 'b'));
     expect(at('StepStarted', 'd')).toBeGreaterThan(at('StepSucceeded', 'c'));
     // paging: after= and limit= walk the same trail
     const first = await h.api<{ events: Event[]; next?: number }>('GET', `/tasks/${taskId}/events?limit=3`);
     expect(first.body.events.map((e) => e.id)).toEqual(all.slice(0, 3).map((e) => e.id));
-    const second = await h.api<{ events: Event[] }>('GET', `/tasks/${taskId}/events?limit=3&after=${first.body.next}`);
+    const second = await h.api<{ events: Event[] }>(
+      'GET',
+      `/tasks/${taskId}/events?limit=3&after=${first.body.next}`,
+    );
     expect(second.body.events.map((e) => e.id)).toEqual(all.slice(3, 6).map((e) => e.id));
   });
 
   it('serves every artifact with bytes matching the recorded sha256', async () => {
-    const list = await h.api<{ artifacts: { id: string; stepId: string; name: string; size: number; sha256: string; contentType: string }[] }>(
-      'GET',
-      `/tasks/${taskId}/artifacts`,
-    );
+    const list = await h.api<{
+      artifacts: {
+        id: string;
+        stepId: string;
+        name: string;
+        size: number;
+        sha256: string;
+        contentType: string;
+      }[];
+    }>('GET', `/tasks/${taskId}/artifacts`);
     expect(list.body.artifacts).toHaveLength(8);
     for (const art of list.body.artifacts) {
       const res = await h.api('GET', `/tasks/${taskId}/artifacts/${art.id}`);
@@ -123,11 +153,19 @@ describe('a parallel fan-out', () => {
     };
     // Act
     const res = await h.api('POST', '/tasks', { goal: 'fan-out', plan });
-    const task = (await h.waitFor(String(res.body.taskId), ['SUCCEEDED', 'FAILED'])) as { status: string; plan: { steps: Step[] } };
+    const task = (await h.waitFor(String(res.body.taskId), ['SUCCEEDED', 'FAILED'])) as {
+      status: string;
+      plan: { steps: Step[] };
+    };
     // Assess: every sleeper started before any of them ended (they overlapped)
     expect(task.status).toBe('SUCCEEDED');
-    const outs = task.plan.steps.filter((s) => fan.includes(s.id)).map((s) => s.output as { startedAt: string; endedAt: string });
-    const lastStart = outs.map((o) => o.startedAt).sort().at(-1) as string;
+    const outs = task.plan.steps
+      .filter((s) => fan.includes(s.id))
+      .map((s) => s.output as { startedAt: string; endedAt: string });
+    const lastStart = outs
+      .map((o) => o.startedAt)
+      .sort()
+      .at(-1) as string;
     const firstEnd = outs.map((o) => o.endedAt).sort()[0] as string;
     expect(lastStart < firstEnd).toBe(true);
   });
@@ -146,7 +184,11 @@ describe('planning from a goal', () => {
     });
     const task = (await h.waitFor(String(res.body.taskId), ['SUCCEEDED', 'FAILED'])) as {
       status: string;
-      plan: { source: string; rationale: string; steps: { id: string; agent: string; dependsOn: string[] }[] };
+      plan: {
+        source: string;
+        rationale: string;
+        steps: { id: string; agent: string; dependsOn: string[] }[];
+      };
     };
     expect(task.status).toBe('SUCCEEDED');
     expect(task.plan.source).toBe('planner:offline');
@@ -156,7 +198,10 @@ describe('planning from a goal', () => {
       ['research-2', 'research', []],
       ['write', 'writing', ['research-1', 'research-2']],
     ]);
-    const arts = await h.api<{ artifacts: { id: string; name: string }[] }>('GET', `/tasks/${res.body.taskId}/artifacts`);
+    const arts = await h.api<{ artifacts: { id: string; name: string }[] }>(
+      'GET',
+      `/tasks/${res.body.taskId}/artifacts`,
+    );
     const doc = arts.body.artifacts.find((a) => a.name === 'document.md');
     const text = (await h.api('GET', `/tasks/${res.body.taskId}/artifacts/${doc?.id}`)).raw.toString('utf8');
     expect(text).toContain('Solar panels are cheap now. [1]');
@@ -173,7 +218,12 @@ describe('bad input', () => {
     const before = await taskCount();
     const res = await h.api('POST', '/tasks', {
       goal: 'cycle',
-      plan: { steps: [{ id: 'x', agent: 'echo', dependsOn: ['y'] }, { id: 'y', agent: 'echo', dependsOn: ['x'] }] },
+      plan: {
+        steps: [
+          { id: 'x', agent: 'echo', dependsOn: ['y'] },
+          { id: 'y', agent: 'echo', dependsOn: ['x'] },
+        ],
+      },
     });
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toBe('application/problem+json');
@@ -186,7 +236,10 @@ describe('bad input', () => {
     const res = await h.api('POST', '/tasks', { goal: 'g', plan: { steps: [{ id: 'x', agent: 'nobody' }] } });
     expect(res.status).toBe(400);
     expect(res.body.issues).toEqual([
-      { path: 'plan.steps[0].agent', message: expect.stringContaining('unknown agent "nobody"; known agents: coding, data, echo, fail') },
+      {
+        path: 'plan.steps[0].agent',
+        message: expect.stringContaining('unknown agent "nobody"; known agents: coding, data, echo, fail'),
+      },
     ]);
   });
 
@@ -194,7 +247,10 @@ describe('bad input', () => {
     const missing = await h.api('POST', '/tasks', { plan: { steps: [] } });
     expect(missing.status).toBe(400);
     expect(missing.body.issues).toEqual(
-      expect.arrayContaining([expect.objectContaining({ path: 'body.goal' }), expect.objectContaining({ path: 'body.plan.steps' })]),
+      expect.arrayContaining([
+        expect.objectContaining({ path: 'body.goal' }),
+        expect.objectContaining({ path: 'body.plan.steps' }),
+      ]),
     );
     const badJson = await h.api('POST', '/tasks', '{"goal":');
     expect(badJson.status).toBe(400);
@@ -222,7 +278,10 @@ describe('bad input', () => {
   });
 
   it('lists tasks by status, newest first', async () => {
-    const res = await h.api<{ tasks: { taskId: string; status: string; createdAt: string }[] }>('GET', '/tasks?status=SUCCEEDED&limit=100');
+    const res = await h.api<{ tasks: { taskId: string; status: string; createdAt: string }[] }>(
+      'GET',
+      '/tasks?status=SUCCEEDED&limit=100',
+    );
     expect(res.body.tasks.length).toBeGreaterThan(0);
     expect(res.body.tasks.every((t) => t.status === 'SUCCEEDED')).toBe(true);
     const created = res.body.tasks.map((t) => t.createdAt);

@@ -1,9 +1,14 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendTaskSuccessCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ArtifactStore, ArtifactStoreError } from '../../lambdas/adapters/artifacts.js';
@@ -17,7 +22,10 @@ const named = (name: string) => Object.assign(new Error(name), { name });
 
 describe('TaskStore (DynamoDB)', () => {
   const ddb = mockClient(DynamoDBDocumentClient);
-  const store = new TaskStore(DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })), 'tbl');
+  const store = new TaskStore(
+    DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })),
+    'tbl',
+  );
   beforeEach(() => ddb.reset());
 
   it('appends an event with the next sequence number and projects the task status', async () => {
@@ -27,17 +35,34 @@ describe('TaskStore (DynamoDB)', () => {
     ddb.on(PutCommand).resolves({});
     ddb.on(UpdateCommand, { Key: { pk: 'TASK#t1', sk: 'META' } }).resolves({});
     // Act
-    const e = await store.appendEvent({ id: 'r1.TaskSucceeded', type: 'TaskSucceeded', taskId: 't1', traceId: 'tr', data: {} });
+    const e = await store.appendEvent({
+      id: 'r1.TaskSucceeded',
+      type: 'TaskSucceeded',
+      taskId: 't1',
+      traceId: 'tr',
+      data: {},
+    });
     // Assess
     expect(e?.seq).toBe(7);
     const put = ddb.commandCalls(PutCommand)[0]?.args[0].input;
     expect(put).toMatchObject({
       TableName: 'tbl',
       ConditionExpression: 'attribute_not_exists(pk)',
-      Item: { pk: 'TASK#t1', sk: 'EVT#r1.TaskSucceeded', lsi1sk: 'SEQ#000000000007', seq: 7, type: 'TaskSucceeded' },
+      Item: {
+        pk: 'TASK#t1',
+        sk: 'EVT#r1.TaskSucceeded',
+        lsi1sk: 'SEQ#000000000007',
+        seq: 7,
+        type: 'TaskSucceeded',
+      },
     });
-    const status = ddb.commandCalls(UpdateCommand).find((c) => c.args[0].input.Key?.sk === 'META')?.args[0].input;
-    expect(status?.ExpressionAttributeValues).toMatchObject({ ':s': 'SUCCEEDED', ':g': 'STATUS#SUCCEEDED', ':seq': 7 });
+    const status = ddb.commandCalls(UpdateCommand).find((c) => c.args[0].input.Key?.sk === 'META')
+      ?.args[0].input;
+    expect(status?.ExpressionAttributeValues).toMatchObject({
+      ':s': 'SUCCEEDED',
+      ':g': 'STATUS#SUCCEEDED',
+      ':seq': 7,
+    });
     expect(status?.ConditionExpression).toContain('statusSeq < :seq');
   });
 
@@ -45,7 +70,9 @@ describe('TaskStore (DynamoDB)', () => {
     ddb.on(GetCommand).resolves({});
     ddb.on(UpdateCommand).resolves({ Attributes: { seq: 3 } });
     ddb.on(PutCommand).rejects(conditionFailed());
-    expect(await store.appendEvent({ id: 'x', type: 'StepStarted', taskId: 't1', traceId: 'tr', data: {} })).toBeUndefined();
+    expect(
+      await store.appendEvent({ id: 'x', type: 'StepStarted', taskId: 't1', traceId: 'tr', data: {} }),
+    ).toBeUndefined();
   });
 
   it('wraps unexpected DynamoDB errors with the cause kept', async () => {
@@ -77,10 +104,18 @@ describe('TaskStore (DynamoDB)', () => {
       LastEvaluatedKey: { pk: 'TASK#t', sk: 'META' },
     });
     const page = await store.listTasks({ status: 'RUNNING', limit: 1 });
-    expect(page.tasks).toEqual([{ taskId: 't', goal: 'g', status: 'RUNNING', createdAt: 'c', updatedAt: 'u' }]);
-    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({ IndexName: 'byStatus', ScanIndexForward: false });
+    expect(page.tasks).toEqual([
+      { taskId: 't', goal: 'g', status: 'RUNNING', createdAt: 'c', updatedAt: 'u' },
+    ]);
+    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({
+      IndexName: 'byStatus',
+      ScanIndexForward: false,
+    });
     await store.listTasks({ limit: 1, cursor: page.next });
-    expect(ddb.commandCalls(QueryCommand)[1]?.args[0].input.ExclusiveStartKey).toEqual({ pk: 'TASK#t', sk: 'META' });
+    expect(ddb.commandCalls(QueryCommand)[1]?.args[0].input.ExclusiveStartKey).toEqual({
+      pk: 'TASK#t',
+      sk: 'META',
+    });
     await expect(store.listTasks({ limit: 1, cursor: '%%%' })).rejects.toBeInstanceOf(InvalidCursorError);
   });
 });
@@ -126,7 +161,14 @@ describe('ArtifactStore (S3) and IntakeQueue (SQS)', () => {
     s3.on(PutObjectCommand).resolves({});
     const store = new ArtifactStore(new S3Client({ region: 'us-east-1' }), 'bkt');
     const body = Buffer.from('hello');
-    const meta = await store.put({ taskId: 't', stepId: 's', attempt: 2, name: 'n.txt', contentType: 'text/plain', body });
+    const meta = await store.put({
+      taskId: 't',
+      stepId: 's',
+      attempt: 2,
+      name: 'n.txt',
+      contentType: 'text/plain',
+      body,
+    });
     expect(meta).toMatchObject({ s3Key: 'tasks/t/steps/s/2/n.txt', size: 5, sha256: sha256Hex(body) });
     expect(s3.commandCalls(PutObjectCommand)[0]?.args[0].input).toMatchObject({
       Bucket: 'bkt',

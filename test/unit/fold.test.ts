@@ -18,7 +18,16 @@ const plan = validatePlan(
 let seq = 0;
 function ev(type: TaskEvent['type'], stepId?: string, data: TaskEvent['data'] = {}): TaskEvent {
   seq += 1;
-  return { id: `e${seq}`, seq, at: `2026-01-01T00:00:${String(seq).padStart(2, '0')}.000Z`, type, taskId: 't1', traceId: 'tr', data, ...(stepId ? { stepId } : {}) };
+  return {
+    id: `e${seq}`,
+    seq,
+    at: `2026-01-01T00:00:${String(seq).padStart(2, '0')}.000Z`,
+    type,
+    taskId: 't1',
+    traceId: 'tr',
+    data,
+    ...(stepId ? { stepId } : {}),
+  };
 }
 
 describe('task state folding', () => {
@@ -57,13 +66,22 @@ describe('task state folding', () => {
     expect(a?.error).toBeUndefined();
     expect(a?.startedAt).toBe(events[2]?.at);
     expect(a?.endedAt).toBe(events[5]?.at);
-    expect(b).toMatchObject({ status: 'FAILED', attempts: 1, error: { name: 'Baton.NonRetryable', message: 'bad' } });
+    expect(b).toMatchObject({
+      status: 'FAILED',
+      attempts: 1,
+      error: { name: 'Baton.NonRetryable', message: 'bad' },
+    });
     expect(c).toMatchObject({ status: 'SKIPPED', attempts: 0 });
     expect(view.updatedAt).toBe(events.at(-1)?.at);
   });
 
   it('marks unfinished steps CANCELLED when the task is cancelled', () => {
-    const view = foldTask(meta, plan, [ev('PlanCreated'), ev('StepSucceeded', 'a'), ev('StepStarted', 'b', { attempt: 1 }), ev('TaskCancelled')]);
+    const view = foldTask(meta, plan, [
+      ev('PlanCreated'),
+      ev('StepSucceeded', 'a'),
+      ev('StepStarted', 'b', { attempt: 1 }),
+      ev('TaskCancelled'),
+    ]);
     expect(view.status).toBe('CANCELLED');
     expect(view.plan.steps.map((s) => s.status)).toEqual(['SUCCEEDED', 'CANCELLED', 'CANCELLED']);
   });

@@ -4,6 +4,7 @@ import { openApiDocument } from '../../lambdas/api/openapi.js';
 describe('OpenAPI document', () => {
   it('is generated from the zod contracts', () => {
     // Act
+    // biome-ignore lint/suspicious/noExplicitAny: walking a generated JSON document
     const doc = openApiDocument() as { openapi: string; paths: Record<string, Record<string, any>> };
     // Assess
     expect(doc.openapi).toBe('3.1.0');
@@ -14,7 +15,14 @@ describe('OpenAPI document', () => {
     const task = doc.paths['/tasks/{id}']?.get.responses['200'].content['application/json'].schema;
     expect(task.properties.status.enum).toContain('AWAITING_APPROVAL');
     expect(Object.keys(doc.paths)).toEqual(
-      expect.arrayContaining(['/tasks', '/tasks/{id}/events', '/tasks/{id}/artifacts/{artifactId}', '/tasks/{id}/cancel', '/tasks/{id}/redrive', '/dead-letters']),
+      expect.arrayContaining([
+        '/tasks',
+        '/tasks/{id}/events',
+        '/tasks/{id}/artifacts/{artifactId}',
+        '/tasks/{id}/cancel',
+        '/tasks/{id}/redrive',
+        '/dead-letters',
+      ]),
     );
   });
 });

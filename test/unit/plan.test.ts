@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../lambdas/core/errors.js';
-import { criticalPath, findCycle, planIssues, topologicalOrder, validatePlan } from '../../lambdas/core/plan.js';
+import {
+  criticalPath,
+  findCycle,
+  planIssues,
+  topologicalOrder,
+  validatePlan,
+} from '../../lambdas/core/plan.js';
 import type { PlanSpec } from '../../lambdas/core/schemas.js';
 
 const agents = new Set(['research', 'writing', 'echo']);

@@ -18,7 +18,10 @@ describe('retry decisions', () => {
   });
 
   it('stops after maxAttempts and never retries non-retryable errors', () => {
-    expect(decideRetry(retry, 4, 'Baton.AgentFailed')).toMatchObject({ retry: false, reason: 'all 4 attempts failed' });
+    expect(decideRetry(retry, 4, 'Baton.AgentFailed')).toMatchObject({
+      retry: false,
+      reason: 'all 4 attempts failed',
+    });
     expect(decideRetry(retry, 1, ErrorNames.NonRetryable).retry).toBe(false);
     expect(decideRetry(retry, 1, ErrorNames.ContractViolation).retry).toBe(false);
     expect(decideRetry(retry, 1, 'States.Timeout')).toMatchObject({ retry: true, nextAttempt: 2 });
@@ -44,18 +47,35 @@ describe('task outcome', () => {
   const failed: StepOutcome = { status: 'FAILED', error: { name: 'E', message: 'm' } };
 
   it('succeeds when every step succeeded and lists what each produced', () => {
-    const o = decideOutcome(plan, new Map([['a', ok], ['opt', ok]]), {});
+    const o = decideOutcome(
+      plan,
+      new Map([
+        ['a', ok],
+        ['opt', ok],
+      ]),
+      {},
+    );
     expect(o.status).toBe('SUCCEEDED');
     expect(o.result.steps.a).toEqual({ status: 'SUCCEEDED', summary: 's', artifacts: ['x'] });
   });
 
   it('is DEGRADED when only an optional step failed', () => {
-    const o = decideOutcome(plan, new Map([['a', ok], ['opt', failed]]), {});
+    const o = decideOutcome(
+      plan,
+      new Map([
+        ['a', ok],
+        ['opt', failed],
+      ]),
+      {},
+    );
     expect(o).toMatchObject({ status: 'DEGRADED', missing: ['opt'] });
   });
 
   it('fails when a required step failed, unless the policy allows degraded', () => {
-    const results = new Map([['a', failed], ['opt', ok]]);
+    const results = new Map([
+      ['a', failed],
+      ['opt', ok],
+    ]);
     const o = decideOutcome(plan, results, {});
     expect(o.status).toBe('FAILED');
     expect(o.error?.message).toBe('required step a did not succeed (a: E: m)');

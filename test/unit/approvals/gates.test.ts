@@ -342,7 +342,9 @@ describe('ResolveApproval', () => {
       escalated: true,
       decision: { via: 'timeout', decision: 'reject' },
     });
+    // the request is in the trail before its decision, even when nothing recorded it yet
     expect(store.events.map((e) => [e.type, e.data.via, e.data.escalated])).toEqual([
+      ['ApprovalRequested', undefined, undefined],
       ['ApprovalDecided', 'timeout', true],
     ]);
     expect(store.results.size).toBe(0);
@@ -362,7 +364,7 @@ describe('ResolveApproval', () => {
       status: 'FAILED',
       error: { name: 'Baton.ApprovalTimedOut' },
     });
-    expect(store.events.map((e) => e.type)).toEqual(['ApprovalDecided', 'StepFailed']);
+    expect(store.events.map((e) => e.type)).toEqual(['ApprovalRequested', 'ApprovalDecided', 'StepFailed']);
   });
 
   it('turns a rejected plan into the error that FinalizeAfterError records', async () => {

@@ -1,0 +1,68 @@
+/**
+ * The audit events of an approval, written in order from wherever the approval moves (the gate
+ * Lambdas, the API, a timeout). Ids are deterministic: writing one twice writes nothing.
+ */
+import type { ApprovalItem, TaskStore } from '../adapters/store.js';
+import { type ApprovalDecision, decisionEventData } from '../core/approvals.js';
+import { eventId } from '../core/ids.js';
+import type { Json, TaskEvent } from '../core/schemas.js';
+
+function approvalEventId(type: 'ApprovalRequested' | 'ApprovalDecided', item: ApprovalItem): string {
+  return eventId({ run: item.run, type, stepId: item.stepId, attempt: item.attempt, extra: item.id });
+}
+
+/** ApprovalRequested; returns the event only when this call recorded it (the first time). */
+export function recordApprovalRequested(
+  store: TaskStore,
+  item: ApprovalItem,
+  traceId: string,
+): Promise<TaskEvent | undefined> {
+  return store.appendEvent({
+    id: approvalEventId('ApprovalRequested', item),
+    type: 'ApprovalRequested',
+    taskId: item.taskId,
+    ...(item.stepId !== undefined ? { stepId: item.stepId } : {}),
+    traceId,
+    data: {
+      approvalId: item.id,
+      kind: item.kind,
+      round: item.round,
+      escalation: item.round > 1,
+      requestedAt: item.requestedAt,
+      expiresAt: item.expiresAt,
+      timeoutSeconds: item.timeoutSeconds,
+      onTimeout: item.onTimeout,
+      ...(item.attempt !== undefined ? { attempt: item.attempt } : {}),
+      ...(item.failure ? { failure: item.failure } : {}),
+    },
+  });
+}
+
+/**
+ * ApprovalDecided, after making sure the request is in the trail: a crash between creating an
+ * approval and announcing it, with the decision arriving before the gate asks again, would
+ * otherwise leave a decision without its request.
+ */
+export async function recordApprovalDecided(
+  store: TaskStore,
+  item: ApprovalItem,
+  traceId: string,
+  decision: ApprovalDecision,
+  extra: Record<string, Json> = {},
+): Promise<void> {
+  await recordApprovalRequested(store, item, traceId);
+  await store.appendEvent({
+    id: approvalEventId('ApprovalDecided', item),
+    type: 'ApprovalDecided',
+    taskId: item.taskId,
+    ...(item.stepId !== undefined ? { stepId: item.stepId } : {}),
+    traceId,
+    data: {
+      approvalId: item.id,
+      kind: item.kind,
+      round: item.round,
+      ...decisionEventData(decision),
+      ...extra,
+    },
+  });
+}
