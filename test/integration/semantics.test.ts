@@ -59,7 +59,7 @@ describe('critical-path scheduling', () => {
       goal: 'skewed',
       plan: {
         steps: [
-          { id: 'slow', agent: 'sleep', input: { ms: 2500 } },
+          { id: 'slow', agent: 'sleep', input: { ms: 6000 } },
           { id: 'f1', agent: 'sleep', input: { ms: 50 } },
           { id: 'f2', agent: 'sleep', input: { ms: 50 }, dependsOn: ['f1'] },
           { id: 'f3', agent: 'sleep', input: { ms: 50 }, dependsOn: ['f2'] },
