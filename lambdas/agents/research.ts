@@ -98,8 +98,11 @@ const GLUED_HEADING = new RegExp(`^([A-Z][\\w-]*(?: [a-z][\\w-]*){0,4}) (?=(?:${
  */
 export function withoutHeading(sentence: string, title?: string): string {
   let s = sentence;
-  if (title && s.startsWith(`${title} `) && /^[A-Z]/.test(s.slice(title.length + 1)))
-    s = s.slice(title.length + 1);
+  if (title && s.startsWith(`${title} `)) {
+    // the title, then the first sentence (of a list item, in a flattened markdown document)
+    const rest = s.slice(title.length + 1).replace(/^[-*+]\s+/, '');
+    if (/^[A-Z]/.test(rest)) s = rest;
+  }
   const glued = GLUED_HEADING.exec(s);
   if (glued?.[1]) return s.slice(glued[1].length + 1);
   const first = /^([A-Z][a-z]+) (?=[A-Z])/.exec(s);
@@ -112,6 +115,18 @@ interface ScoredSentence {
   s: string;
   score: number;
   at: number;
+}
+
+/**
+ * Without list bullets, leading or trailing citation marks ("[2]") and emphasis: upstream notes
+ * are cited again under their own numbers, not copied with the old ones.
+ */
+function stripMarks(text: string): string {
+  return text
+    .replace(/^(?:\s*(?:\[\d+\]|[-*+]|\d+\.)(?=\s))+\s*/, '')
+    .replace(/(?:\s*\[\d+\])+\s*$/, '')
+    .replace(/\*\*|__|`/g, '')
+    .trim();
 }
 
 /**
@@ -136,11 +151,9 @@ export function scoreSentences(
   if (endsCut && !/[.!?]["')\]]?$/.test(parts.at(-1) ?? '')) parts = parts.slice(0, -1);
   const scored: ScoredSentence[] = [];
   parts.forEach((raw, at) => {
-    let s = raw
-      .replace(/^\s*([-*+]|\d+\.)\s+/, '')
-      .replace(/\*\*|__|`/g, '')
-      .trim();
-    s = withoutHeading(s, opts.title);
+    const s = stripMarks(withoutHeading(stripMarks(raw), opts.title));
+    // Lines of a notes artifact's source list are not findings.
+    if (/^Sources\b/.test(s) || /\((?:inputs\.documents\[|artifact )/.test(s)) return;
     if (s.length < 12 || scored.some((x) => x.s === s)) return;
     const score = mentionCount(s, topicTerms) + mentionCount(s, opts.focusTerms ?? []);
     if (score > 0) scored.push({ s, score, at });

@@ -3,7 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { splitSources } from '../../../lambdas/agents/citations.js';
 import type { ResearchOutput } from '../../../lambdas/agents/contracts.js';
-import { pickSentences, handler as research, withoutHeading } from '../../../lambdas/agents/research.js';
+import {
+  pickSentences,
+  handler as research,
+  scoreSentences,
+  withoutHeading,
+} from '../../../lambdas/agents/research.js';
 import { resolveAgentSettings } from '../../../lambdas/agents/settings.js';
 import { ErrorNames } from '../../../lambdas/core/errors.js';
 import { FACETS } from '../../../lambdas/orchestrator/offline-planner.js';
@@ -147,5 +152,19 @@ describe('research agent (offline)', () => {
       'The efficiency of a heat pump falls in cold weather.',
     ]);
     expect(withoutHeading('How it works The pump moves heat.')).toBe('The pump moves heat.');
+  });
+});
+
+describe('sentences from upstream research notes', () => {
+  it('drops bullets, old citation marks and source-list lines', () => {
+    // Prepare: a notes artifact as the search tool flattens it into a snippet
+    const snippet =
+      'Research notes: solar power - Solar panels are cheap now. [1] - Solar output peaks at noon. [1] Sources [1] Solar (inputs.documents[0])';
+    // Act
+    const found = scoreSentences(snippet, ['solar'], { title: 'Research notes: solar power' }).map(
+      (x) => x.s,
+    );
+    // Assess
+    expect(found).toEqual(['Solar panels are cheap now.', 'Solar output peaks at noon.']);
   });
 });
