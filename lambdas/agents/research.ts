@@ -305,9 +305,18 @@ async function offline(
       documentsSearched += n;
       searched.push(source === 'corpus' ? `the corpus (${n} documents)` : `the task's files (${n})`);
     }
-    for (const { hit, source, candidates } of found.values()) {
+    // Primary sources first: a sentence that upstream notes merely repeat is cited to its document.
+    const ordered = [...found.values()].sort(
+      (a, b) =>
+        Number(hitSource(a.hit, a.source, docs).kind === 'artifact') -
+        Number(hitSource(b.hit, b.source, docs).kind === 'artifact'),
+    );
+    for (const { hit, source, candidates } of ordered) {
       if (findings.length >= maxFindings) break;
-      const best = candidates.sort((a, b) => b.score - a.score || a.at - b.at).slice(0, PER_DOCUMENT);
+      const best = candidates
+        .filter((c) => !findings.some((f) => f.text === c.s))
+        .sort((a, b) => b.score - a.score || a.at - b.at)
+        .slice(0, PER_DOCUMENT);
       if (best.length === 0) continue;
       const { label, kind } = hitSource(hit, source, docs);
       const n = sources.number(label, kind);
