@@ -162,8 +162,8 @@ export async function runAgentStep(
   }
   const out = parsed.data;
 
-  const stored: StoredArtifact[] = [];
-  for (const art of out.artifacts ?? []) {
+  // Every artifact is checked before any is stored, then they are stored concurrently.
+  const bodies = (out.artifacts ?? []).map((art) => {
     const body =
       typeof art.body === 'string' ? Buffer.from(art.body, 'utf8') : Buffer.from(art.body.base64, 'base64');
     if (body.byteLength > LIMITS.maxArtifactBytes) {
@@ -171,37 +171,42 @@ export async function runAgentStep(
         `Artifact ${art.name} is ${body.byteLength} bytes; the limit is ${LIMITS.maxArtifactBytes}`,
       );
     }
-    const meta = await deps.artifacts.put({
-      taskId: task.taskId,
-      stepId: step.id,
-      attempt: inv.attempt,
-      name: art.name,
-      contentType: art.contentType,
-      body,
-    });
-    await store.putArtifact(task.taskId, meta);
-    await store.appendEvent({
-      id: eventId({
-        run: inv.run,
-        type: 'ArtifactStored',
+    return { art, body };
+  });
+  const stored: StoredArtifact[] = await Promise.all(
+    bodies.map(async ({ art, body }) => {
+      const meta = await deps.artifacts.put({
+        taskId: task.taskId,
         stepId: step.id,
         attempt: inv.attempt,
-        extra: meta.id,
-      }),
-      type: 'ArtifactStored',
-      taskId: task.taskId,
-      stepId: step.id,
-      traceId: task.traceId,
-      data: {
-        artifactId: meta.id,
-        name: meta.name,
-        contentType: meta.contentType,
-        size: meta.size,
-        sha256: meta.sha256,
-      },
-    });
-    stored.push(meta);
-  }
+        name: art.name,
+        contentType: art.contentType,
+        body,
+      });
+      await store.putArtifact(task.taskId, meta);
+      await store.appendEvent({
+        id: eventId({
+          run: inv.run,
+          type: 'ArtifactStored',
+          stepId: step.id,
+          attempt: inv.attempt,
+          extra: meta.id,
+        }),
+        type: 'ArtifactStored',
+        taskId: task.taskId,
+        stepId: step.id,
+        traceId: task.traceId,
+        data: {
+          artifactId: meta.id,
+          name: meta.name,
+          contentType: meta.contentType,
+          size: meta.size,
+          sha256: meta.sha256,
+        },
+      });
+      return meta;
+    }),
+  );
   await store.putAttempt(task.taskId, {
     stepId: step.id,
     run: inv.run,
