@@ -68,6 +68,16 @@ export const STATE = {
   taskFailed: 'TaskFailed',
 } as const;
 
+/** What StepFailed decides after a failed attempt (or fallback), kept at `$.retry`. */
+const ATTEMPT_DECISION = {
+  'retry.$': '$.Payload.retry',
+  'waitSeconds.$': '$.Payload.waitSeconds',
+  'nextAttempt.$': '$.Payload.nextAttempt',
+  'useFallback.$': '$.Payload.useFallback',
+  'fallback.$': '$.Payload.fallback',
+  'review.$': '$.Payload.review',
+};
+
 const ref = { taskId: sfn.JsonPath.stringAt('$.taskId'), run: sfn.JsonPath.numberAt('$.run') };
 const stepRef = {
   ...ref,
@@ -202,14 +212,7 @@ export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.I
       phase: 'fallback',
     }),
     // The decision after a failed fallback: fail the step, or (policy) a human review.
-    resultSelector: {
-      'retry.$': '$.Payload.retry',
-      'waitSeconds.$': '$.Payload.waitSeconds',
-      'nextAttempt.$': '$.Payload.nextAttempt',
-      'useFallback.$': '$.Payload.useFallback',
-      'fallback.$': '$.Payload.fallback',
-      'review.$': '$.Payload.review',
-    },
+    resultSelector: ATTEMPT_DECISION,
     resultPath: '$.retry',
     taskTimeout: LAMBDA_TASK_TIMEOUT,
   });
@@ -218,14 +221,7 @@ export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.I
   const recordAttemptFailure = new tasks.LambdaInvoke(scope, STATE.recordAttemptFailure, {
     lambdaFunction: fns.stepFailed,
     payload: sfn.TaskInput.fromObject({ ...stepRef, error: sfn.JsonPath.objectAt('$.error') }),
-    resultSelector: {
-      'retry.$': '$.Payload.retry',
-      'waitSeconds.$': '$.Payload.waitSeconds',
-      'nextAttempt.$': '$.Payload.nextAttempt',
-      'useFallback.$': '$.Payload.useFallback',
-      'fallback.$': '$.Payload.fallback',
-      'review.$': '$.Payload.review',
-    },
+    resultSelector: ATTEMPT_DECISION,
     resultPath: '$.retry',
     taskTimeout: LAMBDA_TASK_TIMEOUT,
   });
