@@ -30,17 +30,10 @@ type Step = {
   error?: { name: string; message: string };
 };
 type Task = { status: string; plan: { source: string; rationale: string; steps: Step[] } };
-type Event = { id: string; seq: number; type: string; stepId?: string; data: Record<string, unknown> };
 type Artifact = { id: string; stepId: string; name: string; contentType: string };
 
-async function submit(body: Record<string, unknown>): Promise<string> {
-  const res = await h.api('POST', '/tasks', body);
-  expect(res.status).toBe(202);
-  return String(res.body.taskId);
-}
-async function events(taskId: string): Promise<Event[]> {
-  return (await h.api<{ events: Event[] }>('GET', `/tasks/${taskId}/events?limit=1000`)).body.events;
-}
+const submit = (body: Record<string, unknown>) => h.submit(body);
+const events = (taskId: string) => h.events(taskId);
 async function artifacts(taskId: string): Promise<Artifact[]> {
   return (await h.api<{ artifacts: Artifact[] }>('GET', `/tasks/${taskId}/artifacts`)).body.artifacts;
 }

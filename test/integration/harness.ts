@@ -6,6 +6,16 @@ import { type LocalRuntime, startLocalRuntime } from '../../lib/local/runtime.js
 
 export const FIXTURE_CONFIG = resolve(import.meta.dirname, '../fixtures/baton.config.json');
 
+/** An audit-trail event as the API returns it. */
+export type TrailEvent = {
+  id: string;
+  seq: number;
+  at: string;
+  type: string;
+  stepId?: string;
+  data: Record<string, unknown>;
+};
+
 export interface Harness {
   rt: LocalRuntime;
   dataDir: string;
@@ -15,6 +25,10 @@ export interface Harness {
     body?: unknown,
     headers?: Record<string, string>,
   ): Promise<{ status: number; body: T; headers: Headers; raw: Buffer }>;
+  /** POST /tasks, expecting 202; returns the task id. */
+  submit(body: Record<string, unknown>): Promise<string>;
+  /** The task's whole audit trail, in order. */
+  events(taskId: string): Promise<TrailEvent[]>;
   waitFor(taskId: string, statuses: string[], timeoutMs?: number): Promise<Record<string, unknown>>;
   close(): Promise<void>;
 }
@@ -63,10 +77,20 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       await new Promise((r) => setTimeout(r, 100));
     }
   };
+  const submit: Harness['submit'] = async (body) => {
+    const res = await api('POST', '/tasks', body);
+    if (res.status !== 202)
+      throw new Error(`POST /tasks answered ${res.status}: ${JSON.stringify(res.body)}`);
+    return String(res.body.taskId);
+  };
+  const events: Harness['events'] = async (taskId) =>
+    (await api<{ events: TrailEvent[] }>('GET', `/tasks/${taskId}/events?limit=1000`)).body.events;
   return {
     rt,
     dataDir,
     api,
+    submit,
+    events,
     waitFor,
     async close() {
       await rt.close();

@@ -5,7 +5,7 @@
  */
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Harness, startHarness } from './harness.js';
+import { type Harness, startHarness, type TrailEvent } from './harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -30,23 +30,10 @@ type Task = {
   result?: { steps: Record<string, { status: string }>; missing?: string[] };
   error?: { name: string; message: string };
 };
-type Event = {
-  id: string;
-  seq: number;
-  type: string;
-  stepId?: string;
-  at: string;
-  data: Record<string, unknown>;
-};
+type Event = TrailEvent;
 
-async function submit(body: Record<string, unknown>): Promise<string> {
-  const res = await h.api('POST', '/tasks', body);
-  expect(res.status, JSON.stringify(res.body)).toBe(202);
-  return String(res.body.taskId);
-}
-async function trail(taskId: string): Promise<Event[]> {
-  return (await h.api<{ events: Event[] }>('GET', `/tasks/${taskId}/events?limit=1000`)).body.events;
-}
+const submit = (body: Record<string, unknown>) => h.submit(body);
+const trail = (taskId: string) => h.events(taskId);
 const ENDED = ['SUCCEEDED', 'FAILED', 'DEGRADED', 'CANCELLED'];
 const step = (t: Task, id: string) => t.plan.steps.find((s) => s.id === id) as Step;
 const seqOf = (events: Event[], type: string, stepId?: string) =>

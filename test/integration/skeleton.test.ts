@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Harness, startHarness } from './harness.js';
+import { type Harness, startHarness, type TrailEvent } from './harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -21,19 +21,9 @@ type Step = {
   summary?: string;
   output?: Record<string, unknown>;
 };
-type Event = {
-  id: string;
-  seq: number;
-  type: string;
-  stepId?: string;
-  at: string;
-  data: Record<string, unknown>;
-};
+type Event = TrailEvent;
 
-async function events(taskId: string): Promise<Event[]> {
-  const res = await h.api<{ events: Event[] }>('GET', `/tasks/${taskId}/events?limit=1000`);
-  return res.body.events;
-}
+const events = (taskId: string) => h.events(taskId);
 
 describe('a diamond plan of registered agents', () => {
   const plan = {
