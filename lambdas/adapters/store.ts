@@ -25,15 +25,20 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { ApprovalDecision, ApprovalKind, ApprovalStatus } from '../core/approvals.js';
-import { STATUS_EVENTS, type TaskMeta } from '../core/fold.js';
+import {
+  AWAITING_APPROVAL_RULE,
+  type NewEvent,
+  recordedEvent,
+  TaskEvent,
+  taskStatusEffect,
+} from '../core/events.js';
+import type { TaskMeta } from '../core/fold.js';
 import type {
   ArtifactRef,
-  EventType,
   Json,
   Plan,
   Policy,
   StepStatus,
-  TaskEvent,
   TaskStatus,
   TaskSummary,
 } from '../core/schemas.js';
@@ -54,16 +59,6 @@ export interface StoredTask extends TaskMeta {
   run: number;
   requestHash: string;
   idempotencyKey?: string;
-}
-
-export interface NewEvent {
-  id: string;
-  type: EventType;
-  taskId: string;
-  stepId?: string;
-  traceId: string;
-  data: Record<string, Json>;
-  at?: string;
 }
 
 export interface StepResult {
@@ -344,22 +339,13 @@ export class TaskStore {
       }),
     );
     const seq = Number(counter.Attributes?.seq);
-    const event: TaskEvent = {
-      id: e.id,
-      seq,
-      at: e.at ?? new Date().toISOString(),
-      type: e.type,
-      taskId: e.taskId,
-      ...(e.stepId ? { stepId: e.stepId } : {}),
-      traceId: e.traceId,
-      data: e.data,
-    };
+    const event = recordedEvent(e, seq, new Date().toISOString());
     const created = await this.putIfAbsent({ ...key, lsi1sk: seqKey(seq), ...event });
     if (!created) return undefined;
-    const status = STATUS_EVENTS[e.type];
-    if (status) await this.projectStatus(e.taskId, status, seq, event.at);
-    if (e.type === 'ApprovalRequested') await this.projectPendingApprovals(e.taskId, 1, event.at);
-    if (e.type === 'ApprovalDecided') await this.projectPendingApprovals(e.taskId, -1, event.at);
+    const effect = taskStatusEffect(event);
+    if (effect.status) await this.projectStatus(e.taskId, effect.status, seq, event.at);
+    if (effect.pendingApproval)
+      await this.projectPendingApprovals(e.taskId, effect.pendingApproval.delta, event.at);
     return event;
   }
 
@@ -433,9 +419,10 @@ export class TaskStore {
       if (isConditionalFailure(err)) return;
       throw new StoreError('Could not count the pending approvals', { cause: err });
     }
+    const { while: running, becomes: awaiting } = AWAITING_APPROVAL_RULE;
     const moves: [TaskStatus, TaskStatus, string][] = [
-      ['RUNNING', 'AWAITING_APPROVAL', 'pendingApprovals > :zero'],
-      ['AWAITING_APPROVAL', 'RUNNING', 'pendingApprovals <= :zero'],
+      [running, awaiting, 'pendingApprovals > :zero'],
+      [awaiting, running, 'pendingApprovals <= :zero'],
     ];
     for (const [from, to, condition] of moves) {
       try {
@@ -803,9 +790,15 @@ function toApprovalItem(item: Record<string, unknown>): ApprovalItem {
   return rest as unknown as ApprovalItem;
 }
 
+/** A stored event item, checked against its type's schema (the table's keys are dropped). */
 function toEvent(item: Record<string, unknown>): TaskEvent {
-  const { id, seq, at, type, taskId, stepId, traceId, data } = item as unknown as TaskEvent;
-  return { id, seq, at, type, taskId, ...(stepId ? { stepId } : {}), traceId, data };
+  const parsed = TaskEvent.safeParse(item);
+  if (!parsed.success) {
+    throw new StoreError(`Event ${String(item.sk)} of ${String(item.pk)} does not match its schema`, {
+      cause: parsed.error,
+    });
+  }
+  return parsed.data;
 }
 
 function encodeCursor(key: Record<string, unknown>): string {

@@ -22,12 +22,14 @@ import {
 } from '../models/index.js';
 import { buildTools, createToolRuntime, type ToolSet, toStepError } from '../tools/index.js';
 import type { Dataset, ToolArtifact, ToolCallRecord, ToolContext } from '../tools/types.js';
-import { type AuditSink, auditedModel, type CallSite, toolCalledEvent } from './audit.js';
+import { type AuditSink, auditedModel, type CallScope, toolCalledEvent } from './audit.js';
 import { type AgentSettings, toToolsConfig } from './settings.js';
 
 export interface AgentSessionOptions {
   input: AgentInput;
   run: number;
+  /** The task's trace id, on the session's audit events. */
+  traceId: string;
   settings: AgentSettings;
   /** The deployment's model (BATON_MODEL_CONFIG); the agent's `model` override is laid over it. */
   defaultModel: ModelConfig;
@@ -137,7 +139,13 @@ function makeProvider(o: AgentSessionOptions): ModelProvider {
 
 export async function openAgentSession(o: AgentSessionOptions): Promise<AgentSession> {
   const { input } = o;
-  const site: CallSite = { run: o.run, stepId: input.stepId, attempt: input.attempt };
+  const site: CallScope = {
+    taskId: input.taskId,
+    traceId: o.traceId,
+    run: o.run,
+    stepId: input.stepId,
+    attempt: input.attempt,
+  };
   const controller = new AbortController();
   const timer =
     o.timeoutMs !== undefined

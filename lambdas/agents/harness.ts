@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { ArtifactStore } from '../adapters/artifacts.js';
 import type { StoredArtifact, TaskStore } from '../adapters/store.js';
 import { AgentFailedError, BatonError, ContractViolationError, describeError } from '../core/errors.js';
-import { eventId } from '../core/ids.js';
+import { Events } from '../core/events.js';
 import {
   type AgentHandler,
   AgentInput,
@@ -72,14 +72,16 @@ export async function runAgentStep(
   if (results.get(step.id)?.status === 'SUCCEEDED') {
     return { stepId: step.id, attempt: inv.attempt, agent: agentName, alreadyDone: true };
   }
-  await store.appendEvent({
-    id: eventId({ run: inv.run, type: 'StepStarted', stepId: step.id, attempt: inv.attempt }),
-    type: 'StepStarted',
+  const scope = {
     taskId: task.taskId,
-    stepId: step.id,
     traceId: task.traceId,
-    data: { attempt: inv.attempt, agent: agentName, run: inv.run },
-  });
+    run: inv.run,
+    stepId: step.id,
+    attempt: inv.attempt,
+  };
+  await store.appendEvent(
+    Events.stepStarted(scope, { attempt: inv.attempt, agent: agentName, run: inv.run }),
+  );
 
   const upstream: UpstreamResult[] = step.dependsOn.map((dep) => {
     const r = results.get(dep);
@@ -113,6 +115,7 @@ export async function runAgentStep(
     session = await openAgentSession({
       input,
       run: inv.run,
+      traceId: task.traceId,
       settings,
       defaultModel: runtime.defaultModel(),
       ...(runtime.providerDeps ? { providerDeps: runtime.providerDeps } : {}),
@@ -120,7 +123,7 @@ export async function runAgentStep(
       ...optional('taskTokens', taskTokens),
       taskTokensUsed: async () => tokensUsedByTask(await store.allEvents(task.taskId), site),
       sink: async (e) => {
-        await store.appendEvent({ ...e, taskId: task.taskId, stepId: step.id, traceId: task.traceId });
+        await store.appendEvent(e);
       },
       readArtifact: async (ref) => {
         const known = readable.get(ref.id);
@@ -184,26 +187,15 @@ export async function runAgentStep(
         body,
       });
       await store.putArtifact(task.taskId, meta);
-      await store.appendEvent({
-        id: eventId({
-          run: inv.run,
-          type: 'ArtifactStored',
-          stepId: step.id,
-          attempt: inv.attempt,
-          extra: meta.id,
-        }),
-        type: 'ArtifactStored',
-        taskId: task.taskId,
-        stepId: step.id,
-        traceId: task.traceId,
-        data: {
+      await store.appendEvent(
+        Events.artifactStored(scope, {
           artifactId: meta.id,
           name: meta.name,
           contentType: meta.contentType,
           size: meta.size,
           sha256: meta.sha256,
-        },
-      });
+        }),
+      );
       return meta;
     }),
   );

@@ -7,13 +7,13 @@ import {
   LinkDecisionForm,
   ListApprovalsQuery,
 } from '../core/approvals.js';
+import { TaskEvent } from '../core/events.js';
 import {
   ArtifactRef,
   CreateTaskBody,
   CreateTaskResponse,
   ListEventsQuery,
   ListTasksQuery,
-  TaskEvent,
   TaskSummary,
   TaskView,
 } from '../core/schemas.js';
@@ -95,6 +95,24 @@ function linkFormSchema(): Record<string, unknown> {
   return form;
 }
 
+/**
+ * A page of the audit trail: `events` items are the union of one schema per event type, each
+ * titled `<Type>Event`, discriminated by `type`.
+ */
+function eventsPageSchema(): Record<string, unknown> {
+  const titles = new Map<unknown, string>(TaskEvent.options.map((o) => [o, `${o.shape.type.value}Event`]));
+  return z.toJSONSchema(z.object({ events: z.array(TaskEvent), next: z.number().int().optional() }), {
+    io: 'output',
+    unrepresentable: 'any',
+    target: 'draft-2020-12',
+    override: ({ zodSchema, jsonSchema }) => {
+      const title = titles.get(zodSchema);
+      if (title) jsonSchema.title = title;
+      if (zodSchema === TaskEvent) jsonSchema.discriminator = { propertyName: 'type' };
+    },
+  });
+}
+
 let cached: Record<string, unknown> | undefined;
 
 export function openApiDocument(): Record<string, unknown> {
@@ -147,10 +165,10 @@ export function openApiDocument(): Record<string, unknown> {
           summary: 'The task audit trail, ordered by seq',
           parameters: [idParam, ...queryParams(ListEventsQuery)],
           responses: {
-            '200': ok(
-              'A page of events',
-              z.object({ events: z.array(TaskEvent), next: z.number().int().optional() }),
-            ),
+            '200': {
+              description: 'A page of events',
+              content: { 'application/json': { schema: eventsPageSchema() } },
+            },
             ...problems,
           },
         },

@@ -7,8 +7,9 @@ import type { TaskStore } from '../adapters/store.js';
 import type { WorkflowClient } from '../adapters/workflow.js';
 import type { SigningSecrets } from '../core/approvals.js';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
+import { Events } from '../core/events.js';
 import { foldTask } from '../core/fold.js';
-import { canonicalJson, eventId, newTaskId, newTraceId, sha256Hex } from '../core/ids.js';
+import { canonicalJson, newTaskId, newTraceId, sha256Hex } from '../core/ids.js';
 import { validatePlan } from '../core/plan.js';
 import {
   ArtifactRef,
@@ -94,18 +95,17 @@ export async function submitTask(
     body.inputs ?? {},
   );
   if (plan) await deps.store.putPlan(taskId, plan);
-  await deps.store.appendEvent({
-    id: eventId({ run: 1, type: 'TaskSubmitted' }),
-    type: 'TaskSubmitted',
-    taskId,
-    traceId,
-    data: {
-      goal: body.goal,
-      explicitPlan: Boolean(plan),
-      ...(body.policy ? { policy: body.policy } : {}),
-      ...(idempotencyKey ? { idempotencyKey } : {}),
-    },
-  });
+  await deps.store.appendEvent(
+    Events.taskSubmitted(
+      { taskId, traceId, run: 1 },
+      {
+        goal: body.goal,
+        explicitPlan: Boolean(plan),
+        ...(body.policy ? { policy: body.policy } : {}),
+        ...(idempotencyKey ? { idempotencyKey } : {}),
+      },
+    ),
+  );
   await deps.queue.send({ taskId, run: 1, traceId });
   return { taskId, status: 'QUEUED', created: !existing };
 }
@@ -163,13 +163,12 @@ export async function cancelTask(
       status,
     });
   }
-  await deps.store.appendEvent({
-    id: eventId({ run: task.run, type: 'TaskCancelled' }),
-    type: 'TaskCancelled',
-    taskId,
-    traceId: task.traceId,
-    data: { run: task.run, previousStatus: status },
-  });
+  await deps.store.appendEvent(
+    Events.taskCancelled(
+      { taskId, traceId: task.traceId, run: task.run },
+      { run: task.run, previousStatus: status },
+    ),
+  );
   await deps.workflow.stop(deps.workflow.executionArn(taskId, task.run), 'Cancelled through the API');
   await deps.store.closePendingApprovals(taskId, 'the task was cancelled');
   return { taskId, status: 'CANCELLED' };
@@ -196,13 +195,12 @@ export async function redriveTask(
     throw new ConflictError(`Task ${taskId} is already being redriven.`);
   }
   const now = new Date().toISOString();
-  await deps.store.appendEvent({
-    id: eventId({ run, type: 'TaskRedriven' }),
-    type: 'TaskRedriven',
-    taskId,
-    traceId: task.traceId,
-    data: { run, previousRun: task.run, previousStatus: status },
-  });
+  await deps.store.appendEvent(
+    Events.taskRedriven(
+      { taskId, traceId: task.traceId, run },
+      { run, previousRun: task.run, previousStatus: status },
+    ),
+  );
   await deps.store.markDeadLetterRedriven(taskId, task.run, now);
   await deps.queue.send({ taskId, run, traceId: task.traceId });
   return { taskId, status: 'QUEUED', run };

@@ -20,7 +20,8 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { BatonError, ConflictError, ErrorNames, HttpProblemError, ValidationError } from './errors.js';
-import { type Json, JsonValue, LIMITS, StepId } from './schemas.js';
+import type { DecisionEventData } from './events.js';
+import { JsonValue, LIMITS, StepId } from './schemas.js';
 
 /* ------------------------------------------------------------------------ schemas */
 
@@ -583,7 +584,7 @@ export function rejectionMessage(kind: ApprovalKind, decision: ApprovalDecision)
 }
 
 /** The audit fields of a decision (who, what, when, how, comment, a review's output) for ApprovalDecided. */
-export function decisionEventData(d: ApprovalDecision): Record<string, Json> {
+export function decisionEventData(d: ApprovalDecision): DecisionEventData {
   return {
     decision: d.decision,
     approver: d.approver,
@@ -591,7 +592,7 @@ export function decisionEventData(d: ApprovalDecision): Record<string, Json> {
     at: d.at,
     ...(d.comment !== undefined ? { comment: d.comment } : {}),
     ...(d.summary !== undefined ? { summary: d.summary } : {}),
-    ...(d.output !== undefined ? { output: d.output as Json } : {}),
+    ...(d.output !== undefined ? { output: d.output } : {}),
   };
 }
 

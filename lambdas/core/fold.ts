@@ -1,16 +1,8 @@
 /**
  * Task and step status are folds over the immutable event log. Pure: no I/O.
  */
-import type {
-  Json,
-  Plan,
-  StepStatus,
-  StepView,
-  TaskEvent,
-  TaskResult,
-  TaskStatus,
-  TaskView,
-} from './schemas.js';
+import { type TaskEvent, taskStatusEffect, withPendingApprovals } from './events.js';
+import type { Plan, StepStatus, StepView, TaskResult, TaskStatus, TaskView } from './schemas.js';
 
 export interface TaskMeta {
   taskId: string;
@@ -20,29 +12,6 @@ export interface TaskMeta {
 }
 
 type ErrorInfo = { name: string; message: string };
-
-function errorOf(data: Record<string, Json>): ErrorInfo | undefined {
-  const e = data.error as Record<string, Json> | undefined;
-  if (!e || typeof e !== 'object') return undefined;
-  return { name: String(e.name ?? 'Error'), message: String(e.message ?? '') };
-}
-
-/**
- * Event types that move the task's status, and where they move it. Approval events are not
- * here: a task is AWAITING_APPROVAL while it is RUNNING and at least one of its gates waits for
- * a decision (several can wait at once), which `foldTask` derives from ApprovalRequested and
- * ApprovalDecided, and the store projects with a counter of pending approvals.
- */
-export const STATUS_EVENTS: Partial<Record<TaskEvent['type'], TaskStatus>> = {
-  TaskSubmitted: 'QUEUED',
-  PlanningStarted: 'PLANNING',
-  PlanCreated: 'RUNNING',
-  TaskSucceeded: 'SUCCEEDED',
-  TaskDegraded: 'DEGRADED',
-  TaskFailed: 'FAILED',
-  TaskCancelled: 'CANCELLED',
-  TaskRedriven: 'QUEUED',
-};
 
 const TERMINAL_STEP: readonly StepStatus[] = ['SUCCEEDED', 'FAILED', 'SKIPPED', 'CANCELLED'];
 
@@ -62,17 +31,15 @@ export function foldTask(meta: TaskMeta, plan: Plan | undefined, events: readonl
 
   for (const e of sorted) {
     if (e.at > updatedAt) updatedAt = e.at;
-    const next = STATUS_EVENTS[e.type];
-    if (next) status = next;
+    const effect = taskStatusEffect(e);
+    if (effect.status) status = effect.status;
+    if (effect.clearsPendingApprovals) pendingApprovals.clear();
+    if (effect.pendingApproval?.delta === 1) pendingApprovals.add(effect.pendingApproval.approvalId);
+    if (effect.pendingApproval?.delta === -1) pendingApprovals.delete(effect.pendingApproval.approvalId);
     if (e.type === 'TaskSucceeded' || e.type === 'TaskDegraded' || e.type === 'TaskFailed') {
-      result = e.data.result as unknown as TaskResult | undefined;
-      error = errorOf(e.data);
+      result = e.data.result;
+      error = e.data.error;
     }
-    if (e.type === 'TaskRedriven') pendingApprovals.clear();
-    if (e.type === 'ApprovalRequested' && typeof e.data.approvalId === 'string')
-      pendingApprovals.add(e.data.approvalId);
-    if (e.type === 'ApprovalDecided' && typeof e.data.approvalId === 'string')
-      pendingApprovals.delete(e.data.approvalId);
     if (!e.stepId) continue;
     const step = steps.get(e.stepId);
     if (!step) continue;
@@ -90,33 +57,33 @@ export function foldTask(meta: TaskMeta, plan: Plan | undefined, events: readonl
         break;
       case 'StepStarted':
         step.status = 'RUNNING';
-        step.attempts = Math.max(step.attempts, Number(e.data.attempt ?? step.attempts + 1));
+        step.attempts = Math.max(step.attempts, e.data.attempt);
         step.startedAt ??= e.at;
         step.error = undefined;
         break;
       case 'StepAttemptFailed':
-        step.error = errorOf(e.data);
+        step.error = e.data.error;
         break;
       case 'StepSucceeded':
         step.status = 'SUCCEEDED';
         step.endedAt = e.at;
-        step.summary = typeof e.data.summary === 'string' ? e.data.summary : undefined;
+        step.summary = e.data.summary;
         step.output = e.data.output;
         step.error = undefined;
         break;
       case 'StepFailed':
         step.status = 'FAILED';
         step.endedAt = e.at;
-        step.error = errorOf(e.data);
+        step.error = e.data.error;
         break;
       case 'StepSkipped':
         step.status = 'SKIPPED';
         step.endedAt = e.at;
-        step.error = errorOf(e.data);
+        step.error = e.data.error;
         break;
     }
   }
-  if (status === 'RUNNING' && pendingApprovals.size > 0) status = 'AWAITING_APPROVAL';
+  status = withPendingApprovals(status, pendingApprovals.size);
   if (status === 'CANCELLED') {
     for (const s of steps.values()) if (!TERMINAL_STEP.includes(s.status)) s.status = 'CANCELLED';
   }

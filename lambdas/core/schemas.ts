@@ -232,17 +232,7 @@ export const EventType = z.enum([
 ]);
 export type EventType = z.infer<typeof EventType>;
 
-export const TaskEvent = z.object({
-  id: z.string(),
-  seq: z.number().int(),
-  at: z.iso.datetime(),
-  type: EventType,
-  taskId: z.string(),
-  stepId: StepId.optional(),
-  traceId: z.string(),
-  data: JsonObject,
-});
-export type TaskEvent = z.infer<typeof TaskEvent>;
+/* TaskEvent, the union of one schema per EventType with its typed data: lambdas/core/events.ts */
 
 export const StepView = z.object({
   id: StepId,

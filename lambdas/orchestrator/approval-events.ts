@@ -4,11 +4,10 @@
  */
 import type { ApprovalItem, TaskStore } from '../adapters/store.js';
 import { type ApprovalDecision, decisionEventData } from '../core/approvals.js';
-import { eventId } from '../core/ids.js';
-import type { Json, TaskEvent } from '../core/schemas.js';
+import { type EventData, Events, type GateScope, type TaskEvent } from '../core/events.js';
 
-function approvalEventId(type: 'ApprovalRequested' | 'ApprovalDecided', item: ApprovalItem): string {
-  return eventId({ run: item.run, type, stepId: item.stepId, attempt: item.attempt, extra: item.id });
+function gateScope(item: ApprovalItem, traceId: string): GateScope {
+  return { taskId: item.taskId, traceId, run: item.run, stepId: item.stepId, attempt: item.attempt };
 }
 
 /** ApprovalRequested; returns the event only when this call recorded it (the first time). */
@@ -17,13 +16,8 @@ export function recordApprovalRequested(
   item: ApprovalItem,
   traceId: string,
 ): Promise<TaskEvent | undefined> {
-  return store.appendEvent({
-    id: approvalEventId('ApprovalRequested', item),
-    type: 'ApprovalRequested',
-    taskId: item.taskId,
-    ...(item.stepId !== undefined ? { stepId: item.stepId } : {}),
-    traceId,
-    data: {
+  return store.appendEvent(
+    Events.approvalRequested(gateScope(item, traceId), {
       approvalId: item.id,
       kind: item.kind,
       round: item.round,
@@ -34,8 +28,8 @@ export function recordApprovalRequested(
       onTimeout: item.onTimeout,
       ...(item.attempt !== undefined ? { attempt: item.attempt } : {}),
       ...(item.failure ? { failure: item.failure } : {}),
-    },
-  });
+    }),
+  );
 }
 
 /**
@@ -48,21 +42,16 @@ export async function recordApprovalDecided(
   item: ApprovalItem,
   traceId: string,
   decision: ApprovalDecision,
-  extra: Record<string, Json> = {},
+  extra: Pick<EventData<'ApprovalDecided'>, 'escalated'> = {},
 ): Promise<void> {
   await recordApprovalRequested(store, item, traceId);
-  await store.appendEvent({
-    id: approvalEventId('ApprovalDecided', item),
-    type: 'ApprovalDecided',
-    taskId: item.taskId,
-    ...(item.stepId !== undefined ? { stepId: item.stepId } : {}),
-    traceId,
-    data: {
+  await store.appendEvent(
+    Events.approvalDecided(gateScope(item, traceId), {
       approvalId: item.id,
       kind: item.kind,
       round: item.round,
       ...decisionEventData(decision),
       ...extra,
-    },
-  });
+    }),
+  );
 }

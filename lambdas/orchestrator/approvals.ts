@@ -28,7 +28,7 @@ import {
   describeError,
   ErrorNames,
 } from '../core/errors.js';
-import { eventId } from '../core/ids.js';
+import { Events } from '../core/events.js';
 import type { Json, PlanStep } from '../core/schemas.js';
 import { recordApprovalDecided, recordApprovalRequested } from './approval-events.js';
 import type { ApprovalServices, OrchestratorDeps } from './deps.js';
@@ -361,23 +361,21 @@ async function acceptReview(
   }
   const attempt = item.attempt ?? 1;
   const summary = d.summary ?? `accepted on review by ${d.approver}`;
-  await deps.store.appendEvent({
-    id: eventId({ run: item.run, type: 'StepSucceeded', stepId: step.id }),
-    type: 'StepSucceeded',
-    taskId: item.taskId,
-    stepId: step.id,
-    traceId: ctx.task.traceId,
-    data: {
-      attempt,
-      agent: step.agent,
-      summary,
-      ...(d.output !== undefined ? { output: d.output as Json } : {}),
-      artifacts: [],
-      source: 'review',
-      approvalId: item.id,
-      reviewedBy: d.approver,
-    },
-  });
+  await deps.store.appendEvent(
+    Events.stepSucceeded(
+      { taskId: item.taskId, traceId: ctx.task.traceId, run: item.run, stepId: step.id },
+      {
+        attempt,
+        agent: step.agent,
+        summary,
+        ...(d.output !== undefined ? { output: d.output } : {}),
+        artifacts: [],
+        source: 'review',
+        approvalId: item.id,
+        reviewedBy: d.approver,
+      },
+    ),
+  );
   await deps.store.putResult(item.taskId, {
     stepId: step.id,
     run: item.run,

@@ -8,7 +8,7 @@
 
 import { z } from 'zod';
 import type { StepResult, StoredTask } from '../adapters/store.js';
-import { eventId } from '../core/ids.js';
+import { Events } from '../core/events.js';
 import type { Plan } from '../core/schemas.js';
 import type { OrchestratorDeps } from './deps.js';
 
@@ -36,14 +36,12 @@ export async function awaitDependencies(deps: OrchestratorDeps, raw: unknown): P
   if (!decided) {
     const results = await deps.store.getResults(req.taskId);
     const step = ctx.plan.steps.find((s) => s.id === req.stepId);
-    await deps.store.appendEvent({
-      id: eventId({ run: req.run, type: 'StepWaiting', stepId: req.stepId }),
-      type: 'StepWaiting',
-      taskId: req.taskId,
-      stepId: req.stepId,
-      traceId: ctx.task.traceId,
-      data: { waitingFor: (step?.dependsOn ?? []).filter((d) => results.get(d)?.status !== 'SUCCEEDED') },
-    });
+    await deps.store.appendEvent(
+      Events.stepWaiting(
+        { taskId: req.taskId, traceId: ctx.task.traceId, run: req.run, stepId: req.stepId },
+        { waitingFor: (step?.dependsOn ?? []).filter((d) => results.get(d)?.status !== 'SUCCEEDED') },
+      ),
+    );
     // The last dependency may have finished while we wrote the event; look once more.
     await evaluateGate(deps, ctx, req.stepId);
   }
@@ -88,14 +86,12 @@ export async function evaluateGate(
       name: 'Baton.DependencyFailed',
       message: `dependency ${failedDep} ${dep.status.toLowerCase()}`,
     };
-    await deps.store.appendEvent({
-      id: eventId({ run: ctx.run, type: 'StepSkipped', stepId }),
-      type: 'StepSkipped',
-      taskId: ctx.task.taskId,
-      stepId,
-      traceId: ctx.task.traceId,
-      data: { reason: error.message, failedDependency: failedDep, error },
-    });
+    await deps.store.appendEvent(
+      Events.stepSkipped(
+        { taskId: ctx.task.taskId, traceId: ctx.task.traceId, run: ctx.run, stepId },
+        { reason: error.message, failedDependency: failedDep, error },
+      ),
+    );
     await deps.store.putResult(ctx.task.taskId, {
       stepId,
       run: ctx.run,

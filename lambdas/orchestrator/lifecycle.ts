@@ -4,9 +4,9 @@ import type { DeadLetterRecord, StepResult, StoredTask } from '../adapters/store
 import { WorkflowClient } from '../adapters/workflow.js';
 import { approvalTimeoutSeconds } from '../core/approvals.js';
 import { ContractViolationError } from '../core/errors.js';
-import { eventId } from '../core/ids.js';
+import { Events } from '../core/events.js';
 import { decideOutcome } from '../core/outcome.js';
-import { ExecutionInput, IntakeMessage, type Json, type Plan } from '../core/schemas.js';
+import { ExecutionInput, IntakeMessage, type Plan } from '../core/schemas.js';
 import type { OrchestratorDeps } from './deps.js';
 import { planForTask } from './planner.js';
 import { CaughtError, readCause } from './steps.js';
@@ -19,17 +19,16 @@ export async function startTask(deps: OrchestratorDeps, body: string): Promise<v
   // Cancelled while queued, or a stale message of an earlier run: nothing to start.
   if (task.status === 'CANCELLED' || task.run !== msg.run) return;
   const started = await deps.workflow.start(msg.taskId, msg.run, { taskId: msg.taskId, run: msg.run });
-  await deps.store.appendEvent({
-    id: eventId({ run: msg.run, type: 'ExecutionStarted' }),
-    type: 'ExecutionStarted',
-    taskId: msg.taskId,
-    traceId: msg.traceId,
-    data: {
-      run: msg.run,
-      executionName: WorkflowClient.executionName(msg.taskId, msg.run),
-      ...(started.executionArn ? { executionArn: started.executionArn } : {}),
-    },
-  });
+  await deps.store.appendEvent(
+    Events.executionStarted(
+      { taskId: msg.taskId, traceId: msg.traceId, run: msg.run },
+      {
+        run: msg.run,
+        executionName: WorkflowClient.executionName(msg.taskId, msg.run),
+        ...(started.executionArn ? { executionArn: started.executionArn } : {}),
+      },
+    ),
+  );
 }
 
 export interface PlannedItems {
@@ -54,28 +53,20 @@ export async function planTask(deps: OrchestratorDeps, raw: unknown): Promise<Pl
   const req = ExecutionInput.parse(raw);
   const task = await deps.store.getTask(req.taskId);
   if (!task) throw new ContractViolationError(`Task ${req.taskId} does not exist`);
-  const base = { taskId: task.taskId, traceId: task.traceId };
+  const base = { taskId: task.taskId, traceId: task.traceId, run: req.run };
   let plan: Plan | undefined = await deps.store.getPlan(task.taskId);
   if (!plan) {
-    await deps.store.appendEvent({
-      ...base,
-      id: eventId({ run: req.run, type: 'PlanningStarted' }),
-      type: 'PlanningStarted',
-      data: {},
-    });
+    await deps.store.appendEvent(Events.planningStarted(base));
     const known = new Set(Object.keys(deps.agentFunctions));
     plan = await deps.store.putPlan(task.taskId, await planForTask(deps.store, task, req.run, known));
   }
-  await deps.store.appendEvent({
-    ...base,
-    id: eventId({ run: req.run, type: 'PlanCreated' }),
-    type: 'PlanCreated',
-    data: {
+  await deps.store.appendEvent(
+    Events.planCreated(base, {
       source: plan.source,
       ...(plan.rationale ? { rationale: plan.rationale } : {}),
       steps: plan.steps.map((s) => ({ id: s.id, agent: s.agent, dependsOn: s.dependsOn })),
-    },
-  });
+    }),
+  );
   // A redriven step continues its attempt count (agents see attempt 2, 3, ... not 1 again).
   const results = await deps.store.getResults(task.taskId);
   const items = plan.steps.map((s) => {
@@ -120,7 +111,7 @@ export async function finalizeTask(deps: OrchestratorDeps, raw: unknown): Promis
   ]);
   if (!task) throw new ContractViolationError(`Task ${req.taskId} does not exist`);
   if (task.status === 'CANCELLED') return { status: 'CANCELLED' };
-  const base = { taskId: task.taskId, traceId: task.traceId };
+  const base = { taskId: task.taskId, traceId: task.traceId, run: req.run };
   await deps.store.closePendingApprovals(task.taskId, 'the task ended');
   const caught = req.error ? readCause(req.error) : undefined;
   const outcome = plan ? decideOutcome(plan, results, task.policy) : undefined;
@@ -129,19 +120,20 @@ export async function finalizeTask(deps: OrchestratorDeps, raw: unknown): Promis
     caught ??
     outcome?.error ??
     (outcome ? undefined : { name: 'Baton.NoPlan', message: 'the task has no plan' });
-  const type =
-    status === 'SUCCEEDED' ? 'TaskSucceeded' : status === 'DEGRADED' ? 'TaskDegraded' : 'TaskFailed';
+  const ended =
+    status === 'SUCCEEDED'
+      ? Events.taskSucceeded
+      : status === 'DEGRADED'
+        ? Events.taskDegraded
+        : Events.taskFailed;
   if (status === 'FAILED')
     await deadLetter(deps, task, req.run, error as { name: string; message: string }, results);
-  await deps.store.appendEvent({
-    ...base,
-    id: eventId({ run: req.run, type }),
-    type,
-    data: {
-      ...(outcome ? { result: outcome.result as unknown as Json, missing: outcome.missing } : {}),
+  await deps.store.appendEvent(
+    ended(base, {
+      ...(outcome ? { result: outcome.result, missing: outcome.missing } : {}),
       ...(error ? { error } : {}),
-    },
-  });
+    }),
+  );
   return { status };
 }
 
@@ -173,13 +165,12 @@ async function deadLetter(
   // The record is written once per run; the message goes out only with the first write.
   if (!(await deps.store.putDeadLetter(record))) return;
   await deps.deadLetters?.send(record);
-  await deps.store.appendEvent({
-    id: eventId({ run, type: 'DeadLetterRecorded' }),
-    type: 'DeadLetterRecorded',
-    taskId: task.taskId,
-    traceId: task.traceId,
-    data: { run, error, failedSteps: record.failedSteps.map((f) => f.stepId) },
-  });
+  await deps.store.appendEvent(
+    Events.deadLetterRecorded(
+      { taskId: task.taskId, traceId: task.traceId, run },
+      { run, error, failedSteps: record.failedSteps.map((f) => f.stepId) },
+    ),
+  );
 }
 
 export const IntakeBatch = z.array(z.object({ messageId: z.string(), body: z.string() }));

@@ -11,7 +11,7 @@
  */
 
 import { z } from 'zod';
-import { type AuditSink, auditedModel } from '../agents/audit.js';
+import { type AuditEvent, type AuditSink, auditedModel } from '../agents/audit.js';
 import { BUILTIN_INPUTS } from '../agents/contracts.js';
 import { BUILTIN_AGENTS } from '../agents/registry.js';
 import { NonRetryableError } from '../core/errors.js';
@@ -183,13 +183,7 @@ export function plannerModelFromEnv(): ModelProvider | undefined {
 
 export interface PlannerStore {
   getInputs(taskId: string): Promise<Record<string, Json>>;
-  appendEvent(e: {
-    id: string;
-    type: 'ModelCalled' | 'ToolCalled';
-    taskId: string;
-    traceId: string;
-    data: Record<string, Json>;
-  }): Promise<unknown>;
+  appendEvent(e: AuditEvent): Promise<unknown>;
 }
 
 /** Plans a stored task (planTask's use): model calls are recorded as the task's ModelCalled events. */
@@ -205,10 +199,10 @@ export async function planForTask(
   let model: ModelProvider | undefined;
   if (raw && !raw.deterministic) {
     const sink: AuditSink = async (e) => {
-      await store.appendEvent({ ...e, taskId: task.taskId, traceId: task.traceId });
+      await store.appendEvent(e);
     };
     const budgeted = withBudget(raw, { onCall: (r) => audited.onCall(r) });
-    const audited = auditedModel(budgeted, { run }, sink);
+    const audited = auditedModel(budgeted, { taskId: task.taskId, traceId: task.traceId, run }, sink);
     model = audited.model;
   }
   return planGoal({ goal: task.goal, inputs, knownAgents, ...(model ? { model } : {}) });

@@ -1,9 +1,9 @@
 /** The Lambdas of one step's life after its gate: attempt failure (retry, fallback, review or fail) and completion. */
 import { z } from 'zod';
 import { CancelledError, ContractViolationError } from '../core/errors.js';
-import { eventId } from '../core/ids.js';
+import { type EventData, Events } from '../core/events.js';
 import { decideRetry } from '../core/retry.js';
-import { type Json, LIMITS } from '../core/schemas.js';
+import { LIMITS } from '../core/schemas.js';
 import type { OrchestratorDeps } from './deps.js';
 import { loadContext, releaseDependents } from './gate.js';
 
@@ -63,18 +63,16 @@ export async function failStep(
     attempts: number;
     error: { name: string; message: string };
     reason: string;
-    extra?: Record<string, Json>;
+    extra?: Pick<EventData<'StepFailed'>, 'phase' | 'approvalId'>;
   },
 ): Promise<void> {
   const step = ctx.plan.steps.find((s) => s.id === f.stepId);
-  await deps.store.appendEvent({
-    id: eventId({ run: f.run, type: 'StepFailed', stepId: f.stepId }),
-    type: 'StepFailed',
-    taskId: ctx.task.taskId,
-    stepId: f.stepId,
-    traceId: ctx.task.traceId,
-    data: { attempts: f.attempts, error: f.error, reason: f.reason, ...(f.extra ?? {}) },
-  });
+  await deps.store.appendEvent(
+    Events.stepFailed(
+      { taskId: ctx.task.taskId, traceId: ctx.task.traceId, run: f.run, stepId: f.stepId },
+      { attempts: f.attempts, error: f.error, reason: f.reason, ...(f.extra ?? {}) },
+    ),
+  );
   await deps.store.putResult(ctx.task.taskId, {
     stepId: f.stepId,
     run: f.run,
@@ -147,12 +145,15 @@ export async function recordAttemptFailure(
     !reviewed?.retried &&
     Boolean(step.fallbackAgent && fallbackFunction);
   const review = !decision.retry && !useFallback && humanReview && (reviewed?.left ?? 0) > 0;
-  const base = { taskId: req.taskId, stepId: req.stepId, traceId: ctx.task.traceId };
-  await deps.store.appendEvent({
-    ...base,
-    id: eventId({ run: req.run, type: 'StepAttemptFailed', stepId: req.stepId, attempt: req.attempt }),
-    type: 'StepAttemptFailed',
-    data: {
+  const base = {
+    taskId: req.taskId,
+    traceId: ctx.task.traceId,
+    run: req.run,
+    stepId: req.stepId,
+    attempt: req.attempt,
+  };
+  await deps.store.appendEvent(
+    Events.stepAttemptFailed(base, {
       attempt: req.attempt,
       phase,
       error,
@@ -164,16 +165,17 @@ export async function recordAttemptFailure(
           ? `${decision.reason}; waiting for a human review`
           : decision.reason,
       ...(review ? { willReview: true } : {}),
-    },
-  });
+    }),
+  );
   if (useFallback) {
     const failure = { agent: step.agent, name: error.name, message: error.message };
-    await deps.store.appendEvent({
-      ...base,
-      id: eventId({ run: req.run, type: 'StepFallbackStarted', stepId: req.stepId }),
-      type: 'StepFallbackStarted',
-      data: { fallbackAgent: step.fallbackAgent as string, attempt: decision.nextAttempt, failure },
-    });
+    await deps.store.appendEvent(
+      Events.stepFallbackStarted(base, {
+        fallbackAgent: step.fallbackAgent as string,
+        attempt: decision.nextAttempt,
+        failure,
+      }),
+    );
     return {
       retry: false,
       waitSeconds: 0,
@@ -216,20 +218,18 @@ export async function completeStep(deps: OrchestratorDeps, raw: unknown): Promis
     if (existing?.status === 'SUCCEEDED') return { stepId: req.stepId };
     throw new ContractViolationError(`No record of attempt ${req.attempt} of step ${req.stepId}`);
   }
-  await deps.store.appendEvent({
-    id: eventId({ run: req.run, type: 'StepSucceeded', stepId: req.stepId }),
-    type: 'StepSucceeded',
-    taskId: req.taskId,
-    stepId: req.stepId,
-    traceId: ctx.task.traceId,
-    data: {
-      attempt: rec.attempt,
-      agent: rec.agent,
-      summary: rec.summary,
-      ...(rec.output !== undefined ? { output: rec.output } : {}),
-      artifacts: rec.artifacts as unknown as Json,
-    },
-  });
+  await deps.store.appendEvent(
+    Events.stepSucceeded(
+      { taskId: req.taskId, traceId: ctx.task.traceId, run: req.run, stepId: req.stepId },
+      {
+        attempt: rec.attempt,
+        agent: rec.agent,
+        summary: rec.summary,
+        ...(rec.output !== undefined ? { output: rec.output } : {}),
+        artifacts: rec.artifacts,
+      },
+    ),
+  );
   await deps.store.putResult(req.taskId, {
     stepId: req.stepId,
     run: req.run,

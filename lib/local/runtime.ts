@@ -32,7 +32,7 @@ import { SECRET_FILE_ENV, SECRET_PARAM_ENV } from '../../lambdas/adapters/secret
 import { TaskStore } from '../../lambdas/adapters/store.js';
 import { agentLambda } from '../../lambdas/agents/lambda.js';
 import { type AgentEntry, agentCatalog, loadAgent, loadBatonConfig } from '../../lambdas/agents/registry.js';
-import { eventId } from '../../lambdas/core/ids.js';
+import { Events } from '../../lambdas/core/events.js';
 import { METADATA, PROJECT_ROOT } from '../aws/functions.js';
 import { type Emulators, sdkEnvironment, startEmulators } from './emulators.js';
 import { LocalStepFunctions } from './sfn-emulator.js';
@@ -285,17 +285,16 @@ async function recordResumptions(executionArns: string[], table: string): Promis
     const task = await store.getTask(taskId);
     if (!task) continue;
     const resumedAt = new Date().toISOString();
-    await store.appendEvent({
-      id: eventId({ run: Number(run), type: 'ExecutionResumed', extra: resumedAt }),
-      type: 'ExecutionResumed',
-      taskId,
-      traceId: task.traceId,
-      data: {
-        run: Number(run),
-        executionArn: arn,
-        reason: 'the local runtime restarted while the execution was running',
-      },
-    });
+    await store.appendEvent(
+      Events.executionResumed(
+        { taskId, traceId: task.traceId, run: Number(run), resumedAt },
+        {
+          run: Number(run),
+          executionArn: arn,
+          reason: 'the local runtime restarted while the execution was running',
+        },
+      ),
+    );
   }
 }
 

@@ -15,6 +15,7 @@ import { ArtifactStore, ArtifactStoreError } from '../../lambdas/adapters/artifa
 import { IntakeQueue, QueueError } from '../../lambdas/adapters/queue.js';
 import { InvalidCursorError, StoreError, TaskStore } from '../../lambdas/adapters/store.js';
 import { WorkflowClient, WorkflowError } from '../../lambdas/adapters/workflow.js';
+import { Events } from '../../lambdas/core/events.js';
 import { sha256Hex } from '../../lambdas/core/ids.js';
 
 const conditionFailed = () => new ConditionalCheckFailedException({ message: 'failed', $metadata: {} });
@@ -71,8 +72,48 @@ describe('TaskStore (DynamoDB)', () => {
     ddb.on(UpdateCommand).resolves({ Attributes: { seq: 3 } });
     ddb.on(PutCommand).rejects(conditionFailed());
     expect(
-      await store.appendEvent({ id: 'x', type: 'StepStarted', taskId: 't1', traceId: 'tr', data: {} }),
+      await store.appendEvent(
+        Events.stepStarted(
+          { taskId: 't1', traceId: 'tr', run: 1, stepId: 'a', attempt: 1 },
+          { attempt: 1, agent: 'echo', run: 1 },
+        ),
+      ),
     ).toBeUndefined();
+  });
+
+  it('reads events back typed by their schema, without the table keys, and refuses a malformed one', async () => {
+    // Prepare
+    const event = {
+      ...Events.stepStarted(
+        { taskId: 't1', traceId: 'tr', run: 1, stepId: 'a', attempt: 2 },
+        { attempt: 2, agent: 'echo', run: 1 },
+      ),
+      seq: 4,
+      at: '2026-01-01T00:00:00.000Z',
+    };
+    const keys = { pk: 'TASK#t1', sk: `EVT#${event.id}`, lsi1sk: 'SEQ#000000000004' };
+    ddb
+      .on(QueryCommand)
+      .resolvesOnce({ Items: [{ ...keys, ...event }] })
+      .resolvesOnce({ Items: [{ ...keys, ...event, data: { ...event.data, attempt: 'two' } }] });
+    // Act
+    const page = await store.listEvents('t1', { limit: 10 });
+    const err = await store.listEvents('t1', { limit: 10 }).catch((e) => e);
+    // Assess
+    expect(page.events).toEqual([event]);
+    expect(Object.keys(page.events[0] ?? {})).toEqual([
+      'id',
+      'seq',
+      'at',
+      'type',
+      'taskId',
+      'stepId',
+      'traceId',
+      'data',
+    ]);
+    expect(err).toBeInstanceOf(StoreError);
+    expect(err.message).toContain('EVT#r1.StepStarted.a.2');
+    expect(err.cause.issues[0].path).toEqual(['data', 'attempt']);
   });
 
   it('wraps unexpected DynamoDB errors with the cause kept', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { openApiDocument } from '../../lambdas/api/openapi.js';
+import { EventType } from '../../lambdas/core/schemas.js';
 
 describe('OpenAPI document', () => {
   it('is generated from the zod contracts', () => {
@@ -24,5 +25,22 @@ describe('OpenAPI document', () => {
         '/dead-letters',
       ]),
     );
+  });
+
+  it('shows the events as the union of one schema per event type, discriminated by type', () => {
+    // Act
+    // biome-ignore lint/suspicious/noExplicitAny: walking a generated JSON document
+    const doc = openApiDocument() as { paths: Record<string, Record<string, any>> };
+    // Assess
+    const page = doc.paths['/tasks/{id}/events']?.get.responses['200'].content['application/json'].schema;
+    const union = page.properties.events.items;
+    expect(union.discriminator).toEqual({ propertyName: 'type' });
+    // biome-ignore lint/suspicious/noExplicitAny: walking a generated JSON document
+    const members: any[] = union.oneOf;
+    expect(members.map((m) => m.properties.type.const)).toEqual(EventType.options);
+    expect(members.map((m) => m.title)).toEqual(EventType.options.map((t) => `${t}Event`));
+    const started = members.find((m) => m.title === 'StepStartedEvent');
+    expect(started.required).toEqual(['id', 'seq', 'at', 'type', 'taskId', 'traceId', 'data']);
+    expect(started.properties.data.required).toEqual(['attempt', 'agent', 'run']);
   });
 });

@@ -13,11 +13,12 @@ import {
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type AuditEvent, tokensUsedByTask } from '../../../lambdas/agents/audit.js';
+import { tokensUsedByTask } from '../../../lambdas/agents/audit.js';
 import { openAgentSession, stepTokenBudget, taskTokenBudget } from '../../../lambdas/agents/context.js';
 import { type AgentSettings, resolveAgentSettings } from '../../../lambdas/agents/settings.js';
 import { ErrorNames } from '../../../lambdas/core/errors.js';
-import type { AgentInput, TaskEvent } from '../../../lambdas/core/schemas.js';
+import { Events } from '../../../lambdas/core/events.js';
+import type { AgentInput } from '../../../lambdas/core/schemas.js';
 import { TokenBudgetExceededError } from '../../../lambdas/models/budget.js';
 import {
   digestArgs,
@@ -25,7 +26,7 @@ import {
   ToolNotAllowedError,
   ToolTimeoutError,
 } from '../../../lambdas/tools/index.js';
-import { agentInput } from './helpers.js';
+import { agentInput, type RecordedEvent } from './helpers.js';
 
 const input: AgentInput = agentInput({
   agent: 'research',
@@ -35,10 +36,11 @@ const input: AgentInput = agentInput({
 });
 
 async function session(settings: AgentSettings, extra: Partial<Parameters<typeof openAgentSession>[0]> = {}) {
-  const events: AuditEvent[] = [];
+  const events: RecordedEvent[] = [];
   const s = await openAgentSession({
     input,
     run: 3,
+    traceId: 'tr',
     settings,
     defaultModel: { provider: 'offline' },
     sink: async (e) => {
@@ -185,6 +187,9 @@ describe('the model in the agent context', () => {
       {
         id: 'r3.ModelCalled.r1.2.1',
         type: 'ModelCalled',
+        taskId: 't_test',
+        stepId: 'r1',
+        traceId: 'tr',
         data: expect.objectContaining({
           call: 1,
           attempt: 2,
@@ -264,10 +269,22 @@ describe('budgets', () => {
   });
 
   it("counts a task's earlier ModelCalled tokens, leaving out the current attempt's own", () => {
-    const ev = (id: string, totalTokens: number): Pick<TaskEvent, 'id' | 'type' | 'data'> => ({
+    // Events.modelCalled gives the events their data; the ids are set here, one per call site.
+    const ev = (id: string, totalTokens: number) => ({
+      ...Events.modelCalled(
+        { taskId: 't', traceId: 'tr', run: 1 },
+        {
+          call: 1,
+          model: 'm',
+          argsDigest: '',
+          tools: [],
+          durationMs: 1,
+          outcome: 'ok',
+          usage: { inputTokens: totalTokens, outputTokens: 0, totalTokens },
+          stepTokensUsed: 0,
+        },
+      ),
       id,
-      type: 'ModelCalled',
-      data: { usage: { totalTokens } },
     });
     const events = [
       ev('r1.ModelCalled.-.-.1', 100),

@@ -72,9 +72,12 @@ export interface RunOptions {
   taskTokensUsed?: number;
 }
 
+/** An audit event as a test reads it: any field of `data` by name, whatever the event's type. */
+export type RecordedEvent = Omit<AuditEvent, 'data'> & { data: Record<string, unknown> };
+
 export interface AgentRun {
   out: AgentOutput;
-  events: AuditEvent[];
+  events: RecordedEvent[];
 }
 
 /** Runs `handler` with a harness-built context; on failure the error carries the events as `events`. */
@@ -83,10 +86,11 @@ export async function runAgent(
   input: AgentInput,
   o: RunOptions = {},
 ): Promise<AgentRun> {
-  const events: AuditEvent[] = [];
+  const events: RecordedEvent[] = [];
   const session = await openAgentSession({
     input: { ...input, upstream: o.upstream?.results ?? input.upstream },
     run: o.run ?? 1,
+    traceId: 'tr_test',
     settings: o.settings ?? resolveAgentSettings(input.agent),
     defaultModel: o.model ?? { provider: 'offline' },
     ...(o.providerDeps ? { providerDeps: o.providerDeps } : {}),

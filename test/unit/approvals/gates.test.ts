@@ -12,13 +12,7 @@ import {
   ConsoleApprovalNotifier,
   snsPublishInput,
 } from '../../../lambdas/adapters/notifier.js';
-import type {
-  ApprovalItem,
-  NewEvent,
-  StepResult,
-  StoredTask,
-  TaskStore,
-} from '../../../lambdas/adapters/store.js';
+import type { ApprovalItem, StepResult, StoredTask, TaskStore } from '../../../lambdas/adapters/store.js';
 import { TaskStore as RealTaskStore } from '../../../lambdas/adapters/store.js';
 import type { WorkflowClient } from '../../../lambdas/adapters/workflow.js';
 import { isSameOriginPost } from '../../../lambdas/api/approvals.js';
@@ -29,9 +23,10 @@ import {
   parseLinkDecisionForm,
 } from '../../../lambdas/core/approvals.js';
 import { ValidationError } from '../../../lambdas/core/errors.js';
+import { Events, type NewEvent, recordedEvent, type TaskEvent } from '../../../lambdas/core/events.js';
 import { foldTask } from '../../../lambdas/core/fold.js';
 import { validatePlan } from '../../../lambdas/core/plan.js';
-import type { Plan, TaskEvent } from '../../../lambdas/core/schemas.js';
+import type { Plan } from '../../../lambdas/core/schemas.js';
 import { requestApproval, resolveApproval } from '../../../lambdas/orchestrator/approvals.js';
 import { recordAttemptFailure } from '../../../lambdas/orchestrator/steps.js';
 
@@ -48,33 +43,56 @@ const meta = { taskId: 't1', goal: 'g', createdAt: '2030-01-01T00:00:00.000Z', t
 
 describe('folding approvals', () => {
   let seq = 0;
-  const ev = (type: TaskEvent['type'], stepId?: string, data: TaskEvent['data'] = {}): TaskEvent => {
+  const ev = (e: NewEvent): TaskEvent => {
     seq += 1;
-    return {
-      id: `e${seq}`,
-      seq,
-      at: `2030-01-01T00:00:${String(seq).padStart(2, '0')}.000Z`,
-      type,
-      taskId: 't1',
-      traceId: 'tr',
-      data,
-      ...(stepId ? { stepId } : {}),
-    };
+    return recordedEvent(e, seq, `2030-01-01T00:00:${String(seq).padStart(2, '0')}.000Z`);
   };
+  const task = (run = 1) => ({ taskId: 't1', traceId: 'tr', run });
+  const gate = (stepId: string) => ({ ...task(), stepId });
+  const times = { requestedAt: '2030-01-01T00:00:00.000Z', expiresAt: '2030-01-02T00:00:00.000Z' };
+  const requested = (stepId: string, approvalId: string) =>
+    Events.approvalRequested(gate(stepId), {
+      approvalId,
+      kind: 'step',
+      round: 1,
+      escalation: false,
+      ...times,
+      timeoutSeconds: 86400,
+      onTimeout: 'escalate',
+    });
+  const decided = (stepId: string, approvalId: string, decision: 'approve' | 'reject', escalated?: true) =>
+    Events.approvalDecided(gate(stepId), {
+      approvalId,
+      kind: 'step',
+      round: 1,
+      decision,
+      approver: escalated ? 'baton:timeout' : 'Ada',
+      via: escalated ? 'timeout' : 'api',
+      at: times.expiresAt,
+      ...(escalated ? { escalated } : {}),
+    });
+  const planned = (run = 1) =>
+    Events.planCreated(task(run), {
+      source: 'explicit',
+      steps: plan.steps.map((s) => ({ id: s.id, agent: s.agent, dependsOn: s.dependsOn })),
+    });
+  const failure = { name: 'Baton.Rejected', message: 'rejected' };
 
   it('is AWAITING_APPROVAL while any gate waits, and RUNNING again when the last one is decided', () => {
     // Prepare: two gates at once
     const base = [
-      ev('TaskSubmitted'),
-      ev('PlanCreated'),
-      ev('ApprovalRequested', 'a', { approvalId: 'A' }),
-      ev('ApprovalRequested', 'b', { approvalId: 'B' }),
+      ev(Events.taskSubmitted(task(), { goal: 'g', explicitPlan: true })),
+      ev(planned()),
+      ev(requested('a', 'A')),
+      ev(requested('b', 'B')),
     ];
-    const oneDecided = [...base, ev('ApprovalDecided', 'a', { approvalId: 'A', decision: 'approve' })];
+    const oneDecided = [...base, ev(decided('a', 'A', 'approve'))];
     const bothDecided = [
       ...oneDecided,
-      ev('ApprovalDecided', 'b', { approvalId: 'B', decision: 'reject' }),
-      ev('StepFailed', 'b'),
+      ev(decided('b', 'B', 'reject')),
+      ev(
+        Events.stepFailed(gate('b'), { attempts: 0, error: failure, reason: 'rejected', phase: 'approval' }),
+      ),
     ];
     // Act
     const [waiting, still, running] = [base, oneDecided, bothDecided].map((events) =>
@@ -91,17 +109,23 @@ describe('folding approvals', () => {
 
   it('keeps a step waiting through an escalation, and ends with the task whatever still waits', () => {
     const escalating = [
-      ev('PlanCreated'),
-      ev('ApprovalRequested', 'a', { approvalId: 'A1' }),
-      ev('ApprovalDecided', 'a', { approvalId: 'A1', escalated: true }),
-      ev('ApprovalRequested', 'a', { approvalId: 'A2' }),
+      ev(planned()),
+      ev(requested('a', 'A1')),
+      ev(decided('a', 'A1', 'reject', true)),
+      ev(requested('a', 'A2')),
     ];
     expect(foldTask(meta, plan, escalating).plan.steps[0]?.status).toBe('AWAITING_APPROVAL');
-    const cancelled = foldTask(meta, plan, [...escalating, ev('TaskCancelled')]);
+    const cancelled = foldTask(meta, plan, [
+      ...escalating,
+      ev(Events.taskCancelled(task(), { run: 1, previousStatus: 'AWAITING_APPROVAL' })),
+    ]);
     expect(cancelled.status).toBe('CANCELLED');
-    expect(
-      foldTask(meta, plan, [...escalating, ev('TaskFailed'), ev('TaskRedriven'), ev('PlanCreated')]).status,
-    ).toBe('RUNNING');
+    const redriven = [
+      ev(Events.taskFailed(task(), { error: failure })),
+      ev(Events.taskRedriven(task(2), { run: 2, previousRun: 1, previousStatus: 'FAILED' })),
+      ev(planned(2)),
+    ];
+    expect(foldTask(meta, plan, [...escalating, ...redriven]).status).toBe('RUNNING');
   });
 });
 
@@ -207,9 +231,12 @@ describe('decisions by gate kind', () => {
   });
 });
 
+/** An event the fake store recorded, read field by field whatever its type. */
+type Recorded = Omit<NewEvent, 'data'> & { data: Record<string, unknown> };
+
 /** Just enough of the state store, in memory, for ResolveApproval. */
 class MemoryStore {
-  events: NewEvent[] = [];
+  events: Recorded[] = [];
   results = new Map<string, StepResult>();
   approvals: ApprovalItem[] = [];
   constructor(

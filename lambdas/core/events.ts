@@ -1,0 +1,414 @@
+/**
+ * Events: the immutable facts of a task's audit trail, one zod schema per event type, combined
+ * into the discriminated union `TaskEvent` (on `type`). Types are inferred from the schemas;
+ * narrowing on `e.type` gives the event's typed `data`. Pure: no I/O, no AWS SDK.
+ *
+ * Every event is built by its constructor in `Events` (one per type). The constructor fills the
+ * envelope (id, type, task id, step id, trace id) in one place; the store adds `seq` and `at`
+ * (`recordedEvent`). Ids are deterministic, `r<run>.<Type>.<step|->.<attempt|->[.<extra>]`
+ * (see `eventId`): writing the same fact twice yields the same id and the store's conditional
+ * put drops the copy, so a retried Lambda writes no duplicate.
+ *
+ * `taskStatusEffect` is the one rule of how an event moves the task's status and its count of
+ * pending approvals; the fold (fold.ts) and the store's status projection both use it.
+ */
+import { z } from 'zod';
+import { ApprovalKind, DecisionValue, DecisionVia } from './approvals.js';
+import { eventId } from './ids.js';
+import {
+  AgentName,
+  ArtifactRef,
+  type EventType,
+  JsonValue,
+  Policy,
+  StepId,
+  TaskResult,
+  TaskStatus,
+} from './schemas.js';
+
+/* ------------------------------------------------------------------ data per event type */
+
+const ErrorInfo = z.object({ name: z.string(), message: z.string() });
+const Run = z.number().int();
+const Attempt = z.number().int();
+
+/** What the outcome events of a run (TaskSucceeded, TaskDegraded, TaskFailed) record. */
+const TaskOutcomeData = z.object({
+  result: TaskResult.optional(),
+  missing: z.array(StepId).optional(),
+  error: ErrorInfo.optional(),
+});
+
+/** The audit fields of an approval decision (who, what, when, how, comment, a review's output). */
+export const DecisionEventData = z.object({
+  decision: DecisionValue,
+  approver: z.string(),
+  via: DecisionVia,
+  at: z.string(),
+  comment: z.string().optional(),
+  summary: z.string().optional(),
+  output: JsonValue.optional(),
+});
+export type DecisionEventData = z.infer<typeof DecisionEventData>;
+
+/** The `data` schema of each event type. */
+export const EVENT_DATA = {
+  TaskSubmitted: z.object({
+    goal: z.string(),
+    explicitPlan: z.boolean(),
+    policy: Policy.optional(),
+    idempotencyKey: z.string().optional(),
+  }),
+  ExecutionStarted: z.object({
+    run: Run,
+    executionName: z.string(),
+    executionArn: z.string().optional(),
+  }),
+  PlanningStarted: z.object({}),
+  PlanCreated: z.object({
+    source: z.string(),
+    rationale: z.string().optional(),
+    steps: z.array(z.object({ id: StepId, agent: AgentName, dependsOn: z.array(StepId) })),
+  }),
+  StepWaiting: z.object({
+    /** Dependencies not succeeded yet when the step parked. */
+    waitingFor: z.array(StepId),
+  }),
+  /** Reserved: nothing records it today (a step's gate releases it without an event). */
+  StepReady: z.object({}),
+  StepStarted: z.object({ attempt: Attempt, agent: AgentName, run: Run }),
+  StepAttemptFailed: z.object({
+    attempt: Attempt,
+    /** Where it failed: the agent, its fallback agent, or the dependency gate. */
+    phase: z.enum(['agent', 'fallback', 'gate']),
+    error: ErrorInfo,
+    willRetry: z.boolean(),
+    retryInSeconds: z.number().optional(),
+    nextAttempt: Attempt.optional(),
+    reason: z.string(),
+    /** The step goes to a human review gate. */
+    willReview: z.boolean().optional(),
+  }),
+  StepSucceeded: z.object({
+    attempt: Attempt,
+    agent: AgentName,
+    summary: z.string(),
+    output: JsonValue.optional(),
+    artifacts: z.array(ArtifactRef),
+    /** Set when a reviewer's replacement output made the step succeed. */
+    source: z.literal('review').optional(),
+    approvalId: z.string().optional(),
+    reviewedBy: z.string().optional(),
+  }),
+  StepFailed: z.object({
+    attempts: z.number().int(),
+    error: ErrorInfo,
+    reason: z.string(),
+    /** Set when a gate failed the step: an approval rejected it, or a review failed it. */
+    phase: z.enum(['approval', 'review']).optional(),
+    approvalId: z.string().optional(),
+  }),
+  StepSkipped: z.object({ reason: z.string(), failedDependency: StepId, error: ErrorInfo }),
+  ArtifactStored: z.object({
+    artifactId: z.string(),
+    name: z.string(),
+    contentType: z.string(),
+    size: z.number().int(),
+    sha256: z.string(),
+  }),
+  TaskSucceeded: TaskOutcomeData,
+  TaskDegraded: TaskOutcomeData,
+  TaskFailed: TaskOutcomeData,
+  TaskCancelled: z.object({ run: Run, previousStatus: TaskStatus }),
+  ExecutionResumed: z.object({ run: Run, executionArn: z.string(), reason: z.string() }),
+  TaskRedriven: z.object({ run: Run, previousRun: Run, previousStatus: TaskStatus }),
+  StepFallbackStarted: z.object({
+    fallbackAgent: AgentName,
+    attempt: Attempt,
+    failure: z.object({ agent: AgentName, name: z.string(), message: z.string() }),
+  }),
+  DeadLetterRecorded: z.object({ run: Run, error: ErrorInfo, failedSteps: z.array(StepId) }),
+  ApprovalRequested: z.object({
+    approvalId: z.string(),
+    kind: ApprovalKind,
+    /** 1, or 2 for the escalation of a timed-out gate. */
+    round: z.number().int(),
+    escalation: z.boolean(),
+    requestedAt: z.string(),
+    expiresAt: z.string(),
+    timeoutSeconds: z.number().int(),
+    onTimeout: z.enum(['reject', 'escalate']),
+    /** Review gates: the attempt a retry would run. */
+    attempt: Attempt.optional(),
+    /** Review gates: why the step failed. */
+    failure: ErrorInfo.optional(),
+  }),
+  ApprovalDecided: z.object({
+    approvalId: z.string(),
+    kind: ApprovalKind,
+    round: z.number().int(),
+    ...DecisionEventData.shape,
+    /** A timed-out round that was escalated to the next. */
+    escalated: z.boolean().optional(),
+  }),
+  ToolCalled: z.object({
+    /** 1-based number of the call in its attempt (the id's last part). */
+    call: z.number().int(),
+    attempt: Attempt.optional(),
+    tool: z.string(),
+    argsDigest: z.string(),
+    durationMs: z.number(),
+    outcome: z.enum(['ok', 'error']),
+    error: ErrorInfo.optional(),
+    startedAt: z.string(),
+  }),
+  ModelCalled: z.object({
+    call: z.number().int(),
+    attempt: Attempt.optional(),
+    model: z.string(),
+    /** sha256 of the request's messages and tool names: the trail never holds prompts. */
+    argsDigest: z.string(),
+    tools: z.array(z.string()),
+    durationMs: z.number(),
+    outcome: z.enum(['ok', 'over_budget', 'refused', 'error']),
+    usage: z.object({
+      inputTokens: z.number(),
+      outputTokens: z.number(),
+      totalTokens: z.number(),
+    }),
+    stopReason: z.enum(['end', 'tool_use', 'max_tokens', 'other']).optional(),
+    error: ErrorInfo.optional(),
+    stepTokensUsed: z.number(),
+    taskTokensUsed: z.number().optional(),
+  }),
+} satisfies Record<EventType, z.ZodObject>;
+
+/* ------------------------------------------------------------------ the envelope and the union */
+
+function eventSchema<T extends EventType>(type: T) {
+  return z.object({
+    id: z.string(),
+    /** Strictly increasing per task (gaps are possible). */
+    seq: z.number().int(),
+    at: z.iso.datetime(),
+    type: z.literal(type),
+    taskId: z.string(),
+    stepId: StepId.optional(),
+    traceId: z.string(),
+    data: EVENT_DATA[type],
+  });
+}
+
+export const TaskEvent = z.discriminatedUnion('type', [
+  eventSchema('TaskSubmitted'),
+  eventSchema('ExecutionStarted'),
+  eventSchema('PlanningStarted'),
+  eventSchema('PlanCreated'),
+  eventSchema('StepWaiting'),
+  eventSchema('StepReady'),
+  eventSchema('StepStarted'),
+  eventSchema('StepAttemptFailed'),
+  eventSchema('StepSucceeded'),
+  eventSchema('StepFailed'),
+  eventSchema('StepSkipped'),
+  eventSchema('ArtifactStored'),
+  eventSchema('TaskSucceeded'),
+  eventSchema('TaskDegraded'),
+  eventSchema('TaskFailed'),
+  eventSchema('TaskCancelled'),
+  eventSchema('ExecutionResumed'),
+  eventSchema('TaskRedriven'),
+  eventSchema('StepFallbackStarted'),
+  eventSchema('DeadLetterRecorded'),
+  eventSchema('ApprovalRequested'),
+  eventSchema('ApprovalDecided'),
+  eventSchema('ToolCalled'),
+  eventSchema('ModelCalled'),
+]);
+/** A stored event, as the API returns it: `{ id, seq, at, type, taskId, stepId?, traceId, data }`. */
+export type TaskEvent = z.infer<typeof TaskEvent>;
+
+/** The union has exactly one member per EventType (a compile error names the one missing). */
+const everyTypeHasASchema: Record<Exclude<EventType, TaskEvent['type']>, never> = {};
+void everyTypeHasASchema;
+
+/** The stored event of one type. */
+export type EventOf<T extends EventType> = Extract<TaskEvent, { type: T }>;
+/** The typed `data` of one event type. */
+export type EventData<T extends EventType> = z.infer<(typeof EVENT_DATA)[T]>;
+
+/** An event before the store gives it `seq` (and `at`, unless set): what `appendEvent` takes. */
+export interface NewEventOf<T extends EventType> {
+  id: string;
+  type: T;
+  taskId: string;
+  stepId?: string;
+  traceId: string;
+  data: EventData<T>;
+  at?: string;
+}
+export type NewEvent = { [T in EventType]: NewEventOf<T> }[EventType];
+
+/** The stored form of a new event: the store's sequence number and time added. */
+export function recordedEvent(e: NewEvent, seq: number, now: string): TaskEvent {
+  const { stepId, at, ...rest } = e;
+  return { ...rest, seq, at: at ?? now, ...(stepId ? { stepId } : {}) };
+}
+
+/* ------------------------------------------------------------------ constructors */
+
+/** Where an event happens: the task, its trace, and the run the fact belongs to. */
+export interface TaskScope {
+  taskId: string;
+  traceId: string;
+  run: number;
+}
+export interface StepScope extends TaskScope {
+  stepId: string;
+}
+export interface AttemptScope extends StepScope {
+  attempt: number;
+}
+/** An approval gate: plan gates have no step; review gates name the attempt a retry would run. */
+export interface GateScope extends TaskScope {
+  stepId?: string;
+  attempt?: number;
+}
+/** Where a tool or model call happened: run, step (absent for the planner) and attempt. */
+export interface CallSite {
+  run: number;
+  stepId?: string;
+  attempt?: number;
+}
+export type CallScope = CallSite & Omit<TaskScope, 'run'>;
+
+interface IdParts {
+  stepId?: string;
+  attempt?: number;
+  extra?: string;
+}
+
+function build<T extends EventType>(
+  type: T,
+  scope: TaskScope,
+  parts: IdParts,
+  data: EventData<T>,
+): NewEventOf<T> {
+  return {
+    id: eventId({ run: scope.run, type, ...parts }),
+    type,
+    taskId: scope.taskId,
+    ...(parts.stepId !== undefined ? { stepId: parts.stepId } : {}),
+    traceId: scope.traceId,
+    data,
+  };
+}
+
+const step = (s: StepScope): IdParts => ({ stepId: s.stepId });
+const attempt = (s: AttemptScope): IdParts => ({ stepId: s.stepId, attempt: s.attempt });
+/** Calls are numbered per attempt; the planner's calls have neither step nor attempt. */
+function callParts(s: CallSite, call: number): IdParts {
+  return {
+    ...(s.stepId ? { stepId: s.stepId } : {}),
+    ...(s.attempt ? { attempt: s.attempt } : {}),
+    extra: String(call),
+  };
+}
+
+type Constructors = { [T in EventType as Uncapitalize<T>]: (...args: never[]) => NewEventOf<T> };
+
+/** One constructor per event type: `Events.stepStarted({ taskId, traceId, run, stepId, attempt }, data)`. */
+export const Events = {
+  taskSubmitted: (s: TaskScope, data: EventData<'TaskSubmitted'>) => build('TaskSubmitted', s, {}, data),
+  executionStarted: (s: TaskScope, data: EventData<'ExecutionStarted'>) =>
+    build('ExecutionStarted', s, {}, data),
+  planningStarted: (s: TaskScope, data: EventData<'PlanningStarted'> = {}) =>
+    build('PlanningStarted', s, {}, data),
+  planCreated: (s: TaskScope, data: EventData<'PlanCreated'>) => build('PlanCreated', s, {}, data),
+  stepWaiting: (s: StepScope, data: EventData<'StepWaiting'>) => build('StepWaiting', s, step(s), data),
+  stepReady: (s: StepScope, data: EventData<'StepReady'> = {}) => build('StepReady', s, step(s), data),
+  stepStarted: (s: AttemptScope, data: EventData<'StepStarted'>) => build('StepStarted', s, attempt(s), data),
+  stepAttemptFailed: (s: AttemptScope, data: EventData<'StepAttemptFailed'>) =>
+    build('StepAttemptFailed', s, attempt(s), data),
+  stepSucceeded: (s: StepScope, data: EventData<'StepSucceeded'>) => build('StepSucceeded', s, step(s), data),
+  stepFailed: (s: StepScope, data: EventData<'StepFailed'>) => build('StepFailed', s, step(s), data),
+  stepSkipped: (s: StepScope, data: EventData<'StepSkipped'>) => build('StepSkipped', s, step(s), data),
+  /** One per artifact of an attempt. */
+  artifactStored: (s: AttemptScope, data: EventData<'ArtifactStored'>) =>
+    build('ArtifactStored', s, { ...attempt(s), extra: data.artifactId }, data),
+  taskSucceeded: (s: TaskScope, data: EventData<'TaskSucceeded'>) => build('TaskSucceeded', s, {}, data),
+  taskDegraded: (s: TaskScope, data: EventData<'TaskDegraded'>) => build('TaskDegraded', s, {}, data),
+  taskFailed: (s: TaskScope, data: EventData<'TaskFailed'>) => build('TaskFailed', s, {}, data),
+  taskCancelled: (s: TaskScope, data: EventData<'TaskCancelled'>) => build('TaskCancelled', s, {}, data),
+  /** One per resumption of an execution: the time it resumed is part of the id. */
+  executionResumed: (s: TaskScope & { resumedAt: string }, data: EventData<'ExecutionResumed'>) =>
+    build('ExecutionResumed', s, { extra: s.resumedAt }, data),
+  /** `s.run` is the new run. */
+  taskRedriven: (s: TaskScope, data: EventData<'TaskRedriven'>) => build('TaskRedriven', s, {}, data),
+  stepFallbackStarted: (s: StepScope, data: EventData<'StepFallbackStarted'>) =>
+    build('StepFallbackStarted', s, step(s), data),
+  deadLetterRecorded: (s: TaskScope, data: EventData<'DeadLetterRecorded'>) =>
+    build('DeadLetterRecorded', s, {}, data),
+  /** One per approval (a gate's round): its id is part of the event id. */
+  approvalRequested: (s: GateScope, data: EventData<'ApprovalRequested'>) =>
+    build('ApprovalRequested', s, { stepId: s.stepId, attempt: s.attempt, extra: data.approvalId }, data),
+  approvalDecided: (s: GateScope, data: EventData<'ApprovalDecided'>) =>
+    build('ApprovalDecided', s, { stepId: s.stepId, attempt: s.attempt, extra: data.approvalId }, data),
+  toolCalled: (s: CallScope, data: EventData<'ToolCalled'>) =>
+    build('ToolCalled', s, callParts(s, data.call), data),
+  modelCalled: (s: CallScope, data: EventData<'ModelCalled'>) =>
+    build('ModelCalled', s, callParts(s, data.call), data),
+} satisfies Constructors;
+
+/** The id prefix (ending in ".") of every call event of one call site. */
+export function callEventIdPrefix(type: 'ToolCalled' | 'ModelCalled', site: CallSite): string {
+  const { extra: _n, ...parts } = callParts(site, 0);
+  return `${eventId({ run: site.run, type, ...parts })}.`;
+}
+
+/* ------------------------------------------------------------------ task status rule */
+
+/** How one event moves the task: its status, and its count of approvals waiting for a decision. */
+export interface TaskStatusEffect {
+  /** The status the event moves the task to. */
+  status?: TaskStatus;
+  /** An approval starts (+1) or stops (-1) waiting for a decision. */
+  pendingApproval?: { approvalId: string; delta: 1 | -1 };
+  /** A new run starts: the approvals of the old run no longer wait. */
+  clearsPendingApprovals?: boolean;
+}
+
+const STATUS_OF: Partial<Record<EventType, TaskStatus>> = {
+  TaskSubmitted: 'QUEUED',
+  PlanningStarted: 'PLANNING',
+  PlanCreated: 'RUNNING',
+  TaskSucceeded: 'SUCCEEDED',
+  TaskDegraded: 'DEGRADED',
+  TaskFailed: 'FAILED',
+  TaskCancelled: 'CANCELLED',
+  TaskRedriven: 'QUEUED',
+};
+
+/** The one rule of how an event moves the task (used by the fold and the store's projection). */
+export function taskStatusEffect(e: NewEvent): TaskStatusEffect {
+  const status = STATUS_OF[e.type];
+  const effect: TaskStatusEffect = status ? { status } : {};
+  if (e.type === 'ApprovalRequested') effect.pendingApproval = { approvalId: e.data.approvalId, delta: 1 };
+  if (e.type === 'ApprovalDecided') effect.pendingApproval = { approvalId: e.data.approvalId, delta: -1 };
+  if (e.type === 'TaskRedriven') effect.clearsPendingApprovals = true;
+  return effect;
+}
+
+/**
+ * A task is AWAITING_APPROVAL while it is RUNNING and at least one of its gates waits for a
+ * decision (several can wait at once); when the last is decided it is RUNNING again. Terminal
+ * and queued statuses are never changed by approvals.
+ */
+export const AWAITING_APPROVAL_RULE = { while: 'RUNNING', becomes: 'AWAITING_APPROVAL' } as const;
+
+/** The task's status given its event-set status and how many approvals wait for a decision. */
+export function withPendingApprovals(status: TaskStatus, pendingApprovals: number): TaskStatus {
+  return status === AWAITING_APPROVAL_RULE.while && pendingApprovals > 0
+    ? AWAITING_APPROVAL_RULE.becomes
+    : status;
+}
