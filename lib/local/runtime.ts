@@ -35,7 +35,7 @@ import { type AgentEntry, agentCatalog, loadAgent, loadBatonConfig } from '../..
 import { eventId } from '../../lambdas/core/ids.js';
 import { METADATA, PROJECT_ROOT } from '../aws/functions.js';
 import { type Emulators, sdkEnvironment, startEmulators } from './emulators.js';
-import { LocalStepFunctions } from './sfn-emulator.js';
+import { LocalStepFunctions } from './sfn/index.js';
 import { type SqsPoller, startSqsPoller } from './sqs-poller.js';
 import {
   type CfnResource,
