@@ -56,8 +56,8 @@ const WRAP = {
   timeout: '__batonTimeoutSeconds',
   heartbeat: '__batonHeartbeatSeconds',
 } as const;
-const NESTED_MACHINE_FIELDS = new Set(['Iterator', 'ItemProcessor', 'Branches']);
-const LITERAL_FIELDS = new Set(['Result', 'Comment']);
+const NESTED_MACHINE_FIELDS: ReadonlySet<string> = new Set(['Iterator', 'ItemProcessor', 'Branches']);
+const LITERAL_FIELDS: ReadonlySet<string> = new Set(['Result', 'Comment']);
 
 export function invalidDefinition(message: string, cause?: unknown): SfnServiceError {
   return new SfnServiceError('InvalidDefinition', message, { cause });
