@@ -99,11 +99,7 @@ export class LocalRuntimeError extends Error {
  * console (no SNS topic), links are signed with a secret file in the data dir (no SSM), and
  * link URLs start with the runtime's own URL.
  */
-const LOCAL_ENV_OVERRIDES: ReadonlySet<string> = new Set([
-  'APPROVAL_TOPIC_ARN',
-  SECRET_PARAM_ENV,
-  'BATON_PUBLIC_URL',
-]);
+const LOCAL_ENV_OVERRIDES = new Set(['APPROVAL_TOPIC_ARN', SECRET_PARAM_ENV, 'BATON_PUBLIC_URL']);
 /**
  * Set next to the BATON_PUBLIC_URL a runtime puts into process.env for its in-process functions,
  * so that a later runtime in the same process does not take that URL for the user's.
