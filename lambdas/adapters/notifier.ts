@@ -3,6 +3,7 @@
  * one console line in local mode. The message carries the signed link (that is its purpose)
  * but never the task token; error messages carry neither the link nor the token.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { PublishCommand, type PublishCommandInput, SNSClient } from '@aws-sdk/client-sns';
 import type { ApprovalKind } from '../core/approvals.js';
 import { BatonError } from '../core/errors.js';
@@ -138,19 +139,23 @@ export class SnsApprovalNotifier implements ApprovalNotifier {
   }
 }
 
-let consoleSink: (line: string) => void = (line) => console.log(line);
+const consoleApprovalSinks = new AsyncLocalStorage<(line: string) => void>();
 
 /**
- * Where `ConsoleApprovalNotifier`s without their own log function write: the local runtime points
- * this at its log, so the link shows up with the runtime's other lines.
+ * Runs `fn` with `ConsoleApprovalNotifier`s that have no log function of their own writing to
+ * `sink` (else to the console): the local runtime wraps each invocation, so the link shows up
+ * with that runtime's other lines, and two runtimes in one process each get their own.
  */
-export function setConsoleApprovalSink(sink: (line: string) => void): void {
-  consoleSink = sink;
+export function withConsoleApprovalSink<T>(sink: (line: string) => void, fn: () => T): T {
+  return consoleApprovalSinks.run(sink, fn);
 }
 
 /** Local mode: one line with the link, through the given log function (default: the console sink). */
 export class ConsoleApprovalNotifier implements ApprovalNotifier {
-  constructor(private readonly log: (line: string) => void = (line) => consoleSink(line)) {}
+  constructor(
+    private readonly log: (line: string) => void = (line) =>
+      (consoleApprovalSinks.getStore() ?? console.log)(line),
+  ) {}
 
   async notify(req: ApprovalNotification): Promise<void> {
     const what =

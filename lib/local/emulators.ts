@@ -3,6 +3,18 @@
  * SQS (local-aws-sqs, in memory + the journal below), each on its own HTTP port, all state
  * under one data directory. The Lambdas reach them through `AWS_ENDPOINT_URL_<SERVICE>`
  * (see `sdkEnvironment`), so no adapter knows it runs locally.
+ *
+ * Where this module relies on package internals (the packages are pinned to exact versions in
+ * package.json; test/unit/local-emulator-internals.test.ts checks the pins, the shape of each
+ * internal and what each patch fixes):
+ * - dynalite: its `level` dependency and LevelDB key layout (`table~`, `item-<table>~`, ...), to
+ *   finish table transitions a stopped process left CREATING/UPDATING/DELETING.
+ * - local-aws-sqs: the `service` of `createRequestHandler` (Queues, HOSTNAME/PORT,
+ *   validateDlqDestination, resetAll) and each queue's setRecord/receive/delete/clearRecords,
+ *   wrapped by SqsJournal for durability and for long polls that answer as soon as a message is
+ *   there; its receipt handle format (the message id inside).
+ * - s3rver: only its documented `callback()`.
+ * Nothing here is module-level state: every `startEmulators` call has its own.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -359,10 +371,11 @@ const SETTABLE_QUEUE_ATTRIBUTES = [
 const COMPACT_AFTER_ENTRIES = 10_000;
 
 /** Per-request state, so a long poll stops once its client has gone (poller stop, abort). */
-const sqsRequest = new AsyncLocalStorage<{ clientGone: boolean }>();
+type SqsRequests = AsyncLocalStorage<{ clientGone: boolean }>;
 
 async function startSqs(dir: string, host: string, port: number): Promise<RunningServer> {
-  const journal = new SqsJournal(dir);
+  const requests: SqsRequests = new AsyncLocalStorage();
+  const journal = new SqsJournal(dir, requests);
   const state = journal.load();
   let handler: ReturnType<typeof createRequestHandler>;
   try {
@@ -399,7 +412,7 @@ async function startSqs(dir: string, host: string, port: number): Promise<Runnin
       journal.syncQueues(service);
       return end(...args);
     }) as typeof res.end;
-    const handled = sqsRequest.run(context, () =>
+    const handled = requests.run(context, () =>
       requestHandler(req, res).catch((err: unknown) => {
         if (!res.headersSent) res.statusCode = 500;
         end(JSON.stringify({ __type: 'InternalFailure', message: String(err) }));
@@ -438,7 +451,10 @@ class SqsJournal {
   private entriesSinceCompaction = 0;
   private closed = false;
 
-  constructor(private readonly dir: string) {
+  constructor(
+    private readonly dir: string,
+    private readonly requests: SqsRequests,
+  ) {
     this.snapshotPath = join(dir, 'snapshot.json');
     this.journalPath = join(dir, 'journal.jsonl');
   }
@@ -583,7 +599,7 @@ class SqsJournal {
       // has any: poll with zero waits (each takes ~40 ms inside the emulator) until then.
       const waitSeconds = Number(params.WaitTimeSeconds ?? queue.ReceiveMessageWaitTimeSeconds) || 0;
       const deadline = Date.now() + waitSeconds * 1000;
-      const request = sqsRequest.getStore();
+      const request = this.requests.getStore();
       for (;;) {
         const records: unknown[] = await receive({ ...params, WaitTimeSeconds: 0 });
         if (records.length > 0) {

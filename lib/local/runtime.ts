@@ -27,7 +27,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { documentClient } from '../../lambdas/adapters/clients.js';
-import { setConsoleApprovalSink } from '../../lambdas/adapters/notifier.js';
+import { withConsoleApprovalSink } from '../../lambdas/adapters/notifier.js';
 import { SECRET_FILE_ENV, SECRET_PARAM_ENV } from '../../lambdas/adapters/secrets.js';
 import { TaskStore } from '../../lambdas/adapters/store.js';
 import { agentLambda } from '../../lambdas/agents/lambda.js';
@@ -35,7 +35,7 @@ import { type AgentEntry, agentCatalog, loadAgent, loadBatonConfig } from '../..
 import { Events } from '../../lambdas/core/events.js';
 import { METADATA, PROJECT_ROOT } from '../aws/functions.js';
 import { type Emulators, sdkEnvironment, startEmulators } from './emulators.js';
-import { LocalStepFunctions } from './sfn-emulator.js';
+import { LocalStepFunctions } from './sfn/index.js';
 import { type SqsPoller, startSqsPoller } from './sqs-poller.js';
 import {
   type CfnResource,
@@ -100,8 +100,11 @@ export class LocalRuntimeError extends Error {
  * link URLs start with the runtime's own URL.
  */
 const LOCAL_ENV_OVERRIDES = new Set(['APPROVAL_TOPIC_ARN', SECRET_PARAM_ENV, 'BATON_PUBLIC_URL']);
-/** The public URL this module set last: a later runtime in the same process must not take it for the user's. */
-let lastLocalPublicUrl: string | undefined;
+/**
+ * Set next to the BATON_PUBLIC_URL a runtime puts into process.env for its in-process functions,
+ * so that a later runtime in the same process does not take that URL for the user's.
+ */
+const LOCAL_PUBLIC_URL_MARK = 'BATON_LOCAL_RUNTIME_PUBLIC_URL';
 
 class LambdaTimeoutError extends Error {
   constructor(fn: string, seconds: number) {
@@ -118,7 +121,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
   mkdirSync(dataDir, { recursive: true });
   const envPublicUrl = process.env.BATON_PUBLIC_URL;
   const configuredPublicUrl =
-    opts.publicUrl ?? (envPublicUrl && envPublicUrl !== lastLocalPublicUrl ? envPublicUrl : undefined);
+    opts.publicUrl ??
+    (envPublicUrl && envPublicUrl !== process.env[LOCAL_PUBLIC_URL_MARK] ? envPublicUrl : undefined);
   const apiKey = opts.apiKey ?? process.env.BATON_API_KEY ?? readOrCreateKey(join(dataDir, 'api-key'));
 
   const loaded = loadBatonConfig(opts.configPath ?? process.env.BATON_CONFIG);
@@ -165,9 +169,9 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
   for (const k of LOCAL_ENV_OVERRIDES) delete process.env[k];
   Object.assign(process.env, env, { BATON_API_KEY: apiKey });
   // Approval links go to the runtime log (ConsoleApprovalNotifier).
-  setConsoleApprovalSink((line) => log({ component: 'approvals', message: line }));
+  const approvalSink = (line: string) => log({ component: 'approvals', message: line });
 
-  const functions = await loadFunctions(template, names, agents);
+  const functions = await loadFunctions(template, names, agents, approvalSink);
   const invoke = async (functionName: string, payload: unknown): Promise<unknown> => {
     const fn = functions.get(functionName);
     if (!fn) {
@@ -242,7 +246,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
   const url = `http://${opts.host ?? '127.0.0.1'}:${address.port}`;
   const publicUrl = configuredPublicUrl ?? url;
   process.env.BATON_PUBLIC_URL = publicUrl;
-  lastLocalPublicUrl = publicUrl;
+  process.env[LOCAL_PUBLIC_URL_MARK] = publicUrl;
 
   // Crash recovery: executions that were running when the process last stopped run again;
   // steps that had succeeded are not run again (their results are in the store).
@@ -350,6 +354,7 @@ async function loadFunctions(
   template: CfnTemplate,
   names: LocalNames,
   agents: Map<string, AgentEntry>,
+  approvalSink: (line: string) => void,
 ): Promise<Map<string, LocalFunction>> {
   const out = new Map<string, LocalFunction>();
   for (const [id, r] of resourcesOfType(template, 'AWS::Lambda::Function')) {
@@ -374,7 +379,7 @@ async function loadFunctions(
       logicalId: id,
       arn: names.getAtt(id, 'Arn', r),
       timeoutSeconds: Number(r.Properties?.Timeout ?? 3),
-      handler,
+      handler: (event, context) => withConsoleApprovalSink(approvalSink, () => handler(event, context)),
     };
     out.set(id, local);
     out.set(local.arn, local);

@@ -87,7 +87,7 @@ export function defaultLocalNames(queueUrl: (name: string) => string): LocalName
   };
 }
 
-const PSEUDO: Record<string, string> = {
+const PSEUDO: Readonly<Record<string, string>> = {
   'AWS::Partition': 'aws',
   'AWS::Region': LOCAL_REGION,
   'AWS::AccountId': LOCAL_ACCOUNT,

@@ -10,11 +10,7 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type LocalLambdaInvoker,
-  LocalStepFunctions,
-  SfnServiceError,
-} from '../../lib/local/sfn-emulator.js';
+import { type LocalLambdaInvoker, LocalStepFunctions, SfnServiceError } from '../../lib/local/sfn/index.js';
 
 const SM_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:Test';
 const execArn = (name: string) => `arn:aws:states:us-east-1:123456789012:execution:Test:${name}`;
@@ -722,7 +718,7 @@ describe('LocalStepFunctions', () => {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: {
         ...process.env,
-        EMULATOR_URL: new URL('../../lib/local/sfn-emulator.ts', import.meta.url).href,
+        EMULATOR_URL: new URL('../../lib/local/sfn/index.ts', import.meta.url).href,
         DATA_DIR: dataDir,
         SM_ARN,
         DEFINITION: JSON.stringify(definition),

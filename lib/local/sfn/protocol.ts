@@ -1,0 +1,172 @@
+/**
+ * The awsJson1_0 protocol of the AWS SDK v3 SFN client: `POST /` with
+ * `X-Amz-Target: AWSStepFunctions.<Operation>` and a JSON body; service errors are 400s with
+ * `{"__type": name, "message": ...}`. Also the request field readers and the pagination every
+ * operation shares.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { isObject, type LogSink, SfnServiceError } from './types.js';
+
+const MAX_REQUEST_BYTES = 2 * 1024 * 1024;
+const TARGET_PREFIX = 'AWSStepFunctions.';
+
+/** One operation: its name (the part after `AWSStepFunctions.`) and its JSON body. */
+export type OperationHandler = (
+  operation: string,
+  body: Record<string, unknown>,
+) => Promise<Record<string, unknown>>;
+
+export interface AwsJsonEndpoint {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Serves `handle` over HTTP on `host:port` (0 = any free port). */
+export async function listenAwsJson(
+  handle: OperationHandler,
+  log: LogSink,
+  port: number,
+  host: string,
+): Promise<AwsJsonEndpoint> {
+  const server = createServer((req, res) => {
+    void serveHttp(handle, log, req, res);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port: actualPort } = server.address() as AddressInfo;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    close: () => {
+      closing ??= closeServer(server);
+      return closing;
+    },
+  };
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+async function serveHttp(
+  handle: OperationHandler,
+  log: LogSink,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const send = (status: number, body: Record<string, unknown>): void => {
+    const data = JSON.stringify(body);
+    res.writeHead(status, {
+      'content-type': 'application/x-amz-json-1.0',
+      'content-length': Buffer.byteLength(data),
+      'x-amzn-requestid': randomUUID(),
+    });
+    res.end(data);
+  };
+  try {
+    const target = req.headers['x-amz-target'];
+    if (req.method !== 'POST' || typeof target !== 'string' || !target.startsWith(TARGET_PREFIX)) {
+      throw new SfnServiceError(
+        'UnknownOperationException',
+        'Expected POST with X-Amz-Target: AWSStepFunctions.<Operation>',
+      );
+    }
+    const text = await readBody(req);
+    let body: unknown;
+    try {
+      body = text.trim() === '' ? {} : JSON.parse(text);
+    } catch (err) {
+      throw new SfnServiceError('SerializationException', 'The request body is not valid JSON', {
+        cause: err,
+      });
+    }
+    if (!isObject(body)) {
+      throw new SfnServiceError('SerializationException', 'The request body must be a JSON object');
+    }
+    send(200, await handle(target.slice(TARGET_PREFIX.length), body));
+  } catch (err) {
+    if (err instanceof SfnServiceError) {
+      send(400, { __type: err.name, message: err.message });
+      return;
+    }
+    log({
+      level: 'error',
+      msg: 'request failed',
+      error: err instanceof Error ? err.stack : String(err),
+    });
+    send(500, {
+      __type: 'InternalFailure',
+      message: 'Internal error in the local Step Functions emulator',
+    });
+  }
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+    size += buffer.length;
+    if (size > MAX_REQUEST_BYTES) throw new SfnServiceError('ValidationException', 'Request body too large');
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export function requiredString(body: Record<string, unknown>, key: string): string {
+  const value = body[key];
+  if (typeof value !== 'string' || value === '') {
+    throw new SfnServiceError(
+      'ValidationException',
+      `1 validation error detected: Value at '${key}' failed to satisfy constraint: Member must not be null`,
+    );
+  }
+  return value;
+}
+
+export function optionalString(body: Record<string, unknown>, key: string): string | undefined {
+  const value = body[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') {
+    throw new SfnServiceError(
+      'ValidationException',
+      `1 validation error detected: Value at '${key}' must be a string`,
+    );
+  }
+  return value;
+}
+
+/** `maxResults`/`nextToken` paging (the token is the offset, opaque to clients). */
+export function paginate<T>(
+  items: T[],
+  body: Record<string, unknown>,
+  defaultSize: number,
+): { page: T[]; nextToken?: string } {
+  const maxResults =
+    typeof body.maxResults === 'number' && body.maxResults > 0
+      ? Math.min(body.maxResults, 1000)
+      : defaultSize;
+  let offset = 0;
+  if (typeof body.nextToken === 'string') {
+    offset = Number.parseInt(Buffer.from(body.nextToken, 'base64url').toString('utf8'), 10);
+    if (!Number.isInteger(offset) || offset < 0) {
+      throw new SfnServiceError('ValidationException', 'Invalid nextToken');
+    }
+  }
+  const page = items.slice(offset, offset + maxResults);
+  const next = offset + maxResults;
+  return next < items.length
+    ? { page, nextToken: Buffer.from(String(next)).toString('base64url') }
+    : { page };
+}

@@ -1,0 +1,414 @@
+/**
+ * `LocalStepFunctions`: the Step Functions service of local mode. It registers state machines
+ * (definition.ts), answers the SFN operations our Lambdas call (here; the HTTP framing is
+ * protocol.ts), runs executions (executor.ts) with task tokens (tokens.ts), and keeps every
+ * execution on disk (store.ts) so a new instance resumes the ones a stopped process left RUNNING.
+ */
+import { randomUUID } from 'node:crypto';
+import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { invalidDefinition, prepareDefinition } from './definition.js';
+import { type ActiveRun, Executor, type RegisteredMachine } from './executor.js';
+import { finishRecord, pushEvent } from './history.js';
+import { TaskFailedError, TimeoutErrors } from './library-errors.js';
+import { type AwsJsonEndpoint, listenAwsJson, optionalString, paginate, requiredString } from './protocol.js';
+import { ExecutionStore } from './store.js';
+import { TaskTokens } from './tokens.js';
+import {
+  EXECUTION_ARN,
+  type ExecutionRecord,
+  type ExecutionStatus,
+  epochSeconds,
+  type Json,
+  type LocalStepFunctionsOptions,
+  type LogSink,
+  MAX_PAYLOAD_BYTES,
+  SfnServiceError,
+  STATE_MACHINE_ARN,
+  TERMINAL,
+  withoutUndefined,
+} from './types.js';
+
+const DEFAULT_TASK_TIMEOUT_SECONDS = 60;
+// AWS names: 1-80 chars, no whitespace, brackets, wildcards, the listed punctuation or control characters.
+const INVALID_NAME_CHARS = /[\s<>{}[\]?*"#%\\^|~`$&,;:/\p{Cc}]/u;
+
+function describeExecution(record: ExecutionRecord): Record<string, unknown> {
+  return withoutUndefined({
+    executionArn: record.executionArn,
+    stateMachineArn: record.stateMachineArn,
+    name: record.name,
+    status: record.status,
+    startDate: epochSeconds(record.startDate),
+    stopDate: record.stopDate ? epochSeconds(record.stopDate) : undefined,
+    input: record.input,
+    inputDetails: { included: true },
+    output: record.output,
+    outputDetails: record.output !== undefined ? { included: true } : undefined,
+    error: record.error,
+    cause: record.cause,
+    redriveCount: record.redriveCount,
+  });
+}
+
+export class LocalStepFunctions {
+  private readonly log: LogSink;
+  private readonly store: ExecutionStore;
+  private readonly timeouts = new TimeoutErrors();
+  private readonly tokens: TaskTokens;
+  private readonly executor: Executor;
+  private readonly machines = new Map<string, RegisteredMachine>();
+  private readonly records = new Map<string, ExecutionRecord>();
+  private readonly endpoints = new Set<AwsJsonEndpoint>();
+  private closed = false;
+  private warnedPlainTimeouts = false;
+
+  constructor(opts: LocalStepFunctionsOptions) {
+    this.log = opts.log ?? (() => undefined);
+    this.store = new ExecutionStore(opts.dataDir);
+    this.tokens = new TaskTokens(this.timeouts);
+    this.executor = new Executor({
+      store: this.store,
+      tokens: this.tokens,
+      timeouts: this.timeouts,
+      invokeLambda: opts.invokeLambda,
+      integrations: opts.serviceIntegrations ?? {},
+      defaultTaskTimeoutSeconds: opts.defaultTaskTimeoutSeconds ?? DEFAULT_TASK_TIMEOUT_SECONDS,
+      log: this.log,
+    });
+    for (const record of this.store.loadAll(this.log)) this.records.set(record.executionArn, record);
+  }
+
+  /**
+   * Registers (or replaces) a state machine. The definition is validated as aws-local-stepfunctions
+   * validates it; unsupported features (JSONata, variables, distributed Map readers) are refused.
+   */
+  registerStateMachine(arn: string, definition: object, options: { roleArn?: string } = {}): void {
+    const match = STATE_MACHINE_ARN.exec(arn);
+    if (!match) throw new SfnServiceError('InvalidArn', `Invalid Arn: '${arn}'`);
+    const [, partition, , account, name = ''] = match;
+    try {
+      new StateMachine(definition as StateMachineDefinition);
+    } catch (err) {
+      throw invalidDefinition(err instanceof Error ? err.message : String(err), err);
+    }
+    const prepared = prepareDefinition(definition);
+    const runnable = new StateMachine(prepared.definition as unknown as StateMachineDefinition, {
+      validationOptions: { noValidate: true },
+    });
+    this.machines.set(arn, {
+      arn,
+      name,
+      roleArn: options.roleArn ?? `arn:${partition}:iam::${account}:role/${name}-local`,
+      runnable,
+      tasks: prepared.tasks,
+      stateContext: prepared.stateContext,
+    });
+  }
+
+  /** One AWSStepFunctions JSON-protocol operation. Throws SfnServiceError on service errors. */
+  async handle(operation: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    switch (operation) {
+      case 'StartExecution':
+        return this.startExecution(body);
+      case 'DescribeExecution':
+        return describeExecution(this.getRecord(requiredString(body, 'executionArn')));
+      case 'ListExecutions':
+        return this.listExecutions(body);
+      case 'StopExecution':
+        return this.stopExecution(body);
+      case 'GetExecutionHistory':
+        return this.getExecutionHistory(body);
+      case 'SendTaskSuccess':
+        return this.sendTaskSuccess(body);
+      case 'SendTaskFailure':
+        return this.sendTaskFailure(body);
+      case 'SendTaskHeartbeat':
+        return this.sendTaskHeartbeat(body);
+      default:
+        throw new SfnServiceError(
+          'UnknownOperationException',
+          `Operation ${operation} is not supported locally`,
+        );
+    }
+  }
+
+  /** HTTP server speaking the awsJson1_0 protocol of the AWS SDK v3 SFN client. */
+  async listen(port: number, host = '127.0.0.1'): Promise<{ url: string; close(): Promise<void> }> {
+    const endpoint = await listenAwsJson(
+      (operation, body) => this.handle(operation, body),
+      this.log,
+      port,
+      host,
+    );
+    this.endpoints.add(endpoint);
+    return {
+      url: endpoint.url,
+      close: () => {
+        this.endpoints.delete(endpoint);
+        return endpoint.close();
+      },
+    };
+  }
+
+  /**
+   * Re-starts executions that were RUNNING when the process last stopped: same executionArn, same
+   * input, run again from the start (their history gets an ExecutionRedriven event). Executions
+   * whose state machine is not registered are skipped. Returns the arns resumed.
+   */
+  async resumeInterrupted(): Promise<string[]> {
+    this.assertOpen();
+    await this.prepareTimeouts();
+    const resumed: string[] = [];
+    for (const record of this.records.values()) {
+      if (record.status !== 'RUNNING' || this.executor.isActive(record.executionArn)) continue;
+      const machine = this.machines.get(record.stateMachineArn);
+      if (!machine) {
+        this.log({
+          level: 'warn',
+          msg: 'cannot resume: state machine not registered',
+          executionArn: record.executionArn,
+        });
+        continue;
+      }
+      record.redriveCount += 1;
+      pushEvent(record, 'ExecutionRedriven', {
+        executionRedrivenEventDetails: { redriveCount: record.redriveCount },
+      });
+      await this.store.save(record);
+      this.executor.launch(record, machine);
+      resumed.push(record.executionArn);
+      this.log({ level: 'info', msg: 'execution resumed from the start', executionArn: record.executionArn });
+    }
+    return resumed;
+  }
+
+  /** Resolves when every running execution has ended and its file is written (for tests). */
+  idle(): Promise<void> {
+    return this.executor.idle();
+  }
+
+  /**
+   * Stops the HTTP servers and drops running executions without ending them: they stay RUNNING
+   * on disk, like after a crash, and `resumeInterrupted()` of the next instance re-runs them.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    const endpoints = [...this.endpoints];
+    this.endpoints.clear();
+    await Promise.all(endpoints.map((endpoint) => endpoint.close()));
+    this.executor.interruptAll();
+    await this.idle();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Operations
+  // -------------------------------------------------------------------------------------------
+
+  private async startExecution(body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    this.assertOpen();
+    const stateMachineArn = requiredString(body, 'stateMachineArn');
+    const smMatch = STATE_MACHINE_ARN.exec(stateMachineArn);
+    if (!smMatch) throw new SfnServiceError('InvalidArn', `Invalid Arn: '${stateMachineArn}'`);
+    const machine = this.machines.get(stateMachineArn);
+    if (!machine) {
+      throw new SfnServiceError(
+        'StateMachineDoesNotExist',
+        `State Machine Does Not Exist: '${stateMachineArn}'`,
+      );
+    }
+
+    const name = optionalString(body, 'name') ?? randomUUID();
+    if (name.length > 80 || INVALID_NAME_CHARS.test(name)) {
+      throw new SfnServiceError('InvalidName', `Invalid Name: '${name}'`);
+    }
+    const input = optionalString(body, 'input') ?? '{}';
+    if (Buffer.byteLength(input) > MAX_PAYLOAD_BYTES) {
+      throw new SfnServiceError(
+        'ValidationException',
+        `Value at 'input' failed to satisfy constraint: Member must have length less than or equal to ${MAX_PAYLOAD_BYTES}`,
+      );
+    }
+    try {
+      JSON.parse(input);
+    } catch (err) {
+      throw new SfnServiceError(
+        'InvalidExecutionInput',
+        'Invalid execution input: the input is not valid JSON',
+        { cause: err },
+      );
+    }
+    await this.prepareTimeouts();
+
+    const [, partition, region, account] = smMatch;
+    const executionArn = `arn:${partition}:states:${region}:${account}:execution:${machine.name}:${name}`;
+    const existing = this.records.get(executionArn);
+    if (existing) {
+      // Standard workflows: same name and input while RUNNING is an idempotent retry of the call.
+      if (existing.status === 'RUNNING' && existing.input === input) {
+        return { executionArn, startDate: epochSeconds(existing.startDate) };
+      }
+      throw new SfnServiceError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
+    }
+
+    const record: ExecutionRecord = {
+      executionArn,
+      stateMachineArn,
+      name,
+      status: 'RUNNING',
+      input,
+      startDate: new Date().toISOString(),
+      redriveCount: 0,
+      history: [],
+    };
+    pushEvent(record, 'ExecutionStarted', {
+      executionStartedEventDetails: { input, inputDetails: { truncated: false }, roleArn: machine.roleArn },
+    });
+    this.records.set(executionArn, record);
+    await this.store.save(record);
+    this.executor.launch(record, machine);
+    this.log({ level: 'info', msg: 'execution started', executionArn });
+    return { executionArn, startDate: epochSeconds(record.startDate) };
+  }
+
+  private listExecutions(body: Record<string, unknown>): Record<string, unknown> {
+    const stateMachineArn = requiredString(body, 'stateMachineArn');
+    if (!STATE_MACHINE_ARN.test(stateMachineArn)) {
+      throw new SfnServiceError('InvalidArn', `Invalid Arn: '${stateMachineArn}'`);
+    }
+    const statusFilter = optionalString(body, 'statusFilter');
+    if (
+      statusFilter !== undefined &&
+      statusFilter !== 'RUNNING' &&
+      !TERMINAL.has(statusFilter as ExecutionStatus)
+    ) {
+      throw new SfnServiceError(
+        'ValidationException',
+        `Value '${statusFilter}' at 'statusFilter' failed to satisfy constraint`,
+      );
+    }
+    const all = [...this.records.values()].filter((record) => record.stateMachineArn === stateMachineArn);
+    if (all.length === 0 && !this.machines.has(stateMachineArn)) {
+      throw new SfnServiceError(
+        'StateMachineDoesNotExist',
+        `State Machine Does Not Exist: '${stateMachineArn}'`,
+      );
+    }
+    const matching = all
+      .filter((record) => statusFilter === undefined || record.status === statusFilter)
+      .sort((a, b) => b.startDate.localeCompare(a.startDate) || a.name.localeCompare(b.name));
+    const { page, nextToken } = paginate(matching, body, 100);
+    return withoutUndefined({
+      executions: page.map((record) =>
+        withoutUndefined({
+          executionArn: record.executionArn,
+          stateMachineArn: record.stateMachineArn,
+          name: record.name,
+          status: record.status,
+          startDate: epochSeconds(record.startDate),
+          stopDate: record.stopDate ? epochSeconds(record.stopDate) : undefined,
+          redriveCount: record.redriveCount,
+        }),
+      ),
+      nextToken,
+    });
+  }
+
+  private async stopExecution(body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const record = this.getRecord(requiredString(body, 'executionArn'));
+    const error = optionalString(body, 'error');
+    const cause = optionalString(body, 'cause');
+    if (record.status === 'RUNNING') {
+      const run: ActiveRun | undefined = this.executor.run(record.executionArn);
+      if (run) {
+        await this.executor.stop(run, { error, cause });
+      } else {
+        // RUNNING on disk, left by a process that stopped, and not resumed.
+        finishRecord(record, { status: 'ABORTED', error, cause });
+        await this.store.save(record);
+      }
+    }
+    return { stopDate: epochSeconds(record.stopDate ?? new Date().toISOString()) };
+  }
+
+  private getExecutionHistory(body: Record<string, unknown>): Record<string, unknown> {
+    const record = this.getRecord(requiredString(body, 'executionArn'));
+    const events = body.reverseOrder === true ? [...record.history].reverse() : record.history;
+    const { page, nextToken } = paginate(events, body, 100);
+    return withoutUndefined({
+      events: page.map((event) => ({ ...event, timestamp: epochSeconds(event.timestamp) })),
+      nextToken,
+    });
+  }
+
+  private sendTaskSuccess(body: Record<string, unknown>): Record<string, unknown> {
+    const token = requiredString(body, 'taskToken');
+    const output = requiredString(body, 'output');
+    if (Buffer.byteLength(output) > MAX_PAYLOAD_BYTES) {
+      throw new SfnServiceError(
+        'ValidationException',
+        `Value at 'output' failed to satisfy constraint: Member must have length less than or equal to ${MAX_PAYLOAD_BYTES}`,
+      );
+    }
+    const task = this.tokens.lookup(token);
+    let parsed: Json;
+    try {
+      parsed = JSON.parse(output) as Json;
+    } catch (err) {
+      throw new SfnServiceError('InvalidOutput', 'Invalid output: the output is not valid JSON', {
+        cause: err,
+      });
+    }
+    this.tokens.settle(task, { output: parsed });
+    return {};
+  }
+
+  private sendTaskFailure(body: Record<string, unknown>): Record<string, unknown> {
+    const token = requiredString(body, 'taskToken');
+    const error = optionalString(body, 'error') ?? '';
+    const cause = optionalString(body, 'cause') ?? '';
+    if (error.length > 256 || cause.length > 32_768) {
+      throw new SfnServiceError(
+        'ValidationException',
+        'error must be at most 256 and cause at most 32768 characters',
+      );
+    }
+    this.tokens.settle(this.tokens.lookup(token), { error: new TaskFailedError(error, cause) });
+    return {};
+  }
+
+  private sendTaskHeartbeat(body: Record<string, unknown>): Record<string, unknown> {
+    this.tokens.heartbeat(this.tokens.lookup(requiredString(body, 'taskToken')));
+    return {};
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Plumbing
+  // -------------------------------------------------------------------------------------------
+
+  private async prepareTimeouts(): Promise<void> {
+    if (!(await this.timeouts.prepare()) && !this.warnedPlainTimeouts) {
+      this.warnedPlainTimeouts = true;
+      this.log({
+        level: 'warn',
+        msg: 'could not find the library timeout error class: States.TaskFailed will also match task timeouts',
+      });
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) {
+      throw new SfnServiceError('ServiceUnavailable', 'The local Step Functions emulator is closed');
+    }
+  }
+
+  private getRecord(executionArn: string): ExecutionRecord {
+    if (!EXECUTION_ARN.test(executionArn)) {
+      throw new SfnServiceError('InvalidArn', `Invalid Arn: '${executionArn}'`);
+    }
+    const record = this.records.get(executionArn);
+    if (!record) {
+      throw new SfnServiceError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
+    }
+    return record;
+  }
+}

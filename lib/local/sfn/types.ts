@@ -1,0 +1,123 @@
+/**
+ * The local Step Functions' public types (what `LocalStepFunctions` takes and stores), its
+ * service error, and the small JSON and ARN helpers every module of `lib/local/sfn` shares.
+ */
+
+/**
+ * Invokes a Lambda function in process. Resolves with the function's JSON result, or rejects with
+ * an Error whose `name` is the Lambda errorType and `message` the errorMessage.
+ */
+export type LocalLambdaInvoker = (functionName: string, payload: unknown) => Promise<unknown>;
+
+/** Runs a non-Lambda Task resource (e.g. `arn:aws:states:::sqs:sendMessage`) with its processed Parameters. */
+export type LocalServiceIntegration = (parameters: unknown) => Promise<unknown>;
+
+export type LogSink = (line: Record<string, unknown>) => void;
+
+export interface LocalStepFunctionsOptions {
+  /** Executions are stored as JSON files under `<dataDir>/executions/`. */
+  dataDir: string;
+  invokeLambda: LocalLambdaInvoker;
+  /** Structured log sink (one object per line). Default: silent. */
+  log?: LogSink;
+  /**
+   * Timeout for Task states that set neither TimeoutSeconds nor TimeoutSecondsPath.
+   * Default 60, the aws-local-stepfunctions default. AWS itself has none: a Lambda task is bounded
+   * by the function's own timeout, a callback task only by the execution's.
+   */
+  defaultTaskTimeoutSeconds?: number;
+  /** Handlers for Task resources other than Lambda, keyed by the exact Resource ARN. */
+  serviceIntegrations?: Record<string, LocalServiceIntegration>;
+}
+
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+
+/** One entry of an execution's history, in the shape of the SFN HistoryEvent (timestamp as ISO 8601). */
+export interface HistoryEvent {
+  id: number;
+  previousEventId: number;
+  timestamp: string;
+  type: string;
+  [details: string]: unknown;
+}
+
+/** The persisted form of an execution (`<dataDir>/executions/*.json`). */
+export interface ExecutionRecord {
+  executionArn: string;
+  stateMachineArn: string;
+  name: string;
+  status: ExecutionStatus;
+  /** Execution input as JSON text, as in the SFN API. */
+  input: string;
+  /** Execution output as JSON text (SUCCEEDED only). */
+  output?: string;
+  error?: string;
+  cause?: string;
+  startDate: string;
+  stopDate?: string;
+  /** How many times the execution was re-run from the start after the process stopped. */
+  redriveCount: number;
+  history: HistoryEvent[];
+}
+
+export type SfnErrorName =
+  | 'ExecutionAlreadyExists'
+  | 'ExecutionDoesNotExist'
+  | 'StateMachineDoesNotExist'
+  | 'InvalidArn'
+  | 'InvalidName'
+  | 'InvalidDefinition'
+  | 'InvalidExecutionInput'
+  | 'InvalidOutput'
+  | 'InvalidToken'
+  | 'TaskTimedOut'
+  | 'ValidationException'
+  | 'SerializationException'
+  | 'UnknownOperationException'
+  | 'ServiceUnavailable';
+
+/** A Step Functions service error; over HTTP it becomes a 400 with `{"__type": name, "message": ...}`. */
+export class SfnServiceError extends Error {
+  override readonly name: SfnErrorName;
+  constructor(name: SfnErrorName, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = name;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared constants and helpers
+// ---------------------------------------------------------------------------------------------
+
+/** setTimeout fires at once for delays above 2^31-1 ms, so longer timeouts are capped (~24.8 days). */
+export const MAX_TIMER_SECONDS = 2_147_483;
+/** The Step Functions payload quota (state input/output, task results, SendTaskSuccess output). */
+export const MAX_PAYLOAD_BYTES = 262_144;
+export const TERMINAL: ReadonlySet<ExecutionStatus> = new Set([
+  'SUCCEEDED',
+  'FAILED',
+  'TIMED_OUT',
+  'ABORTED',
+]);
+
+export const STATE_MACHINE_ARN = /^arn:([^:]+):states:([^:]*):([^:]*):stateMachine:([^:]+)$/;
+export const EXECUTION_ARN = /^arn:([^:]+):states:([^:]*):([^:]*):execution:([^:]+):([^:]+)$/;
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+export function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function timerMs(seconds: number): number {
+  return Math.min(seconds, MAX_TIMER_SECONDS) * 1000;
+}
+
+export function epochSeconds(iso: string): number {
+  return Date.parse(iso) / 1000;
+}
+
+export function withoutUndefined(obj: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(obj).filter(([, value]) => value !== undefined));
+}
