@@ -1,0 +1,164 @@
+/**
+ * Events in the task partition `TASK#<id>`: `EVT#<eventId>` items, immutable (conditional put on
+ * a deterministic id), ordered by the LSI `bySeq` on `lsi1sk = SEQ#<seq, 12 digits>`. The
+ * sequence is the task's COUNTER item. Appending an event also projects the task's status onto
+ * META (tasks.ts): the status its type moves to (`STATUS_EVENTS`), and AWAITING_APPROVAL while
+ * approvals are pending (a counter on META).
+ */
+import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { STATUS_EVENTS } from '../../core/fold.js';
+import type { EventPage, EventPort, NewEvent } from '../../core/ports.js';
+import type { TaskEvent, TaskStatus } from '../../core/schemas.js';
+import {
+  DynamoTable,
+  type Item,
+  isConditionalFailure,
+  taskPk as pk,
+  StoreError,
+  TABLE_INDEXES,
+} from './table.js';
+
+const seqKey = (seq: number) => `SEQ#${String(seq).padStart(12, '0')}`;
+
+export class DynamoEvents implements EventPort {
+  private readonly t: DynamoTable;
+  constructor(ddb: DynamoDBDocumentClient, table: string) {
+    this.t = new DynamoTable(ddb, table);
+  }
+
+  async appendEvent(e: NewEvent): Promise<TaskEvent | undefined> {
+    const key = { pk: pk(e.taskId), sk: `EVT#${e.id}` };
+    // No read first: a duplicate only burns a sequence number and loses the conditional put.
+    const counter = await this.t.ddb.send(
+      new UpdateCommand({
+        TableName: this.t.name,
+        Key: { pk: pk(e.taskId), sk: 'COUNTER' },
+        UpdateExpression: 'ADD seq :one',
+        ExpressionAttributeValues: { ':one': 1 },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    const seq = Number(counter.Attributes?.seq);
+    const event: TaskEvent = {
+      id: e.id,
+      seq,
+      at: e.at ?? new Date().toISOString(),
+      type: e.type,
+      taskId: e.taskId,
+      ...(e.stepId ? { stepId: e.stepId } : {}),
+      traceId: e.traceId,
+      data: e.data,
+    };
+    const created = await this.t.putIfAbsent({ ...key, lsi1sk: seqKey(seq), ...event });
+    if (!created) return undefined;
+    const status = STATUS_EVENTS[e.type];
+    if (status) await this.projectStatus(e.taskId, status, seq, event.at);
+    if (e.type === 'ApprovalRequested') await this.projectPendingApprovals(e.taskId, 1, event.at);
+    if (e.type === 'ApprovalDecided') await this.projectPendingApprovals(e.taskId, -1, event.at);
+    return event;
+  }
+
+  async listEvents(taskId: string, opts: { after?: number; limit: number }): Promise<EventPage> {
+    const res = await this.t.ddb.send(
+      new QueryCommand({
+        TableName: this.t.name,
+        IndexName: TABLE_INDEXES.bySeq,
+        KeyConditionExpression: 'pk = :p AND lsi1sk > :after',
+        ExpressionAttributeValues: { ':p': pk(taskId), ':after': seqKey(opts.after ?? 0) },
+        Limit: opts.limit,
+        ConsistentRead: true,
+      }),
+    );
+    const events = (res.Items ?? []).map(toEvent);
+    const last = events.at(-1);
+    return { events, next: res.LastEvaluatedKey && last ? last.seq : undefined };
+  }
+
+  async allEvents(taskId: string): Promise<TaskEvent[]> {
+    const out: TaskEvent[] = [];
+    let after = 0;
+    for (;;) {
+      const page = await this.listEvents(taskId, { after, limit: 500 });
+      out.push(...page.events);
+      if (page.next === undefined) return out;
+      after = page.next;
+    }
+  }
+
+  private async projectStatus(taskId: string, status: TaskStatus, seq: number, at: string) {
+    try {
+      await this.t.ddb.send(
+        new UpdateCommand({
+          TableName: this.t.name,
+          Key: { pk: pk(taskId), sk: 'META' },
+          UpdateExpression: 'SET #status = :s, gsi1pk = :g, updatedAt = :at, statusSeq = :seq',
+          ConditionExpression:
+            'attribute_exists(pk) AND (attribute_not_exists(statusSeq) OR statusSeq < :seq)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':s': status, ':g': `STATUS#${status}`, ':at': at, ':seq': seq },
+        }),
+      );
+    } catch (err) {
+      // A later event already projected a newer status: nothing to do.
+      if (!isConditionalFailure(err))
+        throw new StoreError('Could not update the task status', { cause: err });
+    }
+  }
+
+  /**
+   * Keeps the projected status in step with the gates: a RUNNING task with pending approvals is
+   * AWAITING_APPROVAL, and back. The counter changes atomically; each status update is
+   * conditional on the counter at the time it is written, so whichever update runs last after
+   * the last change of the counter writes the right status (concurrent decisions included).
+   * Terminal and queued statuses are never touched.
+   */
+  private async projectPendingApprovals(taskId: string, delta: number, at: string): Promise<void> {
+    const key = { pk: pk(taskId), sk: 'META' };
+    try {
+      await this.t.ddb.send(
+        new UpdateCommand({
+          TableName: this.t.name,
+          Key: key,
+          UpdateExpression: 'ADD pendingApprovals :d',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':d': delta },
+        }),
+      );
+    } catch (err) {
+      if (isConditionalFailure(err)) return;
+      throw new StoreError('Could not count the pending approvals', { cause: err });
+    }
+    const moves: [TaskStatus, TaskStatus, string][] = [
+      ['RUNNING', 'AWAITING_APPROVAL', 'pendingApprovals > :zero'],
+      ['AWAITING_APPROVAL', 'RUNNING', 'pendingApprovals <= :zero'],
+    ];
+    for (const [from, to, condition] of moves) {
+      try {
+        await this.t.ddb.send(
+          new UpdateCommand({
+            TableName: this.t.name,
+            Key: key,
+            UpdateExpression: 'SET #status = :to, gsi1pk = :g, updatedAt = :at',
+            ConditionExpression: `#status = :from AND ${condition}`,
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: {
+              ':from': from,
+              ':to': to,
+              ':g': `STATUS#${to}`,
+              ':at': at,
+              ':zero': 0,
+            },
+          }),
+        );
+      } catch (err) {
+        if (!isConditionalFailure(err))
+          throw new StoreError('Could not update the task status', { cause: err });
+      }
+    }
+  }
+}
+
+function toEvent(item: Item): TaskEvent {
+  const { id, seq, at, type, taskId, stepId, traceId, data } = item as TaskEvent;
+  return { id, seq, at, type, taskId, ...(stepId ? { stepId } : {}), traceId, data };
+}
