@@ -2,9 +2,9 @@
  * The audit events of an approval, written in order from wherever the approval moves (the gate
  * Lambdas, the API, a timeout). Ids are deterministic: writing one twice writes nothing.
  */
-import type { ApprovalItem, TaskStore } from '../adapters/store.js';
 import { type ApprovalDecision, decisionEventData } from '../core/approvals.js';
 import { eventId } from '../core/ids.js';
+import type { ApprovalItem, EventPort } from '../core/ports.js';
 import type { Json, TaskEvent } from '../core/schemas.js';
 
 function approvalEventId(type: 'ApprovalRequested' | 'ApprovalDecided', item: ApprovalItem): string {
@@ -13,7 +13,7 @@ function approvalEventId(type: 'ApprovalRequested' | 'ApprovalDecided', item: Ap
 
 /** ApprovalRequested; returns the event only when this call recorded it (the first time). */
 export function recordApprovalRequested(
-  store: TaskStore,
+  store: EventPort,
   item: ApprovalItem,
   traceId: string,
 ): Promise<TaskEvent | undefined> {
@@ -44,7 +44,7 @@ export function recordApprovalRequested(
  * otherwise leave a decision without its request.
  */
 export async function recordApprovalDecided(
-  store: TaskStore,
+  store: EventPort,
   item: ApprovalItem,
   traceId: string,
   decision: ApprovalDecision,
