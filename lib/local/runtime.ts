@@ -425,7 +425,7 @@ async function createQueues(
   return urls;
 }
 
-async function createTables(template: CfnTemplate, names: LocalNames, ddb: DynamoDBClient): Promise<void> {
+export async function createTables(template: CfnTemplate, names: LocalNames, ddb: DynamoDBClient): Promise<void> {
   const tables = [
     ...resourcesOfType(template, 'AWS::DynamoDB::GlobalTable'),
     ...resourcesOfType(template, 'AWS::DynamoDB::Table'),
