@@ -55,7 +55,7 @@ async function freshTable(): Promise<string> {
     template,
     {
       ...defaults,
-      ref: (id, r) => {
+      ref: (id) => {
         const name = `contract-${tables}-${id}`;
         created.push(name);
         return name;
