@@ -41,7 +41,6 @@ export type {
   StoredArtifact,
   StoredTask,
 } from '../core/ports.js';
-export { approvalGateKey } from './dynamodb/approvals.js';
 export { InvalidCursorError, StoreError, TABLE_INDEXES } from './dynamodb/table.js';
 
 export class TaskStore implements StorePorts {
