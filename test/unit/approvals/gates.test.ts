@@ -415,14 +415,19 @@ describe('TaskStore approvals (DynamoDB)', () => {
     'tbl',
   );
   beforeEach(() => ddb.reset());
-  const item = {
+  const item: ApprovalItem = {
     id: 'AbCdEfGhIjKlMnOpQrStUv',
     taskId: 't1',
     stepId: 'a',
     kind: 'step',
+    status: 'PENDING',
+    requestedAt: '2030-01-01T00:00:00.000Z',
+    expiresAt: '2030-01-01T00:01:00.000Z',
     run: 1,
     round: 1,
-  } as ApprovalItem;
+    timeoutSeconds: 60,
+    onTimeout: 'reject',
+  };
 
   it('decides once: a write conditional on PENDING that takes the token out and hands it to the winner', async () => {
     // Prepare
@@ -532,7 +537,8 @@ describe('RequestApproval', () => {
   it('answers a resumed gate at once from a decision made meanwhile', async () => {
     const { approvalId } = await requestApproval(deps(), request('token-1'));
     const [pendingOne] = await approvalsOf(store);
-    await store.transitionApproval(pendingOne as ApprovalItem, {
+    if (!pendingOne) throw new Error('the first request created no approval');
+    await store.transitionApproval(pendingOne, {
       status: 'DECIDED',
       decision: { decision: 'reject', approver: 'Ada', comment: 'no', via: 'link', at: 'x' },
     });
