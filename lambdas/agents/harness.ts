@@ -7,9 +7,9 @@
 
 import { z } from 'zod';
 import type { ArtifactStore } from '../adapters/artifacts.js';
-import type { StoredArtifact, TaskStore } from '../adapters/store.js';
 import { AgentFailedError, BatonError, ContractViolationError, describeError } from '../core/errors.js';
 import { Events } from '../core/events.js';
+import type { ArtifactPort, EventPort, ResultPort, StoredArtifact, TaskPort } from '../core/ports.js';
 import {
   type AgentHandler,
   AgentInput,
@@ -36,7 +36,8 @@ export const AgentInvocation = z.object({
 export type AgentInvocation = z.infer<typeof AgentInvocation>;
 
 export interface HarnessDeps {
-  store: TaskStore;
+  /** Data plane only: an agent's function reaches no task tokens, approvals or idempotency keys. */
+  store: TaskPort & EventPort & ResultPort & ArtifactPort;
   artifacts: ArtifactStore;
   log?: (line: Record<string, unknown>) => void;
   /** Tools and models of the agents; default DEFAULT_AGENT_RUNTIME. */

@@ -8,7 +8,6 @@
  *   POST checks the request comes from that page (Sec-Fetch-Site / Origin), re-verifies the link
  *   from the form's hidden exp/sig, checks the CSRF token, then decides.
  */
-import type { TaskStore } from '../adapters/store.js';
 import type { WorkflowClient } from '../adapters/workflow.js';
 import {
   type ApprovalConflict,
@@ -36,12 +35,13 @@ import {
   ValidationError,
 } from '../core/errors.js';
 import { isTerminal } from '../core/fold.js';
+import type { ApprovalPort, EventPort, ResultPort, TaskPort } from '../core/ports.js';
 import type { Json } from '../core/schemas.js';
 import { recordApprovalDecided } from '../orchestrator/approval-events.js';
 import type { ApprovalPageInput } from './approval-page.js';
 
 export interface ApprovalApiDeps {
-  store: TaskStore;
+  store: TaskPort & EventPort & ResultPort & ApprovalPort;
   workflow: WorkflowClient;
   /** The link-signing secrets (first signs, all verify). */
   secrets: () => Promise<SigningSecrets>;

@@ -3,7 +3,6 @@
 import type { z } from 'zod';
 import type { ArtifactStore } from '../adapters/artifacts.js';
 import type { IntakeQueue } from '../adapters/queue.js';
-import type { TaskStore } from '../adapters/store.js';
 import type { WorkflowClient } from '../adapters/workflow.js';
 import type { SigningSecrets } from '../core/approvals.js';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
@@ -11,6 +10,15 @@ import { Events } from '../core/events.js';
 import { foldTask } from '../core/fold.js';
 import { canonicalJson, newTaskId, newTraceId, sha256Hex } from '../core/ids.js';
 import { validatePlan } from '../core/plan.js';
+import type {
+  ApprovalPort,
+  ArtifactPort,
+  DeadLetterPort,
+  EventPort,
+  IdempotencyPort,
+  ResultPort,
+  TaskPort,
+} from '../core/ports.js';
 import {
   ArtifactRef,
   type CreateTaskBody,
@@ -21,7 +29,8 @@ import {
 } from '../core/schemas.js';
 
 export interface ApiDeps {
-  store: TaskStore;
+  /** The state store's ports the API uses (no task tokens: those are the orchestrator's). */
+  store: TaskPort & EventPort & ResultPort & ArtifactPort & DeadLetterPort & ApprovalPort & IdempotencyPort;
   workflow: WorkflowClient;
   artifacts: ArtifactStore;
   queue: IntakeQueue;

@@ -2,9 +2,9 @@
  * The audit events of an approval, written in order from wherever the approval moves (the gate
  * Lambdas, the API, a timeout). Ids are deterministic: writing one twice writes nothing.
  */
-import type { ApprovalItem, TaskStore } from '../adapters/store.js';
 import { type ApprovalDecision, decisionEventData } from '../core/approvals.js';
 import { type EventData, Events, type GateScope, type TaskEvent } from '../core/events.js';
+import type { ApprovalItem, EventPort } from '../core/ports.js';
 
 function gateScope(item: ApprovalItem, traceId: string): GateScope {
   return { taskId: item.taskId, traceId, run: item.run, stepId: item.stepId, attempt: item.attempt };
@@ -12,7 +12,7 @@ function gateScope(item: ApprovalItem, traceId: string): GateScope {
 
 /** ApprovalRequested; returns the event only when this call recorded it (the first time). */
 export function recordApprovalRequested(
-  store: TaskStore,
+  store: EventPort,
   item: ApprovalItem,
   traceId: string,
 ): Promise<TaskEvent | undefined> {
@@ -38,7 +38,7 @@ export function recordApprovalRequested(
  * otherwise leave a decision without its request.
  */
 export async function recordApprovalDecided(
-  store: TaskStore,
+  store: EventPort,
   item: ApprovalItem,
   traceId: string,
   decision: ApprovalDecision,

@@ -10,7 +10,6 @@
  * conditional write and answers the token; the timeout is the gate state's TimeoutSecondsPath.
  */
 import { z } from 'zod';
-import type { ApprovalGate, ApprovalItem } from '../adapters/store.js';
 import {
   ApprovalKind,
   approvalTimeoutSeconds,
@@ -29,6 +28,7 @@ import {
   ErrorNames,
 } from '../core/errors.js';
 import { Events } from '../core/events.js';
+import type { ApprovalGate, ApprovalItem } from '../core/ports.js';
 import type { Json, PlanStep } from '../core/schemas.js';
 import { recordApprovalDecided, recordApprovalRequested } from './approval-events.js';
 import type { ApprovalServices, OrchestratorDeps } from './deps.js';

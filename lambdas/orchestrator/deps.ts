@@ -1,12 +1,20 @@
 /** What the orchestrator's use cases need; handlers wire the real adapters, tests wire fakes or mocks. */
 import type { ApprovalNotifier } from '../adapters/notifier.js';
 import type { DeadLetterQueue } from '../adapters/queue.js';
-import type { TaskStore } from '../adapters/store.js';
 import type { WorkflowClient } from '../adapters/workflow.js';
 import type { SigningSecrets } from '../core/approvals.js';
+import type {
+  ApprovalPort,
+  DeadLetterPort,
+  EventPort,
+  ResultPort,
+  TaskPort,
+  TokenPort,
+} from '../core/ports.js';
 
 export interface OrchestratorDeps {
-  store: TaskStore;
+  /** The state store's ports the orchestrator uses (no artifacts, no idempotency keys). */
+  store: TaskPort & EventPort & ResultPort & TokenPort & ApprovalPort & DeadLetterPort;
   workflow: WorkflowClient;
   /** Agent name -> the Lambda function (name or ARN) that runs it. */
   agentFunctions: Record<string, string>;

@@ -7,8 +7,8 @@
  */
 
 import { z } from 'zod';
-import type { StepResult, StoredTask } from '../adapters/store.js';
 import { Events } from '../core/events.js';
+import type { StepResult, StoredTask } from '../core/ports.js';
 import type { Plan } from '../core/schemas.js';
 import type { OrchestratorDeps } from './deps.js';
 

@@ -1,11 +1,11 @@
 /** Task-level Lambdas: intake (start the execution), plan, finalize. */
 import { z } from 'zod';
-import type { DeadLetterRecord, StepResult, StoredTask } from '../adapters/store.js';
 import { WorkflowClient } from '../adapters/workflow.js';
 import { approvalTimeoutSeconds } from '../core/approvals.js';
 import { ContractViolationError } from '../core/errors.js';
 import { Events } from '../core/events.js';
 import { decideOutcome } from '../core/outcome.js';
+import type { DeadLetterRecord, StepResult, StoredTask } from '../core/ports.js';
 import { ExecutionInput, IntakeMessage, type Plan } from '../core/schemas.js';
 import type { OrchestratorDeps } from './deps.js';
 import { planForTask } from './planner.js';

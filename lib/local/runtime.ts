@@ -429,6 +429,9 @@ async function createQueues(
   return urls;
 }
 
+/** Also used by the store contract test, to create the same table (test/contract/store.test.ts). */
+export { createTables };
+
 async function createTables(template: CfnTemplate, names: LocalNames, ddb: DynamoDBClient): Promise<void> {
   const tables = [
     ...resourcesOfType(template, 'AWS::DynamoDB::GlobalTable'),

@@ -4,6 +4,7 @@
  * decision, escalation), and the store's single-use transition.
  */
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -12,9 +13,8 @@ import {
   ConsoleApprovalNotifier,
   snsPublishInput,
 } from '../../../lambdas/adapters/notifier.js';
-import type { ApprovalItem, StepResult, StoredTask, TaskStore } from '../../../lambdas/adapters/store.js';
-import { TaskStore as RealTaskStore } from '../../../lambdas/adapters/store.js';
-import type { WorkflowClient } from '../../../lambdas/adapters/workflow.js';
+import { TaskStore } from '../../../lambdas/adapters/store.js';
+import { WorkflowClient } from '../../../lambdas/adapters/workflow.js';
 import { isSameOriginPost } from '../../../lambdas/api/approvals.js';
 import {
   approvalTimeoutSeconds,
@@ -26,9 +26,11 @@ import { ValidationError } from '../../../lambdas/core/errors.js';
 import { Events, type NewEvent, recordedEvent, type TaskEvent } from '../../../lambdas/core/events.js';
 import { foldTask } from '../../../lambdas/core/fold.js';
 import { validatePlan } from '../../../lambdas/core/plan.js';
+import type { ApprovalItem, StoredTask } from '../../../lambdas/core/ports.js';
 import type { Plan } from '../../../lambdas/core/schemas.js';
 import { requestApproval, resolveApproval } from '../../../lambdas/orchestrator/approvals.js';
 import { recordAttemptFailure } from '../../../lambdas/orchestrator/steps.js';
+import { MemoryStore } from '../../fakes/memory-store.js';
 
 const plan = validatePlan(
   {
@@ -231,67 +233,58 @@ describe('decisions by gate kind', () => {
   });
 });
 
-/** An event the fake store recorded, read field by field whatever its type. */
-type Recorded = Omit<NewEvent, 'data'> & { data: Record<string, unknown> };
+/** The in-memory store (checked against the DynamoDB adapters by test/contract/store.test.ts), with a task and its plan. */
+async function storeWith(task: StoredTask, plan: Plan): Promise<MemoryStore> {
+  const store = new MemoryStore();
+  await store.createTask(task, {});
+  await store.putPlan(task.taskId, plan);
+  return store;
+}
 
-/** Just enough of the state store, in memory, for ResolveApproval. */
-class MemoryStore {
-  events: Recorded[] = [];
-  results = new Map<string, StepResult>();
-  approvals: ApprovalItem[] = [];
-  constructor(
-    private readonly task: StoredTask,
-    private readonly plan: Plan,
-  ) {}
-  async getTask() {
-    return this.task;
-  }
-  async getPlan() {
-    return this.plan;
-  }
-  async getResults() {
-    return this.results;
-  }
-  async getToken() {
-    return undefined;
-  }
-  async putResult(_t: string, r: StepResult) {
-    this.results.set(r.stepId, r);
-    return true;
-  }
-  async appendEvent(e: NewEvent) {
-    if (this.events.some((x) => x.id === e.id)) return undefined;
-    this.events.push(e);
-    return { ...e, seq: this.events.length, at: 'now' };
-  }
-  async latestApproval() {
-    return this.approvals.at(-1);
-  }
-  async listTaskApprovals() {
-    return this.approvals;
-  }
-  async createApproval(item: ApprovalItem) {
-    const existing = this.approvals.find((a) => a.round === item.round);
-    if (existing) return { created: false, item: existing };
-    this.approvals.push({ ...item });
-    return { created: true, item };
-  }
-  async setApprovalToken(item: ApprovalItem, token: string) {
-    const current = this.approvals.find((a) => a.id === item.id && a.status === 'PENDING');
-    if (!current) return false;
-    current.taskToken = token;
-    return true;
-  }
-  async getApproval(id: string) {
-    return this.approvals.find((a) => a.id === id);
-  }
-  async transitionApproval(item: ApprovalItem, next: Partial<ApprovalItem>) {
-    const current = this.approvals.find((a) => a.id === item.id && a.status === 'PENDING');
-    if (!current) return undefined;
-    Object.assign(current, next);
-    return {};
+/** Puts an approval in the store the way the gates leave it: created PENDING with a token, then moved on. */
+async function seedApproval(store: MemoryStore, item: ApprovalItem): Promise<void> {
+  const { status, decision, escalated, closedReason, ...rest } = item;
+  await store.createApproval({ ...rest, status: 'PENDING', taskToken: rest.taskToken ?? 'tok' });
+  if (status !== 'PENDING') {
+    await store.transitionApproval(item, {
+      status,
+      ...(decision ? { decision } : {}),
+      ...(escalated !== undefined ? { escalated } : {}),
+      ...(closedReason !== undefined ? { closedReason } : {}),
+    });
   }
 }
+
+/** A store whose first event write fails: a Lambda that crashed right after creating an approval. */
+class CrashingEventStore extends MemoryStore {
+  private crashes = 1;
+  override async appendEvent(e: NewEvent) {
+    if (this.crashes-- > 0) throw new Error('crashed');
+    return super.appendEvent(e);
+  }
+}
+
+/** What the store recorded for task t1: its events, results and approvals. */
+const eventsOf = (store: MemoryStore) => store.allEvents('t1');
+const resultsOf = (store: MemoryStore) => store.getResults('t1');
+const approvalsOf = (store: MemoryStore) => store.listTaskApprovals('t1');
+
+/** Step Functions, mocked at the SDK: the gates answer task tokens through the real WorkflowClient. */
+const sfn = mockClient(SFNClient);
+const workflow = new WorkflowClient(
+  new SFNClient({ region: 'us-east-1' }),
+  'arn:aws:states:us-east-1:111111111111:stateMachine:baton',
+);
+/** The task tokens the code answered: [succeed|fail, token, output|error]. */
+const answered = () => [
+  ...sfn
+    .commandCalls(SendTaskSuccessCommand)
+    .map((c) => ['succeed', c.args[0].input.taskToken, JSON.parse(c.args[0].input.output ?? 'null')]),
+  ...sfn
+    .commandCalls(SendTaskFailureCommand)
+    .map((c) => ['fail', c.args[0].input.taskToken, c.args[0].input.error]),
+];
+beforeEach(() => sfn.reset());
 
 describe('ResolveApproval', () => {
   const task: StoredTask = {
@@ -324,18 +317,19 @@ describe('ResolveApproval', () => {
   const timeout = { Error: 'States.Timeout', Cause: 'Task did not complete within TimeoutSeconds=2' };
   let store: MemoryStore;
   const deps = () => ({
-    store: store as unknown as TaskStore,
-    workflow: {} as WorkflowClient,
+    store,
+    workflow,
     agentFunctions: {},
     now: () => new Date('2030-01-01T00:00:03.000Z'),
   });
-  beforeEach(() => {
-    store = new MemoryStore(task, single);
+  beforeEach(async () => {
+    store = await storeWith(task, single);
   });
 
   it('honours a decision that reached the store before the timeout reached the execution', async () => {
     // Prepare: decided (approve) while the gate timed out
-    store.approvals.push(
+    await seedApproval(
+      store,
       pending({
         status: 'DECIDED',
         decision: { decision: 'approve', approver: 'Ada', via: 'link', at: '2030-01-01T00:00:01.900Z' },
@@ -351,11 +345,11 @@ describe('ResolveApproval', () => {
     });
     // Assess
     expect(res).toEqual({ action: 'run', error: null });
-    expect(store.events).toEqual([]);
+    expect(await eventsOf(store)).toEqual([]);
   });
 
   it('records the timeout once and escalates the first round when the policy says so', async () => {
-    store.approvals.push(pending({ onTimeout: 'escalate' }));
+    await seedApproval(store, pending({ onTimeout: 'escalate' }));
     const res = await resolveApproval(deps(), {
       taskId: 't1',
       run: 1,
@@ -364,21 +358,27 @@ describe('ResolveApproval', () => {
       error: timeout,
     });
     expect(res.action).toBe('escalate');
-    expect(store.approvals[0]).toMatchObject({
+    expect((await approvalsOf(store))[0]).toMatchObject({
       status: 'EXPIRED',
       escalated: true,
       decision: { via: 'timeout', decision: 'reject' },
     });
     // the request is in the trail before its decision, even when nothing recorded it yet
-    expect(store.events.map((e) => [e.type, e.data.via, e.data.escalated])).toEqual([
+    expect(
+      (await eventsOf(store)).map((e) =>
+        e.type === 'ApprovalDecided'
+          ? [e.type, e.data.via, e.data.escalated]
+          : [e.type, undefined, undefined],
+      ),
+    ).toEqual([
       ['ApprovalRequested', undefined, undefined],
       ['ApprovalDecided', 'timeout', true],
     ]);
-    expect(store.results.size).toBe(0);
+    expect((await resultsOf(store)).size).toBe(0);
   });
 
   it('fails the step after the escalated round times out too', async () => {
-    store.approvals.push(pending({ round: 2, onTimeout: 'escalate' }));
+    await seedApproval(store, pending({ round: 2, onTimeout: 'escalate' }));
     const res = await resolveApproval(deps(), {
       taskId: 't1',
       run: 1,
@@ -387,15 +387,20 @@ describe('ResolveApproval', () => {
       error: timeout,
     });
     expect(res.action).toBe('done');
-    expect(store.results.get('a')).toMatchObject({
+    expect((await resultsOf(store)).get('a')).toMatchObject({
       status: 'FAILED',
       error: { name: 'Baton.ApprovalTimedOut' },
     });
-    expect(store.events.map((e) => e.type)).toEqual(['ApprovalRequested', 'ApprovalDecided', 'StepFailed']);
+    expect((await eventsOf(store)).map((e) => e.type)).toEqual([
+      'ApprovalRequested',
+      'ApprovalDecided',
+      'StepFailed',
+    ]);
   });
 
   it('turns a rejected plan into the error that FinalizeAfterError records', async () => {
-    store.approvals.push(
+    await seedApproval(
+      store,
       pending({
         kind: 'plan',
         stepId: undefined,
@@ -416,7 +421,7 @@ describe('ResolveApproval', () => {
   });
 
   it('closes the approval and fails the step when the gate failed for another reason', async () => {
-    store.approvals.push(pending());
+    await seedApproval(store, pending());
     const res = await resolveApproval(deps(), {
       taskId: 't1',
       run: 1,
@@ -428,11 +433,11 @@ describe('ResolveApproval', () => {
       },
     });
     expect(res.action).toBe('done');
-    expect(store.approvals[0]).toMatchObject({
+    expect((await approvalsOf(store))[0]).toMatchObject({
       status: 'EXPIRED',
       closedReason: 'the gate failed: Baton.SigningSecretUnavailable',
     });
-    expect(store.results.get('a')?.error).toEqual({
+    expect((await resultsOf(store)).get('a')?.error).toEqual({
       name: 'Baton.SigningSecretUnavailable',
       message: 'no secret',
     });
@@ -441,19 +446,24 @@ describe('ResolveApproval', () => {
 
 describe('TaskStore approvals (DynamoDB)', () => {
   const ddb = mockClient(DynamoDBDocumentClient);
-  const store = new RealTaskStore(
+  const store = new TaskStore(
     DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })),
     'tbl',
   );
   beforeEach(() => ddb.reset());
-  const item = {
+  const item: ApprovalItem = {
     id: 'AbCdEfGhIjKlMnOpQrStUv',
     taskId: 't1',
     stepId: 'a',
     kind: 'step',
+    status: 'PENDING',
+    requestedAt: '2030-01-01T00:00:00.000Z',
+    expiresAt: '2030-01-01T00:01:00.000Z',
     run: 1,
     round: 1,
-  } as ApprovalItem;
+    timeoutSeconds: 60,
+    onTimeout: 'reject',
+  };
 
   it('decides once: a write conditional on PENDING that takes the token out and hands it to the winner', async () => {
     // Prepare
@@ -496,13 +506,9 @@ describe('RequestApproval', () => {
   );
   let store: MemoryStore;
   let notified: ApprovalNotification[];
-  let answered: [string, string, unknown][];
   const deps = () => ({
-    store: store as unknown as TaskStore,
-    workflow: {
-      succeed: async (token: string, output: unknown) => answered.push(['succeed', token, output]) > 0,
-      fail: async (token: string, error: string) => answered.push(['fail', token, error]) > 0,
-    } as unknown as WorkflowClient,
+    store,
+    workflow,
     agentFunctions: {},
     now: () => new Date('2030-01-01T00:00:00.000Z'),
     approvals: {
@@ -512,17 +518,16 @@ describe('RequestApproval', () => {
     },
   });
   const request = (token: string) => ({ taskId: 't1', run: 1, kind: 'step', stepId: 'a', taskToken: token });
-  beforeEach(() => {
-    store = new MemoryStore(task, single);
+  beforeEach(async () => {
+    store = await storeWith(task, single);
     notified = [];
-    answered = [];
   });
 
   it('creates the approval with the token, records the request and sends the link (never the token)', async () => {
     // Act
     const res = await requestApproval(deps(), request('token-1'));
     // Assess
-    expect(store.approvals).toEqual([
+    expect(await approvalsOf(store)).toEqual([
       expect.objectContaining({
         id: res.approvalId,
         status: 'PENDING',
@@ -531,45 +536,51 @@ describe('RequestApproval', () => {
         expiresAt: '2030-01-01T00:01:00.000Z',
       }),
     ]);
-    expect(store.events.map((e) => e.type)).toEqual(['ApprovalRequested']);
+    expect((await eventsOf(store)).map((e) => e.type)).toEqual(['ApprovalRequested']);
     expect(notified).toHaveLength(1);
     expect(notified[0]?.url).toMatch(
       new RegExp(`^https://baton.example.com/approvals/${res.approvalId}\\?exp=1893456060&sig=`),
     );
-    expect(JSON.stringify([res, store.events, notified])).not.toContain('token-1');
+    expect(JSON.stringify([res, await eventsOf(store), notified])).not.toContain('token-1');
   });
 
   it('hands a pending approval the new token of a resumed gate without telling approvers twice', async () => {
     await requestApproval(deps(), request('token-1'));
     await requestApproval(deps(), request('token-2'));
-    expect(store.approvals).toHaveLength(1);
-    expect(store.approvals[0]?.taskToken).toBe('token-2');
+    const approvals = await approvalsOf(store);
+    expect(approvals).toHaveLength(1);
+    expect(approvals[0]?.taskToken).toBe('token-2');
     expect(notified).toHaveLength(1);
-    expect(answered).toEqual([]);
+    expect(answered()).toEqual([]);
   });
 
   it('announces an approval whose request crashed before it was announced', async () => {
-    // Prepare: created, but no event and no notification
-    await requestApproval(deps(), request('token-1'));
-    store.events = [];
-    notified = [];
+    // Prepare: the first request crashes after creating the approval, before its event and notification
+    const crashing = new CrashingEventStore();
+    await crashing.createTask(task, {});
+    await crashing.putPlan('t1', single);
+    store = crashing;
+    await expect(requestApproval(deps(), request('token-1'))).rejects.toThrow('crashed');
+    const [created] = await approvalsOf(store);
     // Act
     await requestApproval(deps(), request('token-2'));
     // Assess
-    expect(store.events.map((e) => e.type)).toEqual(['ApprovalRequested']);
+    expect(created).toMatchObject({ status: 'PENDING', taskToken: 'token-1' });
+    expect((await eventsOf(store)).map((e) => e.type)).toEqual(['ApprovalRequested']);
     expect(notified).toHaveLength(1);
   });
 
   it('answers a resumed gate at once from a decision made meanwhile', async () => {
     const { approvalId } = await requestApproval(deps(), request('token-1'));
-    Object.assign(store.approvals[0] as ApprovalItem, {
+    const [pendingOne] = await approvalsOf(store);
+    if (!pendingOne) throw new Error('the first request created no approval');
+    await store.transitionApproval(pendingOne, {
       status: 'DECIDED',
       decision: { decision: 'reject', approver: 'Ada', comment: 'no', via: 'link', at: 'x' },
-      taskToken: undefined,
     });
     await requestApproval(deps(), request('token-2'));
-    expect(answered).toEqual([['fail', 'token-2', 'Baton.ApprovalRejected']]);
-    expect(store.approvals.map((a) => a.id)).toEqual([approvalId]);
+    expect(answered()).toEqual([['fail', 'token-2', 'Baton.ApprovalRejected']]);
+    expect((await approvalsOf(store)).map((a) => a.id)).toEqual([approvalId]);
   });
 });
 
@@ -587,8 +598,8 @@ describe('RecordAttemptFailure with policy.humanReviewOnFailure', () => {
     { knownAgents: new Set(['echo']), source: 'explicit' },
   );
   const deps = (store: MemoryStore) => ({
-    store: store as unknown as TaskStore,
-    workflow: {} as WorkflowClient,
+    store,
+    workflow,
     agentFunctions: { echo: 'fn-echo' },
   });
   const failure = (attempt: number, phase?: 'agent' | 'fallback') => ({
@@ -616,27 +627,32 @@ describe('RecordAttemptFailure with policy.humanReviewOnFailure', () => {
   });
 
   it('sends the step to review when its fallback failed, without failing it', async () => {
-    const store = new MemoryStore(task, withFallback);
+    const store = await storeWith(task, withFallback);
     const res = await recordAttemptFailure(deps(store), failure(4, 'fallback'));
     expect(res).toMatchObject({ retry: false, useFallback: false, review: true, nextAttempt: 5 });
-    expect(store.events.map((e) => [e.type, e.data.willReview])).toEqual([['StepAttemptFailed', true]]);
-    expect(store.results.size).toBe(0);
+    expect(
+      (await eventsOf(store)).map((e) => [
+        e.type,
+        e.type === 'StepAttemptFailed' ? e.data.willReview : undefined,
+      ]),
+    ).toEqual([['StepAttemptFailed', true]]);
+    expect((await resultsOf(store)).size).toBe(0);
   });
 
   it('after a retry granted on review, goes back to review: no automatic retry, no second fallback', async () => {
-    const store = new MemoryStore(task, withFallback);
-    store.approvals.push(review(2, 'retry'));
+    const store = await storeWith(task, withFallback);
+    await seedApproval(store, review(2, 'retry'));
     const res = await recordAttemptFailure(deps(store), failure(2));
     expect(res).toMatchObject({ retry: false, useFallback: false, review: true, nextAttempt: 3 });
   });
 
   it('fails the step once it had the maximum number of reviews in the run', async () => {
-    const store = new MemoryStore(task, withFallback);
-    store.approvals.push(review(2, 'retry'), review(3, 'retry'), review(4, 'retry'));
+    const store = await storeWith(task, withFallback);
+    for (const attempt of [2, 3, 4]) await seedApproval(store, review(attempt, 'retry'));
     const res = await recordAttemptFailure(deps(store), failure(4));
     expect(res.review).toBe(false);
-    expect(store.results.get('a')?.status).toBe('FAILED');
-    expect(store.events.find((e) => e.type === 'StepFailed')?.data.reason).toContain('3 reviews');
+    expect((await resultsOf(store)).get('a')?.status).toBe('FAILED');
+    expect((await eventsOf(store)).find((e) => e.type === 'StepFailed')?.data.reason).toContain('3 reviews');
   });
 });
 

@@ -1,0 +1,168 @@
+/**
+ * Events in the task partition `TASK#<id>`: `EVT#<eventId>` items, immutable (conditional put on
+ * a deterministic id), ordered by the LSI `bySeq` on `lsi1sk = SEQ#<seq, 12 digits>`. The
+ * sequence is the task's COUNTER item. Appending an event also projects the task's status onto
+ * META (tasks.ts): the status its type moves to (`taskStatusEffect`, lambdas/core/events.ts), and AWAITING_APPROVAL while
+ * approvals are pending (a counter on META).
+ */
+import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  AWAITING_APPROVAL_RULE,
+  type NewEvent,
+  recordedEvent,
+  TaskEvent,
+  taskStatusEffect,
+} from '../../core/events.js';
+import type { EventPage, EventPort } from '../../core/ports.js';
+import type { TaskStatus } from '../../core/schemas.js';
+import {
+  DynamoTable,
+  type Item,
+  isConditionalFailure,
+  taskPk as pk,
+  StoreError,
+  TABLE_INDEXES,
+} from './table.js';
+
+const seqKey = (seq: number) => `SEQ#${String(seq).padStart(12, '0')}`;
+
+export class DynamoEvents implements EventPort {
+  private readonly t: DynamoTable;
+  constructor(ddb: DynamoDBDocumentClient, table: string) {
+    this.t = new DynamoTable(ddb, table);
+  }
+
+  async appendEvent(e: NewEvent): Promise<TaskEvent | undefined> {
+    const key = { pk: pk(e.taskId), sk: `EVT#${e.id}` };
+    // No read first: a duplicate only burns a sequence number and loses the conditional put.
+    const counter = await this.t.ddb.send(
+      new UpdateCommand({
+        TableName: this.t.name,
+        Key: { pk: pk(e.taskId), sk: 'COUNTER' },
+        UpdateExpression: 'ADD seq :one',
+        ExpressionAttributeValues: { ':one': 1 },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    const seq = Number(counter.Attributes?.seq);
+    const event = recordedEvent(e, seq, new Date().toISOString());
+    const created = await this.t.putIfAbsent({ ...key, lsi1sk: seqKey(seq), ...event });
+    if (!created) return undefined;
+    const effect = taskStatusEffect(event);
+    if (effect.status) await this.projectStatus(e.taskId, effect.status, seq, event.at);
+    if (effect.pendingApproval)
+      await this.projectPendingApprovals(e.taskId, effect.pendingApproval.delta, event.at);
+    return event;
+  }
+
+  async listEvents(taskId: string, opts: { after?: number; limit: number }): Promise<EventPage> {
+    const res = await this.t.ddb.send(
+      new QueryCommand({
+        TableName: this.t.name,
+        IndexName: TABLE_INDEXES.bySeq,
+        KeyConditionExpression: 'pk = :p AND lsi1sk > :after',
+        ExpressionAttributeValues: { ':p': pk(taskId), ':after': seqKey(opts.after ?? 0) },
+        Limit: opts.limit,
+        ConsistentRead: true,
+      }),
+    );
+    const events = (res.Items ?? []).map(toEvent);
+    const last = events.at(-1);
+    return { events, next: res.LastEvaluatedKey && last ? last.seq : undefined };
+  }
+
+  async allEvents(taskId: string): Promise<TaskEvent[]> {
+    const out: TaskEvent[] = [];
+    let after = 0;
+    for (;;) {
+      const page = await this.listEvents(taskId, { after, limit: 500 });
+      out.push(...page.events);
+      if (page.next === undefined) return out;
+      after = page.next;
+    }
+  }
+
+  private async projectStatus(taskId: string, status: TaskStatus, seq: number, at: string) {
+    try {
+      await this.t.ddb.send(
+        new UpdateCommand({
+          TableName: this.t.name,
+          Key: { pk: pk(taskId), sk: 'META' },
+          UpdateExpression: 'SET #status = :s, gsi1pk = :g, updatedAt = :at, statusSeq = :seq',
+          ConditionExpression:
+            'attribute_exists(pk) AND (attribute_not_exists(statusSeq) OR statusSeq < :seq)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':s': status, ':g': `STATUS#${status}`, ':at': at, ':seq': seq },
+        }),
+      );
+    } catch (err) {
+      // A later event already projected a newer status: nothing to do.
+      if (!isConditionalFailure(err))
+        throw new StoreError('Could not update the task status', { cause: err });
+    }
+  }
+
+  /**
+   * Keeps the projected status in step with the gates: a RUNNING task with pending approvals is
+   * AWAITING_APPROVAL, and back. The counter changes atomically; each status update is
+   * conditional on the counter at the time it is written, so whichever update runs last after
+   * the last change of the counter writes the right status (concurrent decisions included).
+   * Terminal and queued statuses are never touched.
+   */
+  private async projectPendingApprovals(taskId: string, delta: number, at: string): Promise<void> {
+    const key = { pk: pk(taskId), sk: 'META' };
+    try {
+      await this.t.ddb.send(
+        new UpdateCommand({
+          TableName: this.t.name,
+          Key: key,
+          UpdateExpression: 'ADD pendingApprovals :d',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':d': delta },
+        }),
+      );
+    } catch (err) {
+      if (isConditionalFailure(err)) return;
+      throw new StoreError('Could not count the pending approvals', { cause: err });
+    }
+    const { while: running, becomes: awaiting } = AWAITING_APPROVAL_RULE;
+    const moves: [TaskStatus, TaskStatus, string][] = [
+      [running, awaiting, 'pendingApprovals > :zero'],
+      [awaiting, running, 'pendingApprovals <= :zero'],
+    ];
+    for (const [from, to, condition] of moves) {
+      try {
+        await this.t.ddb.send(
+          new UpdateCommand({
+            TableName: this.t.name,
+            Key: key,
+            UpdateExpression: 'SET #status = :to, gsi1pk = :g, updatedAt = :at',
+            ConditionExpression: `#status = :from AND ${condition}`,
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: {
+              ':from': from,
+              ':to': to,
+              ':g': `STATUS#${to}`,
+              ':at': at,
+              ':zero': 0,
+            },
+          }),
+        );
+      } catch (err) {
+        if (!isConditionalFailure(err))
+          throw new StoreError('Could not update the task status', { cause: err });
+      }
+    }
+  }
+}
+
+/** A stored event item, checked against its type's schema (the table's keys are dropped). */
+function toEvent(item: Item): TaskEvent {
+  const parsed = TaskEvent.safeParse(item);
+  if (!parsed.success) {
+    throw new StoreError(`Event ${String(item.sk)} of ${String(item.pk)} does not match its schema`, {
+      cause: parsed.error,
+    });
+  }
+  return parsed.data;
+}

@@ -1,0 +1,61 @@
+/**
+ * Step outcomes in the task partition `TASK#<id>`:
+ *   RESULT#<stepId>                  the step's outcome (what dependents and finalize read); a
+ *                                    SUCCEEDED one is final across runs
+ *   ATTEMPT#r<run>#<stepId>#<n>      what an agent attempt produced, before the step completes
+ */
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { AttemptRecord, ResultPort, StepResult } from '../../core/ports.js';
+import { DynamoTable, isConditionalFailure, taskPk as pk, StoreError, strip } from './table.js';
+
+const attemptSk = (run: number, stepId: string, attempt: number) => `ATTEMPT#r${run}#${stepId}#${attempt}`;
+
+export class DynamoResults implements ResultPort {
+  private readonly t: DynamoTable;
+  constructor(ddb: DynamoDBDocumentClient, table: string) {
+    this.t = new DynamoTable(ddb, table);
+  }
+
+  async putResult(taskId: string, result: StepResult): Promise<boolean> {
+    try {
+      await this.t.ddb.send(
+        new PutCommand({
+          TableName: this.t.name,
+          Item: { pk: pk(taskId), sk: `RESULT#${result.stepId}`, ...result },
+          ConditionExpression: 'attribute_not_exists(pk) OR (#run < :run AND #status <> :ok)',
+          ExpressionAttributeNames: { '#run': 'run', '#status': 'status' },
+          ExpressionAttributeValues: { ':run': result.run, ':ok': 'SUCCEEDED' },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionalFailure(err)) return false;
+      throw new StoreError(`Could not record the result of step ${result.stepId}`, { cause: err });
+    }
+  }
+
+  async getResults(taskId: string): Promise<Map<string, StepResult>> {
+    const items = await this.t.queryPrefix(pk(taskId), 'RESULT#');
+    return new Map(items.map((i) => [i.stepId as string, strip(i) as StepResult]));
+  }
+
+  async putAttempt(taskId: string, rec: AttemptRecord): Promise<void> {
+    await this.t.putIfAbsent({ pk: pk(taskId), sk: attemptSk(rec.run, rec.stepId, rec.attempt), ...rec });
+  }
+
+  async getAttempt(
+    taskId: string,
+    run: number,
+    stepId: string,
+    attempt: number,
+  ): Promise<AttemptRecord | undefined> {
+    const res = await this.t.ddb.send(
+      new GetCommand({
+        TableName: this.t.name,
+        Key: { pk: pk(taskId), sk: attemptSk(run, stepId, attempt) },
+        ConsistentRead: true,
+      }),
+    );
+    return res.Item ? (strip(res.Item) as AttemptRecord) : undefined;
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * What the DynamoDB adapters of the state store share: the table's indexes, the task
+ * partition key, conditional writes, prefix queries, cursors and the store's errors.
+ *
+ * Key design (one partition per task, `TASK#<id>`; see each adapter for its items):
+ *   META, INPUTS, PLAN, COUNTER   tasks.ts (COUNTER is the event sequence, events.ts)
+ *   EVT#<eventId>                 events.ts (LSI `bySeq` on `lsi1sk` orders them)
+ *   RESULT#…, ATTEMPT#…           results.ts
+ *   ART#<artifactId>              artifacts.ts
+ *   TOKEN#…                       tokens.ts     (control plane)
+ *   APPROVAL#…                    approvals.ts  (control plane; lookup by id in `APPROVAL#<id>`)
+ * Other partitions: `DEADLETTERS` (dead-letters.ts), `IDEM#<key>` (idempotency.ts, control plane).
+ * GSIs: `byStatus` (`gsi1pk`/`gsi1sk`: tasks by status, approvals by status), `byCreated`
+ * (`gsi2pk`/`gsi2sk`: every task by creation time).
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  type NativeAttributeValue,
+  PutCommand,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
+
+export const TABLE_INDEXES = { bySeq: 'bySeq', byStatus: 'byStatus', byCreated: 'byCreated' } as const;
+
+export class StoreError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'Baton.StoreError';
+  }
+}
+
+export class InvalidCursorError extends Error {
+  constructor() {
+    super('cursor is not one this API returned; pass the "next" value of the previous page');
+    this.name = 'Baton.InvalidCursor';
+  }
+}
+
+/** An item as the document client reads and writes it. */
+export type Item = Record<string, NativeAttributeValue>;
+
+export const taskPk = (taskId: string) => `TASK#${taskId}`;
+
+export function isConditionalFailure(err: unknown): boolean {
+  return (
+    err instanceof ConditionalCheckFailedException ||
+    (err as Error)?.name === 'ConditionalCheckFailedException'
+  );
+}
+
+/** One table as the adapters use it: a document client and the table's name. */
+export class DynamoTable {
+  constructor(
+    readonly ddb: DynamoDBDocumentClient,
+    readonly name: string,
+  ) {}
+
+  /** Writes the item unless one with its key exists; false when it existed. */
+  async putIfAbsent(item: Item): Promise<boolean> {
+    try {
+      await this.ddb.send(
+        new PutCommand({
+          TableName: this.name,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionalFailure(err)) return false;
+      throw new StoreError(`Could not write ${String(item.sk)} of ${String(item.pk)}`, { cause: err });
+    }
+  }
+
+  /** Every item of a partition whose sort key starts with `prefix`, in sort key order (consistent). */
+  async queryPrefix(pk: string, prefix: string): Promise<Item[]> {
+    const out: Item[] = [];
+    let start: Item | undefined;
+    do {
+      const res = await this.ddb.send(
+        new QueryCommand({
+          TableName: this.name,
+          KeyConditionExpression: 'pk = :p AND begins_with(sk, :s)',
+          ExpressionAttributeValues: { ':p': pk, ':s': prefix },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      out.push(...(res.Items ?? []));
+      start = res.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+}
+
+/** The item without its key attributes: the record the adapter wrote. */
+export function strip(item: Item): Item {
+  const { pk: _p, sk: _s, lsi1sk: _l, ...rest } = item;
+  return rest;
+}
+
+export function encodeCursor(key: Item): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): Item {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (v && typeof v === 'object') return v;
+  } catch {
+    /* fall through */
+  }
+  throw new InvalidCursorError();
+}

@@ -1,0 +1,139 @@
+/**
+ * Tasks in the task partition `TASK#<id>`:
+ *   META      goal, trace id, policy, run, the status projection (written by events.ts) and the
+ *             listing keys: `gsi1pk = STATUS#<status>` (byStatus), `gsi2pk = TASKS` (byCreated),
+ *             both sorted by `<createdAt>#<taskId>`
+ *   INPUTS    the request's inputs
+ *   PLAN      the validated plan (written once)
+ *   COUNTER   the event sequence, started at 0 here and advanced by events.ts
+ */
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  type QueryCommandInput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { StoredTask, TaskPage, TaskPort } from '../../core/ports.js';
+import type { Json, Plan, TaskStatus, TaskSummary } from '../../core/schemas.js';
+import {
+  DynamoTable,
+  decodeCursor,
+  encodeCursor,
+  isConditionalFailure,
+  taskPk as pk,
+  StoreError,
+  TABLE_INDEXES,
+} from './table.js';
+
+export class DynamoTasks implements TaskPort {
+  private readonly t: DynamoTable;
+  constructor(ddb: DynamoDBDocumentClient, table: string) {
+    this.t = new DynamoTable(ddb, table);
+  }
+
+  async createTask(task: StoredTask, inputs: Record<string, Json>): Promise<void> {
+    await this.t.putIfAbsent({ pk: pk(task.taskId), sk: 'INPUTS', inputs });
+    await this.t.putIfAbsent({ pk: pk(task.taskId), sk: 'COUNTER', seq: 0 });
+    await this.t.putIfAbsent({
+      pk: pk(task.taskId),
+      sk: 'META',
+      ...task,
+      gsi1pk: `STATUS#${task.status}`,
+      gsi1sk: `${task.createdAt}#${task.taskId}`,
+      gsi2pk: 'TASKS',
+      gsi2sk: `${task.createdAt}#${task.taskId}`,
+    });
+  }
+
+  async getTask(taskId: string): Promise<StoredTask | undefined> {
+    const res = await this.t.ddb.send(
+      new GetCommand({ TableName: this.t.name, Key: { pk: pk(taskId), sk: 'META' }, ConsistentRead: true }),
+    );
+    if (!res.Item) return undefined;
+    const {
+      pk: _p,
+      sk: _s,
+      gsi1pk: _g1,
+      gsi1sk: _g1s,
+      gsi2pk: _g2,
+      gsi2sk: _g2s,
+      statusSeq: _ss,
+      pendingApprovals: _pa,
+      ...rest
+    } = res.Item;
+    return rest as StoredTask;
+  }
+
+  async getInputs(taskId: string): Promise<Record<string, Json>> {
+    const res = await this.t.ddb.send(
+      new GetCommand({ TableName: this.t.name, Key: { pk: pk(taskId), sk: 'INPUTS' } }),
+    );
+    return (res.Item?.inputs as Record<string, Json>) ?? {};
+  }
+
+  async putPlan(taskId: string, plan: Plan): Promise<Plan> {
+    const created = await this.t.putIfAbsent({ pk: pk(taskId), sk: 'PLAN', plan });
+    if (created) return plan;
+    return (await this.getPlan(taskId)) as Plan;
+  }
+
+  async getPlan(taskId: string): Promise<Plan | undefined> {
+    const res = await this.t.ddb.send(
+      new GetCommand({ TableName: this.t.name, Key: { pk: pk(taskId), sk: 'PLAN' }, ConsistentRead: true }),
+    );
+    return res.Item?.plan as Plan | undefined;
+  }
+
+  async listTasks(opts: { status?: TaskStatus; limit: number; cursor?: string }): Promise<TaskPage> {
+    const input: QueryCommandInput = opts.status
+      ? {
+          TableName: this.t.name,
+          IndexName: TABLE_INDEXES.byStatus,
+          KeyConditionExpression: 'gsi1pk = :p',
+          ExpressionAttributeValues: { ':p': `STATUS#${opts.status}` },
+        }
+      : {
+          TableName: this.t.name,
+          IndexName: TABLE_INDEXES.byCreated,
+          KeyConditionExpression: 'gsi2pk = :p',
+          ExpressionAttributeValues: { ':p': 'TASKS' },
+        };
+    const res = await this.t.ddb.send(
+      new QueryCommand({
+        ...input,
+        ScanIndexForward: false,
+        Limit: opts.limit,
+        ExclusiveStartKey: opts.cursor ? decodeCursor(opts.cursor) : undefined,
+      }),
+    );
+    const tasks: TaskSummary[] = (res.Items ?? []).map((i) => ({
+      taskId: i.taskId,
+      goal: i.goal,
+      status: i.status,
+      createdAt: i.createdAt,
+      updatedAt: i.updatedAt,
+    }));
+    return { tasks, next: res.LastEvaluatedKey ? encodeCursor(res.LastEvaluatedKey) : undefined };
+  }
+
+  async setRun(taskId: string, run: number): Promise<boolean> {
+    try {
+      await this.t.ddb.send(
+        new UpdateCommand({
+          TableName: this.t.name,
+          Key: { pk: pk(taskId), sk: 'META' },
+          // A new run starts with no pending approvals (those of the old run died with it).
+          UpdateExpression: 'SET #run = :run, pendingApprovals = :zero',
+          ConditionExpression: '#run < :run',
+          ExpressionAttributeNames: { '#run': 'run' },
+          ExpressionAttributeValues: { ':run': run, ':zero': 0 },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionalFailure(err)) return false;
+      throw new StoreError(`Could not start run ${run} of task ${taskId}`, { cause: err });
+    }
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * Control plane. The dependency gate's task tokens: `TOKEN#r<run>#<stepId>` in the task
+ * partition `TASK#<id>` of the control table. Tokens never leave the backend.
+ */
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { TokenPort } from '../../core/ports.js';
+import { DynamoTable, taskPk as pk } from './table.js';
+
+const tokenSk = (run: number, stepId: string) => `TOKEN#r${run}#${stepId}`;
+
+export class DynamoTokens implements TokenPort {
+  private readonly t: DynamoTable;
+  constructor(ddb: DynamoDBDocumentClient, controlTable: string) {
+    this.t = new DynamoTable(ddb, controlTable);
+  }
+
+  async putToken(taskId: string, run: number, stepId: string, token: string): Promise<void> {
+    await this.t.ddb.send(
+      new PutCommand({
+        TableName: this.t.name,
+        Item: { pk: pk(taskId), sk: tokenSk(run, stepId), token, at: new Date().toISOString() },
+      }),
+    );
+  }
+
+  async getToken(taskId: string, run: number, stepId: string): Promise<string | undefined> {
+    const res = await this.t.ddb.send(
+      new GetCommand({
+        TableName: this.t.name,
+        Key: { pk: pk(taskId), sk: tokenSk(run, stepId) },
+        ConsistentRead: true,
+      }),
+    );
+    return res.Item?.token as string | undefined;
+  }
+}

@@ -1,0 +1,531 @@
+/**
+ * The state store's contract: what every implementation of the ports in `lambdas/core/ports.ts`
+ * does, the DynamoDB adapters (on dynalite) and the in-memory fake of the unit tests alike.
+ * `test/contract/store.test.ts` runs it against each; a fake that drifts from the real store
+ * fails here, not in a use case's test.
+ *
+ * `makeStore` returns an empty store for every test (listings are global).
+ */
+import { describe, expect, it } from 'vitest';
+import { InvalidCursorError } from '../../lambdas/adapters/store.js';
+import type { ApprovalDecision } from '../../lambdas/core/approvals.js';
+import type { EventData, NewEvent, NewEventOf } from '../../lambdas/core/events.js';
+import type {
+  ApprovalItem,
+  DeadLetterRecord,
+  StepResult,
+  StoredArtifact,
+  StoredTask,
+  StorePorts,
+} from '../../lambdas/core/ports.js';
+import type { Plan, TaskStatus } from '../../lambdas/core/schemas.js';
+
+const task = (taskId: string, createdAt = '2030-01-01T00:00:00.000Z'): StoredTask => ({
+  taskId,
+  goal: `goal of ${taskId}`,
+  createdAt,
+  traceId: `trace-${taskId}`,
+  status: 'QUEUED',
+  updatedAt: createdAt,
+  policy: { allowDegraded: true },
+  run: 1,
+  requestHash: `hash-${taskId}`,
+});
+
+const plan = (agent: string): Plan => ({
+  steps: [
+    {
+      id: 'a',
+      agent,
+      input: { n: 1 },
+      dependsOn: [],
+      timeoutSeconds: 60,
+      retry: { maxAttempts: 3, intervalSeconds: 1, backoffRate: 2 },
+      approval: 'none',
+      optional: false,
+    },
+  ],
+  source: 'explicit',
+});
+
+const at = (second: number) => `2030-01-01T00:00:${String(second).padStart(2, '0')}.000Z`;
+
+const approval = (over: Partial<ApprovalItem> = {}): ApprovalItem & { taskToken: string } => ({
+  id: 'AbCdEfGhIjKlMnOpQrStU1',
+  taskId: 't1',
+  stepId: 'a',
+  kind: 'step',
+  status: 'PENDING',
+  requestedAt: at(1),
+  expiresAt: at(59),
+  run: 1,
+  round: 1,
+  timeoutSeconds: 58,
+  onTimeout: 'reject',
+  taskToken: 'token-1',
+  ...over,
+});
+
+const decision: ApprovalDecision = { decision: 'approve', approver: 'Ada', via: 'api', at: at(2) };
+
+const deadLetter = (taskId: string, run: number, second: number): DeadLetterRecord => ({
+  taskId,
+  run,
+  goal: `goal of ${taskId}`,
+  status: 'OPEN',
+  at: at(second),
+  error: { name: 'Baton.StepFailed', message: 'a failed' },
+  failedSteps: [{ stepId: 'a', status: 'FAILED', error: { name: 'Baton.AgentFailed', message: 'boom' } }],
+  traceId: `trace-${taskId}`,
+  links: { task: `/tasks/${taskId}`, events: `/tasks/${taskId}/events`, redrive: `/tasks/${taskId}/redrive` },
+});
+
+const artifact = (id: string): StoredArtifact => ({
+  id,
+  stepId: 'a',
+  name: `${id}.md`,
+  contentType: 'text/markdown',
+  size: 3,
+  sha256: 'f'.repeat(64),
+  s3Key: `tasks/t1/steps/a/1/${id}.md`,
+  attempt: 1,
+});
+
+export function describeStoreContract(name: string, makeStore: () => Promise<StorePorts>): void {
+  describe(`store contract: ${name}`, () => {
+    describe('tasks', () => {
+      it('creates a task once: a repeated create keeps the first values', async () => {
+        // Prepare
+        const store = await makeStore();
+        const first = task('t1');
+        // Act
+        await store.createTask(first, { documents: ['x'] });
+        await store.createTask({ ...first, goal: 'another goal' }, { documents: ['y'] });
+        // Assess
+        expect(await store.getTask('t1')).toEqual(first);
+        expect(await store.getInputs('t1')).toEqual({ documents: ['x'] });
+        expect(await store.getTask('nope')).toBeUndefined();
+        expect(await store.getInputs('nope')).toEqual({});
+      });
+
+      it('keeps the first plan and returns it to a later writer', async () => {
+        const store = await makeStore();
+        await store.createTask(task('t1'), {});
+        expect(await store.getPlan('t1')).toBeUndefined();
+        expect(await store.putPlan('t1', plan('echo'))).toEqual(plan('echo'));
+        expect(await store.putPlan('t1', plan('other'))).toEqual(plan('echo'));
+        expect(await store.getPlan('t1')).toEqual(plan('echo'));
+      });
+
+      it('moves a task to a later run only, once', async () => {
+        const store = await makeStore();
+        await store.createTask(task('t1'), {});
+        const moves = [
+          await store.setRun('t1', 2),
+          await store.setRun('t1', 2),
+          await store.setRun('t1', 1),
+          await store.setRun('nope', 2),
+        ];
+        expect(moves).toEqual([true, false, false, false]);
+        expect((await store.getTask('t1'))?.run).toBe(2);
+      });
+
+      it('lists tasks newest first, by status, page by page with opaque cursors', async () => {
+        // Prepare: five tasks, three of them RUNNING
+        const store = await makeStore();
+        for (const [i, id] of ['t1', 't2', 't3', 't4', 't5'].entries()) {
+          await store.createTask(task(id, at(i + 1)), {});
+          if (id !== 't2' && id !== 't4')
+            await store.appendEvent({
+              id: 'PlanCreated',
+              type: 'PlanCreated',
+              taskId: id,
+              traceId: 'tr',
+              data: { source: 'explicit', steps: [] },
+            });
+        }
+        // Act
+        const pages: string[][] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await store.listTasks({ status: 'RUNNING', limit: 2, ...(cursor ? { cursor } : {}) });
+          pages.push(page.tasks.map((t) => t.taskId));
+          cursor = page.next;
+        } while (cursor);
+        const all = await store.listTasks({ limit: 10 });
+        // Assess
+        expect(pages.flat()).toEqual(['t5', 't3', 't1']);
+        expect(pages[0]).toEqual(['t5', 't3']);
+        expect(all.tasks.map((t) => [t.taskId, t.status])).toEqual([
+          ['t5', 'RUNNING'],
+          ['t4', 'QUEUED'],
+          ['t3', 'RUNNING'],
+          ['t2', 'QUEUED'],
+          ['t1', 'RUNNING'],
+        ]);
+        expect(all.next).toBeUndefined();
+        expect(all.tasks[0]).toEqual({
+          taskId: 't5',
+          goal: 'goal of t5',
+          status: 'RUNNING',
+          createdAt: at(5),
+          updatedAt: expect.any(String),
+        });
+        await expect(store.listTasks({ limit: 1, cursor: '%%%' })).rejects.toBeInstanceOf(InvalidCursorError);
+      });
+    });
+
+    describe('events', () => {
+      /** Valid data of each event type the suite writes (the store checks events on read). */
+      const approval = { approvalId: 'ap1', kind: 'step', round: 1 } as const;
+      const sample: { [T in SampleType]: EventData<T> } = {
+        TaskSubmitted: { goal: 'g', explicitPlan: true },
+        PlanCreated: { source: 'explicit', steps: [{ id: 'a', agent: 'echo', dependsOn: [] }] },
+        StepStarted: { attempt: 1, agent: 'echo', run: 1 },
+        StepSucceeded: { attempt: 1, agent: 'echo', summary: 'done', artifacts: [] },
+        TaskFailed: { error: { name: 'Baton.TaskFailed', message: 'failed' } },
+        TaskCancelled: { run: 1, previousStatus: 'RUNNING' },
+        ApprovalRequested: {
+          ...approval,
+          escalation: false,
+          requestedAt: at(1),
+          expiresAt: at(2),
+          timeoutSeconds: 60,
+          onTimeout: 'reject',
+        },
+        ApprovalDecided: { ...approval, decision: 'approve', approver: 'Ada', via: 'api', at: at(2) },
+      };
+      type SampleType =
+        | 'TaskSubmitted'
+        | 'PlanCreated'
+        | 'StepStarted'
+        | 'StepSucceeded'
+        | 'TaskFailed'
+        | 'TaskCancelled'
+        | 'ApprovalRequested'
+        | 'ApprovalDecided';
+      const event = <T extends SampleType>(
+        id: string,
+        type: T,
+        extra: { stepId?: string; at?: string } = {},
+      ): NewEventOf<T> => ({ id, type, taskId: 't1', traceId: 'tr', data: sample[type], ...extra });
+
+      it('appends events with a strictly increasing seq and ignores a duplicate id', async () => {
+        // Prepare
+        const store = await makeStore();
+        await store.createTask(task('t1'), {});
+        // Act
+        const a = await store.appendEvent(event('e1', 'TaskSubmitted', { at: at(1) }));
+        const dup = await store.appendEvent(event('e1', 'TaskSubmitted', { at: at(9) }));
+        const b = await store.appendEvent(event('e2', 'StepStarted', { stepId: 'a' }));
+        const c = await store.appendEvent(event('e3', 'StepSucceeded', { stepId: 'a' }));
+        // Assess
+        expect(dup).toBeUndefined();
+        expect(a).toEqual({
+          id: 'e1',
+          seq: expect.any(Number),
+          at: at(1),
+          type: 'TaskSubmitted',
+          taskId: 't1',
+          traceId: 'tr',
+          data: { goal: 'g', explicitPlan: true },
+        });
+        const seqs = [a?.seq ?? 0, b?.seq ?? 0, c?.seq ?? 0];
+        expect(seqs[0]).toBeGreaterThan(0);
+        expect(seqs[1]).toBeGreaterThan(seqs[0] ?? 0);
+        expect(seqs[2]).toBeGreaterThan(seqs[1] ?? 0);
+        expect(b?.stepId).toBe('a');
+        expect(b?.at).toMatch(/^\d{4}-\d\d-\d\dT/);
+        const all = await store.allEvents('t1');
+        expect(all).toEqual([a, b, c]);
+      });
+
+      it('pages events in seq order from `after`', async () => {
+        const store = await makeStore();
+        await store.createTask(task('t1'), {});
+        for (const id of ['e1', 'e2', 'e3'])
+          await store.appendEvent(event(id, 'StepStarted', { stepId: id }));
+        const first = await store.listEvents('t1', { limit: 2 });
+        const second = await store.listEvents('t1', { after: first.next ?? -1, limit: 2 });
+        expect(first.events.map((e) => e.id)).toEqual(['e1', 'e2']);
+        expect(first.next).toBe(first.events[1]?.seq);
+        expect(second.events.map((e) => e.id)).toEqual(['e3']);
+        expect(second.next).toBeUndefined();
+        expect(await store.allEvents('nope')).toEqual([]);
+      });
+
+      it('projects the task status, AWAITING_APPROVAL while any approval is pending', async () => {
+        // Prepare
+        const store = await makeStore();
+        await store.createTask(task('t1'), {});
+        const statusAfter = async (e: NewEvent): Promise<TaskStatus | undefined> => {
+          await store.appendEvent(e);
+          return (await store.getTask('t1'))?.status;
+        };
+        // Act
+        const statuses = [
+          await statusAfter(event('e1', 'TaskSubmitted')),
+          await statusAfter(event('e2', 'PlanCreated')),
+          await statusAfter(event('e3', 'ApprovalRequested', { stepId: 'a' })),
+          await statusAfter(event('e4', 'ApprovalRequested', { stepId: 'b' })),
+          await statusAfter(event('e5', 'ApprovalDecided', { stepId: 'a' })),
+          await statusAfter(event('e5', 'ApprovalDecided', { stepId: 'a' })),
+          await statusAfter(event('e6', 'ApprovalDecided', { stepId: 'b', at: at(30) })),
+        ];
+        const awaiting = await store.listTasks({ status: 'AWAITING_APPROVAL', limit: 10 });
+        // Assess: the repeated decision (a duplicate event) changes nothing
+        expect(statuses).toEqual([
+          'QUEUED',
+          'RUNNING',
+          'AWAITING_APPROVAL',
+          'AWAITING_APPROVAL',
+          'AWAITING_APPROVAL',
+          'AWAITING_APPROVAL',
+          'RUNNING',
+        ]);
+        expect(awaiting.tasks).toEqual([]);
+        // getTask returns the task, not the projection's bookkeeping
+        expect(await store.getTask('t1')).toEqual({ ...task('t1'), status: 'RUNNING', updatedAt: at(30) });
+      });
+
+      it('lists a waiting task under AWAITING_APPROVAL and leaves ended tasks alone', async () => {
+        const store = await makeStore();
+        await store.createTask(task('t1'), {});
+        await store.appendEvent(event('e1', 'PlanCreated'));
+        await store.appendEvent(event('e2', 'ApprovalRequested', { stepId: 'a' }));
+        const waiting = await store.listTasks({ status: 'AWAITING_APPROVAL', limit: 10 });
+        await store.appendEvent(event('e3', 'TaskCancelled'));
+        await store.appendEvent(event('e4', 'ApprovalRequested', { stepId: 'b' }));
+        await store.appendEvent(event('e5', 'ApprovalDecided', { stepId: 'a' }));
+        expect(waiting.tasks.map((t) => t.taskId)).toEqual(['t1']);
+        expect((await store.getTask('t1'))?.status).toBe('CANCELLED');
+        expect(
+          (await store.listTasks({ status: 'CANCELLED', limit: 10 })).tasks.map((t) => t.taskId),
+        ).toEqual(['t1']);
+      });
+
+      it('starts a new run with no pending approvals', async () => {
+        const store = await makeStore();
+        await store.createTask(task('t1'), {});
+        await store.appendEvent(event('e1', 'PlanCreated'));
+        await store.appendEvent(event('e2', 'ApprovalRequested', { stepId: 'a' }));
+        await store.appendEvent(event('e3', 'TaskFailed'));
+        await store.setRun('t1', 2);
+        await store.appendEvent(event('r2.e1', 'PlanCreated'));
+        await store.appendEvent(event('r2.e2', 'ApprovalRequested', { stepId: 'a' }));
+        await store.appendEvent(event('r2.e3', 'ApprovalDecided', { stepId: 'a' }));
+        expect((await store.getTask('t1'))?.status).toBe('RUNNING');
+      });
+    });
+
+    describe('step results and attempts', () => {
+      const result = (run: number, status: StepResult['status']): StepResult => ({
+        stepId: 'a',
+        run,
+        status,
+        attempt: 1,
+        agent: 'echo',
+        summary: `${status} in run ${run}`,
+        output: { run },
+        at: at(run),
+      });
+
+      it('replaces a failed result by a later run only, and keeps a success for good', async () => {
+        // Prepare
+        const store = await makeStore();
+        // Act
+        const writes = [
+          await store.putResult('t1', result(1, 'FAILED')),
+          await store.putResult('t1', result(1, 'SUCCEEDED')),
+          await store.putResult('t1', result(2, 'SUCCEEDED')),
+          await store.putResult('t1', result(3, 'FAILED')),
+          await store.putResult('t1', { stepId: 'b', run: 1, status: 'SKIPPED', at: at(1) }),
+        ];
+        // Assess
+        expect(writes).toEqual([true, false, true, false, true]);
+        const results = await store.getResults('t1');
+        expect([...results.keys()]).toEqual(['a', 'b']);
+        expect(results.get('a')).toEqual(result(2, 'SUCCEEDED'));
+        expect(results.get('b')).toEqual({ stepId: 'b', run: 1, status: 'SKIPPED', at: at(1) });
+        expect((await store.getResults('nope')).size).toBe(0);
+      });
+
+      it('records an attempt once, by run, step and attempt', async () => {
+        const store = await makeStore();
+        const rec = {
+          stepId: 'a',
+          run: 1,
+          attempt: 2,
+          agent: 'echo',
+          summary: 'done',
+          output: { ok: true },
+          artifacts: [],
+          at: at(1),
+        };
+        await store.putAttempt('t1', rec);
+        await store.putAttempt('t1', { ...rec, summary: 'again' });
+        expect(await store.getAttempt('t1', 1, 'a', 2)).toEqual(rec);
+        expect(await store.getAttempt('t1', 1, 'a', 1)).toBeUndefined();
+        expect(await store.getAttempt('t1', 2, 'a', 2)).toBeUndefined();
+      });
+    });
+
+    describe('task tokens (control plane)', () => {
+      it('keeps the latest token of a parked step, per run', async () => {
+        const store = await makeStore();
+        await store.putToken('t1', 1, 'a', 'token-1');
+        await store.putToken('t1', 1, 'a', 'token-2');
+        await store.putToken('t1', 2, 'a', 'token-3');
+        expect(await store.getToken('t1', 1, 'a')).toBe('token-2');
+        expect(await store.getToken('t1', 2, 'a')).toBe('token-3');
+        expect(await store.getToken('t1', 1, 'b')).toBeUndefined();
+      });
+    });
+
+    describe('approvals (control plane)', () => {
+      it('creates the approval of a gate round once, findable by id and by gate', async () => {
+        // Prepare
+        const store = await makeStore();
+        const first = approval();
+        // Act
+        const created = await store.createApproval(first);
+        const again = await store.createApproval(
+          approval({ id: 'AbCdEfGhIjKlMnOpQrStU2', taskToken: 'token-2' }),
+        );
+        const round2 = await store.createApproval(approval({ id: 'AbCdEfGhIjKlMnOpQrStU3', round: 2 }));
+        // Assess
+        expect(created).toEqual({ created: true, item: first });
+        expect(again).toEqual({ created: false, item: first });
+        expect(round2.created).toBe(true);
+        expect(await store.getApproval(first.id)).toEqual(first);
+        expect(await store.getApproval('AbCdEfGhIjKlMnOpQrStU2')).toBeUndefined();
+        const latest = await store.latestApproval('t1', { run: 1, kind: 'step', stepId: 'a' });
+        expect(latest?.id).toBe('AbCdEfGhIjKlMnOpQrStU3');
+        expect(await store.latestApproval('t1', { run: 1, kind: 'step', stepId: 'b' })).toBeUndefined();
+        expect(await store.latestApproval('t1', { run: 2, kind: 'step', stepId: 'a' })).toBeUndefined();
+        expect((await store.listTaskApprovals('t1')).map((a) => a.round)).toEqual([1, 2]);
+      });
+
+      it('decides once: the winner gets the token, which leaves the item; the loser gets undefined', async () => {
+        // Prepare
+        const store = await makeStore();
+        const { item } = await store.createApproval(approval());
+        // Act
+        const won = await store.transitionApproval(item, { status: 'DECIDED', decision });
+        const lost = await store.transitionApproval(item, { status: 'EXPIRED', closedReason: 'late' });
+        const retoken = await store.setApprovalToken(item, 'token-9');
+        // Assess
+        expect(won).toEqual({ token: 'token-1' });
+        expect(lost).toBeUndefined();
+        expect(retoken).toBe(false);
+        const { taskToken: _dropped, ...rest } = approval();
+        expect(await store.getApproval(item.id)).toEqual({ ...rest, status: 'DECIDED', decision });
+      });
+
+      it('hands a pending approval a new token, and a transition without a token answers {}', async () => {
+        const store = await makeStore();
+        const { item } = await store.createApproval(approval());
+        expect(await store.setApprovalToken(item, 'token-2')).toBe(true);
+        expect((await store.getApproval(item.id))?.taskToken).toBe('token-2');
+        expect(await store.transitionApproval(item, { status: 'EXPIRED', escalated: true })).toEqual({
+          token: 'token-2',
+        });
+        expect(await store.getApproval(item.id)).toMatchObject({ status: 'EXPIRED', escalated: true });
+        expect(await store.setApprovalToken(approval({ round: 5 }), 'x')).toBe(false);
+        expect(await store.transitionApproval(approval({ round: 5 }), { status: 'EXPIRED' })).toBeUndefined();
+      });
+
+      it('lists approvals by status, newest first, and moves them between listings', async () => {
+        const store = await makeStore();
+        const older = approval({ stepId: 'a', requestedAt: at(1) });
+        const newer = approval({ id: 'AbCdEfGhIjKlMnOpQrStU2', stepId: 'b', requestedAt: at(2) });
+        const other = approval({ id: 'AbCdEfGhIjKlMnOpQrStU3', taskId: 't2', requestedAt: at(3) });
+        for (const a of [older, newer, other]) await store.createApproval(a);
+        await store.transitionApproval(other, { status: 'DECIDED', decision });
+        const pending = await store.listApprovals({ status: 'PENDING', limit: 10 });
+        const decided = await store.listApprovals({ status: 'DECIDED', limit: 10 });
+        expect(pending.map((a) => a.id)).toEqual([newer.id, older.id]);
+        expect(decided.map((a) => [a.id, a.status])).toEqual([[other.id, 'DECIDED']]);
+        expect((await store.listApprovals({ status: 'PENDING', limit: 1 })).map((a) => a.id)).toEqual([
+          newer.id,
+        ]);
+      });
+
+      it("closes a task's pending approvals and leaves decided ones as they are", async () => {
+        const store = await makeStore();
+        const decidedOne = approval({ stepId: 'a' });
+        const pendingOne = approval({ id: 'AbCdEfGhIjKlMnOpQrStU2', stepId: 'b' });
+        const elsewhere = approval({ id: 'AbCdEfGhIjKlMnOpQrStU3', taskId: 't2' });
+        for (const a of [decidedOne, pendingOne, elsewhere]) await store.createApproval(a);
+        await store.transitionApproval(decidedOne, { status: 'DECIDED', decision });
+        await store.closePendingApprovals('t1', 'task cancelled');
+        expect(
+          (await store.listTaskApprovals('t1')).map((a) => [a.stepId, a.status, a.closedReason]),
+        ).toEqual([
+          ['a', 'DECIDED', undefined],
+          ['b', 'EXPIRED', 'task cancelled'],
+        ]);
+        expect((await store.getApproval(pendingOne.id))?.taskToken).toBeUndefined();
+        expect((await store.getApproval(elsewhere.id))?.status).toBe('PENDING');
+      });
+    });
+
+    describe('dead letters', () => {
+      it('records one dead letter per run and lists open ones newest first', async () => {
+        // Prepare
+        const store = await makeStore();
+        // Act
+        const writes = [
+          await store.putDeadLetter(deadLetter('t1', 1, 1)),
+          await store.putDeadLetter(deadLetter('t1', 1, 5)),
+          await store.putDeadLetter(deadLetter('t2', 1, 2)),
+          await store.putDeadLetter(deadLetter('t1', 2, 3)),
+        ];
+        await store.markDeadLetterRedriven('t1', 1, at(4));
+        await store.markDeadLetterRedriven('t9', 1, at(4));
+        // Assess
+        expect(writes).toEqual([true, false, true, true]);
+        const open = await store.listDeadLetters({ limit: 10 });
+        expect(open.map((d) => [d.taskId, d.run])).toEqual([
+          ['t1', 2],
+          ['t2', 1],
+        ]);
+        expect(open[1]).toEqual(deadLetter('t2', 1, 2));
+        const all = await store.listDeadLetters({ includeRedriven: true, limit: 2 });
+        expect(all.map((d) => [d.taskId, d.run])).toEqual([
+          ['t1', 2],
+          ['t2', 1],
+        ]);
+        const everything = await store.listDeadLetters({ includeRedriven: true, limit: 10 });
+        expect(everything[2]).toEqual({ ...deadLetter('t1', 1, 1), status: 'REDRIVEN', redrivenAt: at(4) });
+      });
+    });
+
+    describe('artifacts', () => {
+      it('records artifact metadata once per id and lists a task’s artifacts', async () => {
+        const store = await makeStore();
+        await store.putArtifact('t1', artifact('b'));
+        await store.putArtifact('t1', artifact('a'));
+        await store.putArtifact('t1', { ...artifact('a'), size: 99 });
+        await store.putArtifact('t2', artifact('c'));
+        expect(await store.listArtifacts('t1')).toEqual([artifact('a'), artifact('b')]);
+        expect(await store.getArtifact('t1', 'a')).toEqual(artifact('a'));
+        expect(await store.getArtifact('t1', 'c')).toBeUndefined();
+        expect(await store.listArtifacts('nope')).toEqual([]);
+      });
+    });
+
+    describe('idempotency keys (control plane)', () => {
+      it('gives a key to the first task that claims it and tells later claimants who owns it', async () => {
+        const store = await makeStore();
+        const now = '2030-01-01T00:00:00.000Z';
+        const first = await store.claimIdempotencyKey('k1', 't1', 'h1', now);
+        const second = await store.claimIdempotencyKey('k1', 't2', 'h2', now);
+        const other = await store.claimIdempotencyKey('k2', 't3', 'h3', now);
+        expect(first).toEqual({ taskId: 't1', requestHash: 'h1', fresh: true });
+        expect(second).toEqual({ taskId: 't1', requestHash: 'h1', fresh: false });
+        expect(other).toEqual({ taskId: 't3', requestHash: 'h3', fresh: true });
+      });
+    });
+  });
+}

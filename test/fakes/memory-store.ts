@@ -1,0 +1,349 @@
+/**
+ * The state store in memory: every port of `lambdas/core/ports.ts`, for unit tests. It keeps the
+ * DynamoDB adapters' behaviour (first write wins, a SUCCEEDED result is final, seq strictly
+ * increasing with a burnt number per duplicate, the status projection, single-use approval
+ * transitions, pages that end like DynamoDB's); `test/contract/store.test.ts` runs the same
+ * contract suite against both. Records go in and come out as copies, as through DynamoDB
+ * (undefined fields are dropped, like the document client's `removeUndefinedValues`).
+ */
+import { InvalidCursorError } from '../../lambdas/adapters/store.js';
+import type { ApprovalStatus } from '../../lambdas/core/approvals.js';
+import {
+  AWAITING_APPROVAL_RULE,
+  recordedEvent,
+  type TaskEvent,
+  taskStatusEffect,
+} from '../../lambdas/core/events.js';
+import type {
+  ApprovalGate,
+  ApprovalItem,
+  ApprovalTransition,
+  AttemptRecord,
+  DeadLetterRecord,
+  EventPage,
+  IdempotencyClaim,
+  NewEvent,
+  StepResult,
+  StoredArtifact,
+  StoredTask,
+  StorePorts,
+  TaskPage,
+} from '../../lambdas/core/ports.js';
+import type { Json, Plan, TaskStatus } from '../../lambdas/core/schemas.js';
+
+/** A deep copy without undefined fields: what a write and a read through DynamoDB give back. */
+function copy<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value));
+}
+
+/** META: the task plus the projection's bookkeeping, which `getTask` does not return. */
+interface Meta {
+  task: StoredTask;
+  statusSeq?: number;
+  pendingApprovals: number;
+}
+
+/** The DynamoDB adapter's sort key of a gate round (so listings come in the same order). */
+const gateKey = (g: ApprovalGate, round: number) =>
+  `r${g.run}#${g.kind}#${g.stepId ?? '-'}#${g.attempt ?? 0}#${round}`;
+const byKey = <V>(m: Map<string, V>): V[] =>
+  [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+const inner = <V>(m: Map<string, Map<string, V>>, k: string): Map<string, V> => {
+  let v = m.get(k);
+  if (!v) {
+    v = new Map();
+    m.set(k, v);
+  }
+  return v;
+};
+
+export class MemoryStore implements StorePorts {
+  private readonly metas = new Map<string, Meta>();
+  private readonly inputs = new Map<string, Record<string, Json>>();
+  private readonly plans = new Map<string, Plan>();
+  private readonly counters = new Map<string, number>();
+  private readonly events = new Map<string, Map<string, TaskEvent>>();
+  private readonly results = new Map<string, Map<string, StepResult>>();
+  private readonly attempts = new Map<string, AttemptRecord>();
+  private readonly artifacts = new Map<string, Map<string, StoredArtifact>>();
+  private readonly deadLetters = new Map<string, DeadLetterRecord>();
+  private readonly tokens = new Map<string, string>();
+  /** Per task, by gate and round. */
+  private readonly approvals = new Map<string, Map<string, ApprovalItem>>();
+  private readonly approvalIds = new Map<string, { taskId: string; key: string }>();
+  private readonly idempotency = new Map<string, { taskId: string; requestHash: string }>();
+
+  /* ------------------------------------------------------------------------------ tasks */
+
+  async createTask(task: StoredTask, inputs: Record<string, Json>): Promise<void> {
+    if (!this.inputs.has(task.taskId)) this.inputs.set(task.taskId, copy(inputs));
+    if (!this.counters.has(task.taskId)) this.counters.set(task.taskId, 0);
+    if (!this.metas.has(task.taskId)) this.metas.set(task.taskId, { task: copy(task), pendingApprovals: 0 });
+  }
+
+  async getTask(taskId: string): Promise<StoredTask | undefined> {
+    const meta = this.metas.get(taskId);
+    return meta ? copy(meta.task) : undefined;
+  }
+
+  async getInputs(taskId: string): Promise<Record<string, Json>> {
+    return copy(this.inputs.get(taskId) ?? {});
+  }
+
+  async putPlan(taskId: string, plan: Plan): Promise<Plan> {
+    const first = this.plans.get(taskId);
+    if (first) return copy(first);
+    this.plans.set(taskId, copy(plan));
+    return plan;
+  }
+
+  async getPlan(taskId: string): Promise<Plan | undefined> {
+    const plan = this.plans.get(taskId);
+    return plan ? copy(plan) : undefined;
+  }
+
+  async listTasks(opts: { status?: TaskStatus; limit: number; cursor?: string }): Promise<TaskPage> {
+    const after = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor);
+    const sortKey = (t: StoredTask) => `${t.createdAt}#${t.taskId}`;
+    const page = [...this.metas.values()]
+      .map((m) => m.task)
+      .filter((t) => opts.status === undefined || t.status === opts.status)
+      .sort((a, b) => (sortKey(a) < sortKey(b) ? 1 : -1))
+      .filter((t) => after === undefined || sortKey(t) < after)
+      .slice(0, opts.limit);
+    const tasks = page.map(({ taskId, goal, status, createdAt, updatedAt }) => ({
+      taskId,
+      goal,
+      status,
+      createdAt,
+      updatedAt,
+    }));
+    // Like a DynamoDB Query: a full page has a next key, even when nothing follows it.
+    const last = page.at(-1);
+    return { tasks, next: page.length === opts.limit && last ? encodeCursor(sortKey(last)) : undefined };
+  }
+
+  async setRun(taskId: string, run: number): Promise<boolean> {
+    const meta = this.metas.get(taskId);
+    if (!meta || !(meta.task.run < run)) return false;
+    meta.task.run = run;
+    meta.pendingApprovals = 0;
+    return true;
+  }
+
+  /* ----------------------------------------------------------------------------- events */
+
+  async appendEvent(e: NewEvent): Promise<TaskEvent | undefined> {
+    // A duplicate burns a sequence number, as the DynamoDB adapter's counter does.
+    const seq = (this.counters.get(e.taskId) ?? 0) + 1;
+    this.counters.set(e.taskId, seq);
+    const events = inner(this.events, e.taskId);
+    if (events.has(e.id)) return undefined;
+    const event = recordedEvent(e, seq, new Date().toISOString());
+    events.set(e.id, copy(event));
+    const meta = this.metas.get(e.taskId);
+    const effect = taskStatusEffect(event);
+    if (meta && effect.status && (meta.statusSeq === undefined || meta.statusSeq < seq)) {
+      Object.assign(meta.task, { status: effect.status, updatedAt: event.at });
+      meta.statusSeq = seq;
+    }
+    if (meta && effect.pendingApproval) {
+      meta.pendingApprovals += effect.pendingApproval.delta;
+      const { while: running, becomes: awaiting } = AWAITING_APPROVAL_RULE;
+      if (meta.task.status === running && meta.pendingApprovals > 0)
+        Object.assign(meta.task, { status: awaiting, updatedAt: event.at });
+      else if (meta.task.status === awaiting && meta.pendingApprovals <= 0)
+        Object.assign(meta.task, { status: running, updatedAt: event.at });
+    }
+    return event;
+  }
+
+  async listEvents(taskId: string, opts: { after?: number; limit: number }): Promise<EventPage> {
+    const events = [...(this.events.get(taskId)?.values() ?? [])]
+      .filter((e) => e.seq > (opts.after ?? 0))
+      .sort((a, b) => a.seq - b.seq)
+      .slice(0, opts.limit)
+      .map(copy);
+    const last = events.at(-1);
+    return { events, next: events.length === opts.limit && last ? last.seq : undefined };
+  }
+
+  async allEvents(taskId: string): Promise<TaskEvent[]> {
+    return (await this.listEvents(taskId, { limit: Number.MAX_SAFE_INTEGER })).events;
+  }
+
+  /* ------------------------------------------------------------------ results, attempts */
+
+  async putResult(taskId: string, result: StepResult): Promise<boolean> {
+    const results = inner(this.results, taskId);
+    const existing = results.get(result.stepId);
+    if (existing && !(existing.run < result.run && existing.status !== 'SUCCEEDED')) return false;
+    results.set(result.stepId, copy(result));
+    return true;
+  }
+
+  async getResults(taskId: string): Promise<Map<string, StepResult>> {
+    return new Map(byKey(this.results.get(taskId) ?? new Map()).map((r) => [r.stepId, copy(r)]));
+  }
+
+  async putAttempt(taskId: string, rec: AttemptRecord): Promise<void> {
+    const key = `${taskId}|${rec.run}|${rec.stepId}|${rec.attempt}`;
+    if (!this.attempts.has(key)) this.attempts.set(key, copy(rec));
+  }
+
+  async getAttempt(
+    taskId: string,
+    run: number,
+    stepId: string,
+    attempt: number,
+  ): Promise<AttemptRecord | undefined> {
+    const rec = this.attempts.get(`${taskId}|${run}|${stepId}|${attempt}`);
+    return rec ? copy(rec) : undefined;
+  }
+
+  /* -------------------------------------------------------------------------- artifacts */
+
+  async putArtifact(taskId: string, art: StoredArtifact): Promise<void> {
+    const artifacts = inner(this.artifacts, taskId);
+    if (!artifacts.has(art.id)) artifacts.set(art.id, copy(art));
+  }
+
+  async listArtifacts(taskId: string): Promise<StoredArtifact[]> {
+    return byKey(this.artifacts.get(taskId) ?? new Map()).map(copy);
+  }
+
+  async getArtifact(taskId: string, artifactId: string): Promise<StoredArtifact | undefined> {
+    const art = this.artifacts.get(taskId)?.get(artifactId);
+    return art ? copy(art) : undefined;
+  }
+
+  /* ----------------------------------------------------------------------- dead letters */
+
+  async putDeadLetter(rec: DeadLetterRecord): Promise<boolean> {
+    const key = `${rec.taskId}#r${rec.run}`;
+    if (this.deadLetters.has(key)) return false;
+    this.deadLetters.set(key, copy(rec));
+    return true;
+  }
+
+  async listDeadLetters(opts: { includeRedriven?: boolean; limit: number }): Promise<DeadLetterRecord[]> {
+    return byKey(this.deadLetters)
+      .filter((d) => opts.includeRedriven || d.status === 'OPEN')
+      .sort((a, b) => (a.at < b.at ? 1 : -1))
+      .slice(0, opts.limit)
+      .map(copy);
+  }
+
+  async markDeadLetterRedriven(taskId: string, run: number, redrivenAt: string): Promise<void> {
+    const rec = this.deadLetters.get(`${taskId}#r${run}`);
+    if (rec) Object.assign(rec, { status: 'REDRIVEN', redrivenAt });
+  }
+
+  /* ------------------------------------------------------------ control plane: tokens */
+
+  async putToken(taskId: string, run: number, stepId: string, token: string): Promise<void> {
+    this.tokens.set(`${taskId}|${run}|${stepId}`, token);
+  }
+
+  async getToken(taskId: string, run: number, stepId: string): Promise<string | undefined> {
+    return this.tokens.get(`${taskId}|${run}|${stepId}`);
+  }
+
+  /* --------------------------------------------------------- control plane: approvals */
+
+  async createApproval(
+    item: ApprovalItem & { taskToken: string },
+  ): Promise<{ created: boolean; item: ApprovalItem }> {
+    const approvals = inner(this.approvals, item.taskId);
+    const key = gateKey(item, item.round);
+    const existing = approvals.get(key);
+    if (!existing) approvals.set(key, copy(item));
+    const stored = existing ? copy(existing) : item;
+    if (!this.approvalIds.has(stored.id)) this.approvalIds.set(stored.id, { taskId: stored.taskId, key });
+    return { created: !existing, item: stored };
+  }
+
+  async latestApproval(taskId: string, gate: ApprovalGate): Promise<ApprovalItem | undefined> {
+    const rounds = (await this.listTaskApprovals(taskId)).filter(
+      (a) => gateKey(a, a.round) === gateKey(gate, a.round),
+    );
+    return rounds.sort((a, b) => a.round - b.round).at(-1);
+  }
+
+  async listTaskApprovals(taskId: string): Promise<ApprovalItem[]> {
+    return byKey(this.approvals.get(taskId) ?? new Map()).map(copy);
+  }
+
+  async getApproval(approvalId: string): Promise<ApprovalItem | undefined> {
+    const at = this.approvalIds.get(approvalId);
+    const item = at && this.approvals.get(at.taskId)?.get(at.key);
+    return item ? copy(item) : undefined;
+  }
+
+  async setApprovalToken(item: ApprovalItem, token: string): Promise<boolean> {
+    const current = this.approvals.get(item.taskId)?.get(gateKey(item, item.round));
+    if (current?.status !== 'PENDING') return false;
+    current.taskToken = token;
+    return true;
+  }
+
+  async transitionApproval(
+    item: ApprovalItem,
+    next: ApprovalTransition,
+  ): Promise<{ token?: string } | undefined> {
+    const current = this.approvals.get(item.taskId)?.get(gateKey(item, item.round));
+    if (current?.status !== 'PENDING') return undefined;
+    const token = current.taskToken;
+    delete current.taskToken;
+    current.status = next.status;
+    if (next.decision) current.decision = copy(next.decision);
+    if (next.escalated !== undefined) current.escalated = next.escalated;
+    if (next.closedReason !== undefined) current.closedReason = next.closedReason;
+    return token === undefined ? {} : { token };
+  }
+
+  async closePendingApprovals(taskId: string, reason: string): Promise<void> {
+    for (const a of await this.listTaskApprovals(taskId)) {
+      if (a.status === 'PENDING')
+        await this.transitionApproval(a, { status: 'EXPIRED', closedReason: reason });
+    }
+  }
+
+  async listApprovals(opts: { status: ApprovalStatus; limit: number }): Promise<ApprovalItem[]> {
+    const sortKey = (a: ApprovalItem) => `${a.requestedAt}#${a.id}`;
+    return [...this.approvals.values()]
+      .flatMap((m) => [...m.values()])
+      .filter((a) => a.status === opts.status)
+      .sort((a, b) => (sortKey(a) < sortKey(b) ? 1 : -1))
+      .slice(0, opts.limit)
+      .map(copy);
+  }
+
+  /* ------------------------------------------------------ control plane: idempotency */
+
+  async claimIdempotencyKey(
+    key: string,
+    taskId: string,
+    requestHash: string,
+    _now: string,
+  ): Promise<IdempotencyClaim> {
+    const existing = this.idempotency.get(key);
+    if (existing) return { ...existing, fresh: false };
+    this.idempotency.set(key, { taskId, requestHash });
+    return { taskId, requestHash, fresh: true };
+  }
+}
+
+function encodeCursor(after: string): string {
+  return Buffer.from(JSON.stringify({ after })).toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (v && typeof v === 'object' && 'after' in v && typeof v.after === 'string') return v.after;
+  } catch {
+    /* fall through */
+  }
+  throw new InvalidCursorError();
+}
