@@ -25,6 +25,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { ApprovalDecision, ApprovalKind, ApprovalStatus } from '../core/approvals.js';
+import { BatonError, ErrorNames, ValidationError } from '../core/errors.js';
 import { STATUS_EVENTS, type TaskMeta } from '../core/fold.js';
 import type {
   ArtifactRef,
@@ -40,10 +41,10 @@ import type {
 
 export const TABLE_INDEXES = { bySeq: 'bySeq', byStatus: 'byStatus', byCreated: 'byCreated' } as const;
 
-export class StoreError extends Error {
+export class StoreError extends BatonError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = 'Baton.StoreError';
+    this.name = ErrorNames.StoreError;
   }
 }
 
@@ -822,9 +823,10 @@ function decodeCursor(cursor: string): Record<string, unknown> {
   throw new InvalidCursorError();
 }
 
-export class InvalidCursorError extends Error {
+/** A ValidationError: the API answers it as a 400 problem, like any invalid query. */
+export class InvalidCursorError extends ValidationError {
   constructor() {
     super('cursor is not one this API returned; pass the "next" value of the previous page');
-    this.name = 'Baton.InvalidCursor';
+    this.name = ErrorNames.InvalidCursor;
   }
 }

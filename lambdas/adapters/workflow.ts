@@ -6,14 +6,15 @@ import {
   StartExecutionCommand,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
+import { BatonError, ErrorNames } from '../core/errors.js';
 
 /** Errors that mean "this token was already answered or is gone": a duplicate callback, not a fault. */
 const STALE_TOKEN_ERRORS = new Set(['TaskTimedOut', 'InvalidToken', 'TaskDoesNotExist']);
 
-export class WorkflowError extends Error {
+export class WorkflowError extends BatonError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = 'Baton.WorkflowError';
+    this.name = ErrorNames.WorkflowError;
   }
 }
 

@@ -3,6 +3,7 @@
  * scheme AWS recommends. Sleep and randomness are injectable so tests need no clock.
  */
 import { setTimeout as sleepTimer } from 'node:timers/promises';
+import { BatonError, ErrorNames } from '../core/errors.js';
 
 export interface RetryPolicy {
   /** Attempts in total, including the first. */
@@ -27,12 +28,12 @@ export interface RetryOptions {
 }
 
 /** Thrown by withRetry: the last error and how many attempts were made. */
-export class RetriesExhausted extends Error {
+export class RetriesExhausted extends BatonError {
   readonly attempts: number;
   readonly retryable: boolean;
   constructor(attempts: number, retryable: boolean, cause: unknown) {
     super(`gave up after ${attempts} attempt(s)`, { cause });
-    this.name = 'RetriesExhausted';
+    this.name = ErrorNames.RetriesExhausted;
     this.attempts = attempts;
     this.retryable = retryable;
   }

@@ -8,6 +8,7 @@
 
 import { z } from 'zod';
 import type { StepResult, StoredTask } from '../adapters/store.js';
+import { ErrorNames } from '../core/errors.js';
 import { eventId } from '../core/ids.js';
 import type { Plan } from '../core/schemas.js';
 import type { OrchestratorDeps } from './deps.js';
@@ -85,7 +86,7 @@ export async function evaluateGate(
   if (action === 'skip' && failedDep) {
     const dep = results.get(failedDep) as StepResult;
     const error = {
-      name: 'Baton.DependencyFailed',
+      name: ErrorNames.DependencyFailed,
       message: `dependency ${failedDep} ${dep.status.toLowerCase()}`,
     };
     await deps.store.appendEvent({

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { DeadLetterRecord, StepResult, StoredTask } from '../adapters/store.js';
 import { WorkflowClient } from '../adapters/workflow.js';
 import { approvalTimeoutSeconds } from '../core/approvals.js';
-import { ContractViolationError } from '../core/errors.js';
+import { ContractViolationError, ErrorNames } from '../core/errors.js';
 import { eventId } from '../core/ids.js';
 import { decideOutcome } from '../core/outcome.js';
 import { ExecutionInput, IntakeMessage, type Json, type Plan } from '../core/schemas.js';
@@ -128,7 +128,7 @@ export async function finalizeTask(deps: OrchestratorDeps, raw: unknown): Promis
   const error =
     caught ??
     outcome?.error ??
-    (outcome ? undefined : { name: 'Baton.NoPlan', message: 'the task has no plan' });
+    (outcome ? undefined : { name: ErrorNames.NoPlan, message: 'the task has no plan' });
   const type =
     status === 'SUCCEEDED' ? 'TaskSucceeded' : status === 'DEGRADED' ? 'TaskDegraded' : 'TaskFailed';
   if (status === 'FAILED')
