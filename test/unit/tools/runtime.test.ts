@@ -11,7 +11,8 @@ import {
   ToolTimeoutError,
   toStepError,
 } from '../../../lambdas/tools/errors.js';
-import { canonicalJson, createToolRuntime, digestArgs } from '../../../lambdas/tools/runtime.js';
+import { canonicalJson } from '../../../lambdas/core/ids.js';
+import { createToolRuntime, digestArgs } from '../../../lambdas/tools/runtime.js';
 import type { Tool, ToolCallRecord, ToolContext } from '../../../lambdas/tools/types.js';
 
 const ctx: ToolContext = { taskId: 'task-1', stepId: 'step-a' };
