@@ -53,8 +53,6 @@ export const ErrorNames = {
   ApprovalsNotConfigured: 'Baton.ApprovalsNotConfigured',
   AgentConfigError: 'Baton.AgentConfigError',
   AgentSettingsError: 'Baton.AgentSettingsError',
-  /** A model call kept failing (models/retry.ts); always turned into AgentFailed/NonRetryable. */
-  RetriesExhausted: 'Baton.RetriesExhausted',
 
   /*
    * ---- the tool runtime. These names are part of the audit trail (`ToolCalled` events report
