@@ -56,7 +56,7 @@ export class WorkflowClient {
 
   async stop(executionArn: string, cause: string): Promise<void> {
     try {
-      await this.sfn.send(new StopExecutionCommand({ executionArn, cause, error: 'Baton.Cancelled' }));
+      await this.sfn.send(new StopExecutionCommand({ executionArn, cause, error: ErrorNames.Cancelled }));
     } catch (err) {
       if ((err as Error).name === 'ExecutionDoesNotExist') return;
       throw new WorkflowError(`Could not stop ${executionArn}`, { cause: err });
