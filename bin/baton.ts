@@ -8,11 +8,12 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { BatonError, ErrorNames } from '../lambdas/core/errors.js';
 
-class CliError extends Error {
+class CliError extends BatonError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = 'CliError';
+    this.name = ErrorNames.CliError;
   }
 }
 

@@ -1,12 +1,13 @@
 /** S3 artifact storage: `tasks/<taskId>/steps/<stepId>/<attempt>/<name>`, sha256 recorded. */
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { BatonError, ErrorNames } from '../core/errors.js';
 import { artifactId, artifactKey, sha256Hex } from '../core/ids.js';
 import type { StoredArtifact } from './store.js';
 
-export class ArtifactStoreError extends Error {
+export class ArtifactStoreError extends BatonError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = 'Baton.ArtifactStoreError';
+    this.name = ErrorNames.ArtifactStoreError;
   }
 }
 

@@ -6,7 +6,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { PublishCommand, type PublishCommandInput, SNSClient } from '@aws-sdk/client-sns';
 import type { ApprovalKind } from '../core/approvals.js';
-import { BatonError } from '../core/errors.js';
+import { BatonError, ErrorNames } from '../core/errors.js';
 
 export interface ApprovalNotification {
   approvalId: string;
@@ -34,7 +34,7 @@ export class ApprovalNotificationError extends BatonError {
   readonly approvalId: string;
   constructor(message: string, approvalId: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = 'Baton.ApprovalNotificationFailed';
+    this.name = ErrorNames.ApprovalNotificationFailed;
     this.approvalId = approvalId;
   }
 }

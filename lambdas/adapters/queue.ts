@@ -1,12 +1,13 @@
 /** SQS: the intake queue that buffers task starts, and the dead-letter queue of failed tasks. */
 import { type MessageAttributeValue, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { BatonError, ErrorNames } from '../core/errors.js';
 import type { IntakeMessage } from '../core/schemas.js';
 import type { DeadLetterRecord } from './store.js';
 
-export class QueueError extends Error {
+export class QueueError extends BatonError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = 'Baton.QueueError';
+    this.name = ErrorNames.QueueError;
   }
 }
 

@@ -6,14 +6,15 @@ import {
   StartExecutionCommand,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
+import { BatonError, ErrorNames } from '../core/errors.js';
 
 /** Errors that mean "this token was already answered or is gone": a duplicate callback, not a fault. */
 const STALE_TOKEN_ERRORS = new Set(['TaskTimedOut', 'InvalidToken', 'TaskDoesNotExist']);
 
-export class WorkflowError extends Error {
+export class WorkflowError extends BatonError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = 'Baton.WorkflowError';
+    this.name = ErrorNames.WorkflowError;
   }
 }
 
@@ -55,7 +56,7 @@ export class WorkflowClient {
 
   async stop(executionArn: string, cause: string): Promise<void> {
     try {
-      await this.sfn.send(new StopExecutionCommand({ executionArn, cause, error: 'Baton.Cancelled' }));
+      await this.sfn.send(new StopExecutionCommand({ executionArn, cause, error: ErrorNames.Cancelled }));
     } catch (err) {
       if ((err as Error).name === 'ExecutionDoesNotExist') return;
       throw new WorkflowError(`Could not stop ${executionArn}`, { cause: err });

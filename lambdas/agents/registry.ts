@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
+import { BatonError, ErrorNames } from '../core/errors.js';
 import { type AgentHandler, AgentName } from '../core/schemas.js';
 import { ModelConfigOverride } from '../models/index.js';
 import {
@@ -22,10 +23,10 @@ import {
   resolveToolPaths,
 } from './settings.js';
 
-export class AgentConfigError extends Error {
+export class AgentConfigError extends BatonError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = 'Baton.AgentConfigError';
+    this.name = ErrorNames.AgentConfigError;
   }
 }
 

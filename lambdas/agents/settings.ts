@@ -14,6 +14,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { BatonError, ErrorNames } from '../core/errors.js';
 import { ModelConfigOverride } from '../models/index.js';
 import type { ToolsConfig } from '../tools/index.js';
 
@@ -189,10 +190,10 @@ export function toToolsConfig(tools: AgentToolsSettings): ToolsConfig {
 /** The environment variable the stack sets on agent functions: JSON `{ "<agent>": AgentSettings }`. */
 export const AGENT_SETTINGS_ENV = 'BATON_AGENT_SETTINGS';
 
-export class AgentSettingsError extends Error {
+export class AgentSettingsError extends BatonError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = 'Baton.AgentSettingsError';
+    this.name = ErrorNames.AgentSettingsError;
   }
 }
 

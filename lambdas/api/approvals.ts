@@ -14,7 +14,6 @@ import {
   type ApprovalListing,
   type ApprovalRecord,
   type ApprovalStatus,
-  approvalConflictProblem,
   csrfToken,
   type DecisionInput,
   decideTransition,
@@ -26,14 +25,7 @@ import {
   verifyApprovalLink,
   verifyCsrf,
 } from '../core/approvals.js';
-import {
-  ConflictError,
-  ErrorNames,
-  GoneError,
-  HttpProblemError,
-  NotFoundError,
-  ValidationError,
-} from '../core/errors.js';
+import { ConflictError, ErrorNames, GoneError, NotFoundError, ValidationError } from '../core/errors.js';
 import { isTerminal } from '../core/fold.js';
 import type { ApprovalPort, EventPort, ResultPort, TaskPort } from '../core/ports.js';
 import type { Json } from '../core/schemas.js';
@@ -49,15 +41,38 @@ export interface ApprovalApiDeps {
   now?: () => Date;
 }
 
-/** A decision that cannot be made: 409 (decided before: what, who, when) or 410 (expired/closed). */
-export class ApprovalConflictError extends HttpProblemError {
-  readonly conflict: ApprovalConflict;
-  constructor(conflict: ApprovalConflict) {
-    const p = approvalConflictProblem(conflict);
-    super(p.status, p.title, p.message, { extra: p.extra });
-    this.name = p.status === 409 ? ErrorNames.Conflict : ErrorNames.Gone;
+type AlreadyDecided = Extract<ApprovalConflict, { reason: 'already-decided' }>;
+type Expired = Extract<ApprovalConflict, { reason: 'expired' }>;
+
+/** Someone decided first: a ConflictError (409) saying what was decided, by whom and when. */
+export class ApprovalDecidedError extends ConflictError {
+  readonly conflict: AlreadyDecided;
+  constructor(conflict: AlreadyDecided) {
+    const d = conflict.decision;
+    super(`approval ${conflict.approvalId} was already decided (${d.decision}) by ${d.approver} at ${d.at}`, {
+      decided: { decision: d.decision, approver: d.approver, at: d.at, via: d.via },
+    });
     this.conflict = conflict;
   }
+}
+
+/** The gate expired before the decision: a GoneError (410). */
+export class ApprovalExpiredError extends GoneError {
+  readonly conflict: Expired;
+  constructor(conflict: Expired) {
+    super(`approval ${conflict.approvalId} expired at ${conflict.expiresAt}`);
+    this.conflict = conflict;
+  }
+}
+
+/** A decision that cannot be made: 409 (decided before: what, who, when) or 410 (expired/closed). */
+export type ApprovalConflictError = ApprovalDecidedError | ApprovalExpiredError;
+
+/** The error for a conflict `decideTransition` reported. The link flow renders pages instead. */
+export function approvalConflictError(conflict: ApprovalConflict): ApprovalConflictError {
+  return conflict.reason === 'already-decided'
+    ? new ApprovalDecidedError(conflict)
+    : new ApprovalExpiredError(conflict);
 }
 
 const clock = (deps: { now?: () => Date }) => deps.now?.() ?? new Date();
@@ -90,7 +105,7 @@ export async function listApprovals(
  * Decides an approval (link or API): single use, recorded as ApprovalDecided, then the waiting
  * gate is resumed with the stored token: success for approve/retry, failure (the reason) for
  * reject. The response is the public record.
- * @throws NotFoundError, ValidationError, ApprovalConflictError (409/410), GoneError.
+ * @throws NotFoundError, ValidationError, ApprovalDecidedError (409), ApprovalExpiredError or GoneError (410).
  */
 export async function decideApproval(
   deps: ApprovalApiDeps,
@@ -101,7 +116,7 @@ export async function decideApproval(
   if (!item) throw new NotFoundError(`No approval ${approvalId}.`);
   const now = clock(deps);
   const result = decideTransition(item, input, now);
-  if (!result.ok) throw new ApprovalConflictError(result.conflict);
+  if (!result.ok) throw approvalConflictError(result.conflict);
   const task = await deps.store.getTask(item.taskId);
   if (!task || isTerminal(task.status) || task.run !== item.run) {
     throw new GoneError(`approval ${approvalId} is no longer waiting for a decision: its task moved on`);
@@ -111,7 +126,7 @@ export async function decideApproval(
     // Someone else decided (or the gate timed out) between our read and our write.
     const now2 = await deps.store.getApproval(approvalId);
     const again = now2 ? decideTransition(now2, input, now) : undefined;
-    if (again && !again.ok) throw new ApprovalConflictError(again.conflict);
+    if (again && !again.ok) throw approvalConflictError(again.conflict);
     throw new ConflictError(`approval ${approvalId} changed while deciding; reload and try again`);
   }
   await recordApprovalDecided(deps.store, item, task.traceId, result.decision);
@@ -269,11 +284,9 @@ export async function submitApprovalForm(
     });
     return { kind: 'result', record };
   } catch (err) {
-    if (err instanceof ApprovalConflictError && err.conflict.reason === 'already-decided') {
-      return { kind: 'conflict', decision: err.conflict.decision };
-    }
-    if (err instanceof ApprovalConflictError || err instanceof GoneError)
-      return { kind: 'error', status: 410 };
+    if (err instanceof ApprovalDecidedError) return { kind: 'conflict', decision: err.conflict.decision };
+    // ApprovalExpiredError is a GoneError.
+    if (err instanceof GoneError) return { kind: 'error', status: 410 };
     if (err instanceof NotFoundError) return { kind: 'error', status: 404 };
     if (err instanceof ValidationError) return { kind: 'error', status: 400 };
     throw err;

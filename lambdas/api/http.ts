@@ -8,7 +8,10 @@ import type {
 } from 'aws-lambda';
 import type { ZodType } from 'zod';
 import {
-  HttpProblemError,
+  type BatonError,
+  ConflictError,
+  GoneError,
+  NotFoundError,
   PayloadTooLargeError,
   type ProblemIssue,
   UnauthorizedError,
@@ -47,23 +50,65 @@ export function problem(
   };
 }
 
+/**
+ * The one table from domain error classes to HTTP: status and problem title. The first class
+ * an error is an instance of wins (subclasses such as InvalidCursorError or the approval
+ * conflicts inherit their parent's row). Anything not listed is a 500.
+ */
+const PROBLEM_TABLE: ReadonlyArray<{
+  error: abstract new (...args: never[]) => BatonError;
+  status: number;
+  title: string;
+}> = [
+  { error: ValidationError, status: 400, title: 'Invalid request' },
+  { error: UnauthorizedError, status: 401, title: 'Unauthorized' },
+  { error: NotFoundError, status: 404, title: 'Not found' },
+  { error: ConflictError, status: 409, title: 'Conflict' },
+  { error: GoneError, status: 410, title: 'Gone' },
+  { error: PayloadTooLargeError, status: 413, title: 'Payload too large' },
+];
+
+/** What the API answers for `err`: status, title, and the extra members of its problem document. */
+export interface ProblemMapping {
+  status: number;
+  title: string;
+  detail: string;
+  issues?: ProblemIssue[];
+  extra?: Record<string, unknown>;
+}
+
+/** The problem a domain error maps to, or undefined for anything else (a 500). */
+export function problemFor(err: unknown): ProblemMapping | undefined {
+  const row = PROBLEM_TABLE.find((r) => err instanceof r.error);
+  if (!row || !(err instanceof Error)) return undefined;
+  return {
+    status: row.status,
+    title: row.title,
+    detail: err.message,
+    ...(err instanceof ValidationError && err.issues ? { issues: err.issues } : {}),
+    ...((err instanceof ConflictError || err instanceof GoneError) && err.extra ? { extra: err.extra } : {}),
+  };
+}
+
 /** Errors become problem documents; only 4xx details reach the client, 5xx are logged and generic. */
 export function problemErrors(
   log: (line: Record<string, unknown>) => void,
 ): middy.MiddlewareObj<HttpEvent, APIGatewayProxyResultV2> {
   return {
     onError: async (request) => {
-      const err = request.error as Error & { statusCode?: number; expose?: boolean };
+      const err = request.error as Error & { statusCode?: number };
       const instance = request.event?.rawPath;
-      if (err instanceof HttpProblemError && err.status < 500) {
-        request.response = problem(err.status, err.title, err.message, {
+      const mapped = problemFor(err);
+      if (mapped) {
+        request.response = problem(mapped.status, mapped.title, mapped.detail, {
           instance,
-          ...(err.issues ? { issues: err.issues } : {}),
-          ...(err.extra ?? {}),
+          ...(mapped.issues ? { issues: mapped.issues } : {}),
+          ...(mapped.extra ?? {}),
         });
         return;
       }
-      if ((err as { statusCode?: number })?.statusCode === 404) {
+      // http-router's "no such route" (a middy http error with statusCode 404).
+      if (err?.statusCode === 404) {
         request.response = problem(
           404,
           'Not found',

@@ -133,13 +133,9 @@ export async function listTaskEvents(deps: ApiDeps, taskId: string, q: z.infer<t
 }
 
 export async function listTasks(deps: ApiDeps, q: z.infer<typeof ListTasksQuery>) {
-  try {
-    const page = await deps.store.listTasks(q);
-    return { tasks: page.tasks, ...(page.next ? { next: page.next } : {}) };
-  } catch (err) {
-    if ((err as Error).name === 'Baton.InvalidCursor') throw new ValidationError((err as Error).message);
-    throw err;
-  }
+  // A bad cursor throws InvalidCursorError, a ValidationError: the API answers 400.
+  const page = await deps.store.listTasks(q);
+  return { tasks: page.tasks, ...(page.next ? { next: page.next } : {}) };
 }
 
 export async function listTaskArtifacts(deps: ApiDeps, taskId: string) {

@@ -19,7 +19,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { BatonError, ConflictError, ErrorNames, HttpProblemError, ValidationError } from './errors.js';
+import { BatonError, ErrorNames, ValidationError } from './errors.js';
 import type { DecisionEventData } from './events.js';
 import { JsonValue, LIMITS, StepId } from './schemas.js';
 
@@ -527,27 +527,6 @@ export function decideTransition(
   next.status = input.via === 'timeout' ? 'EXPIRED' : 'DECIDED';
   next.decision = decision;
   return { ok: true, record: next, decision: copyDecision(decision) };
-}
-
-/**
- * The API problem for a conflict: 409 with what was decided, by whom and when, or 410 for an
- * expired gate. For the JSON API; the link flow renders `renderConflictPage` / an error page.
- */
-export function approvalConflictProblem(conflict: ApprovalConflict): HttpProblemError {
-  if (conflict.reason === 'already-decided') {
-    const d = conflict.decision;
-    return new ConflictError(
-      `approval ${conflict.approvalId} was already decided (${d.decision}) by ${d.approver} at ${d.at}`,
-      {
-        decided: { decision: d.decision, approver: d.approver, at: d.at, via: d.via },
-      },
-    );
-  }
-  return new HttpProblemError(
-    410,
-    'Gone',
-    `approval ${conflict.approvalId} expired at ${conflict.expiresAt}`,
-  );
 }
 
 /* ------------------------------------------------------------------------ gate policy */

@@ -1,10 +1,18 @@
 /**
- * Typed errors. Every class sets `name` (the value Step Functions matches in `ErrorEquals`)
- * and keeps `cause`. The ASL definition imports `ErrorNames` from here, so the names thrown by
- * Lambdas and the names caught by the state machine have one source.
+ * Typed errors: one tree. Every Baton error extends `BatonError`, sets `name` from `ErrorNames`
+ * (the value Step Functions matches in `ErrorEquals`) and keeps `cause`. The ASL definition
+ * imports `ErrorNames` from here, so the names thrown by Lambdas and the names caught by the
+ * state machine have one source. Callers match errors by class (`instanceof`), not by name.
+ *
+ * The domain errors here carry no HTTP status: the API maps error classes to status and title
+ * in one table (`lambdas/api/http.ts`).
  */
 
 export const ErrorNames = {
+  /** Any Baton error without a more specific name (the base class). */
+  Error: 'Baton.Error',
+
+  /* ---- matched by the state machine (ErrorEquals) or recorded as step/task failures: never rename */
   /** An agent attempt failed and may be retried. */
   AgentFailed: 'Baton.AgentFailed',
   /** An agent attempt failed and must not be retried (bad input, policy refusal, ...). */
@@ -13,18 +21,64 @@ export const ErrorNames = {
   ContractViolation: 'Baton.ContractViolation',
   /** The task was cancelled while the step was running. */
   Cancelled: 'Baton.Cancelled',
-  /** Request validation failed (API). */
+  /** A human rejected an approval gate (sent as the task failure of the gate's token). */
+  ApprovalRejected: 'Baton.ApprovalRejected',
+  /** An approval gate expired without a decision (its timeout policy rejected it). */
+  ApprovalTimedOut: 'Baton.ApprovalTimedOut',
+  /** The execution's Fail state: the task ended FAILED. */
+  TaskFailed: 'Baton.TaskFailed',
+  /** A step was skipped because a step it depends on failed. */
+  DependencyFailed: 'Baton.DependencyFailed',
+  /** Finalize found no plan for the task. */
+  NoPlan: 'Baton.NoPlan',
+
+  /* ---- domain errors the API maps to problem documents (lambdas/api/http.ts) */
+  /** Request validation failed. */
   Validation: 'Baton.Validation',
   NotFound: 'Baton.NotFound',
   Conflict: 'Baton.Conflict',
   PayloadTooLarge: 'Baton.PayloadTooLarge',
   Unauthorized: 'Baton.Unauthorized',
   Gone: 'Baton.Gone',
-  /** A human rejected an approval gate (sent as the task failure of the gate's token). */
-  ApprovalRejected: 'Baton.ApprovalRejected',
-  /** An approval gate expired without a decision (its timeout policy rejected it). */
-  ApprovalTimedOut: 'Baton.ApprovalTimedOut',
+  /** A list cursor that this API did not return. */
+  InvalidCursor: 'Baton.InvalidCursor',
+
+  /* ---- adapters and configuration */
+  StoreError: 'Baton.StoreError',
+  WorkflowError: 'Baton.WorkflowError',
+  ArtifactStoreError: 'Baton.ArtifactStoreError',
+  QueueError: 'Baton.QueueError',
+  SigningSecretUnavailable: 'Baton.SigningSecretUnavailable',
+  ApprovalNotificationFailed: 'Baton.ApprovalNotificationFailed',
+  ApprovalsNotConfigured: 'Baton.ApprovalsNotConfigured',
+  AgentConfigError: 'Baton.AgentConfigError',
+  AgentSettingsError: 'Baton.AgentSettingsError',
+
+  /*
+   * ---- the tool runtime. These names are part of the audit trail (`ToolCalled` events report
+   * the tool error's name, and step errors start with it), so they keep their class-name values.
+   */
+  ToolError: 'ToolError',
+  ToolNotAllowed: 'ToolNotAllowedError',
+  ToolNotFound: 'ToolNotFoundError',
+  ToolInput: 'ToolInputError',
+  ToolDisabled: 'ToolDisabledError',
+  ToolTimeout: 'ToolTimeoutError',
+  ToolAborted: 'ToolAbortedError',
+  ToolExecution: 'ToolExecutionError',
+  SsrfBlocked: 'SsrfBlockedError',
+  HostNotAllowed: 'HostNotAllowedError',
+  ReadOnlyViolation: 'ReadOnlyViolationError',
+
+  /* ---- local mode and the CLI (lib/local, bin) */
+  EmulatorError: 'Baton.EmulatorError',
+  SqsPollerError: 'Baton.SqsPollerError',
+  TemplateError: 'Baton.TemplateError',
+  LocalRuntimeError: 'Baton.LocalRuntimeError',
+  CliError: 'Baton.CliError',
 } as const;
+
+export type ErrorName = (typeof ErrorNames)[keyof typeof ErrorNames];
 
 /** Errors the RunAgent state never retries: the next attempt would fail the same way. */
 export const NON_RETRYABLE_ERRORS = [
@@ -45,7 +99,7 @@ export const LAMBDA_SERVICE_ERRORS = [
 export class BatonError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = 'Baton.Error';
+    this.name = ErrorNames.Error;
   }
 }
 
@@ -83,71 +137,60 @@ export class CancelledError extends BatonError {
   }
 }
 
+/** One problem of an invalid input: where (a dotted path) and what is wrong. */
 export interface ProblemIssue {
   path: string;
   message: string;
 }
 
-/** An error the API turns into an RFC 9457 problem document; `status` < 500 is shown to clients. */
-export class HttpProblemError extends BatonError {
-  readonly status: number;
-  readonly title: string;
+/** The input (request body, query, form, decision) is invalid; `issues` says where and why. */
+export class ValidationError extends BatonError {
   readonly issues?: ProblemIssue[];
-  readonly extra?: Record<string, unknown>;
-  constructor(
-    status: number,
-    title: string,
-    detail: string,
-    options?: { cause?: unknown; issues?: ProblemIssue[]; extra?: Record<string, unknown> },
-  ) {
-    super(detail, options);
-    this.status = status;
-    this.title = title;
-    this.issues = options?.issues;
-    this.extra = options?.extra;
-  }
-}
-
-export class ValidationError extends HttpProblemError {
   constructor(detail: string, issues?: ProblemIssue[], options?: { cause?: unknown }) {
-    super(400, 'Invalid request', detail, { ...options, issues });
+    super(detail, options);
     this.name = ErrorNames.Validation;
+    this.issues = issues;
   }
 }
 
-export class NotFoundError extends HttpProblemError {
+export class NotFoundError extends BatonError {
   constructor(detail: string) {
-    super(404, 'Not found', detail);
+    super(detail);
     this.name = ErrorNames.NotFound;
   }
 }
 
-export class ConflictError extends HttpProblemError {
+/** The request conflicts with the current state; `extra` holds what a client needs to see (who decided, ...). */
+export class ConflictError extends BatonError {
+  readonly extra?: Record<string, unknown>;
   constructor(detail: string, extra?: Record<string, unknown>) {
-    super(409, 'Conflict', detail, { extra });
+    super(detail);
     this.name = ErrorNames.Conflict;
+    this.extra = extra;
   }
 }
 
-export class PayloadTooLargeError extends HttpProblemError {
+export class PayloadTooLargeError extends BatonError {
   constructor(detail: string) {
-    super(413, 'Payload too large', detail);
+    super(detail);
     this.name = ErrorNames.PayloadTooLarge;
   }
 }
 
-export class UnauthorizedError extends HttpProblemError {
+export class UnauthorizedError extends BatonError {
   constructor(detail = 'Send the API key as "Authorization: Bearer <key>".') {
-    super(401, 'Unauthorized', detail);
+    super(detail);
     this.name = ErrorNames.Unauthorized;
   }
 }
 
 /** The resource existed but is no longer usable (an expired approval link, a closed gate). */
-export class GoneError extends HttpProblemError {
-  constructor(detail: string) {
-    super(410, 'Gone', detail);
+export class GoneError extends BatonError {
+  readonly extra?: Record<string, unknown>;
+  constructor(detail: string, extra?: Record<string, unknown>) {
+    super(detail);
     this.name = ErrorNames.Gone;
+    this.extra = extra;
   }
 }
 

@@ -15,12 +15,21 @@ export function sha256Hex(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** JSON with object keys sorted, so equal values hash equally. */
+/**
+ * JSON with object keys sorted recursively, so equal values hash equally: the one canonical
+ * form behind every digest (idempotency request hashes, tool and model argument digests).
+ * Otherwise exactly JSON.stringify: `toJSON` is honoured (a Date is its ISO string),
+ * `undefined` (and functions, symbols) in an array become `null`, object members with those
+ * values are dropped. A top-level value with no JSON form (`undefined`) is `"null"`, so the
+ * result is always a string to hash.
+ */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)))
-      : v,
+  return (
+    JSON.stringify(value, (_key, v: unknown) =>
+      v && typeof v === 'object' && !Array.isArray(v)
+        ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+        : v,
+    ) ?? 'null'
   );
 }
 

@@ -1,4 +1,5 @@
 /** How a task ends, from its plan, its step results and its policy. Pure. */
+import { ErrorNames } from './errors.js';
 import type { Json, Plan, Policy, StepStatus, TaskResult, TaskStatus } from './schemas.js';
 
 export interface StepOutcome {
@@ -54,7 +55,7 @@ export function decideOutcome(
     result,
     missing,
     error: {
-      name: 'Baton.TaskFailed',
+      name: ErrorNames.TaskFailed,
       message: `required step${requiredMissing.length > 1 ? 's' : ''} ${requiredMissing.join(', ')} did not succeed${
         cause ? ` (${first}: ${cause.name}: ${cause.message})` : ''
       }`,

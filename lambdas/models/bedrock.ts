@@ -1,15 +1,17 @@
 /**
- * Amazon Bedrock through the Converse API (`ConverseCommand`), one request per generate call.
+ * Amazon Bedrock through the Converse API (`ConverseCommand`) of the AWS SDK, one request per
+ * generate call.
  *
- * Retries: this module retries throttling and transient failures itself (capped exponential
- * backoff with full jitter, see retry.ts) and creates its client with the SDK's retries off
- * (`maxAttempts: 1`), so attempts are not multiplied. The SDK's standard/adaptive strategy would
- * cover the same errors, but it lives in the client's middleware stack, which aws-sdk-client-mock
- * replaces (it stubs `send`): retries done there could not be tested, and one loop here also honours
- * the request's AbortSignal while waiting and reports how many attempts were made.
+ * Retries are the SDK's: the client is created with the standard retry strategy (`retryMode`,
+ * `maxAttempts`, default 5 attempts) which retries throttling (ThrottlingException, 429),
+ * transient and 5xx errors and errors the service marks retryable (ModelNotReadyException) with
+ * capped exponential backoff and full jitter, shares a retry-token bucket across calls, and
+ * stops waiting when the request's AbortSignal aborts. This module only turns the final error
+ * into a typed model error (with the SDK's attempt count).
  */
 import {
   BedrockRuntimeClient,
+  type BedrockRuntimeClientConfig,
   type ContentBlock,
   ConverseCommand,
   type ConverseCommandInput,
@@ -19,7 +21,6 @@ import {
   type Tool,
 } from '@aws-sdk/client-bedrock-runtime';
 import { ModelRequestError, ModelUnavailableError } from './errors.js';
-import { RetriesExhausted, type RetryPolicy, withRetry } from './retry.js';
 import {
   type ChatMessage,
   type GenerateRequest,
@@ -31,29 +32,27 @@ import {
   type ToolSpec,
 } from './types.js';
 
-/** Attempts in total per generate call, and the backoff between them. */
-export const DEFAULT_BEDROCK_RETRY: RetryPolicy = { maxAttempts: 5, baseDelayMs: 1000, maxDelayMs: 20_000 };
+/** Attempts in total per generate call (the SDK's standard retry strategy). */
+export const DEFAULT_BEDROCK_MAX_ATTEMPTS = 5;
 
 export interface BedrockProviderOptions {
   modelId: string;
   /** Region of the client created by this module; default: the SDK's (AWS_REGION). */
   region?: string;
-  /**
-   * A client to use instead of the module's own. Create it with `createBedrockClient` (or with
-   * `maxAttempts: 1`) so the SDK does not retry on top of this provider.
-   */
+  /** A client to use instead of the module's own (tests; custom endpoints). See `createBedrockClient`. */
   client?: BedrockRuntimeClient;
-  retry?: Partial<RetryPolicy>;
-  /** For tests: how to wait between attempts and where jitter comes from. */
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-  random?: () => number;
-  /** Called before each wait between attempts, e.g. to log throttling. */
-  onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
 }
 
-/** A Bedrock Runtime client with the SDK's own retries off (this module retries). */
-export function createBedrockClient(region?: string): BedrockRuntimeClient {
-  return new BedrockRuntimeClient({ ...(region ? { region } : {}), maxAttempts: 1 });
+/**
+ * A Bedrock Runtime client with the SDK's standard retry strategy and `maxAttempts` attempts;
+ * any other client setting (region, `retryMode: 'adaptive'`, a request handler) may be given.
+ */
+export function createBedrockClient(config: BedrockRuntimeClientConfig = {}): BedrockRuntimeClient {
+  return new BedrockRuntimeClient({
+    maxAttempts: DEFAULT_BEDROCK_MAX_ATTEMPTS,
+    retryMode: 'standard',
+    ...config,
+  });
 }
 
 /** Clients created once per container (per region), reused by every provider and call. */
@@ -62,7 +61,7 @@ function sharedClient(region?: string): BedrockRuntimeClient {
   const key = region ?? '';
   let client = clients.get(key);
   if (!client) {
-    client = createBedrockClient(region);
+    client = createBedrockClient(region ? { region } : {});
     clients.set(key, client);
   }
   return client;
@@ -71,7 +70,6 @@ function sharedClient(region?: string): BedrockRuntimeClient {
 export function createBedrockProvider(options: BedrockProviderOptions): ModelProvider {
   const { modelId } = options;
   const id = `bedrock:${modelId}`;
-  const policy: RetryPolicy = { ...DEFAULT_BEDROCK_RETRY, ...options.retry };
   return {
     id,
     deterministic: false,
@@ -80,18 +78,10 @@ export function createBedrockProvider(options: BedrockProviderOptions): ModelPro
       const input = toConverseInput(modelId, req);
       let output: ConverseCommandOutput;
       try {
-        output = await withRetry(
-          () => client.send(new ConverseCommand(input), req.signal ? { abortSignal: req.signal } : {}),
-          {
-            policy,
-            isRetryable: isRetryableBedrockError,
-            signal: req.signal,
-            sleep: options.sleep,
-            random: options.random,
-            onRetry: options.onRetry,
-          },
-        );
+        output = await client.send(new ConverseCommand(input), req.signal ? { abortSignal: req.signal } : {});
       } catch (err) {
+        // Aborted (the attempt ended, the task was cancelled): keep the abort reason as it is.
+        if (req.signal?.aborted) throw req.signal.reason ?? err;
         throw toModelError(id, err);
       }
       return fromConverseOutput(modelId, output);
@@ -221,22 +211,11 @@ export function fromConverseOutput(modelId: string, output: ConverseCommandOutpu
 
 /* ------------------------------------------------------------------ errors */
 
-/** Worth retrying within the call: throttling, a model warming up, transient server or network trouble. */
-const RETRYABLE_NAMES = new Set([
-  'ThrottlingException',
-  'TooManyRequestsException',
-  'ServiceUnavailableException',
-  'ModelNotReadyException',
-  'InternalServerException',
-  'InternalFailure',
-  'RequestTimeout',
-  'RequestTimeoutException',
-  'TimeoutError',
-]);
-const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
-const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND']);
 /** Client-fault errors that are still worth a later attempt of the step (not of the call). */
 const UNAVAILABLE_CLIENT_ERRORS = new Set([
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'ModelNotReadyException',
   'ModelTimeoutException',
   'ModelErrorException',
   'ModelStreamErrorException',
@@ -246,38 +225,32 @@ interface SdkErrorLike {
   name?: string;
   code?: string;
   $fault?: 'client' | 'server';
-  $retryable?: unknown;
-  $metadata?: { httpStatusCode?: number };
+  $metadata?: { httpStatusCode?: number; attempts?: number };
 }
 
 function sdkError(err: unknown): SdkErrorLike {
   return err !== null && typeof err === 'object' ? (err as SdkErrorLike) : {};
 }
 
-export function isRetryableBedrockError(err: unknown): boolean {
-  const e = sdkError(err);
-  if (e.name === 'AbortError') return false;
-  if (e.name && RETRYABLE_NAMES.has(e.name)) return true;
-  if (e.$retryable) return true;
-  if (e.code && NETWORK_CODES.has(e.code)) return true;
-  const status = e.$metadata?.httpStatusCode;
-  return status !== undefined && RETRYABLE_STATUS.has(status);
-}
-
-function toModelError(provider: string, err: unknown): unknown {
-  if (!(err instanceof RetriesExhausted)) return err; // abort: keep the abort reason as it is
-  const cause = err.cause;
+/**
+ * The typed error for what the SDK threw after its retries: a request the model rejected
+ * (client fault: validation, access, unknown model) is ModelRequestError (not retried by Step
+ * Functions); anything else (throttled, unavailable, network, timeout) ModelUnavailableError.
+ */
+function toModelError(provider: string, cause: unknown): ModelRequestError | ModelUnavailableError {
   const e = sdkError(cause);
   const status = e.$metadata?.httpStatusCode;
   const code = e.name ?? e.code;
+  const attempts = e.$metadata?.attempts ?? 1;
   const message = cause instanceof Error ? cause.message : String(cause);
-  const details = { provider, attempts: err.attempts, code, status, cause };
+  const details = { provider, attempts, code, status, cause };
   const clientFault =
-    e.$fault === 'client' || (status !== undefined && status >= 400 && status < 500 && status !== 408);
-  if (!err.retryable && clientFault && !(code && UNAVAILABLE_CLIENT_ERRORS.has(code))) {
+    e.$fault === 'client' ||
+    (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429);
+  if (clientFault && !(code && UNAVAILABLE_CLIENT_ERRORS.has(code))) {
     return new ModelRequestError(`${provider} rejected the request (${code}): ${message}`, details);
   }
-  const tries = err.attempts === 1 ? '1 attempt' : `${err.attempts} attempts`;
+  const tries = attempts === 1 ? '1 attempt' : `${attempts} attempts`;
   return new ModelUnavailableError(
     `${provider} is unavailable after ${tries} (${code}): ${message}`,
     details,

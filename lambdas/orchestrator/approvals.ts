@@ -90,7 +90,7 @@ export interface Resolution {
 export class ApprovalsNotConfiguredError extends BatonError {
   constructor() {
     super('RequestApproval needs approval services (secrets, notifier, public URL); the handler wires them');
-    this.name = 'Baton.ApprovalsNotConfigured';
+    this.name = ErrorNames.ApprovalsNotConfigured;
   }
 }
 

@@ -7,6 +7,7 @@
  */
 
 import { z } from 'zod';
+import { ErrorNames } from '../core/errors.js';
 import { Events } from '../core/events.js';
 import type { StepResult, StoredTask } from '../core/ports.js';
 import type { Plan } from '../core/schemas.js';
@@ -83,7 +84,7 @@ export async function evaluateGate(
   if (action === 'skip' && failedDep) {
     const dep = results.get(failedDep) as StepResult;
     const error = {
-      name: 'Baton.DependencyFailed',
+      name: ErrorNames.DependencyFailed,
       message: `dependency ${failedDep} ${dep.status.toLowerCase()}`,
     };
     await deps.store.appendEvent(

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { WorkflowClient } from '../adapters/workflow.js';
 import { approvalTimeoutSeconds } from '../core/approvals.js';
-import { ContractViolationError } from '../core/errors.js';
+import { ContractViolationError, ErrorNames } from '../core/errors.js';
 import { Events } from '../core/events.js';
 import { decideOutcome } from '../core/outcome.js';
 import type { DeadLetterRecord, StepResult, StoredTask } from '../core/ports.js';
@@ -119,7 +119,7 @@ export async function finalizeTask(deps: OrchestratorDeps, raw: unknown): Promis
   const error =
     caught ??
     outcome?.error ??
-    (outcome ? undefined : { name: 'Baton.NoPlan', message: 'the task has no plan' });
+    (outcome ? undefined : { name: ErrorNames.NoPlan, message: 'the task has no plan' });
   const ended =
     status === 'SUCCEEDED'
       ? Events.taskSucceeded

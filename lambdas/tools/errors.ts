@@ -1,10 +1,16 @@
 /**
- * Typed errors of the tool runtime. Every class sets `name` (its class name, which is what a
- * ToolCallRecord reports) and keeps `cause`. `retryable` says whether calling the tool again
+ * Typed errors of the tool runtime. Every class sets `name` from `ErrorNames` (its class name,
+ * which is what a ToolCallRecord and the ToolCalled audit event report) and keeps `cause`. `retryable` says whether calling the tool again
  * could succeed; `toStepError` turns any tool error into the core error a Lambda should throw
  * so that Step Functions retries (or does not retry) the step accordingly.
  */
-import { AgentFailedError, BatonError, NonRetryableError, type ProblemIssue } from '../core/errors.js';
+import {
+  AgentFailedError,
+  BatonError,
+  ErrorNames,
+  NonRetryableError,
+  type ProblemIssue,
+} from '../core/errors.js';
 
 export interface ToolErrorOptions {
   cause?: unknown;
@@ -18,7 +24,7 @@ export class ToolError extends BatonError {
   readonly retryable: boolean = false;
   constructor(message: string, options?: ToolErrorOptions) {
     super(message, options);
-    this.name = 'ToolError';
+    this.name = ErrorNames.ToolError;
     this.tool = options?.tool;
   }
 }
@@ -31,7 +37,7 @@ export class ToolNotAllowedError extends ToolError {
         'Add it to the agent allow-list in the tool config.',
       { tool },
     );
-    this.name = 'ToolNotAllowedError';
+    this.name = ErrorNames.ToolNotAllowed;
   }
 }
 
@@ -41,7 +47,7 @@ export class ToolNotFoundError extends ToolError {
     super(`Tool "${tool}" does not exist (known tools: ${known.length ? known.join(', ') : 'none'}).`, {
       tool,
     });
-    this.name = 'ToolNotFoundError';
+    this.name = ErrorNames.ToolNotFound;
   }
 }
 
@@ -51,7 +57,7 @@ export class ToolInputError extends ToolError {
   constructor(tool: string, issues: ProblemIssue[], options?: { cause?: unknown }) {
     const detail = issues.map((i) => `${i.path || '(input)'}: ${i.message}`).join('; ');
     super(`Invalid input for tool "${tool}": ${detail}`, { ...options, tool });
-    this.name = 'ToolInputError';
+    this.name = ErrorNames.ToolInput;
     this.issues = issues;
   }
 }
@@ -60,7 +66,7 @@ export class ToolInputError extends ToolError {
 export class ToolDisabledError extends ToolError {
   constructor(tool: string, howToEnable: string) {
     super(`Tool "${tool}" is disabled. ${howToEnable}`, { tool });
-    this.name = 'ToolDisabledError';
+    this.name = ErrorNames.ToolDisabled;
   }
 }
 
@@ -70,7 +76,7 @@ export class ToolTimeoutError extends ToolError {
   readonly timeoutMs: number;
   constructor(tool: string, timeoutMs: number, options?: { cause?: unknown }) {
     super(`Tool "${tool}" did not finish within ${timeoutMs} ms.`, { ...options, tool });
-    this.name = 'ToolTimeoutError';
+    this.name = ErrorNames.ToolTimeout;
     this.timeoutMs = timeoutMs;
   }
 }
@@ -79,7 +85,7 @@ export class ToolTimeoutError extends ToolError {
 export class ToolAbortedError extends ToolError {
   constructor(tool: string, options?: { cause?: unknown }) {
     super(`Tool "${tool}" was aborted.`, { ...options, tool });
-    this.name = 'ToolAbortedError';
+    this.name = ErrorNames.ToolAborted;
   }
 }
 
@@ -88,7 +94,7 @@ export class ToolExecutionError extends ToolError {
   override readonly retryable: boolean;
   constructor(message: string, options?: ToolErrorOptions & { retryable?: boolean }) {
     super(message, options);
-    this.name = 'ToolExecutionError';
+    this.name = ErrorNames.ToolExecution;
     this.retryable = options?.retryable ?? false;
   }
 }
@@ -103,7 +109,7 @@ export class SsrfBlockedError extends ToolError {
         'Only public addresses are allowed unless the http tool config sets allowPrivate.',
       { tool: 'http' },
     );
-    this.name = 'SsrfBlockedError';
+    this.name = ErrorNames.SsrfBlocked;
     this.host = host;
     this.address = address;
   }
@@ -116,7 +122,7 @@ export class HostNotAllowedError extends ToolError {
     super(`Host "${host}" is not on the http tool's allowHosts list (${allowHosts.join(', ')}).`, {
       tool: 'http',
     });
-    this.name = 'HostNotAllowedError';
+    this.name = ErrorNames.HostNotAllowed;
     this.host = host;
   }
 }
@@ -125,7 +131,7 @@ export class HostNotAllowedError extends ToolError {
 export class ReadOnlyViolationError extends ToolError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, { ...options, tool: 'db' });
-    this.name = 'ReadOnlyViolationError';
+    this.name = ErrorNames.ReadOnlyViolation;
   }
 }
 

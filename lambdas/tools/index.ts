@@ -67,7 +67,6 @@ export {
 } from './http.js';
 export { connectMcpServer, type McpConnection, type McpServerConfig, type McpToolOutput } from './mcp.js';
 export {
-  canonicalJson,
   createToolRuntime,
   digestArgs,
   type ToolRuntime,

@@ -3,9 +3,9 @@
  * the agent's allow-list, validates arguments with each tool's zod schema, enforces a time limit,
  * and reports every call (refused, failed or successful) as a ToolCallRecord.
  */
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { describeError } from '../core/errors.js';
+import { canonicalJson, sha256Hex } from '../core/ids.js';
 import {
   ToolAbortedError,
   ToolError,
@@ -41,27 +41,9 @@ export interface ToolRuntime {
   call(name: string, rawArgs: unknown, ctx: ToolContext): Promise<unknown>;
 }
 
-/** JSON with object keys sorted recursively; `undefined` members dropped, as JSON.stringify does. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value)) ?? 'null';
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map((v) => (v === undefined ? null : sortKeys(v)));
-  if (value && typeof value === 'object' && !(value instanceof Date)) {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) {
-      const v = (value as Record<string, unknown>)[key];
-      if (v !== undefined) out[key] = sortKeys(v);
-    }
-    return out;
-  }
-  return value;
-}
-
 /** sha256 (hex) of the canonical JSON of the arguments. */
 export function digestArgs(args: unknown): string {
-  return createHash('sha256').update(canonicalJson(args)).digest('hex');
+  return sha256Hex(canonicalJson(args));
 }
 
 /** The JSON schema of a tool's input, as a model should see it. */

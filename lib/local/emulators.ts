@@ -24,7 +24,7 @@ import type { AddressInfo } from 'node:net';
 import { isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import { createRequestHandler } from 'local-aws-sqs';
-import { BatonError } from '../../lambdas/core/errors.js';
+import { BatonError, ErrorNames } from '../../lambdas/core/errors.js';
 
 export type EmulatedService = 'dynamodb' | 's3' | 'sqs';
 
@@ -50,7 +50,7 @@ export class EmulatorError extends BatonError {
   readonly service: EmulatedService;
   constructor(service: EmulatedService, message: string, options?: { cause?: unknown }) {
     super(`${service} emulator: ${message}`, options);
-    this.name = 'Baton.EmulatorError';
+    this.name = ErrorNames.EmulatorError;
     this.service = service;
   }
 }

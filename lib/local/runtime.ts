@@ -32,6 +32,7 @@ import { SECRET_FILE_ENV, SECRET_PARAM_ENV } from '../../lambdas/adapters/secret
 import { TaskStore } from '../../lambdas/adapters/store.js';
 import { agentLambda } from '../../lambdas/agents/lambda.js';
 import { type AgentEntry, agentCatalog, loadAgent, loadBatonConfig } from '../../lambdas/agents/registry.js';
+import { BatonError, ErrorNames } from '../../lambdas/core/errors.js';
 import { Events } from '../../lambdas/core/events.js';
 import { METADATA, PROJECT_ROOT } from '../aws/functions.js';
 import { type Emulators, sdkEnvironment, startEmulators } from './emulators.js';
@@ -86,10 +87,10 @@ interface LocalFunction {
   handler: LambdaHandler;
 }
 
-export class LocalRuntimeError extends Error {
+export class LocalRuntimeError extends BatonError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = 'Baton.LocalRuntimeError';
+    this.name = ErrorNames.LocalRuntimeError;
   }
 }
 

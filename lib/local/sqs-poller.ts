@@ -18,7 +18,7 @@ import type {
   SQSRecord,
   SQSRecordAttributes,
 } from 'aws-lambda';
-import { BatonError } from '../../lambdas/core/errors.js';
+import { BatonError, ErrorNames } from '../../lambdas/core/errors.js';
 
 export type SqsLogLine = Record<string, unknown>;
 
@@ -49,7 +49,7 @@ export interface SqsPoller {
 export class SqsPollerError extends BatonError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = 'Baton.SqsPollerError';
+    this.name = ErrorNames.SqsPollerError;
   }
 }
 

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import type { AgentEntry } from '../../lambdas/agents/registry.js';
+import { BatonError, ErrorNames } from '../../lambdas/core/errors.js';
 import { BatonStack } from '../aws/stack.js';
 
 export const LOCAL_REGION = 'us-east-1';
@@ -40,10 +41,10 @@ export function synthTemplate(agents: Map<string, AgentEntry>): CfnTemplate {
   }
 }
 
-export class TemplateError extends Error {
+export class TemplateError extends BatonError {
   constructor(message: string) {
     super(message);
-    this.name = 'Baton.TemplateError';
+    this.name = ErrorNames.TemplateError;
   }
 }
 

@@ -20,20 +20,22 @@ import {
   PutCommand,
   QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { BatonError, ErrorNames, ValidationError } from '../../core/errors.js';
 
 export const TABLE_INDEXES = { bySeq: 'bySeq', byStatus: 'byStatus', byCreated: 'byCreated' } as const;
 
-export class StoreError extends Error {
+export class StoreError extends BatonError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = 'Baton.StoreError';
+    this.name = ErrorNames.StoreError;
   }
 }
 
-export class InvalidCursorError extends Error {
+/** A ValidationError: the API answers it as a 400 problem, like any invalid query. */
+export class InvalidCursorError extends ValidationError {
   constructor() {
     super('cursor is not one this API returned; pass the "next" value of the previous page');
-    this.name = 'Baton.InvalidCursor';
+    this.name = ErrorNames.InvalidCursor;
   }
 }
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { approvalConflictError } from '../../../lambdas/api/approvals.js';
+import { problemFor } from '../../../lambdas/api/http.js';
 import {
   ApprovalRecord,
-  approvalConflictProblem,
   DecisionBody,
   decideTransition,
   newApprovalId,
@@ -74,9 +75,9 @@ describe('decideTransition', () => {
       },
     });
     if (second.ok) throw new Error('the second decision must conflict');
-    const problem = approvalConflictProblem(second.conflict);
+    const problem = approvalConflictError(second.conflict);
     expect(problem).toBeInstanceOf(ConflictError);
-    expect(problem.status).toBe(409);
+    expect(problemFor(problem)?.status).toBe(409);
     expect(problem.extra).toEqual({
       decided: { decision: 'reject', approver: 'Ada', at: T1.toISOString(), via: 'link' },
     });
@@ -94,7 +95,7 @@ describe('decideTransition', () => {
       conflict: { reason: 'expired', approvalId: record.id, expiresAt: record.expiresAt },
     });
     if (result.ok) throw new Error('a late decision must conflict');
-    expect(approvalConflictProblem(result.conflict).status).toBe(410);
+    expect(problemFor(approvalConflictError(result.conflict))?.status).toBe(410);
   });
 
   it('records a timeout as an EXPIRED rejection, after which decisions conflict as expired', () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   loadSigningSecrets,
   parseSecretList,
@@ -42,7 +42,16 @@ describe('loadSigningSecrets from SSM', () => {
     ssm.reset();
     resetSigningSecretsCache();
   });
-  afterEach(() => ssm.reset());
+  afterEach(() => {
+    ssm.reset();
+    vi.useRealTimers();
+  });
+
+  /** The cache (Powertools Parameters) reads the system clock: a fake Date set to `ms`. */
+  function clockAt(ms: number): void {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(ms);
+  }
 
   it('reads the SecureString with decryption, splits a rotation list and caches it', async () => {
     // Prepare
@@ -51,12 +60,11 @@ describe('loadSigningSecrets from SSM', () => {
       .resolves({ Parameter: { Name: PARAM, Type: 'SecureString', Value: `${S1},\n${S2}` } });
     const client = new SSMClient({ region: 'eu-west-1' });
     const env = { [SECRET_PARAM_ENV]: PARAM };
-    let clock = 1_000;
-    const now = () => clock;
+    clockAt(1_000);
     // Act
-    const first = await loadSigningSecrets({ env, ssm: client, now });
-    clock += SECRETS_CACHE_TTL_MS - 1;
-    const second = await loadSigningSecrets({ env, ssm: client, now });
+    const first = await loadSigningSecrets({ env, ssm: client });
+    clockAt(1_000 + SECRETS_CACHE_TTL_MS - 1);
+    const second = await loadSigningSecrets({ env, ssm: client });
     // Assess
     expect(first).toEqual([S1, S2]);
     expect(second).toEqual([S1, S2]);
@@ -73,11 +81,12 @@ describe('loadSigningSecrets from SSM', () => {
       .resolvesOnce({ Parameter: { Type: 'SecureString', Value: `${S2},${S1}` } });
     const client = new SSMClient({ region: 'eu-west-1' });
     const env = { [SECRET_PARAM_ENV]: PARAM };
-    let clock = 0;
+    clockAt(0);
     // Act
-    const before = await loadSigningSecrets({ env, ssm: client, now: () => clock });
-    clock = SECRETS_CACHE_TTL_MS;
-    const after = await loadSigningSecrets({ env, ssm: client, now: () => clock });
+    const before = await loadSigningSecrets({ env, ssm: client });
+    // Powertools keeps a value for maxAge inclusive: it is stale from the next millisecond.
+    clockAt(SECRETS_CACHE_TTL_MS + 1);
+    const after = await loadSigningSecrets({ env, ssm: client });
     // Assess
     expect(before).toEqual([S1]);
     expect(after).toEqual([S2, S1]);
@@ -90,9 +99,7 @@ describe('loadSigningSecrets from SSM', () => {
     const client = new SSMClient({ region: 'eu-west-1' });
     const env = { [SECRET_PARAM_ENV]: PARAM };
     // Act
-    const results = await Promise.all(
-      [1, 2, 3].map(() => loadSigningSecrets({ env, ssm: client, now: () => 0 })),
-    );
+    const results = await Promise.all([1, 2, 3].map(() => loadSigningSecrets({ env, ssm: client })));
     // Assess
     expect(results).toEqual([[S1], [S1], [S1]]);
     expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(1);
@@ -108,8 +115,8 @@ describe('loadSigningSecrets from SSM', () => {
     const client = new SSMClient({ region: 'eu-west-1' });
     const env = { [SECRET_PARAM_ENV]: PARAM };
     // Act
-    const err = await rejectionOf(loadSigningSecrets({ env, ssm: client, now: () => 0 }));
-    const retried = await loadSigningSecrets({ env, ssm: client, now: () => 0 });
+    const err = await rejectionOf(loadSigningSecrets({ env, ssm: client }));
+    const retried = await loadSigningSecrets({ env, ssm: client });
     // Assess
     expect(err).toBeInstanceOf(SigningSecretError);
     expect(err.name).toBe('Baton.SigningSecretUnavailable');
@@ -128,8 +135,8 @@ describe('loadSigningSecrets from SSM', () => {
       .resolvesOnce({ Parameter: { Type: 'String', Value: S1 } })
       .resolvesOnce({ Parameter: { Type: 'SecureString', Value: 'tooshort' } });
     // Act
-    const plain = await rejectionOf(loadSigningSecrets({ env, ssm: client, now: () => 0 }));
-    const short = await rejectionOf(loadSigningSecrets({ env, ssm: client, now: () => 0 }));
+    const plain = await rejectionOf(loadSigningSecrets({ env, ssm: client }));
+    const short = await rejectionOf(loadSigningSecrets({ env, ssm: client }));
     // Assess
     expect(plain).toBeInstanceOf(SigningSecretError);
     expect(plain.message).toMatch(/is a String; store approval signing secrets as a SecureString/);

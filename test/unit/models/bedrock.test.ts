@@ -1,15 +1,18 @@
+import { Readable } from 'node:stream';
 import {
   BedrockRuntimeClient,
   ConverseCommand,
   type ConverseCommandOutput,
-  ModelNotReadyException,
-  ThrottlingException,
   ValidationException,
 } from '@aws-sdk/client-bedrock-runtime';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AgentFailedError, ErrorNames, NonRetryableError } from '../../../lambdas/core/errors.js';
-import { createBedrockProvider } from '../../../lambdas/models/bedrock.js';
+import {
+  createBedrockClient,
+  createBedrockProvider,
+  DEFAULT_BEDROCK_MAX_ATTEMPTS,
+} from '../../../lambdas/models/bedrock.js';
 import { ModelRequestError, ModelUnavailableError } from '../../../lambdas/models/errors.js';
 import type { ToolSpec } from '../../../lambdas/models/types.js';
 
@@ -68,21 +71,63 @@ const toolUseResponse: ConverseCommandOutput = {
   metrics: { latencyMs: 1204 },
 };
 
-function provider(client: BedrockRuntimeClient, sleeps: number[] = [], retried: string[] = []) {
-  return createBedrockProvider({
-    modelId: MODEL,
-    client,
-    onRetry: ({ attempt, error }) => retried.push(`${attempt}:${(error as Error).name}`),
-    retry: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1000 },
-    random: () => 0.5,
-    sleep: async (ms) => {
-      sleeps.push(ms);
-    },
-  });
+function provider(client: BedrockRuntimeClient) {
+  return createBedrockProvider({ modelId: MODEL, client });
 }
 
+/** An HTTP reply of the Bedrock Runtime service: a Converse result, or an error of `type`. */
+type Reply = { status: 200; body: unknown } | { status: number; type: string; message: string };
+
+interface SentRequest {
+  path: string;
+  headers: Record<string, string>;
+}
+
+/**
+ * A client made by `createBedrockClient` whose HTTP handler answers from `replies` (the last one
+ * repeats): the SDK's middleware stack, its retry strategy included, runs as in production.
+ * `onRequest` runs before each reply (e.g. to abort).
+ */
+function scriptedClient(replies: Reply[], options: { maxAttempts?: number; onRequest?: () => void } = {}) {
+  const sent: SentRequest[] = [];
+  const client = createBedrockClient({
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' },
+    ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
+    requestHandler: {
+      handle: async (request: { path: string; headers: Record<string, string> }) => {
+        sent.push({ path: request.path, headers: { ...request.headers } });
+        options.onRequest?.();
+        const reply = (replies.length > 1 ? replies.shift() : replies[0]) as Reply;
+        const headers: Record<string, string> = { 'content-type': 'application/json' };
+        if ('type' in reply) headers['x-amzn-errortype'] = reply.type;
+        const body = 'type' in reply ? { message: reply.message } : reply.body;
+        return {
+          response: {
+            statusCode: reply.status,
+            headers,
+            body: Readable.from([Buffer.from(JSON.stringify(body))]),
+          },
+        };
+      },
+    },
+  });
+  return { client, sent };
+}
+
+/** The Converse result of `textResponse`, as the service sends it. */
+const textReply: Reply = {
+  status: 200,
+  body: {
+    output: textResponse.output,
+    stopReason: textResponse.stopReason,
+    usage: textResponse.usage,
+    metrics: textResponse.metrics,
+  },
+};
+
 describe('Bedrock Converse provider', () => {
-  const client = new BedrockRuntimeClient({ region: 'us-east-1', maxAttempts: 1 });
+  const client = new BedrockRuntimeClient({ region: 'us-east-1' });
   const bedrock = mockClient(client);
   afterEach(() => bedrock.reset());
 
@@ -214,46 +259,56 @@ describe('Bedrock Converse provider', () => {
     expect(first.stopReason).toBe('max_tokens');
     expect(second.stopReason).toBe('other');
   });
+});
 
-  it('retries a ThrottlingException with backoff, then succeeds', async () => {
+describe('Bedrock retries (the SDK standard retry strategy, through the real middleware stack)', () => {
+  // Full jitter with random() = 0: the SDK waits 0 ms between attempts, so the tests do not sleep.
+  beforeAll(() => {
+    vi.spyOn(Math, 'random').mockReturnValue(0);
+  });
+  afterAll(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('retries a ThrottlingException and a ModelNotReadyException, then succeeds', async () => {
     // Prepare
-    const sleeps: number[] = [];
-    bedrock
-      .on(ConverseCommand)
-      .rejectsOnce(
-        new ThrottlingException({
-          message: 'Too many requests, please wait before trying again.',
-          $metadata: { httpStatusCode: 429 },
-        }),
-      )
-      .rejectsOnce(
-        new ModelNotReadyException({ message: 'Model is not ready', $metadata: { httpStatusCode: 429 } }),
-      )
-      .resolves(textResponse);
-    const retried: string[] = [];
+    const { client, sent } = scriptedClient([
+      {
+        status: 429,
+        type: 'ThrottlingException',
+        message: 'Too many requests, please wait before trying again.',
+      },
+      { status: 429, type: 'ModelNotReadyException', message: 'Model is not ready' },
+      textReply,
+    ]);
     // Act
-    const result = await provider(client, sleeps, retried).generate({
-      messages: [{ role: 'user', content: 'Hi' }],
-    });
+    const result = await provider(client).generate({ messages: [{ role: 'user', content: 'Hi' }] });
     // Assess
-    expect(bedrock.commandCalls(ConverseCommand)).toHaveLength(3);
+    expect(sent).toHaveLength(3);
+    expect(sent.map((r) => r.path)).toEqual(Array(3).fill(`/model/${encodeURIComponent(MODEL)}/converse`));
+    expect(sent.map((r) => r.headers['amz-sdk-request'])).toEqual([
+      `attempt=1; max=${DEFAULT_BEDROCK_MAX_ATTEMPTS}`,
+      `attempt=2; max=${DEFAULT_BEDROCK_MAX_ATTEMPTS}`,
+      `attempt=3; max=${DEFAULT_BEDROCK_MAX_ATTEMPTS}`,
+    ]);
     expect(result.text).toBe('Step Functions runs state machines; Lambda runs code.');
-    // full jitter with random() = 0.5: half of base * 2^(n-1)
-    expect(sleeps).toEqual([50, 100]);
-    expect(retried).toEqual(['1:ThrottlingException', '2:ModelNotReadyException']);
+    expect(result.usage).toEqual({ inputTokens: 412, outputTokens: 17, totalTokens: 429 });
   });
 
   it('gives up after maxAttempts throttles with a retryable typed error', async () => {
     // Prepare
-    bedrock
-      .on(ConverseCommand)
-      .rejects(new ThrottlingException({ message: 'Rate exceeded', $metadata: { httpStatusCode: 429 } }));
+    const { client, sent } = scriptedClient(
+      [{ status: 429, type: 'ThrottlingException', message: 'Rate exceeded' }],
+      {
+        maxAttempts: 3,
+      },
+    );
     // Act
     const error = await provider(client)
       .generate({ messages: [{ role: 'user', content: 'Hi' }] })
       .catch((e: unknown) => e);
     // Assess
-    expect(bedrock.commandCalls(ConverseCommand)).toHaveLength(3);
+    expect(sent).toHaveLength(3);
     expect(error).toBeInstanceOf(ModelUnavailableError);
     expect(error).toBeInstanceOf(AgentFailedError);
     expect((error as ModelUnavailableError).name).toBe(ErrorNames.AgentFailed);
@@ -263,20 +318,19 @@ describe('Bedrock Converse provider', () => {
 
   it('does not retry a ValidationException and throws a non-retryable typed error', async () => {
     // Prepare
-    const sleeps: number[] = [];
-    bedrock.on(ConverseCommand).rejects(
-      new ValidationException({
+    const { client, sent } = scriptedClient([
+      {
+        status: 400,
+        type: 'ValidationException',
         message: 'The model returned the following errors: messages: roles must alternate',
-        $metadata: { httpStatusCode: 400 },
-      }),
-    );
+      },
+    ]);
     // Act
-    const error = await provider(client, sleeps)
+    const error = await provider(client)
       .generate({ messages: [{ role: 'user', content: 'Hi' }] })
       .catch((e: unknown) => e);
     // Assess
-    expect(bedrock.commandCalls(ConverseCommand)).toHaveLength(1);
-    expect(sleeps).toEqual([]);
+    expect(sent).toHaveLength(1);
     expect(error).toBeInstanceOf(ModelRequestError);
     expect(error).toBeInstanceOf(NonRetryableError);
     const e = error as ModelRequestError;
@@ -291,16 +345,18 @@ describe('Bedrock Converse provider', () => {
   it('stops when the request is aborted, without retrying', async () => {
     // Prepare
     const controller = new AbortController();
-    bedrock.on(ConverseCommand).callsFake(() => {
-      controller.abort(new Error('task cancelled'));
-      throw new ThrottlingException({ message: 'Rate exceeded', $metadata: { httpStatusCode: 429 } });
-    });
+    const { client, sent } = scriptedClient(
+      [{ status: 429, type: 'ThrottlingException', message: 'Rate exceeded' }],
+      {
+        onRequest: () => controller.abort(new Error('task cancelled')),
+      },
+    );
     // Act
     const error = await provider(client)
       .generate({ messages: [{ role: 'user', content: 'Hi' }], signal: controller.signal })
       .catch((e: unknown) => e);
     // Assess
-    expect(bedrock.commandCalls(ConverseCommand)).toHaveLength(1);
+    expect(sent).toHaveLength(1);
     expect((error as Error).message).toBe('task cancelled');
   });
 });
@@ -327,6 +383,8 @@ describe('Bedrock client created by the module', () => {
     expect(calls[0]?.thisValue).toBe(calls[1]?.thisValue);
     const shared = calls[0]?.thisValue as BedrockRuntimeClient;
     expect(shared).toBeInstanceOf(BedrockRuntimeClient);
-    expect(await shared.config.maxAttempts()).toBe(1);
+    expect(await shared.config.maxAttempts()).toBe(DEFAULT_BEDROCK_MAX_ATTEMPTS);
+    const mode = shared.config.retryMode;
+    expect(typeof mode === 'function' ? await mode() : mode).toBe('standard');
   });
 });

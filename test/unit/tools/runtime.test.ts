@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { AgentFailedError, NonRetryableError } from '../../../lambdas/core/errors.js';
+import { canonicalJson } from '../../../lambdas/core/ids.js';
 import {
   ToolAbortedError,
   ToolExecutionError,
@@ -11,7 +12,7 @@ import {
   ToolTimeoutError,
   toStepError,
 } from '../../../lambdas/tools/errors.js';
-import { canonicalJson, createToolRuntime, digestArgs } from '../../../lambdas/tools/runtime.js';
+import { createToolRuntime, digestArgs } from '../../../lambdas/tools/runtime.js';
 import type { Tool, ToolCallRecord, ToolContext } from '../../../lambdas/tools/types.js';
 
 const ctx: ToolContext = { taskId: 'task-1', stepId: 'step-a' };
