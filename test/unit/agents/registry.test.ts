@@ -6,15 +6,12 @@ import {
   agentCatalog,
   agentSettingsJson,
   BUILTIN_AGENTS,
+  builtinAgent,
   loadAgent,
   loadBatonConfig,
-} from '../../../lambdas/agents/registry.js';
-import {
-  AGENT_SETTINGS_ENV,
   resolveAgentSettings,
-  settingsFromEnv,
-  toToolsConfig,
-} from '../../../lambdas/agents/settings.js';
+} from '../../../lambdas/agents/registry.js';
+import { AGENT_SETTINGS_ENV, settingsFromEnv, toToolsConfig } from '../../../lambdas/agents/settings.js';
 
 function configFile(json: unknown): string {
   const dir = mkdtempSync(join(tmpdir(), 'baton-config-'));
@@ -80,7 +77,8 @@ describe('the agent catalog', () => {
   it('has the five built-in role agents', async () => {
     const catalog = agentCatalog({ config: { agents: {} }, baseDir: '.' });
     expect([...catalog.keys()]).toEqual(['research', 'writing', 'review', 'data', 'coding']);
-    for (const entry of catalog.values()) expect(typeof (await loadAgent(entry))).toBe('function');
+    // Each built-in module exports its definition under the agent's name.
+    for (const entry of catalog.values()) expect(await loadAgent(entry)).toBe(builtinAgent(entry.name));
     expect(Object.keys(BUILTIN_AGENTS)).toHaveLength(5);
   });
 
@@ -135,6 +133,7 @@ describe('the agent catalog', () => {
       'flaky',
       'fail',
       'hang',
+      'tally',
     ]);
   });
 });
