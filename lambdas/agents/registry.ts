@@ -1,8 +1,9 @@
 /**
- * Agents by name. Built-in agents ship with Baton; more are registered in a JSON config file
- * (path in BATON_CONFIG), e.g. `{ "agents": { "echo": { "handler": "./agents/echo.mjs#handler" } } }`,
- * handler paths relative to the config file. The same config drives `cdk synth` (one Lambda per
- * agent) and local mode (agents loaded in process).
+ * Agents by name. Built-in agents ship with Baton, one `defineAgent` definition each
+ * (BUILTIN_AGENTS); more are registered in a JSON config file (path in BATON_CONFIG), e.g.
+ * `{ "agents": { "echo": { "handler": "./agents/echo.mjs#handler" } } }`, handler paths relative
+ * to the config file; a registered module exports a definition or a bare handler. The same
+ * config drives `cdk synth` (one Lambda per agent) and local mode (agents loaded in process).
  *
  * Any entry may also give the agent's `tools`, `model` and `budget` (see settings.ts). An entry
  * named after a built-in agent has no `handler`: it only configures that agent, e.g.

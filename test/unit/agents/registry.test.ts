@@ -2,7 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { isAgentDefinition } from '../../../lambdas/agents/define.js';
 import {
+  AgentConfigError,
   agentCatalog,
   agentSettingsJson,
   BUILTIN_AGENTS,
@@ -121,6 +123,34 @@ describe('the agent catalog', () => {
     expect(() =>
       loadBatonConfig(configFile({ agents: { coding: { tools: { shell: { enabled: 'yes' } } } } })),
     ).toThrow(/agents\.coding\.tools\.shell\.enabled/);
+  });
+
+  it('loads a registered defineAgent definition, and refuses one registered under another name', async () => {
+    // Prepare
+    const tally = resolve(import.meta.dirname, '../../fixtures/agents/tally.ts');
+    const catalog = agentCatalog(
+      loadBatonConfig(
+        configFile({
+          agents: { tally: { handler: `${tally}#tally` }, count: { handler: `${tally}#tally` } },
+        }),
+      ),
+    );
+    const entryOf = (name: string) => {
+      const entry = catalog.get(name);
+      if (!entry) throw new Error(`no catalog entry ${name}`);
+      return entry;
+    };
+    // Act
+    const loaded = await loadAgent(entryOf('tally'));
+    const renamed = loadAgent(entryOf('count'));
+    // Assess
+    expect(isAgentDefinition(loaded) && loaded.description).toBe(
+      'Counts the words it is given and names the longest',
+    );
+    await expect(renamed).rejects.toBeInstanceOf(AgentConfigError);
+    await expect(renamed).rejects.toThrow(
+      /the definition of agent "tally", but the config registers it as "count"/,
+    );
   });
 
   it('keeps the registered agents of the test fixture config', () => {
