@@ -12,11 +12,45 @@
  */
 import { z } from 'zod';
 import { AgentFailedError, NonRetryableError } from '../core/errors.js';
-import type { AgentContext, AgentHandler, AgentInput } from '../core/schemas.js';
+import type { AgentContext, AgentInput } from '../core/schemas.js';
 import { type ShellOutput, ToolDisabledError, ToolNotAllowedError } from '../tools/index.js';
-import { DEFAULT_MAX_TURNS, liveModel, parseStepInput, tail, toolErrorOf } from './common.js';
-import { CodeFile, CodingInput, type CodingOutput } from './contracts.js';
+import { BaseInput, DEFAULT_MAX_TURNS, liveModel, tail, toolErrorOf } from './common.js';
+import { defineAgent } from './define.js';
 import { runToolLoop } from './loop.js';
+
+export const CodeFile = z
+  .object({ path: z.string().min(1).max(255), content: z.string().max(1_000_000) })
+  .strict();
+export const CodingInput = BaseInput.extend({
+  /** What to build (the model writes the code; offline, files + command are needed). */
+  task: z.string().max(4000).optional(),
+  /** Files written into the sandbox (default: `inputs.files`). */
+  files: z.array(CodeFile).max(100).optional(),
+  /** The command that runs the code or its tests (default: `inputs.command`). */
+  command: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+  /** The exit code that means success (default 0). */
+  expectExitCode: z.number().int().min(0).max(255).optional(),
+  /** Fail the step when the command does not succeed (default true). */
+  failOnError: z.boolean().optional(),
+  timeoutMs: z.number().int().positive().optional(),
+  /** Produced files whose contents to report. */
+  readFiles: z.array(z.string().min(1).max(255)).max(20).optional(),
+}).strict();
+export type CodingInput = z.infer<typeof CodingInput>;
+
+export const CodingOutput = z.object({
+  mode: z.enum(['offline', 'model']),
+  command: z.union([z.string(), z.array(z.string())]),
+  exitCode: z.number().int().nullable(),
+  expectedExitCode: z.number().int(),
+  passed: z.boolean(),
+  timedOut: z.boolean(),
+  stdout: z.string(),
+  stderr: z.string(),
+  files: z.array(z.object({ path: z.string(), size: z.number().int() })),
+  runs: z.number().int(),
+});
+export type CodingOutput = z.infer<typeof CodingOutput>;
 
 export const CODING_SYSTEM_PROMPT = [
   'You are the coding agent of Baton, a multi-agent platform. You write code and run it with the "shell" tool:',
@@ -203,30 +237,37 @@ async function withModel(
   );
 }
 
-export const handler: AgentHandler = async (input, ctx) => {
-  const p = parseStepInput('coding', CodingInput, input.input);
-  const { files, command } = fromInputs(input, p);
-  if (!ctx.tools?.has('shell')) {
-    throw new NonRetryableError(
-      'coding needs the "shell" tool, which is not configured or not allowed for this agent',
-    );
-  }
-  if (liveModel(ctx)) return withModel(ctx, input, p, files, command);
-  if (!command) {
-    throw new NonRetryableError(
-      'coding input is not valid: input.command is required when no model is configured (the offline coding agent runs the files and command it is given; it does not write code from a description)',
-    );
-  }
-  let run: ShellOutput;
-  try {
-    run = (await ctx.tools.call('shell', {
-      command,
-      files,
-      ...(p.timeoutMs ? { timeoutMs: p.timeoutMs } : {}),
-      ...(p.readFiles ? { readFiles: p.readFiles } : {}),
-    })) as ShellOutput;
-  } catch (err) {
-    shellProblem(err);
-  }
-  return finish('offline', p, command, run, files, 1);
-};
+export const coding = defineAgent({
+  name: 'coding',
+  description: 'Writes files and runs a command in the shell sandbox (when enabled) and reports the result',
+  input: CodingInput,
+  output: CodingOutput,
+  defaultTools: { shell: { enabled: false } },
+  systemPrompt: CODING_SYSTEM_PROMPT,
+  handler: async (input, ctx, p) => {
+    const { files, command } = fromInputs(input, p);
+    if (!ctx.tools?.has('shell')) {
+      throw new NonRetryableError(
+        'coding needs the "shell" tool, which is not configured or not allowed for this agent',
+      );
+    }
+    if (liveModel(ctx)) return withModel(ctx, input, p, files, command);
+    if (!command) {
+      throw new NonRetryableError(
+        'coding input is not valid: input.command is required when no model is configured (the offline coding agent runs the files and command it is given; it does not write code from a description)',
+      );
+    }
+    let run: ShellOutput;
+    try {
+      run = (await ctx.tools.call('shell', {
+        command,
+        files,
+        ...(p.timeoutMs ? { timeoutMs: p.timeoutMs } : {}),
+        ...(p.readFiles ? { readFiles: p.readFiles } : {}),
+      })) as ShellOutput;
+    } catch (err) {
+      shellProblem(err);
+    }
+    return finish('offline', p, command, run, files, 1);
+  },
+});

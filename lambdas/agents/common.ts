@@ -1,6 +1,5 @@
 /** Helpers the built-in agents share: input parsing, upstream text, tool errors, the live model. */
 import { z } from 'zod';
-import { NonRetryableError } from '../core/errors.js';
 import type { AgentContext, AgentInput, ArtifactRef } from '../core/schemas.js';
 import type { ModelProvider } from '../models/types.js';
 import { ToolError } from '../tools/errors.js';
@@ -14,16 +13,6 @@ export const BaseInput = z.object({
 });
 
 export const DEFAULT_MAX_TURNS = 6;
-
-/** Parses a step input; a bad one is a NonRetryableError that says what is wrong, field by field. */
-export function parseStepInput<T>(agent: string, schema: z.ZodType<T>, value: unknown): T {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues
-    .map((i) => `${i.path.length ? `input.${i.path.join('.')}` : 'input'}: ${i.message}`)
-    .join('; ');
-  throw new NonRetryableError(`${agent} input is not valid: ${issues}`, { cause: parsed.error });
-}
 
 /** The model when it is a real one (an LLM); undefined for the offline provider or none. */
 export function liveModel(ctx: AgentContext): ModelProvider | undefined {

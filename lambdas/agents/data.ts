@@ -11,12 +11,61 @@
  */
 import { z } from 'zod';
 import { AgentFailedError, NonRetryableError } from '../core/errors.js';
-import type { AgentContext, AgentHandler, AgentInput } from '../core/schemas.js';
+import type { AgentContext, AgentInput } from '../core/schemas.js';
 import { type DbOutput, tableName } from '../tools/index.js';
-import { DEFAULT_MAX_TURNS, liveModel, parseStepInput, toCsv } from './common.js';
+import { BaseInput, DEFAULT_MAX_TURNS, liveModel, toCsv } from './common.js';
 import { upstreamFileName } from './context.js';
-import { type Aggregate, DataInput, type DataOutput } from './contracts.js';
+import { defineAgent } from './define.js';
 import { runToolLoop } from './loop.js';
+
+const ColumnName = z.string().trim().min(1).max(200);
+export const Aggregate = z
+  .object({
+    fn: z.enum(['count', 'sum', 'avg', 'min', 'max']),
+    column: ColumnName.optional(),
+    as: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'use letters, digits and "_", starting with a letter')
+      .optional(),
+  })
+  .strict()
+  .refine((a) => a.fn === 'count' || a.column !== undefined, {
+    message: 'give the column to aggregate (only "count" may leave it out)',
+    path: ['column'],
+  });
+export type Aggregate = z.infer<typeof Aggregate>;
+
+export const DataInput = BaseInput.extend({
+  /** One read-only SQLite SELECT over the datasets (tables named after them). */
+  sql: z.string().trim().min(1).max(20_000).optional(),
+  /** The dataset a groupBy/aggregate spec (or a profile) runs on; default: the only one. */
+  dataset: z.string().trim().min(1).max(200).optional(),
+  groupBy: z.union([ColumnName, z.array(ColumnName).min(1).max(10)]).optional(),
+  aggregate: z.union([Aggregate, z.array(Aggregate).min(1).max(20)]).optional(),
+  /** Rows kept at most (default 1000). */
+  limit: z.number().int().min(1).max(10_000).optional(),
+  /** What to find out, for the model (LLM path). */
+  question: z.string().max(4000).optional(),
+})
+  .strict()
+  .refine((v) => !(v.sql && (v.groupBy !== undefined || v.aggregate !== undefined)), {
+    message: 'give either sql or a groupBy/aggregate spec, not both',
+    path: ['sql'],
+  });
+export type DataInput = z.infer<typeof DataInput>;
+
+const Cell = z.union([z.string(), z.number(), z.null()]);
+export const DataOutput = z.object({
+  mode: z.enum(['sql', 'aggregate', 'profile', 'model']),
+  dataset: z.string().optional(),
+  sql: z.string(),
+  columns: z.array(z.string()),
+  rowCount: z.number().int(),
+  /** The first rows (all of them in the CSV artifact). */
+  rows: z.array(z.array(Cell)),
+  truncated: z.boolean(),
+});
+export type DataOutput = z.infer<typeof DataOutput>;
 
 export const DATA_SYSTEM_PROMPT = [
   'You are the data agent of Baton, a multi-agent platform. You answer questions about tabular datasets with',
@@ -213,73 +262,80 @@ async function withModel(ctx: AgentContext, input: AgentInput, p: DataInput, tab
   return { ...out, summary: `${loop.text.trim().slice(0, 1500) || out.summary}` };
 }
 
-export const handler: AgentHandler = async (input, ctx) => {
-  const p = parseStepInput('data', DataInput, input.input);
-  const tables = stepTables(input);
-  if (tables.length === 0) {
-    throw new NonRetryableError(
-      'data needs a dataset: give inputs.datasets [{ name, contentType: "text/csv" | "application/json", body }] or depend on a step that writes a CSV/JSON artifact',
-    );
-  }
-  if (!ctx.tools?.has('db')) {
-    throw new NonRetryableError(
-      'data needs the "db" tool, which is not allowed for this agent: add "db" to its tools.allow',
-    );
-  }
-  if (p.sql) return result('sql', p.sql, await db(ctx, p.sql, p.limit), undefined, 'SQL query');
+export const data = defineAgent({
+  name: 'data',
+  description: 'Runs SQL or an aggregate spec over CSV/JSON datasets and writes a CSV table',
+  input: DataInput,
+  output: DataOutput,
+  defaultTools: { db: {} },
+  systemPrompt: DATA_SYSTEM_PROMPT,
+  handler: async (input, ctx, p) => {
+    const tables = stepTables(input);
+    if (tables.length === 0) {
+      throw new NonRetryableError(
+        'data needs a dataset: give inputs.datasets [{ name, contentType: "text/csv" | "application/json", body }] or depend on a step that writes a CSV/JSON artifact',
+      );
+    }
+    if (!ctx.tools?.has('db')) {
+      throw new NonRetryableError(
+        'data needs the "db" tool, which is not allowed for this agent: add "db" to its tools.allow',
+      );
+    }
+    if (p.sql) return result('sql', p.sql, await db(ctx, p.sql, p.limit), undefined, 'SQL query');
 
-  const spec = p.groupBy !== undefined || p.aggregate !== undefined;
-  if (!spec && liveModel(ctx)) return withModel(ctx, input, p, tables);
+    const spec = p.groupBy !== undefined || p.aggregate !== undefined;
+    if (!spec && liveModel(ctx)) return withModel(ctx, input, p, tables);
 
-  if (spec) {
-    const t = pickTable(tables, p.dataset);
-    const columns = await columnsOf(ctx, t);
-    const by = groups(p).map((g, i) =>
-      resolveColumn(columns, g, `input.groupBy${Array.isArray(p.groupBy) ? `[${i}]` : ''}`, t),
-    );
-    const aggs = aggregates(p).map((a, i) =>
-      a.column
-        ? {
-            ...a,
-            column: resolveColumn(
-              columns,
-              a.column,
-              `input.aggregate${Array.isArray(p.aggregate) ? `[${i}]` : ''}.column`,
-              t,
-            ),
-          }
-        : a,
-    );
-    const sql = aggregateSql(t.table, by, aggs);
-    const described = aggs.map((a) => `${a.fn}(${a.column ?? '*'})`).join(', ');
+    if (spec) {
+      const t = pickTable(tables, p.dataset);
+      const columns = await columnsOf(ctx, t);
+      const by = groups(p).map((g, i) =>
+        resolveColumn(columns, g, `input.groupBy${Array.isArray(p.groupBy) ? `[${i}]` : ''}`, t),
+      );
+      const aggs = aggregates(p).map((a, i) =>
+        a.column
+          ? {
+              ...a,
+              column: resolveColumn(
+                columns,
+                a.column,
+                `input.aggregate${Array.isArray(p.aggregate) ? `[${i}]` : ''}.column`,
+                t,
+              ),
+            }
+          : a,
+      );
+      const sql = aggregateSql(t.table, by, aggs);
+      const described = aggs.map((a) => `${a.fn}(${a.column ?? '*'})`).join(', ');
+      return result(
+        'aggregate',
+        sql,
+        await db(ctx, sql, p.limit),
+        t.name,
+        `${described}${by.length ? ` by ${by.join(', ')}` : ''} over ${t.name}`,
+      );
+    }
+
+    // Profile every dataset (or the one named).
+    const targets = p.dataset ? [pickTable(tables, p.dataset)] : tables;
+    const columns = ['dataset', 'column', 'rows', 'count', 'numeric', 'min', 'max', 'mean', 'sum'];
+    const rows: DbOutput['rows'] = [];
+    const statements: string[] = [];
+    for (const t of targets) {
+      const cols = await columnsOf(ctx, t);
+      if (cols.length === 0) continue;
+      const sql = profileSql(t.table, cols);
+      statements.push(sql);
+      const res = await db(ctx, sql);
+      for (const r of res.rows) rows.push([t.name, ...r]);
+    }
+    const profile: DbOutput = { columns, rows, rowCount: rows.length, truncated: false };
     return result(
-      'aggregate',
-      sql,
-      await db(ctx, sql, p.limit),
-      t.name,
-      `${described}${by.length ? ` by ${by.join(', ')}` : ''} over ${t.name}`,
+      'profile',
+      statements.join(';\n'),
+      profile,
+      p.dataset,
+      `profile of ${targets.map((t) => t.name).join(', ')}`,
     );
-  }
-
-  // Profile every dataset (or the one named).
-  const targets = p.dataset ? [pickTable(tables, p.dataset)] : tables;
-  const columns = ['dataset', 'column', 'rows', 'count', 'numeric', 'min', 'max', 'mean', 'sum'];
-  const rows: DbOutput['rows'] = [];
-  const statements: string[] = [];
-  for (const t of targets) {
-    const cols = await columnsOf(ctx, t);
-    if (cols.length === 0) continue;
-    const sql = profileSql(t.table, cols);
-    statements.push(sql);
-    const res = await db(ctx, sql);
-    for (const r of res.rows) rows.push([t.name, ...r]);
-  }
-  const profile: DbOutput = { columns, rows, rowCount: rows.length, truncated: false };
-  return result(
-    'profile',
-    statements.join(';\n'),
-    profile,
-    p.dataset,
-    `profile of ${targets.map((t) => t.name).join(', ')}`,
-  );
-};
+  },
+});

@@ -10,20 +10,14 @@ import type { ArtifactStore } from '../adapters/artifacts.js';
 import { AgentFailedError, BatonError, ContractViolationError, describeError } from '../core/errors.js';
 import { Events } from '../core/events.js';
 import type { ArtifactPort, EventPort, ResultPort, StoredArtifact, TaskPort } from '../core/ports.js';
-import {
-  type AgentHandler,
-  AgentInput,
-  AgentOutput,
-  type ArtifactRef,
-  type Json,
-  LIMITS,
-  type UpstreamResult,
-} from '../core/schemas.js';
+import { AgentInput, type ArtifactRef, type Json, LIMITS, type UpstreamResult } from '../core/schemas.js';
 import { type ModelConfig, type ModelProviderDeps, modelConfigFromEnv } from '../models/index.js';
 import { ToolError, toStepError } from '../tools/errors.js';
 import { tokensUsedByTask } from './audit.js';
 import { type AgentSession, openAgentSession, stepTokenBudget, taskTokenBudget } from './context.js';
-import { type AgentSettings, resolveAgentSettings } from './settings.js';
+import { type AgentModule, checkAgentOutput, invokeAgent } from './define.js';
+import { resolveAgentSettings } from './registry.js';
+import type { AgentSettings } from './settings.js';
 
 export const AgentInvocation = z.object({
   taskId: z.string(),
@@ -52,11 +46,15 @@ export interface HarnessResult {
   alreadyDone?: boolean;
 }
 
-/** Runs one attempt of one step with `agent`. Throws (with the agent's error name) if the attempt fails. */
+/**
+ * Runs one attempt of one step with `agent` (a defineAgent definition or a bare handler). Throws
+ * (with the agent's error name) if the attempt fails; output that breaks the agent contract or
+ * the definition's output schema is a ContractViolationError.
+ */
 export async function runAgentStep(
   deps: HarnessDeps,
   agentName: string,
-  agent: AgentHandler,
+  agent: AgentModule,
   raw: unknown,
 ): Promise<HarnessResult> {
   const inv = AgentInvocation.parse(raw);
@@ -149,22 +147,13 @@ export async function runAgentStep(
   }
   let rawOut: unknown;
   try {
-    rawOut = await agent(input, session.ctx);
+    rawOut = await invokeAgent(agent, input, session.ctx);
   } catch (err) {
     throw asAgentError(err);
   } finally {
     await session.close();
   }
-  const parsed = AgentOutput.safeParse(rawOut);
-  if (!parsed.success) {
-    const issues = parsed.error.issues
-      .map((i) => `${i.path.join('.') || '(output)'}: ${i.message}`)
-      .join('; ');
-    throw new ContractViolationError(
-      `Agent "${agentName}" returned output that breaks the agent contract: ${issues}`,
-    );
-  }
-  const out = parsed.data;
+  const out = checkAgentOutput(agentName, rawOut, agent);
 
   // Every artifact is checked before any is stored, then they are stored concurrently.
   const bodies = (out.artifacts ?? []).map((art) => {

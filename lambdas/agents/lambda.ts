@@ -5,12 +5,12 @@ import middy from '@middy/core';
 import { ArtifactStore } from '../adapters/artifacts.js';
 import { documentClient, requireEnv, s3Client } from '../adapters/clients.js';
 import { TaskStore } from '../adapters/store.js';
-import type { AgentHandler } from '../core/schemas.js';
 import { type ModelConfig, modelConfigFromEnv } from '../models/index.js';
 import { logger, logLine } from '../shared/observability.js';
+import type { AgentModule } from './define.js';
 import { type AgentRuntimeDeps, type HarnessDeps, type HarnessResult, runAgentStep } from './harness.js';
-import { agentCatalog, loadBatonConfig } from './registry.js';
-import { type AgentSettings, resolveAgentSettings, settingsFromEnv } from './settings.js';
+import { agentCatalog, loadBatonConfig, resolveAgentSettings } from './registry.js';
+import { type AgentSettings, settingsFromEnv } from './settings.js';
 
 let deps: HarnessDeps | undefined;
 function wired(): HarnessDeps {
@@ -51,7 +51,8 @@ export interface AgentLambdaOptions {
   settings?: AgentSettings;
 }
 
-export function agentLambda(name: string, agent: AgentHandler, options: AgentLambdaOptions = {}) {
+/** `agent`: what the agent's module exports, a defineAgent definition or a bare handler. */
+export function agentLambda(name: string, agent: AgentModule, options: AgentLambdaOptions = {}) {
   const agentRuntime: AgentRuntimeDeps = options.settings
     ? { ...envRuntime, settingsFor: () => options.settings as AgentSettings }
     : envRuntime;

@@ -1,8 +1,9 @@
 /**
- * Agents by name. Built-in agents ship with Baton; more are registered in a JSON config file
- * (path in BATON_CONFIG), e.g. `{ "agents": { "echo": { "handler": "./agents/echo.mjs#handler" } } }`,
- * handler paths relative to the config file. The same config drives `cdk synth` (one Lambda per
- * agent) and local mode (agents loaded in process).
+ * Agents by name. Built-in agents ship with Baton, one `defineAgent` definition each
+ * (BUILTIN_AGENTS); more are registered in a JSON config file (path in BATON_CONFIG), e.g.
+ * `{ "agents": { "echo": { "handler": "./agents/echo.mjs#handler" } } }`, handler paths relative
+ * to the config file; a registered module exports a definition or a bare handler. The same
+ * config drives `cdk synth` (one Lambda per agent) and local mode (agents loaded in process).
  *
  * Any entry may also give the agent's `tools`, `model` and `budget` (see settings.ts). An entry
  * named after a built-in agent has no `handler`: it only configures that agent, e.g.
@@ -13,15 +14,21 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { BatonError, ErrorNames } from '../core/errors.js';
-import { type AgentHandler, AgentName } from '../core/schemas.js';
+import { AgentName } from '../core/schemas.js';
 import { ModelConfigOverride } from '../models/index.js';
+import { coding } from './coding.js';
+import { data } from './data.js';
+import { type AgentDefinition, type AgentModule, isAgentDefinition } from './define.js';
+import { research } from './research.js';
+import { review } from './review.js';
 import {
   type AgentSettings,
   AgentToolsSettings,
   BudgetSettings,
-  resolveAgentSettings,
+  layAgentSettings,
   resolveToolPaths,
 } from './settings.js';
+import { writing } from './writing.js';
 
 export class AgentConfigError extends BatonError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -75,34 +82,28 @@ export interface AgentEntry {
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** The agents that ship with Baton. */
-export const BUILTIN_AGENTS: Record<string, { file: string; exportName: string; description: string }> = {
-  research: {
-    file: 'research.ts',
-    exportName: 'handler',
-    description: 'Searches the corpus, the task documents and given URLs; writes cited notes',
-  },
-  writing: {
-    file: 'writing.ts',
-    exportName: 'handler',
-    description: 'Composes a document or brief from upstream results, carrying their citations',
-  },
-  review: {
-    file: 'review.ts',
-    exportName: 'handler',
-    description: 'Checks upstream artifacts against criteria and returns a pass/fail verdict with reasons',
-  },
-  data: {
-    file: 'data.ts',
-    exportName: 'handler',
-    description: 'Runs SQL or an aggregate spec over CSV/JSON datasets and writes a CSV table',
-  },
-  coding: {
-    file: 'coding.ts',
-    exportName: 'handler',
-    description: 'Writes files and runs a command in the shell sandbox (when enabled) and reports the result',
-  },
-};
+/**
+ * The agents that ship with Baton, in catalog order. Built-in agent `x` is defined in
+ * `lambdas/agents/x.ts` as `export const x = defineAgent({ name: 'x', ... })`.
+ */
+export const BUILTIN_AGENTS: readonly AgentDefinition[] = [research, writing, review, data, coding];
+
+/** A built-in agent's definition by name. */
+export function builtinAgent(name: string): AgentDefinition | undefined {
+  return BUILTIN_AGENTS.find((a) => a.name === name);
+}
+
+/**
+ * An agent's settings: its definition's default tools (built-in agents; none for others) with the
+ * configured sections laid over them, and its budget over the deployment's (settings.ts).
+ */
+export function resolveAgentSettings(
+  name: string,
+  configured?: Parameters<typeof layAgentSettings>[1],
+  deployment?: Parameters<typeof layAgentSettings>[2],
+): AgentSettings {
+  return layAgentSettings(builtinAgent(name)?.defaultTools ?? {}, configured, deployment);
+}
 
 /** JSON of every agent's settings, for the `BATON_AGENT_SETTINGS` variable of the agent functions. */
 export function agentSettingsJson(agents: Map<string, AgentEntry>): string {
@@ -145,7 +146,8 @@ export function agentCatalog(
       },
       { ...(config.budget ? { budget: config.budget } : {}) },
     );
-  for (const [name, b] of Object.entries(BUILTIN_AGENTS)) {
+  for (const b of BUILTIN_AGENTS) {
+    const name = b.name;
     const entry = config.agents[name];
     if (entry?.handler) {
       throw new AgentConfigError(
@@ -154,8 +156,8 @@ export function agentCatalog(
     }
     out.set(name, {
       name,
-      modulePath: resolve(here, b.file),
-      exportName: b.exportName,
+      modulePath: resolve(here, `${name}.ts`),
+      exportName: name,
       builtin: true,
       description: entry?.description ?? b.description,
       ...(entry?.timeoutSeconds ? { timeoutSeconds: entry.timeoutSeconds } : {}),
@@ -167,7 +169,7 @@ export function agentCatalog(
     if (out.has(name)) continue;
     if (!entry.handler) {
       throw new AgentConfigError(
-        `Agent "${name}" is not built in, so its entry needs a "handler" ("<path>#<export>", relative to the config file). Built-in agents: ${Object.keys(BUILTIN_AGENTS).join(', ')}.`,
+        `Agent "${name}" is not built in, so its entry needs a "handler" ("<path>#<export>", relative to the config file). Built-in agents: ${BUILTIN_AGENTS.map((a) => a.name).join(', ')}.`,
       );
     }
     const [file, exportName = 'handler'] = entry.handler.split('#') as [string, string?];
@@ -185,8 +187,11 @@ export function agentCatalog(
   return out;
 }
 
-/** Imports an agent's handler (local mode and tests; Lambda bundles import it statically). */
-export async function loadAgent(entry: AgentEntry): Promise<AgentHandler> {
+/**
+ * Imports an agent (local mode and tests; Lambda bundles import it statically): a `defineAgent`
+ * definition, whose name must be the agent's name in the config, or a bare handler.
+ */
+export async function loadAgent(entry: AgentEntry): Promise<AgentModule> {
   let mod: Record<string, unknown>;
   try {
     mod = (await import(pathToFileURL(entry.modulePath).href)) as Record<string, unknown>;
@@ -198,13 +203,21 @@ export async function loadAgent(entry: AgentEntry): Promise<AgentHandler> {
       },
     );
   }
-  const fn = mod[entry.exportName];
-  if (typeof fn !== 'function') {
+  const agent = mod[entry.exportName];
+  if (isAgentDefinition(agent)) {
+    if (agent.name !== entry.name) {
+      throw new AgentConfigError(
+        `${entry.modulePath} exports "${entry.exportName}", the definition of agent "${agent.name}", but the config registers it as "${entry.name}"; use one name`,
+      );
+    }
+    return agent;
+  }
+  if (typeof agent !== 'function') {
     throw new AgentConfigError(
-      `${entry.modulePath} does not export a function "${entry.exportName}" (agent "${entry.name}")`,
+      `${entry.modulePath} does not export a function or a defineAgent definition "${entry.exportName}" (agent "${entry.name}")`,
     );
   }
-  return fn as AgentHandler;
+  return agent as AgentModule;
 }
 
 /** Agent names from the environment the stack sets (BATON_AGENT_NAMES), else from the config. */

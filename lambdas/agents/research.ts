@@ -11,13 +11,39 @@
  */
 import { z } from 'zod';
 import { AgentFailedError, NonRetryableError } from '../core/errors.js';
-import type { AgentContext, AgentHandler, AgentInput } from '../core/schemas.js';
+import type { AgentContext, AgentInput } from '../core/schemas.js';
 import type { HttpOutput, SearchHit, SearchOutput } from '../tools/index.js';
 import { type Finding, renderNotes, splitSources } from './citations.js';
-import { DEFAULT_MAX_TURNS, liveModel, parseStepInput, toolErrorOf } from './common.js';
+import { BaseInput, DEFAULT_MAX_TURNS, liveModel, toolErrorOf } from './common.js';
 import { documentFileName, taskDocuments } from './context.js';
-import { ResearchInput, type ResearchOutput } from './contracts.js';
+import { defineAgent } from './define.js';
 import { runToolLoop } from './loop.js';
+
+export const ResearchInput = BaseInput.extend({
+  /** What to research (default: the task goal). */
+  topic: z.string().trim().min(1).max(1000).optional(),
+  /** An angle on the topic, added to the search (e.g. "costs and risks"). */
+  focus: z.string().trim().min(1).max(200).optional(),
+  /** Pages to fetch with the http tool (besides `inputs.urls`). */
+  urls: z
+    .array(z.url({ protocol: /^https?$/, error: 'use an absolute http(s) URL' }))
+    .max(20)
+    .optional(),
+  /** Findings kept at most (default 12). */
+  maxFindings: z.number().int().min(1).max(50).optional(),
+}).strict();
+export type ResearchInput = z.infer<typeof ResearchInput>;
+
+export const SourceKind = z.enum(['corpus', 'document', 'artifact', 'web']);
+export const ResearchOutput = z.object({
+  topic: z.string(),
+  focus: z.string().optional(),
+  mode: z.enum(['offline', 'model']),
+  findings: z.number().int(),
+  sources: z.array(z.object({ n: z.number().int(), label: z.string(), kind: SourceKind })),
+  fetched: z.array(z.object({ url: z.string(), ok: z.boolean(), error: z.string().optional() })),
+});
+export type ResearchOutput = z.infer<typeof ResearchOutput>;
 
 export const RESEARCH_SYSTEM_PROMPT = [
   "You are the research agent of Baton, a multi-agent platform. You gather material on the step's topic",
@@ -450,9 +476,13 @@ async function withModel(
   };
 }
 
-export const handler: AgentHandler = async (input, ctx) => {
-  const p = parseStepInput('research', ResearchInput, input.input);
-  const topic = p.topic ?? input.goal;
-  const urls = urlsOf(input, p.urls ?? []);
-  return liveModel(ctx) ? withModel(input, ctx, p, topic, urls) : offline(input, ctx, p, topic, urls);
-};
+export const research = defineAgent({
+  name: 'research',
+  description: 'Searches the corpus, the task documents and given URLs; writes cited notes',
+  input: ResearchInput,
+  output: ResearchOutput,
+  defaultTools: { search: {}, http: {} },
+  systemPrompt: RESEARCH_SYSTEM_PROMPT,
+  offline: (input, ctx, p) => offline(input, ctx, p, p.topic ?? input.goal, urlsOf(input, p.urls ?? [])),
+  handler: (input, ctx, p) => withModel(input, ctx, p, p.topic ?? input.goal, urlsOf(input, p.urls ?? [])),
+});

@@ -12,11 +12,38 @@
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import { NonRetryableError } from '../core/errors.js';
-import type { AgentContext, AgentHandler, AgentInput, Json } from '../core/schemas.js';
+import { type AgentContext, type AgentInput, type Json, JsonObject } from '../core/schemas.js';
 import { generateObject } from '../models/types.js';
 import { checkCitations } from './citations.js';
-import { liveModel, parseStepInput, type UpstreamText, upstreamTexts, wordCount } from './common.js';
-import { ReviewInput, type ReviewOutput } from './contracts.js';
+import { BaseInput, liveModel, type UpstreamText, upstreamTexts, wordCount } from './common.js';
+import { defineAgent } from './define.js';
+
+export const ReviewInput = BaseInput.extend({
+  /** Headings every reviewed document must have (case-insensitive, any level). */
+  requiredSections: z.array(z.string().trim().min(1).max(200)).max(50).optional(),
+  /** Every reviewed document must cite sources, and every citation must resolve. */
+  requireCitations: z.boolean().optional(),
+  /** A JSON Schema the upstream JSON artifacts (else the upstream outputs) must match. */
+  jsonSchema: JsonObject.optional(),
+  /** Word limits of each reviewed document. */
+  minWords: z.number().int().min(0).optional(),
+  maxWords: z.number().int().min(1).optional(),
+  /** Fields every upstream output must have with these values (e.g. `{ "passed": true }`). */
+  expectOutput: JsonObject.optional(),
+  /** Further criteria in words, judged by the model (LLM path only). */
+  criteria: z.string().max(4000).optional(),
+  /** Fail the step on a "fail" verdict (default true); false = report the verdict and succeed. */
+  failOnReject: z.boolean().optional(),
+}).strict();
+export type ReviewInput = z.infer<typeof ReviewInput>;
+
+export const ReviewOutput = z.object({
+  verdict: z.enum(['pass', 'fail']),
+  reasons: z.array(z.string()),
+  checked: z.array(z.string()),
+  mode: z.enum(['offline', 'model']),
+});
+export type ReviewOutput = z.infer<typeof ReviewOutput>;
 
 export const REVIEW_SYSTEM_PROMPT = [
   'You are the review agent of Baton, a multi-agent platform. You check documents produced by earlier steps',
@@ -240,30 +267,37 @@ function report(
   ].join('\n');
 }
 
-export const handler: AgentHandler = async (input, ctx) => {
-  const p = parseStepInput('review', ReviewInput, input.input);
-  const texts = await upstreamTexts(input, ctx);
-  const { reasons, checked } = reviewChecks(input, p, texts);
-  const model = liveModel(ctx);
-  reasons.push(...(await modelReasons(ctx, input, p, texts)));
-  const verdict: ReviewOutput['verdict'] = reasons.length === 0 ? 'pass' : 'fail';
-  if (verdict === 'fail' && p.failOnReject !== false) {
-    throw new NonRetryableError(
-      `Review failed (${reasons.length} ${reasons.length === 1 ? 'reason' : 'reasons'}): ${reasons.join('; ')}`,
-    );
-  }
-  const output: ReviewOutput = { verdict, reasons, checked, mode: model ? 'model' : 'offline' };
-  return {
-    summary:
-      verdict === 'pass'
-        ? `Review passed: ${checked.length} item(s) checked${model ? ` (with ${model.id})` : ''}`
-        : `Review failed (${reasons.length} reasons, not enforced): ${reasons.slice(0, 3).join('; ')}`.slice(
-            0,
-            4000,
-          ),
-    output,
-    artifacts: [
-      { name: 'review.md', contentType: 'text/markdown', body: report(verdict, reasons, checked, p) },
-    ],
-  };
-};
+export const review = defineAgent({
+  name: 'review',
+  description: 'Checks upstream artifacts against criteria and returns a pass/fail verdict with reasons',
+  input: ReviewInput,
+  output: ReviewOutput,
+  defaultTools: {},
+  systemPrompt: REVIEW_SYSTEM_PROMPT,
+  handler: async (input, ctx, p) => {
+    const texts = await upstreamTexts(input, ctx);
+    const { reasons, checked } = reviewChecks(input, p, texts);
+    const model = liveModel(ctx);
+    reasons.push(...(await modelReasons(ctx, input, p, texts)));
+    const verdict: ReviewOutput['verdict'] = reasons.length === 0 ? 'pass' : 'fail';
+    if (verdict === 'fail' && p.failOnReject !== false) {
+      throw new NonRetryableError(
+        `Review failed (${reasons.length} ${reasons.length === 1 ? 'reason' : 'reasons'}): ${reasons.join('; ')}`,
+      );
+    }
+    const output: ReviewOutput = { verdict, reasons, checked, mode: model ? 'model' : 'offline' };
+    return {
+      summary:
+        verdict === 'pass'
+          ? `Review passed: ${checked.length} item(s) checked${model ? ` (with ${model.id})` : ''}`
+          : `Review failed (${reasons.length} reasons, not enforced): ${reasons.slice(0, 3).join('; ')}`.slice(
+              0,
+              4000,
+            ),
+      output,
+      artifacts: [
+        { name: 'review.md', contentType: 'text/markdown', body: report(verdict, reasons, checked, p) },
+      ],
+    };
+  },
+});

@@ -16,78 +16,18 @@ import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { BatonError, ErrorNames } from '../core/errors.js';
 import { ModelConfigOverride } from '../models/index.js';
-import type { ToolsConfig } from '../tools/index.js';
+import { forEachSection, TOOL_SECTIONS, ToolsConfig } from '../tools/index.js';
 
 const PositiveInt = z.number().int().positive();
 
-export const HttpToolSettings = z
-  .object({
-    allowHosts: z.array(z.string().min(1)).optional(),
-    allowPrivate: z.union([z.boolean(), z.array(z.string().min(1))]).optional(),
-    maxBytes: PositiveInt.optional(),
-    timeoutMs: PositiveInt.optional(),
-    maxRedirects: z.number().int().min(0).max(20).optional(),
-    userAgent: z.string().min(1).max(200).optional(),
-  })
-  .strict();
-
-export const ShellToolSettings = z
-  .object({
-    enabled: z.boolean().optional(),
-    timeoutMs: PositiveInt.optional(),
-    maxOutputBytes: PositiveInt.optional(),
-    scratchRoot: z.string().min(1).optional(),
-  })
-  .strict();
-
-export const DbToolSettings = z
-  .object({ maxRows: PositiveInt.optional(), wasmPath: z.string().min(1).optional() })
-  .strict();
-
-export const SearchToolSettings = z
-  .object({
-    /** A folder of text/markdown files; relative to the config file. */
-    corpusDir: z.string().min(1).optional(),
-    maxResults: PositiveInt.optional(),
-    cacheIndex: z.boolean().optional(),
-  })
-  .strict();
-
-const McpName = z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'use 1-40 letters, digits, "_" or "-"');
-export const McpServerSettings = z.discriminatedUnion('transport', [
-  z
-    .object({
-      name: McpName,
-      transport: z.literal('stdio'),
-      command: z.string().min(1),
-      args: z.array(z.string()).optional(),
-      env: z.record(z.string(), z.string()).optional(),
-      cwd: z.string().min(1).optional(),
-      timeoutMs: PositiveInt.optional(),
-    })
-    .strict(),
-  z
-    .object({
-      name: McpName,
-      transport: z.literal('http'),
-      url: z.url({ protocol: /^https?$/ }),
-      headers: z.record(z.string(), z.string()).optional(),
-      timeoutMs: PositiveInt.optional(),
-    })
-    .strict(),
-]);
-
-export const AgentToolsSettings = z
-  .object({
-    /** Tool names or patterns ending in `*`; default: every tool configured for the agent. */
-    allow: z.array(z.string().min(1)).optional(),
-    http: HttpToolSettings.optional(),
-    shell: ShellToolSettings.optional(),
-    db: DbToolSettings.optional(),
-    search: SearchToolSettings.optional(),
-    mcp: z.array(McpServerSettings).max(20).optional(),
-  })
-  .strict();
+/**
+ * An agent's `tools` section: one section per tool kind, each declared once by its tool
+ * definition (lambdas/tools/*.ts, `defineTool`), plus the allow-list.
+ */
+export const AgentToolsSettings = ToolsConfig.extend({
+  /** Tool names or patterns ending in `*`; default: every tool configured for the agent. */
+  allow: z.array(z.string().min(1)).optional(),
+}).strict();
 export type AgentToolsSettings = z.infer<typeof AgentToolsSettings>;
 
 export const BudgetSettings = z
@@ -110,80 +50,63 @@ export const AgentSettings = z
   .strict();
 export type AgentSettings = z.infer<typeof AgentSettings>;
 
-/** Tool defaults of the built-in agents (configuration is laid over them, section by section). */
-export const BUILTIN_TOOL_DEFAULTS: Record<string, AgentToolsSettings> = {
-  research: { search: {}, http: {} },
-  data: { db: {} },
-  coding: { shell: { enabled: false } },
-  writing: {},
-  review: {},
-};
-
-const TOOL_SECTIONS = ['http', 'shell', 'db', 'search'] as const;
-
 /** The configured tool names of `tools` (MCP servers as `<name>.*`). */
 export function configuredToolNames(tools: AgentToolsSettings): string[] {
-  return [
-    ...TOOL_SECTIONS.filter((s) => tools[s] !== undefined),
-    ...(tools.mcp ?? []).map((m) => `${m.name}.*`),
-  ];
+  const names: string[] = [];
+  forEachSection(tools, (kind, section) => names.push(...kind.toolNames(section)));
+  return names;
 }
 
 function absolute(path: string, baseDir: string): string {
   return isAbsolute(path) ? path : resolve(baseDir, path);
 }
 
-/** Relative paths (corpus folder, scratch root, wasm, MCP cwd) resolved against the config's folder. */
+/** Relative paths (each tool definition's `paths`: corpus folder, scratch root, wasm, MCP cwd) resolved against the config's folder. */
 export function resolveToolPaths(tools: AgentToolsSettings, baseDir: string): AgentToolsSettings {
-  const out: AgentToolsSettings = { ...tools };
-  if (tools.search?.corpusDir)
-    out.search = { ...tools.search, corpusDir: absolute(tools.search.corpusDir, baseDir) };
-  if (tools.shell?.scratchRoot)
-    out.shell = { ...tools.shell, scratchRoot: absolute(tools.shell.scratchRoot, baseDir) };
-  if (tools.db?.wasmPath) out.db = { ...tools.db, wasmPath: absolute(tools.db.wasmPath, baseDir) };
-  if (tools.mcp) {
-    out.mcp = tools.mcp.map((m) =>
-      m.transport === 'stdio' && m.cwd ? { ...m, cwd: absolute(m.cwd, baseDir) } : m,
-    );
-  }
-  return out;
+  const out: Record<string, unknown> = { ...tools };
+  forEachSection(tools, (kind, section, name) => {
+    out[name] = kind.resolvePaths(section, (path) => absolute(path, baseDir));
+  });
+  return out as AgentToolsSettings;
 }
 
 /**
- * An agent's settings: the built-in defaults (if any) with the configured sections laid over
- * them; the agent's budget over the deployment's. `allow` is made explicit.
+ * An agent's settings: its default tools (a built-in agent's `defaultTools`) with the configured
+ * sections laid over them, section by section; the agent's budget over the deployment's. `allow`
+ * is made explicit. (registry.ts `resolveAgentSettings` looks the defaults up by agent name.)
  */
-export function resolveAgentSettings(
-  name: string,
+export function layAgentSettings(
+  defaults: AgentToolsSettings,
   configured: { tools?: AgentToolsSettings; model?: ModelConfigOverride; budget?: BudgetSettings } = {},
   deployment: { budget?: BudgetSettings } = {},
 ): AgentSettings {
-  const defaults = BUILTIN_TOOL_DEFAULTS[name] ?? {};
   const given = configured.tools ?? {};
-  const tools: AgentToolsSettings = {};
+  const tools: Record<string, unknown> = {};
   for (const section of TOOL_SECTIONS) {
-    const merged =
-      defaults[section] || given[section] ? { ...defaults[section], ...given[section] } : undefined;
-    if (merged) Object.assign(tools, { [section]: merged });
+    const base = defaults[section];
+    const over = given[section];
+    const merged = isSection(base) && isSection(over) ? { ...base, ...over } : (over ?? base);
+    if (merged !== undefined) tools[section] = isSection(merged) ? { ...merged } : merged;
   }
-  const mcp = given.mcp ?? defaults.mcp;
-  if (mcp) tools.mcp = mcp;
-  tools.allow = given.allow ?? configuredToolNames(tools);
+  const laid = tools as AgentToolsSettings;
+  laid.allow = given.allow ?? configuredToolNames(laid);
   return {
-    tools,
+    tools: laid,
     ...(configured.model ? { model: configured.model } : {}),
     budget: { ...deployment.budget, ...configured.budget },
   };
 }
 
+/** An object section (laid over key by key); list sections (MCP servers) replace each other. */
+function isSection(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 /** The tool runtime's config for these settings (shell stays off unless enabled). */
 export function toToolsConfig(tools: AgentToolsSettings): ToolsConfig {
-  const config: ToolsConfig = {};
-  if (tools.http) config.http = { ...tools.http };
-  if (tools.shell) config.shell = { ...tools.shell, enabled: tools.shell.enabled === true };
-  if (tools.db) config.db = { ...tools.db };
-  if (tools.search) config.search = { ...tools.search };
-  if (tools.mcp) config.mcp = tools.mcp.map((m) => ({ ...m }));
+  const { allow: _allow, ...sections } = tools;
+  const config: ToolsConfig = { ...sections };
+  if (config.shell) config.shell = { ...config.shell, enabled: config.shell.enabled === true };
   return config;
 }
 

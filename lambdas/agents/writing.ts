@@ -10,8 +10,9 @@
  * With a model, the model writes the text from the same material and must keep the citations.
  */
 import { parse as parseCsv } from 'csv-parse/sync';
+import { z } from 'zod';
 import { AgentFailedError } from '../core/errors.js';
-import type { AgentContext, AgentHandler, AgentInput } from '../core/schemas.js';
+import type { AgentContext, AgentInput } from '../core/schemas.js';
 import {
   citationMarkers,
   mergeCitations,
@@ -19,8 +20,29 @@ import {
   type SplitDocument,
   splitSources,
 } from './citations.js';
-import { liveModel, parseStepInput, type UpstreamText, upstreamTexts, wordCount } from './common.js';
-import { WritingInput, type WritingOutput } from './contracts.js';
+import { BaseInput, liveModel, type UpstreamText, upstreamTexts, wordCount } from './common.js';
+import { defineAgent } from './define.js';
+
+export const WritingInput = BaseInput.extend({
+  title: z.string().trim().min(1).max(300).optional(),
+  /** "document" (default): every upstream result in order; "brief": summary, key findings, sources. */
+  format: z.enum(['document', 'brief']).optional(),
+  /** Word limit of a brief (default 600, about one page). */
+  maxWords: z.number().int().min(50).max(20_000).optional(),
+  /** Extra instructions for the model (LLM path). */
+  instructions: z.string().max(4000).optional(),
+}).strict();
+export type WritingInput = z.infer<typeof WritingInput>;
+
+export const WritingOutput = z.object({
+  title: z.string(),
+  format: z.enum(['document', 'brief']),
+  mode: z.enum(['offline', 'model']),
+  words: z.number().int(),
+  upstream: z.array(z.string()),
+  sources: z.number().int(),
+});
+export type WritingOutput = z.infer<typeof WritingOutput>;
 
 export const WRITING_SYSTEM_PROMPT = [
   'You are the writing agent of Baton, a multi-agent platform. You compose a clear, well-structured Markdown',
@@ -228,31 +250,38 @@ async function withModel(
   return `${text}\n`;
 }
 
-export const handler: AgentHandler = async (input, ctx) => {
-  const p = parseStepInput('writing', WritingInput, input.input);
-  const title = (p.title ?? input.goal).slice(0, 300);
-  const format = p.format ?? 'document';
-  const pieces = (await upstreamTexts(input, ctx)).map(pieceOf);
-  const { bodies, sources } = mergeCitations(pieces.map((piece) => piece.doc));
-  const model = liveModel(ctx);
-  const body = model
-    ? await withModel(ctx, input, p, title, format, pieces, bodies, sources)
-    : format === 'brief'
-      ? composeBrief(title, input, pieces, bodies, sources, p.maxWords ?? DEFAULT_BRIEF_WORDS)
-      : composeDocument(title, input, pieces, bodies, sources);
-  const words = wordCount(splitSources(body).body);
-  const cited = splitSources(body).sources.size;
-  const output: WritingOutput = {
-    title,
-    format,
-    mode: model ? 'model' : 'offline',
-    words,
-    upstream: input.upstream.map((u) => u.stepId),
-    sources: cited,
-  };
-  return {
-    summary: `Composed "${title}" (${format}, ${words} words${model ? `, by ${model.id}` : ''}) from ${input.upstream.length} upstream steps and ${pieces.length} artifacts; ${cited} sources cited`,
-    output,
-    artifacts: [{ name: 'document.md', contentType: 'text/markdown', body }],
-  };
-};
+export const writing = defineAgent({
+  name: 'writing',
+  description: 'Composes a document or brief from upstream results, carrying their citations',
+  input: WritingInput,
+  output: WritingOutput,
+  defaultTools: {},
+  systemPrompt: WRITING_SYSTEM_PROMPT,
+  handler: async (input, ctx, p) => {
+    const title = (p.title ?? input.goal).slice(0, 300);
+    const format = p.format ?? 'document';
+    const pieces = (await upstreamTexts(input, ctx)).map(pieceOf);
+    const { bodies, sources } = mergeCitations(pieces.map((piece) => piece.doc));
+    const model = liveModel(ctx);
+    const body = model
+      ? await withModel(ctx, input, p, title, format, pieces, bodies, sources)
+      : format === 'brief'
+        ? composeBrief(title, input, pieces, bodies, sources, p.maxWords ?? DEFAULT_BRIEF_WORDS)
+        : composeDocument(title, input, pieces, bodies, sources);
+    const words = wordCount(splitSources(body).body);
+    const cited = splitSources(body).sources.size;
+    const output: WritingOutput = {
+      title,
+      format,
+      mode: model ? 'model' : 'offline',
+      words,
+      upstream: input.upstream.map((u) => u.stepId),
+      sources: cited,
+    };
+    return {
+      summary: `Composed "${title}" (${format}, ${words} words${model ? `, by ${model.id}` : ''}) from ${input.upstream.length} upstream steps and ${pieces.length} artifacts; ${cited} sources cited`,
+      output,
+      artifacts: [{ name: 'document.md', contentType: 'text/markdown', body }],
+    };
+  },
+});

@@ -12,8 +12,7 @@
 
 import { z } from 'zod';
 import { type AuditEvent, type AuditSink, auditedModel } from '../agents/audit.js';
-import { BUILTIN_INPUTS } from '../agents/contracts.js';
-import { BUILTIN_AGENTS } from '../agents/registry.js';
+import { builtinAgent } from '../agents/registry.js';
 import { NonRetryableError } from '../core/errors.js';
 import { planIssues, validatePlan } from '../core/plan.js';
 import { type Json, type Plan, PlanSpec } from '../core/schemas.js';
@@ -49,7 +48,7 @@ export interface PlanGoalOptions {
 /** Problems of a plan's step inputs for built-in agents (their zod input contracts). */
 export function inputIssues(spec: PlanSpec): string[] {
   return spec.steps.flatMap((s, i) => {
-    const schema = BUILTIN_INPUTS[s.agent];
+    const schema = builtinAgent(s.agent)?.input;
     if (!schema) return [];
     const r = schema.safeParse(s.input ?? {});
     return r.success
@@ -97,8 +96,8 @@ function catalog(known: ReadonlySet<string>, descriptions: Record<string, string
   return [...known]
     .sort()
     .map((name) => {
-      const builtin = BUILTIN_AGENTS[name];
-      const schema = BUILTIN_INPUTS[name];
+      const builtin = builtinAgent(name);
+      const schema = builtin?.input;
       const input = schema
         ? JSON.stringify(z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }))
         : 'any JSON object';

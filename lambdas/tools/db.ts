@@ -11,16 +11,25 @@ import { createRequire } from 'node:module';
 import { parse as parseCsv } from 'csv-parse/sync';
 import initSqlJs, { type Database, type SqlJsStatic, type SqlValue } from 'sql.js';
 import { z } from 'zod';
+import { defineTool, type ToolImplementation } from './define.js';
 import { ReadOnlyViolationError, ToolInputError } from './errors.js';
 import type { Dataset, Tool, ToolContext } from './types.js';
 
-export interface DbToolConfig {
-  /** Rows returned at most (default 1000); a call may ask for fewer. */
-  maxRows?: number;
+/** The db tool's settings (`tools.db` in the Baton config). */
+export const DbToolConfig = z
+  .object({
+    /** Rows returned at most (default 1000); a call may ask for fewer. */
+    maxRows: z.number().int().positive().optional(),
+    /** Path of `sql-wasm.wasm` when the sql.js package is not resolvable (e.g. in a bundle); relative to the config file. */
+    wasmPath: z.string().min(1).optional(),
+  })
+  .strict();
+export type DbToolConfig = z.infer<typeof DbToolConfig>;
+
+/** What a config file cannot hold. */
+export interface DbToolOptions {
   /** Datasets available to every call, besides the step's own (ctx.datasets, CSV/JSON artifacts). */
   datasets?: Dataset[];
-  /** Path of `sql-wasm.wasm` when the sql.js package is not resolvable (e.g. in a bundle). */
-  wasmPath?: string;
 }
 
 export const DB_DEFAULTS = { maxRows: 1000 } as const;
@@ -255,19 +264,20 @@ function describeTables(tables: Table[]): string {
 
 /* ------------------------------------------------------------------ the tool */
 
-export function createDbTool(config: DbToolConfig = {}): Tool<DbInput, DbOutput> {
+function dbImplementation(
+  config: DbToolConfig,
+  options: DbToolOptions,
+): ToolImplementation<DbInput, DbOutput> {
   const maxRowsCap = config.maxRows ?? DB_DEFAULTS.maxRows;
   return {
-    name: 'db',
     description:
       'Run one read-only SQL query (SQLite dialect: SELECT or WITH ... SELECT) over the datasets of the task. ' +
       'Each CSV or JSON dataset is a table named after it without extension (e.g. sales.csv → sales), with ' +
       `column types inferred (INTEGER, REAL, TEXT). Returns columns and up to ${maxRowsCap} rows.`,
-    inputSchema: DbInput,
     async handler(input, ctx) {
       assertRead(input.sql);
       const SQL = await loadSqlJs(config.wasmPath);
-      const datasets = collectDatasets(ctx, config.datasets);
+      const datasets = collectDatasets(ctx, options.datasets);
       const db = new SQL.Database();
       try {
         const tables: Table[] = [];
@@ -340,4 +350,19 @@ export function createDbTool(config: DbToolConfig = {}): Tool<DbInput, DbOutput>
       }
     },
   };
+}
+
+/** The `db` tool: one read-only SQLite query over the step's datasets. */
+export const dbTool = defineTool({
+  name: 'db',
+  description: 'Run one read-only SQL query (SQLite) over the datasets of the task',
+  config: DbToolConfig,
+  input: DbInput,
+  paths: (c, absolute) => (c.wasmPath ? { ...c, wasmPath: absolute(c.wasmPath) } : c),
+  factory: dbImplementation,
+});
+
+export function createDbTool(config: DbToolConfig & DbToolOptions = {}): Tool<DbInput, DbOutput> {
+  const { datasets, ...settings } = config;
+  return dbTool.create(settings, datasets ? { datasets } : {});
 }

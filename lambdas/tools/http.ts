@@ -18,6 +18,7 @@ import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { z } from 'zod';
 import { JsonValue } from '../core/schemas.js';
+import { defineTool, type ToolImplementation } from './define.js';
 import {
   HostNotAllowedError,
   SsrfBlockedError,
@@ -28,25 +29,35 @@ import {
 } from './errors.js';
 import type { Tool } from './types.js';
 
-export interface HttpToolConfig {
-  /**
-   * Hosts the tool may reach: exact names, `*.example.com` (any subdomain) or `.example.com`
-   * (the domain and its subdomains). Empty or absent: any public host.
-   */
-  allowHosts?: string[];
-  /**
-   * Let requests reach non-public addresses: `true` for all of them (local tests only), or a list
-   * of addresses / CIDR ranges (`"127.0.0.1"`, `"10.1.0.0/16"`, `"::1"`). Default: none.
-   */
-  allowPrivate?: boolean | string[];
-  /** Body bytes kept (after decompression); the connection is cut beyond it. Default 1 MiB. */
-  maxBytes?: number;
-  /** Time limit of the whole exchange, redirects included. Default 10 s. */
-  timeoutMs?: number;
-  /** Redirects followed (each one re-checked). Default 5. */
-  maxRedirects?: number;
-  /** Default `Baton-Agent/0.1 (+tool:http)`. */
-  userAgent?: string;
+const PositiveInt = z.number().int().positive();
+
+/** The http tool's settings (`tools.http` in the Baton config). */
+export const HttpToolConfig = z
+  .object({
+    /**
+     * Hosts the tool may reach: exact names, `*.example.com` (any subdomain) or `.example.com`
+     * (the domain and its subdomains). Empty or absent: any public host.
+     */
+    allowHosts: z.array(z.string().min(1)).optional(),
+    /**
+     * Let requests reach non-public addresses: `true` for all of them (local tests only), or a list
+     * of addresses / CIDR ranges (`"127.0.0.1"`, `"10.1.0.0/16"`, `"::1"`). Default: none.
+     */
+    allowPrivate: z.union([z.boolean(), z.array(z.string().min(1))]).optional(),
+    /** Body bytes kept (after decompression); the connection is cut beyond it. Default 1 MiB. */
+    maxBytes: PositiveInt.optional(),
+    /** Time limit of the whole exchange, redirects included. Default 10 s. */
+    timeoutMs: PositiveInt.optional(),
+    /** Redirects followed (each one re-checked). Default 5. */
+    maxRedirects: z.number().int().min(0).max(20).optional(),
+    /** Default `Baton-Agent/0.1 (+tool:http)`. */
+    userAgent: z.string().min(1).max(200).optional(),
+  })
+  .strict();
+export type HttpToolConfig = z.infer<typeof HttpToolConfig>;
+
+/** What a config file cannot hold. */
+export interface HttpToolOptions {
   /** Resolves a host name to all its addresses (default: dns.lookup with `all: true`). */
   resolve?: (hostname: string) => Promise<{ address: string; family: number }[]>;
 }
@@ -257,7 +268,10 @@ interface ResolvedAddress {
 
 /* ------------------------------------------------------------------ the tool */
 
-export function createHttpTool(config: HttpToolConfig = {}): Tool<HttpInput, HttpOutput> {
+function httpImplementation(
+  config: HttpToolConfig,
+  options: HttpToolOptions,
+): ToolImplementation<HttpInput, HttpOutput> {
   const maxBytes = config.maxBytes ?? HTTP_DEFAULTS.maxBytes;
   const timeoutMs = config.timeoutMs ?? HTTP_DEFAULTS.timeoutMs;
   const maxRedirects = config.maxRedirects ?? HTTP_DEFAULTS.maxRedirects;
@@ -268,7 +282,7 @@ export function createHttpTool(config: HttpToolConfig = {}): Tool<HttpInput, Htt
     : undefined;
   const userAgent = config.userAgent ?? 'Baton-Agent/0.1 (+tool:http)';
   const resolve =
-    config.resolve ?? ((hostname: string) => dnsLookup(hostname, { all: true, order: 'verbatim' }));
+    options.resolve ?? ((hostname: string) => dnsLookup(hostname, { all: true, order: 'verbatim' }));
 
   function checkAddress(host: string, address: string, family: 4 | 6): void {
     if (allowAllPrivate) return;
@@ -305,13 +319,11 @@ export function createHttpTool(config: HttpToolConfig = {}): Tool<HttpInput, Htt
   }
 
   return {
-    name: 'http',
     description:
       'Fetch a public web URL with GET or POST. Returns status, content type, a safe subset of headers and ' +
       `the body (text, or base64 for binary content; at most ${maxBytes} bytes, "truncated" tells when cut). ` +
       'Private, loopback and cloud-metadata addresses are refused.' +
       (allowHosts.length ? ` Allowed hosts: ${allowHosts.join(', ')}.` : ''),
-    inputSchema: HttpInput,
     async handler(input, ctx) {
       const timeout = AbortSignal.timeout(timeoutMs);
       const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
@@ -386,6 +398,21 @@ export function createHttpTool(config: HttpToolConfig = {}): Tool<HttpInput, Htt
       }
     },
   };
+}
+
+/** The `http` tool: GET/POST to public hosts (see the top of this file for the SSRF checks). */
+export const httpTool = defineTool({
+  name: 'http',
+  description: 'Fetch a public web URL with GET or POST (private and cloud-metadata addresses are refused)',
+  config: HttpToolConfig,
+  input: HttpInput,
+  factory: httpImplementation,
+});
+
+/** An http tool from its settings; `resolve` replaces DNS (tests). */
+export function createHttpTool(config: HttpToolConfig & HttpToolOptions = {}): Tool<HttpInput, HttpOutput> {
+  const { resolve, ...settings } = config;
+  return httpTool.create(settings, resolve ? { resolve } : {});
 }
 
 function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {

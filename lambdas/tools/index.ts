@@ -7,65 +7,93 @@
  *   ...
  *   await toolset.close(); // ends MCP connections (stdio servers are child processes)
  */
-import { createDbTool, type DbToolConfig } from './db.js';
-import { createHttpTool, type HttpToolConfig } from './http.js';
-import { connectMcpServer, type McpConnection, type McpServerConfig } from './mcp.js';
-import { createSearchTool, type SearchToolConfig } from './search.js';
-import { createShellTool, type ShellToolConfig } from './shell.js';
+import { z } from 'zod';
+import { dbTool } from './db.js';
+import type { ToolKind, ToolSet } from './define.js';
+import { httpTool } from './http.js';
+import { mcpTools } from './mcp.js';
+import { searchTool } from './search.js';
+import { shellTool } from './shell.js';
 import type { Tool } from './types.js';
 
-export interface ToolsConfig {
-  http?: HttpToolConfig;
-  shell?: ShellToolConfig;
-  db?: DbToolConfig;
-  search?: SearchToolConfig;
-  mcp?: McpServerConfig[];
+/** Every tool kind, by config section, in the order their tools are listed. */
+export const BUILTIN_TOOLS = {
+  http: httpTool,
+  shell: shellTool,
+  db: dbTool,
+  search: searchTool,
+  mcp: mcpTools,
+} as const satisfies Record<string, ToolKind>;
+export type ToolSection = keyof typeof BUILTIN_TOOLS;
+export const TOOL_SECTIONS = Object.keys(BUILTIN_TOOLS) as ToolSection[];
+
+type Sections = { [K in ToolSection]: z.ZodOptional<(typeof BUILTIN_TOOLS)[K]['config']> };
+const sections = Object.fromEntries(
+  TOOL_SECTIONS.map((name) => [name, BUILTIN_TOOLS[name].config.optional()]),
+) as Sections;
+
+/**
+ * The tool runtime's config: one optional section per tool kind, each the kind's own config
+ * schema (a section present = the tool exists; shell still needs `enabled`).
+ */
+export const ToolsConfig = z.object(sections).strict();
+export type ToolsConfig = z.infer<typeof ToolsConfig>;
+
+export type { ToolSet } from './define.js';
+
+/** Calls `fn` with each configured section and its kind, in BUILTIN_TOOLS order. */
+export function forEachSection(
+  config: ToolsConfig,
+  fn: (kind: ToolKind, section: unknown, name: ToolSection) => void,
+): void {
+  for (const name of TOOL_SECTIONS) {
+    const section = config[name];
+    if (section !== undefined) fn(BUILTIN_TOOLS[name] as ToolKind, section, name);
+  }
 }
 
-export interface ToolSet {
-  tools: Tool[];
-  /** Close MCP connections. Safe to call more than once. */
-  close(): Promise<void>;
-}
-
-/** The tools named in `config` (a section present = the tool exists; shell still needs `enabled`). */
+/** The tools named in `config`, built by their definitions; all or none (MCP connections closed on failure). */
 export async function buildTools(config: ToolsConfig): Promise<ToolSet> {
-  const tools: Tool[] = [];
-  if (config.http) tools.push(createHttpTool(config.http) as Tool);
-  if (config.shell) tools.push(createShellTool(config.shell) as Tool);
-  if (config.db) tools.push(createDbTool(config.db) as Tool);
-  if (config.search) tools.push(createSearchTool(config.search) as Tool);
-
-  const names = (config.mcp ?? []).map((m) => m.name);
-  const duplicate = names.find((n, i) => names.indexOf(n) !== i);
-  if (duplicate)
-    throw new Error(`Two MCP servers are named "${duplicate}"; names prefix tool names and must be unique.`);
-
-  const settled = await Promise.allSettled((config.mcp ?? []).map((m) => connectMcpServer(m)));
-  const connections = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-  const closeAll = async () => {
-    const open = connections.splice(0);
-    await Promise.allSettled(open.map((c: McpConnection) => c.close()));
+  const pending: Promise<ToolSet>[] = [];
+  forEachSection(config, (kind, section) => pending.push(kind.build(section)));
+  const settled = await Promise.allSettled(pending);
+  const sets = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const close = async () => {
+    await Promise.allSettled(sets.splice(0).map((set) => set.close()));
   };
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) {
-    await closeAll();
+    await close();
     throw failed.reason;
   }
-  for (const c of connections) tools.push(...(c.tools as Tool[]));
-  return { tools, close: closeAll };
+  const tools: Tool[] = sets.flatMap((set) => set.tools);
+  return { tools, close };
 }
 
-export { createDbTool, type DbInput, type DbOutput, type DbToolConfig, tableName } from './db.js';
+export { createDbTool, type DbInput, type DbOutput, DbToolConfig, dbTool, tableName } from './db.js';
+export {
+  type DefinedTool,
+  defineTool,
+  defineToolSource,
+  type ToolImplementation,
+  type ToolKind,
+} from './define.js';
 export * from './errors.js';
 export {
   createHttpTool,
   type HttpInput,
   type HttpOutput,
-  type HttpToolConfig,
+  HttpToolConfig,
+  httpTool,
   nonPublicReason,
 } from './http.js';
-export { connectMcpServer, type McpConnection, type McpServerConfig, type McpToolOutput } from './mcp.js';
+export {
+  connectMcpServer,
+  type McpConnection,
+  McpServerConfig,
+  type McpToolOutput,
+  mcpTools,
+} from './mcp.js';
 export {
   createToolRuntime,
   digestArgs,
@@ -82,7 +110,8 @@ export {
   type SearchHit,
   type SearchInput,
   type SearchOutput,
-  type SearchToolConfig,
+  SearchToolConfig,
+  searchTool,
 } from './search.js';
-export { createShellTool, type ShellInput, type ShellOutput, type ShellToolConfig } from './shell.js';
+export { createShellTool, type ShellInput, type ShellOutput, ShellToolConfig, shellTool } from './shell.js';
 export type * from './types.js';

@@ -9,26 +9,42 @@ import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotoc
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
+import { defineToolSource, type ToolSet } from './define.js';
 import { ToolError, ToolExecutionError, ToolTimeoutError } from './errors.js';
 import type { JsonSchema, Tool } from './types.js';
 
-interface McpCommon {
-  /** Prefix of the tool names (`<name>.<tool>`): letters, digits, "_" or "-". */
-  name: string;
-  /** Time limit of connecting and of each tool call (default 60 s). */
-  timeoutMs?: number;
-}
+const SERVER_NAME_RE = /^[A-Za-z0-9_-]{1,40}$/;
+/** Prefix of the tool names (`<name>.<tool>`): letters, digits, "_" or "-". */
+const McpName = z.string().regex(SERVER_NAME_RE, 'use 1-40 letters, digits, "_" or "-"');
+/** Time limit of connecting and of each tool call (default 60 s). */
+const McpTimeout = z.number().int().positive().optional();
 
-export type McpServerConfig =
-  | (McpCommon & {
-      transport: 'stdio';
-      command: string;
-      args?: string[];
+/** One MCP server (an entry of `tools.mcp` in the Baton config). */
+export const McpServerConfig = z.discriminatedUnion('transport', [
+  z
+    .object({
+      name: McpName,
+      transport: z.literal('stdio'),
+      command: z.string().min(1),
+      args: z.array(z.string()).optional(),
       /** Added to a minimal inherited environment (PATH, HOME, ...); the parent's secrets are not passed. */
-      env?: Record<string, string>;
-      cwd?: string;
+      env: z.record(z.string(), z.string()).optional(),
+      /** Working directory; relative to the config file. */
+      cwd: z.string().min(1).optional(),
+      timeoutMs: McpTimeout,
     })
-  | (McpCommon & { transport: 'http'; url: string; headers?: Record<string, string> });
+    .strict(),
+  z
+    .object({
+      name: McpName,
+      transport: z.literal('http'),
+      url: z.url({ protocol: /^https?$/ }),
+      headers: z.record(z.string(), z.string()).optional(),
+      timeoutMs: McpTimeout,
+    })
+    .strict(),
+]);
+export type McpServerConfig = z.infer<typeof McpServerConfig>;
 
 export interface McpConnection {
   name: string;
@@ -46,7 +62,6 @@ export interface McpToolOutput {
 }
 
 export const MCP_DEFAULT_TIMEOUT_MS = 60_000;
-const SERVER_NAME_RE = /^[A-Za-z0-9_-]{1,40}$/;
 const STDERR_TAIL_BYTES = 4096;
 
 /** A zod schema for an MCP tool's JSON input schema; permissive when it cannot be converted. */
@@ -174,3 +189,35 @@ export async function connectMcpServer(config: McpServerConfig): Promise<McpConn
     throw err;
   }
 }
+
+/** Connects every server (all or none: on a failure the open connections are closed). */
+async function connectMcpServers(servers: McpServerConfig[]): Promise<ToolSet> {
+  const names = servers.map((m) => m.name);
+  const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+  if (duplicate)
+    throw new Error(`Two MCP servers are named "${duplicate}"; names prefix tool names and must be unique.`);
+
+  const settled = await Promise.allSettled(servers.map((m) => connectMcpServer(m)));
+  const connections = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const close = async () => {
+    const open = connections.splice(0);
+    await Promise.allSettled(open.map((c: McpConnection) => c.close()));
+  };
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    await close();
+    throw failed.reason;
+  }
+  return { tools: connections.flatMap((c) => c.tools as Tool[]), close };
+}
+
+/** The `mcp` section: MCP servers, each tool named `<server>.<tool>` with the server's own schema. */
+export const mcpTools = defineToolSource({
+  name: 'mcp',
+  description: 'Tools of MCP servers (stdio or Streamable HTTP), named <server>.<tool>',
+  config: z.array(McpServerConfig).max(20),
+  toolNames: (servers) => servers.map((m) => `${m.name}.*`),
+  paths: (servers, absolute) =>
+    servers.map((m) => (m.transport === 'stdio' && m.cwd ? { ...m, cwd: absolute(m.cwd) } : m)),
+  factory: connectMcpServers,
+});

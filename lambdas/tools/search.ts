@@ -8,6 +8,7 @@ import { lstat, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import MiniSearch from 'minisearch';
 import { z } from 'zod';
+import { defineTool, type ToolImplementation } from './define.js';
 import { ToolInputError } from './errors.js';
 import type { Tool, ToolArtifact } from './types.js';
 
@@ -203,15 +204,23 @@ export function makeSnippet(text: string, terms: readonly string[], width = 240)
 
 /* ------------------------------------------------------------------ the tool */
 
-export interface SearchToolConfig {
-  /** A folder of text/markdown files to search. */
-  corpusDir?: string;
+/** The search tool's settings (`tools.search` in the Baton config). */
+export const SearchToolConfig = z
+  .object({
+    /** A folder of text/markdown files to search; relative to the config file. */
+    corpusDir: z.string().min(1).optional(),
+    /** Hits returned at most (default 10). */
+    maxResults: z.number().int().positive().optional(),
+    /** Build the corpus index once and reuse it for later calls (default true). */
+    cacheIndex: z.boolean().optional(),
+  })
+  .strict();
+export type SearchToolConfig = z.infer<typeof SearchToolConfig>;
+
+/** What a config file cannot hold. */
+export interface SearchToolOptions {
   /** Any other source (e.g. an S3 prefix from the adapters layer); wins over corpusDir. */
   corpus?: CorpusSource;
-  /** Build the corpus index once and reuse it for later calls (default true). */
-  cacheIndex?: boolean;
-  /** Hits returned at most (default 10). */
-  maxResults?: number;
 }
 
 export const SearchInput = z
@@ -233,8 +242,11 @@ export interface SearchOutput {
   hits: SearchHit[];
 }
 
-export function createSearchTool(config: SearchToolConfig = {}): Tool<SearchInput, SearchOutput> {
-  const corpus = config.corpus ?? (config.corpusDir ? folderCorpus(config.corpusDir) : undefined);
+function searchImplementation(
+  config: SearchToolConfig,
+  options: SearchToolOptions,
+): ToolImplementation<SearchInput, SearchOutput> {
+  const corpus = options.corpus ?? (config.corpusDir ? folderCorpus(config.corpusDir) : undefined);
   const maxResults = config.maxResults ?? 10;
   const cache = config.cacheIndex ?? true;
   let cached: ReturnType<typeof buildIndex> | undefined;
@@ -250,14 +262,12 @@ export function createSearchTool(config: SearchToolConfig = {}): Tool<SearchInpu
   };
 
   return {
-    name: 'search',
     description:
       'Full-text search (ranked, BM25) over ' +
       (corpus
         ? 'the document collection (source "corpus", default) or the step\'s input files (source "artifacts")'
         : "the step's input files") +
       '. Returns the best matching documents with id, title, score and a snippet around the matched terms.',
-    inputSchema: SearchInput,
     async handler(input, ctx) {
       const source = input.source ?? (corpus ? 'corpus' : 'artifacts');
       if (source === 'corpus' && !corpus) {
@@ -284,4 +294,21 @@ export function createSearchTool(config: SearchToolConfig = {}): Tool<SearchInpu
       return { source, documents: docs.size, hits };
     },
   };
+}
+
+/** The `search` tool: BM25 full-text search over a corpus folder or the step's input files. */
+export const searchTool = defineTool({
+  name: 'search',
+  description: "Full-text search (ranked, BM25) over a document collection or the step's input files",
+  config: SearchToolConfig,
+  input: SearchInput,
+  paths: (c, absolute) => (c.corpusDir ? { ...c, corpusDir: absolute(c.corpusDir) } : c),
+  factory: searchImplementation,
+});
+
+export function createSearchTool(
+  config: SearchToolConfig & SearchToolOptions = {},
+): Tool<SearchInput, SearchOutput> {
+  const { corpus, ...settings } = config;
+  return searchTool.create(settings, corpus ? { corpus } : {});
 }

@@ -13,19 +13,26 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } fro
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { defineTool, type ToolImplementation } from './define.js';
 import { ToolAbortedError, ToolDisabledError, ToolInputError } from './errors.js';
 import type { Tool } from './types.js';
 
-export interface ShellToolConfig {
-  /** The tool refuses every call unless this is true. */
-  enabled: boolean;
-  /** Time limit of one command (default 30 s); a call may ask for less, never more. */
-  timeoutMs?: number;
-  /** Bytes kept of stdout and of stderr each (default 64 KiB). */
-  maxOutputBytes?: number;
-  /** Parent of the scratch directories (default the OS temp dir, /tmp on Lambda). */
-  scratchRoot?: string;
-}
+const PositiveInt = z.number().int().positive();
+
+/** The shell tool's settings (`tools.shell` in the Baton config). */
+export const ShellToolConfig = z
+  .object({
+    /** The tool refuses every call unless this is true. */
+    enabled: z.boolean().optional(),
+    /** Time limit of one command (default 30 s); a call may ask for less, never more. */
+    timeoutMs: PositiveInt.optional(),
+    /** Bytes kept of stdout and of stderr each (default 64 KiB). */
+    maxOutputBytes: PositiveInt.optional(),
+    /** Parent of the scratch directories (default the OS temp dir, /tmp on Lambda); relative to the config file. */
+    scratchRoot: z.string().min(1).optional(),
+  })
+  .strict();
+export type ShellToolConfig = z.infer<typeof ShellToolConfig>;
 
 export const SHELL_DEFAULTS = { timeoutMs: 30_000, maxOutputBytes: 64 * 1024 } as const;
 const MAX_LISTED_FILES = 200;
@@ -110,18 +117,16 @@ function killGroup(pid: number | undefined): void {
   }
 }
 
-export function createShellTool(config: ShellToolConfig): Tool<ShellInput, ShellOutput> {
+function shellImplementation(config: ShellToolConfig): ToolImplementation<ShellInput, ShellOutput> {
   const maxTimeoutMs = config.timeoutMs ?? SHELL_DEFAULTS.timeoutMs;
   const maxOutputBytes = config.maxOutputBytes ?? SHELL_DEFAULTS.maxOutputBytes;
 
   return {
-    name: 'shell',
     description:
       'Run a command in an empty scratch directory (argv array, or a string run by /bin/sh -c). Optional input ' +
       'files are written there first. The environment is clean (PATH=/usr/bin:/bin, HOME=scratch dir), there is ' +
       `a ${maxTimeoutMs} ms time limit and output is capped at ${maxOutputBytes} bytes per stream. Returns exit ` +
       'code, stdout, stderr and the files produced.',
-    inputSchema: ShellInput,
     async handler(input, ctx) {
       if (!config.enabled) {
         throw new ToolDisabledError(
@@ -158,6 +163,20 @@ export function createShellTool(config: ShellToolConfig): Tool<ShellInput, Shell
       }
     },
   };
+}
+
+/** The `shell` tool: one command in a fresh scratch directory (off unless `enabled: true`). */
+export const shellTool = defineTool({
+  name: 'shell',
+  description: 'Run a command in an empty scratch directory with a clean environment and a time limit',
+  config: ShellToolConfig,
+  input: ShellInput,
+  paths: (c, absolute) => (c.scratchRoot ? { ...c, scratchRoot: absolute(c.scratchRoot) } : c),
+  factory: shellImplementation,
+});
+
+export function createShellTool(config: ShellToolConfig): Tool<ShellInput, ShellOutput> {
+  return shellTool.create(config);
 }
 
 function inside(root: string, relative: string): string {

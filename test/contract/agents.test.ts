@@ -4,7 +4,8 @@
  * Each agent runs in the context the harness builds (tools from its settings, the offline model,
  * audit events).
  *
- * 1. Valid input → output that AgentOutput accepts (and, for built-ins, their own output schema).
+ * 1. Valid input → output that AgentOutput accepts (and, for agents made with defineAgent — every
+ *    built-in one and the registered "tally" — their own output schema).
  * 2. Bad input → an error Step Functions will not retry (Baton.NonRetryable), whose message names
  *    the agent and the field that is wrong.
  * 3. No state between calls: the same input twice gives the same output, also when calls for other
@@ -18,16 +19,22 @@
  * - fail: always throws; checked to throw an Error that says which step failed (the harness turns it
  *   into Baton.AgentFailed), every time, with nothing carried over.
  * - hang: never returns (it exists to test step timeouts); only checked to load as a function.
+ * - tally: a registered agent made with defineAgent: every check applies, as for built-ins.
  * A newly registered agent without a case here fails the "every agent has a case" test.
  */
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderNotes } from '../../lambdas/agents/citations.js';
-import { BUILTIN_OUTPUTS } from '../../lambdas/agents/contracts.js';
-import { agentCatalog, loadAgent, loadBatonConfig } from '../../lambdas/agents/registry.js';
-import { type AgentSettings, resolveAgentSettings } from '../../lambdas/agents/settings.js';
+import { type AgentModule, isAgentDefinition } from '../../lambdas/agents/define.js';
+import {
+  agentCatalog,
+  loadAgent,
+  loadBatonConfig,
+  resolveAgentSettings,
+} from '../../lambdas/agents/registry.js';
+import type { AgentSettings } from '../../lambdas/agents/settings.js';
 import { ErrorNames } from '../../lambdas/core/errors.js';
-import { type AgentHandler, AgentOutput, type Json } from '../../lambdas/core/schemas.js';
+import { AgentOutput, type Json } from '../../lambdas/core/schemas.js';
 import { agentInput, DOCS_DIR, runAgent, Upstream } from '../unit/agents/helpers.js';
 
 const FIXTURE_CONFIG = resolve(import.meta.dirname, '../fixtures/baton.config.json');
@@ -132,13 +139,20 @@ const CASES: Record<string, Case> = {
   },
   fail: { throws: /^fail-step always fails$/ },
   hang: { notRun: 'never returns by design (step-timeout tests)' },
+  tally: {
+    valid: [{ input: { words: ['heat', 'pumps'] } }, { input: { words: ['solar', 'panels', 'roof'] } }],
+    bad: { input: { words: 'heat pumps' }, message: /^tally input is not valid: input\.words: / },
+  },
 };
+
+/** Agents that must be defineAgent definitions (they have input and output schemas). */
+const DEFINED = ['research', 'writing', 'review', 'data', 'coding', 'tally'];
 
 /** Output with wall-clock times masked (an agent may report when it ran). */
 const masked = (v: unknown) =>
   JSON.parse(JSON.stringify(v).replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, '<time>')) as unknown;
 
-async function call(agent: string, handler: AgentHandler, c: Case, k: Call, stepId = `${agent}-step`) {
+async function call(agent: string, handler: AgentModule, c: Case, k: Call, stepId = `${agent}-step`) {
   return runAgent(
     handler,
     agentInput({ agent, stepId, input: k.input, inputs: k.inputs ?? {}, attempt: k.attempt ?? 1 }),
@@ -165,9 +179,16 @@ describe('the agent catalog under contract', () => {
 for (const entry of catalog.values()) {
   const c = CASES[entry.name] ?? {};
   describe(`agent "${entry.name}" (${entry.builtin ? 'built-in' : 'registered'})`, () => {
-    it('loads as a function', async () => {
-      expect(typeof (await loadAgent(entry))).toBe('function');
-    });
+    if (DEFINED.includes(entry.name)) {
+      it('loads as its defineAgent definition', async () => {
+        const agent = await loadAgent(entry);
+        expect(isAgentDefinition(agent) && agent.name).toBe(entry.name);
+      });
+    } else {
+      it('loads as a function', async () => {
+        expect(typeof (await loadAgent(entry))).toBe('function');
+      });
+    }
 
     if (c.notRun) it.skip(`is not run: ${c.notRun}`, () => {});
 
@@ -178,8 +199,7 @@ for (const entry of catalog.values()) {
         for (const k of c.valid ?? []) {
           const { out } = await call(entry.name, handler, c, k);
           expect(() => AgentOutput.parse(out)).not.toThrow();
-          const own = BUILTIN_OUTPUTS[entry.name];
-          if (entry.builtin && own) expect(() => own.parse(out.output)).not.toThrow();
+          if (isAgentDefinition(handler)) expect(() => handler.output.parse(out.output)).not.toThrow();
         }
       });
 

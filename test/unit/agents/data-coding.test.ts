@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { handler as coding } from '../../../lambdas/agents/coding.js';
-import type { CodingOutput, DataOutput } from '../../../lambdas/agents/contracts.js';
-import { aggregateSql, handler as data } from '../../../lambdas/agents/data.js';
-import { resolveAgentSettings } from '../../../lambdas/agents/settings.js';
+import { type CodingOutput, coding } from '../../../lambdas/agents/coding.js';
+import { aggregateSql, type DataOutput, data } from '../../../lambdas/agents/data.js';
+import { resolveAgentSettings } from '../../../lambdas/agents/registry.js';
 import { ErrorNames } from '../../../lambdas/core/errors.js';
 import { agentInput, artifactText, runAgent, Upstream } from './helpers.js';
 

@@ -2,9 +2,10 @@
 import { createHash } from 'node:crypto';
 import type { AuditEvent } from '../../../lambdas/agents/audit.js';
 import { openAgentSession } from '../../../lambdas/agents/context.js';
-import { type AgentSettings, resolveAgentSettings } from '../../../lambdas/agents/settings.js';
+import { type AgentModule, checkAgentOutput, invokeAgent } from '../../../lambdas/agents/define.js';
+import { resolveAgentSettings } from '../../../lambdas/agents/registry.js';
+import type { AgentSettings } from '../../../lambdas/agents/settings.js';
 import type {
-  AgentHandler,
   AgentInput,
   AgentOutput,
   ArtifactRef,
@@ -80,12 +81,11 @@ export interface AgentRun {
   events: RecordedEvent[];
 }
 
-/** Runs `handler` with a harness-built context; on failure the error carries the events as `events`. */
-export async function runAgent(
-  handler: AgentHandler,
-  input: AgentInput,
-  o: RunOptions = {},
-): Promise<AgentRun> {
+/**
+ * Runs `agent` (a definition or a bare handler) with a harness-built context, its output checked
+ * as the harness checks it; on failure the error carries the events as `events`.
+ */
+export async function runAgent(agent: AgentModule, input: AgentInput, o: RunOptions = {}): Promise<AgentRun> {
   const events: RecordedEvent[] = [];
   const session = await openAgentSession({
     input: { ...input, upstream: o.upstream?.results ?? input.upstream },
@@ -107,7 +107,12 @@ export async function runAgent(
     log: () => {},
   });
   try {
-    const out = await handler({ ...input, upstream: o.upstream?.results ?? input.upstream }, session.ctx);
+    const raw = await invokeAgent(
+      agent,
+      { ...input, upstream: o.upstream?.results ?? input.upstream },
+      session.ctx,
+    );
+    const out = checkAgentOutput(input.agent, raw, agent);
     return { out, events };
   } catch (err) {
     Object.assign(err as object, { events });

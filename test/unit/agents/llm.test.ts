@@ -9,17 +9,11 @@ import {
 } from '@aws-sdk/client-bedrock-runtime';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { handler as coding } from '../../../lambdas/agents/coding.js';
-import type {
-  CodingOutput,
-  DataOutput,
-  ResearchOutput,
-  ReviewOutput,
-} from '../../../lambdas/agents/contracts.js';
-import { handler as data } from '../../../lambdas/agents/data.js';
-import { RESEARCH_SYSTEM_PROMPT, handler as research } from '../../../lambdas/agents/research.js';
-import { handler as review } from '../../../lambdas/agents/review.js';
-import { resolveAgentSettings } from '../../../lambdas/agents/settings.js';
+import { type CodingOutput, coding } from '../../../lambdas/agents/coding.js';
+import { type DataOutput, data } from '../../../lambdas/agents/data.js';
+import { resolveAgentSettings } from '../../../lambdas/agents/registry.js';
+import { RESEARCH_SYSTEM_PROMPT, type ResearchOutput, research } from '../../../lambdas/agents/research.js';
+import { type ReviewOutput, review } from '../../../lambdas/agents/review.js';
 import { ErrorNames } from '../../../lambdas/core/errors.js';
 import type { Json } from '../../../lambdas/core/schemas.js';
 import { createBedrockProvider } from '../../../lambdas/models/index.js';

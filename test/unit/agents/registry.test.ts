@@ -2,19 +2,18 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { isAgentDefinition } from '../../../lambdas/agents/define.js';
 import {
+  AgentConfigError,
   agentCatalog,
   agentSettingsJson,
   BUILTIN_AGENTS,
+  builtinAgent,
   loadAgent,
   loadBatonConfig,
-} from '../../../lambdas/agents/registry.js';
-import {
-  AGENT_SETTINGS_ENV,
   resolveAgentSettings,
-  settingsFromEnv,
-  toToolsConfig,
-} from '../../../lambdas/agents/settings.js';
+} from '../../../lambdas/agents/registry.js';
+import { AGENT_SETTINGS_ENV, settingsFromEnv, toToolsConfig } from '../../../lambdas/agents/settings.js';
 
 function configFile(json: unknown): string {
   const dir = mkdtempSync(join(tmpdir(), 'baton-config-'));
@@ -80,7 +79,8 @@ describe('the agent catalog', () => {
   it('has the five built-in role agents', async () => {
     const catalog = agentCatalog({ config: { agents: {} }, baseDir: '.' });
     expect([...catalog.keys()]).toEqual(['research', 'writing', 'review', 'data', 'coding']);
-    for (const entry of catalog.values()) expect(typeof (await loadAgent(entry))).toBe('function');
+    // Each built-in module exports its definition under the agent's name.
+    for (const entry of catalog.values()) expect(await loadAgent(entry)).toBe(builtinAgent(entry.name));
     expect(Object.keys(BUILTIN_AGENTS)).toHaveLength(5);
   });
 
@@ -125,6 +125,34 @@ describe('the agent catalog', () => {
     ).toThrow(/agents\.coding\.tools\.shell\.enabled/);
   });
 
+  it('loads a registered defineAgent definition, and refuses one registered under another name', async () => {
+    // Prepare
+    const tally = resolve(import.meta.dirname, '../../fixtures/agents/tally.ts');
+    const catalog = agentCatalog(
+      loadBatonConfig(
+        configFile({
+          agents: { tally: { handler: `${tally}#tally` }, count: { handler: `${tally}#tally` } },
+        }),
+      ),
+    );
+    const entryOf = (name: string) => {
+      const entry = catalog.get(name);
+      if (!entry) throw new Error(`no catalog entry ${name}`);
+      return entry;
+    };
+    // Act
+    const loaded = await loadAgent(entryOf('tally'));
+    const renamed = loadAgent(entryOf('count'));
+    // Assess
+    expect(isAgentDefinition(loaded) && loaded.description).toBe(
+      'Counts the words it is given and names the longest',
+    );
+    await expect(renamed).rejects.toBeInstanceOf(AgentConfigError);
+    await expect(renamed).rejects.toThrow(
+      /the definition of agent "tally", but the config registers it as "count"/,
+    );
+  });
+
   it('keeps the registered agents of the test fixture config', () => {
     const catalog = agentCatalog(
       loadBatonConfig(resolve(import.meta.dirname, '../../fixtures/baton.config.json')),
@@ -135,6 +163,7 @@ describe('the agent catalog', () => {
       'flaky',
       'fail',
       'hang',
+      'tally',
     ]);
   });
 });

@@ -2,14 +2,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { splitSources } from '../../../lambdas/agents/citations.js';
-import type { ResearchOutput } from '../../../lambdas/agents/contracts.js';
+import { resolveAgentSettings } from '../../../lambdas/agents/registry.js';
 import {
   pickSentences,
-  handler as research,
+  type ResearchOutput,
+  research,
   scoreSentences,
   withoutHeading,
 } from '../../../lambdas/agents/research.js';
-import { resolveAgentSettings } from '../../../lambdas/agents/settings.js';
 import { ErrorNames } from '../../../lambdas/core/errors.js';
 import { FACETS } from '../../../lambdas/orchestrator/offline-planner.js';
 import { agentInput, artifactText, DOCS_DIR, runAgent } from './helpers.js';

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkCitations, renderNotes } from '../../../lambdas/agents/citations.js';
-import type { ReviewOutput, WritingOutput } from '../../../lambdas/agents/contracts.js';
-import { handler as review } from '../../../lambdas/agents/review.js';
-import { handler as writing } from '../../../lambdas/agents/writing.js';
+import { type ReviewOutput, review } from '../../../lambdas/agents/review.js';
+import { type WritingOutput, writing } from '../../../lambdas/agents/writing.js';
 import { ErrorNames } from '../../../lambdas/core/errors.js';
 import { agentInput, artifactText, runAgent, Upstream } from './helpers.js';
 
