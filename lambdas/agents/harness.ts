@@ -5,7 +5,6 @@
  * audit event), stores artifacts in S3, and records the attempt.
  */
 
-import { z } from 'zod';
 import type { ArtifactStore } from '../adapters/artifacts.js';
 import type { StoredArtifact, TaskStore } from '../adapters/store.js';
 import { AgentFailedError, BatonError, ContractViolationError, describeError } from '../core/errors.js';
@@ -19,21 +18,12 @@ import {
   LIMITS,
   type UpstreamResult,
 } from '../core/schemas.js';
+import { AgentContract, type AgentResult } from '../core/states.js';
 import { type ModelConfig, type ModelProviderDeps, modelConfigFromEnv } from '../models/index.js';
 import { ToolError, toStepError } from '../tools/errors.js';
 import { tokensUsedByTask } from './audit.js';
 import { type AgentSession, openAgentSession, stepTokenBudget, taskTokenBudget } from './context.js';
 import { type AgentSettings, resolveAgentSettings } from './settings.js';
-
-export const AgentInvocation = z.object({
-  taskId: z.string(),
-  run: z.number().int().min(1),
-  stepId: z.string(),
-  attempt: z.number().int().min(1),
-  /** Set on a fallback run: why the primary agent failed (filled in by RecordAttemptFailure). */
-  failure: z.object({ agent: z.string(), name: z.string(), message: z.string() }).optional(),
-});
-export type AgentInvocation = z.infer<typeof AgentInvocation>;
 
 export interface HarnessDeps {
   store: TaskStore;
@@ -43,13 +33,8 @@ export interface HarnessDeps {
   agentRuntime?: AgentRuntimeDeps;
 }
 
-export interface HarnessResult {
-  stepId: string;
-  attempt: number;
-  agent: string;
-  /** The step had already succeeded (a duplicate invocation): the agent did not run. */
-  alreadyDone?: boolean;
-}
+/** What the agent Lambda returns to RunAgent / RunFallback (`AgentResult` in core/states.ts). */
+export type HarnessResult = AgentResult;
 
 /** Runs one attempt of one step with `agent`. Throws (with the agent's error name) if the attempt fails. */
 export async function runAgentStep(
@@ -58,7 +43,7 @@ export async function runAgentStep(
   agent: AgentHandler,
   raw: unknown,
 ): Promise<HarnessResult> {
-  const inv = AgentInvocation.parse(raw);
+  const inv = AgentContract.input.parse(raw);
   const { store } = deps;
   const [task, plan, results] = await Promise.all([
     store.getTask(inv.taskId),
