@@ -24,6 +24,8 @@ export const ErrorNames = {
   ApprovalRejected: 'Baton.ApprovalRejected',
   /** An approval gate expired without a decision (its timeout policy rejected it). */
   ApprovalTimedOut: 'Baton.ApprovalTimedOut',
+  /** A function's environment is missing or has a malformed variable (lambdas/core/env.ts). */
+  InvalidEnvironment: 'Baton.InvalidEnvironment',
 } as const;
 
 /** Errors the RunAgent state never retries: the next attempt would fail the same way. */
