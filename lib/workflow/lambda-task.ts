@@ -10,7 +10,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import type { z } from 'zod';
 import { LAMBDA_SERVICE_ERRORS } from '../../lambdas/core/errors.js';
-import { AgentContract } from '../../lambdas/core/states.js';
+import { AgentContract, type AgentResult } from '../../lambdas/core/states.js';
 import { AGENT_RESULT_KEYS, type PayloadOf, payload, type Ref, selectResult } from './contract.js';
 
 /** A parked step waits at most this long for its dependencies: no execution can hang forever. */
@@ -24,8 +24,8 @@ export interface ResultOf<O extends z.ZodObject, K extends keyof z.output<O> & s
   output: O;
   /** The fields kept (default: all of the output schema's). */
   keys?: readonly K[];
-  /** Where in the state they go. */
-  at: Ref<z.ZodType>;
+  /** Where in the state they go: a slot whose schema holds exactly the kept fields. */
+  at: { readonly path: string; readonly value: Pick<z.output<O>, K> };
 }
 
 export interface LambdaTaskProps<
@@ -76,7 +76,7 @@ export interface AgentTaskProps {
   /** The step's own timeout. */
   timeoutSecondsPath: Ref<z.ZodNumber>;
   /** Where the agent's result (its attempt) goes. */
-  resultAt: Ref<z.ZodType>;
+  resultAt: { readonly path: string; readonly value: Pick<AgentResult, (typeof AGENT_RESULT_KEYS)[number]> };
 }
 
 /**
