@@ -106,12 +106,13 @@ export class ApprovalGate extends sfn.StateMachineFragment {
 
     this.resolve = resolve(names.resolve, true);
     this.request.addCatch(this.resolve, { errors: ['States.ALL'], resultPath: slots.approvalError.path });
+    // (Wired before the Choice: the order of wiring is the order of the States in the ASL.)
+    if (!names.decided) this.request.next(props.proceed.next);
     const after = new sfn.Choice(this, names.after)
       .when(resolved(props.proceed.action), props.proceed.next)
       .when(resolved('escalate'), this.request)
       .otherwise(props.otherwise);
     if (names.decided) this.request.next(resolve(names.decided, false)).next(after);
-    else this.request.next(props.proceed.next);
     this.resolve.next(after);
     this.startState = this.request;
   }

@@ -124,14 +124,6 @@ export class StepIteration extends sfn.StateMachineFragment {
       otherwise: stepDone,
     });
 
-    new RetryLoop(this, 'Attempts', {
-      stepFailed: fns.stepFailed,
-      runAgent,
-      onSucceeded: completeStep,
-      onReview: review,
-      onGiveUp: stepDone,
-    });
-
     const gateAction = step.at('gate').at('action');
     awaitDependencies.next(
       new sfn.Choice(this, STATE.proceed)
@@ -139,6 +131,14 @@ export class StepIteration extends sfn.StateMachineFragment {
         .when(equals(gateAction, 'run'), runAgent.next(completeStep).next(stepDone))
         .otherwise(stepDone),
     );
+    // Built last: the order states are wired in decides their order in the ASL (kept as it was).
+    new RetryLoop(this, 'Attempts', {
+      stepFailed: fns.stepFailed,
+      runAgent,
+      onSucceeded: completeStep,
+      onReview: review,
+      onGiveUp: stepDone,
+    });
     this.startState = awaitDependencies;
   }
 }
