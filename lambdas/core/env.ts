@@ -32,8 +32,14 @@ const isJson = (text: string) => {
 
 /** A resource name, ARN or URL the stack resolves. */
 const Name = z.string().min(1, 'is empty');
-/** JSON text (its content is validated by its reader: modelConfigFromEnv, settingsFromEnv). */
-const JsonText = z.string().refine(isJson, 'is not JSON');
+/**
+ * Optional JSON text: blank means unset, as its readers (modelConfigFromEnv, settingsFromEnv)
+ * treat it; they validate the content.
+ */
+const OptionalJson = z
+  .string()
+  .refine((text) => text.trim() === '' || isJson(text), 'is not JSON')
+  .optional();
 const Url = z.url({ message: 'is not a URL' });
 
 /** `BATON_AGENT_FUNCTIONS`: agent name -> the Lambda function (name or ARN) that runs it, as JSON. */
@@ -57,7 +63,7 @@ const OrchestratorBase = {
 };
 
 /** The deployment's model (JSON ModelConfig); unset: the offline provider. */
-const ModelConfigVar = { BATON_MODEL_CONFIG: JsonText.optional() };
+const ModelConfigVar = { BATON_MODEL_CONFIG: OptionalJson };
 
 export const PlannerEnv = z.object({
   ...OrchestratorBase,
@@ -113,7 +119,7 @@ export const AgentEnv = z.object({
   TABLE_NAME: Name,
   ARTIFACT_BUCKET: Name,
   /** This agent's settings (JSON, by agent name); unset: BATON_CONFIG, else the built-in defaults. */
-  BATON_AGENT_SETTINGS: JsonText.optional(),
+  BATON_AGENT_SETTINGS: OptionalJson,
   BATON_CONFIG: Name.optional(),
   ...ModelConfigVar,
 });

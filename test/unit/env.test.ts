@@ -49,6 +49,15 @@ describe('parseEnv', () => {
     expect(err.issues).toEqual(['BATON_AGENT_FUNCTIONS is not JSON', 'BATON_MODEL_CONFIG is not JSON']);
   });
 
+  it('takes a blank optional JSON variable for unset, as its reader does', () => {
+    // Prepare
+    const env = { TABLE_NAME: 't', ARTIFACT_BUCKET: 'b', BATON_MODEL_CONFIG: ' ' };
+    // Act
+    const read = parseEnv(AgentEnv, 'an agent function', env);
+    // Assess
+    expect(read.BATON_MODEL_CONFIG).toBe(' ');
+  });
+
   it('rejects an empty value and a public URL that is not a URL', () => {
     // Prepare
     const env = { ...orchestrator, TABLE_NAME: '', BATON_PUBLIC_URL: 'baton.example.com' };
