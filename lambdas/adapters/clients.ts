@@ -35,11 +35,3 @@ export function sqsClient(): SQSClient {
   sqs ??= new SQSClient({});
   return sqs;
 }
-
-/** Reads a required environment variable or fails with a message that says what to set. */
-export function requireEnv(name: string): string {
-  const v = process.env[name];
-  if (!v)
-    throw new Error(`Environment variable ${name} is not set; the stack (or local runtime) must set it.`);
-  return v;
-}

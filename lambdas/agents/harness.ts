@@ -5,12 +5,12 @@
  * audit event), stores artifacts in S3, and records the attempt.
  */
 
-import { z } from 'zod';
 import type { ArtifactStore } from '../adapters/artifacts.js';
 import { AgentFailedError, BatonError, ContractViolationError, describeError } from '../core/errors.js';
 import { Events } from '../core/events.js';
 import type { ArtifactPort, EventPort, ResultPort, StoredArtifact, TaskPort } from '../core/ports.js';
 import { AgentInput, type ArtifactRef, type Json, LIMITS, type UpstreamResult } from '../core/schemas.js';
+import { AgentContract, type AgentResult } from '../core/states.js';
 import { type ModelConfig, type ModelProviderDeps, modelConfigFromEnv } from '../models/index.js';
 import { ToolError, toStepError } from '../tools/errors.js';
 import { tokensUsedByTask } from './audit.js';
@@ -18,16 +18,6 @@ import { type AgentSession, openAgentSession, stepTokenBudget, taskTokenBudget }
 import { type AgentModule, checkAgentOutput, invokeAgent } from './define.js';
 import { resolveAgentSettings } from './registry.js';
 import type { AgentSettings } from './settings.js';
-
-export const AgentInvocation = z.object({
-  taskId: z.string(),
-  run: z.number().int().min(1),
-  stepId: z.string(),
-  attempt: z.number().int().min(1),
-  /** Set on a fallback run: why the primary agent failed (filled in by RecordAttemptFailure). */
-  failure: z.object({ agent: z.string(), name: z.string(), message: z.string() }).optional(),
-});
-export type AgentInvocation = z.infer<typeof AgentInvocation>;
 
 export interface HarnessDeps {
   /** Data plane only: an agent's function reaches no task tokens, approvals or idempotency keys. */
@@ -38,13 +28,8 @@ export interface HarnessDeps {
   agentRuntime?: AgentRuntimeDeps;
 }
 
-export interface HarnessResult {
-  stepId: string;
-  attempt: number;
-  agent: string;
-  /** The step had already succeeded (a duplicate invocation): the agent did not run. */
-  alreadyDone?: boolean;
-}
+/** What the agent Lambda returns to RunAgent / RunFallback (`AgentResult` in core/states.ts). */
+export type HarnessResult = AgentResult;
 
 /**
  * Runs one attempt of one step with `agent` (a defineAgent definition or a bare handler). Throws
@@ -57,7 +42,7 @@ export async function runAgentStep(
   agent: AgentModule,
   raw: unknown,
 ): Promise<HarnessResult> {
-  const inv = AgentInvocation.parse(raw);
+  const inv = AgentContract.input.parse(raw);
   const { store } = deps;
   const [task, plan, results] = await Promise.all([
     store.getTask(inv.taskId),

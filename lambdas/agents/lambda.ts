@@ -3,20 +3,31 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { ArtifactStore } from '../adapters/artifacts.js';
-import { documentClient, requireEnv, s3Client } from '../adapters/clients.js';
+import { documentClient, s3Client } from '../adapters/clients.js';
 import { TaskStore } from '../adapters/store.js';
+import { AgentEnv, type EnvOf, parseEnv } from '../core/env.js';
+import { AgentResult } from '../core/states.js';
 import { type ModelConfig, modelConfigFromEnv } from '../models/index.js';
+import { outputContract } from '../shared/contract.js';
 import { logger, logLine } from '../shared/observability.js';
 import type { AgentModule } from './define.js';
 import { type AgentRuntimeDeps, type HarnessDeps, type HarnessResult, runAgentStep } from './harness.js';
 import { agentCatalog, loadBatonConfig, resolveAgentSettings } from './registry.js';
 import { type AgentSettings, settingsFromEnv } from './settings.js';
 
+/** The function's environment, read at the first invocation (a missing variable fails it at once). */
+let env: EnvOf<typeof AgentEnv> | undefined;
+const agentEnv = () => {
+  env ??= parseEnv(AgentEnv, 'an agent function');
+  return env;
+};
+
 let deps: HarnessDeps | undefined;
 function wired(): HarnessDeps {
+  const e = agentEnv();
   deps ??= {
-    store: new TaskStore(documentClient(), requireEnv('TABLE_NAME')),
-    artifacts: new ArtifactStore(s3Client(), requireEnv('ARTIFACT_BUCKET')),
+    store: new TaskStore(documentClient(), e.TABLE_NAME),
+    artifacts: new ArtifactStore(s3Client(), e.ARTIFACT_BUCKET),
     log: logLine,
   };
   return deps;
@@ -31,8 +42,13 @@ let catalogSettings: Map<string, AgentSettings> | undefined;
 function configuredSettings(agent: string): AgentSettings {
   if (!catalogSettings) {
     catalogSettings =
-      settingsFromEnv() ??
-      new Map([...agentCatalog(loadBatonConfig())].map(([name, entry]) => [name, entry.settings]));
+      settingsFromEnv(agentEnv()) ??
+      new Map(
+        [...agentCatalog(loadBatonConfig(agentEnv().BATON_CONFIG))].map(([name, entry]) => [
+          name,
+          entry.settings,
+        ]),
+      );
   }
   return catalogSettings.get(agent) ?? resolveAgentSettings(agent);
 }
@@ -41,7 +57,7 @@ let modelDefault: ModelConfig | undefined;
 const envRuntime: AgentRuntimeDeps = {
   settingsFor: configuredSettings,
   defaultModel: () => {
-    modelDefault ??= modelConfigFromEnv();
+    modelDefault ??= modelConfigFromEnv(agentEnv());
     return modelDefault;
   },
 };
@@ -58,5 +74,6 @@ export function agentLambda(name: string, agent: AgentModule, options: AgentLamb
     : envRuntime;
   return middy<unknown, HarnessResult>()
     .use(injectLambdaContext(logger))
+    .use(outputContract(AgentResult, `The agent function of "${name}"`))
     .handler((event: unknown) => runAgentStep({ ...wired(), agentRuntime }, name, agent, event));
 }

@@ -221,8 +221,7 @@ export async function loadAgent(entry: AgentEntry): Promise<AgentModule> {
 }
 
 /** Agent names from the environment the stack sets (BATON_AGENT_NAMES), else from the config. */
-export function knownAgentNames(): Set<string> {
-  const fromEnv = process.env.BATON_AGENT_NAMES;
+export function knownAgentNames(fromEnv = process.env.BATON_AGENT_NAMES): Set<string> {
   if (fromEnv) return new Set(fromEnv.split(',').filter(Boolean));
   return new Set(agentCatalog().keys());
 }

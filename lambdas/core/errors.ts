@@ -76,6 +76,9 @@ export const ErrorNames = {
   TemplateError: 'Baton.TemplateError',
   LocalRuntimeError: 'Baton.LocalRuntimeError',
   CliError: 'Baton.CliError',
+
+  /** A function's environment is missing or has a malformed variable (lambdas/core/env.ts). */
+  InvalidEnvironment: 'Baton.InvalidEnvironment',
 } as const;
 
 export type ErrorName = (typeof ErrorNames)[keyof typeof ErrorNames];

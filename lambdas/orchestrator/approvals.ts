@@ -9,9 +9,7 @@
  * Decisions arrive through the API (lambdas/api/approvals.ts), which records them with a
  * conditional write and answers the token; the timeout is the gate state's TimeoutSecondsPath.
  */
-import { z } from 'zod';
 import {
-  ApprovalKind,
   approvalTimeoutSeconds,
   decideTransition,
   GATE_TIMEOUT_ERRORS,
@@ -30,62 +28,19 @@ import {
 import { Events } from '../core/events.js';
 import type { ApprovalGate, ApprovalItem } from '../core/ports.js';
 import type { Json, PlanStep } from '../core/schemas.js';
+import {
+  type ApprovalGateRef,
+  type ApprovalRequestOutput,
+  RequestApprovalContract,
+  type Resolution,
+  ResolveApprovalContract,
+} from '../core/states.js';
 import { recordApprovalDecided, recordApprovalRequested } from './approval-events.js';
 import type { ApprovalServices, OrchestratorDeps } from './deps.js';
 import { loadContext, releaseDependents } from './gate.js';
-import { CaughtError, failStep, readCause } from './steps.js';
+import { failStep, readCause } from './steps.js';
 
-/** The gate a state asks about: the execution's references only. */
-export const ApprovalGateRef = z
-  .object({
-    taskId: z.string(),
-    run: z.number().int().min(1),
-    kind: ApprovalKind,
-    stepId: z.string().optional(),
-    /** Review gates: the attempt a retry runs (the failed attempt + 1). */
-    attempt: z.number().int().min(1).optional(),
-  })
-  .superRefine((v, ctx) => {
-    if ((v.kind === 'plan') !== (v.stepId === undefined)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['stepId'],
-        message: 'step and review gates name a step; plan gates do not',
-      });
-    }
-    if ((v.kind === 'review') !== (v.attempt !== undefined)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['attempt'],
-        message: 'review gates, and only they, carry the attempt',
-      });
-    }
-  });
-
-export const ApprovalRequest = z.intersection(
-  ApprovalGateRef,
-  z.object({
-    taskToken: z.string().min(1),
-    /** Review gates: the failure that sent the step to review (what a Catch puts at ResultPath). */
-    error: CaughtError.optional(),
-  }),
-);
-
-export const ApprovalResolution = z.intersection(
-  ApprovalGateRef,
-  z.object({ error: CaughtError.optional() }),
-);
-
-/**
- * What comes after a gate: run the agent (approved), retry it once more (review), escalate (ask
- * again after a timeout), done (the step ended: failed, or succeeded with a reviewer's output),
- * or fail (plan gates: `error` goes to FinalizeAfterError).
- */
-export type ResolvedAction = 'run' | 'retry' | 'escalate' | 'done' | 'fail';
-export interface Resolution {
-  action: ResolvedAction;
-  error: { Error: string; Cause: string } | null;
-}
+export type { Resolution, ResolvedAction } from '../core/states.js';
 
 export class ApprovalsNotConfiguredError extends BatonError {
   constructor() {
@@ -94,7 +49,7 @@ export class ApprovalsNotConfiguredError extends BatonError {
   }
 }
 
-const gateOf = (ref: z.infer<typeof ApprovalGateRef>): ApprovalGate => ({
+const gateOf = (ref: ApprovalGateRef): ApprovalGate => ({
   run: ref.run,
   kind: ref.kind,
   ...(ref.stepId !== undefined ? { stepId: ref.stepId } : {}),
@@ -108,8 +63,8 @@ const gateOf = (ref: z.infer<typeof ApprovalGateRef>): ApprovalGate => ({
  * pending one gets the new token (no second notification), a decided one is answered at once. A
  * timed-out round whose policy escalates gets a second round. Returns nothing secret.
  */
-export async function requestApproval(deps: OrchestratorDeps, raw: unknown): Promise<{ approvalId: string }> {
-  const req = ApprovalRequest.parse(raw);
+export async function requestApproval(deps: OrchestratorDeps, raw: unknown): Promise<ApprovalRequestOutput> {
+  const req = RequestApprovalContract.input.parse(raw);
   const svc = deps.approvals;
   if (!svc) throw new ApprovalsNotConfiguredError();
   const ctx = await loadContext(deps, req.taskId, req.run);
@@ -246,7 +201,7 @@ async function answerExisting(
  * - any other failure of the gate (e.g. its request failed): the gate closes and the step fails.
  */
 export async function resolveApproval(deps: OrchestratorDeps, raw: unknown): Promise<Resolution> {
-  const req = ApprovalResolution.parse(raw);
+  const req = ResolveApprovalContract.input.parse(raw);
   const ctx = await loadContext(deps, req.taskId, req.run);
   const gate = gateOf(req);
   const caught = req.error ? readCause(req.error) : undefined;
@@ -326,7 +281,7 @@ async function expire(deps: OrchestratorDeps, traceId: string, item: ApprovalIte
 async function fail(
   deps: OrchestratorDeps,
   ctx: Awaited<ReturnType<typeof loadContext>>,
-  req: z.infer<typeof ApprovalGateRef>,
+  req: ApprovalGateRef,
   error: { name: string; message: string },
   item?: ApprovalItem,
 ): Promise<Resolution> {

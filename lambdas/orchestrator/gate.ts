@@ -6,21 +6,14 @@
  * is harmless (the second SendTaskSuccess is refused as TaskTimedOut).
  */
 
-import { z } from 'zod';
 import { ErrorNames } from '../core/errors.js';
 import { Events } from '../core/events.js';
 import type { StepResult, StoredTask } from '../core/ports.js';
 import type { Plan } from '../core/schemas.js';
+import { type GateAction, GateContract, type GateOutput, type GateRelease } from '../core/states.js';
 import type { OrchestratorDeps } from './deps.js';
 
-export const GateRequest = z.object({
-  taskId: z.string(),
-  run: z.number().int(),
-  stepId: z.string(),
-  taskToken: z.string().min(1),
-});
-
-export type GateAction = 'run' | 'skip' | 'done';
+export type { GateAction } from '../core/states.js';
 
 interface GateContext {
   task: StoredTask;
@@ -29,8 +22,8 @@ interface GateContext {
 }
 
 /** Handler of AwaitDependencies: registers the token, then releases at once if it can. */
-export async function awaitDependencies(deps: OrchestratorDeps, raw: unknown): Promise<{ registered: true }> {
-  const req = GateRequest.parse(raw);
+export async function awaitDependencies(deps: OrchestratorDeps, raw: unknown): Promise<GateOutput> {
+  const req = GateContract.input.parse(raw);
   const ctx = await loadContext(deps, req.taskId, req.run);
   await deps.store.putToken(req.taskId, req.run, req.stepId, req.taskToken);
   const decided = await evaluateGate(deps, ctx, req.stepId);
@@ -102,7 +95,8 @@ export async function evaluateGate(
       at: new Date().toISOString(),
     });
   }
-  await deps.workflow.succeed(token, { action });
+  const release: GateRelease = { action };
+  await deps.workflow.succeed(token, release);
   if (action !== 'run') await releaseDependents(deps, ctx, stepId);
   return action;
 }

@@ -6,12 +6,16 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { documentClient, requireEnv, sfnClient, sqsClient } from '../adapters/clients.js';
+import type { z } from 'zod';
+import { documentClient, sfnClient, sqsClient } from '../adapters/clients.js';
 import { ConsoleApprovalNotifier, SnsApprovalNotifier } from '../adapters/notifier.js';
 import { DeadLetterQueue } from '../adapters/queue.js';
 import { loadSigningSecrets } from '../adapters/secrets.js';
 import { TaskStore } from '../adapters/store.js';
 import { WorkflowClient } from '../adapters/workflow.js';
+import { type EnvOf, FUNCTION_ENV, type FunctionName, parseEnv } from '../core/env.js';
+import { STATE_CONTRACTS } from '../core/states.js';
+import { outputContract } from '../shared/contract.js';
 import { logger, logLine } from '../shared/observability.js';
 import * as approvalGates from './approvals.js';
 import type { ApprovalServices, OrchestratorDeps } from './deps.js';
@@ -19,19 +23,21 @@ import { awaitDependencies } from './gate.js';
 import { finalizeTask, planTask, startTask } from './lifecycle.js';
 import { completeStep, recordAttemptFailure } from './steps.js';
 
-let deps: OrchestratorDeps | undefined;
-function wired(): OrchestratorDeps {
-  deps ??= {
-    store: new TaskStore(documentClient(), requireEnv('TABLE_NAME')),
-    workflow: new WorkflowClient(sfnClient(), process.env.STATE_MACHINE_ARN ?? ''),
-    agentFunctions: JSON.parse(process.env.BATON_AGENT_FUNCTIONS ?? '{}') as Record<string, string>,
-    ...(process.env.DEAD_LETTER_QUEUE_URL
-      ? { deadLetters: new DeadLetterQueue(sqsClient(), process.env.DEAD_LETTER_QUEUE_URL) }
+/** What any orchestrator function's environment may hold (each reads its own schema's). */
+type OrchestratorEnv = EnvOf<(typeof FUNCTION_ENV)[Exclude<FunctionName, 'api' | 'agent'>]>;
+
+function wired(env: OrchestratorEnv): OrchestratorDeps {
+  return {
+    store: new TaskStore(documentClient(), env.TABLE_NAME),
+    workflow: new WorkflowClient(sfnClient(), env.STATE_MACHINE_ARN),
+    // Planner and StepFailed only (their schemas require it); the others run no agent.
+    agentFunctions: 'BATON_AGENT_FUNCTIONS' in env ? env.BATON_AGENT_FUNCTIONS : {},
+    ...('DEAD_LETTER_QUEUE_URL' in env
+      ? { deadLetters: new DeadLetterQueue(sqsClient(), env.DEAD_LETTER_QUEUE_URL) }
       : {}),
-    approvals: approvalServices(),
+    ...('BATON_PUBLIC_URL' in env ? { approvals: approvalServices(env) } : {}),
     log: logLine,
   };
-  return deps;
 }
 
 /**
@@ -39,36 +45,55 @@ function wired(): OrchestratorDeps {
  * console (local mode: the runtime log). Links are signed with the secrets from SSM or the local
  * secret file, and start with BATON_PUBLIC_URL.
  */
-function approvalServices(): ApprovalServices {
-  const topicArn = process.env.APPROVAL_TOPIC_ARN;
+function approvalServices(env: EnvOf<typeof FUNCTION_ENV.requestApproval>): ApprovalServices {
+  const topicArn = env.APPROVAL_TOPIC_ARN;
   return {
-    secrets: () => loadSigningSecrets(),
+    secrets: () => loadSigningSecrets({ env }),
     notifier: topicArn ? new SnsApprovalNotifier({ topicArn }) : new ConsoleApprovalNotifier(),
-    publicUrl: () => requireEnv('BATON_PUBLIC_URL'),
+    publicUrl: () => env.BATON_PUBLIC_URL,
   };
 }
 
-const wrap = <T>(fn: (d: OrchestratorDeps, event: unknown) => Promise<T>) =>
-  middy<unknown, T>()
+/**
+ * One state-machine function: its environment is read at the first invocation (a missing
+ * variable fails it at once), its output is checked against its contract (lambdas/core/states.ts).
+ */
+const wrap = <
+  F extends Exclude<FunctionName, 'api' | 'agent' | 'intake'>,
+  T extends z.output<(typeof STATE_CONTRACTS)[F]['output']>,
+>(
+  name: F,
+  fn: (d: OrchestratorDeps, event: unknown) => Promise<T>,
+) => {
+  let deps: OrchestratorDeps | undefined;
+  return middy<unknown, T>()
     .use(injectLambdaContext(logger))
-    .handler((event: unknown) => fn(wired(), event));
+    .use(outputContract(STATE_CONTRACTS[name].output, `The ${name} function`))
+    .handler((event: unknown) => {
+      deps ??= wired(parseEnv(FUNCTION_ENV[name], `the ${name} function`));
+      return fn(deps, event);
+    });
+};
 
-export const planner = wrap(planTask);
-export const gate = wrap(awaitDependencies);
-export const stepFailed = wrap(recordAttemptFailure);
-export const complete = wrap(completeStep);
-export const finalize = wrap(finalizeTask);
-export const requestApproval = wrap(approvalGates.requestApproval);
-export const resolveApproval = wrap(approvalGates.resolveApproval);
+export const planner = wrap('planner', planTask);
+export const gate = wrap('gate', awaitDependencies);
+export const stepFailed = wrap('stepFailed', recordAttemptFailure);
+export const complete = wrap('complete', completeStep);
+export const finalize = wrap('finalize', finalizeTask);
+export const requestApproval = wrap('requestApproval', approvalGates.requestApproval);
+export const resolveApproval = wrap('resolveApproval', approvalGates.resolveApproval);
 
+let intakeDeps: OrchestratorDeps | undefined;
 /** SQS intake: starts executions; failed records go back to the queue (and to its DLQ in the end). */
 export const intake = middy<SQSEvent, SQSBatchResponse>()
   .use(injectLambdaContext(logger))
   .handler(async (event) => {
+    intakeDeps ??= wired(parseEnv(FUNCTION_ENV.intake, 'the intake function'));
+    const deps = intakeDeps;
     const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
     for (const record of event.Records) {
       try {
-        await startTask(wired(), record.body);
+        await startTask(deps, record.body);
       } catch (err) {
         logger.error('Could not start a task execution', {
           messageId: record.messageId,

@@ -6,10 +6,11 @@ import { ContractViolationError, ErrorNames } from '../core/errors.js';
 import { Events } from '../core/events.js';
 import { decideOutcome } from '../core/outcome.js';
 import type { DeadLetterRecord, StepResult, StoredTask } from '../core/ports.js';
-import { ExecutionInput, IntakeMessage, type Plan } from '../core/schemas.js';
+import { IntakeMessage, type Plan } from '../core/schemas.js';
+import { FinalizeContract, type FinalizeOutput, PlanContract, type PlanOutput } from '../core/states.js';
 import type { OrchestratorDeps } from './deps.js';
 import { planForTask } from './planner.js';
-import { CaughtError, readCause } from './steps.js';
+import { readCause } from './steps.js';
 
 /** Intake: one queued submission -> one execution (named after task and run, so duplicates collapse). */
 export async function startTask(deps: OrchestratorDeps, body: string): Promise<void> {
@@ -31,26 +32,9 @@ export async function startTask(deps: OrchestratorDeps, body: string): Promise<v
   );
 }
 
-export interface PlannedItems {
-  items: {
-    stepId: string;
-    agentFunction: string;
-    timeoutSeconds: number;
-    firstAttempt: number;
-    /** The step waits for an approval before its agent runs. */
-    approval: boolean;
-    /** Its approval and review gates' timeout (TimeoutSecondsPath). */
-    approvalTimeoutSeconds: number;
-  }[];
-  maxConcurrency: number;
-  /** The plan waits for an approval before any step runs (`policy.requirePlanApproval`). */
-  requireApproval: boolean;
-  approvalTimeoutSeconds: number;
-}
-
 /** Plan: the explicit plan, or one made from the goal; Map items in topological order. */
-export async function planTask(deps: OrchestratorDeps, raw: unknown): Promise<PlannedItems> {
-  const req = ExecutionInput.parse(raw);
+export async function planTask(deps: OrchestratorDeps, raw: unknown): Promise<PlanOutput> {
+  const req = PlanContract.input.parse(raw);
   const task = await deps.store.getTask(req.taskId);
   if (!task) throw new ContractViolationError(`Task ${req.taskId} does not exist`);
   const base = { taskId: task.taskId, traceId: task.traceId, run: req.run };
@@ -99,11 +83,9 @@ export async function planTask(deps: OrchestratorDeps, raw: unknown): Promise<Pl
   };
 }
 
-export const FinalizeRequest = ExecutionInput.extend({ error: CaughtError.optional() });
-
 /** Finalize: merges step outcomes into the task's result and its terminal status. */
-export async function finalizeTask(deps: OrchestratorDeps, raw: unknown): Promise<{ status: string }> {
-  const req = FinalizeRequest.parse(raw);
+export async function finalizeTask(deps: OrchestratorDeps, raw: unknown): Promise<FinalizeOutput> {
+  const req = FinalizeContract.input.parse(raw);
   const [task, plan, results] = await Promise.all([
     deps.store.getTask(req.taskId),
     deps.store.getPlan(req.taskId),

@@ -1,30 +1,20 @@
 /** The Lambdas of one step's life after its gate: attempt failure (retry, fallback, review or fail) and completion. */
-import { z } from 'zod';
 import { CancelledError, ContractViolationError } from '../core/errors.js';
 import { type EventData, Events } from '../core/events.js';
 import { decideRetry } from '../core/retry.js';
 import { LIMITS } from '../core/schemas.js';
+import {
+  AttemptFailureContract,
+  type AttemptFailureDecision,
+  type CaughtError,
+  CompleteContract,
+  type CompleteOutput,
+} from '../core/states.js';
 import type { OrchestratorDeps } from './deps.js';
 import { loadContext, releaseDependents } from './gate.js';
 
-const StepRef = z.object({
-  taskId: z.string(),
-  run: z.number().int(),
-  stepId: z.string(),
-  attempt: z.number().int().min(1),
-});
-
-/** What a Catch puts at ResultPath: `{ Error, Cause }`. */
-export const CaughtError = z.object({ Error: z.string(), Cause: z.string().optional() });
-
-export const AttemptFailure = StepRef.extend({
-  error: CaughtError,
-  /** Where it failed: the agent ('agent', default), its fallback agent, or the dependency gate. */
-  phase: z.enum(['agent', 'fallback', 'gate']).optional(),
-});
-
 /** Lambda errors arrive with Cause = JSON `{ errorType, errorMessage, trace }`; keep the message. */
-export function readCause(error: z.infer<typeof CaughtError>): { name: string; message: string } {
+export function readCause(error: CaughtError): { name: string; message: string } {
   let message = error.Cause ?? '';
   try {
     const parsed = JSON.parse(message) as { errorMessage?: string };
@@ -33,22 +23,6 @@ export function readCause(error: z.infer<typeof CaughtError>): { name: string; m
     /* a plain-text cause */
   }
   return { name: error.Error, message: message.slice(0, 2000) };
-}
-
-export interface AttemptFailureDecision {
-  retry: boolean;
-  waitSeconds: number;
-  nextAttempt: number;
-  /** True when the step goes to its fallback agent (a boolean: Choice rules compare it portably). */
-  useFallback: boolean;
-  /** Set when the step goes to its fallback agent: the function to run and why. */
-  fallback: {
-    function: string;
-    agent: string;
-    failure: { agent: string; name: string; message: string };
-  } | null;
-  /** True when the step goes to a human review gate (`policy.humanReviewOnFailure`). */
-  review: boolean;
 }
 
 type Ctx = Awaited<ReturnType<typeof loadContext>>;
@@ -113,7 +87,7 @@ export async function recordAttemptFailure(
   deps: OrchestratorDeps,
   raw: unknown,
 ): Promise<AttemptFailureDecision> {
-  const req = AttemptFailure.parse(raw);
+  const req = AttemptFailureContract.input.parse(raw);
   const ctx = await loadContext(deps, req.taskId, req.run);
   const step = ctx.plan.steps.find((s) => s.id === req.stepId);
   if (!step) throw new ContractViolationError(`Step ${req.stepId} is not in the plan of ${req.taskId}`);
@@ -203,8 +177,8 @@ export async function recordAttemptFailure(
 }
 
 /** CompleteStep: the attempt's record becomes the step's result; dependents are released. */
-export async function completeStep(deps: OrchestratorDeps, raw: unknown): Promise<{ stepId: string }> {
-  const req = StepRef.parse(raw);
+export async function completeStep(deps: OrchestratorDeps, raw: unknown): Promise<CompleteOutput> {
+  const req = CompleteContract.input.parse(raw);
   const ctx = await loadContext(deps, req.taskId, req.run);
   if (ctx.task.status === 'CANCELLED') {
     // The task was cancelled while the agent ran: its result is discarded.

@@ -7,12 +7,24 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import type { z } from 'zod';
 import type { AgentEntry } from '../../lambdas/agents/registry.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** CloudFormation metadata keys the local runtime reads to run each function in process. */
 export const METADATA = { entry: 'baton:entry', handler: 'baton:handler', agent: 'baton:agent' } as const;
+
+/**
+ * A function's environment from its schema in lambdas/core/env.ts: `vars` is typed by the
+ * schema's input, so a missing required variable (or one the schema does not know) does not
+ * compile. Unset optional variables are left out.
+ */
+export function environment<S extends z.ZodObject>(_schema: S, vars: z.input<S>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(vars as object).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+  );
+}
 
 export interface BatonFunctionProps {
   /** Source file, relative to the project root. */
@@ -21,6 +33,7 @@ export interface BatonFunctionProps {
   handler: string;
   timeout?: Duration;
   memorySize?: number;
+  /** Its variables, built with `environment(schema, vars)` from the function's schema. */
   environment?: Record<string, string>;
   description?: string;
 }

@@ -4,7 +4,7 @@
  * approvers, SSM SecureString for the link-signing secret). Construct ids are a contract:
  * renaming one replaces the resource (and loses a table's data).
  */
-import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Lazy, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -20,9 +20,10 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { TABLE_INDEXES } from '../../lambdas/adapters/store.js';
 import type { AgentEntry } from '../../lambdas/agents/registry.js';
+import { FUNCTION_ENV } from '../../lambdas/core/env.js';
 import type { ModelConfig } from '../../lambdas/models/index.js';
 import { buildDefinition } from '../workflow/definition.js';
-import { AgentFunction, BatonFunction } from './functions.js';
+import { AgentFunction, BatonFunction, environment } from './functions.js';
 
 export interface BatonStackProps extends StackProps {
   /** Built-in and registered agents (see lambdas/agents/registry.ts). */
@@ -122,7 +123,8 @@ export class BatonStack extends Stack {
       enforceSSL: true,
     });
 
-    const storeEnv = { TABLE_NAME: this.table.tableName, ARTIFACT_BUCKET: this.bucket.bucketName };
+    const tableEnv = { TABLE_NAME: this.table.tableName };
+    const storeEnv = { ...tableEnv, ARTIFACT_BUCKET: this.bucket.bucketName };
 
     // ---- approvals: who is told, and the secret links are signed with
     this.approvalTopic = new sns.Topic(this, 'ApprovalRequests', {
@@ -149,7 +151,7 @@ export class BatonStack extends Stack {
 
     // ---- agents: one function each
     const agentFns = new Map<string, AgentFunction>();
-    const modelEnv: Record<string, string> = props.modelConfig
+    const modelEnv: { BATON_MODEL_CONFIG?: string } = props.modelConfig
       ? { BATON_MODEL_CONFIG: JSON.stringify(props.modelConfig) }
       : {};
     const usesBedrock = (override?: { provider?: string }) =>
@@ -166,11 +168,16 @@ export class BatonStack extends Stack {
       );
     for (const agent of props.agents.values()) {
       // Each agent function carries only its own settings (Lambda environments are capped at 4 KB).
-      const fn = new AgentFunction(this, `Agent-${agent.name}`, agent, {
-        ...storeEnv,
-        ...modelEnv,
-        BATON_AGENT_SETTINGS: JSON.stringify({ [agent.name]: agent.settings }),
-      });
+      const fn = new AgentFunction(
+        this,
+        `Agent-${agent.name}`,
+        agent,
+        environment(FUNCTION_ENV.agent, {
+          ...storeEnv,
+          ...modelEnv,
+          BATON_AGENT_SETTINGS: JSON.stringify({ [agent.name]: agent.settings }),
+        }),
+      );
       this.table.grantReadWriteData(fn);
       this.bucket.grantReadWrite(fn);
       if (usesBedrock(agent.settings.model)) grantBedrock(fn);
@@ -180,41 +187,6 @@ export class BatonStack extends Stack {
       Object.fromEntries([...agentFns].map(([n, f]) => [n, f.functionArn])),
     );
 
-    // ---- orchestrator
-    const orchestrator = (id: string, handler: string, extra: Record<string, string> = {}) => {
-      const fn = new BatonFunction(this, id, {
-        entry: 'lambdas/orchestrator/handlers.ts',
-        handler,
-        environment: { ...storeEnv, ...extra },
-        description: `Baton orchestrator: ${handler}`,
-      });
-      this.table.grantReadWriteData(fn);
-      return fn;
-    };
-    const planner = orchestrator('Planner', 'planner', {
-      BATON_AGENT_FUNCTIONS: agentFunctions,
-      ...modelEnv,
-    });
-    if (usesBedrock()) grantBedrock(planner);
-    const gate = orchestrator('Gate', 'gate');
-    const stepFailed = orchestrator('StepFailed', 'stepFailed', { BATON_AGENT_FUNCTIONS: agentFunctions });
-    const complete = orchestrator('CompleteStep', 'complete');
-    const finalize = orchestrator('Finalize', 'finalize', {
-      DEAD_LETTER_QUEUE_URL: taskDeadLetters.queueUrl,
-    });
-    taskDeadLetters.grantSendMessages(finalize);
-    const requestApproval = orchestrator('RequestApproval', 'requestApproval', {
-      ...approvalSecretEnv,
-      APPROVAL_TOPIC_ARN: this.approvalTopic.topicArn,
-    });
-    this.approvalTopic.grantPublish(requestApproval);
-    requestApproval.addToRolePolicy(readApprovalSecret);
-    const resolveApproval = orchestrator('ResolveApproval', 'resolveApproval');
-
-    const logGroup = new logs.LogGroup(this, 'WorkflowLogs', {
-      retention: logs.RetentionDays.ONE_MONTH,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
     // A known name lets the callback functions be granted SendTask* on its ARN without a
     // reference to the state machine, which references them (a dependency cycle otherwise).
     const stateMachineName = `${this.stackName}-workflow`;
@@ -223,6 +195,73 @@ export class BatonStack extends Stack {
       resource: 'stateMachine',
       resourceName: stateMachineName,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    // Base URL of approval links: the HTTP API's, made below (resolved at synth).
+    const publicUrl = props.publicUrl ?? Lazy.string({ produce: () => this.api.apiEndpoint });
+
+    // ---- orchestrator
+    const orchestratorEnv = { ...tableEnv, STATE_MACHINE_ARN: stateMachineArn };
+    const orchestrator = (id: string, handler: string, env: Record<string, string>) => {
+      const fn = new BatonFunction(this, id, {
+        entry: 'lambdas/orchestrator/handlers.ts',
+        handler,
+        environment: env,
+        description: `Baton orchestrator: ${handler}`,
+      });
+      this.table.grantReadWriteData(fn);
+      return fn;
+    };
+    const planner = orchestrator(
+      'Planner',
+      'planner',
+      environment(FUNCTION_ENV.planner, {
+        ...orchestratorEnv,
+        BATON_AGENT_FUNCTIONS: agentFunctions,
+        ...modelEnv,
+      }),
+    );
+    if (usesBedrock()) grantBedrock(planner);
+    const gate = orchestrator('Gate', 'gate', environment(FUNCTION_ENV.gate, orchestratorEnv));
+    const stepFailed = orchestrator(
+      'StepFailed',
+      'stepFailed',
+      environment(FUNCTION_ENV.stepFailed, { ...orchestratorEnv, BATON_AGENT_FUNCTIONS: agentFunctions }),
+    );
+    const complete = orchestrator(
+      'CompleteStep',
+      'complete',
+      environment(FUNCTION_ENV.complete, orchestratorEnv),
+    );
+    const finalize = orchestrator(
+      'Finalize',
+      'finalize',
+      environment(FUNCTION_ENV.finalize, {
+        ...orchestratorEnv,
+        DEAD_LETTER_QUEUE_URL: taskDeadLetters.queueUrl,
+      }),
+    );
+    taskDeadLetters.grantSendMessages(finalize);
+    const requestApproval = orchestrator(
+      'RequestApproval',
+      'requestApproval',
+      environment(FUNCTION_ENV.requestApproval, {
+        ...orchestratorEnv,
+        ...approvalSecretEnv,
+        APPROVAL_TOPIC_ARN: this.approvalTopic.topicArn,
+        BATON_PUBLIC_URL: publicUrl,
+      }),
+    );
+    this.approvalTopic.grantPublish(requestApproval);
+    requestApproval.addToRolePolicy(readApprovalSecret);
+    const resolveApproval = orchestrator(
+      'ResolveApproval',
+      'resolveApproval',
+      environment(FUNCTION_ENV.resolveApproval, orchestratorEnv),
+    );
+
+    const logGroup = new logs.LogGroup(this, 'WorkflowLogs', {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
     });
     this.stateMachine = new sfn.StateMachine(this, 'Workflow', {
       stateMachineName,
@@ -254,9 +293,14 @@ export class BatonStack extends Stack {
       );
     }
 
-    const intakeFn = orchestrator('IntakeWorker', 'intake', {
-      STATE_MACHINE_ARN: this.stateMachine.stateMachineArn,
-    });
+    const intakeFn = orchestrator(
+      'IntakeWorker',
+      'intake',
+      environment(FUNCTION_ENV.intake, {
+        ...orchestratorEnv,
+        STATE_MACHINE_ARN: this.stateMachine.stateMachineArn,
+      }),
+    );
     this.stateMachine.grantStartExecution(intakeFn);
     intakeFn.addEventSource(
       new SqsEventSource(intake, { batchSize: 10, maxConcurrency: 5, reportBatchItemFailures: true }),
@@ -266,13 +310,14 @@ export class BatonStack extends Stack {
     const apiFn = new BatonFunction(this, 'Api', {
       entry: 'lambdas/api/handler.ts',
       handler: 'handler',
-      environment: {
+      environment: environment(FUNCTION_ENV.api, {
         ...storeEnv,
         INTAKE_QUEUE_URL: intake.queueUrl,
         STATE_MACHINE_ARN: stateMachineArn,
         BATON_AGENT_NAMES: [...agentFns.keys()].join(','),
         ...approvalSecretEnv,
-      },
+        BATON_PUBLIC_URL: publicUrl,
+      }),
       description: 'Baton HTTP API',
     });
     apiFn.addToRolePolicy(readApprovalSecret);
@@ -334,8 +379,6 @@ export class BatonStack extends Stack {
       integration,
       authorizer: new apigw.HttpNoneAuthorizer(),
     });
-    const publicUrl = props.publicUrl ?? this.api.apiEndpoint;
-    for (const fn of [apiFn, requestApproval]) fn.addEnvironment('BATON_PUBLIC_URL', publicUrl);
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint });
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });

@@ -1,0 +1,165 @@
+/**
+ * The environment of every Baton function, one zod schema each: the stack sets it from these
+ * (lib/aws/stack.ts passes an object typed by the schema's input, so a missing variable does not
+ * compile) and the function reads it once, at its first invocation and before any work, with
+ * `parseEnv` (a missing or malformed variable fails at once, naming the variable). Optional
+ * variables are optional here; nothing falls back to an empty string.
+ *
+ * Not listed: the AWS runtime's own variables (AWS_REGION, AWS_ENDPOINT_URL_<SERVICE> ...), read
+ * by the SDK, and a model config's `apiKeyEnv`, whose name the config chooses.
+ */
+import { z } from 'zod';
+import { BatonError, ErrorNames } from './errors.js';
+
+/** The environment could not be read: `issues` says which variable and why. */
+export class EnvironmentError extends BatonError {
+  readonly issues: string[];
+  constructor(message: string, issues: string[], options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = ErrorNames.InvalidEnvironment;
+    this.issues = issues;
+  }
+}
+
+const isJson = (text: string) => {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** A resource name, ARN or URL the stack resolves. */
+const Name = z.string().min(1, 'is empty');
+/**
+ * Optional JSON text: blank means unset, as its readers (modelConfigFromEnv, settingsFromEnv)
+ * treat it; they validate the content.
+ */
+const OptionalJson = z
+  .string()
+  .refine((text) => text.trim() === '' || isJson(text), 'is not JSON')
+  .optional();
+const Url = z.url({ message: 'is not a URL' });
+
+/** `BATON_AGENT_FUNCTIONS`: agent name -> the Lambda function (name or ARN) that runs it, as JSON. */
+const AgentFunctions = z
+  .string()
+  .refine(isJson, 'is not JSON')
+  .transform((text): unknown => JSON.parse(text))
+  .pipe(z.record(z.string(), Name, { message: 'must map agent names to function ARNs' }));
+
+/** Set by BatonFunction on every function (Node options, the Powertools service name). */
+const LambdaBase = {
+  NODE_OPTIONS: z.string().optional(),
+  POWERTOOLS_SERVICE_NAME: z.string().optional(),
+};
+
+/** Every orchestrator function: the state store and the state machine whose tokens it answers. */
+const OrchestratorBase = {
+  ...LambdaBase,
+  TABLE_NAME: Name,
+  STATE_MACHINE_ARN: Name,
+};
+
+/** The deployment's model (JSON ModelConfig); unset: the offline provider. */
+const ModelConfigVar = { BATON_MODEL_CONFIG: OptionalJson };
+
+export const PlannerEnv = z.object({
+  ...OrchestratorBase,
+  BATON_AGENT_FUNCTIONS: AgentFunctions,
+  ...ModelConfigVar,
+});
+export const GateEnv = z.object(OrchestratorBase);
+export const StepFailedEnv = z.object({ ...OrchestratorBase, BATON_AGENT_FUNCTIONS: AgentFunctions });
+export const CompleteEnv = z.object(OrchestratorBase);
+export const FinalizeEnv = z.object({
+  ...OrchestratorBase,
+  /** Where failed tasks are dead-lettered. */
+  DEAD_LETTER_QUEUE_URL: Name,
+});
+
+/** Where the approval link-signing secrets are: SSM (AWS) or a file (local mode). */
+const SigningSecretVars = {
+  BATON_APPROVAL_SECRET_PARAM: Name.optional(),
+  BATON_APPROVAL_SECRET_FILE: Name.optional(),
+};
+
+export const RequestApprovalEnv = z.object({
+  ...OrchestratorBase,
+  /** Base URL of approval links. */
+  BATON_PUBLIC_URL: Url,
+  /** Approvers are told through this SNS topic; unset (local mode): on the console. */
+  APPROVAL_TOPIC_ARN: Name.optional(),
+  ...SigningSecretVars,
+});
+export const ResolveApprovalEnv = z.object(OrchestratorBase);
+/** The SQS intake worker: starts executions of STATE_MACHINE_ARN. */
+export const IntakeEnv = z.object(OrchestratorBase);
+
+export const ApiEnv = z.object({
+  ...LambdaBase,
+  TABLE_NAME: Name,
+  ARTIFACT_BUCKET: Name,
+  INTAKE_QUEUE_URL: Name,
+  STATE_MACHINE_ARN: Name,
+  /** The deployment's agents, comma-separated. */
+  BATON_AGENT_NAMES: Name,
+  /** Base URL of approval links; unset: the request's own host. */
+  BATON_PUBLIC_URL: Url.optional(),
+  /** Local mode's bearer key (in AWS the HTTP API authorizes with IAM). */
+  BATON_API_KEY: Name.optional(),
+  /** The Baton config (registered agents) when BATON_AGENT_NAMES is not enough (local mode). */
+  BATON_CONFIG: Name.optional(),
+  ...SigningSecretVars,
+});
+
+export const AgentEnv = z.object({
+  ...LambdaBase,
+  TABLE_NAME: Name,
+  ARTIFACT_BUCKET: Name,
+  /** This agent's settings (JSON, by agent name); unset: BATON_CONFIG, else the built-in defaults. */
+  BATON_AGENT_SETTINGS: OptionalJson,
+  BATON_CONFIG: Name.optional(),
+  ...ModelConfigVar,
+});
+
+/** Every function's environment schema, by the handler it runs (`agent`: every agent function). */
+export const FUNCTION_ENV = {
+  api: ApiEnv,
+  planner: PlannerEnv,
+  gate: GateEnv,
+  stepFailed: StepFailedEnv,
+  complete: CompleteEnv,
+  finalize: FinalizeEnv,
+  requestApproval: RequestApprovalEnv,
+  resolveApproval: ResolveApprovalEnv,
+  intake: IntakeEnv,
+  agent: AgentEnv,
+} as const;
+export type FunctionName = keyof typeof FUNCTION_ENV;
+
+/** What a function reads: the parsed environment of its schema. */
+export type EnvOf<S extends z.ZodObject> = z.output<S>;
+
+/**
+ * Reads a function's environment with its schema. Unknown variables are ignored (the Lambda
+ * runtime sets many); a missing or malformed one throws EnvironmentError naming it.
+ */
+export function parseEnv<S extends z.ZodObject>(
+  schema: S,
+  fn: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): z.output<S> {
+  const parsed = schema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? '(environment)');
+    return env[name] === undefined ? `${name} is not set` : `${name} ${issue.message}`;
+  });
+  throw new EnvironmentError(
+    `The environment of ${fn} is invalid: ${issues.join('; ')}. The stack (lib/aws/stack.ts) or the local runtime sets it.`,
+    issues,
+    { cause: parsed.error },
+  );
+}

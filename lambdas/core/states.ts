@@ -1,0 +1,239 @@
+/**
+ * The contract of every Lambda the state machine calls: one input and one output schema each.
+ * The use cases parse their input with these schemas and return the output type inferred from
+ * them; the handlers check the returned value against the output schema; the definition
+ * (lib/workflow/) builds its payloads and result selectors from the same schemas, so renaming a
+ * field here breaks the build (and test/cdk/contracts.test.ts) until both sides agree.
+ * Pure: no aws-cdk-lib, no AWS SDK (Lambda code parses with it).
+ */
+import { z } from 'zod';
+import { ApprovalKind } from './approvals.js';
+import { ExecutionInput } from './schemas.js';
+
+/** A Lambda's contract: what the state passes in (Payload) and what the Lambda returns. */
+export interface StateContract<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType> {
+  input: I;
+  output: O;
+}
+
+/* ----------------------------------------------------------------------- shared parts */
+
+/** What a Catch puts at its ResultPath: `{ Error, Cause }`. */
+export const CaughtError = z.object({ Error: z.string(), Cause: z.string().optional() });
+export type CaughtError = z.infer<typeof CaughtError>;
+
+/** One attempt of one step: the references every step-phase Lambda receives. */
+export const StepRef = z.object({
+  taskId: z.string(),
+  run: z.number().int(),
+  stepId: z.string(),
+  attempt: z.number().int().min(1),
+});
+export type StepRef = z.infer<typeof StepRef>;
+
+/** Why the primary agent failed, handed to the fallback agent. */
+export const FallbackFailure = z.object({ agent: z.string(), name: z.string(), message: z.string() });
+export type FallbackFailure = z.infer<typeof FallbackFailure>;
+
+/* --------------------------------------------------------------------------- Plan */
+
+/** One Map item: what a step iteration needs to run (references and small numbers only). */
+export const PlannedItem = z.object({
+  stepId: z.string(),
+  agentFunction: z.string(),
+  timeoutSeconds: z.number().int(),
+  firstAttempt: z.number().int().min(1),
+  /** The step waits for an approval before its agent runs. */
+  approval: z.boolean(),
+  /** Its approval and review gates' timeout (TimeoutSecondsPath). */
+  approvalTimeoutSeconds: z.number().int(),
+});
+export type PlannedItem = z.infer<typeof PlannedItem>;
+
+export const PlanOutput = z.object({
+  items: z.array(PlannedItem),
+  maxConcurrency: z.number().int(),
+  /** The plan waits for an approval before any step runs (`policy.requirePlanApproval`). */
+  requireApproval: z.boolean(),
+  approvalTimeoutSeconds: z.number().int(),
+});
+export type PlanOutput = z.infer<typeof PlanOutput>;
+
+/** Plan: the explicit plan, or one made from the goal; Map items in topological order. */
+export const PlanContract = { input: ExecutionInput, output: PlanOutput } satisfies StateContract;
+
+/* --------------------------------------------------------------- AwaitDependencies */
+
+export const GateInput = z.object({
+  taskId: z.string(),
+  run: z.number().int(),
+  stepId: z.string(),
+  taskToken: z.string().min(1),
+});
+export type GateInput = z.infer<typeof GateInput>;
+
+/** What the gate Lambda returns (Step Functions waits for the token, so it discards this). */
+export const GateOutput = z.object({ registered: z.literal(true) });
+export type GateOutput = z.infer<typeof GateOutput>;
+
+export const GateAction = z.enum(['run', 'skip', 'done']);
+export type GateAction = z.infer<typeof GateAction>;
+/** What whoever releases a parked step sends with SendTaskSuccess: the AwaitDependencies result. */
+export const GateRelease = z.object({ action: GateAction });
+export type GateRelease = z.infer<typeof GateRelease>;
+
+/** AwaitDependencies (.waitForTaskToken): registers the token, releases at once if it can. */
+export const GateContract = { input: GateInput, output: GateOutput } satisfies StateContract;
+
+/* ---------------------------------- RecordAttemptFailure, FallbackFailed, GateFailed */
+
+export const AttemptPhase = z.enum(['agent', 'fallback', 'gate']);
+export const AttemptFailureInput = StepRef.extend({
+  error: CaughtError,
+  /** Where it failed: the agent ('agent', default), its fallback agent, or the dependency gate. */
+  phase: AttemptPhase.optional(),
+});
+export type AttemptFailureInput = z.infer<typeof AttemptFailureInput>;
+
+export const AttemptFailureDecision = z.object({
+  retry: z.boolean(),
+  waitSeconds: z.number().min(0),
+  nextAttempt: z.number().int().min(1),
+  /** True when the step goes to its fallback agent (a boolean: Choice rules compare it portably). */
+  useFallback: z.boolean(),
+  /** Set when the step goes to its fallback agent: the function to run and why. */
+  fallback: z.object({ function: z.string(), agent: z.string(), failure: FallbackFailure }).nullable(),
+  /** True when the step goes to a human review gate (`policy.humanReviewOnFailure`). */
+  review: z.boolean(),
+});
+export type AttemptFailureDecision = z.infer<typeof AttemptFailureDecision>;
+
+/** StepFailed: writes the failed attempt, then decides retry / fallback / review / fail. */
+export const AttemptFailureContract = {
+  input: AttemptFailureInput,
+  output: AttemptFailureDecision,
+} satisfies StateContract;
+
+/* ---------------------------------------------------------------------- CompleteStep */
+
+export const CompleteOutput = z.object({ stepId: z.string() });
+export type CompleteOutput = z.infer<typeof CompleteOutput>;
+/** CompleteStep: the attempt's record becomes the step's result; dependents are released. */
+export const CompleteContract = { input: StepRef, output: CompleteOutput } satisfies StateContract;
+
+/* -------------------------------------------------------- Finalize, FinalizeAfterError */
+
+export const FinalizeInput = ExecutionInput.extend({ error: CaughtError.optional() });
+export type FinalizeInput = z.infer<typeof FinalizeInput>;
+export const FinalStatus = z.enum(['SUCCEEDED', 'DEGRADED', 'FAILED', 'CANCELLED']);
+export const FinalizeOutput = z.object({ status: FinalStatus });
+export type FinalizeOutput = z.infer<typeof FinalizeOutput>;
+
+/** Finalize: merges step outcomes into the task's result and its terminal status. */
+export const FinalizeContract = { input: FinalizeInput, output: FinalizeOutput } satisfies StateContract;
+
+/* ------------------------------------------------------------------- approval gates */
+
+/** The gate a state asks about: the execution's references only. */
+const GateFields = z.object({
+  taskId: z.string(),
+  run: z.number().int().min(1),
+  kind: ApprovalKind,
+  stepId: z.string().optional(),
+  /** Review gates: the attempt a retry runs (the failed attempt + 1). */
+  attempt: z.number().int().min(1).optional(),
+});
+
+/** Plan gates name no step; step and review gates do; only review gates carry the attempt. */
+function gateRule(v: z.infer<typeof GateFields>, ctx: z.RefinementCtx): void {
+  if ((v.kind === 'plan') !== (v.stepId === undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['stepId'],
+      message: 'step and review gates name a step; plan gates do not',
+    });
+  }
+  if ((v.kind === 'review') !== (v.attempt !== undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['attempt'],
+      message: 'review gates, and only they, carry the attempt',
+    });
+  }
+}
+
+export const ApprovalGateRef = GateFields.superRefine(gateRule);
+export type ApprovalGateRef = z.infer<typeof ApprovalGateRef>;
+
+export const ApprovalRequest = GateFields.extend({
+  /** Review gates: the failure that sent the step to review (what a Catch puts at ResultPath). */
+  error: CaughtError.optional(),
+  taskToken: z.string().min(1),
+}).superRefine(gateRule);
+export type ApprovalRequest = z.infer<typeof ApprovalRequest>;
+export const ApprovalRequestOutput = z.object({ approvalId: z.string() });
+export type ApprovalRequestOutput = z.infer<typeof ApprovalRequestOutput>;
+
+/** RequestApproval (.waitForTaskToken): creates the gate's approval once; returns nothing secret. */
+export const RequestApprovalContract = {
+  input: ApprovalRequest,
+  output: ApprovalRequestOutput,
+} satisfies StateContract;
+
+export const ApprovalResolution = GateFields.extend({ error: CaughtError.optional() }).superRefine(gateRule);
+export type ApprovalResolution = z.infer<typeof ApprovalResolution>;
+
+/**
+ * What comes after a gate: run the agent (approved), retry it once more (review), escalate (ask
+ * again after a timeout), done (the step ended: failed, or succeeded with a reviewer's output),
+ * or fail (plan gates: `error` goes to FinalizeAfterError).
+ */
+export const ResolvedAction = z.enum(['run', 'retry', 'escalate', 'done', 'fail']);
+export type ResolvedAction = z.infer<typeof ResolvedAction>;
+export const Resolution = z.object({
+  action: ResolvedAction,
+  error: z.object({ Error: z.string(), Cause: z.string() }).nullable(),
+});
+export type Resolution = z.infer<typeof Resolution>;
+
+/** ResolveApproval: how a gate ended, from the store, and what comes next. */
+export const ResolveApprovalContract = {
+  input: ApprovalResolution,
+  output: Resolution,
+} satisfies StateContract;
+
+/* ----------------------------------------------------------- RunAgent, RunFallback */
+
+export const AgentInvocation = z.object({
+  taskId: z.string(),
+  run: z.number().int().min(1),
+  stepId: z.string(),
+  attempt: z.number().int().min(1),
+  /** Set on a fallback run: why the primary agent failed (filled in by RecordAttemptFailure). */
+  failure: FallbackFailure.optional(),
+});
+export type AgentInvocation = z.infer<typeof AgentInvocation>;
+
+export const AgentResult = z.object({
+  stepId: z.string(),
+  attempt: z.number().int().min(1),
+  agent: z.string(),
+  /** The step had already succeeded (a duplicate invocation): the agent did not run. */
+  alreadyDone: z.boolean().optional(),
+});
+export type AgentResult = z.infer<typeof AgentResult>;
+
+/** RunAgent / RunFallback: one attempt of one step on an agent function (the harness). */
+export const AgentContract = { input: AgentInvocation, output: AgentResult } satisfies StateContract;
+
+/** Every Lambda contract of the state machine, by the function that implements it. */
+export const STATE_CONTRACTS = {
+  planner: PlanContract,
+  gate: GateContract,
+  stepFailed: AttemptFailureContract,
+  complete: CompleteContract,
+  finalize: FinalizeContract,
+  requestApproval: RequestApprovalContract,
+  resolveApproval: ResolveApprovalContract,
+  agent: AgentContract,
+} as const;

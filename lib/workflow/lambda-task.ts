@@ -1,0 +1,110 @@
+/**
+ * The two ways the definition calls a Lambda, both built from its contract (lambdas/core/states.ts):
+ * `LambdaTask` (an orchestrator function known at synth) and `AgentTask` (the step's own agent
+ * function, named in the Map item).
+ */
+import { Duration } from 'aws-cdk-lib';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import type { Construct } from 'constructs';
+import type { z } from 'zod';
+import { LAMBDA_SERVICE_ERRORS } from '../../lambdas/core/errors.js';
+import { AgentContract, type AgentResult } from '../../lambdas/core/states.js';
+import { AGENT_RESULT_KEYS, type PayloadOf, payload, type Ref, selectResult } from './contract.js';
+
+/** A parked step waits at most this long for its dependencies: no execution can hang forever. */
+export const GATE_TIMEOUT = Duration.hours(24);
+/** Orchestrator Lambdas are short; a stuck invocation fails the state instead of waiting. */
+export const LAMBDA_TASK_TIMEOUT = sfn.Timeout.duration(Duration.seconds(60));
+
+/** Where a task keeps what it selected from its Lambda's output. */
+export interface ResultOf<O extends z.ZodObject, K extends keyof z.output<O> & string> {
+  /** The Lambda's output schema. */
+  output: O;
+  /** The fields kept (default: all of the output schema's). */
+  keys?: readonly K[];
+  /** Where in the state they go: a slot whose schema holds exactly the kept fields. */
+  at: { readonly path: string; readonly value: Pick<z.output<O>, K> };
+}
+
+export interface LambdaTaskProps<
+  I extends z.ZodObject,
+  O extends z.ZodObject,
+  K extends keyof z.output<O> & string,
+> {
+  /** The function the state invokes. */
+  fn: IFunction;
+  /** The function's contract (its input schema types the payload). */
+  contract: { input: I; output: O };
+  /** The payload: the input schema's keys, paths of the matching types or constants. */
+  payload: PayloadOf<I>;
+  /** Keep (part of) the output at a path; default: the output is discarded (the state's input passes on). */
+  result?: Omit<ResultOf<O, K>, 'output'>;
+  /** Wait for a task token (`.waitForTaskToken`) instead of the Lambda's response. Default false. */
+  waitForTaskToken?: boolean;
+  /** Where a task-token callback's output goes (waitForTaskToken only); default discarded. */
+  callbackResultPath?: string;
+  /** Default LAMBDA_TASK_TIMEOUT. */
+  timeout?: sfn.Timeout;
+}
+
+/** A LambdaInvoke whose Payload and ResultSelector come from the function's contract. */
+export class LambdaTask<
+  I extends z.ZodObject,
+  O extends z.ZodObject,
+  K extends keyof z.output<O> & string = keyof z.output<O> & string,
+> extends tasks.LambdaInvoke {
+  constructor(scope: Construct, id: string, props: LambdaTaskProps<I, O, K>) {
+    const { result } = props;
+    super(scope, id, {
+      lambdaFunction: props.fn,
+      ...(props.waitForTaskToken ? { integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN } : {}),
+      payload: sfn.TaskInput.fromObject(payload(props.contract.input, props.payload)),
+      ...(result ? { resultSelector: selectResult(props.contract.output, result.keys) } : {}),
+      resultPath: result ? result.at.path : (props.callbackResultPath ?? sfn.JsonPath.DISCARD),
+      taskTimeout: props.timeout ?? LAMBDA_TASK_TIMEOUT,
+    });
+  }
+}
+
+export interface AgentTaskProps {
+  /** Path to the agent function's name or ARN in the state. */
+  functionPath: Ref<z.ZodString>;
+  /** The agent invocation (AgentInvocation). */
+  payload: PayloadOf<typeof AgentContract.input>;
+  /** The step's own timeout. */
+  timeoutSecondsPath: Ref<z.ZodNumber>;
+  /** Where the agent's result (its attempt) goes. */
+  resultAt: { readonly path: string; readonly value: Pick<AgentResult, (typeof AGENT_RESULT_KEYS)[number]> };
+}
+
+/**
+ * Invokes a step's agent function, named in the state: a CustomState because LambdaInvoke needs
+ * the function at synth time. Lambda service faults (not the agent's own errors) are retried with
+ * AWS's recommended retrier; everything else is the caller's Catch.
+ */
+export class AgentTask extends sfn.CustomState {
+  constructor(scope: Construct, id: string, props: AgentTaskProps) {
+    super(scope, id, {
+      stateJson: {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::lambda:invoke',
+        Parameters: {
+          'FunctionName.$': props.functionPath.path,
+          Payload: sfn.FieldUtils.renderObject(payload(AgentContract.input, props.payload)),
+        },
+        TimeoutSecondsPath: props.timeoutSecondsPath.path,
+        ResultSelector: selectResult(AgentContract.output, AGENT_RESULT_KEYS),
+        ResultPath: props.resultAt.path,
+      },
+    });
+    this.addRetry({
+      errors: LAMBDA_SERVICE_ERRORS,
+      interval: Duration.seconds(1),
+      maxAttempts: 3,
+      backoffRate: 2,
+      jitterStrategy: sfn.JitterType.FULL,
+    });
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * One step's iteration of the RunSteps Map:
+ *
+ *   AwaitDependencies (.waitForTaskToken, GATE_TIMEOUT) ─▶ Proceed?
+ *     ├─ run + approval ─▶ [step approval gate] ─▶ RunAgent
+ *     ├─ run ─▶ RunAgent ─▶ CompleteStep ─▶ StepDone
+ *     └─ otherwise (skip, done) ─▶ StepDone
+ *   RunAgent failures ─▶ the retry loop (retries, fallback, [review gate]) ─▶ CompleteStep | StepDone
+ *   AwaitDependencies failures ─▶ GateFailed (the step fails) ─▶ StepDone
+ */
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type { Construct } from 'constructs';
+import { AttemptFailureContract, CompleteContract, GateContract } from '../../lambdas/core/states.js';
+import { ApprovalGate } from './approval-gate.js';
+import { equals, step, TASK_TOKEN } from './contract.js';
+import { AgentTask, GATE_TIMEOUT, LambdaTask } from './lambda-task.js';
+import { STATE } from './names.js';
+import { RetryLoop } from './retry-loop.js';
+
+export interface StepIterationProps {
+  functions: {
+    /** AwaitDependencies. */
+    gate: IFunction;
+    /** RecordAttemptFailure, FallbackFailed, GateFailed. */
+    stepFailed: IFunction;
+    /** CompleteStep. */
+    complete: IFunction;
+    /** The step's approval gate and review gate. */
+    requestApproval: IFunction;
+    resolveApproval: IFunction;
+  };
+}
+
+export class StepIteration extends sfn.StateMachineFragment {
+  readonly startState: sfn.State;
+  readonly endStates: sfn.INextable[] = [];
+
+  constructor(scope: Construct, id: string, props: StepIterationProps) {
+    super(scope, id);
+    const fns = props.functions;
+    const stepDone = new sfn.Succeed(this, STATE.stepDone);
+
+    const awaitDependencies = new LambdaTask(this, STATE.awaitDependencies, {
+      fn: fns.gate,
+      contract: GateContract,
+      waitForTaskToken: true,
+      payload: {
+        taskId: step.at('taskId'),
+        run: step.at('run'),
+        stepId: step.at('stepId'),
+        taskToken: TASK_TOKEN,
+      },
+      timeout: sfn.Timeout.duration(GATE_TIMEOUT),
+      callbackResultPath: step.at('gate').path,
+    });
+    const gateFailed = new LambdaTask(this, STATE.gateFailed, {
+      fn: fns.stepFailed,
+      contract: AttemptFailureContract,
+      payload: {
+        taskId: step.at('taskId'),
+        run: step.at('run'),
+        stepId: step.at('stepId'),
+        attempt: step.at('attempt'),
+        error: step.at('error'),
+        phase: 'gate',
+      },
+    }).next(stepDone);
+    awaitDependencies.addCatch(gateFailed, { errors: ['States.ALL'], resultPath: step.at('error').path });
+
+    // RunAgent invokes the step's own agent function, named in the Map item.
+    const runAgent = new AgentTask(this, STATE.runAgent, {
+      functionPath: step.at('agentFunction'),
+      payload: {
+        taskId: step.at('taskId'),
+        run: step.at('run'),
+        stepId: step.at('stepId'),
+        attempt: step.at('attempt'),
+      },
+      timeoutSecondsPath: step.at('timeoutSeconds'),
+      resultAt: step.at('agentResult'),
+    });
+    const completeStep = new LambdaTask(this, STATE.completeStep, {
+      fn: fns.complete,
+      contract: CompleteContract,
+      // The attempt that produced the result: the agent's or the fallback's.
+      payload: {
+        taskId: step.at('taskId'),
+        run: step.at('run'),
+        stepId: step.at('stepId'),
+        attempt: step.at('agentResult').at('attempt'),
+      },
+    });
+    const gateFns = { request: fns.requestApproval, resolve: fns.resolveApproval };
+
+    // Review gate (policy.humanReviewOnFailure): accept a replacement output, retry once more, or fail.
+    const review = new ApprovalGate(this, 'ReviewGate', {
+      kind: 'review',
+      functions: gateFns,
+      names: {
+        request: STATE.requestReview,
+        resolve: STATE.resolveReview,
+        decided: STATE.reviewDecided,
+        after: STATE.afterReview,
+      },
+      timeoutSeconds: step.at('approvalTimeoutSeconds'),
+      proceed: {
+        action: 'retry',
+        next: new sfn.Pass(this, STATE.reviewRetry, {
+          inputPath: step.at('retry').at('nextAttempt').path,
+          resultPath: step.at('attempt').path,
+        }).next(runAgent),
+      },
+      otherwise: stepDone,
+    });
+
+    // Step gate: approve runs the agent; anything else is resolved (reject/timeout fail the step).
+    const approval = new ApprovalGate(this, 'ApprovalGate', {
+      kind: 'step',
+      functions: gateFns,
+      names: { request: STATE.requestApproval, resolve: STATE.resolveApproval, after: STATE.afterApproval },
+      timeoutSeconds: step.at('approvalTimeoutSeconds'),
+      proceed: { action: 'run', next: runAgent },
+      otherwise: stepDone,
+    });
+
+    const gateAction = step.at('gate').at('action');
+    awaitDependencies.next(
+      new sfn.Choice(this, STATE.proceed)
+        .when(sfn.Condition.and(equals(gateAction, 'run'), equals(step.at('approval'), true)), approval)
+        .when(equals(gateAction, 'run'), runAgent.next(completeStep).next(stepDone))
+        .otherwise(stepDone),
+    );
+    // Built last: the order states are wired in decides their order in the ASL (kept as it was).
+    new RetryLoop(this, 'Attempts', {
+      stepFailed: fns.stepFailed,
+      runAgent,
+      onSucceeded: completeStep,
+      onReview: review,
+      onGiveUp: stepDone,
+    });
+    this.startState = awaitDependencies;
+  }
+}
