@@ -79,6 +79,8 @@ export const ErrorNames = {
 
   /** A function's environment is missing or has a malformed variable (lambdas/core/env.ts). */
   InvalidEnvironment: 'Baton.InvalidEnvironment',
+  /** The state machine definition does not fit a Lambda's contract (lib/workflow/contract.ts, at synth). */
+  ContractMismatch: 'Baton.ContractMismatch',
 } as const;
 
 export type ErrorName = (typeof ErrorNames)[keyof typeof ErrorNames];

@@ -284,9 +284,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
 async function recordResumptions(executionArns: string[], table: string): Promise<void> {
   const store = new TaskStore(documentClient(), table);
   for (const arn of executionArns) {
-    const match = /:execution:[^:]+:(.+)-r(\d+)$/.exec(arn);
-    if (!match) continue;
-    const [, taskId, run] = match as unknown as [string, string, string];
+    const [, taskId, run] = /:execution:[^:]+:(.+)-r(\d+)$/.exec(arn) ?? [];
+    if (!taskId || !run) continue;
     const task = await store.getTask(taskId);
     if (!task) continue;
     const resumedAt = new Date().toISOString();

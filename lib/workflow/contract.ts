@@ -15,6 +15,7 @@
  */
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { z } from 'zod';
+import { BatonError, ErrorNames } from '../../lambdas/core/errors.js';
 import { ExecutionInput } from '../../lambdas/core/schemas.js';
 import {
   AgentResult,
@@ -42,10 +43,11 @@ function unwrap(schema: z.core.$ZodType): z.core.$ZodType {
 
 const TASK_TOKEN_PATH = '$$.Task.Token';
 
-export class ContractMismatchError extends Error {
+/** A definition that does not fit a Lambda's contract, found at synth. */
+export class ContractMismatchError extends BatonError {
   constructor(message: string) {
     super(message);
-    this.name = 'Baton.ContractMismatch';
+    this.name = ErrorNames.ContractMismatch;
   }
 }
 

@@ -9,6 +9,7 @@
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import { ErrorNames } from '../../lambdas/core/errors.js';
 import { FinalizeContract } from '../../lambdas/core/states.js';
 import { equals, task } from './contract.js';
 import { LambdaTask } from './lambda-task.js';
@@ -29,7 +30,7 @@ export class Finalization extends sfn.StateMachineFragment {
   constructor(scope: Construct, id: string, props: FinalizationProps) {
     super(scope, id);
     const taskFailed = new sfn.Fail(this, STATE.taskFailed, {
-      error: 'Baton.TaskFailed',
+      error: ErrorNames.TaskFailed,
       cause: 'The task failed; see its events for why.',
     });
     this.afterError = new LambdaTask(this, STATE.finalizeAfterError, {

@@ -32,7 +32,8 @@ const DEFAULT_TASK_TIMEOUT_SECONDS = 60;
 // AWS names: 1-80 chars, no whitespace, brackets, wildcards, the listed punctuation or control characters.
 const INVALID_NAME_CHARS = /[\s<>{}[\]?*"#%\\^|~`$&,;:/\p{Cc}]/u;
 
-function describeExecution(record: ExecutionRecord): Record<string, unknown> {
+/** The fields ListExecutions gives per execution (DescribeExecution gives more). */
+function executionListItem(record: ExecutionRecord): Record<string, unknown> {
   return withoutUndefined({
     executionArn: record.executionArn,
     stateMachineArn: record.stateMachineArn,
@@ -40,6 +41,13 @@ function describeExecution(record: ExecutionRecord): Record<string, unknown> {
     status: record.status,
     startDate: epochSeconds(record.startDate),
     stopDate: record.stopDate ? epochSeconds(record.stopDate) : undefined,
+    redriveCount: record.redriveCount,
+  });
+}
+
+function describeExecution(record: ExecutionRecord): Record<string, unknown> {
+  return withoutUndefined({
+    ...executionListItem(record),
     input: record.input,
     inputDetails: { included: true },
     output: record.output,
@@ -298,17 +306,7 @@ export class LocalStepFunctions {
       .sort((a, b) => b.startDate.localeCompare(a.startDate) || a.name.localeCompare(b.name));
     const { page, nextToken } = paginate(matching, body, 100);
     return withoutUndefined({
-      executions: page.map((record) =>
-        withoutUndefined({
-          executionArn: record.executionArn,
-          stateMachineArn: record.stateMachineArn,
-          name: record.name,
-          status: record.status,
-          startDate: epochSeconds(record.startDate),
-          stopDate: record.stopDate ? epochSeconds(record.stopDate) : undefined,
-          redriveCount: record.redriveCount,
-        }),
-      ),
+      executions: page.map(executionListItem),
       nextToken,
     });
   }
