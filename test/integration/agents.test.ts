@@ -7,6 +7,7 @@
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkCitations, splitSources } from '../../lambdas/agents/citations.js';
+import type { StepView, TaskView } from '../../lambdas/core/schemas.js';
 import { type Harness, startHarness } from './harness.js';
 
 const CONFIG = resolve(import.meta.dirname, '../fixtures/agents.config.json');
@@ -19,17 +20,15 @@ afterAll(async () => {
   await h?.close();
 });
 
-type Step = {
-  id: string;
-  agent: string;
-  dependsOn: string[];
-  status: string;
-  attempts: number;
-  summary?: string;
-  output?: Record<string, unknown>;
-  error?: { name: string; message: string };
-};
-type Task = { status: string; plan: { source: string; rationale: string; steps: Step[] } };
+type Step = StepView;
+type Task = TaskView;
+/** A step's output, which these agents return as a JSON object. */
+function outputOf(step: Step | undefined): Record<string, unknown> {
+  const output = step?.output;
+  if (!output || typeof output !== 'object' || Array.isArray(output))
+    throw new Error(`step ${step?.id} has no object output`);
+  return output;
+}
 type Artifact = { id: string; stepId: string; name: string; contentType: string };
 
 const submit = (body: Record<string, unknown>) => h.submit(body);
@@ -49,7 +48,7 @@ describe('"Research <topic> in ./docs and write a one-page brief, then review it
     taskId = await submit({
       goal: 'Research heat pumps in ./docs and write a one-page brief, then review it',
     });
-    task = (await h.waitFor(taskId, ['SUCCEEDED', 'FAILED', 'DEGRADED'])) as unknown as Task;
+    task = await h.waitFor(taskId, ['SUCCEEDED', 'FAILED', 'DEGRADED']);
   });
 
   it('plans parallel research steps, a writing step over both, and a review, and says it used rules', () => {
@@ -163,7 +162,7 @@ describe('a data task over a CSV', () => {
       goal: 'Analyse the sales CSV: total units by region',
       inputs: { datasets: [{ name: 'sales.csv', contentType: 'text/csv', body }] },
     });
-    const task = (await h.waitFor(taskId, ['SUCCEEDED', 'FAILED'])) as unknown as Task;
+    const task = await h.waitFor(taskId, ['SUCCEEDED', 'FAILED']);
     // Assess
     expect(task.status).toBe('SUCCEEDED');
     expect(task.plan.steps.map((s) => [s.id, s.agent, s.dependsOn])).toEqual([
@@ -176,7 +175,7 @@ describe('a data task over a CSV', () => {
       dataset: 'sales.csv',
       columns: ['region', 'sum_units'],
     });
-    const rowsOf = (step: Step | undefined) => (step?.output?.rows ?? []) as [string, number][];
+    const rowsOf = (step: Step | undefined) => (outputOf(step).rows ?? []) as [string, number][];
     expect(Object.fromEntries(rowsOf(data))).toEqual(units);
     const arts = await artifacts(taskId);
     const csv = await text(
@@ -207,7 +206,7 @@ describe('a data task over a CSV', () => {
         ],
       },
     });
-    const done = (await h.waitFor(sqlTask, ['SUCCEEDED', 'FAILED'])) as unknown as Task;
+    const done = await h.waitFor(sqlTask, ['SUCCEEDED', 'FAILED']);
     expect(Object.fromEntries(rowsOf(done.plan.steps[0]))).toEqual(revenue);
   });
 });
@@ -219,9 +218,9 @@ describe('the http tool through an agent', () => {
       goal: 'fetch',
       plan: { steps: [{ id: 'fetch', agent: 'research', input: { topic: 'credentials', urls: [url] } }] },
     });
-    const task = (await h.waitFor(taskId, ['SUCCEEDED', 'FAILED'])) as unknown as Task;
+    const task = await h.waitFor(taskId, ['SUCCEEDED', 'FAILED']);
     expect(task.status).toBe('SUCCEEDED');
-    expect(task.plan.steps[0]?.output?.fetched).toEqual([
+    expect(outputOf(task.plan.steps[0]).fetched).toEqual([
       {
         url,
         ok: false,
@@ -258,7 +257,7 @@ describe('verdicts and the sandbox', () => {
         ],
       },
     });
-    const task = (await h.waitFor(taskId, ['SUCCEEDED', 'FAILED'])) as unknown as Task;
+    const task = await h.waitFor(taskId, ['SUCCEEDED', 'FAILED']);
     expect(task.status).toBe('FAILED');
     const check = task.plan.steps.find((s) => s.id === 'check');
     expect(check).toMatchObject({
@@ -279,7 +278,7 @@ describe('verdicts and the sandbox', () => {
       goal: 'Write a script and test it',
       inputs: { files, command: 'sh test.sh' },
     });
-    const task = (await h.waitFor(taskId, ['SUCCEEDED', 'FAILED'])) as unknown as Task;
+    const task = await h.waitFor(taskId, ['SUCCEEDED', 'FAILED']);
     expect(task.status).toBe('SUCCEEDED');
     expect(task.plan.steps.map((s) => [s.id, s.agent, s.dependsOn])).toEqual([
       ['code', 'coding', []],

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signApprovalLink } from '../../lambdas/core/approvals.js';
+import { type StepView, TaskView } from '../../lambdas/core/schemas.js';
 import { type ObservedHarness, startObservedHarness } from './observed.js';
 
 let h: ObservedHarness;
@@ -22,20 +23,8 @@ afterAll(async () => {
   await h?.close();
 });
 
-type Step = {
-  id: string;
-  status: string;
-  attempts: number;
-  summary?: string;
-  output?: Record<string, unknown>;
-  error?: { name: string; message: string };
-};
-type Task = {
-  taskId: string;
-  status: string;
-  plan: { steps: Step[] };
-  error?: { name: string; message: string };
-};
+type Step = StepView;
+type Task = TaskView;
 type Event = { seq: number; type: string; stepId?: string; data: Record<string, unknown> };
 type Listing = {
   id: string;
@@ -48,7 +37,18 @@ type Listing = {
 };
 
 const ENDED = ['SUCCEEDED', 'FAILED', 'DEGRADED', 'CANCELLED'];
-const stepOf = (t: Task, id: string) => t.plan.steps.find((s) => s.id === id) as Step;
+function stepOf(t: Task, id: string): Step {
+  const step = t.plan.steps.find((s) => s.id === id);
+  if (!step) throw new Error(`task ${t.taskId} has no step ${id}`);
+  return step;
+}
+/** A step's output, a JSON object here. */
+function outputOf(step: Step): Record<string, unknown> {
+  const output = step.output;
+  if (!output || typeof output !== 'object' || Array.isArray(output))
+    throw new Error(`step ${step.id} has no object output`);
+  return output;
+}
 
 async function submit(body: Record<string, unknown>): Promise<string> {
   const res = await h.api('POST', '/tasks', body);
@@ -56,7 +56,7 @@ async function submit(body: Record<string, unknown>): Promise<string> {
   return String(res.body.taskId);
 }
 async function ended(taskId: string): Promise<Task> {
-  return (await h.waitFor(taskId, (t) => ENDED.includes(String(t.status)), 'an end')) as Task;
+  return TaskView.parse(await h.waitFor(taskId, (t) => ENDED.includes(String(t.status)), 'an end'));
 }
 async function trail(taskId: string): Promise<Event[]> {
   return (await h.api<{ events: Event[] }>('GET', `/tasks/${taskId}/events?limit=1000`)).body.events;
@@ -115,7 +115,7 @@ describe('step approval gate', () => {
       },
     });
     const approval = await pendingApproval(taskId, 'step');
-    const waiting = (await h.api('GET', `/tasks/${taskId}`)).body as unknown as Task;
+    const waiting = await h.task(taskId);
     expect(waiting.status).toBe('AWAITING_APPROVAL');
     expect(stepOf(waiting, 'a').status).toBe('SUCCEEDED');
     expect(stepOf(waiting, 'b').status).toBe('AWAITING_APPROVAL');
@@ -138,7 +138,7 @@ describe('step approval gate', () => {
     expect(first.text).toContain('Publish the &lt;launch&gt; post');
     expect(first.text).toContain('echo a (attempt 1)'); // the upstream summary
     expect(first.text).toContain('&quot;channel&quot;: &quot;blog&quot;'); // the step input
-    const after = (await h.api('GET', `/tasks/${taskId}`)).body as unknown as Task;
+    const after = await h.task(taskId);
     expect(after.status).toBe('AWAITING_APPROVAL');
     expect(
       (await trail(taskId)).some(
@@ -245,9 +245,7 @@ describe('step approval gate', () => {
       expect(res.text).not.toContain('staging');
       expect(res.text).not.toContain('drop');
     }
-    expect(((await h.api('GET', `/tasks/${taskId}`)).body as unknown as Task).status).toBe(
-      'AWAITING_APPROVAL',
-    );
+    expect((await h.task(taskId)).status).toBe('AWAITING_APPROVAL');
 
     // Act: the approver rejects through the page
     const rejected = await browserPost(approval.url, form);
@@ -442,7 +440,7 @@ describe('human review of a failed step', () => {
       },
     });
     const approval = await pendingApproval(taskId, 'review');
-    const waiting = (await h.api('GET', `/tasks/${taskId}`)).body as unknown as Task;
+    const waiting = await h.task(taskId);
     expect(stepOf(waiting, 's').status).toBe('AWAITING_APPROVAL');
     const shown = await page(approval.url);
     expect(shown.text).toContain('Review failed step s');
@@ -465,7 +463,7 @@ describe('human review of a failed step', () => {
       summary: 'written by hand',
       output: { answer: 42 },
     });
-    expect(stepOf(done, 't').output?.upstream).toEqual([
+    expect(outputOf(stepOf(done, 't')).upstream).toEqual([
       { stepId: 's', summary: 'written by hand', artifacts: 0 },
     ]);
     const events = await trail(taskId);
@@ -524,7 +522,7 @@ describe('cancellation', () => {
     expect(list.body.approvals.some((a) => a.taskId === taskId)).toBe(false);
     const late = await h.api('POST', `/approvals/${approval.id}/decision`, { decision: 'approve' });
     expect(late.status).toBe(410);
-    const task = (await h.api('GET', `/tasks/${taskId}`)).body as unknown as Task;
+    const task = await h.task(taskId);
     expect(task.status).toBe('CANCELLED');
     expect(stepOf(task, 'w').status).toBe('CANCELLED');
   });

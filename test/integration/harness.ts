@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { TaskView } from '../../lambdas/core/schemas.js';
 import { type LocalRuntime, startLocalRuntime } from '../../lib/local/runtime.js';
 
 export const FIXTURE_CONFIG = resolve(import.meta.dirname, '../fixtures/baton.config.json');
@@ -29,7 +30,10 @@ export interface Harness {
   submit(body: Record<string, unknown>): Promise<string>;
   /** The task's whole audit trail, in order. */
   events(taskId: string): Promise<TrailEvent[]>;
-  waitFor(taskId: string, statuses: string[], timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** GET /tasks/{id}, checked against the TaskView contract. */
+  task(taskId: string): Promise<TaskView>;
+  /** Polls the task until its status is one of `statuses`; the view is checked against TaskView. */
+  waitFor(taskId: string, statuses: string[], timeoutMs?: number): Promise<TaskView>;
   close(): Promise<void>;
 }
 
@@ -67,13 +71,19 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     const parsed = /json/.test(type) && raw.length ? JSON.parse(raw.toString('utf8')) : raw;
     return { status: res.status, body: parsed, headers: res.headers, raw };
   };
+  const task: Harness['task'] = async (taskId) => {
+    const res = await api('GET', `/tasks/${taskId}`);
+    if (res.status !== 200)
+      throw new Error(`GET /tasks/${taskId} answered ${res.status}: ${JSON.stringify(res.body)}`);
+    return TaskView.parse(res.body);
+  };
   const waitFor: Harness['waitFor'] = async (taskId, statuses, timeoutMs = 60_000) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const res = await api('GET', `/tasks/${taskId}`);
-      if (statuses.includes(String(res.body.status))) return res.body;
+      const view = await task(taskId);
+      if (statuses.includes(view.status)) return view;
       if (Date.now() > deadline)
-        throw new Error(`task ${taskId} is ${res.body.status}, expected ${statuses.join('|')}`);
+        throw new Error(`task ${taskId} is ${view.status}, expected ${statuses.join('|')}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   };
@@ -91,6 +101,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     api,
     submit,
     events,
+    task,
     waitFor,
     async close() {
       await rt.close();

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../../lambdas/adapters/clients.js';
+import { TaskView } from '../../lambdas/core/schemas.js';
 import { type LocalRuntime, startLocalRuntime } from '../../lib/local/runtime.js';
 import { FIXTURE_CONFIG } from './harness.js';
 
@@ -34,6 +35,8 @@ export interface ObservedHarness {
     url: string,
     init?: { headers?: Record<string, string>; body?: string },
   ): Promise<Received>;
+  /** GET /tasks/{id}, checked against the TaskView contract. */
+  task(taskId: string): Promise<TaskView>;
   waitFor(
     taskId: string,
     until: (task: Record<string, unknown>) => boolean,
@@ -91,6 +94,11 @@ export async function startObservedHarness(): Promise<ObservedHarness> {
         redirect: 'manual',
       });
       return receive(res);
+    },
+    async task(taskId) {
+      const res = await harness.api('GET', `/tasks/${taskId}`);
+      if (res.status !== 200) throw new Error(`GET /tasks/${taskId} answered ${res.status}`);
+      return TaskView.parse(res.body);
     },
     async waitFor(taskId, until, what, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
