@@ -18,6 +18,7 @@ import { eventId } from './ids.js';
 import {
   AgentName,
   ArtifactRef,
+  ErrorInfo,
   type EventType,
   JsonValue,
   Policy,
@@ -28,7 +29,6 @@ import {
 
 /* ------------------------------------------------------------------ data per event type */
 
-const ErrorInfo = z.object({ name: z.string(), message: z.string() });
 const Run = z.number().int();
 const Attempt = z.number().int();
 

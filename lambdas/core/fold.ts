@@ -2,7 +2,7 @@
  * Task and step status are folds over the immutable event log. Pure: no I/O.
  */
 import { type TaskEvent, taskStatusEffect, withPendingApprovals } from './events.js';
-import type { Plan, StepStatus, StepView, TaskResult, TaskStatus, TaskView } from './schemas.js';
+import type { ErrorInfo, Plan, StepStatus, StepView, TaskResult, TaskStatus, TaskView } from './schemas.js';
 
 export interface TaskMeta {
   taskId: string;
@@ -10,8 +10,6 @@ export interface TaskMeta {
   createdAt: string;
   traceId: string;
 }
-
-type ErrorInfo = { name: string; message: string };
 
 const TERMINAL_STEP: readonly StepStatus[] = ['SUCCEEDED', 'FAILED', 'SKIPPED', 'CANCELLED'];
 

@@ -234,6 +234,10 @@ export type EventType = z.infer<typeof EventType>;
 
 /* TaskEvent, the union of one schema per EventType with its typed data: lambdas/core/events.ts */
 
+/** A failure as Baton reports it: the error's name (as Step Functions matches it) and message. */
+export const ErrorInfo = z.object({ name: z.string(), message: z.string() });
+export type ErrorInfo = z.infer<typeof ErrorInfo>;
+
 export const StepView = z.object({
   id: StepId,
   agent: AgentName,
@@ -244,7 +248,7 @@ export const StepView = z.object({
   endedAt: z.string().optional(),
   summary: z.string().optional(),
   output: JsonValue.optional(),
-  error: z.object({ name: z.string(), message: z.string() }).optional(),
+  error: ErrorInfo.optional(),
 });
 export type StepView = z.infer<typeof StepView>;
 
@@ -257,7 +261,7 @@ export const TaskResult = z.object({
       summary: z.string().optional(),
       output: JsonValue.optional(),
       artifacts: z.array(z.string()).optional(),
-      error: z.object({ name: z.string(), message: z.string() }).optional(),
+      error: ErrorInfo.optional(),
     }),
   ),
   missing: z.array(StepId).optional(),
@@ -276,17 +280,17 @@ export const TaskView = z.object({
     rationale: z.string().optional(),
   }),
   result: TaskResult.optional(),
-  error: z.object({ name: z.string(), message: z.string() }).optional(),
+  error: ErrorInfo.optional(),
   traceId: z.string(),
 });
 export type TaskView = z.infer<typeof TaskView>;
 
-export const TaskSummary = z.object({
-  taskId: z.string(),
-  goal: z.string(),
-  status: TaskStatus,
-  createdAt: z.string(),
-  updatedAt: z.string(),
+export const TaskSummary = TaskView.pick({
+  taskId: true,
+  goal: true,
+  status: true,
+  createdAt: true,
+  updatedAt: true,
 });
 export type TaskSummary = z.infer<typeof TaskSummary>;
 
