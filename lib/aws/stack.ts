@@ -23,6 +23,7 @@ import type { AgentEntry } from '../../lambdas/agents/registry.js';
 import { FUNCTION_ENV } from '../../lambdas/core/env.js';
 import type { ModelConfig } from '../../lambdas/models/index.js';
 import { buildDefinition } from '../workflow/definition.js';
+import { deployedSettings } from './agent-settings.js';
 import { AgentFunction, BatonFunction, environment } from './functions.js';
 
 export interface BatonStackProps extends StackProps {
@@ -175,7 +176,7 @@ export class BatonStack extends Stack {
         environment(FUNCTION_ENV.agent, {
           ...storeEnv,
           ...modelEnv,
-          BATON_AGENT_SETTINGS: JSON.stringify({ [agent.name]: agent.settings }),
+          BATON_AGENT_SETTINGS: JSON.stringify({ [agent.name]: deployedSettings(agent.settings) }),
         }),
       );
       this.table.grantReadWriteData(fn);
