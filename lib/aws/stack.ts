@@ -20,6 +20,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { TABLE_INDEXES } from '../../lambdas/adapters/store.js';
 import type { AgentEntry } from '../../lambdas/agents/registry.js';
+import { WORKFLOW_TIMING } from '../../lambdas/core/bounds.js';
 import { FUNCTION_ENV } from '../../lambdas/core/env.js';
 import type { ModelConfig } from '../../lambdas/models/index.js';
 import { buildDefinition } from '../workflow/definition.js';
@@ -279,7 +280,7 @@ export class BatonStack extends Stack {
         }),
       ),
       tracingEnabled: true,
-      timeout: Duration.days(7),
+      timeout: Duration.seconds(WORKFLOW_TIMING.executionTimeoutSeconds),
       // Every state transition is logged, without execution data: gate payloads hold task tokens.
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });

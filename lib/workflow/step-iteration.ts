@@ -1,7 +1,7 @@
 /**
  * One step's iteration of the RunSteps Map:
  *
- *   AwaitDependencies (.waitForTaskToken, GATE_TIMEOUT) ─▶ Proceed?
+ *   AwaitDependencies (.waitForTaskToken, the item's dependencyTimeoutSeconds) ─▶ Proceed?
  *     ├─ run + approval ─▶ [step approval gate] ─▶ RunAgent
  *     ├─ run ─▶ RunAgent ─▶ CompleteStep ─▶ StepDone
  *     └─ otherwise (skip, done) ─▶ StepDone
@@ -14,7 +14,7 @@ import type { Construct } from 'constructs';
 import { AttemptFailureContract, CompleteContract, GateContract } from '../../lambdas/core/states.js';
 import { ApprovalGate } from './approval-gate.js';
 import { equals, step, TASK_TOKEN } from './contract.js';
-import { AgentTask, GATE_TIMEOUT, LambdaTask } from './lambda-task.js';
+import { AgentTask, LambdaTask } from './lambda-task.js';
 import { STATE } from './names.js';
 import { RetryLoop } from './retry-loop.js';
 
@@ -51,7 +51,8 @@ export class StepIteration extends sfn.StateMachineFragment {
         stepId: step.at('stepId'),
         taskToken: TASK_TOKEN,
       },
-      timeout: sfn.Timeout.duration(GATE_TIMEOUT),
+      // Bounded by what the dependencies can take (lambdas/core/bounds.ts), not a constant.
+      timeout: sfn.Timeout.at(step.at('dependencyTimeoutSeconds').path),
       callbackResultPath: step.at('gate').path,
     });
     const gateFailed = new LambdaTask(this, STATE.gateFailed, {
