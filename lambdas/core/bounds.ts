@@ -103,3 +103,73 @@ export function dependencyWaitSeconds(steps: readonly PlanStep[], policy: Policy
   }
   return wait;
 }
+
+/* ------------------------------------------------------------- execution history */
+
+/**
+ * Events a Standard execution writes to its history per state, as AWS documents the history
+ * event types (https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.html):
+ *
+ *   Lambda Task (request-response)  TaskStateEntered, TaskScheduled, TaskStarted, TaskSucceeded|TaskFailed, TaskStateExited   5
+ *   Lambda Task (.waitForTaskToken) the same + TaskSubmitted                                                                 6
+ *   Choice, Pass, Wait, Succeed     <Type>StateEntered, <Type>StateExited                                                     2
+ *   Map iteration                   MapIterationStarted, MapIterationSucceeded|Failed                                         2
+ *   Map state                       MapStateEntered, MapStateStarted, MapStateSucceeded, MapStateExited                      4
+ *   Execution                       ExecutionStarted, ExecutionSucceeded|Failed                                               2
+ */
+export const HISTORY_EVENTS = {
+  task: 5,
+  callbackTask: 6,
+  flow: 2,
+  mapIteration: 2,
+  map: 4,
+  execution: 2,
+} as const;
+
+/**
+ * Events per path of the definition (test/cdk/history.test.ts walks the synthesized ASL and checks
+ * each against these counts):
+ *
+ *   step            MapIteration + AwaitDependencies(cb) + Proceed? + RunAgent + CompleteStep + StepDone     2+6+2+5+5+2 = 22
+ *   failedAttempt   RunAgent + RecordAttemptFailure + RetryOrGiveUp? + Backoff + NextAttempt                  5+5+2+2+2   = 16
+ *   fallback        RunFallback + FallbackFailed + RetryOrGiveUp?                                            5+5+2       = 12
+ *   approvalRound   RequestApproval(cb) + ResolveApproval + AfterApproval?                                   6+5+2       = 13
+ *   review          its gate's rounds + ReviewRetry + one more attempt (RunAgent, RecordAttemptFailure, RetryOrGiveUp?)  2+12 = 14 + rounds
+ *   task            Execution + Plan + PlanApproval? + RunSteps(Map) + Finalize + Outcome? + TaskSucceeded   2+5+2+4+5+2+2 = 22
+ *
+ * Not counted: the Lambda-service retrier on RunAgent / RunFallback (3 events per retry of a
+ * transient Lambda fault); the quota check keeps that margin only when the plan is below it.
+ */
+export const HISTORY_PATHS = {
+  step: 22,
+  failedAttempt: 16,
+  fallback: 12,
+  approvalRound: 13,
+  reviewExtra: 14,
+  task: 22,
+} as const;
+
+/** The Standard workflow's execution history quota (events per execution; not adjustable). */
+export const HISTORY_QUOTA = 25_000;
+
+type PolicyHistory = Pick<Policy, 'onApprovalTimeout' | 'humanReviewOnFailure' | 'requirePlanApproval'>;
+
+/** The most history events one step can write: every attempt failing, its fallback, gates, reviews. */
+export function stepHistoryEvents(step: PlanStep, policy: PolicyHistory): number {
+  const rounds = policy.onApprovalTimeout === 'escalate' ? MAX_APPROVAL_ROUNDS : 1;
+  const gate = rounds * HISTORY_PATHS.approvalRound;
+  return (
+    HISTORY_PATHS.step +
+    step.retry.maxAttempts * HISTORY_PATHS.failedAttempt +
+    (step.fallbackAgent ? HISTORY_PATHS.fallback : 0) +
+    (step.approval === 'before' ? gate : 0) +
+    (policy.humanReviewOnFailure ? LIMITS.maxReviewsPerStep * (gate + HISTORY_PATHS.reviewExtra) : 0)
+  );
+}
+
+/** The most history events the whole execution can write for this plan. */
+export function planHistoryEvents(steps: readonly PlanStep[], policy: PolicyHistory): number {
+  const rounds = policy.onApprovalTimeout === 'escalate' ? MAX_APPROVAL_ROUNDS : 1;
+  const planGate = policy.requirePlanApproval ? rounds * HISTORY_PATHS.approvalRound : 0;
+  return HISTORY_PATHS.task + planGate + steps.reduce((sum, s) => sum + stepHistoryEvents(s, policy), 0);
+}
