@@ -52,10 +52,10 @@ describe('plan validation and the history quota', () => {
     // Assess
     expect(caught).toBeInstanceOf(ValidationError);
     const problem = problemFor(caught);
-    expect(problem.status).toBe(400);
+    expect(problem?.status).toBe(400);
     const expected = HISTORY_PATHS.task + 200 * (22 + 10 * 16);
-    expect(problem.detail).toContain(`${expected} execution history events`);
-    expect(problem.detail).toContain(`quota of ${HISTORY_QUOTA}`);
+    expect(problem?.detail).toContain(`${expected} execution history events`);
+    expect(problem?.detail).toContain(`quota of ${HISTORY_QUOTA}`);
     expect((caught as ValidationError).issues).toEqual([
       { path: 'plan.steps', message: expect.stringContaining(String(expected)) },
     ]);
