@@ -3,7 +3,7 @@
  * `LambdaTask` (an orchestrator function known at synth) and `AgentTask` (the step's own agent
  * function, named in the Map item).
  */
-import { Duration } from 'aws-cdk-lib';
+import { Aws, Duration } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
@@ -91,7 +91,8 @@ export class AgentTask extends sfn.CustomState {
     super(scope, id, {
       stateJson: {
         Type: 'Task',
-        Resource: 'arn:aws:states:::lambda:invoke',
+        // The stack's partition (aws, aws-cn, aws-us-gov), as LambdaInvoke's own Resource.
+        Resource: `arn:${Aws.PARTITION}:states:::lambda:invoke`,
         Parameters: {
           'FunctionName.$': props.functionPath.path,
           Payload: sfn.FieldUtils.renderObject(payload(AgentContract.input, props.payload)),

@@ -39,7 +39,9 @@ export class StepIteration extends sfn.StateMachineFragment {
   constructor(scope: Construct, id: string, props: StepIterationProps) {
     super(scope, id);
     const fns = props.functions;
-    const stepDone = new sfn.Succeed(this, STATE.stepDone);
+    // The iteration outputs nothing: the Map collects each iteration's output (an array held in the
+    // execution's state, capped at 256 KB), and the store, not the state, holds what a step did.
+    const stepDone = new sfn.Succeed(this, STATE.stepDone, { outputPath: sfn.JsonPath.DISCARD });
 
     const awaitDependencies = new LambdaTask(this, STATE.awaitDependencies, {
       fn: fns.gate,

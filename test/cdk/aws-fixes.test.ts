@@ -9,7 +9,10 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { agentCatalog, type BatonConfig } from '../../lambdas/agents/registry.js';
-import { BatonStack } from '../../lib/aws/stack.js';
+import { PUBLIC_ROUTES, routeKeyOf } from '../../lambdas/api/route-guard.js';
+import { BatonStack, PUBLIC_ROUTE_THROTTLE } from '../../lib/aws/stack.js';
+import { STATE } from '../../lib/workflow/definition.js';
+import { synthStack } from './synth.js';
 
 /** The stack for a Baton config whose relative paths are relative to `baseDir`. */
 function synthWith(config: BatonConfig, baseDir: string): Template {
@@ -49,5 +52,62 @@ describe('paths of the synth machine stay out of the template', () => {
         Variables: Match.objectLike({ BATON_AGENT_SETTINGS: Match.stringLikeRegexp('"maxRows":50') }),
       },
     });
+  });
+});
+
+describe('the stack in any partition, replaceable, and guarded', () => {
+  const synth = synthStack();
+  const raw = synth.template.toJSON() as {
+    Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+  };
+  const [machine] = Object.values(raw.Resources).filter((r) => r.Type === 'AWS::StepFunctions::StateMachine');
+
+  it("invokes agent functions through the stack's partition, not a hard-coded arn:aws", () => {
+    // Assess: the unresolved definition joins AWS::Partition into RunAgent's Resource.
+    const definition = JSON.stringify(machine?.Properties?.DefinitionString);
+    expect(definition).not.toContain('arn:aws:states:::lambda:invoke\\"');
+    expect(definition).toMatch(
+      /"Resource\\":\\"arn:",\{"Ref":"AWS::Partition"\},":states:::lambda:invoke\\"/,
+    );
+  });
+
+  it("ends every iteration with no output, so the Map collects nothing of the steps' states", () => {
+    const done = synth.iteration.States[STATE.stepDone];
+    expect(done).toMatchObject({ Type: 'Succeed', OutputPath: null });
+    expect(synth.asl.States[STATE.runSteps]).toMatchObject({ ResultPath: null });
+  });
+
+  it('protects the table from deletion', () => {
+    synth.template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      Replicas: [Match.objectLike({ DeletionProtectionEnabled: true })],
+    });
+  });
+
+  it('throttles each unauthenticated route in the stage', () => {
+    // Prepare
+    const expected = Object.fromEntries(
+      PUBLIC_ROUTES.map((r) => [
+        routeKeyOf(r),
+        {
+          ThrottlingRateLimit: PUBLIC_ROUTE_THROTTLE.rateLimit,
+          ThrottlingBurstLimit: PUBLIC_ROUTE_THROTTLE.burstLimit,
+        },
+      ]),
+    );
+    // Assess: one setting per public route, and each of those routes has no authorizer.
+    synth.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      RouteSettings: expected,
+      DefaultRouteSettings: Match.objectLike({ ThrottlingRateLimit: Match.anyValue() }),
+    });
+    for (const r of PUBLIC_ROUTES) {
+      synth.template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+        RouteKey: routeKeyOf(r),
+        AuthorizationType: 'NONE',
+      });
+    }
+    const stage = Object.values(synth.template.findResources('AWS::ApiGatewayV2::Stage'))[0] as {
+      DependsOn?: string[];
+    };
+    expect(stage.DependsOn?.length).toBeGreaterThanOrEqual(PUBLIC_ROUTES.length);
   });
 });
