@@ -25,7 +25,7 @@ import { WORKFLOW_TIMING } from '../../lambdas/core/bounds.js';
 import { FUNCTION_ENV } from '../../lambdas/core/env.js';
 import type { ModelConfig } from '../../lambdas/models/index.js';
 import { buildDefinition } from '../workflow/definition.js';
-import { deployedSettings } from './agent-settings.js';
+import { assertNoInlineSecrets, deployedSettings } from './agent-settings.js';
 import { AgentFunction, BatonFunction, environment } from './functions.js';
 
 /** The whole API (the stage's default route settings). */
@@ -177,7 +177,9 @@ export class BatonStack extends Stack {
           ],
         }),
       );
+    if (props.modelConfig) assertNoInlineSecrets('modelConfig', { model: props.modelConfig });
     for (const agent of props.agents.values()) {
+      assertNoInlineSecrets(`agents.${agent.name}`, { settings: agent.settings });
       // Each agent function carries only its own settings (Lambda environments are capped at 4 KB).
       const fn = new AgentFunction(
         this,

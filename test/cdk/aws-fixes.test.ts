@@ -10,6 +10,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { agentCatalog, type BatonConfig } from '../../lambdas/agents/registry.js';
 import { PUBLIC_ROUTES, routeKeyOf } from '../../lambdas/api/route-guard.js';
+import { InlineSecretError } from '../../lib/aws/agent-settings.js';
 import { BatonStack, PUBLIC_ROUTE_THROTTLE } from '../../lib/aws/stack.js';
 import { STATE } from '../../lib/workflow/definition.js';
 import { synthStack } from './synth.js';
@@ -23,6 +24,24 @@ function synthWith(config: BatonConfig, baseDir: string): Template {
     env: { account: '111111111111', region: 'eu-west-1' },
   });
   return Template.fromStack(stack);
+}
+
+/** The stack for `config`, or the error its synthesis throws. */
+function synthError(
+  config: BatonConfig,
+  modelConfig?: ConstructorParameters<typeof BatonStack>[2]['modelConfig'],
+): unknown {
+  process.env.CDK_VALIDATION = 'false';
+  try {
+    new BatonStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Secrets', {
+      agents: agentCatalog({ config, baseDir: tmpdir() }),
+      ...(modelConfig ? { modelConfig } : {}),
+      env: { account: '111111111111', region: 'eu-west-1' },
+    });
+  } catch (err) {
+    return err;
+  }
+  return undefined;
 }
 
 /** An agent function's variables, by the agent name in its metadata. */
@@ -109,5 +128,51 @@ describe('the stack in any partition, replaceable, and guarded', () => {
       DependsOn?: string[];
     };
     expect(stage.DependsOn?.length).toBeGreaterThanOrEqual(PUBLIC_ROUTES.length);
+  });
+});
+
+describe('no inline secret reaches the template', () => {
+  const key = 'sk-live-do-not-deploy';
+
+  it('refuses a model apiKey (deployment model or an agent override) and points to apiKeyEnv', () => {
+    // Prepare
+    const model = {
+      provider: 'openai-compatible',
+      baseURL: 'https://llm.example/v1',
+      modelId: 'm',
+      apiKey: key,
+    } as const;
+    // Act
+    const fromDeployment = synthError({ agents: {} }, model);
+    const fromAgent = synthError({ agents: { writing: { model: { apiKey: key } } } });
+    // Assess
+    for (const err of [fromDeployment, fromAgent]) {
+      expect(err).toBeInstanceOf(InlineSecretError);
+      expect((err as Error).message).toMatch(/apiKeyEnv/);
+      expect((err as Error).message).not.toContain(key);
+    }
+    expect((fromAgent as Error).message).toContain('agents.writing: model.apiKey');
+  });
+
+  it('refuses an MCP server’s credential headers, and keeps other headers and apiKeyEnv', () => {
+    // Prepare
+    const mcp = (headers: Record<string, string>) => ({
+      agents: {
+        research: {
+          tools: {
+            mcp: [{ name: 'docs', transport: 'http' as const, url: 'https://mcp.example/', headers }],
+          },
+        },
+      },
+    });
+    // Act
+    const refused = synthError(mcp({ Authorization: `Bearer ${key}` }));
+    const accepted = synthError(mcp({ Accept: 'application/json' }));
+    const withEnv = synthError({ agents: { writing: { model: { apiKeyEnv: 'WRITING_KEY' } } } });
+    // Assess
+    expect(refused).toBeInstanceOf(InlineSecretError);
+    expect((refused as Error).message).toContain('tools.mcp "docs" header Authorization');
+    expect(accepted).toBeUndefined();
+    expect(withEnv).toBeUndefined();
   });
 });
