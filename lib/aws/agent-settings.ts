@@ -51,9 +51,42 @@ export function assertNoInlineSecrets(
   );
 }
 
-export function deployedSettings(settings: AgentSettings): AgentSettings {
-  const { db, ...tools } = settings.tools;
-  if (!db) return settings;
-  const { wasmPath: _synthMachinePath, ...dbConfig } = db;
-  return { ...settings, tools: { ...tools, db: dbConfig } };
+/** A file or folder of the synth machine copied into an agent's bundle (functions.ts bundleFiles). */
+export interface BundleFile {
+  from: string;
+  /** Relative to the bundle's folder. */
+  to: string;
+}
+
+/** Where the stack copies an agent's configured folders inside its bundle. */
+export const BUNDLED_FILES_DIR = 'files';
+
+/**
+ * The settings as deployed, and the files its bundle must carry:
+ * - `tools.db.wasmPath` dropped (the bundle carries sql.js's wasm);
+ * - `tools.search.corpusDir` and each stdio MCP server's `cwd` copied into the bundle under
+ *   `files/` and given relative to the bundle (lambdas/agents/lambda.ts resolves them against
+ *   the bundle's folder), so the template holds no path of the synth machine.
+ */
+export function deployedSettings(settings: AgentSettings): { settings: AgentSettings; files: BundleFile[] } {
+  const files: BundleFile[] = [];
+  const bundled = (from: string, label: string): string => {
+    const to = `${BUNDLED_FILES_DIR}/${files.length}-${label.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+    files.push({ from, to });
+    return `./${to}`;
+  };
+  const { db, search, mcp, ...rest } = settings.tools;
+  const tools: AgentSettings['tools'] = { ...rest };
+  if (db) {
+    const { wasmPath: _synthMachinePath, ...dbConfig } = db;
+    tools.db = dbConfig;
+  }
+  if (search)
+    tools.search = search.corpusDir ? { ...search, corpusDir: bundled(search.corpusDir, 'corpus') } : search;
+  if (mcp) {
+    tools.mcp = mcp.map((m) =>
+      m.transport === 'stdio' && m.cwd ? { ...m, cwd: bundled(m.cwd, `mcp-${m.name}`) } : m,
+    );
+  }
+  return { settings: { ...settings, tools }, files };
 }

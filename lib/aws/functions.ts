@@ -45,10 +45,11 @@ export interface BatonFunctionProps {
   bundleFiles?: readonly { from: string; to: string }[];
 }
 
-/** A shell command copying `from` to `<outputDir>/<to>` (names quoted for the shell). */
+/** A shell command copying the file or folder `from` to `<outputDir>/<to>` (names quoted for the shell). */
 function copyCommand(from: string, outputDir: string, to: string): string {
   const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-  return `cp ${quote(from)} ${quote(join(outputDir, to))}`;
+  const target = join(outputDir, to);
+  return `mkdir -p ${quote(dirname(target))} && cp -R ${quote(from)} ${quote(target)}`;
 }
 
 export class BatonFunction extends NodejsFunction {
@@ -144,14 +145,21 @@ export const SQL_WASM = {
 
 export class AgentFunction extends BatonFunction {
   readonly agentName: string;
-  constructor(scope: Construct, id: string, agent: AgentEntry, environment: Record<string, string>) {
+  constructor(
+    scope: Construct,
+    id: string,
+    agent: AgentEntry,
+    environment: Record<string, string>,
+    /** Files its settings name, copied beside the bundle (agent-settings.ts deployedSettings). */
+    files: readonly { from: string; to: string }[] = [],
+  ) {
     super(scope, id, {
       entry: agentEntryFile(agent),
       handler: 'handler',
       timeout: Duration.seconds(agent.timeoutSeconds ?? 900),
       memorySize: agent.memoryMb ?? 1024,
       environment,
-      bundleFiles: [SQL_WASM],
+      bundleFiles: [SQL_WASM, ...files],
       description: `Baton agent "${agent.name}": ${agent.description}`.slice(0, 256),
     });
     this.agentName = agent.name;

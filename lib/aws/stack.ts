@@ -180,7 +180,9 @@ export class BatonStack extends Stack {
     if (props.modelConfig) assertNoInlineSecrets('modelConfig', { model: props.modelConfig });
     for (const agent of props.agents.values()) {
       assertNoInlineSecrets(`agents.${agent.name}`, { settings: agent.settings });
-      // Each agent function carries only its own settings (Lambda environments are capped at 4 KB).
+      // Each agent function carries only its own settings (Lambda environments are capped at 4 KB),
+      // and the folders they name, copied into its bundle.
+      const deployed = deployedSettings(agent.settings);
       const fn = new AgentFunction(
         this,
         `Agent-${agent.name}`,
@@ -188,8 +190,9 @@ export class BatonStack extends Stack {
         environment(FUNCTION_ENV.agent, {
           ...storeEnv,
           ...modelEnv,
-          BATON_AGENT_SETTINGS: JSON.stringify({ [agent.name]: deployedSettings(agent.settings) }),
+          BATON_AGENT_SETTINGS: JSON.stringify({ [agent.name]: deployed.settings }),
         }),
+        deployed.files,
       );
       this.table.grantReadWriteData(fn);
       this.bucket.grantReadWrite(fn);

@@ -10,7 +10,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { agentCatalog, type BatonConfig } from '../../lambdas/agents/registry.js';
 import { PUBLIC_ROUTES, routeKeyOf } from '../../lambdas/api/route-guard.js';
-import { InlineSecretError } from '../../lib/aws/agent-settings.js';
+import { deployedSettings, InlineSecretError } from '../../lib/aws/agent-settings.js';
 import { BatonStack, PUBLIC_ROUTE_THROTTLE } from '../../lib/aws/stack.js';
 import { STATE } from '../../lib/workflow/definition.js';
 import { synthStack } from './synth.js';
@@ -71,6 +71,36 @@ describe('paths of the synth machine stay out of the template', () => {
         Variables: Match.objectLike({ BATON_AGENT_SETTINGS: Match.stringLikeRegexp('"maxRows":50') }),
       },
     });
+  });
+});
+
+describe('folders an agent’s settings name travel in its bundle', () => {
+  it('gives corpusDir and an MCP cwd relative to the bundle, and copies them there at bundling', () => {
+    // Prepare
+    const baseDir = mkdtempSync(join(tmpdir(), 'baton-config-'));
+    const config: BatonConfig = {
+      agents: {
+        research: {
+          tools: {
+            search: { corpusDir: './docs' },
+            mcp: [{ name: 'notes', transport: 'stdio', command: 'node', args: ['server.mjs'], cwd: './mcp' }],
+          },
+        },
+      },
+    };
+    const entry = agentCatalog({ config, baseDir }).get('research');
+    // Act
+    const template = synthWith(config, baseDir);
+    const deployed = entry ? deployedSettings(entry.settings) : undefined;
+    // Assess
+    const settings = JSON.parse(agentEnv(template, 'research').BATON_AGENT_SETTINGS ?? '{}');
+    expect(settings.research.tools.search.corpusDir).toBe('./files/0-corpus');
+    expect(settings.research.tools.mcp[0].cwd).toBe('./files/1-mcp-notes');
+    expect(JSON.stringify(template.toJSON())).not.toContain(baseDir);
+    expect(deployed?.files).toEqual([
+      { from: join(baseDir, 'docs'), to: 'files/0-corpus' },
+      { from: join(baseDir, 'mcp'), to: 'files/1-mcp-notes' },
+    ]);
   });
 });
 
