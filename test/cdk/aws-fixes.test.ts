@@ -10,6 +10,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { agentCatalog, type BatonConfig } from '../../lambdas/agents/registry.js';
 import { PUBLIC_ROUTES, routeKeyOf } from '../../lambdas/api/route-guard.js';
+import { ErrorNames } from '../../lambdas/core/errors.js';
 import { deployedSettings, InlineSecretError } from '../../lib/aws/agent-settings.js';
 import { BatonStack, PUBLIC_ROUTE_THROTTLE } from '../../lib/aws/stack.js';
 import { STATE } from '../../lib/workflow/definition.js';
@@ -178,6 +179,7 @@ describe('no inline secret reaches the template', () => {
     // Assess
     for (const err of [fromDeployment, fromAgent]) {
       expect(err).toBeInstanceOf(InlineSecretError);
+      expect((err as Error).name).toBe(ErrorNames.InlineSecret);
       expect((err as Error).message).toMatch(/apiKeyEnv/);
       expect((err as Error).message).not.toContain(key);
     }

@@ -2,10 +2,11 @@
  * The data agent runs from its Lambda bundle alone: the bundle the stack's own bundling
  * (AgentFunction: esbuild + the afterBundling copy of sql.js's wasm) writes to cdk.out is loaded
  * in a fresh Node process, outside the project (no node_modules to fall back on), with only the
- * environment a Lambda has, and answers a SQL query over a CSV dataset through the db tool.
+ * environment a Lambda has, and answers a SQL query over a CSV dataset through the db tool. A
+ * research agent's bundle carries its configured corpus folder where its settings point.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,8 +17,9 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { App, Stack } from 'aws-cdk-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskStore } from '../../lambdas/adapters/store.js';
-import { agentCatalog } from '../../lambdas/agents/registry.js';
+import { agentCatalog, type BatonConfig } from '../../lambdas/agents/registry.js';
 import { AgentResult } from '../../lambdas/core/states.js';
+import { deployedSettings } from '../../lib/aws/agent-settings.js';
 import { AgentFunction, SQL_WASM } from '../../lib/aws/functions.js';
 import { type Emulators, sdkEnvironment, startEmulators } from '../../lib/local/emulators.js';
 import { createTables } from '../../lib/local/runtime.js';
@@ -32,16 +34,25 @@ let bundleDir: string;
 let store: TaskStore;
 let ddb: DynamoDBClient;
 
-/** Synthesizes one data agent function with bundling on; returns its asset directory in cdk.out. */
-function buildDataAgentBundle(outdir: string): string {
+/**
+ * Synthesizes one agent function with bundling on, as the stack builds it (its deployed settings'
+ * files included); returns its asset directory in cdk.out.
+ */
+function buildAgentBundle(
+  outdir: string,
+  agent: string,
+  config: BatonConfig = { agents: {} },
+  baseDir = outdir,
+): string {
   const app = new App({
     outdir,
     context: { 'aws:cdk:bundling-stacks': ['**'], 'aws:cdk:enable-asset-metadata': true },
   });
   const stack = new Stack(app, 'Bundle', { env: { account: '111111111111', region: 'eu-west-1' } });
-  const data = agentCatalog({ config: { agents: {} }, baseDir: outdir }).get('data');
-  if (!data) throw new Error('no built-in data agent');
-  new AgentFunction(stack, 'Agent-data', data, { TABLE_NAME: TABLE, ARTIFACT_BUCKET: BUCKET });
+  const entry = agentCatalog({ config, baseDir }).get(agent);
+  if (!entry) throw new Error(`no agent ${agent}`);
+  const { files } = deployedSettings(entry.settings);
+  new AgentFunction(stack, `Agent-${agent}`, entry, { TABLE_NAME: TABLE, ARTIFACT_BUCKET: BUCKET }, files);
   const template = app.synth().getStackByName('Bundle').template as {
     Resources: Record<string, { Type: string; Metadata?: Record<string, string> }>;
   };
@@ -81,7 +92,7 @@ function invokeBundle(
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'baton-data-bundle-'));
-  bundleDir = buildDataAgentBundle(join(work, 'cdk.out'));
+  bundleDir = buildAgentBundle(join(work, 'cdk.out'), 'data');
   emulators = await startEmulators({ dataDir: join(work, 'data') });
   const sdk = sdkEnvironment(emulators);
   const credentials = {
@@ -179,5 +190,22 @@ describe('the data agent bundle', () => {
         ['south', 4],
       ],
     });
+  }, 120_000);
+});
+
+describe('a research agent bundle', () => {
+  it('carries its configured corpus folder where its deployed settings point', () => {
+    // Prepare: a config folder with a corpus beside it.
+    const baseDir = join(work, 'config');
+    mkdirSync(join(baseDir, 'docs'), { recursive: true });
+    writeFileSync(join(baseDir, 'docs', 'heat-pumps.md'), '# Heat pumps\nThey move heat.\n');
+    const config: BatonConfig = { agents: { research: { tools: { search: { corpusDir: './docs' } } } } };
+    // Act
+    const dir = buildAgentBundle(join(work, 'cdk.out-research'), 'research', config, baseDir);
+    // Assess
+    const entry = agentCatalog({ config, baseDir }).get('research');
+    const corpusDir = entry ? deployedSettings(entry.settings).settings.tools.search?.corpusDir : undefined;
+    expect(corpusDir).toBe('./files/0-corpus');
+    expect(readFileSync(join(dir, corpusDir ?? '', 'heat-pumps.md'), 'utf8')).toContain('They move heat.');
   }, 120_000);
 });
