@@ -1,5 +1,7 @@
 /** Builds the Lambda handler of one agent: the harness around the agent, with real adapters. */
 
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { ArtifactStore } from '../adapters/artifacts.js';
@@ -13,7 +15,7 @@ import { logger, logLine } from '../shared/observability.js';
 import type { AgentModule } from './define.js';
 import { type AgentRuntimeDeps, type HarnessDeps, type HarnessResult, runAgentStep } from './harness.js';
 import { agentCatalog, loadBatonConfig, resolveAgentSettings } from './registry.js';
-import { type AgentSettings, settingsFromEnv } from './settings.js';
+import { type AgentSettings, resolveToolPaths, settingsFromEnv } from './settings.js';
 
 /** The function's environment, read at the first invocation (a missing variable fails it at once). */
 let env: EnvOf<typeof AgentEnv> | undefined;
@@ -41,8 +43,9 @@ function wired(): HarnessDeps {
 let catalogSettings: Map<string, AgentSettings> | undefined;
 function configuredSettings(agent: string): AgentSettings {
   if (!catalogSettings) {
+    const deployed = settingsFromEnv(agentEnv());
     catalogSettings =
-      settingsFromEnv(agentEnv()) ??
+      (deployed && bundleRelative(deployed)) ??
       new Map(
         [...agentCatalog(loadBatonConfig(agentEnv().BATON_CONFIG))].map(([name, entry]) => [
           name,
@@ -51,6 +54,17 @@ function configuredSettings(agent: string): AgentSettings {
       );
   }
   return catalogSettings.get(agent) ?? resolveAgentSettings(agent);
+}
+
+/**
+ * The stack gives the folders an agent's settings name relative to the bundle, which carries
+ * them (lib/aws/agent-settings.ts): resolved here against the bundle's folder.
+ */
+function bundleRelative(settings: Map<string, AgentSettings>): Map<string, AgentSettings> {
+  const bundleDir = dirname(fileURLToPath(import.meta.url));
+  return new Map(
+    [...settings].map(([name, s]) => [name, { ...s, tools: resolveToolPaths(s.tools, bundleDir) }]),
+  );
 }
 
 let modelDefault: ModelConfig | undefined;

@@ -14,6 +14,7 @@ import { knownAgentNames } from '../agents/registry.js';
 import { ApiEnv, type EnvOf, parseEnv } from '../core/env.js';
 import { logger, logLine } from '../shared/observability.js';
 import { bearerAuth, type HttpEvent, problemErrors } from './http.js';
+import { routeGuard } from './route-guard.js';
 import { createRoutes } from './routes.js';
 import type { ApiDeps } from './tasks.js';
 
@@ -52,6 +53,7 @@ let router: ReturnType<typeof httpRouterHandler<HttpEvent, APIGatewayProxyResult
 
 export const handler = middy<HttpEvent, APIGatewayProxyResultV2>()
   .use(injectLambdaContext(logger))
+  .use(routeGuard())
   .use(
     bearerAuth(
       () => apiEnv().BATON_API_KEY,

@@ -69,7 +69,11 @@ export async function submitTask(
     );
   }
   const plan = body.plan
-    ? validatePlan(body.plan, { knownAgents: deps.knownAgents(), source: 'explicit' })
+    ? validatePlan(body.plan, {
+        knownAgents: deps.knownAgents(),
+        source: 'explicit',
+        policy: body.policy ?? {},
+      })
     : undefined;
   const now = new Date().toISOString();
   const requestHash = sha256Hex(canonicalJson(body));

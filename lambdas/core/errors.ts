@@ -81,6 +81,8 @@ export const ErrorNames = {
   InvalidEnvironment: 'Baton.InvalidEnvironment',
   /** The state machine definition does not fit a Lambda's contract (lib/workflow/contract.ts, at synth). */
   ContractMismatch: 'Baton.ContractMismatch',
+  /** A secret written inline in a config the stack would deploy (lib/aws/agent-settings.ts, at synth). */
+  InlineSecret: 'Baton.InlineSecret',
 } as const;
 
 export type ErrorName = (typeof ErrorNames)[keyof typeof ErrorNames];

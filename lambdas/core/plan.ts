@@ -3,13 +3,34 @@
  * agents, the step limit. A valid plan comes back with defaults applied and its steps in a
  * topological order (Map items are fed in this order so no concurrency limit can deadlock).
  */
+
+import { HISTORY_QUOTA, planHistoryEvents } from './bounds.js';
 import { type ProblemIssue, ValidationError } from './errors.js';
-import { LIMITS, type Plan, type PlanSpec, type PlanStep, type StepSpec } from './schemas.js';
+import { LIMITS, type Plan, type PlanSpec, type PlanStep, type Policy, type StepSpec } from './schemas.js';
 
 export interface PlanValidationOptions {
   knownAgents: ReadonlySet<string>;
   source: string;
   rationale?: string;
+  /** The task's policy: its gates, escalation and reviews count in the history worst case. Default {}. */
+  policy?: Policy;
+}
+
+/**
+ * The plan's worst case against the Standard execution history quota (lambdas/core/bounds.ts):
+ * an issue with the numbers when the plan could exceed it, else undefined.
+ */
+export function historyIssue(steps: readonly PlanStep[], policy: Policy = {}): ProblemIssue | undefined {
+  const events = planHistoryEvents(steps, policy);
+  if (events <= HISTORY_QUOTA) return undefined;
+  const perStep = Math.round(events / Math.max(1, steps.length));
+  return {
+    path: 'plan.steps',
+    message:
+      `the plan's worst case is ${events} execution history events (${steps.length} steps, ~${perStep} each with every ` +
+      `retry, fallback, approval and review), over the Standard workflow quota of ${HISTORY_QUOTA}; ` +
+      'use fewer steps, fewer retry.maxAttempts, or split the task',
+  };
 }
 
 /** Returns the problems of a plan; an empty list means it is valid. */
@@ -75,8 +96,10 @@ export function validatePlan(spec: PlanSpec, options: PlanValidationOptions): Pl
   if (issues.length > 0) {
     throw new ValidationError(`The plan is not valid: ${issues.map((i) => i.message).join('; ')}`, issues);
   }
-  const ordered = topologicalOrder(spec.steps);
-  return { steps: ordered.map(normalizeStep), source: options.source, rationale: options.rationale };
+  const steps = topologicalOrder(spec.steps).map(normalizeStep);
+  const tooLong = historyIssue(steps, options.policy);
+  if (tooLong) throw new ValidationError(`The plan is not valid: ${tooLong.message}`, [tooLong]);
+  return { steps, source: options.source, rationale: options.rationale };
 }
 
 export function normalizeStep(step: StepSpec): PlanStep {

@@ -47,6 +47,11 @@ export const PlannedItem = z.object({
   approval: z.boolean(),
   /** Its approval and review gates' timeout (TimeoutSecondsPath). */
   approvalTimeoutSeconds: z.number().int(),
+  /**
+   * How long AwaitDependencies waits (TimeoutSecondsPath): the worst case of the step's slowest
+   * dependency chain, capped at the execution's limit (lambdas/core/bounds.ts).
+   */
+  dependencyTimeoutSeconds: z.number().int().min(1),
 });
 export type PlannedItem = z.infer<typeof PlannedItem>;
 

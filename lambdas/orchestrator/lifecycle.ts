@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { WorkflowClient } from '../adapters/workflow.js';
 import { approvalTimeoutSeconds } from '../core/approvals.js';
+import { dependencyWaitSeconds, WORKFLOW_TIMING } from '../core/bounds.js';
 import { ContractViolationError, ErrorNames } from '../core/errors.js';
 import { Events } from '../core/events.js';
 import { decideOutcome } from '../core/outcome.js';
@@ -53,6 +54,7 @@ export async function planTask(deps: OrchestratorDeps, raw: unknown): Promise<Pl
   );
   // A redriven step continues its attempt count (agents see attempt 2, 3, ... not 1 again).
   const results = await deps.store.getResults(task.taskId);
+  const dependencyWait = dependencyWaitSeconds(plan.steps, task.policy);
   const items = plan.steps.map((s) => {
     const agentFunction = deps.agentFunctions[s.agent];
     if (!agentFunction)
@@ -67,6 +69,7 @@ export async function planTask(deps: OrchestratorDeps, raw: unknown): Promise<Pl
       firstAttempt,
       approval: s.approval === 'before',
       approvalTimeoutSeconds: approvalTimeoutSeconds(task.policy, s),
+      dependencyTimeoutSeconds: dependencyWait.get(s.id) ?? WORKFLOW_TIMING.dependencyWaitFloorSeconds,
     };
   });
   // A plan approved in an earlier run is not asked again when the task is redriven.

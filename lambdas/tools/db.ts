@@ -7,7 +7,9 @@
  * refused three times over: only SELECT / WITH / VALUES statements are accepted, SQLite itself
  * rejects any write under query_only, and nothing outlives the call anyway.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { parse as parseCsv } from 'csv-parse/sync';
 import initSqlJs, { type Database, type SqlJsStatic, type SqlValue } from 'sql.js';
 import { z } from 'zod';
@@ -65,12 +67,23 @@ interface Table {
   rows: (SqlValue | undefined)[][];
 }
 
+/**
+ * Where sql.js's wasm is: the configured `wasmPath`; else beside this module — in a Lambda
+ * bundle, where the stack copies it (lib/aws/functions.ts SQL_WASM); else the sql.js package
+ * (running from the sources).
+ */
+export function locateSqlWasm(file: string, wasmPath?: string): string {
+  if (wasmPath) return wasmPath;
+  const beside = fileURLToPath(new URL(file, import.meta.url));
+  if (existsSync(beside)) return beside;
+  return createRequire(import.meta.url).resolve(`sql.js/dist/${file}`);
+}
+
 let sqlJs: Promise<SqlJsStatic> | undefined;
 function loadSqlJs(wasmPath?: string): Promise<SqlJsStatic> {
   if (!sqlJs) {
-    const require = createRequire(import.meta.url);
     sqlJs = initSqlJs({
-      locateFile: (file: string) => wasmPath ?? require.resolve(`sql.js/dist/${file}`),
+      locateFile: (file: string) => locateSqlWasm(file, wasmPath),
     }).catch((err: unknown) => {
       sqlJs = undefined;
       throw err;

@@ -1,5 +1,6 @@
 /** Lambda functions bundled with esbuild (no Docker), Node 22 on arm64, tracing and JSON logs on. */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type CfnResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
@@ -36,6 +37,19 @@ export interface BatonFunctionProps {
   /** Its variables, built with `environment(schema, vars)` from the function's schema. */
   environment?: Record<string, string>;
   description?: string;
+  /**
+   * Files copied beside the bundle (into the asset directory) after esbuild: what the bundle reads
+   * at run time from `new URL(name, import.meta.url)` (e.g. sql.js's wasm). Absolute source paths
+   * are only used by the build command; the template never sees them.
+   */
+  bundleFiles?: readonly { from: string; to: string }[];
+}
+
+/** A shell command copying the file or folder `from` to `<outputDir>/<to>` (names quoted for the shell). */
+function copyCommand(from: string, outputDir: string, to: string): string {
+  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const target = join(outputDir, to);
+  return `mkdir -p ${quote(dirname(target))} && cp -R ${quote(from)} ${quote(target)}`;
 }
 
 export class BatonFunction extends NodejsFunction {
@@ -69,7 +83,25 @@ export class BatonFunction extends NodejsFunction {
         sourceMap: true,
         mainFields: ['module', 'main'],
         externalModules: [],
-        banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+        // CommonJS globals for bundled CommonJS packages (sql.js reads __dirname when it loads).
+        banner: [
+          "import { createRequire as __cr } from 'node:module';",
+          "import { fileURLToPath as __fu } from 'node:url';",
+          "import { dirname as __dn } from 'node:path';",
+          'const require = __cr(import.meta.url);',
+          'const __filename = __fu(import.meta.url);',
+          'const __dirname = __dn(__filename);',
+        ].join(' '),
+        ...(props.bundleFiles?.length
+          ? {
+              commandHooks: {
+                beforeBundling: () => [],
+                beforeInstall: () => [],
+                afterBundling: (_inputDir: string, outputDir: string) =>
+                  (props.bundleFiles ?? []).map((f) => copyCommand(f.from, outputDir, f.to)),
+              },
+            }
+          : {}),
       },
     });
     const cfn = this.node.defaultChild as CfnResource;
@@ -101,15 +133,33 @@ export function agentEntryFile(agent: AgentEntry): string {
   return relative(PROJECT_ROOT, file);
 }
 
+/**
+ * sql.js's WebAssembly binary: esbuild bundles sql.js's JavaScript but not the wasm it loads at
+ * run time, so every agent bundle carries it beside `index.mjs` (the db tool looks there first;
+ * lambdas/tools/db.ts). Every agent, since a registered agent may use the db tool too.
+ */
+export const SQL_WASM = {
+  from: createRequire(import.meta.url).resolve('sql.js/dist/sql-wasm.wasm'),
+  to: 'sql-wasm.wasm',
+} as const;
+
 export class AgentFunction extends BatonFunction {
   readonly agentName: string;
-  constructor(scope: Construct, id: string, agent: AgentEntry, environment: Record<string, string>) {
+  constructor(
+    scope: Construct,
+    id: string,
+    agent: AgentEntry,
+    environment: Record<string, string>,
+    /** Files its settings name, copied beside the bundle (agent-settings.ts deployedSettings). */
+    files: readonly { from: string; to: string }[] = [],
+  ) {
     super(scope, id, {
       entry: agentEntryFile(agent),
       handler: 'handler',
       timeout: Duration.seconds(agent.timeoutSeconds ?? 900),
       memorySize: agent.memoryMb ?? 1024,
       environment,
+      bundleFiles: [SQL_WASM, ...files],
       description: `Baton agent "${agent.name}": ${agent.description}`.slice(0, 256),
     });
     this.agentName = agent.name;

@@ -20,10 +20,18 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { TABLE_INDEXES } from '../../lambdas/adapters/store.js';
 import type { AgentEntry } from '../../lambdas/agents/registry.js';
+import { PUBLIC_ROUTES, routeKeyOf } from '../../lambdas/api/route-guard.js';
+import { WORKFLOW_TIMING } from '../../lambdas/core/bounds.js';
 import { FUNCTION_ENV } from '../../lambdas/core/env.js';
 import type { ModelConfig } from '../../lambdas/models/index.js';
 import { buildDefinition } from '../workflow/definition.js';
+import { assertNoInlineSecrets, deployedSettings } from './agent-settings.js';
 import { AgentFunction, BatonFunction, environment } from './functions.js';
+
+/** The whole API (the stage's default route settings). */
+export const API_THROTTLE = { rateLimit: 100, burstLimit: 200 } as const;
+/** Each unauthenticated route (health check, approval links): requests per second and burst. */
+export const PUBLIC_ROUTE_THROTTLE = { rateLimit: 10, burstLimit: 20 } as const;
 
 export interface BatonStackProps extends StackProps {
   /** Built-in and registered agents (see lambdas/agents/registry.ts). */
@@ -69,6 +77,9 @@ export class BatonStack extends Stack {
       billing: dynamodb.Billing.onDemand(),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       timeToLiveAttribute: 'expiresAt',
+      // The table holds every task's audit trail: deleting it takes turning this off first
+      // (unless retainData is false, which asks for a stack that deletes its data).
+      deletionProtection: props.retainData !== false,
       removalPolicy,
       localSecondaryIndexes: [
         { indexName: TABLE_INDEXES.bySeq, sortKey: { name: 'lsi1sk', type: dynamodb.AttributeType.STRING } },
@@ -166,8 +177,12 @@ export class BatonStack extends Stack {
           ],
         }),
       );
+    if (props.modelConfig) assertNoInlineSecrets('modelConfig', { model: props.modelConfig });
     for (const agent of props.agents.values()) {
-      // Each agent function carries only its own settings (Lambda environments are capped at 4 KB).
+      assertNoInlineSecrets(`agents.${agent.name}`, { settings: agent.settings });
+      // Each agent function carries only its own settings (Lambda environments are capped at 4 KB),
+      // and the folders they name, copied into its bundle.
+      const deployed = deployedSettings(agent.settings);
       const fn = new AgentFunction(
         this,
         `Agent-${agent.name}`,
@@ -175,8 +190,9 @@ export class BatonStack extends Stack {
         environment(FUNCTION_ENV.agent, {
           ...storeEnv,
           ...modelEnv,
-          BATON_AGENT_SETTINGS: JSON.stringify({ [agent.name]: agent.settings }),
+          BATON_AGENT_SETTINGS: JSON.stringify({ [agent.name]: deployed.settings }),
         }),
+        deployed.files,
       );
       this.table.grantReadWriteData(fn);
       this.bucket.grantReadWrite(fn);
@@ -278,7 +294,7 @@ export class BatonStack extends Stack {
         }),
       ),
       tracingEnabled: true,
-      timeout: Duration.days(7),
+      timeout: Duration.seconds(WORKFLOW_TIMING.executionTimeoutSeconds),
       // Every state transition is logged, without execution data: gate payloads hold task tokens.
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
@@ -353,9 +369,10 @@ export class BatonStack extends Stack {
       defaultAuthorizer: new HttpIamAuthorizer(),
       createDefaultStage: false,
     });
-    this.api.addStage('DefaultStage', {
+    const stage = this.api.addStage('DefaultStage', {
       stageName: '$default',
       autoDeploy: true,
+      throttle: API_THROTTLE,
       accessLogSettings: {
         destination: new apigw.LogGroupLogDestination(
           new logs.LogGroup(this, 'ApiAccessLogs', {
@@ -365,20 +382,30 @@ export class BatonStack extends Stack {
         ),
       },
     });
-    this.api.addRoutes({
-      path: '/healthz',
-      methods: [apigw.HttpMethod.GET],
-      integration,
-      authorizer: new apigw.HttpNoneAuthorizer(),
-    });
-    // Approval links: the HMAC signature in the link is the credential (people click them in
-    // mail and chat). GET /approvals and POST /approvals/{id}/decision keep IAM auth.
-    this.api.addRoutes({
-      path: '/approvals/{id}',
-      methods: [apigw.HttpMethod.GET, apigw.HttpMethod.POST],
-      integration,
-      authorizer: new apigw.HttpNoneAuthorizer(),
-    });
+    // The health check and approval links: the HMAC signature in the link is the credential
+    // (people click them in mail and chat). GET /approvals and POST /approvals/{id}/decision keep
+    // IAM auth. These routes are reachable by anyone, so each is throttled on its own.
+    const publicRoutes = PUBLIC_ROUTES.flatMap((r) =>
+      this.api.addRoutes({
+        path: r.path,
+        methods: [apigw.HttpMethod[r.method]],
+        integration,
+        authorizer: new apigw.HttpNoneAuthorizer(),
+      }),
+    );
+    const cfnStage = stage.node.defaultChild as apigw.CfnStage;
+    cfnStage.routeSettings = Object.fromEntries(
+      PUBLIC_ROUTES.map((r) => [
+        routeKeyOf(r),
+        // (A JSON property: CloudFormation's own key names.)
+        {
+          ThrottlingRateLimit: PUBLIC_ROUTE_THROTTLE.rateLimit,
+          ThrottlingBurstLimit: PUBLIC_ROUTE_THROTTLE.burstLimit,
+        },
+      ]),
+    );
+    // Route settings name routes by key: the routes exist before the stage refers to them.
+    for (const route of publicRoutes) stage.node.addDependency(route);
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint });
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });

@@ -157,6 +157,7 @@ export const StepIteration = z.object({
   attempt: z.number().int().min(1),
   approval: z.boolean(),
   approvalTimeoutSeconds: z.number().int(),
+  dependencyTimeoutSeconds: z.number().int().min(1),
 });
 
 /** One step's iteration state, with what its states add. */

@@ -27,7 +27,7 @@ import { LambdaTask } from './lambda-task.js';
 import { STATE } from './names.js';
 import { StepIteration } from './step-iteration.js';
 
-export { GATE_TIMEOUT, LAMBDA_TASK_TIMEOUT } from './lambda-task.js';
+export { LAMBDA_TASK_TIMEOUT } from './lambda-task.js';
 export { STATE } from './names.js';
 
 export interface WorkflowFunctions {
@@ -64,6 +64,7 @@ export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.I
       attempt: mapItem.at('firstAttempt'),
       approval: mapItem.at('approval'),
       approvalTimeoutSeconds: mapItem.at('approvalTimeoutSeconds'),
+      dependencyTimeoutSeconds: mapItem.at('dependencyTimeoutSeconds'),
     }),
     maxConcurrencyPath: planned.at('maxConcurrency').path,
     resultPath: sfn.JsonPath.DISCARD,

@@ -3,20 +3,22 @@
  * `LambdaTask` (an orchestrator function known at synth) and `AgentTask` (the step's own agent
  * function, named in the Map item).
  */
-import { Duration } from 'aws-cdk-lib';
+import { Aws, Duration } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import type { z } from 'zod';
+import { WORKFLOW_TIMING } from '../../lambdas/core/bounds.js';
 import { LAMBDA_SERVICE_ERRORS } from '../../lambdas/core/errors.js';
 import { AgentContract, type AgentResult } from '../../lambdas/core/states.js';
 import { AGENT_RESULT_KEYS, type PayloadOf, payload, type Ref, selectResult } from './contract.js';
 
-/** A parked step waits at most this long for its dependencies: no execution can hang forever. */
-export const GATE_TIMEOUT = Duration.hours(24);
-/** Orchestrator Lambdas are short; a stuck invocation fails the state instead of waiting. */
-export const LAMBDA_TASK_TIMEOUT = sfn.Timeout.duration(Duration.seconds(60));
+/**
+ * Orchestrator Lambdas are short; a stuck invocation fails the state instead of waiting. (A parked
+ * step's dependency wait is the Map item's dependencyTimeoutSeconds: lambdas/core/bounds.ts.)
+ */
+export const LAMBDA_TASK_TIMEOUT = sfn.Timeout.duration(Duration.seconds(WORKFLOW_TIMING.lambdaTaskSeconds));
 
 /** Where a task keeps what it selected from its Lambda's output. */
 export interface ResultOf<O extends z.ZodObject, K extends keyof z.output<O> & string> {
@@ -89,7 +91,8 @@ export class AgentTask extends sfn.CustomState {
     super(scope, id, {
       stateJson: {
         Type: 'Task',
-        Resource: 'arn:aws:states:::lambda:invoke',
+        // The stack's partition (aws, aws-cn, aws-us-gov), as LambdaInvoke's own Resource.
+        Resource: `arn:${Aws.PARTITION}:states:::lambda:invoke`,
         Parameters: {
           'FunctionName.$': props.functionPath.path,
           Payload: sfn.FieldUtils.renderObject(payload(AgentContract.input, props.payload)),
@@ -101,9 +104,9 @@ export class AgentTask extends sfn.CustomState {
     });
     this.addRetry({
       errors: LAMBDA_SERVICE_ERRORS,
-      interval: Duration.seconds(1),
-      maxAttempts: 3,
-      backoffRate: 2,
+      interval: Duration.seconds(WORKFLOW_TIMING.serviceRetry.intervalSeconds),
+      maxAttempts: WORKFLOW_TIMING.serviceRetry.maxAttempts,
+      backoffRate: WORKFLOW_TIMING.serviceRetry.backoffRate,
       jitterStrategy: sfn.JitterType.FULL,
     });
   }

@@ -1,7 +1,7 @@
 /**
  * One step's iteration of the RunSteps Map:
  *
- *   AwaitDependencies (.waitForTaskToken, GATE_TIMEOUT) ─▶ Proceed?
+ *   AwaitDependencies (.waitForTaskToken, the item's dependencyTimeoutSeconds) ─▶ Proceed?
  *     ├─ run + approval ─▶ [step approval gate] ─▶ RunAgent
  *     ├─ run ─▶ RunAgent ─▶ CompleteStep ─▶ StepDone
  *     └─ otherwise (skip, done) ─▶ StepDone
@@ -14,7 +14,7 @@ import type { Construct } from 'constructs';
 import { AttemptFailureContract, CompleteContract, GateContract } from '../../lambdas/core/states.js';
 import { ApprovalGate } from './approval-gate.js';
 import { equals, step, TASK_TOKEN } from './contract.js';
-import { AgentTask, GATE_TIMEOUT, LambdaTask } from './lambda-task.js';
+import { AgentTask, LambdaTask } from './lambda-task.js';
 import { STATE } from './names.js';
 import { RetryLoop } from './retry-loop.js';
 
@@ -39,7 +39,9 @@ export class StepIteration extends sfn.StateMachineFragment {
   constructor(scope: Construct, id: string, props: StepIterationProps) {
     super(scope, id);
     const fns = props.functions;
-    const stepDone = new sfn.Succeed(this, STATE.stepDone);
+    // The iteration outputs nothing: the Map collects each iteration's output (an array held in the
+    // execution's state, capped at 256 KB), and the store, not the state, holds what a step did.
+    const stepDone = new sfn.Succeed(this, STATE.stepDone, { outputPath: sfn.JsonPath.DISCARD });
 
     const awaitDependencies = new LambdaTask(this, STATE.awaitDependencies, {
       fn: fns.gate,
@@ -51,7 +53,8 @@ export class StepIteration extends sfn.StateMachineFragment {
         stepId: step.at('stepId'),
         taskToken: TASK_TOKEN,
       },
-      timeout: sfn.Timeout.duration(GATE_TIMEOUT),
+      // Bounded by what the dependencies can take (lambdas/core/bounds.ts), not a constant.
+      timeout: sfn.Timeout.at(step.at('dependencyTimeoutSeconds').path),
       callbackResultPath: step.at('gate').path,
     });
     const gateFailed = new LambdaTask(this, STATE.gateFailed, {

@@ -104,7 +104,9 @@ describe('Baton state machine', () => {
     expect((gate.Parameters as { Payload: Record<string, string> }).Payload['taskToken.$']).toBe(
       '$$.Task.Token',
     );
-    expect(gate.TimeoutSeconds).toBe(24 * 3600);
+    // Never forever, and never shorter than what the dependencies can take (lambdas/core/bounds.ts).
+    expect(gate.TimeoutSeconds).toBeUndefined();
+    expect(gate.TimeoutSecondsPath).toBe('$.dependencyTimeoutSeconds');
     expect(gate.Catch).toEqual([
       { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.gateFailed },
     ]);

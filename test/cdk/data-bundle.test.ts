@@ -1,0 +1,211 @@
+/**
+ * The data agent runs from its Lambda bundle alone: the bundle the stack's own bundling
+ * (AgentFunction: esbuild + the afterBundling copy of sql.js's wasm) writes to cdk.out is loaded
+ * in a fresh Node process, outside the project (no node_modules to fall back on), with only the
+ * environment a Lambda has, and answers a SQL query over a CSV dataset through the db tool. A
+ * research agent's bundle carries its configured corpus folder where its settings point.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { App, Stack } from 'aws-cdk-lib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TaskStore } from '../../lambdas/adapters/store.js';
+import { agentCatalog, type BatonConfig } from '../../lambdas/agents/registry.js';
+import { AgentResult } from '../../lambdas/core/states.js';
+import { deployedSettings } from '../../lib/aws/agent-settings.js';
+import { AgentFunction, SQL_WASM } from '../../lib/aws/functions.js';
+import { type Emulators, sdkEnvironment, startEmulators } from '../../lib/local/emulators.js';
+import { createTables } from '../../lib/local/runtime.js';
+import { defaultLocalNames, synthTemplate } from '../../lib/local/template.js';
+
+const TABLE = 'bundle-store';
+const BUCKET = 'bundle-artifacts';
+
+let work: string;
+let emulators: Emulators;
+let bundleDir: string;
+let store: TaskStore;
+let ddb: DynamoDBClient;
+
+/**
+ * Synthesizes one agent function with bundling on, as the stack builds it (its deployed settings'
+ * files included); returns its asset directory in cdk.out.
+ */
+function buildAgentBundle(
+  outdir: string,
+  agent: string,
+  config: BatonConfig = { agents: {} },
+  baseDir = outdir,
+): string {
+  const app = new App({
+    outdir,
+    context: { 'aws:cdk:bundling-stacks': ['**'], 'aws:cdk:enable-asset-metadata': true },
+  });
+  const stack = new Stack(app, 'Bundle', { env: { account: '111111111111', region: 'eu-west-1' } });
+  const entry = agentCatalog({ config, baseDir }).get(agent);
+  if (!entry) throw new Error(`no agent ${agent}`);
+  const { files } = deployedSettings(entry.settings);
+  new AgentFunction(stack, `Agent-${agent}`, entry, { TABLE_NAME: TABLE, ARTIFACT_BUCKET: BUCKET }, files);
+  const template = app.synth().getStackByName('Bundle').template as {
+    Resources: Record<string, { Type: string; Metadata?: Record<string, string> }>;
+  };
+  const fn = Object.values(template.Resources).find((r) => r.Type === 'AWS::Lambda::Function');
+  const assetPath = fn?.Metadata?.['aws:asset:path'];
+  if (!assetPath) throw new Error('the function has no asset path');
+  return join(outdir, assetPath);
+}
+
+/** Runs the bundle's handler once in a fresh Node 22 process with exactly `env`. */
+function invokeBundle(
+  dir: string,
+  event: unknown,
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const script = `
+    const { handler } = await import(${JSON.stringify(pathToFileURL(join(dir, 'index.mjs')).href)});
+    const context = { functionName: 'data', functionVersion: '$LATEST', awsRequestId: 'r-1',
+      invokedFunctionArn: 'arn:aws:lambda:eu-west-1:111111111111:function:data', memoryLimitInMB: '1024',
+      getRemainingTimeInMillis: () => 60000 };
+    const out = await handler(${JSON.stringify(event)}, context);
+    process.stdout.write('RESULT ' + JSON.stringify(out) + '\\n');`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: work, env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString();
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'baton-data-bundle-'));
+  bundleDir = buildAgentBundle(join(work, 'cdk.out'), 'data');
+  emulators = await startEmulators({ dataDir: join(work, 'data') });
+  const sdk = sdkEnvironment(emulators);
+  const credentials = {
+    accessKeyId: sdk.AWS_ACCESS_KEY_ID ?? '',
+    secretAccessKey: sdk.AWS_SECRET_ACCESS_KEY ?? '',
+  };
+  ddb = new DynamoDBClient({ region: sdk.AWS_REGION, endpoint: emulators.dynamodb, credentials });
+  await createTables(
+    synthTemplate(agentCatalog({ config: { agents: {} }, baseDir: work })),
+    { ...defaultLocalNames((n) => n), ref: () => TABLE },
+    ddb,
+  );
+  const s3 = new S3Client({ region: sdk.AWS_REGION, endpoint: emulators.s3, credentials });
+  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  s3.destroy();
+  store = new TaskStore(
+    DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } }),
+    TABLE,
+  );
+}, 240_000);
+
+afterAll(async () => {
+  ddb?.destroy();
+  await emulators?.close();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('the data agent bundle', () => {
+  it('carries sql.js and its wasm beside index.mjs', () => {
+    expect(existsSync(join(bundleDir, 'index.mjs'))).toBe(true);
+    expect(existsSync(join(bundleDir, SQL_WASM.to))).toBe(true);
+  });
+
+  it('runs a SQL query through the db tool from the bundle alone, in a fresh process', async () => {
+    // Prepare: a task with a CSV dataset and one data step with SQL.
+    const at = new Date().toISOString();
+    await store.createTask(
+      {
+        taskId: 'bundle-1',
+        goal: 'total sales by region',
+        createdAt: at,
+        traceId: 'trace-bundle-1',
+        status: 'RUNNING',
+        updatedAt: at,
+        policy: { allowDegraded: false },
+        run: 1,
+        requestHash: 'hash-bundle-1',
+      },
+      {
+        datasets: [
+          { name: 'sales.csv', contentType: 'text/csv', body: 'region,amount\nnorth,3\nsouth,4\nnorth,5\n' },
+        ],
+      },
+    );
+    await store.putPlan('bundle-1', {
+      source: 'explicit',
+      steps: [
+        {
+          id: 'totals',
+          agent: 'data',
+          input: { sql: 'SELECT region, SUM(amount) AS total FROM sales GROUP BY region ORDER BY region' },
+          dependsOn: [],
+          timeoutSeconds: 60,
+          retry: { maxAttempts: 1, intervalSeconds: 1, backoffRate: 2 },
+          approval: 'none',
+          optional: false,
+        },
+      ],
+    });
+    const env = {
+      ...sdkEnvironment(emulators),
+      TABLE_NAME: TABLE,
+      ARTIFACT_BUCKET: BUCKET,
+      PATH: process.env.PATH ?? '',
+    };
+
+    // Act
+    const run = await invokeBundle(
+      bundleDir,
+      { taskId: 'bundle-1', run: 1, stepId: 'totals', attempt: 1 },
+      env,
+    );
+
+    // Assess: the handler answered, and the attempt holds the query's rows.
+    const line = run.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+    expect(line, run.stderr.slice(-3000)).toBeDefined();
+    expect(AgentResult.parse(JSON.parse(line?.slice('RESULT '.length) ?? '')).agent).toBe('data');
+    expect(run.code).toBe(0);
+    const attempt = await store.getAttempt('bundle-1', 1, 'totals', 1);
+    expect(attempt?.output).toMatchObject({
+      mode: 'sql',
+      columns: ['region', 'total'],
+      rows: [
+        ['north', 8],
+        ['south', 4],
+      ],
+    });
+  }, 120_000);
+});
+
+describe('a research agent bundle', () => {
+  it('carries its configured corpus folder where its deployed settings point', () => {
+    // Prepare: a config folder with a corpus beside it.
+    const baseDir = join(work, 'config');
+    mkdirSync(join(baseDir, 'docs'), { recursive: true });
+    writeFileSync(join(baseDir, 'docs', 'heat-pumps.md'), '# Heat pumps\nThey move heat.\n');
+    const config: BatonConfig = { agents: { research: { tools: { search: { corpusDir: './docs' } } } } };
+    // Act
+    const dir = buildAgentBundle(join(work, 'cdk.out-research'), 'research', config, baseDir);
+    // Assess
+    const entry = agentCatalog({ config, baseDir }).get('research');
+    const corpusDir = entry ? deployedSettings(entry.settings).settings.tools.search?.corpusDir : undefined;
+    expect(corpusDir).toBe('./files/0-corpus');
+    expect(readFileSync(join(dir, corpusDir ?? '', 'heat-pumps.md'), 'utf8')).toContain('They move heat.');
+  }, 120_000);
+});
