@@ -24,7 +24,7 @@ export interface CfnTemplate {
   Resources: Record<string, CfnResource>;
 }
 
-/** Synthesizes the Baton stack in process. Bundling is skipped: local mode runs the sources. */
+/** Synthesizes the Baton stack in process, without bundling: the template only (no runnable bundles). */
 export function synthTemplate(agents: Map<string, AgentEntry>): CfnTemplate {
   const outdir = mkdtempSync(join(tmpdir(), 'baton-synth-'));
   // The template validation runs on `cdk synth`; local start-up skips it (it takes seconds).
