@@ -1,7 +1,8 @@
 /**
  * Local mode reads the synthesized CloudFormation template: the state machine definition,
  * the functions, tables, buckets and queues are what `cdk deploy` would create. This module
- * synthesizes it in process (without bundling) and resolves the intrinsic functions we use.
+ * resolves the intrinsic functions we use. The runtime synthesizes with bundling
+ * (lib/local/assembly.ts); `synthTemplate` here synthesizes without (the template only).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

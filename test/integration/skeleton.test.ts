@@ -1,6 +1,6 @@
 /**
  * End to end through the local runtime: HTTP API -> SQS intake -> the synthesized state machine
- * -> in-process Lambdas -> DynamoDB/S3 emulators.
+ * -> the Lambdas' bundles (a sandbox pool each) -> DynamoDB/S3 emulators.
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
