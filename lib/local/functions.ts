@@ -69,14 +69,15 @@ export interface LocalFunctionSpec {
   compileCacheDir?: string;
 }
 
+/** How an invocation ended; `fatal`: the sandbox cannot be reused (timeout, crash, failed init). */
+type Outcome = { ok: true; payload: string } | { ok: false; error: Error; fatal: boolean };
+
 interface Sandbox {
   worker: Worker;
   busy: boolean;
-  /** The invocation it runs, answered by its messages or its exit. */
-  settle?: (outcome: { ok: true; payload: string } | { ok: false; error: Error; fatal: boolean }) => void;
+  /** Ends the invocation it runs: its result message, its timeout or its exit. */
+  settle?: (outcome: Outcome) => void;
 }
-
-type Outcome = { ok: true; payload: string } | { ok: false; error: Error; fatal: boolean };
 
 const WORKER_FILE = new URL('./lambda-worker.mjs', import.meta.url);
 

@@ -16,7 +16,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import {
   CreateTableCommand,
   type CreateTableCommandInput,
@@ -364,7 +364,8 @@ function lambdaRuntimeEnvironment(id: string, fn: CfnResource): Record<string, s
     _HANDLER: String(p.Handler ?? ''),
     LANG: 'en_US.UTF-8',
     TZ: ':UTC',
-    PATH: '/usr/local/bin:/usr/bin/:/bin',
+    // Lambda's PATH, its runtime's bin directory (/var/lang/bin there) first: here the Node running the runtime.
+    PATH: `${dirname(process.execPath)}:/usr/local/bin:/usr/bin/:/bin`,
   };
 }
 
