@@ -1,10 +1,11 @@
 /**
  * Baton's local runtime: the synthesized stack, run on one machine with no AWS account.
  *
- * - The template is synthesized in process; its tables, buckets and queues are created in the
- *   emulators (dynalite, s3rver, local-aws-sqs) under one data directory.
- * - Every Lambda of the template runs in process: its module and export come from the
- *   function's `baton:*` metadata, its environment from the template (resolved locally).
+ * - The stack's tables, buckets and queues are created in the emulators (dynalite, s3rver, local-aws-sqs) under one data directory.
+ * - The template is synthesized with bundling (lib/local/assembly.ts): every Lambda of the template
+ *   runs the esbuild bundle `cdk synth` wrote for it, in worker threads of its own
+ *   (lib/local/functions.ts), with exactly the environment the template gives it (resolved
+ *   locally) plus the emulator endpoints and the local overrides below.
  * - The state machine definition is read from the template and run by the local Step Functions
  *   (aws-local-stepfunctions + task tokens), which also serves the SFN API our Lambdas call.
  * - SQS event source mappings become pollers; the HTTP API becomes an HTTP server that builds
@@ -15,8 +16,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
 import {
   CreateTableCommand,
   type CreateTableCommandInput,
@@ -25,17 +25,17 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { documentClient } from '../../lambdas/adapters/clients.js';
-import { withConsoleApprovalSink } from '../../lambdas/adapters/notifier.js';
 import { SECRET_FILE_ENV, SECRET_PARAM_ENV } from '../../lambdas/adapters/secrets.js';
 import { TaskStore } from '../../lambdas/adapters/store.js';
-import { agentLambda } from '../../lambdas/agents/lambda.js';
-import { type AgentEntry, agentCatalog, loadAgent, loadBatonConfig } from '../../lambdas/agents/registry.js';
+import { agentCatalog, loadBatonConfig } from '../../lambdas/agents/registry.js';
 import { BatonError, ErrorNames } from '../../lambdas/core/errors.js';
 import { Events } from '../../lambdas/core/events.js';
-import { METADATA, PROJECT_ROOT } from '../aws/functions.js';
+import { METADATA } from '../aws/functions.js';
+import { assetDirOf, type BundledAssembly, synthAssembly } from './assembly.js';
 import { type Emulators, sdkEnvironment, startEmulators } from './emulators.js';
+import { LambdaInvocationError, LocalFunction } from './functions.js';
 import { LocalStepFunctions } from './sfn/index.js';
 import { type SqsPoller, startSqsPoller } from './sqs-poller.js';
 import {
@@ -46,7 +46,6 @@ import {
   type LocalNames,
   resolveIntrinsics,
   resourcesOfType,
-  synthTemplate,
 } from './template.js';
 
 export interface LocalRuntimeOptions {
@@ -72,19 +71,14 @@ export interface LocalRuntime {
   apiKey: string;
   dataDir: string;
   template: CfnTemplate;
+  /** The cloud assembly whose bundles the functions run (cdk.out of the local synth). */
+  assemblyDir: string;
+  /** The template's functions by logical id, each running its bundle in sandboxes of its own. */
+  functions: ReadonlyMap<string, LocalFunction>;
   stepFunctions: LocalStepFunctions;
   /** Resolves when no execution is running. */
   idle(): Promise<void>;
   close(): Promise<void>;
-}
-
-type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
-
-interface LocalFunction {
-  logicalId: string;
-  arn: string;
-  timeoutSeconds: number;
-  handler: LambdaHandler;
 }
 
 export class LocalRuntimeError extends BatonError {
@@ -94,7 +88,6 @@ export class LocalRuntimeError extends BatonError {
   }
 }
 
-/** Error thrown when an in-process function runs past its configured timeout, as Lambda reports it. */
 /**
  * Template environment variables that mean something else locally: approvers are told on the
  * console (no SNS topic), links are signed with a secret file in the data dir (no SSM), and
@@ -102,17 +95,10 @@ export class LocalRuntimeError extends BatonError {
  */
 const LOCAL_ENV_OVERRIDES = new Set(['APPROVAL_TOPIC_ARN', SECRET_PARAM_ENV, 'BATON_PUBLIC_URL']);
 /**
- * Set next to the BATON_PUBLIC_URL a runtime puts into process.env for its in-process functions,
- * so that a later runtime in the same process does not take that URL for the user's.
+ * Set next to the BATON_PUBLIC_URL a runtime puts into its own process.env, so that a later
+ * runtime in the same process does not take that URL for the user's.
  */
 const LOCAL_PUBLIC_URL_MARK = 'BATON_LOCAL_RUNTIME_PUBLIC_URL';
-
-class LambdaTimeoutError extends Error {
-  constructor(fn: string, seconds: number) {
-    super(`Task timed out after ${seconds} seconds (${fn})`);
-    this.name = 'Sandbox.Timedout';
-  }
-}
 
 export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const dataDir = resolve(opts.dataDir ?? process.env.BATON_DATA_DIR ?? '.baton');
@@ -126,13 +112,22 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     (envPublicUrl && envPublicUrl !== process.env[LOCAL_PUBLIC_URL_MARK] ? envPublicUrl : undefined);
   const apiKey = opts.apiKey ?? process.env.BATON_API_KEY ?? readOrCreateKey(join(dataDir, 'api-key'));
 
-  const loaded = loadBatonConfig(opts.configPath ?? process.env.BATON_CONFIG);
-  const agents = agentCatalog(loaded);
-  const template = synthTemplate(agents);
+  const configPath = opts.configPath ?? process.env.BATON_CONFIG;
+  const agents = agentCatalog(loadBatonConfig(configPath));
+  // The stack as `cdk synth` writes it, bundles included (cached by content hash).
+  const assembly = synthAssembly(agents, { configPath });
+  const template = assembly.template;
+  log({
+    component: 'lambda',
+    message: assembly.cached
+      ? 'Using the cached cloud assembly'
+      : 'Synthesized the cloud assembly with its bundles',
+    assembly: assembly.dir,
+    ...(assembly.cached ? {} : { synthMs: assembly.synthMs }),
+  });
 
   const emulators = await startEmulators({ dataDir });
   const sdkEnv: Record<string, string> = sdkEnvironment(emulators);
-  Object.assign(process.env, sdkEnv);
 
   const clientConfig = {
     region: LOCAL_REGION,
@@ -155,32 +150,57 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     new S3Client({ ...clientConfig, endpoint: emulators.s3, forcePathStyle: true }),
   );
 
-  // One environment for all in-process functions: the union of what the template gives them.
-  const env: Record<string, string> = {};
-  for (const [, fn] of resourcesOfType(template, 'AWS::Lambda::Function')) {
-    const vars =
-      (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
-    for (const [k, v] of Object.entries(
-      resolveIntrinsics(vars, template, names) as Record<string, unknown>,
-    )) {
-      if (k !== 'NODE_OPTIONS' && !LOCAL_ENV_OVERRIDES.has(k)) env[k] = String(v);
-    }
-  }
-  env[SECRET_FILE_ENV] = join(dataDir, 'approval-secret');
+  // What the runtime's own process sees (its store calls, tests, tools): the endpoints and the
+  // union of the functions' variables. The functions see none of it: each runs in sandboxes of
+  // its own with its own environment (functionEnvironment below).
+  const union: Record<string, string> = {};
+  for (const [, fn] of resourcesOfType(template, 'AWS::Lambda::Function'))
+    for (const [k, v] of Object.entries(templateEnvironment(fn, template, names)))
+      if (k !== 'NODE_OPTIONS' && !LOCAL_ENV_OVERRIDES.has(k)) union[k] = v;
   for (const k of LOCAL_ENV_OVERRIDES) delete process.env[k];
-  Object.assign(process.env, env, { BATON_API_KEY: apiKey });
-  // Approval links go to the runtime log (ConsoleApprovalNotifier).
-  const approvalSink = (line: string) => log({ component: 'approvals', message: line });
+  Object.assign(process.env, sdkEnv, union, { BATON_API_KEY: apiKey });
 
-  const functions = await loadFunctions(template, names, agents, approvalSink);
+  // Filled in below, before the first invocation: the SFN endpoint and the runtime's URL.
+  const late: { sfnEndpoint?: string; publicUrl?: string } = {};
+  const apiFunctionId = single(
+    resourcesOfType(template, 'AWS::Lambda::Function').filter(
+      ([, r]) => r.Metadata?.[METADATA.entry] === 'lambdas/api/handler.ts',
+    ),
+    'API function',
+  )[0];
+  const functionEnvironment = (id: string, fn: CfnResource): Record<string, string> => {
+    const own = templateEnvironment(fn, template, names);
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(own)) if (!LOCAL_ENV_OVERRIDES.has(k)) env[k] = v;
+    if (SECRET_PARAM_ENV in own) env[SECRET_FILE_ENV] = join(dataDir, 'approval-secret');
+    if ('BATON_PUBLIC_URL' in own && late.publicUrl) env.BATON_PUBLIC_URL = late.publicUrl;
+    if (id === apiFunctionId) env.BATON_API_KEY = apiKey;
+    return {
+      ...lambdaRuntimeEnvironment(id, fn),
+      ...passThroughEndpoints(),
+      ...sdkEnv,
+      ...(late.sfnEndpoint ? { AWS_ENDPOINT_URL_SFN: late.sfnEndpoint } : {}),
+      ...env,
+    };
+  };
+  // Approval links go to the runtime log (ConsoleApprovalNotifier's lines, from the sandboxes).
+  const approvalLine = (line: string) => log({ component: 'approvals', message: line });
+
+  const functions = loadFunctions(assembly, names, functionEnvironment, approvalLine);
+  const byName = new Map<string, LocalFunction>();
+  for (const fn of functions.values()) {
+    byName.set(fn.logicalId, fn);
+    byName.set(fn.arn, fn);
+  }
   const invoke = async (functionName: string, payload: unknown): Promise<unknown> => {
-    const fn = functions.get(functionName);
+    const fn = byName.get(functionName);
     if (!fn) {
-      const err = new Error(`Function not found: ${functionName}`);
-      err.name = 'Lambda.ResourceNotFoundException';
-      throw err;
+      throw new LambdaInvocationError(
+        'Lambda.ResourceNotFoundException',
+        `Function not found: ${functionName}`,
+      );
     }
-    return runWithTimeout(fn, payload);
+    return fn.invoke(payload);
   };
 
   // Step Functions: the definition from the template, and the API endpoint our Lambdas call.
@@ -195,6 +215,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
   stepFunctions.registerStateMachine(smArn, definition);
   const sfnServer = await stepFunctions.listen(0, '127.0.0.1');
   process.env.AWS_ENDPOINT_URL_SFN = sfnServer.url;
+  late.sfnEndpoint = sfnServer.url;
 
   // SQS event source mappings.
   const pollers: SqsPoller[] = [];
@@ -206,7 +227,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       ScalingConfig?: { MaximumConcurrency?: number };
     };
     const queueName = p.EventSourceArn.split(':').at(-1) as string;
-    const fn = functions.get(p.FunctionName);
+    const fn = byName.get(p.FunctionName);
     const queueUrl = queueUrls.get(queueName);
     if (!fn || !queueUrl)
       throw new LocalRuntimeError(`Event source ${p.EventSourceArn} -> ${p.FunctionName} cannot be wired`);
@@ -214,7 +235,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       startSqsPoller({
         queueUrl,
         client: sqs,
-        handler: async (event) => (await runWithTimeout(fn, event)) as never,
+        handler: async (event) => (await fn.invoke(event)) as never,
         batchSize: p.BatchSize ?? 10,
         maxConcurrency: p.ScalingConfig?.MaximumConcurrency ?? 5,
         waitTimeSeconds: opts.pollWaitSeconds ?? 1,
@@ -224,13 +245,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
   }
 
   // HTTP API -> the API function.
-  const [apiId] = single(
-    resourcesOfType(template, 'AWS::Lambda::Function').filter(
-      ([, r]) => r.Metadata?.[METADATA.entry] === 'lambdas/api/handler.ts',
-    ),
-    'API function',
-  );
-  const apiFn = functions.get(apiId) as LocalFunction;
+  const apiFn = functions.get(apiFunctionId);
+  if (!apiFn) throw new LocalRuntimeError(`The API function ${apiFunctionId} has no bundle to run`);
   const server = createServer((req, res) => {
     serveApi(apiFn, req, res).catch((err) => {
       log({ level: 'error', message: 'HTTP shim failed', error: String(err) });
@@ -248,13 +264,14 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
   const publicUrl = configuredPublicUrl ?? url;
   process.env.BATON_PUBLIC_URL = publicUrl;
   process.env[LOCAL_PUBLIC_URL_MARK] = publicUrl;
+  late.publicUrl = publicUrl;
 
   // Crash recovery: executions that were running when the process last stopped run again;
   // steps that had succeeded are not run again (their results are in the store).
   const resumed = await stepFunctions.resumeInterrupted();
   if (resumed.length > 0) {
     log({ message: 'Resumed interrupted executions', executions: resumed });
-    await recordResumptions(resumed, env.TABLE_NAME as string);
+    await recordResumptions(resumed, union.TABLE_NAME as string);
   }
 
   let closed = false;
@@ -263,6 +280,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     apiKey,
     dataDir,
     template,
+    assemblyDir: assembly.dir,
+    functions,
     stepFunctions,
     idle: () => stepFunctions.idle(),
     async close() {
@@ -275,6 +294,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       await Promise.all(pollers.map((p) => p.stop()));
       await stepFunctions.close();
       await sfnServer.close();
+      await Promise.all([...functions.values()].map((fn) => fn.close()));
       await emulators.close();
     },
   };
@@ -315,74 +335,93 @@ function single<T>(list: T[], what: string): T {
   return list[0] as T;
 }
 
-async function runWithTimeout(fn: LocalFunction, payload: unknown): Promise<unknown> {
-  const context = lambdaContext(fn);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new LambdaTimeoutError(fn.logicalId, fn.timeoutSeconds)),
-      fn.timeoutSeconds * 1000,
-    );
-  });
-  try {
-    // Lambda hands the function a fresh copy of the event.
-    return await Promise.race([fn.handler(structuredClone(payload), context), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** A function's variables as the template gives them, intrinsics resolved locally. */
+function templateEnvironment(
+  fn: CfnResource,
+  template: CfnTemplate,
+  names: LocalNames,
+): Record<string, string> {
+  const vars =
+    (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+  return Object.fromEntries(
+    Object.entries(resolveIntrinsics(vars, template, names) as Record<string, unknown>).map(([k, v]) => [
+      k,
+      String(v),
+    ]),
+  );
 }
 
-function lambdaContext(fn: LocalFunction): Context {
-  const deadline = Date.now() + fn.timeoutSeconds * 1000;
+/** What the Lambda runtime itself sets in every execution environment. */
+function lambdaRuntimeEnvironment(id: string, fn: CfnResource): Record<string, string> {
+  const p = fn.Properties ?? {};
   return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: fn.logicalId,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: fn.arn,
-    memoryLimitInMB: '512',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${fn.logicalId}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
+    AWS_LAMBDA_FUNCTION_NAME: id,
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(p.MemorySize ?? 128),
+    AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${id}`,
+    AWS_EXECUTION_ENV: `AWS_Lambda_${String(p.Runtime ?? 'nodejs22.x')}`,
+    AWS_DEFAULT_REGION: LOCAL_REGION,
+    _HANDLER: String(p.Handler ?? ''),
+    LANG: 'en_US.UTF-8',
+    TZ: ':UTC',
+    // Lambda's PATH, its runtime's bin directory (/var/lang/bin there) first: here the Node running the runtime.
+    PATH: `${dirname(process.execPath)}:/usr/local/bin:/usr/bin/:/bin`,
   };
 }
 
-async function loadFunctions(
-  template: CfnTemplate,
+/**
+ * Endpoints the user set for services local mode does not emulate (e.g. AWS_ENDPOINT_URL_BEDROCK_RUNTIME
+ * for a Bedrock stand-in): the functions get them too, as a deployment's functions would reach
+ * those services.
+ */
+function passThroughEndpoints(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(
+      (e): e is [string, string] =>
+        e[0].startsWith('AWS_ENDPOINT_URL_') &&
+        ![
+          'AWS_ENDPOINT_URL_DYNAMODB',
+          'AWS_ENDPOINT_URL_S3',
+          'AWS_ENDPOINT_URL_SQS',
+          'AWS_ENDPOINT_URL_SFN',
+        ].includes(e[0]) &&
+        typeof e[1] === 'string',
+    ),
+  );
+}
+
+/** Every function of the template with a bundle of ours: its bundle file, timeout and memory. */
+function loadFunctions(
+  assembly: BundledAssembly,
   names: LocalNames,
-  agents: Map<string, AgentEntry>,
-  approvalSink: (line: string) => void,
-): Promise<Map<string, LocalFunction>> {
+  env: (id: string, fn: CfnResource) => Record<string, string>,
+  approvalLine: (line: string) => void,
+): Map<string, LocalFunction> {
   const out = new Map<string, LocalFunction>();
-  for (const [id, r] of resourcesOfType(template, 'AWS::Lambda::Function')) {
-    const agentName = r.Metadata?.[METADATA.agent] as string | undefined;
-    let handler: LambdaHandler;
-    if (agentName) {
-      const entry = agents.get(agentName);
-      if (!entry) throw new LocalRuntimeError(`Agent ${agentName} is in the template but not in the config`);
-      handler = agentLambda(agentName, await loadAgent(entry), {
-        settings: entry.settings,
-      }) as unknown as LambdaHandler;
-    } else {
-      const entry = r.Metadata?.[METADATA.entry] as string | undefined;
-      const exportName = r.Metadata?.[METADATA.handler] as string | undefined;
-      if (!entry || !exportName) continue; // CDK's own helper functions: not ours to run
-      const mod = (await import(pathToFileURL(resolve(PROJECT_ROOT, entry)).href)) as Record<string, unknown>;
-      const fn = mod[exportName];
-      if (typeof fn !== 'function') throw new LocalRuntimeError(`${entry} does not export ${exportName}`);
-      handler = fn as LambdaHandler;
-    }
-    const local: LocalFunction = {
-      logicalId: id,
-      arn: names.getAtt(id, 'Arn', r),
-      timeoutSeconds: Number(r.Properties?.Timeout ?? 3),
-      handler: (event, context) => withConsoleApprovalSink(approvalSink, () => handler(event, context)),
-    };
-    out.set(id, local);
-    out.set(local.arn, local);
+  for (const [id, r] of resourcesOfType(assembly.template, 'AWS::Lambda::Function')) {
+    // CDK's own helper functions (no baton metadata) are not ours to run.
+    if (!r.Metadata?.[METADATA.entry]) continue;
+    const handler = String(r.Properties?.Handler ?? '');
+    const dot = handler.lastIndexOf('.');
+    if (dot <= 0) throw new LocalRuntimeError(`${id} has no handler of the form file.export: "${handler}"`);
+    const dir = assetDirOf(assembly, id);
+    const base = handler.slice(0, dot);
+    const file = ['.mjs', '.js', '.cjs'].map((ext) => join(dir, `${base}${ext}`)).find((f) => existsSync(f));
+    if (!file) throw new LocalRuntimeError(`The bundle of ${id} (${dir}) has no ${base}.mjs or ${base}.js`);
+    out.set(
+      id,
+      new LocalFunction({
+        logicalId: id,
+        arn: names.getAtt(id, 'Arn', r),
+        file,
+        exportName: handler.slice(dot + 1),
+        timeoutSeconds: Number(r.Properties?.Timeout ?? 3),
+        memoryMb: Number(r.Properties?.MemorySize ?? 128),
+        env: () => env(id, r),
+        approvalLine,
+        compileCacheDir: join(assembly.dir, '.compile-cache'),
+      }),
+    );
   }
   return out;
 }
@@ -524,7 +563,7 @@ async function serveApi(fn: LocalFunction, req: IncomingMessage, res: ServerResp
     ...(raw.length ? { body: textual ? raw.toString('utf8') : raw.toString('base64') } : {}),
     isBase64Encoded: !textual,
   };
-  const result = (await runWithTimeout(fn, event)) as APIGatewayProxyStructuredResultV2 | string;
+  const result = (await fn.invoke(event)) as APIGatewayProxyStructuredResultV2 | string;
   const out: APIGatewayProxyStructuredResultV2 =
     typeof result === 'string' ? { statusCode: 200, body: result } : result;
   const body = out.body ? Buffer.from(out.body, out.isBase64Encoded ? 'base64' : 'utf8') : Buffer.alloc(0);

@@ -1,7 +1,8 @@
 /**
  * Local mode reads the synthesized CloudFormation template: the state machine definition,
  * the functions, tables, buckets and queues are what `cdk deploy` would create. This module
- * synthesizes it in process (without bundling) and resolves the intrinsic functions we use.
+ * resolves the intrinsic functions we use. The runtime synthesizes with bundling
+ * (lib/local/assembly.ts); `synthTemplate` here synthesizes without (the template only).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,7 +25,7 @@ export interface CfnTemplate {
   Resources: Record<string, CfnResource>;
 }
 
-/** Synthesizes the Baton stack in process. Bundling is skipped: local mode runs the sources. */
+/** Synthesizes the Baton stack in process, without bundling: the template only (no runnable bundles). */
 export function synthTemplate(agents: Map<string, AgentEntry>): CfnTemplate {
   const outdir = mkdtempSync(join(tmpdir(), 'baton-synth-'));
   // The template validation runs on `cdk synth`; local start-up skips it (it takes seconds).

@@ -1,17 +1,14 @@
 /**
  * The research task of the agents' end-to-end test, with a Bedrock model id configured
- * (BATON_MODEL_CONFIG): the planner and every agent call Converse (mocked with aws-sdk-client-mock;
- * the local runtime runs the Lambdas in this process), and every model call is in the audit trail.
+ * (BATON_MODEL_CONFIG): the planner and every agent call Converse, and every model call is in the
+ * audit trail. The functions run their bundles in sandboxes of their own, so Bedrock is a scripted
+ * HTTP stand-in they reach through AWS_ENDPOINT_URL_BEDROCK_RUNTIME (the SDK's real client, signing
+ * and serialization on their side), which records every Converse request.
  */
+import { createServer, type Http2Server } from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
-import {
-  BedrockRuntimeClient,
-  ConverseCommand,
-  type ConverseCommandInput,
-  type ConverseCommandOutput,
-  type Message,
-} from '@aws-sdk/client-bedrock-runtime';
-import { mockClient } from 'aws-sdk-client-mock';
+import type { ConverseCommandInput, ConverseCommandOutput, Message } from '@aws-sdk/client-bedrock-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESEARCH_SYSTEM_PROMPT } from '../../lambdas/agents/research.js';
 import { REVIEW_SYSTEM_PROMPT } from '../../lambdas/agents/review.js';
@@ -20,7 +17,43 @@ import { PLANNER_SYSTEM_PROMPT } from '../../lambdas/orchestrator/planner.js';
 import { type Harness, startHarness } from './harness.js';
 
 const MODEL_ID = 'us.anthropic.claude-3-5-haiku-20241022-v1:0';
-const bedrock = mockClient(BedrockRuntimeClient);
+
+/** The Converse requests the stand-in received, as the command inputs the functions sent. */
+const converseCalls: ConverseCommandInput[] = [];
+
+/**
+ * Bedrock Runtime's Converse route (POST /model/{modelId}/converse), answered by `answer`; over
+ * HTTP/2, as the SDK's Bedrock Runtime client speaks it.
+ */
+async function startBedrockStandIn(): Promise<Http2Server> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const route = /^\/model\/([^/]+)\/converse$/.exec(req.url ?? '');
+      if (req.method !== 'POST' || !route?.[1]) {
+        res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"not found"}');
+        return;
+      }
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Omit<
+        ConverseCommandInput,
+        'modelId'
+      >;
+      const input: ConverseCommandInput = { modelId: decodeURIComponent(route[1]), ...body };
+      converseCalls.push(input);
+      try {
+        const { $metadata: _, ...output } = answer(input);
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(output));
+      } catch (err) {
+        res
+          .writeHead(400, { 'content-type': 'application/json', 'x-amzn-errortype': 'ValidationException' })
+          .end(JSON.stringify({ message: (err as Error).message }));
+      }
+    });
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', () => ok()));
+  return server;
+}
 
 const reply = (content: Message, stop: 'end_turn' | 'tool_use' = 'end_turn'): ConverseCommandOutput => ({
   $metadata: { httpStatusCode: 200 },
@@ -81,18 +114,20 @@ function answer(input: ConverseCommandInput): ConverseCommandOutput {
 }
 
 let h: Harness;
+let bedrock: Http2Server;
 beforeAll(async () => {
-  bedrock.on(ConverseCommand).callsFake(answer);
+  bedrock = await startBedrockStandIn();
   h = await startHarness({
     configPath: resolve(import.meta.dirname, '../fixtures/agents.config.json'),
     env: {
+      AWS_ENDPOINT_URL_BEDROCK_RUNTIME: `http://127.0.0.1:${(bedrock.address() as AddressInfo).port}`,
       BATON_MODEL_CONFIG: JSON.stringify({ provider: 'bedrock', modelId: MODEL_ID, region: 'us-east-1' }),
     },
   });
 });
 afterAll(async () => {
   await h?.close();
-  bedrock.restore();
+  await new Promise((ok) => bedrock?.close(ok));
 });
 
 describe('the research task with a Bedrock model configured', () => {
@@ -123,7 +158,7 @@ describe('the research task with a Bedrock model configured', () => {
       mode: 'model',
     });
 
-    const calls = bedrock.commandCalls(ConverseCommand).map((c) => c.args[0].input);
+    const calls = converseCalls;
     expect(calls.every((c) => c.modelId === MODEL_ID)).toBe(true);
     expect(calls).toHaveLength(7); // plan 1, research 2 + 2 (tool turn, answer), writing 1, review 1
 

@@ -43,7 +43,10 @@ export interface HarnessOptions {
   keep?: boolean;
   /** A Baton config of the test's choosing (default: test/fixtures/baton.config.json). */
   configPath?: string;
-  /** Extra environment for the in-process Lambdas (e.g. BATON_MODEL_CONFIG), restored on close. */
+  /**
+   * Extra environment of the runtime's process, restored on close: e.g. BATON_MODEL_CONFIG (read at
+   * synth, so in the template) or an AWS_ENDPOINT_URL_<SERVICE> the functions are given.
+   */
   env?: Record<string, string>;
 }
 

@@ -1,6 +1,6 @@
 /**
  * End to end through the local runtime: HTTP API -> SQS intake -> the synthesized state machine
- * -> in-process Lambdas -> DynamoDB/S3 emulators.
+ * -> the Lambdas' bundles (a sandbox pool each) -> DynamoDB/S3 emulators.
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -132,12 +132,14 @@ describe('a diamond plan of registered agents', () => {
 
 describe('a parallel fan-out', () => {
   it('runs independent steps at the same time', async () => {
-    // Prepare: a root, five sleepers that only depend on it, and a join
+    // Prepare: a root, five sleepers that only depend on it, and a join. Each sleeper runs in a
+    // sandbox of its own that starts cold (its bundle loads in ~0.5-1 s here, as in Lambda), so
+    // they sleep long enough for the overlap not to depend on how quickly five cold starts finish.
     const fan = ['p1', 'p2', 'p3', 'p4', 'p5'];
     const plan = {
       steps: [
         { id: 'root', agent: 'echo' },
-        ...fan.map((id) => ({ id, agent: 'sleep', input: { ms: 400 }, dependsOn: ['root'] })),
+        ...fan.map((id) => ({ id, agent: 'sleep', input: { ms: 3000 }, dependsOn: ['root'] })),
         { id: 'join', agent: 'echo', dependsOn: fan },
       ],
     };

@@ -1,0 +1,100 @@
+/**
+ * One local Lambda sandbox: a worker thread that loads a function's esbuild bundle (the file
+ * `cdk synth` wrote into the cloud assembly) and runs its handler, one invocation at a time.
+ * Plain JavaScript on purpose: no TypeScript loader runs here, as none runs in Lambda. Its
+ * process.env is the function's environment only (the parent passes it as the Worker's `env`).
+ *
+ * workerData: { file, exportName, compileCacheDir? }. Messages from the parent: { type: 'invoke', id, event
+ * (JSON text), context }. Answers: { type: 'result', id, ok: true, payload (JSON text) } or
+ * { type: 'result', id, ok: false, errorType, errorMessage, trace, fatal } (`fatal`: the sandbox
+ * failed to initialize and must be replaced).
+ */
+
+import { pathToFileURL } from 'node:url';
+import { parentPort, workerData } from 'node:worker_threads';
+
+const { file, exportName } = workerData;
+
+/** The Lambda runtime's error for an init failure, as AWS reports it. */
+function initFailure(err) {
+  const code = err && typeof err === 'object' ? err.code : undefined;
+  if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND')
+    return { errorType: 'Runtime.ImportModuleError', errorMessage: `Error: ${err.message}` };
+  return describe(err);
+}
+
+function describe(err) {
+  if (err instanceof Error) {
+    return {
+      errorType: err.name || 'Error',
+      errorMessage: err.message,
+      trace: String(err.stack ?? '').split('\n'),
+    };
+  }
+  return { errorType: 'Error', errorMessage: String(err) };
+}
+
+// Init: the module is loaded once per sandbox (its cold start), before the first invocation.
+const init = import(pathToFileURL(file).href).then(
+  (mod) => {
+    const handler = mod[exportName];
+    if (typeof handler !== 'function') {
+      const name =
+        file
+          .split('/')
+          .at(-1)
+          ?.replace(/\.m?js$/, '') ?? 'index';
+      return {
+        failure: {
+          errorType: 'Runtime.HandlerNotFound',
+          errorMessage: `${name}.${exportName} is undefined or not exported`,
+        },
+      };
+    }
+    return { handler };
+  },
+  (err) => ({ failure: initFailure(err) }),
+);
+
+function contextOf(c) {
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: c.functionName,
+    functionVersion: c.functionVersion,
+    invokedFunctionArn: c.invokedFunctionArn,
+    memoryLimitInMB: c.memoryLimitInMB,
+    awsRequestId: c.awsRequestId,
+    logGroupName: c.logGroupName,
+    logStreamName: c.logStreamName,
+    getRemainingTimeInMillis: () => Math.max(0, c.deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+parentPort.on('message', async (msg) => {
+  if (msg?.type !== 'invoke') return;
+  const { id } = msg;
+  const loaded = await init;
+  if (loaded.failure) {
+    parentPort.postMessage({ type: 'result', id, ok: false, fatal: true, ...loaded.failure });
+    return;
+  }
+  try {
+    const result = await loaded.handler(JSON.parse(msg.event), contextOf(msg.context));
+    parentPort.postMessage({ type: 'result', id, ok: true, payload: JSON.stringify(result ?? null) });
+  } catch (err) {
+    parentPort.postMessage({ type: 'result', id, ok: false, fatal: false, ...describe(err) });
+  }
+});
+
+// As in the Lambda runtime, an unhandled rejection ends the sandbox (the parent sees the exit).
+process.on('unhandledRejection', (reason) => {
+  parentPort.postMessage({
+    type: 'crash',
+    errorType: 'Runtime.UnhandledPromiseRejection',
+    errorMessage: String(reason),
+  });
+  process.exit(128);
+});
