@@ -21,7 +21,7 @@ import type { Construct } from 'constructs';
 import { ErrorNames } from '../../lambdas/core/errors.js';
 import { PlanContract } from '../../lambdas/core/states.js';
 import { ApprovalGate } from './approval-gate.js';
-import { equals, mapItem, payload, StepIteration as StepIterationState, task } from './contract.js';
+import { equals, mapItem, payload, StepIteration as StepIterationState, task, taskRef } from './contract.js';
 import { Finalization } from './finalize.js';
 import { LambdaTask } from './lambda-task.js';
 import { STATE } from './names.js';
@@ -47,7 +47,7 @@ export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.I
   const plan = new LambdaTask(scope, STATE.plan, {
     fn: fns.planner,
     contract: PlanContract,
-    payload: { taskId: task.at('taskId'), run: task.at('run') },
+    payload: { ...taskRef },
     result: { at: task.at('plan') },
   });
   plan.addCatch(ending.afterError, onError);
@@ -56,8 +56,7 @@ export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.I
   const runSteps = new sfn.Map(scope, STATE.runSteps, {
     itemsPath: planned.at('items').path,
     itemSelector: payload(StepIterationState, {
-      taskId: task.at('taskId'),
-      run: task.at('run'),
+      ...taskRef,
       stepId: mapItem.at('stepId'),
       agentFunction: mapItem.at('agentFunction'),
       timeoutSeconds: mapItem.at('timeoutSeconds'),

@@ -11,7 +11,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { ErrorNames } from '../../lambdas/core/errors.js';
 import { FinalizeContract } from '../../lambdas/core/states.js';
-import { equals, task } from './contract.js';
+import { equals, task, taskRef } from './contract.js';
 import { LambdaTask } from './lambda-task.js';
 import { STATE } from './names.js';
 
@@ -36,14 +36,14 @@ export class Finalization extends sfn.StateMachineFragment {
     this.afterError = new LambdaTask(this, STATE.finalizeAfterError, {
       fn: props.finalize,
       contract: FinalizeContract,
-      payload: { taskId: task.at('taskId'), run: task.at('run'), error: task.at('error') },
+      payload: { ...taskRef, error: task.at('error') },
     });
     this.afterError.next(taskFailed);
 
     const finalize = new LambdaTask(this, STATE.finalize, {
       fn: props.finalize,
       contract: FinalizeContract,
-      payload: { taskId: task.at('taskId'), run: task.at('run') },
+      payload: { ...taskRef },
       result: { at: task.at('outcome') },
     });
     finalize.addCatch(this.afterError, { errors: ['States.ALL'], resultPath: task.at('error').path });

@@ -13,7 +13,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { AttemptFailureContract } from '../../lambdas/core/states.js';
-import { equals, step } from './contract.js';
+import { equals, step, stepRef } from './contract.js';
 import { AgentTask, LambdaTask } from './lambda-task.js';
 import { STATE } from './names.js';
 
@@ -41,9 +41,7 @@ export class RetryLoop extends sfn.StateMachineFragment {
     const runFallback = new AgentTask(this, STATE.runFallback, {
       functionPath: retry.at('fallback').at('function'),
       payload: {
-        taskId: step.at('taskId'),
-        run: step.at('run'),
-        stepId: step.at('stepId'),
+        ...stepRef,
         attempt: retry.at('nextAttempt'),
         failure: retry.at('fallback').at('failure'),
       },
@@ -54,9 +52,7 @@ export class RetryLoop extends sfn.StateMachineFragment {
       fn: props.stepFailed,
       contract: AttemptFailureContract,
       payload: {
-        taskId: step.at('taskId'),
-        run: step.at('run'),
-        stepId: step.at('stepId'),
+        ...stepRef,
         attempt: retry.at('nextAttempt'),
         error: step.at('error'),
         phase: 'fallback',
@@ -70,9 +66,7 @@ export class RetryLoop extends sfn.StateMachineFragment {
       fn: props.stepFailed,
       contract: AttemptFailureContract,
       payload: {
-        taskId: step.at('taskId'),
-        run: step.at('run'),
-        stepId: step.at('stepId'),
+        ...stepRef,
         attempt: step.at('attempt'),
         error: step.at('error'),
       },

@@ -13,7 +13,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { AttemptFailureContract, CompleteContract, GateContract } from '../../lambdas/core/states.js';
 import { ApprovalGate } from './approval-gate.js';
-import { equals, step, TASK_TOKEN } from './contract.js';
+import { equals, step, stepRef, TASK_TOKEN } from './contract.js';
 import { AgentTask, LambdaTask } from './lambda-task.js';
 import { STATE } from './names.js';
 import { RetryLoop } from './retry-loop.js';
@@ -48,9 +48,7 @@ export class StepIteration extends sfn.StateMachineFragment {
       contract: GateContract,
       waitForTaskToken: true,
       payload: {
-        taskId: step.at('taskId'),
-        run: step.at('run'),
-        stepId: step.at('stepId'),
+        ...stepRef,
         taskToken: TASK_TOKEN,
       },
       // Bounded by what the dependencies can take (lambdas/core/bounds.ts), not a constant.
@@ -61,9 +59,7 @@ export class StepIteration extends sfn.StateMachineFragment {
       fn: fns.stepFailed,
       contract: AttemptFailureContract,
       payload: {
-        taskId: step.at('taskId'),
-        run: step.at('run'),
-        stepId: step.at('stepId'),
+        ...stepRef,
         attempt: step.at('attempt'),
         error: step.at('error'),
         phase: 'gate',
@@ -75,9 +71,7 @@ export class StepIteration extends sfn.StateMachineFragment {
     const runAgent = new AgentTask(this, STATE.runAgent, {
       functionPath: step.at('agentFunction'),
       payload: {
-        taskId: step.at('taskId'),
-        run: step.at('run'),
-        stepId: step.at('stepId'),
+        ...stepRef,
         attempt: step.at('attempt'),
       },
       timeoutSecondsPath: step.at('timeoutSeconds'),
@@ -88,9 +82,7 @@ export class StepIteration extends sfn.StateMachineFragment {
       contract: CompleteContract,
       // The attempt that produced the result: the agent's or the fallback's.
       payload: {
-        taskId: step.at('taskId'),
-        run: step.at('run'),
-        stepId: step.at('stepId'),
+        ...stepRef,
         attempt: step.at('agentResult').at('attempt'),
       },
     });
