@@ -53,8 +53,8 @@ export interface SynthAssemblyOptions {
   modelConfig?: string;
 }
 
-/** Assemblies kept in the cache; older ones are removed. */
-const KEEP = 4;
+/** Assemblies kept in the cache; older ones are removed (a full test run uses four or five). */
+const KEEP = 8;
 
 /** Synthesizes the stack with bundling (or takes it from the cache) and returns its assembly. */
 export function synthAssembly(
