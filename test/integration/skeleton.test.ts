@@ -328,4 +328,28 @@ describe('an artifact larger than a Lambda response (9 MiB)', () => {
     expect(body.byteLength).toBe(bytes);
     expect(createHash('sha256').update(body).digest('hex')).toBe(sha256);
   });
+
+  it('refuses a presigned URL with a forged signature', async () => {
+    // Prepare: the Location of a large artifact's download, its signature altered.
+    const taskId = await h.submit({
+      goal: 'big artifact',
+      plan: { steps: [{ id: 'make', agent: 'bulky', input: { bytes: 5 * 1024 * 1024 } }] },
+    });
+    await h.waitFor(taskId, ['SUCCEEDED']);
+    const [art] = (await h.api<{ artifacts: { id: string }[] }>('GET', `/tasks/${taskId}/artifacts`)).body
+      .artifacts;
+    const res = await fetch(`${h.rt.url}/tasks/${taskId}/artifacts/${art?.id}`, {
+      headers: { authorization: 'Bearer test-key' },
+      redirect: 'manual',
+    });
+    const forged = new URL(res.headers.get('location') ?? '');
+    const signature = forged.searchParams.get('X-Amz-Signature') ?? '';
+    forged.searchParams.set('X-Amz-Signature', `${signature.slice(0, -4)}0000`);
+
+    // Act
+    const download = await fetch(forged);
+
+    // Assess: S3 (s3rver locally) checks the signature.
+    expect(download.status).toBe(403);
+  });
 });
