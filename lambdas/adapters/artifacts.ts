@@ -1,5 +1,7 @@
 /** S3 artifact storage: `tasks/<taskId>/steps/<stepId>/<attempt>/<name>`, sha256 recorded. */
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { attachment } from '../core/attachment.js';
 import { BatonError, ErrorNames } from '../core/errors.js';
 import { artifactId, artifactKey, sha256Hex } from '../core/ids.js';
 import type { StoredArtifact } from './store.js';
@@ -60,6 +62,32 @@ export class ArtifactStore {
       return await res.Body.transformToByteArray();
     } catch (err) {
       throw new ArtifactStoreError(`Could not read artifact ${s3Key}`, { cause: err });
+    }
+  }
+
+  /**
+   * A short-lived presigned GET URL of the object (SigV4 query authentication with the calling
+   * function's credentials, so it stops working when they expire, whichever comes first). The
+   * response headers S3 sends are fixed by the URL: the recorded content type and an attachment
+   * disposition with the artifact's name.
+   */
+  async downloadUrl(
+    s3Key: string,
+    p: { contentType: string; fileName: string; expiresInSeconds: number },
+  ): Promise<string> {
+    try {
+      return await getSignedUrl(
+        this.s3,
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: s3Key,
+          ResponseContentType: p.contentType,
+          ResponseContentDisposition: attachment(p.fileName),
+        }),
+        { expiresIn: p.expiresInSeconds },
+      );
+    } catch (err) {
+      throw new ArtifactStoreError(`Could not sign a download of ${s3Key}`, { cause: err });
     }
   }
 }

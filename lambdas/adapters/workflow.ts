@@ -19,10 +19,20 @@ export class WorkflowError extends BatonError {
 }
 
 export class WorkflowClient {
+  /**
+   * `stateMachineArn`: needed to start executions and name their ARNs (the intake worker, the
+   * API); the functions the state machine calls only answer tokens and are not given it.
+   */
   constructor(
     private readonly sfn: SFNClient,
-    private readonly stateMachineArn: string,
+    private readonly stateMachineArn?: string,
   ) {}
+
+  private machine(): string {
+    if (!this.stateMachineArn)
+      throw new WorkflowError('This function is not given the state machine ARN (STATE_MACHINE_ARN)');
+    return this.stateMachineArn;
+  }
 
   static executionName(taskId: string, run: number): string {
     return `${taskId}-r${run}`;
@@ -30,7 +40,7 @@ export class WorkflowClient {
 
   /** The ARN of a run's execution (Standard workflows: execution ARNs derive from the state machine's). */
   executionArn(taskId: string, run: number): string {
-    return `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${WorkflowClient.executionName(taskId, run)}`;
+    return `${this.machine().replace(':stateMachine:', ':execution:')}:${WorkflowClient.executionName(taskId, run)}`;
   }
 
   /** Starts the run's execution; an execution of the same name already running counts as started. */
@@ -42,7 +52,7 @@ export class WorkflowClient {
     try {
       const res = await this.sfn.send(
         new StartExecutionCommand({
-          stateMachineArn: this.stateMachineArn,
+          stateMachineArn: this.machine(),
           name: WorkflowClient.executionName(taskId, run),
           input: JSON.stringify(input),
         }),

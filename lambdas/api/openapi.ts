@@ -187,7 +187,17 @@ export function openApiDocument(): Record<string, unknown> {
             idParam,
             { name: 'artifactId', in: 'path', required: true, schema: { type: 'string' } },
           ],
-          responses: { '200': { description: 'The artifact bytes, with its content type' }, ...problems },
+          responses: {
+            '200': {
+              description:
+                'The artifact bytes (artifacts up to 4 MiB), with its content type; `x-content-sha256` is their SHA-256',
+            },
+            '302': {
+              description:
+                'Larger artifacts: `location` is a presigned S3 URL valid for 5 minutes (follow it without the API credentials); `x-content-sha256` and `x-content-length` describe the bytes it serves',
+            },
+            ...problems,
+          },
         },
       },
       '/tasks/{id}/cancel': {

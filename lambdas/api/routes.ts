@@ -3,6 +3,7 @@ import type { Route } from '@middy/http-router';
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
 import { z } from 'zod';
 import { DecisionBody, ListApprovalsQuery } from '../core/approvals.js';
+import { attachment } from '../core/attachment.js';
 import { CreateTaskBody, CreateTaskResponse, ListEventsQuery, ListTasksQuery } from '../core/schemas.js';
 import {
   htmlPageResponse,
@@ -219,18 +220,28 @@ export function createRoutes(deps: ApiDeps): R[] {
       method: 'GET',
       path: '/tasks/{id}/artifacts/{artifactId}',
       handler: async (e: HttpEvent) => {
-        const { meta, body } = await readArtifact(deps, param(e, 'id'), param(e, 'artifactId'));
+        const download = await readArtifact(deps, param(e, 'id'), param(e, 'artifactId'));
+        const { meta } = download;
+        const described = { 'x-content-sha256': meta.sha256, 'x-content-length': String(meta.size) };
+        if (download.kind === 'redirect') {
+          // Past what a Lambda response carries: the client follows a short-lived presigned URL.
+          return {
+            statusCode: 302,
+            headers: { location: download.url, 'cache-control': 'no-store', ...described },
+            body: '',
+          };
+        }
         return {
           statusCode: 200,
           isBase64Encoded: true,
           headers: {
             'content-type': meta.contentType,
-            'content-length': String(body.byteLength),
-            'x-content-sha256': meta.sha256,
-            'content-disposition': `attachment; filename="${meta.name}"`,
+            'content-length': String(download.body.byteLength),
+            ...described,
+            'content-disposition': attachment(meta.name),
             'x-content-type-options': 'nosniff',
           },
-          body: Buffer.from(body).toString('base64'),
+          body: Buffer.from(download.body).toString('base64'),
         };
       },
     },

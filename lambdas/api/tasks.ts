@@ -17,11 +17,13 @@ import type {
   EventPort,
   IdempotencyPort,
   ResultPort,
+  StoredArtifact,
   TaskPort,
 } from '../core/ports.js';
 import {
   ArtifactRef,
   type CreateTaskBody,
+  LIMITS,
   type ListEventsQuery,
   type ListTasksQuery,
   type TaskStatus,
@@ -148,10 +150,30 @@ export async function listTaskArtifacts(deps: ApiDeps, taskId: string) {
   return { artifacts: arts.map((a) => ArtifactRef.parse(a)) };
 }
 
-export async function readArtifact(deps: ApiDeps, taskId: string, artifactId: string) {
-  const art = await deps.store.getArtifact(taskId, artifactId);
-  if (!art) throw new NotFoundError(`Task ${taskId} has no artifact ${artifactId}.`);
-  return { meta: art, body: await deps.artifacts.get(art.s3Key) };
+/**
+ * An artifact's bytes: up to LIMITS.maxInlineDownloadBytes served by the API itself, larger ones
+ * as a short-lived presigned S3 URL for the client to follow (the API answers 302).
+ */
+export type ArtifactDownload =
+  | { kind: 'inline'; meta: StoredArtifact; body: Uint8Array }
+  | { kind: 'redirect'; meta: StoredArtifact; url: string };
+
+export async function readArtifact(
+  deps: ApiDeps,
+  taskId: string,
+  artifactId: string,
+): Promise<ArtifactDownload> {
+  const meta = await deps.store.getArtifact(taskId, artifactId);
+  if (!meta) throw new NotFoundError(`Task ${taskId} has no artifact ${artifactId}.`);
+  if (meta.size > LIMITS.maxInlineDownloadBytes) {
+    const url = await deps.artifacts.downloadUrl(meta.s3Key, {
+      contentType: meta.contentType,
+      fileName: meta.name,
+      expiresInSeconds: LIMITS.downloadUrlSeconds,
+    });
+    return { kind: 'redirect', meta, url };
+  }
+  return { kind: 'inline', meta, body: await deps.artifacts.get(meta.s3Key) };
 }
 
 /**

@@ -55,11 +55,13 @@ const LambdaBase = {
   POWERTOOLS_SERVICE_NAME: z.string().optional(),
 };
 
-/** Every orchestrator function: the state store and the state machine whose tokens it answers. */
+/**
+ * Every orchestrator function: the state store. The functions the state machine calls answer task
+ * tokens, which need no state machine ARN (and cannot be given it: a dependency cycle).
+ */
 const OrchestratorBase = {
   ...LambdaBase,
   TABLE_NAME: Name,
-  STATE_MACHINE_ARN: Name,
 };
 
 /** The deployment's model (JSON ModelConfig); unset: the offline provider. */
@@ -95,7 +97,7 @@ export const RequestApprovalEnv = z.object({
 });
 export const ResolveApprovalEnv = z.object(OrchestratorBase);
 /** The SQS intake worker: starts executions of STATE_MACHINE_ARN. */
-export const IntakeEnv = z.object(OrchestratorBase);
+export const IntakeEnv = z.object({ ...OrchestratorBase, STATE_MACHINE_ARN: Name });
 
 export const ApiEnv = z.object({
   ...LambdaBase,

@@ -17,6 +17,13 @@ export const LIMITS = {
   maxSummaryChars: 4000,
   maxArtifactsPerStep: 50,
   maxArtifactBytes: 10 * 1024 * 1024,
+  /**
+   * Artifacts up to this size are served by the API function itself; larger ones are a 302 to a
+   * presigned S3 URL (a Lambda response is capped at 6 MB, and the body travels base64-encoded).
+   */
+  maxInlineDownloadBytes: 4 * 1024 * 1024,
+  /** How long a presigned artifact download URL is valid. */
+  downloadUrlSeconds: 300,
   /** Default and cap of a step's agent timeout. */
   defaultStepTimeoutSeconds: 300,
   maxStepTimeoutSeconds: 900,

@@ -29,7 +29,7 @@ type OrchestratorEnv = EnvOf<(typeof FUNCTION_ENV)[Exclude<FunctionName, 'api' |
 function wired(env: OrchestratorEnv): OrchestratorDeps {
   return {
     store: new TaskStore(documentClient(), env.TABLE_NAME),
-    workflow: new WorkflowClient(sfnClient(), env.STATE_MACHINE_ARN),
+    workflow: new WorkflowClient(sfnClient(), 'STATE_MACHINE_ARN' in env ? env.STATE_MACHINE_ARN : undefined),
     // Planner and StepFailed only (their schemas require it); the others run no agent.
     agentFunctions: 'BATON_AGENT_FUNCTIONS' in env ? env.BATON_AGENT_FUNCTIONS : {},
     ...('DEAD_LETTER_QUEUE_URL' in env

@@ -6,6 +6,7 @@ import { type CfnResource, type Stack, Token, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 
 /** How cdk-nag prints a stack's region or account: the value when concrete, else the pseudo parameter. */
 const pseudo = (value: string, name: string) => (Token.isUnresolved(value) ? `<${name}>` : value);
@@ -53,10 +54,14 @@ export function acknowledgeNagFindings(stack: Stack): void {
       'Step Functions invokes the function’s versions and aliases (CDK LambdaInvoke grant).',
     );
   }
-  ack(
-    `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:${pseudo(stack.region, 'AWS::Region')}:${pseudo(stack.account, 'AWS::AccountId')}:execution:${stack.stackName}-workflow:*]`,
-    'Cancel stops the executions of this state machine only; execution names are per task and run.',
-  );
+  for (const machine of all.filter((c): c is sfn.StateMachine => c instanceof sfn.StateMachine)) {
+    // grantExecution names the executions by the state machine's name, split out of its ARN.
+    const name = `{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${logicalId(stack, machine)}"}]}]}`;
+    ack(
+      `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:${pseudo(stack.region, 'AWS::Region')}:${pseudo(stack.account, 'AWS::AccountId')}:execution:${name}:*]`,
+      'Cancel stops the executions of this state machine only; execution names are per task and run.',
+    );
+  }
   ack(
     'AwsSolutions-SQS3',
     'TaskDeadLetters is itself the dead-letter destination of failed tasks (written by Finalize, read by operators).',

@@ -4,7 +4,7 @@
  * approvers, SSM SecureString for the link-signing secret). Construct ids are a contract:
  * renaming one replaces the resource (and loses a table's data).
  */
-import { ArnFormat, CfnOutput, Duration, Lazy, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Lazy, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -203,20 +203,13 @@ export class BatonStack extends Stack {
       Object.fromEntries([...agentFns].map(([n, f]) => [n, f.functionArn])),
     );
 
-    // A known name lets the callback functions be granted SendTask* on its ARN without a
-    // reference to the state machine, which references them (a dependency cycle otherwise).
-    const stateMachineName = `${this.stackName}-workflow`;
-    const stateMachineArn = this.formatArn({
-      service: 'states',
-      resource: 'stateMachine',
-      resourceName: stateMachineName,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
     // Base URL of approval links: the HTTP API's, made below (resolved at synth).
     const publicUrl = props.publicUrl ?? Lazy.string({ produce: () => this.api.apiEndpoint });
 
     // ---- orchestrator
-    const orchestratorEnv = { ...tableEnv, STATE_MACHINE_ARN: stateMachineArn };
+    // The functions the state machine calls cannot name it (a dependency cycle): they answer task
+    // tokens, which need no ARN. The intake worker and the API, which start and stop executions, get it.
+    const orchestratorEnv = { ...tableEnv };
     const orchestrator = (id: string, handler: string, env: Record<string, string>) => {
       const fn = new BatonFunction(this, id, {
         entry: 'lambdas/orchestrator/handlers.ts',
@@ -279,8 +272,8 @@ export class BatonStack extends Stack {
       retention: logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    // No fixed name: CloudFormation names it, so an update that replaces it does not collide.
     this.stateMachine = new sfn.StateMachine(this, 'Workflow', {
-      stateMachineName,
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromChainable(
         buildDefinition(new Construct(this, 'States'), {
@@ -299,15 +292,21 @@ export class BatonStack extends Stack {
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
     for (const fn of agentFns.values()) fn.grantInvoke(this.stateMachine);
-    // Whoever ends a step releases its dependents' gates; approvals answer their own tokens.
-    for (const fn of [gate, stepFailed, complete, requestApproval, resolveApproval]) {
-      fn.addToRolePolicy(
+    // Whoever ends a step releases its dependents' gates; approvals answer their own tokens. A
+    // policy of its own, not the functions' default policies: the state machine refers to those
+    // functions, so their default policies cannot refer to it (CloudFormation would see a cycle).
+    new iam.Policy(this, 'TaskTokenCallbacks', {
+      statements: [
         new iam.PolicyStatement({
           actions: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'],
-          resources: [stateMachineArn],
+          resources: [this.stateMachine.stateMachineArn],
         }),
-      );
-    }
+      ],
+      roles: [gate, stepFailed, complete, requestApproval, resolveApproval].map((fn) => {
+        if (!fn.role) throw new Error(`Function ${fn.node.id} has no role`);
+        return fn.role;
+      }),
+    });
 
     const intakeFn = orchestrator(
       'IntakeWorker',
@@ -329,7 +328,7 @@ export class BatonStack extends Stack {
       environment: environment(FUNCTION_ENV.api, {
         ...storeEnv,
         INTAKE_QUEUE_URL: intake.queueUrl,
-        STATE_MACHINE_ARN: stateMachineArn,
+        STATE_MACHINE_ARN: this.stateMachine.stateMachineArn,
         BATON_AGENT_NAMES: [...agentFns.keys()].join(','),
         ...approvalSecretEnv,
         BATON_PUBLIC_URL: publicUrl,
@@ -341,26 +340,14 @@ export class BatonStack extends Stack {
     apiFn.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
-        resources: [stateMachineArn],
+        resources: [this.stateMachine.stateMachineArn],
       }),
     );
     this.table.grantReadWriteData(apiFn);
     this.bucket.grantRead(apiFn);
     intake.grantSendMessages(apiFn);
     // Cancel stops the task's executions.
-    apiFn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['states:StopExecution', 'states:DescribeExecution'],
-        resources: [
-          this.formatArn({
-            service: 'states',
-            resource: 'execution',
-            resourceName: `${stateMachineName}:*`,
-            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-          }),
-        ],
-      }),
-    );
+    this.stateMachine.grantExecution(apiFn, 'states:StopExecution', 'states:DescribeExecution');
 
     const integration = new HttpLambdaIntegration('ApiIntegration', apiFn);
     this.api = new apigw.HttpApi(this, 'HttpApi', {

@@ -76,6 +76,8 @@ export interface LocalRuntime {
   /** The template's functions by logical id, each running its bundle in sandboxes of its own. */
   functions: ReadonlyMap<string, LocalFunction>;
   stepFunctions: LocalStepFunctions;
+  /** The state machine's ARN (its name is the template's logical id; CloudFormation makes one up in AWS). */
+  stateMachineArn: string;
   /** Resolves when no execution is running. */
   idle(): Promise<void>;
   close(): Promise<void>;
@@ -283,6 +285,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     assemblyDir: assembly.dir,
     functions,
     stepFunctions,
+    stateMachineArn: smArn,
     idle: () => stepFunctions.idle(),
     async close() {
       if (closed) return;

@@ -78,6 +78,8 @@ export function defaultLocalNames(queueUrl: (name: string) => string): LocalName
     },
     getAtt(id, attribute, r) {
       if (r.Type === 'AWS::Lambda::Function' && attribute === 'Arn') return arn('lambda', `function:${id}`);
+      if (r.Type === 'AWS::StepFunctions::StateMachine' && attribute === 'Name')
+        return (r.Properties?.StateMachineName as string | undefined) ?? id;
       if (r.Type === 'AWS::SQS::Queue' && attribute === 'Arn') return arn('sqs', `baton-${id}`);
       if (r.Type === 'AWS::SQS::Queue' && attribute === 'QueueName') return `baton-${id}`;
       if (r.Type.startsWith('AWS::DynamoDB::') && attribute === 'Arn')

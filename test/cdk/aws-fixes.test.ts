@@ -127,6 +127,21 @@ describe('the stack in any partition, replaceable, and guarded', () => {
     expect(synth.asl.States[STATE.runSteps]).toMatchObject({ ResultPath: null });
   });
 
+  it('leaves the state machine unnamed, so a replacing update cannot collide with the old one', () => {
+    // Assess: no fixed name; the callers answer tokens through a policy that refers to its ARN.
+    expect(machine?.Properties).not.toHaveProperty('StateMachineName');
+    const machineId = Object.keys(raw.Resources).find((id) => raw.Resources[id] === machine);
+    const callbacks = Object.values(raw.Resources).filter(
+      (r) =>
+        r.Type === 'AWS::IAM::Policy' &&
+        JSON.stringify(r.Properties?.PolicyDocument).includes('states:SendTaskSuccess') &&
+        Array.isArray(r.Properties?.Roles) &&
+        r.Properties.Roles.length === 5,
+    );
+    expect(callbacks).toHaveLength(1);
+    expect(JSON.stringify(callbacks[0]?.Properties?.PolicyDocument)).toContain(`{"Ref":"${machineId}"}`);
+  });
+
   it('protects the table from deletion', () => {
     synth.template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
       Replicas: [Match.objectLike({ DeletionProtectionEnabled: true })],

@@ -330,6 +330,63 @@ describe('approval timeouts', () => {
   });
 });
 
+describe('a dependent of an approval that takes longer than a day', () => {
+  const DAY = 24 * 3600;
+
+  it('keeps waiting through 25 h of engine time (its wait is bounded by the gate, not by 24 h) and runs after the approval', async () => {
+    // Prepare: g waits up to 3 days for its approval; d depends on g.
+    const taskId = await submit({
+      goal: 'a slow approver',
+      plan: {
+        steps: [
+          { id: 'g', agent: 'echo', approval: 'before', approvalTimeoutSeconds: 3 * DAY },
+          { id: 'd', agent: 'echo', dependsOn: ['g'] },
+        ],
+      },
+    });
+    const approval = await pendingApproval(taskId, 'step');
+
+    // Act: 25 hours pass on the engine's clock (every timer due by then fires), then g is approved.
+    h.rt.stepFunctions.advanceClock(25 * 3600);
+    await new Promise((r) => setTimeout(r, 1000));
+    const meanwhile = await h.task(taskId);
+    const decided = await h.api('POST', `/approvals/${approval.id}/decision`, { decision: 'approve' });
+    const done = await ended(taskId);
+
+    // Assess: after the 25 h nothing had timed out; then both steps ran.
+    expect(meanwhile.status).toBe('AWAITING_APPROVAL');
+    expect(stepOf(meanwhile, 'g').status).toBe('AWAITING_APPROVAL');
+    expect(stepOf(meanwhile, 'd').status).toBe('WAITING');
+    expect(decided.status).toBe(200);
+    expect(done.status).toBe('SUCCEEDED');
+    expect(done.plan.steps.map((s) => [s.id, s.status])).toEqual([
+      ['g', 'SUCCEEDED'],
+      ['d', 'SUCCEEDED'],
+    ]);
+  });
+
+  it('times out on that clock too: a gate whose one-day window passes on it is rejected', async () => {
+    // Prepare
+    const taskId = await submit({
+      goal: 'nobody answers for a day',
+      plan: {
+        steps: [
+          { id: 'g', agent: 'echo', approval: 'before', approvalTimeoutSeconds: DAY },
+          { id: 'd', agent: 'echo', dependsOn: ['g'] },
+        ],
+      },
+    });
+    await pendingApproval(taskId, 'step');
+    // Act
+    h.rt.stepFunctions.advanceClock(DAY + 1);
+    const done = await ended(taskId);
+    // Assess
+    expect(done.status).toBe('FAILED');
+    expect(stepOf(done, 'g')).toMatchObject({ status: 'FAILED', error: { name: 'Baton.ApprovalTimedOut' } });
+    expect(stepOf(done, 'd').status).not.toBe('SUCCEEDED');
+  });
+});
+
 describe('plan approval gate', () => {
   it('shows the plan to the approver and runs nothing before the approval', async () => {
     // Prepare

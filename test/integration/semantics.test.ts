@@ -309,7 +309,7 @@ describe('cancellation', () => {
     expect(events.some((e) => e.type === 'StepSucceeded')).toBe(false);
     expect(events.filter((e) => e.type === 'TaskCancelled')).toHaveLength(1);
     const exec = await h.rt.stepFunctions.handle('DescribeExecution', {
-      executionArn: `arn:aws:states:us-east-1:000000000000:execution:Baton-workflow:${taskId}-r1`,
+      executionArn: `${h.rt.stateMachineArn.replace(':stateMachine:', ':execution:')}:${taskId}-r1`,
     });
     expect(exec.status).toBe('ABORTED');
     const again = await h.api('POST', `/tasks/${taskId}/cancel`);

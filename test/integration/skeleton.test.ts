@@ -230,7 +230,9 @@ describe('bad input', () => {
     expect(res.body.issues).toEqual([
       {
         path: 'plan.steps[0].agent',
-        message: expect.stringContaining('unknown agent "nobody"; known agents: coding, data, echo, fail'),
+        message: expect.stringContaining(
+          'unknown agent "nobody"; known agents: bulky, coding, data, echo, fail',
+        ),
       },
     ]);
   });
@@ -279,5 +281,75 @@ describe('bad input', () => {
     const created = res.body.tasks.map((t) => t.createdAt);
     expect(created).toEqual([...created].sort().reverse());
     expect((await h.api('GET', '/tasks?status=NOPE')).status).toBe(400);
+  });
+});
+
+describe('an artifact larger than a Lambda response (9 MiB)', () => {
+  const bytes = 9 * 1024 * 1024;
+  /** The bytes the `bulky` fixture agent makes: byte i = (i * 31 + 7) mod 256. */
+  const expected = Buffer.alloc(bytes);
+  for (let i = 0; i < bytes; i++) expected[i] = (i * 31 + 7) & 0xff;
+  const sha256 = createHash('sha256').update(expected).digest('hex');
+
+  it('is stored whole and downloaded through a presigned S3 redirect, without the API credentials', async () => {
+    // Prepare: a one-step task whose agent returns a 9 MiB binary artifact.
+    const taskId = await h.submit({
+      goal: 'big artifact',
+      plan: { steps: [{ id: 'make', agent: 'bulky', input: { bytes } }] },
+    });
+    expect((await h.waitFor(taskId, ['SUCCEEDED', 'FAILED'])).status).toBe('SUCCEEDED');
+    const list = await h.api<{ artifacts: { id: string; size: number; sha256: string }[] }>(
+      'GET',
+      `/tasks/${taskId}/artifacts`,
+    );
+    const [art] = list.body.artifacts;
+    expect(art).toMatchObject({ size: bytes, sha256 });
+
+    // Act: the API answers 302; the client follows the Location with no Authorization header.
+    const res = await fetch(`${h.rt.url}/tasks/${taskId}/artifacts/${art?.id}`, {
+      headers: { authorization: 'Bearer test-key' },
+      redirect: 'manual',
+    });
+    const location = res.headers.get('location') ?? '';
+    const download = await fetch(location);
+    const body = Buffer.from(await download.arrayBuffer());
+
+    // Assess: a presigned, short-lived URL of that object; the bytes are the agent's, sha256 and all.
+    expect(res.status).toBe(302);
+    expect(res.headers.get('x-content-sha256')).toBe(sha256);
+    expect(res.headers.get('x-content-length')).toBe(String(bytes));
+    const url = new URL(location);
+    expect(url.searchParams.get('X-Amz-Algorithm')).toBe('AWS4-HMAC-SHA256');
+    expect(url.searchParams.get('X-Amz-Expires')).toBe('300');
+    expect(url.pathname).toContain(`tasks/${taskId}/steps/make/1/blob.bin`);
+    expect(download.status).toBe(200);
+    expect(download.headers.get('content-type')).toBe('application/octet-stream');
+    expect(download.headers.get('content-disposition')).toContain('filename="blob.bin"');
+    expect(body.byteLength).toBe(bytes);
+    expect(createHash('sha256').update(body).digest('hex')).toBe(sha256);
+  });
+
+  it('refuses a presigned URL with a forged signature', async () => {
+    // Prepare: the Location of a large artifact's download, its signature altered.
+    const taskId = await h.submit({
+      goal: 'big artifact',
+      plan: { steps: [{ id: 'make', agent: 'bulky', input: { bytes: 5 * 1024 * 1024 } }] },
+    });
+    await h.waitFor(taskId, ['SUCCEEDED']);
+    const [art] = (await h.api<{ artifacts: { id: string }[] }>('GET', `/tasks/${taskId}/artifacts`)).body
+      .artifacts;
+    const res = await fetch(`${h.rt.url}/tasks/${taskId}/artifacts/${art?.id}`, {
+      headers: { authorization: 'Bearer test-key' },
+      redirect: 'manual',
+    });
+    const forged = new URL(res.headers.get('location') ?? '');
+    const signature = forged.searchParams.get('X-Amz-Signature') ?? '';
+    forged.searchParams.set('X-Amz-Signature', `${signature.slice(0, -4)}0000`);
+
+    // Act
+    const download = await fetch(forged);
+
+    // Assess: S3 (s3rver locally) checks the signature.
+    expect(download.status).toBe(403);
   });
 });

@@ -15,6 +15,7 @@ import { ArtifactStore, ArtifactStoreError } from '../../lambdas/adapters/artifa
 import { IntakeQueue, QueueError } from '../../lambdas/adapters/queue.js';
 import { InvalidCursorError, StoreError, TaskStore } from '../../lambdas/adapters/store.js';
 import { WorkflowClient, WorkflowError } from '../../lambdas/adapters/workflow.js';
+import { attachment } from '../../lambdas/core/attachment.js';
 import { Events } from '../../lambdas/core/events.js';
 import { sha256Hex } from '../../lambdas/core/ids.js';
 
@@ -239,5 +240,45 @@ describe('ArtifactStore (S3) and IntakeQueue (SQS)', () => {
       MessageBody: '{"taskId":"t","run":1,"traceId":"tr"}',
     });
     await expect(q.send({ taskId: 't', run: 1, traceId: 'tr' })).rejects.toBeInstanceOf(QueueError);
+  });
+});
+
+describe('ArtifactStore download URLs', () => {
+  it('presigns a short-lived GET of exactly that object, with its type and name fixed in the URL', async () => {
+    // Prepare: a client with static credentials (presigning is computed locally, no call is made)
+    const client = new S3Client({
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
+    });
+    const store = new ArtifactStore(client, 'bkt');
+    // Act
+    const url = new URL(
+      await store.downloadUrl('tasks/t/steps/s/1/report "final".pdf', {
+        contentType: 'application/pdf',
+        fileName: 'report "final".pdf',
+        expiresInSeconds: 300,
+      }),
+    );
+    // Assess
+    expect(url.hostname).toBe('bkt.s3.eu-west-1.amazonaws.com');
+    expect(decodeURIComponent(url.pathname)).toBe('/tasks/t/steps/s/1/report "final".pdf');
+    expect(url.searchParams.get('X-Amz-Expires')).toBe('300');
+    expect(url.searchParams.get('X-Amz-Credential')).toMatch(
+      /^AKIDEXAMPLE\/\d{8}\/eu-west-1\/s3\/aws4_request$/,
+    );
+    expect(url.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
+    expect(url.searchParams.get('response-content-type')).toBe('application/pdf');
+    expect(url.searchParams.get('response-content-disposition')).toBe(
+      `attachment; filename="report _final_.pdf"; filename*=UTF-8''report%20%22final%22.pdf`,
+    );
+  });
+});
+
+describe('attachment (Content-Disposition)', () => {
+  it('keeps a plain name, and quotes only safe ASCII while the extended form carries the exact name', () => {
+    expect(attachment('a.txt')).toBe(`attachment; filename="a.txt"; filename*=UTF-8''a.txt`);
+    expect(attachment('zürich\\(1).csv')).toBe(
+      `attachment; filename="z_rich_(1).csv"; filename*=UTF-8''z%C3%BCrich%5C%281%29.csv`,
+    );
   });
 });

@@ -11,6 +11,7 @@ import {
   type RunOptions,
   type StateMachine,
 } from 'aws-local-stepfunctions';
+import type { EngineClock, EngineTimer } from './clock.js';
 import { lambdaFunctionName, lambdaInvokeParameters, type TaskInfo, unwrapTaskInput } from './definition.js';
 import { finishRecord, historyEntry, type LibraryEvent, type Outcome, pushEvent } from './history.js';
 import {
@@ -68,6 +69,8 @@ export interface ExecutorOptions {
   store: ExecutionStore;
   tokens: TaskTokens;
   timeouts: TimeoutErrors;
+  /** The engine's timers (task timeouts). */
+  clock: EngineClock;
   invokeLambda: LocalLambdaInvoker;
   integrations: Record<string, LocalServiceIntegration>;
   defaultTaskTimeoutSeconds: number;
@@ -247,18 +250,16 @@ export class Executor {
     if (token !== undefined) {
       return this.waitForCallback(run, info, token, parameters, timeoutSeconds, heartbeatSeconds);
     }
-    let timer: NodeJS.Timeout | undefined;
+    let timer: EngineTimer | undefined;
     let onHalt: (() => void) | undefined;
     const interrupted = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            this.opts.timeouts.create(
-              'States.Timeout',
-              `Task did not complete within TimeoutSeconds=${timeoutSeconds}`,
-            ),
+      timer = this.opts.clock.after(timeoutSeconds, () =>
+        reject(
+          this.opts.timeouts.create(
+            'States.Timeout',
+            `Task did not complete within TimeoutSeconds=${timeoutSeconds}`,
           ),
-        timerMs(timeoutSeconds),
+        ),
       );
       onHalt = () => reject(new ExecutionEndedError());
       run.halt.signal.addEventListener('abort', onHalt, { once: true });
@@ -266,7 +267,7 @@ export class Executor {
     try {
       return await Promise.race([this.callTarget(info, parameters), interrupted]);
     } finally {
-      clearTimeout(timer);
+      this.opts.clock.cancel(timer);
       if (onHalt) run.halt.signal.removeEventListener('abort', onHalt);
     }
   }

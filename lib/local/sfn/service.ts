@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { EngineClock } from './clock.js';
 import { invalidDefinition, prepareDefinition } from './definition.js';
 import { type ActiveRun, Executor, type RegisteredMachine } from './executor.js';
 import { finishRecord, pushEvent } from './history.js';
@@ -63,6 +64,7 @@ export class LocalStepFunctions {
   private readonly store: ExecutionStore;
   private readonly timeouts = new TimeoutErrors();
   private readonly tokens: TaskTokens;
+  private readonly clock = new EngineClock();
   private readonly executor: Executor;
   private readonly machines = new Map<string, RegisteredMachine>();
   private readonly records = new Map<string, ExecutionRecord>();
@@ -73,11 +75,12 @@ export class LocalStepFunctions {
   constructor(opts: LocalStepFunctionsOptions) {
     this.log = opts.log ?? (() => undefined);
     this.store = new ExecutionStore(opts.dataDir);
-    this.tokens = new TaskTokens(this.timeouts);
+    this.tokens = new TaskTokens(this.timeouts, this.clock);
     this.executor = new Executor({
       store: this.store,
       tokens: this.tokens,
       timeouts: this.timeouts,
+      clock: this.clock,
       invokeLambda: opts.invokeLambda,
       integrations: opts.serviceIntegrations ?? {},
       defaultTaskTimeoutSeconds: opts.defaultTaskTimeoutSeconds ?? DEFAULT_TASK_TIMEOUT_SECONDS,
@@ -111,6 +114,14 @@ export class LocalStepFunctions {
       tasks: prepared.tasks,
       stateContext: prepared.stateContext,
     });
+  }
+
+  /**
+   * Tests only: moves the engine's clock `seconds` forward, so task, callback and heartbeat
+   * timeouts that would fire by then fire now (lib/local/sfn/clock.ts). Nothing in AWS does this.
+   */
+  advanceClock(seconds: number): void {
+    this.clock.advance(seconds);
   }
 
   /** One AWSStepFunctions JSON-protocol operation. Throws SfnServiceError on service errors. */

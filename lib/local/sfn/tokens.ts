@@ -5,8 +5,9 @@
  * a closed token answers TaskTimedOut, an unknown one InvalidToken (as in AWS).
  */
 import { randomBytes } from 'node:crypto';
+import type { EngineClock, EngineTimer } from './clock.js';
 import type { TimeoutErrors } from './library-errors.js';
-import { isObject, type Json, SfnServiceError, timerMs } from './types.js';
+import { isObject, type Json, SfnServiceError } from './types.js';
 
 /** How many closed tokens are remembered (to answer TaskTimedOut rather than InvalidToken). */
 const MAX_CLOSED_TOKENS = 100_000;
@@ -49,8 +50,8 @@ export interface PendingTask {
   /** The open tokens of the task's execution; the task removes itself when it closes. */
   readonly owner: Set<string>;
   readonly heartbeatSeconds?: number;
-  heartbeatTimer?: NodeJS.Timeout;
-  timeoutTimer?: NodeJS.Timeout;
+  heartbeatTimer?: EngineTimer;
+  timeoutTimer?: EngineTimer;
   resolve: (output: Json) => void;
   reject: (error: Error) => void;
 }
@@ -69,7 +70,10 @@ export class TaskTokens {
   private readonly pending = new Map<string, PendingTask>();
   private readonly closed = new Set<string>();
 
-  constructor(private readonly timeouts: TimeoutErrors) {}
+  constructor(
+    private readonly timeouts: TimeoutErrors,
+    private readonly clock: EngineClock,
+  ) {}
 
   /** Opens a callback task; the promise settles with its output or rejects with its error. */
   open(token: string, options: OpenTaskOptions): { task: PendingTask; result: Promise<Json> } {
@@ -88,14 +92,14 @@ export class TaskTokens {
     this.pending.set(token, opened);
     options.owner.add(token);
     const seconds = options.timeoutSeconds;
-    opened.timeoutTimer = setTimeout(() => {
+    opened.timeoutTimer = this.clock.after(seconds, () => {
       this.settle(opened, {
         error: this.timeouts.create(
           'States.Timeout',
           `Task did not complete within TimeoutSeconds=${seconds}`,
         ),
       });
-    }, timerMs(seconds));
+    });
     this.heartbeat(opened);
     return { task: opened, result };
   }
@@ -117,16 +121,16 @@ export class TaskTokens {
   /** (Re-)arms the heartbeat timer of a task that has HeartbeatSeconds. */
   heartbeat(task: PendingTask): void {
     if (task.heartbeatSeconds === undefined) return;
-    clearTimeout(task.heartbeatTimer);
+    this.clock.cancel(task.heartbeatTimer);
     const seconds = task.heartbeatSeconds;
-    task.heartbeatTimer = setTimeout(() => {
+    task.heartbeatTimer = this.clock.after(seconds, () => {
       this.settle(task, {
         error: this.timeouts.create(
           'States.HeartbeatTimeout',
           `No heartbeat received within HeartbeatSeconds=${seconds}`,
         ),
       });
-    }, timerMs(seconds));
+    });
   }
 
   /** Closes the task (once; later calls do nothing) and settles its promise. */
@@ -139,8 +143,8 @@ export class TaskTokens {
       const oldest = this.closed.values().next().value;
       if (oldest !== undefined) this.closed.delete(oldest);
     }
-    clearTimeout(task.timeoutTimer);
-    clearTimeout(task.heartbeatTimer);
+    this.clock.cancel(task.timeoutTimer);
+    this.clock.cancel(task.heartbeatTimer);
     if ('output' in outcome) task.resolve(outcome.output);
     else task.reject(outcome.error);
   }
