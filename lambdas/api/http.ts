@@ -17,6 +17,7 @@ import {
   UnauthorizedError,
   ValidationError,
 } from '../core/errors.js';
+import { jsonProblem } from '../core/json.js';
 import { LIMITS } from '../core/schemas.js';
 
 export type HttpEvent = APIGatewayProxyEventV2;
@@ -186,6 +187,14 @@ export function parseBody<T>(event: HttpEvent, schema: ZodType<T>): T {
     value = JSON.parse(raw);
   } catch (err) {
     throw new ValidationError(`The body is not valid JSON: ${(err as Error).message}`);
+  }
+  // The limits of stored JSON (depth, key length, reserved keys), before the schema walks it.
+  const limit = jsonProblem(value);
+  if (limit) {
+    const path = limit.path ? `body.${limit.path}` : 'body';
+    throw new ValidationError(`The body is not valid: ${path}: ${limit.message}`, [
+      { path, message: limit.message },
+    ]);
   }
   return validate(schema, value, 'body');
 }

@@ -15,6 +15,10 @@ export const LIMITS = {
   /** An agent's JSON `output`, serialized. Larger results belong in artifacts. */
   maxAgentOutputBytes: 32 * 1024,
   maxSummaryChars: 4000,
+  /** Nesting of any JSON a request or an agent hands in, counted from the body or the output itself. */
+  maxJsonDepth: 32,
+  /** Length of any object key in that JSON. */
+  maxJsonKeyChars: 256,
   maxArtifactsPerStep: 50,
   maxArtifactBytes: 10 * 1024 * 1024,
   /** Default and cap of a step's agent timeout. */

@@ -103,6 +103,55 @@ describe('bodies', () => {
   });
 });
 
+describe('user JSON', () => {
+  it('refuses inputs nested deeper than 32 levels (here 1,100) with a 400 naming the limit and the place, and stays up', async () => {
+    // Prepare
+    const before = await taskCount();
+    const body = `{"goal":"deep","plan":{"steps":[{"id":"a","agent":"echo"}]},"inputs":{"x":${'['.repeat(1100)}${']'.repeat(1100)}}}`;
+    // Act
+    const res = await h.api('POST', '/tasks', body);
+    // Assess
+    expect(res.status).toBe(400);
+    expect(res.body.issues).toEqual([
+      {
+        path: expect.stringMatching(/^body\.inputs\.x(\[0\])+$/),
+        message: expect.stringContaining('deeper than 32 levels'),
+      },
+    ]);
+    expect(await taskCount()).toBe(before);
+    expect((await h.api('GET', '/healthz')).status).toBe(200);
+  });
+
+  it('refuses a "__proto__" key anywhere with a 400, and creates nothing', async () => {
+    const before = await taskCount();
+    const res = await h.api(
+      'POST',
+      '/tasks',
+      '{"goal":"g","plan":{"steps":[{"id":"a","agent":"echo","input":{"__proto__":{"x":1}}}]}}',
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.issues).toEqual([
+      { path: 'body.plan.steps[0].input.__proto__', message: 'the key "__proto__" is reserved' },
+    ]);
+    expect(await taskCount()).toBe(before);
+  });
+
+  it('keeps keys such as "constructor" in inputs, step inputs and agent outputs, end to end', async () => {
+    // Prepare: JSON whose keys break the SDK's map marshalling
+    const odd = { constructor: { name: 'c' }, prototype: [1], toString: 'x', hasOwnProperty: null };
+    // Act
+    const taskId = await h.submit({
+      goal: 'odd keys',
+      plan: { steps: [{ id: 'constructor', agent: 'echo', input: odd }] },
+      inputs: odd,
+    });
+    const done = await h.waitFor(taskId, ['SUCCEEDED', 'FAILED']);
+    // Assess: the step ran and its output (the echo of its input) came back as sent
+    expect(done.status).toBe('SUCCEEDED');
+    expect(JSON.stringify(done.plan.steps[0]?.output)).toContain(JSON.stringify(odd));
+  });
+});
+
 describe('problem documents', () => {
   it('keep status a number in a 409 about an ended task; the task status is its own member', async () => {
     // Prepare
