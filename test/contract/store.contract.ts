@@ -422,7 +422,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         same((await store.getResults('t1')).get('a')?.output);
         same((await store.getAttempt('t1', 1, 'a', 1))?.output);
         const [event] = await store.allEvents('t1');
-        same((event?.data as { output?: unknown }).output);
+        if (event?.type !== 'StepSucceeded') throw new Error(`expected StepSucceeded, got ${event?.type}`);
+        same(event.data.output);
       });
     });
 
