@@ -23,6 +23,7 @@
  */
 import type { z } from 'zod';
 import { ContractViolationError, NonRetryableError } from '../core/errors.js';
+import { jsonProblem } from '../core/json.js';
 import {
   type AgentArtifact,
   type AgentContext,
@@ -150,8 +151,8 @@ export function checkAgentOutput(agentName: string, raw: unknown, agent?: AgentM
       `Agent "${agentName}" returned output that breaks ${what}: ${issues}`,
       cause === undefined ? undefined : { cause },
     );
-  const notJson = nonJsonPath(raw);
-  if (notJson) throw broken('the agent contract', `${notJson.path}: ${notJson.message}`);
+  const notJson = jsonProblem(raw);
+  if (notJson) throw broken('the agent contract', `${notJson.path || '(output)'}: ${notJson.message}`);
   const parsed = AgentOutput.safeParse(raw);
   if (!parsed.success) throw broken('the agent contract', issuesText(parsed.error, '(output)'), parsed.error);
   if (agent && isAgentDefinition(agent)) {
@@ -166,38 +167,4 @@ function issuesText(error: z.ZodError, root: string, prefix = ''): string {
   return error.issues
     .map((i) => `${i.path.length ? prefix + i.path.join('.') : root}: ${i.message}`)
     .join('; ');
-}
-
-const MAX_DEPTH = 64;
-
-/** The first place where `value` is not plain JSON data, if any. */
-function nonJsonPath(value: unknown): { path: string; message: string } | undefined {
-  const seen = new Set<object>();
-  const walk = (v: unknown, path: string, depth: number): { path: string; message: string } | undefined => {
-    if (v === null || typeof v === 'string' || typeof v === 'boolean') return undefined;
-    if (typeof v === 'number')
-      return Number.isFinite(v) ? undefined : { path, message: `${v} is not a JSON number` };
-    if (typeof v === 'undefined') return undefined; // an absent field; AgentOutput decides where it may be
-    if (typeof v !== 'object') return { path, message: `a ${typeof v} is not JSON data` };
-    if (seen.has(v)) return { path, message: 'refers back to itself (circular)' };
-    if (depth > MAX_DEPTH) return { path, message: `nested deeper than ${MAX_DEPTH} levels` };
-    const proto = Object.getPrototypeOf(v);
-    if (!Array.isArray(v) && proto !== Object.prototype && proto !== null) {
-      return { path, message: `a ${proto?.constructor?.name ?? 'class'} instance is not JSON data` };
-    }
-    seen.add(v);
-    const entries: [string, unknown][] = Array.isArray(v)
-      ? v.map((item, i) => [`[${i}]`, item])
-      : Object.entries(v).map(([k, item]) => [`.${k}`, item]);
-    for (const [key, item] of entries) {
-      if (Array.isArray(v) && item === undefined)
-        return { path: `${path}${key}`, message: 'undefined is not JSON data' };
-      const found = walk(item, `${path}${key}`, depth + 1);
-      if (found) return found;
-    }
-    seen.delete(v);
-    return undefined;
-  };
-  const found = walk(value, '', 0);
-  return found && { path: found.path.replace(/^\./, '') || '(output)', message: found.message };
 }

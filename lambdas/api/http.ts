@@ -17,6 +17,7 @@ import {
   UnauthorizedError,
   ValidationError,
 } from '../core/errors.js';
+import { jsonProblem } from '../core/json.js';
 import { LIMITS } from '../core/schemas.js';
 
 export type HttpEvent = APIGatewayProxyEventV2;
@@ -30,7 +31,13 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
   };
 }
 
-/** RFC 9457 problem document. */
+/** The members RFC 9457 defines: an extension member never replaces one of them. */
+const PROBLEM_MEMBERS = new Set(['type', 'title', 'status', 'detail', 'instance']);
+
+/**
+ * RFC 9457 problem document. `extra` holds extension members (`issues`, a conflict's
+ * `taskStatus` …) and `instance`; one named like another standard member is dropped.
+ */
 export function problem(
   status: number,
   title: string,
@@ -45,7 +52,8 @@ export function problem(
       title,
       status,
       detail,
-      ...extra,
+      ...(typeof extra.instance === 'string' ? { instance: extra.instance } : {}),
+      ...Object.fromEntries(Object.entries(extra).filter(([k]) => !PROBLEM_MEMBERS.has(k))),
     }),
   };
 }
@@ -171,7 +179,7 @@ export function parseBody<T>(event: HttpEvent, schema: ZodType<T>): T {
     );
   }
   const type = event.headers?.['content-type'] ?? 'application/json';
-  if (!/^application\/(.+\+)?json/i.test(type)) {
+  if (!isJsonMediaType(type)) {
     throw new ValidationError(`Send the body as application/json (got ${type}).`);
   }
   let value: unknown;
@@ -180,7 +188,21 @@ export function parseBody<T>(event: HttpEvent, schema: ZodType<T>): T {
   } catch (err) {
     throw new ValidationError(`The body is not valid JSON: ${(err as Error).message}`);
   }
+  // The limits of stored JSON (depth, key length, reserved keys), before the schema walks it.
+  const limit = jsonProblem(value);
+  if (limit) {
+    const path = limit.path ? `body.${limit.path}` : 'body';
+    throw new ValidationError(`The body is not valid: ${path}: ${limit.message}`, [
+      { path, message: limit.message },
+    ]);
+  }
   return validate(schema, value, 'body');
+}
+
+/** `application/json` or a `+json` type (RFC 6839), parameters allowed: the whole type, not a prefix. */
+export function isJsonMediaType(contentType: string): boolean {
+  const essence = (contentType.split(';')[0] ?? '').trim().toLowerCase();
+  return essence === 'application/json' || /^application\/[a-z0-9!#$&^_.-]+\+json$/.test(essence);
 }
 
 export function validate<T>(schema: ZodType<T>, value: unknown, where: string): T {

@@ -4,7 +4,14 @@ import type { APIGatewayProxyResultV2 } from 'aws-lambda';
 import { z } from 'zod';
 import { DecisionBody, ListApprovalsQuery } from '../core/approvals.js';
 import { attachment } from '../core/attachment.js';
-import { CreateTaskBody, CreateTaskResponse, ListEventsQuery, ListTasksQuery } from '../core/schemas.js';
+import { ValidationError } from '../core/errors.js';
+import {
+  CreateTaskBody,
+  CreateTaskResponse,
+  ListEventsQuery,
+  ListTasksQuery,
+  PathId,
+} from '../core/schemas.js';
 import {
   htmlPageResponse,
   renderApprovalPage,
@@ -43,7 +50,25 @@ const DeadLettersQuery = z.object({
 
 type R = Route<HttpEvent, APIGatewayProxyResultV2>;
 
-const param = (e: HttpEvent, name: string) => decodeURIComponent(e.pathParameters?.[name] ?? '');
+/**
+ * A path parameter, percent-decoded and checked (PathId: the charset and length of every id the
+ * API hands out): a malformed escape or an id no resource can have is a 400, not a store call.
+ */
+const param = (e: HttpEvent, name: string): string => {
+  const raw = e.pathParameters?.[name] ?? '';
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(raw);
+  } catch {
+    throw new ValidationError(`The path segment {${name}} is not valid percent-encoding.`, [
+      {
+        path: `path.${name}`,
+        message: 'is not valid percent-encoding (a "%" must start a %XX escape of UTF-8)',
+      },
+    ]);
+  }
+  return validate(PathId, decoded, `path.${name}`);
+};
 
 /** A query parameter given exactly once (API Gateway joins repeated ones with commas). */
 const single = (e: HttpEvent, name: string) => {
@@ -92,6 +117,8 @@ function pageRoute(deps: ApiDeps, fn: (e: HttpEvent, id: string) => Promise<Page
       const formAction = `${base.pathname.replace(/\/+$/, '')}/approvals/${encodeURIComponent(id)}`;
       return pageResponse(await fn(e, id), formAction);
     } catch (err) {
+      // A link whose id cannot be an approval id (bad escape, wrong charset or length) is not valid.
+      if (err instanceof ValidationError) return htmlPageResponse(403, renderErrorPage(403));
       deps.log?.({
         level: 'error',
         message: 'Approval page failed',

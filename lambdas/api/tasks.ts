@@ -191,7 +191,7 @@ export async function cancelTask(
   if (status === 'CANCELLED') return { taskId, status: 'CANCELLED' };
   if (['SUCCEEDED', 'DEGRADED', 'FAILED'].includes(status)) {
     throw new ConflictError(`Task ${taskId} already ended ${status}; there is nothing to cancel.`, {
-      status,
+      taskStatus: status,
     });
   }
   await deps.store.appendEvent(
@@ -218,7 +218,7 @@ export async function redriveTask(
   const { status } = await getTaskView(deps, taskId);
   if (status !== 'FAILED' && status !== 'DEGRADED') {
     throw new ConflictError(`Only FAILED or DEGRADED tasks can be redriven; task ${taskId} is ${status}.`, {
-      status,
+      taskStatus: status,
     });
   }
   const run = task.run + 1;

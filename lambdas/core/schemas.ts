@@ -15,6 +15,10 @@ export const LIMITS = {
   /** An agent's JSON `output`, serialized. Larger results belong in artifacts. */
   maxAgentOutputBytes: 32 * 1024,
   maxSummaryChars: 4000,
+  /** Nesting of any JSON a request or an agent hands in, counted from the body or the output itself. */
+  maxJsonDepth: 32,
+  /** Length of any object key in that JSON. */
+  maxJsonKeyChars: 256,
   maxArtifactsPerStep: 50,
   maxArtifactBytes: 10 * 1024 * 1024,
   /**
@@ -74,6 +78,13 @@ export const StepId = z
     /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/,
     'use 1-64 letters, digits, "_" or "-", starting with a letter or digit',
   );
+/**
+ * What an id in a request path may be: the charset and length of every id the API hands out
+ * (task ids, artifact ids, approval ids), far below DynamoDB's key size limits.
+ */
+export const PathId = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,128}$/, 'is not an id: use 1-128 letters, digits, "_" or "-"');
 export const AgentName = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,39}$/, 'use 1-40 lowercase letters, digits or "-", starting with a letter');

@@ -155,6 +155,7 @@ const BLOCKED_RANGES: { reason: string; v: 'ipv4' | 'ipv6'; net: string; prefix:
   { reason: 'reserved address', v: 'ipv4', net: '192.0.0.0', prefix: 24 },
   { reason: 'documentation address', v: 'ipv4', net: '192.0.2.0', prefix: 24 },
   { reason: 'private address', v: 'ipv4', net: '192.168.0.0', prefix: 16 },
+  { reason: 'deprecated 6to4 relay anycast address', v: 'ipv4', net: '192.88.99.0', prefix: 24 },
   { reason: 'benchmarking address', v: 'ipv4', net: '198.18.0.0', prefix: 15 },
   { reason: 'documentation address', v: 'ipv4', net: '198.51.100.0', prefix: 24 },
   { reason: 'documentation address', v: 'ipv4', net: '203.0.113.0', prefix: 24 },
@@ -162,8 +163,15 @@ const BLOCKED_RANGES: { reason: string; v: 'ipv4' | 'ipv6'; net: string; prefix:
   { reason: 'reserved address', v: 'ipv4', net: '240.0.0.0', prefix: 4 },
   { reason: 'unspecified address', v: 'ipv6', net: '::', prefix: 128 },
   { reason: 'loopback address', v: 'ipv6', net: '::1', prefix: 128 },
+  { reason: 'local-use NAT64 address', v: 'ipv6', net: '64:ff9b:1::', prefix: 48 },
   { reason: 'discard-only address', v: 'ipv6', net: '100::', prefix: 64 },
+  { reason: 'dummy address', v: 'ipv6', net: '100:0:0:1::', prefix: 64 },
+  // IETF protocol assignments: Teredo (2001::/32, which embeds an IPv4 address), benchmarking,
+  // ORCHID and the rest; none is a web server an agent needs to reach.
+  { reason: 'IETF protocol assignment (e.g. Teredo)', v: 'ipv6', net: '2001::', prefix: 23 },
   { reason: 'documentation address', v: 'ipv6', net: '2001:db8::', prefix: 32 },
+  { reason: 'documentation address', v: 'ipv6', net: '3fff::', prefix: 20 },
+  { reason: 'segment routing (SRv6) address', v: 'ipv6', net: '5f00::', prefix: 16 },
   { reason: 'private (unique local) address', v: 'ipv6', net: 'fc00::', prefix: 7 },
   { reason: 'link-local address', v: 'ipv6', net: 'fe80::', prefix: 10 },
   { reason: 'site-local address', v: 'ipv6', net: 'fec0::', prefix: 10 },
@@ -201,13 +209,19 @@ function ipv6Bytes(ip: string): number[] | undefined {
   return bytes.length === 16 ? bytes : undefined;
 }
 
-/** The IPv4 address embedded in an IPv4-mapped, -compatible, NAT64 or 6to4 IPv6 address. */
+/**
+ * The IPv4 address embedded in an IPv4-mapped (::ffff:0:0/96), SIIT IPv4-translated
+ * (::ffff:0:0:0/96), IPv4-compatible (::/96), NAT64 (64:ff9b::/96) or 6to4 (2002::/16) address.
+ * Other prefixes of the IANA special-purpose registry that embed IPv4 (local-use NAT64
+ * 64:ff9b:1::/48, Teredo 2001::/32) are refused whole (BLOCKED_RANGES).
+ */
 function embeddedIpv4(ip: string): string | undefined {
   const b = ipv6Bytes(ip);
   if (!b) return undefined;
   const zeros = (from: number, to: number) => b.slice(from, to).every((x) => x === 0);
   const v4 = (at: number) => b.slice(at, at + 4).join('.');
   if (zeros(0, 10) && b[10] === 0xff && b[11] === 0xff) return v4(12); // ::ffff:a.b.c.d
+  if (zeros(0, 8) && b[8] === 0xff && b[9] === 0xff && zeros(10, 12)) return v4(12); // ::ffff:0:a.b.c.d
   if (zeros(0, 12) && !zeros(12, 16) && !(zeros(12, 15) && b[15] === 1)) return v4(12); // ::a.b.c.d
   if (b[0] === 0x00 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && zeros(4, 12)) return v4(12); // 64:ff9b::/96
   if (b[0] === 0x20 && b[1] === 0x02) return v4(2); // 2002::/16

@@ -525,10 +525,48 @@ async function createBuckets(template: CfnTemplate, names: LocalNames, s3: S3Cli
 
 const TEXTUAL = /^(text\/|application\/(json|problem\+json|x-www-form-urlencoded|xml|javascript))/i;
 
-async function serveApi(fn: LocalFunction, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** API Gateway's HTTP API payload quota: a larger request never reaches the function. */
+export const MAX_API_REQUEST_BYTES = 10 * 1024 * 1024;
+
+/** API Gateway's own answer to a request over its payload quota (not the API's problem+json). */
+function entityTooLarge(res: ServerResponse): void {
+  const body = JSON.stringify({ message: 'Request Entity Too Large' });
+  res.writeHead(413, {
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(body)),
+    connection: 'close',
+  });
+  res.end(body);
+}
+
+/**
+ * The request body, read up to MAX_API_REQUEST_BYTES: a declared larger Content-Length is refused
+ * before any of it is read, a longer stream as soon as it passes the quota (undefined: answered).
+ */
+async function readRequestBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer | undefined> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_API_REQUEST_BYTES) {
+    entityTooLarge(res);
+    req.resume();
+    return undefined;
+  }
   const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const raw = Buffer.concat(chunks);
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).byteLength;
+    if (size > MAX_API_REQUEST_BYTES) {
+      entityTooLarge(res);
+      req.destroy();
+      return undefined;
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function serveApi(fn: LocalFunction, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const raw = await readRequestBody(req, res);
+  if (!raw) return;
   const url = new URL(req.url ?? '/', 'http://local');
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers))

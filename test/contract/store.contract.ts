@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidCursorError } from '../../lambdas/adapters/store.js';
 import type { ApprovalDecision } from '../../lambdas/core/approvals.js';
-import type { EventData, NewEvent, NewEventOf } from '../../lambdas/core/events.js';
+import { type EventData, Events, type NewEvent, type NewEventOf } from '../../lambdas/core/events.js';
 import type {
   ApprovalItem,
   DeadLetterRecord,
@@ -18,7 +18,7 @@ import type {
   StoredTask,
   StorePorts,
 } from '../../lambdas/core/ports.js';
-import type { Plan, TaskStatus } from '../../lambdas/core/schemas.js';
+import type { Json, Plan, TaskStatus } from '../../lambdas/core/schemas.js';
 
 const task = (taskId: string, createdAt = '2030-01-01T00:00:00.000Z'): StoredTask => ({
   taskId,
@@ -367,6 +367,63 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.getAttempt('t1', 1, 'a', 2)).toEqual(rec);
         expect(await store.getAttempt('t1', 1, 'a', 1)).toBeUndefined();
         expect(await store.getAttempt('t1', 2, 'a', 2)).toBeUndefined();
+      });
+    });
+
+    describe('user JSON', () => {
+      /** JSON that a DynamoDB map cannot hold as sent: SDK-hostile keys and 40 levels of nesting. */
+      const hostile = (): Json => {
+        let deep: Json = { leaf: true };
+        for (let i = 0; i < 40; i++) deep = { [`l${i}`]: deep };
+        return {
+          constructor: 'c',
+          prototype: [1],
+          toString: { valueOf: 'x' },
+          hasOwnProperty: null,
+          '': 'empty key',
+          deep,
+          list: [[[[[[{ constructor: { name: 'n' } }]]]]]],
+        };
+      };
+
+      it('keeps inputs, step inputs, agent outputs and event data exactly as sent', async () => {
+        // Prepare
+        const store = await makeStore();
+        const json = hostile();
+        const withInput: Plan = {
+          ...plan('echo'),
+          steps: plan('echo').steps.map((st) => ({ ...st, input: { json } })),
+        };
+        // Act
+        await store.createTask(task('t1'), { json });
+        await store.putPlan('t1', withInput);
+        await store.putResult('t1', { stepId: 'a', run: 1, status: 'SUCCEEDED', output: json, at: at(1) });
+        const rec = {
+          stepId: 'a',
+          run: 1,
+          attempt: 1,
+          agent: 'echo',
+          summary: 's',
+          output: json,
+          artifacts: [],
+          at: at(1),
+        };
+        await store.putAttempt('t1', rec);
+        await store.appendEvent(
+          Events.stepSucceeded(
+            { taskId: 't1', traceId: 'tr', run: 1, stepId: 'a' },
+            { attempt: 1, agent: 'echo', summary: 's', output: json, artifacts: [] },
+          ),
+        );
+        // Assess: JSON text round trips (a `__proto__` key never gets this far: lambdas/core/json.ts)
+        const same = (v: unknown) => expect(JSON.stringify(v)).toBe(JSON.stringify(json));
+        same((await store.getInputs('t1')).json);
+        same((await store.getPlan('t1'))?.steps[0]?.input.json);
+        same((await store.getResults('t1')).get('a')?.output);
+        same((await store.getAttempt('t1', 1, 'a', 1))?.output);
+        const [event] = await store.allEvents('t1');
+        if (event?.type !== 'StepSucceeded') throw new Error(`expected StepSucceeded, got ${event?.type}`);
+        same(event.data.output);
       });
     });
 

@@ -1,5 +1,6 @@
 /**
- * Events in the task partition `TASK#<id>`: `EVT#<eventId>` items, immutable (conditional put on
+ * Events in the task partition `TASK#<id>`: `EVT#<eventId>` items (the envelope as attributes, `data`
+ * as JSON text in `dataJson`: table.ts jsonAttr), immutable (conditional put on
  * a deterministic id), ordered by the LSI `bySeq` on `lsi1sk = SEQ#<seq, 12 digits>`. The
  * sequence is the task's COUNTER item. Appending an event also projects the task's status onto
  * META (tasks.ts): the status its type moves to (`taskStatusEffect`, lambdas/core/events.ts), and AWAITING_APPROVAL while
@@ -19,7 +20,9 @@ import {
   DynamoTable,
   type Item,
   isConditionalFailure,
+  jsonAttr,
   taskPk as pk,
+  readJsonAttrs,
   StoreError,
   TABLE_INDEXES,
 } from './table.js';
@@ -46,7 +49,13 @@ export class DynamoEvents implements EventPort {
     );
     const seq = Number(counter.Attributes?.seq);
     const event = recordedEvent(e, seq, new Date().toISOString());
-    const created = await this.t.putIfAbsent({ ...key, lsi1sk: seqKey(seq), ...event });
+    const { data, ...envelope } = event;
+    const created = await this.t.putIfAbsent({
+      ...key,
+      lsi1sk: seqKey(seq),
+      ...envelope,
+      ...jsonAttr('data', data),
+    });
     if (!created) return undefined;
     const effect = taskStatusEffect(event);
     if (effect.status) await this.projectStatus(e.taskId, effect.status, seq, event.at);
@@ -158,7 +167,7 @@ export class DynamoEvents implements EventPort {
 
 /** A stored event item, checked against its type's schema (the table's keys are dropped). */
 function toEvent(item: Item): TaskEvent {
-  const parsed = TaskEvent.safeParse(item);
+  const parsed = TaskEvent.safeParse(readJsonAttrs(item, ['data']));
   if (!parsed.success) {
     throw new StoreError(`Event ${String(item.sk)} of ${String(item.pk)} does not match its schema`, {
       cause: parsed.error,

@@ -3,12 +3,30 @@
  *   RESULT#<stepId>                  the step's outcome (what dependents and finalize read); a
  *                                    SUCCEEDED one is final across runs
  *   ATTEMPT#r<run>#<stepId>#<n>      what an agent attempt produced, before the step completes
+ * (the agent's `output` as JSON text in `outputJson`, table.ts jsonAttr)
  */
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { AttemptRecord, ResultPort, StepResult } from '../../core/ports.js';
-import { DynamoTable, isConditionalFailure, taskPk as pk, StoreError, strip } from './table.js';
+import {
+  DynamoTable,
+  type Item,
+  isConditionalFailure,
+  jsonAttr,
+  taskPk as pk,
+  readJsonAttrs,
+  StoreError,
+  strip,
+} from './table.js';
 
 const attemptSk = (run: number, stepId: string, attempt: number) => `ATTEMPT#r${run}#${stepId}#${attempt}`;
+
+/** An agent's output is the agent's JSON: stored as JSON text (table.ts jsonAttr). */
+function withJsonOutput<T extends { output?: unknown }>(rec: T): Item {
+  const { output, ...rest } = rec;
+  return { ...rest, ...jsonAttr('output', output) };
+}
+
+const fromItem = (item: Item): Item => readJsonAttrs(strip(item), ['output']);
 
 export class DynamoResults implements ResultPort {
   private readonly t: DynamoTable;
@@ -21,7 +39,7 @@ export class DynamoResults implements ResultPort {
       await this.t.ddb.send(
         new PutCommand({
           TableName: this.t.name,
-          Item: { pk: pk(taskId), sk: `RESULT#${result.stepId}`, ...result },
+          Item: { pk: pk(taskId), sk: `RESULT#${result.stepId}`, ...withJsonOutput(result) },
           ConditionExpression: 'attribute_not_exists(pk) OR (#run < :run AND #status <> :ok)',
           ExpressionAttributeNames: { '#run': 'run', '#status': 'status' },
           ExpressionAttributeValues: { ':run': result.run, ':ok': 'SUCCEEDED' },
@@ -36,11 +54,15 @@ export class DynamoResults implements ResultPort {
 
   async getResults(taskId: string): Promise<Map<string, StepResult>> {
     const items = await this.t.queryPrefix(pk(taskId), 'RESULT#');
-    return new Map(items.map((i) => [i.stepId as string, strip(i) as StepResult]));
+    return new Map(items.map((i) => [i.stepId as string, fromItem(i) as StepResult]));
   }
 
   async putAttempt(taskId: string, rec: AttemptRecord): Promise<void> {
-    await this.t.putIfAbsent({ pk: pk(taskId), sk: attemptSk(rec.run, rec.stepId, rec.attempt), ...rec });
+    await this.t.putIfAbsent({
+      pk: pk(taskId),
+      sk: attemptSk(rec.run, rec.stepId, rec.attempt),
+      ...withJsonOutput(rec),
+    });
   }
 
   async getAttempt(
@@ -56,6 +78,6 @@ export class DynamoResults implements ResultPort {
         ConsistentRead: true,
       }),
     );
-    return res.Item ? (strip(res.Item) as AttemptRecord) : undefined;
+    return res.Item ? (fromItem(res.Item) as AttemptRecord) : undefined;
   }
 }

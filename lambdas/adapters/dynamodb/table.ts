@@ -97,6 +97,36 @@ export class DynamoTable {
 }
 
 /** The item without its key attributes: the record the adapter wrote. */
+/**
+ * User JSON (a task's inputs, its plan with the step inputs, agent outputs, event data) is stored
+ * as JSON text, one string attribute `<name>Json`: any JSON comes back as it was sent. As a
+ * DynamoDB map it would not: the SDK's marshalling throws on a key named `constructor` and drops
+ * one named `__proto__`, and DynamoDB refuses more than 32 levels of nesting. Nothing queries
+ * into these attributes.
+ */
+export function jsonAttr(name: string, value: unknown): Item {
+  return value === undefined ? {} : { [`${name}Json`]: JSON.stringify(value) };
+}
+
+/**
+ * The item with each JSON-text attribute `<name>Json` read back into `<name>` (an item written
+ * before JSON text, with a map under `<name>`, is read as it is).
+ */
+export function readJsonAttrs(item: Item, names: readonly string[]): Item {
+  const out: Item = { ...item };
+  for (const name of names) {
+    const text = out[`${name}Json`];
+    delete out[`${name}Json`];
+    if (typeof text !== 'string') continue;
+    try {
+      out[name] = JSON.parse(text);
+    } catch (err) {
+      throw new StoreError(`${String(item.sk)} of ${String(item.pk)}: ${name} is not JSON`, { cause: err });
+    }
+  }
+  return out;
+}
+
 export function strip(item: Item): Item {
   const { pk: _p, sk: _s, lsi1sk: _l, ...rest } = item;
   return rest;

@@ -3,8 +3,8 @@
  *   META      goal, trace id, policy, run, the status projection (written by events.ts) and the
  *             listing keys: `gsi1pk = STATUS#<status>` (byStatus), `gsi2pk = TASKS` (byCreated),
  *             both sorted by `<createdAt>#<taskId>`
- *   INPUTS    the request's inputs
- *   PLAN      the validated plan (written once)
+ *   INPUTS    the request's inputs (JSON text, table.ts jsonAttr)
+ *   PLAN      the validated plan (written once; JSON text)
  *   COUNTER   the event sequence, started at 0 here and advanced by events.ts
  */
 import {
@@ -21,7 +21,9 @@ import {
   decodeCursor,
   encodeCursor,
   isConditionalFailure,
+  jsonAttr,
   taskPk as pk,
+  readJsonAttrs,
   StoreError,
   TABLE_INDEXES,
 } from './table.js';
@@ -33,7 +35,7 @@ export class DynamoTasks implements TaskPort {
   }
 
   async createTask(task: StoredTask, inputs: Record<string, Json>): Promise<void> {
-    await this.t.putIfAbsent({ pk: pk(task.taskId), sk: 'INPUTS', inputs });
+    await this.t.putIfAbsent({ pk: pk(task.taskId), sk: 'INPUTS', ...jsonAttr('inputs', inputs) });
     await this.t.putIfAbsent({ pk: pk(task.taskId), sk: 'COUNTER', seq: 0 });
     await this.t.putIfAbsent({
       pk: pk(task.taskId),
@@ -69,11 +71,11 @@ export class DynamoTasks implements TaskPort {
     const res = await this.t.ddb.send(
       new GetCommand({ TableName: this.t.name, Key: { pk: pk(taskId), sk: 'INPUTS' } }),
     );
-    return (res.Item?.inputs as Record<string, Json>) ?? {};
+    return res.Item ? ((readJsonAttrs(res.Item, ['inputs']).inputs as Record<string, Json>) ?? {}) : {};
   }
 
   async putPlan(taskId: string, plan: Plan): Promise<Plan> {
-    const created = await this.t.putIfAbsent({ pk: pk(taskId), sk: 'PLAN', plan });
+    const created = await this.t.putIfAbsent({ pk: pk(taskId), sk: 'PLAN', ...jsonAttr('plan', plan) });
     if (created) return plan;
     return (await this.getPlan(taskId)) as Plan;
   }
@@ -82,7 +84,7 @@ export class DynamoTasks implements TaskPort {
     const res = await this.t.ddb.send(
       new GetCommand({ TableName: this.t.name, Key: { pk: pk(taskId), sk: 'PLAN' }, ConsistentRead: true }),
     );
-    return res.Item?.plan as Plan | undefined;
+    return res.Item ? (readJsonAttrs(res.Item, ['plan']).plan as Plan | undefined) : undefined;
   }
 
   async listTasks(opts: { status?: TaskStatus; limit: number; cursor?: string }): Promise<TaskPage> {

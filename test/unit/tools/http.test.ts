@@ -272,6 +272,22 @@ describe('http tool', () => {
     expect(nonPublicReason('fe80::1')).toMatch(/link-local/);
     expect(nonPublicReason('::')).toMatch(/unspecified/);
   });
+
+  it('refuses every IPv6 prefix of the IANA special-purpose registry that embeds or stands for IPv4', () => {
+    // Assess: SIIT (IPv4-translated), local-use NAT64, Teredo, and 6to4 of a private address
+    expect(nonPublicReason('::ffff:0:7f00:1')).toMatch(/loopback.*embedded/);
+    expect(nonPublicReason('::ffff:0:169.254.169.254')).toMatch(/link-local.*embedded/);
+    expect(nonPublicReason('64:ff9b:1::a9fe:a9fe')).toMatch(/local-use NAT64/);
+    expect(nonPublicReason('64:ff9b:1:ffff::1')).toMatch(/local-use NAT64/);
+    expect(nonPublicReason('2001:0:4136:e378:8000:63bf:3fff:fdd2')).toMatch(/Teredo/);
+    expect(nonPublicReason('2002:a00:1::1')).toMatch(/private.*embedded/);
+    expect(nonPublicReason('3fff::1')).toMatch(/documentation/);
+    expect(nonPublicReason('5f00::1')).toMatch(/segment routing/);
+    expect(nonPublicReason('192.88.99.1')).toMatch(/6to4 relay/);
+    // ...and public NAT64 / 6to4 forms of public addresses stay allowed
+    expect(nonPublicReason('64:ff9b::5db8:d822')).toBeUndefined();
+    expect(nonPublicReason('2002:5db8:d822::1')).toBeUndefined();
+  });
 });
 
 describe('http tool DNS handling', () => {
