@@ -19,6 +19,8 @@
  * - fail: always throws; checked to throw an Error that says which step failed (the harness turns it
  *   into Baton.AgentFailed), every time, with nothing carried over.
  * - hang: never returns (it exists to test step timeouts); only checked to load as a function.
+ * - bulky: makes one binary artifact of `input.bytes` bytes (large-download tests); any input is
+ *   valid, so (2) does not apply.
  * - tally: a registered agent made with defineAgent: every check applies, as for built-ins.
  * A newly registered agent without a case here fails the "every agent has a case" test.
  */
@@ -139,6 +141,7 @@ const CASES: Record<string, Case> = {
   },
   fail: { throws: /^fail-step always fails$/ },
   hang: { notRun: 'never returns by design (step-timeout tests)' },
+  bulky: { valid: [{ input: { bytes: 16 } }, { input: { bytes: 1024 } }] },
   tally: {
     valid: [{ input: { words: ['heat', 'pumps'] } }, { input: { words: ['solar', 'panels', 'roof'] } }],
     bad: { input: { words: 'heat pumps' }, message: /^tally input is not valid: input\.words: / },

@@ -164,6 +164,7 @@ describe('the agent catalog', () => {
       'fail',
       'hang',
       'tally',
+      'bulky',
     ]);
   });
 });
