@@ -78,6 +78,8 @@ export interface LocalRuntime {
   /** The template's functions by logical id, each running its bundle in sandboxes of its own. */
   functions: ReadonlyMap<string, LocalFunction>;
   stepFunctions: LocalStepFunctions;
+  /** Local IAM: the identities and the check another local endpoint plugs in (lib/local/iam/index.ts). */
+  iam: LocalIam;
   /** Resolves when no execution is running. */
   idle(): Promise<void>;
   close(): Promise<void>;
@@ -320,6 +322,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     assemblyDir: assembly.dir,
     functions,
     stepFunctions,
+    iam,
     idle: () => stepFunctions.idle(),
     async close() {
       if (closed) return;

@@ -26,10 +26,6 @@ const JSON_TARGET_PREFIX: Record<Exclude<FrontedService, 's3'>, string> = {
 /** Query parameters of a presigned URL, dropped before s3rver sees the request. */
 const PRESIGN_QUERY = /^X-Amz-(Algorithm|Credential|Date|Expires|SignedHeaders|Signature|Security-Token)$/i;
 
-export interface Front {
-  server: Server;
-}
-
 /** Creates (does not listen) the front of `service`, forwarding to `backend` (http://host:port). */
 export function createAuthorizingFront(
   service: FrontedService,
