@@ -81,6 +81,11 @@ export class LocalIam {
     return { accessKeyId, secretAccessKey };
   }
 
+  /** The issued identities (access key id and principal; never the secret), the admin's included. */
+  identities(): { accessKeyId: string; principal: Principal }[] {
+    return [...this.byKey].map(([accessKeyId, { principal }]) => ({ accessKeyId, principal }));
+  }
+
   private arnContext(): ArnContext {
     return { region: this.region, account: this.account, stateMachineOfToken: this.stateMachineOfToken };
   }
