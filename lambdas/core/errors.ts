@@ -72,6 +72,8 @@ export const ErrorNames = {
 
   /* ---- local mode and the CLI (lib/local, bin) */
   EmulatorError: 'Baton.EmulatorError',
+  /** Local IAM refused an emulated AWS call (lib/local/iam). */
+  LocalAccessDenied: 'Baton.LocalAccessDenied',
   SqsPollerError: 'Baton.SqsPollerError',
   TemplateError: 'Baton.TemplateError',
   LocalRuntimeError: 'Baton.LocalRuntimeError',

@@ -15,6 +15,11 @@
  *   there; its receipt handle format (the message id inside).
  * - s3rver: only its documented `callback()`.
  * Nothing here is module-level state: every `startEmulators` call has its own.
+ *
+ * With `iam` (what the local runtime passes), each emulator sits behind an authorizing front
+ * (lib/local/iam/front.ts): the endpoint URLs are the fronts', which verify each request's SigV4
+ * signature, check its IAM calls against the caller's role policies and answer a refusal in the
+ * service's AWS error shape; the emulators themselves listen on loopback ports of their own.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -25,6 +30,8 @@ import { isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import { createRequestHandler } from 'local-aws-sqs';
 import { BatonError, ErrorNames } from '../../lambdas/core/errors.js';
+import { createAuthorizingFront } from './iam/front.js';
+import type { LocalIam } from './iam/local-iam.js';
 
 export type EmulatedService = 'dynamodb' | 's3' | 'sqs';
 
@@ -44,6 +51,11 @@ export interface StartEmulatorsOptions {
   host?: string;
   /** 0 or missing = ephemeral. Fix them when queue URLs are stored across restarts. */
   ports?: { dynamodb?: number; s3?: number; sqs?: number };
+  /**
+   * Local IAM: every request must be SigV4-signed by one of its identities (verified) and is
+   * checked against that identity's policies. Without it the emulators accept any request.
+   */
+  iam?: LocalIam;
 }
 
 export class EmulatorError extends BatonError {
@@ -59,8 +71,11 @@ export class EmulatorError extends BatonError {
 export const LOCAL_REGION = 'us-east-1';
 /** The account in emulated ARNs and queue URLs: dynalite's default, and lib/local/template.ts's. */
 export const LOCAL_ACCOUNT_ID = '000000000000';
-/** s3rver only accepts requests signed with this key pair; dynalite and SQS accept any. */
-const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+/**
+ * s3rver only accepts requests signed with this key pair; dynalite and SQS accept any. It is also
+ * local IAM's admin identity (the runtime's own process), which is authenticated but never checked.
+ */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
 /**
  * Environment that points SDK v3 clients created with no options at the emulators.
@@ -96,9 +111,17 @@ export async function startEmulators(opts: StartEmulatorsOptions): Promise<Emula
   const started: RunningServer[] = [];
   try {
     // DynamoDB first: its LevelDB LOCK doubles as the lock on the whole data directory.
-    started.push(await startDynamoDb(dirs.dynamodb, host, opts.ports?.dynamodb ?? 0));
-    started.push(await startS3(dirs.s3, host, opts.ports?.s3 ?? 0));
-    started.push(await startSqs(dirs.sqs, host, opts.ports?.sqs ?? 0));
+    const { iam } = opts;
+    const port = (service: EmulatedService) => (iam ? 0 : (opts.ports?.[service] ?? 0));
+    const front = async (server: RunningServer & { advertise?: (url: string) => void }) => {
+      if (!iam) return server;
+      const fronted = await startFront(server, iam, host, opts.ports?.[server.service] ?? 0);
+      server.advertise?.(fronted.url);
+      return fronted;
+    };
+    started.push(await front(await startDynamoDb(dirs.dynamodb, host, port('dynamodb'))));
+    started.push(await front(await startS3(dirs.s3, host, port('s3'))));
+    started.push(await front(await startSqs(dirs.sqs, host, port('sqs'))));
   } catch (err) {
     await Promise.allSettled(started.map((s) => s.close()));
     throw err;
@@ -132,6 +155,31 @@ async function closeAll(servers: RunningServer[]): Promise<void> {
   const reasons = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
   if (reasons.length === 1) throw reasons[0];
   if (reasons.length > 1) throw new AggregateError(reasons, `${reasons.length} emulators failed to close`);
+}
+
+/** The authorizing front of a running emulator: its URL is the endpoint; closing it closes both. */
+async function startFront(
+  backend: RunningServer,
+  iam: LocalIam,
+  host: string,
+  port: number,
+): Promise<RunningServer> {
+  const server = createAuthorizingFront(backend.service, iam, () => backend.url);
+  try {
+    const url = await listen(server, backend.service, host, port);
+    return {
+      service: backend.service,
+      url,
+      close: async () => {
+        // Forced: a long poll through the front would otherwise hold close() for its wait.
+        await closeServer(server, backend.service, { force: true });
+        await backend.close();
+      },
+    };
+  } catch (err) {
+    await backend.close();
+    throw err;
+  }
 }
 
 function listen(server: Server, service: EmulatedService, host: string, port: number): Promise<string> {
@@ -373,7 +421,11 @@ const COMPACT_AFTER_ENTRIES = 10_000;
 /** Per-request state, so a long poll stops once its client has gone (poller stop, abort). */
 type SqsRequests = AsyncLocalStorage<{ clientGone: boolean }>;
 
-async function startSqs(dir: string, host: string, port: number): Promise<RunningServer> {
+async function startSqs(
+  dir: string,
+  host: string,
+  port: number,
+): Promise<RunningServer & { advertise(url: string): void }> {
   const requests: SqsRequests = new AsyncLocalStorage();
   const journal = new SqsJournal(dir, requests);
   const state = journal.load();
@@ -422,13 +474,17 @@ async function startSqs(dir: string, host: string, port: number): Promise<Runnin
     void handled.finally(() => inFlight.delete(handled));
   });
   const url = await listen(server, 'sqs', host, port);
-  const bound = new URL(url);
   // Queue URLs must have the endpoint's origin: the SDK sends requests to the QueueUrl's host.
-  service.HOSTNAME = bound.hostname;
-  service.PORT = Number(bound.port);
+  const advertise = (endpoint: string) => {
+    const bound = new URL(endpoint);
+    service.HOSTNAME = bound.hostname;
+    service.PORT = Number(bound.port);
+  };
+  advertise(url);
   return {
     service: 'sqs',
     url,
+    advertise,
     close: async () => {
       // Long polls would otherwise hold close() for up to 20 s; pollers retry anyway.
       await closeServer(server, 'sqs', { force: true });

@@ -34,14 +34,16 @@ import { BatonError, ErrorNames } from '../../lambdas/core/errors.js';
 import { Events } from '../../lambdas/core/events.js';
 import { METADATA } from '../aws/functions.js';
 import { assetDirOf, type BundledAssembly, synthAssembly } from './assembly.js';
-import { type Emulators, sdkEnvironment, startEmulators } from './emulators.js';
+import { type Emulators, LOCAL_CREDENTIALS, sdkEnvironment, startEmulators } from './emulators.js';
 import { LambdaInvocationError, LocalFunction } from './functions.js';
+import { AccessDeniedError, type Credentials, LocalIam, roleIdOf, rolePolicies } from './iam/index.js';
 import { LocalStepFunctions } from './sfn/index.js';
 import { type SqsPoller, startSqsPoller } from './sqs-poller.js';
 import {
   type CfnResource,
   type CfnTemplate,
   defaultLocalNames,
+  LOCAL_ACCOUNT,
   LOCAL_REGION,
   type LocalNames,
   resolveIntrinsics,
@@ -78,6 +80,8 @@ export interface LocalRuntime {
   stepFunctions: LocalStepFunctions;
   /** The state machine's ARN (its name is the template's logical id; CloudFormation makes one up in AWS). */
   stateMachineArn: string;
+  /** Local IAM: the identities and the check another local endpoint plugs in (lib/local/iam/index.ts). */
+  iam: LocalIam;
   /** Resolves when no execution is running. */
   idle(): Promise<void>;
   close(): Promise<void>;
@@ -128,7 +132,10 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     ...(assembly.cached ? {} : { synthMs: assembly.synthMs }),
   });
 
-  const emulators = await startEmulators({ dataDir });
+  // Local IAM: the runtime's own calls are the admin's (never checked); each function gets its own
+  // identity below, and every emulated call is checked against its role's policies.
+  const iam = new LocalIam({ region: LOCAL_REGION, account: LOCAL_ACCOUNT, admin: LOCAL_CREDENTIALS });
+  const emulators = await startEmulators({ dataDir, iam });
   const sdkEnv: Record<string, string> = sdkEnvironment(emulators);
 
   const clientConfig = {
@@ -151,6 +158,19 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     names,
     new S3Client({ ...clientConfig, endpoint: emulators.s3, forcePathStyle: true }),
   );
+
+  // Each function calls the emulators as its role's session, with a key pair of its own.
+  const roles = rolePolicies(template, names);
+  const roleOf = (id: string, roleProperty: unknown) => {
+    const role = roles.get(roleIdOf(roleProperty) ?? '');
+    if (!role) throw new LocalRuntimeError(`${id} has no role of the template (Fn::GetAtt <Role>.Arn)`);
+    return role;
+  };
+  const credentials = new Map<string, Credentials>();
+  for (const [id, fn] of resourcesOfType(template, 'AWS::Lambda::Function')) {
+    if (!fn.Metadata?.[METADATA.entry]) continue;
+    credentials.set(id, iam.issueCredentials(iam.principalOf(roleOf(id, fn.Properties?.Role), id)));
+  }
 
   // What the runtime's own process sees (its store calls, tests, tools): the endpoints and the
   // union of the functions' variables. The functions see none of it: each runs in sandboxes of
@@ -182,6 +202,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       ...passThroughEndpoints(),
       ...sdkEnv,
       ...(late.sfnEndpoint ? { AWS_ENDPOINT_URL_SFN: late.sfnEndpoint } : {}),
+      ...identityEnvironment(credentials.get(id)),
       ...env,
     };
   };
@@ -194,6 +215,11 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     byName.set(fn.logicalId, fn);
     byName.set(fn.arn, fn);
   }
+  const [smId, sm] = single(resourcesOfType(template, 'AWS::StepFunctions::StateMachine'), 'state machine');
+  const smArn = names.ref(smId, sm);
+  const smRole = roleOf(smId, sm.Properties?.RoleArn);
+  // The state machine's role is the principal of its Lambda invocations.
+  const smPrincipal = iam.principalOf(smRole, smArn.split(':').at(-1) ?? smId);
   const invoke = async (functionName: string, payload: unknown): Promise<unknown> => {
     const fn = byName.get(functionName);
     if (!fn) {
@@ -201,6 +227,19 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
         'Lambda.ResourceNotFoundException',
         `Function not found: ${functionName}`,
       );
+    }
+    try {
+      await iam.check(smPrincipal, [{ action: 'lambda:InvokeFunction', resource: fn.arn }]);
+    } catch (err) {
+      // What Step Functions reports when its role may not invoke the function.
+      if (err instanceof AccessDeniedError)
+        throw new LambdaInvocationError(
+          'Lambda.AWSLambdaException',
+          `${err.message} (Service: Lambda, Status Code: 403, Error Code: AccessDeniedException)`,
+          [],
+          { cause: err },
+        );
+      throw err;
     }
     return fn.invoke(payload);
   };
@@ -211,11 +250,9 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     invokeLambda: invoke,
     log: (line) => log({ component: 'stepfunctions', ...line }),
   });
-  const [smId, sm] = single(resourcesOfType(template, 'AWS::StepFunctions::StateMachine'), 'state machine');
-  const smArn = names.ref(smId, sm);
   const definition = JSON.parse(String(resolveIntrinsics(sm.Properties?.DefinitionString, template, names)));
-  stepFunctions.registerStateMachine(smArn, definition);
-  const sfnServer = await stepFunctions.listen(0, '127.0.0.1');
+  stepFunctions.registerStateMachine(smArn, definition, { roleArn: smRole.roleArn });
+  const sfnServer = await stepFunctions.listen(0, '127.0.0.1', { iam });
   process.env.AWS_ENDPOINT_URL_SFN = sfnServer.url;
   late.sfnEndpoint = sfnServer.url;
 
@@ -231,12 +268,14 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     const queueName = p.EventSourceArn.split(':').at(-1) as string;
     const fn = byName.get(p.FunctionName);
     const queueUrl = queueUrls.get(queueName);
-    if (!fn || !queueUrl)
+    const fnCredentials = fn ? credentials.get(fn.logicalId) : undefined;
+    if (!fn || !queueUrl || !fnCredentials)
       throw new LocalRuntimeError(`Event source ${p.EventSourceArn} -> ${p.FunctionName} cannot be wired`);
     pollers.push(
       startSqsPoller({
         queueUrl,
-        client: sqs,
+        // As Lambda's event source mapping, the poller reads the queue with the function's role.
+        client: new SQSClient({ ...clientConfig, credentials: fnCredentials, endpoint: emulators.sqs }),
         handler: async (event) => (await fn.invoke(event)) as never,
         batchSize: p.BatchSize ?? 10,
         maxConcurrency: p.ScalingConfig?.MaximumConcurrency ?? 5,
@@ -286,6 +325,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     functions,
     stepFunctions,
     stateMachineArn: smArn,
+    iam,
     idle: () => stepFunctions.idle(),
     async close() {
       if (closed) return;
@@ -352,6 +392,12 @@ function templateEnvironment(
       String(v),
     ]),
   );
+}
+
+/** A function's own identity, as Lambda puts its role's credentials into its environment. */
+function identityEnvironment(credentials: Credentials | undefined): Record<string, string> {
+  if (!credentials) return {};
+  return { AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey };
 }
 
 /** What the Lambda runtime itself sets in every execution environment. */

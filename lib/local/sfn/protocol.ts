@@ -12,11 +12,32 @@ import { isObject, type LogSink, SfnServiceError } from './types.js';
 const MAX_REQUEST_BYTES = 2 * 1024 * 1024;
 const TARGET_PREFIX = 'AWSStepFunctions.';
 
-/** One operation: its name (the part after `AWSStepFunctions.`) and its JSON body. */
+/** The request as received (for authentication: local IAM verifies its SigV4 signature). */
+export interface ReceivedRequest {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  body: string;
+}
+
+/** One operation: its name (the part after `AWSStepFunctions.`), its JSON body and the request. */
 export type OperationHandler = (
   operation: string,
   body: Record<string, unknown>,
+  request: ReceivedRequest,
 ) => Promise<Record<string, unknown>>;
+
+/** A refusal the handler answers itself (local IAM's AccessDenied): status, headers, body. */
+export class WireResponseError extends Error {
+  constructor(
+    readonly status: number,
+    readonly headers: Record<string, string>,
+    readonly body: string,
+  ) {
+    super(body);
+    this.name = 'WireResponseError';
+  }
+}
 
 export interface AwsJsonEndpoint {
   url: string;
@@ -94,8 +115,14 @@ async function serveHttp(
     if (!isObject(body)) {
       throw new SfnServiceError('SerializationException', 'The request body must be a JSON object');
     }
-    send(200, await handle(target.slice(TARGET_PREFIX.length), body));
+    const request = { method: req.method, url: req.url ?? '/', headers: req.headers, body: text };
+    send(200, await handle(target.slice(TARGET_PREFIX.length), body, request));
   } catch (err) {
+    if (err instanceof WireResponseError) {
+      res.writeHead(err.status, { ...err.headers, 'content-length': Buffer.byteLength(err.body) });
+      res.end(err.body);
+      return;
+    }
     if (err instanceof SfnServiceError) {
       send(400, { __type: err.name, message: err.message });
       return;

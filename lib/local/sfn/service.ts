@@ -6,12 +6,21 @@
  */
 import { randomUUID } from 'node:crypto';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { AccessDeniedError, type LocalIam, wireError } from '../iam/index.js';
 import { EngineClock } from './clock.js';
 import { invalidDefinition, prepareDefinition } from './definition.js';
 import { type ActiveRun, Executor, type RegisteredMachine } from './executor.js';
 import { finishRecord, pushEvent } from './history.js';
 import { TaskFailedError, TimeoutErrors } from './library-errors.js';
-import { type AwsJsonEndpoint, listenAwsJson, optionalString, paginate, requiredString } from './protocol.js';
+import {
+  type AwsJsonEndpoint,
+  listenAwsJson,
+  optionalString,
+  paginate,
+  type ReceivedRequest,
+  requiredString,
+  WireResponseError,
+} from './protocol.js';
 import { ExecutionStore } from './store.js';
 import { TaskTokens } from './tokens.js';
 import {
@@ -151,10 +160,24 @@ export class LocalStepFunctions {
     }
   }
 
-  /** HTTP server speaking the awsJson1_0 protocol of the AWS SDK v3 SFN client. */
-  async listen(port: number, host = '127.0.0.1'): Promise<{ url: string; close(): Promise<void> }> {
+  /**
+   * HTTP server speaking the awsJson1_0 protocol of the AWS SDK v3 SFN client. With `iam`, each
+   * request must be signed by one of its identities and is checked against that identity's
+   * policies (SendTask* on the state machine of the token's execution); a refusal is Step
+   * Functions' AccessDeniedException.
+   */
+  async listen(
+    port: number,
+    host = '127.0.0.1',
+    options: { iam?: LocalIam } = {},
+  ): Promise<{ url: string; close(): Promise<void> }> {
+    const { iam } = options;
+    if (iam) iam.stateMachineOfToken = (token) => this.stateMachineOfToken(token);
     const endpoint = await listenAwsJson(
-      (operation, body) => this.handle(operation, body),
+      async (operation, body, request) => {
+        if (iam) await this.authorize(iam, operation, body, request);
+        return this.handle(operation, body);
+      },
       this.log,
       port,
       host,
@@ -393,6 +416,34 @@ export class LocalStepFunctions {
   // -------------------------------------------------------------------------------------------
   // Plumbing
   // -------------------------------------------------------------------------------------------
+
+  private async authorize(
+    iam: LocalIam,
+    operation: string,
+    body: Record<string, unknown>,
+    request: ReceivedRequest,
+  ): Promise<void> {
+    try {
+      await iam.authorizeOperation('states', request, operation, body);
+    } catch (err) {
+      if (!(err instanceof AccessDeniedError)) throw err;
+      const wire = wireError('states', err);
+      throw new WireResponseError(wire.status, wire.headers, wire.body);
+    }
+  }
+
+  /**
+   * The state machine of the execution a task token belongs to. A closed or unknown token (the
+   * call then answers TaskTimedOut or InvalidToken) is taken to be the only registered machine's,
+   * so a caller allowed on it gets that answer rather than AccessDenied.
+   */
+  private stateMachineOfToken(token: string): string | undefined {
+    for (const record of this.records.values()) {
+      if (record.status !== 'RUNNING') continue;
+      if (this.executor.run(record.executionArn)?.tokens.has(token)) return record.stateMachineArn;
+    }
+    return this.machines.size === 1 ? [...this.machines.keys()][0] : undefined;
+  }
 
   private async prepareTimeouts(): Promise<void> {
     if (!(await this.timeouts.prepare()) && !this.warnedPlainTimeouts) {

@@ -1,0 +1,142 @@
+/**
+ * An authorizing HTTP front for an emulator: it reads each request whole, authenticates it
+ * (SigV4, verified), checks every IAM call of the operation (lib/local/iam/actions.ts) against the
+ * caller's role policies, and answers a refusal in the service's AWS error shape; an allowed
+ * request is forwarded unchanged to the emulator behind it (for s3rver, without its signature:
+ * s3rver accepts only its own key pair, and an unsigned request is one it serves).
+ */
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import type { IamService } from './actions.js';
+import { AccessDeniedError, wireError } from './errors.js';
+import type { LocalIam } from './local-iam.js';
+
+export type FrontedService = 'dynamodb' | 's3' | 'sqs';
+
+const JSON_TARGET_PREFIX: Record<Exclude<FrontedService, 's3'>, string> = {
+  dynamodb: 'DynamoDB_20120810.',
+  sqs: 'AmazonSQS.',
+};
+
+/** Query parameters of a presigned URL, dropped before s3rver sees the request. */
+const PRESIGN_QUERY = /^X-Amz-(Algorithm|Credential|Date|Expires|SignedHeaders|Signature|Security-Token)$/i;
+
+/** Creates (does not listen) the front of `service`, forwarding to `backend` (http://host:port). */
+export function createAuthorizingFront(
+  service: FrontedService,
+  iam: LocalIam,
+  backend: () => string,
+): Server {
+  return createServer((req, res) => {
+    void serve(service, iam, backend(), req, res);
+  });
+}
+
+async function serve(
+  service: FrontedService,
+  iam: LocalIam,
+  backend: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+  } catch {
+    res.destroy();
+    return;
+  }
+  const body = Buffer.concat(chunks);
+  const signed = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body };
+  let sqsQueryProtocol = false;
+  try {
+    if (service === 's3') {
+      await iam.authorizeS3(signed);
+    } else {
+      const { operation, input, query } = operationOf(service, req, body);
+      sqsQueryProtocol = query;
+      await iam.authorizeOperation(service, signed, operation, input);
+    }
+  } catch (err) {
+    if (!(err instanceof AccessDeniedError)) {
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(`local IAM failed: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+    const wire = wireError(service as IamService, err, { method: req.method, sqsQueryProtocol });
+    res.writeHead(wire.status, { ...wire.headers, 'content-length': String(Buffer.byteLength(wire.body)) });
+    res.end(wire.body);
+    return;
+  }
+  forward(service, backend, req, res, body);
+}
+
+/** The operation and input of a JSON-protocol (or SQS query-protocol) request. */
+function operationOf(
+  service: Exclude<FrontedService, 's3'>,
+  req: IncomingMessage,
+  body: Buffer,
+): { operation: string; input: Record<string, unknown>; query: boolean } {
+  const target = req.headers['x-amz-target'];
+  if (typeof target === 'string' && target.startsWith(JSON_TARGET_PREFIX[service])) {
+    let input: Record<string, unknown> = {};
+    try {
+      const parsed: unknown = body.length ? JSON.parse(body.toString('utf8')) : {};
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
+        input = parsed as Record<string, unknown>;
+    } catch {
+      // The emulator answers the malformed body; the call is authorized on what it names (nothing).
+    }
+    return { operation: target.slice(JSON_TARGET_PREFIX[service].length), input, query: false };
+  }
+  // SQS's query protocol: Action=... in a form body or the query string; the queue is the URL's path.
+  const form = new URLSearchParams(body.toString('utf8'));
+  const url = new URL(req.url ?? '/', 'http://local');
+  const action = form.get('Action') ?? url.searchParams.get('Action') ?? '';
+  const input: Record<string, unknown> = Object.fromEntries([...url.searchParams, ...form]);
+  if (input.QueueUrl === undefined && url.pathname !== '/') input.QueueUrl = url.pathname;
+  return { operation: action || '(no operation)', input, query: true };
+}
+
+function forward(
+  service: FrontedService,
+  backend: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Buffer,
+): void {
+  const target = new URL(backend);
+  const headers: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = v;
+  delete headers.expect;
+  let path = req.url ?? '/';
+  if (service === 's3') {
+    delete headers.authorization;
+    const url = new URL(path, 'http://local');
+    for (const k of [...url.searchParams.keys()]) if (PRESIGN_QUERY.test(k)) url.searchParams.delete(k);
+    path = `${url.pathname}${url.search}`;
+  }
+  if (!headers['transfer-encoding']) headers['content-length'] = String(body.length);
+  const upstream = httpRequest(
+    { host: target.hostname, port: Number(target.port), method: req.method, path, headers },
+    (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+      answer.on('error', () => res.destroy());
+    },
+  );
+  // A client that goes away (a long poll stopped) takes the upstream request with it.
+  res.on('close', () => {
+    if (!res.writableEnded) upstream.destroy();
+  });
+  upstream.on('error', () => {
+    if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+    res.end('local emulator unreachable');
+  });
+  upstream.end(body);
+}
