@@ -122,8 +122,11 @@ export async function finalizeTask(deps: OrchestratorDeps, raw: unknown): Promis
   return { status };
 }
 
-/** A failed run leaves a dead letter: a record in the store (GET /dead-letters) and an SQS message. */
-async function deadLetter(
+/**
+ * A failed run leaves a dead letter: a record in the store (GET /dead-letters) and an SQS message.
+ * Also the reconciler's (reconcile.ts), for runs whose execution ended outside Baton.
+ */
+export async function deadLetter(
   deps: OrchestratorDeps,
   task: StoredTask,
   run: number,

@@ -11,6 +11,7 @@ import { type ActiveRun, Executor, type RegisteredMachine } from './executor.js'
 import { finishRecord, pushEvent } from './history.js';
 import { TaskFailedError, TimeoutErrors } from './library-errors.js';
 import { type AwsJsonEndpoint, listenAwsJson, optionalString, paginate, requiredString } from './protocol.js';
+import { queueStatusEvent } from './status-events.js';
 import { ExecutionStore } from './store.js';
 import { TaskTokens } from './tokens.js';
 import {
@@ -72,7 +73,7 @@ export class LocalStepFunctions {
 
   constructor(opts: LocalStepFunctionsOptions) {
     this.log = opts.log ?? (() => undefined);
-    this.store = new ExecutionStore(opts.dataDir);
+    this.store = new ExecutionStore(opts.dataDir, { statusEvents: opts.onStatusChange, log: this.log });
     this.tokens = new TaskTokens(this.timeouts);
     this.executor = new Executor({
       store: this.store,
@@ -166,6 +167,8 @@ export class LocalStepFunctions {
   async resumeInterrupted(): Promise<string[]> {
     this.assertOpen();
     await this.prepareTimeouts();
+    // Status events a previous process queued and did not deliver go out again.
+    this.store.deliverQueued(this.records.values());
     const resumed: string[] = [];
     for (const record of this.records.values()) {
       if (record.status !== 'RUNNING' || this.executor.isActive(record.executionArn)) continue;
@@ -182,6 +185,7 @@ export class LocalStepFunctions {
       pushEvent(record, 'ExecutionRedriven', {
         executionRedrivenEventDetails: { redriveCount: record.redriveCount },
       });
+      queueStatusEvent(record);
       await this.store.save(record);
       this.executor.launch(record, machine);
       resumed.push(record.executionArn);
@@ -271,6 +275,7 @@ export class LocalStepFunctions {
     pushEvent(record, 'ExecutionStarted', {
       executionStartedEventDetails: { input, inputDetails: { truncated: false }, roleArn: machine.roleArn },
     });
+    queueStatusEvent(record);
     this.records.set(executionArn, record);
     await this.store.save(record);
     this.executor.launch(record, machine);
