@@ -1,9 +1,9 @@
-import type { ExecutionStatusChange } from '../../../lambdas/core/execution-status.js';
-
 /**
  * The local Step Functions' public types (what `LocalStepFunctions` takes and stores), its
  * service error, and the small JSON and ARN helpers every module of `lib/local/sfn` shares.
  */
+
+import type { ExecutionStatusChange } from '../../../lambdas/core/execution-status.js';
 
 /**
  * Invokes a Lambda function in process. Resolves with the function's JSON result, or rejects with
