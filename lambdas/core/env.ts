@@ -98,6 +98,13 @@ export const RequestApprovalEnv = z.object({
 export const ResolveApprovalEnv = z.object(OrchestratorBase);
 /** The SQS intake worker: starts executions of STATE_MACHINE_ARN. */
 export const IntakeEnv = z.object({ ...OrchestratorBase, STATE_MACHINE_ARN: Name });
+/** The reconciler: execution status changes of STATE_MACHINE_ARN (EventBridge) end their tasks. */
+export const ReconcileEnv = z.object({
+  ...OrchestratorBase,
+  STATE_MACHINE_ARN: Name,
+  /** Where the tasks it fails are dead-lettered (the same queue as Finalize's). */
+  DEAD_LETTER_QUEUE_URL: Name,
+});
 
 export const ApiEnv = z.object({
   ...LambdaBase,
@@ -137,6 +144,7 @@ export const FUNCTION_ENV = {
   requestApproval: RequestApprovalEnv,
   resolveApproval: ResolveApprovalEnv,
   intake: IntakeEnv,
+  reconcile: ReconcileEnv,
   agent: AgentEnv,
 } as const;
 export type FunctionName = keyof typeof FUNCTION_ENV;

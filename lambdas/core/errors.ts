@@ -31,6 +31,10 @@ export const ErrorNames = {
   DependencyFailed: 'Baton.DependencyFailed',
   /** Finalize found no plan for the task. */
   NoPlan: 'Baton.NoPlan',
+  /** The execution ended outside Baton (recorded by the reconciler): timed out, stopped, or failed. */
+  ExecutionTimedOut: 'Baton.ExecutionTimedOut',
+  ExecutionAborted: 'Baton.ExecutionAborted',
+  ExecutionFailed: 'Baton.ExecutionFailed',
 
   /* ---- domain errors the API maps to problem documents (lambdas/api/http.ts) */
   /** Request validation failed. */

@@ -14,6 +14,7 @@ import { loadSigningSecrets } from '../adapters/secrets.js';
 import { TaskStore } from '../adapters/store.js';
 import { WorkflowClient } from '../adapters/workflow.js';
 import { type EnvOf, FUNCTION_ENV, type FunctionName, parseEnv } from '../core/env.js';
+import { ReconcileResult } from '../core/execution-status.js';
 import { STATE_CONTRACTS } from '../core/states.js';
 import { outputContract } from '../shared/contract.js';
 import { logger, logLine } from '../shared/observability.js';
@@ -21,6 +22,7 @@ import * as approvalGates from './approvals.js';
 import type { ApprovalServices, OrchestratorDeps } from './deps.js';
 import { awaitDependencies } from './gate.js';
 import { finalizeTask, planTask, startTask } from './lifecycle.js';
+import { reconcileExecution } from './reconcile.js';
 import { completeStep, recordAttemptFailure } from './steps.js';
 
 /** What any orchestrator function's environment may hold (each reads its own schema's). */
@@ -59,7 +61,7 @@ function approvalServices(env: EnvOf<typeof FUNCTION_ENV.requestApproval>): Appr
  * variable fails it at once), its output is checked against its contract (lambdas/core/states.ts).
  */
 const wrap = <
-  F extends Exclude<FunctionName, 'api' | 'agent' | 'intake'>,
+  F extends Exclude<FunctionName, 'api' | 'agent' | 'intake' | 'reconcile'>,
   T extends z.output<(typeof STATE_CONTRACTS)[F]['output']>,
 >(
   name: F,
@@ -103,4 +105,14 @@ export const intake = middy<SQSEvent, SQSBatchResponse>()
       }
     }
     return { batchItemFailures };
+  });
+
+let reconcileDeps: OrchestratorDeps | undefined;
+/** EventBridge: execution status changes (TIMED_OUT, ABORTED, FAILED) end their tasks (reconcile.ts). */
+export const reconcile = middy<unknown, ReconcileResult>()
+  .use(injectLambdaContext(logger))
+  .use(outputContract(ReconcileResult, 'The reconcile function'))
+  .handler((event: unknown) => {
+    reconcileDeps ??= wired(parseEnv(FUNCTION_ENV.reconcile, 'the reconcile function'));
+    return reconcileExecution(reconcileDeps, event);
   });

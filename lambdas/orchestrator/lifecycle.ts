@@ -122,8 +122,11 @@ export async function finalizeTask(deps: OrchestratorDeps, raw: unknown): Promis
   return { status };
 }
 
-/** A failed run leaves a dead letter: a record in the store (GET /dead-letters) and an SQS message. */
-async function deadLetter(
+/**
+ * A failed run leaves a dead letter: a record in the store (GET /dead-letters) and an SQS message.
+ * Also the reconciler's (reconcile.ts), for runs whose execution ended outside Baton.
+ */
+export async function deadLetter(
   deps: OrchestratorDeps,
   task: StoredTask,
   run: number,
@@ -147,15 +150,19 @@ async function deadLetter(
       redrive: `/tasks/${task.taskId}/redrive`,
     },
   };
-  // The record is written once per run; the message goes out only with the first write.
-  if (!(await deps.store.putDeadLetter(record))) return;
-  await deps.deadLetters?.send(record);
-  await deps.store.appendEvent(
-    Events.deadLetterRecorded(
-      { taskId: task.taskId, traceId: task.traceId, run },
-      { run, error, failedSteps: record.failedSteps.map((f) => f.stepId) },
-    ),
+  // The record is written once per run; the message goes out with the first write, or again when
+  // the one that wrote it did not get as far as the DeadLetterRecorded event (it died sending).
+  const recorded = Events.deadLetterRecorded(
+    { taskId: task.taskId, traceId: task.traceId, run },
+    { run, error, failedSteps: record.failedSteps.map((f) => f.stepId) },
   );
+  if (
+    !(await deps.store.putDeadLetter(record)) &&
+    (await deps.store.allEvents(task.taskId)).some((e) => e.id === recorded.id)
+  )
+    return;
+  await deps.deadLetters?.send(record);
+  await deps.store.appendEvent(recorded);
 }
 
 export const IntakeBatch = z.array(z.object({ messageId: z.string(), body: z.string() }));

@@ -9,8 +9,11 @@ import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambdaDestinations from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -23,6 +26,7 @@ import type { AgentEntry } from '../../lambdas/agents/registry.js';
 import { PUBLIC_ROUTES, routeKeyOf } from '../../lambdas/api/route-guard.js';
 import { WORKFLOW_TIMING } from '../../lambdas/core/bounds.js';
 import { FUNCTION_ENV } from '../../lambdas/core/env.js';
+import { EXECUTION_STATUS_CHANGE, UNRECONCILED_STATUSES } from '../../lambdas/core/execution-status.js';
 import type { ModelConfig } from '../../lambdas/models/index.js';
 import { buildDefinition } from '../workflow/definition.js';
 import { assertNoInlineSecrets, deployedSettings } from './agent-settings.js';
@@ -307,6 +311,53 @@ export class BatonStack extends Stack {
         return fn.role;
       }),
     });
+
+    // ---- reconciler: an execution that ends outside Baton (timed out, stopped, failed) ends its task
+    // FAILED with a dead letter. Status changes reach it through EventBridge; what cannot be
+    // delivered (EventBridge's retries, then Lambda's) waits in ReconcilerDeadLetters with the event.
+    const reconcilerDeadLetters = new sqs.Queue(this, 'ReconcilerDeadLetters', {
+      retentionPeriod: Duration.days(14),
+      enforceSSL: true,
+    });
+    const reconciler = new BatonFunction(this, 'Reconciler', {
+      entry: 'lambdas/orchestrator/handlers.ts',
+      handler: 'reconcile',
+      environment: environment(FUNCTION_ENV.reconcile, {
+        ...tableEnv,
+        STATE_MACHINE_ARN: this.stateMachine.stateMachineArn,
+        DEAD_LETTER_QUEUE_URL: taskDeadLetters.queueUrl,
+      }),
+      description: 'Baton orchestrator: reconcile',
+    });
+    // Reads the task's items, appends events and results, writes the dead letter, closes gates.
+    reconciler.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        resources: [this.table.tableArn, `${this.table.tableArn}/index/*`],
+      }),
+    );
+    taskDeadLetters.grantSendMessages(reconciler);
+    reconciler.configureAsyncInvoke({
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(6),
+      onFailure: new lambdaDestinations.SqsDestination(reconcilerDeadLetters),
+    });
+    new events.Rule(this, 'ExecutionStatusChanges', {
+      description: 'Executions of the Baton workflow that timed out, were stopped or failed',
+      eventPattern: {
+        source: [EXECUTION_STATUS_CHANGE.source],
+        detailType: [EXECUTION_STATUS_CHANGE.detailType],
+        detail: { stateMachineArn: [this.stateMachine.stateMachineArn], status: [...UNRECONCILED_STATUSES] },
+      },
+      targets: [
+        new eventTargets.LambdaFunction(reconciler, {
+          retryAttempts: 185,
+          maxEventAge: Duration.hours(24),
+          deadLetterQueue: reconcilerDeadLetters,
+        }),
+      ],
+    });
+    new CfnOutput(this, 'ReconcilerDeadLetterQueueUrl', { value: reconcilerDeadLetters.queueUrl });
 
     const intakeFn = orchestrator(
       'IntakeWorker',

@@ -10,6 +10,8 @@
  *   (aws-local-stepfunctions + task tokens), which also serves the SFN API our Lambdas call.
  * - SQS event source mappings become pollers; the HTTP API becomes an HTTP server that builds
  *   API Gateway v2 events for the API function.
+ * - EventBridge rules (lib/local/eventbridge.ts) take the local Step Functions' execution status
+ *   changes to their Lambda targets (the reconciler).
  * Lambdas reach the emulators through the SDK's AWS_ENDPOINT_URL_<SERVICE> variables.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -24,7 +26,7 @@ import {
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { CreateQueueCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { documentClient } from '../../lambdas/adapters/clients.js';
 import { SECRET_FILE_ENV, SECRET_PARAM_ENV } from '../../lambdas/adapters/secrets.js';
@@ -35,6 +37,7 @@ import { Events } from '../../lambdas/core/events.js';
 import { METADATA } from '../aws/functions.js';
 import { assetDirOf, type BundledAssembly, synthAssembly } from './assembly.js';
 import { type Emulators, LOCAL_CREDENTIALS, sdkEnvironment, startEmulators } from './emulators.js';
+import { LocalEventBus, localEventRules } from './eventbridge.js';
 import { LambdaInvocationError, LocalFunction } from './functions.js';
 import { AccessDeniedError, type Credentials, LocalIam, roleIdOf, rolePolicies } from './iam/index.js';
 import { LocalStepFunctions } from './sfn/index.js';
@@ -244,11 +247,36 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     return fn.invoke(payload);
   };
 
+  // EventBridge: the template's rules; the local Step Functions puts its status changes on the bus.
+  const bus = new LocalEventBus({
+    rules: localEventRules(
+      resourcesOfType(template, 'AWS::Events::Rule').map(([id, r]) => [
+        id,
+        resolveIntrinsics(r.Properties, template, names) as Record<string, unknown>,
+      ]),
+      {
+        invokeFunction: async (arn, event) => {
+          await invoke(arn, event);
+        },
+        sendToQueue: async (queueArn, body, attributes) => {
+          const QueueUrl = queueUrls.get(queueArn.split(':').at(-1) ?? '');
+          if (!QueueUrl) throw new LocalRuntimeError(`No local queue for ${queueArn}`);
+          const MessageAttributes = Object.fromEntries(
+            Object.entries(attributes).map(([k, v]) => [k, { DataType: 'String', StringValue: v }]),
+          );
+          await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: body, MessageAttributes }));
+        },
+      },
+    ),
+    log: (line) => log({ component: 'eventbridge', ...line }),
+  });
+
   // Step Functions: the definition from the template, and the API endpoint our Lambdas call.
   const stepFunctions = new LocalStepFunctions({
     dataDir: join(dataDir, 'stepfunctions'),
     invokeLambda: invoke,
     log: (line) => log({ component: 'stepfunctions', ...line }),
+    onStatusChange: (event) => bus.put(event),
   });
   const definition = JSON.parse(String(resolveIntrinsics(sm.Properties?.DefinitionString, template, names)));
   stepFunctions.registerStateMachine(smArn, definition, { roleArn: smRole.roleArn });
@@ -335,6 +363,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
         server.closeAllConnections();
       });
       await Promise.all(pollers.map((p) => p.stop()));
+      // Undelivered status events stay in the executions' files; the next start sends them.
+      bus.close();
       await stepFunctions.close();
       await sfnServer.close();
       await Promise.all([...functions.values()].map((fn) => fn.close()));

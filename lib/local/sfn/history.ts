@@ -4,6 +4,7 @@
  */
 import type { StateMachine } from 'aws-local-stepfunctions';
 import type { TaskInfo } from './definition.js';
+import { queueStatusEvent } from './status-events.js';
 import { type ExecutionRecord, withoutUndefined } from './types.js';
 
 type LibraryExecution = ReturnType<StateMachine['run']>;
@@ -36,7 +37,10 @@ export function pushEvent(
   });
 }
 
-/** Sets the record's terminal status and appends the matching Execution* event. */
+/**
+ * Sets the record's terminal status, appends the matching Execution* event, and queues the
+ * status change event for EventBridge (status-events.ts; it goes out once the record is saved).
+ */
 export function finishRecord(record: ExecutionRecord, outcome: Outcome): void {
   record.status = outcome.status;
   record.stopDate = new Date().toISOString();
@@ -45,13 +49,14 @@ export function finishRecord(record: ExecutionRecord, outcome: Outcome): void {
     pushEvent(record, 'ExecutionSucceeded', {
       executionSucceededEventDetails: { output: outcome.output, outputDetails: { truncated: false } },
     });
-    return;
+  } else {
+    if (outcome.error !== undefined) record.error = outcome.error;
+    if (outcome.cause !== undefined) record.cause = outcome.cause;
+    const details = withoutUndefined({ error: outcome.error, cause: outcome.cause });
+    const [type, detailsKey] = TERMINAL_EVENTS[outcome.status];
+    pushEvent(record, type, { [detailsKey]: details });
   }
-  if (outcome.error !== undefined) record.error = outcome.error;
-  if (outcome.cause !== undefined) record.cause = outcome.cause;
-  const details = withoutUndefined({ error: outcome.error, cause: outcome.cause });
-  const [type, detailsKey] = TERMINAL_EVENTS[outcome.status];
-  pushEvent(record, type, { [detailsKey]: details });
+  queueStatusEvent(record);
 }
 
 function jsonText(value: unknown): string {

@@ -1,8 +1,9 @@
 /**
  * Local Step Functions: runs the ASL definition that `cdk deploy` ships on aws-local-stepfunctions,
  * with what that library lacks and Baton needs: the task-token callback pattern, HeartbeatSeconds,
- * AWS-shaped Lambda errors, executions persisted on disk (and re-run after a crash), and an HTTP
- * endpoint speaking the awsJson1_0 protocol of the AWS SDK's SFN client.
+ * AWS-shaped Lambda errors, executions persisted on disk (and re-run after a crash), the
+ * execution status change events Step Functions sends to EventBridge, and an HTTP endpoint
+ * speaking the awsJson1_0 protocol of the AWS SDK's SFN client.
  *
  * Modules, by job:
  * - service.ts         `LocalStepFunctions`: registration and the SFN operations
@@ -11,6 +12,7 @@
  * - tokens.ts          task tokens and heartbeats
  * - store.ts           execution store (one JSON file per execution)
  * - history.ts         SFN history events of an execution record
+ * - status-events.ts   "Step Functions Execution Status Change" events, through an outbox in the record
  * - protocol.ts        the awsJson1_0 HTTP protocol
  * - library-errors.ts  the only reliance on the library beyond its public API (guarded by tests)
  * - types.ts           public types, SfnServiceError, shared helpers

@@ -21,6 +21,7 @@ import {
   requiredString,
   WireResponseError,
 } from './protocol.js';
+import { queueStatusEvent } from './status-events.js';
 import { ExecutionStore } from './store.js';
 import { TaskTokens } from './tokens.js';
 import {
@@ -83,7 +84,7 @@ export class LocalStepFunctions {
 
   constructor(opts: LocalStepFunctionsOptions) {
     this.log = opts.log ?? (() => undefined);
-    this.store = new ExecutionStore(opts.dataDir);
+    this.store = new ExecutionStore(opts.dataDir, { statusEvents: opts.onStatusChange, log: this.log });
     this.tokens = new TaskTokens(this.timeouts, this.clock);
     this.executor = new Executor({
       store: this.store,
@@ -200,6 +201,8 @@ export class LocalStepFunctions {
   async resumeInterrupted(): Promise<string[]> {
     this.assertOpen();
     await this.prepareTimeouts();
+    // Status events a previous process queued and did not deliver go out again.
+    this.store.deliverQueued(this.records.values());
     const resumed: string[] = [];
     for (const record of this.records.values()) {
       if (record.status !== 'RUNNING' || this.executor.isActive(record.executionArn)) continue;
@@ -216,6 +219,7 @@ export class LocalStepFunctions {
       pushEvent(record, 'ExecutionRedriven', {
         executionRedrivenEventDetails: { redriveCount: record.redriveCount },
       });
+      queueStatusEvent(record);
       await this.store.save(record);
       this.executor.launch(record, machine);
       resumed.push(record.executionArn);
@@ -305,6 +309,7 @@ export class LocalStepFunctions {
     pushEvent(record, 'ExecutionStarted', {
       executionStartedEventDetails: { input, inputDetails: { truncated: false }, roleArn: machine.roleArn },
     });
+    queueStatusEvent(record);
     this.records.set(executionArn, record);
     await this.store.save(record);
     this.executor.launch(record, machine);

@@ -7,15 +7,38 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { StatusEventOutbox, type StatusEventSink } from './status-events.js';
 import { EXECUTION_ARN, type ExecutionRecord, type LogSink } from './types.js';
 
 export class ExecutionStore {
   readonly dir: string;
   private readonly chains = new Map<string, { tail: Promise<void>; queued: Promise<void> | undefined }>();
+  private readonly outbox: StatusEventOutbox;
 
-  constructor(dataDir: string) {
+  /** `statusEvents`: where a record's queued status change events go once it is saved (status-events.ts). */
+  constructor(dataDir: string, opts: { statusEvents?: StatusEventSink; log?: LogSink } = {}) {
     this.dir = path.join(dataDir, 'executions');
     mkdirSync(this.dir, { recursive: true });
+    const log = opts.log ?? (() => undefined);
+    this.outbox = new StatusEventOutbox(
+      opts.statusEvents,
+      (record) => {
+        this.save(record).catch((err: unknown) => {
+          log({
+            level: 'error',
+            msg: 'saving execution failed',
+            executionArn: record.executionArn,
+            error: String(err),
+          });
+        });
+      },
+      log,
+    );
+  }
+
+  /** Hands over the status events a previous process queued and did not deliver. */
+  deliverQueued(records: Iterable<ExecutionRecord>): void {
+    for (const record of records) this.outbox.deliverQueued(record);
   }
 
   loadAll(log: LogSink): ExecutionRecord[] {
@@ -55,14 +78,20 @@ export class ExecutionStore {
     const write = current.tail.then(async () => {
       current.queued = undefined;
       await this.write(record);
+      // What the file now holds is durable: its queued status events can go out.
+      this.outbox.deliverQueued(record);
     });
     current.queued = write;
     current.tail = write.catch(() => undefined);
     return write;
   }
 
+  /** Resolves when every write and every status event delivery under way has ended. */
   async flush(): Promise<void> {
-    await Promise.all([...this.chains.values()].map((chain) => chain.tail));
+    do {
+      await Promise.all([...this.chains.values()].map((chain) => chain.tail));
+      await this.outbox.idle();
+    } while ([...this.chains.values()].some((chain) => chain.queued));
   }
 
   private async write(record: ExecutionRecord): Promise<void> {

@@ -3,6 +3,8 @@
  * service error, and the small JSON and ARN helpers every module of `lib/local/sfn` shares.
  */
 
+import type { ExecutionStatusChange } from '../../../lambdas/core/execution-status.js';
+
 /**
  * Invokes a Lambda function in process. Resolves with the function's JSON result, or rejects with
  * an Error whose `name` is the Lambda errorType and `message` the errorMessage.
@@ -28,6 +30,12 @@ export interface LocalStepFunctionsOptions {
   defaultTaskTimeoutSeconds?: number;
   /** Handlers for Task resources other than Lambda, keyed by the exact Resource ARN. */
   serviceIntegrations?: Record<string, LocalServiceIntegration>;
+  /**
+   * Receives the "Step Functions Execution Status Change" event of every status change (the
+   * local EventBridge). An event stays in the execution's file until this resolves, and is sent
+   * again after a restart if it never did. Default: no events.
+   */
+  onStatusChange?: (event: ExecutionStatusChange) => Promise<void>;
 }
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
@@ -58,6 +66,8 @@ export interface ExecutionRecord {
   /** How many times the execution was re-run from the start after the process stopped. */
   redriveCount: number;
   history: HistoryEvent[];
+  /** Status change events not delivered yet (status-events.ts): saved with the status they report. */
+  statusEvents?: ExecutionStatusChange[];
 }
 
 export type SfnErrorName =
