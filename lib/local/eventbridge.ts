@@ -197,8 +197,11 @@ export class LocalEventBus {
 
 /** What the rules' targets reach in local mode. */
 export interface LocalEventEndpoints {
-  /** Invokes a Lambda function by ARN (rejects when it fails). */
-  invokeFunction(functionArn: string, event: unknown): Promise<void>;
+  /**
+   * Invokes a Lambda function by ARN on behalf of the rule (logical id `ruleId`); rejects when
+   * it fails, or when the function's resource policy does not let that rule invoke it.
+   */
+  invokeFunction(functionArn: string, event: unknown, ruleId: string): Promise<void>;
   /** Sends a message to an SQS queue by ARN. */
   sendToQueue(queueArn: string, body: string, attributes: Record<string, string>): Promise<void>;
 }
@@ -239,7 +242,7 @@ export function localEventRules(
       const dlq = t.DeadLetterConfig?.Arn;
       return {
         id: t.Id,
-        invoke: (event) => endpoints.invokeFunction(t.Arn, event),
+        invoke: (event) => endpoints.invokeFunction(t.Arn, event, id),
         maximumRetryAttempts: t.RetryPolicy?.MaximumRetryAttempts ?? 185,
         maximumEventAgeSeconds: t.RetryPolicy?.MaximumEventAgeInSeconds ?? 86_400,
         ...(dlq

@@ -247,6 +247,31 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     return fn.invoke(payload);
   };
 
+  // EventBridge invokes a target under the function's resource policy (AWS::Lambda::Permission
+  // for events.amazonaws.com, scoped to the rule's ARN), not under any role.
+  const permissions = resourcesOfType(template, 'AWS::Lambda::Permission').map(
+    ([, p]) => resolveIntrinsics(p.Properties, template, names) as Record<string, unknown>,
+  );
+  const invokeAsRule = async (functionArn: string, event: unknown, ruleId: string): Promise<unknown> => {
+    const fn = byName.get(functionArn);
+    if (!fn) throw new LocalRuntimeError(`Rule ${ruleId} targets ${functionArn}, which is not a function`);
+    const ruleArn = names.getAtt(ruleId, 'Arn', template.Resources[ruleId] as CfnResource);
+    const allowed = permissions.some(
+      (p) =>
+        (p.Action === 'lambda:InvokeFunction' || p.Action === 'lambda:*') &&
+        (p.FunctionName === fn.arn || p.FunctionName === fn.logicalId) &&
+        p.Principal === 'events.amazonaws.com' &&
+        (p.SourceArn === undefined || p.SourceArn === ruleArn),
+    );
+    if (!allowed)
+      throw new AccessDeniedError(
+        'accessDenied',
+        `events.amazonaws.com (rule ${ruleArn}) is not authorized to perform: lambda:InvokeFunction on resource: ${fn.arn} because no resource-based policy allows it`,
+        { principal: 'events.amazonaws.com', action: 'lambda:InvokeFunction', resource: fn.arn },
+      );
+    return fn.invoke(event);
+  };
+
   // EventBridge: the template's rules; the local Step Functions puts its status changes on the bus.
   const bus = new LocalEventBus({
     rules: localEventRules(
@@ -255,8 +280,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
         resolveIntrinsics(r.Properties, template, names) as Record<string, unknown>,
       ]),
       {
-        invokeFunction: async (arn, event) => {
-          await invoke(arn, event);
+        invokeFunction: async (arn, event, ruleId) => {
+          await invokeAsRule(arn, event, ruleId);
         },
         sendToQueue: async (queueArn, body, attributes) => {
           const QueueUrl = queueUrls.get(queueArn.split(':').at(-1) ?? '');

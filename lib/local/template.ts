@@ -84,6 +84,7 @@ export function defaultLocalNames(queueUrl: (name: string) => string): LocalName
       if (r.Type === 'AWS::SQS::Queue' && attribute === 'QueueName') return `baton-${id}`;
       if (r.Type.startsWith('AWS::DynamoDB::') && attribute === 'Arn')
         return arn('dynamodb', `table/baton-${id}`);
+      if (r.Type === 'AWS::Events::Rule' && attribute === 'Arn') return arn('events', `rule/${id}`);
       if (r.Type === 'AWS::S3::Bucket' && attribute === 'Arn')
         return `arn:aws:s3:::baton-${id.toLowerCase()}`;
       return `${id}.${attribute}`;

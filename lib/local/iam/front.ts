@@ -2,8 +2,9 @@
  * An authorizing HTTP front for an emulator: it reads each request whole, authenticates it
  * (SigV4, verified), checks every IAM call of the operation (lib/local/iam/actions.ts) against the
  * caller's role policies, and answers a refusal in the service's AWS error shape; an allowed
- * request is forwarded unchanged to the emulator behind it (for s3rver, without its signature:
- * s3rver accepts only its own key pair, and an unsigned request is one it serves).
+ * request is forwarded unchanged to the emulator behind it (for s3rver, signed again with
+ * s3rver's own key pair, the only one it accepts: an unsigned request would lose what S3 grants
+ * only to signed ones, such as a presigned GET's response-content-disposition override).
  */
 import {
   createServer,
@@ -12,9 +13,12 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../emulators.js';
 import type { IamService } from './actions.js';
 import { AccessDeniedError, wireError } from './errors.js';
 import type { LocalIam } from './local-iam.js';
+import { Sha256 } from './sigv4.js';
 
 export type FrontedService = 'dynamodb' | 's3' | 'sqs';
 
@@ -73,7 +77,7 @@ async function serve(
     res.end(wire.body);
     return;
   }
-  forward(service, backend, req, res, body);
+  await forward(service, backend, req, res, body);
 }
 
 /** The operation and input of a JSON-protocol (or SQS query-protocol) request. */
@@ -103,25 +107,72 @@ function operationOf(
   return { operation: action || '(no operation)', input, query: true };
 }
 
-function forward(
+/** Signs an already authorized S3 request again with s3rver's key pair (headers, unsigned payload). */
+let s3rverSigner: SignatureV4 | undefined;
+function signerForS3rver(): SignatureV4 {
+  // Made on first use: emulators.ts (which holds the key pair) imports this module.
+  s3rverSigner ??= new SignatureV4({
+    credentials: LOCAL_CREDENTIALS,
+    region: LOCAL_REGION,
+    service: 's3',
+    sha256: Sha256,
+    uriEscapePath: false,
+    applyChecksum: false,
+  });
+  return s3rverSigner;
+}
+
+async function resignForS3rver(
+  target: URL,
+  method: string,
+  path: string,
+  headers: Record<string, string | string[]>,
+): Promise<Record<string, string | string[]>> {
+  const url = new URL(path, 'http://local');
+  const query: Record<string, string | string[]> = {};
+  for (const [k, v] of url.searchParams) {
+    const prior = query[k];
+    query[k] = prior === undefined ? v : Array.isArray(prior) ? [...prior, v] : [prior, v];
+  }
+  const toSign: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) {
+    if (/^(authorization|x-amz-date|x-amz-security-token|x-amz-content-sha256)$/i.test(k)) continue;
+    toSign[k] = Array.isArray(v) ? v.join(',') : v;
+  }
+  toSign.host = target.host;
+  toSign['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+  const signed = await signerForS3rver().sign({
+    method,
+    protocol: 'http:',
+    hostname: target.hostname,
+    port: Number(target.port),
+    path: url.pathname,
+    query,
+    headers: toSign,
+  });
+  return signed.headers;
+}
+
+async function forward(
   service: FrontedService,
   backend: string,
   req: IncomingMessage,
   res: ServerResponse,
   body: Buffer,
-): void {
+): Promise<void> {
   const target = new URL(backend);
-  const headers: Record<string, string | string[]> = {};
+  let headers: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = v;
   delete headers.expect;
   let path = req.url ?? '/';
+  if (!headers['transfer-encoding']) headers['content-length'] = String(body.length);
   if (service === 's3') {
     delete headers.authorization;
     const url = new URL(path, 'http://local');
     for (const k of [...url.searchParams.keys()]) if (PRESIGN_QUERY.test(k)) url.searchParams.delete(k);
     path = `${url.pathname}${url.search}`;
+    headers = await resignForS3rver(target, req.method ?? 'GET', path, headers);
   }
-  if (!headers['transfer-encoding']) headers['content-length'] = String(body.length);
   const upstream = httpRequest(
     { host: target.hostname, port: Number(target.port), method: req.method, path, headers },
     (answer) => {
