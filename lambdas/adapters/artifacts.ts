@@ -1,5 +1,5 @@
 /** S3 artifact storage: `tasks/<taskId>/steps/<stepId>/<attempt>/<name>`, sha256 recorded. */
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { attachment } from '../core/attachment.js';
 import { BatonError, ErrorNames } from '../core/errors.js';
@@ -89,5 +89,56 @@ export class ArtifactStore {
     } catch (err) {
       throw new ArtifactStoreError(`Could not sign a download of ${s3Key}`, { cause: err });
     }
+  }
+
+  /**
+   * A presigned PUT of `s3Key` (an agent's upload slot): whoever holds it can write that one
+   * object until it expires, nothing else. The size is not fixed by the URL; `adopt` checks it.
+   */
+  async uploadUrl(s3Key: string, expiresInSeconds: number): Promise<string> {
+    try {
+      return await getSignedUrl(this.s3, new PutObjectCommand({ Bucket: this.bucket, Key: s3Key }), {
+        expiresIn: expiresInSeconds,
+      });
+    } catch (err) {
+      throw new ArtifactStoreError(`Could not sign an upload to ${s3Key}`, { cause: err });
+    }
+  }
+
+  /**
+   * Takes an object an agent uploaded to `s3Key` as the artifact `name` of the attempt: its
+   * real size (HEAD first: nothing over `maxBytes` is read) and the sha256 of its bytes.
+   * Undefined when nothing was uploaded there.
+   */
+  async adopt(p: {
+    s3Key: string;
+    stepId: string;
+    attempt: number;
+    name: string;
+    contentType: string;
+    maxBytes: number;
+  }): Promise<StoredArtifact | 'missing' | { tooLarge: number }> {
+    let size: number;
+    try {
+      const head = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: p.s3Key }));
+      size = head.ContentLength ?? 0;
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 404 || (err as Error).name === 'NotFound') return 'missing';
+      throw new ArtifactStoreError(`Could not read upload ${p.s3Key}`, { cause: err });
+    }
+    if (size > p.maxBytes) return { tooLarge: size };
+    const body = await this.get(p.s3Key);
+    if (body.byteLength > p.maxBytes) return { tooLarge: body.byteLength };
+    return {
+      id: artifactId(p.stepId, p.attempt, p.name),
+      stepId: p.stepId,
+      attempt: p.attempt,
+      name: p.name,
+      contentType: p.contentType,
+      size: body.byteLength,
+      sha256: sha256Hex(body),
+      s3Key: p.s3Key,
+    };
   }
 }

@@ -3,6 +3,7 @@
  * `AWS_ENDPOINT_URL_<SERVICE>` variables, so local mode changes nothing here.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -12,6 +13,7 @@ let ddb: DynamoDBDocumentClient | undefined;
 let s3: S3Client | undefined;
 let sfn: SFNClient | undefined;
 let sqs: SQSClient | undefined;
+let lambda: LambdaClient | undefined;
 
 export function documentClient(): DynamoDBDocumentClient {
   ddb ??= DynamoDBDocumentClient.from(new DynamoDBClient({}), {
@@ -34,4 +36,11 @@ export function sfnClient(): SFNClient {
 export function sqsClient(): SQSClient {
   sqs ??= new SQSClient({});
   return sqs;
+}
+
+export function lambdaClient(): LambdaClient {
+  // A synchronous agent invocation lasts as long as the agent runs (up to 15 minutes): no retry of
+  // a call that may have run (a retried attempt is Step Functions' decision, not the SDK's).
+  lambda ??= new LambdaClient({ maxAttempts: 1 });
+  return lambda;
 }

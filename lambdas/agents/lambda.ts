@@ -1,19 +1,18 @@
-/** Builds the Lambda handler of one agent: the harness around the agent, with real adapters. */
+/**
+ * Builds the Lambda handler of one agent: agent-side.ts around the agent, serving the step
+ * runner's requests. No store, no bucket: an agent function holds no AWS permission of Baton's.
+ */
 
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { ArtifactStore } from '../adapters/artifacts.js';
-import { documentClient, s3Client } from '../adapters/clients.js';
-import { TaskStore } from '../adapters/store.js';
 import { AgentEnv, type EnvOf, parseEnv } from '../core/env.js';
-import { AgentResult } from '../core/states.js';
 import { type ModelConfig, modelConfigFromEnv } from '../models/index.js';
-import { outputContract } from '../shared/contract.js';
 import { logger, logLine } from '../shared/observability.js';
+import { type AgentRuntimeDeps, serveAgentRequest } from './agent-side.js';
 import type { AgentModule } from './define.js';
-import { type AgentRuntimeDeps, type HarnessDeps, type HarnessResult, runAgentStep } from './harness.js';
+import type { AgentResponse } from './protocol.js';
 import { agentCatalog, loadBatonConfig, resolveAgentSettings } from './registry.js';
 import { type AgentSettings, resolveToolPaths, settingsFromEnv } from './settings.js';
 
@@ -23,17 +22,6 @@ const agentEnv = () => {
   env ??= parseEnv(AgentEnv, 'an agent function');
   return env;
 };
-
-let deps: HarnessDeps | undefined;
-function wired(): HarnessDeps {
-  const e = agentEnv();
-  deps ??= {
-    store: new TaskStore(documentClient(), e.TABLE_NAME),
-    artifacts: new ArtifactStore(s3Client(), e.ARTIFACT_BUCKET),
-    log: logLine,
-  };
-  return deps;
-}
 
 /**
  * Agents' settings, read once per container: `BATON_AGENT_SETTINGS` (JSON set by the stack on
@@ -86,8 +74,10 @@ export function agentLambda(name: string, agent: AgentModule, options: AgentLamb
   const agentRuntime: AgentRuntimeDeps = options.settings
     ? { ...envRuntime, settingsFor: () => options.settings as AgentSettings }
     : envRuntime;
-  return middy<unknown, HarnessResult>()
+  return middy<unknown, AgentResponse>()
     .use(injectLambdaContext(logger))
-    .use(outputContract(AgentResult, `The agent function of "${name}"`))
-    .handler((event: unknown) => runAgentStep({ ...wired(), agentRuntime }, name, agent, event));
+    .handler((event: unknown) => {
+      agentEnv();
+      return serveAgentRequest(name, agent, event, { runtime: agentRuntime, log: logLine });
+    });
 }

@@ -123,10 +123,12 @@ export const ApiEnv = z.object({
   ...SigningSecretVars,
 });
 
+/** The step runner: the data plane of the table and the bucket (no control plane, no deletes). */
+export const RunnerEnv = z.object({ ...LambdaBase, TABLE_NAME: Name, ARTIFACT_BUCKET: Name });
+
+/** An agent function: no table, no bucket (the step runner does its reads and writes). */
 export const AgentEnv = z.object({
   ...LambdaBase,
-  TABLE_NAME: Name,
-  ARTIFACT_BUCKET: Name,
   /** This agent's settings (JSON, by agent name); unset: BATON_CONFIG, else the built-in defaults. */
   BATON_AGENT_SETTINGS: OptionalJson,
   BATON_CONFIG: Name.optional(),
@@ -145,6 +147,7 @@ export const FUNCTION_ENV = {
   resolveApproval: ResolveApprovalEnv,
   intake: IntakeEnv,
   reconcile: ReconcileEnv,
+  stepRunner: RunnerEnv,
   agent: AgentEnv,
 } as const;
 export type FunctionName = keyof typeof FUNCTION_ENV;

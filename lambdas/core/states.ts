@@ -210,6 +210,8 @@ export const ResolveApprovalContract = {
 /* ----------------------------------------------------------- RunAgent, RunFallback */
 
 export const AgentInvocation = z.object({
+  /** The agent function the step runner invokes (from the Map item, or StepFailed's fallback). */
+  agentFunction: z.string(),
   taskId: z.string(),
   run: z.number().int().min(1),
   stepId: z.string(),
@@ -228,7 +230,7 @@ export const AgentResult = z.object({
 });
 export type AgentResult = z.infer<typeof AgentResult>;
 
-/** RunAgent / RunFallback: one attempt of one step on an agent function (the harness). */
+/** RunAgent / RunFallback: one attempt of one step, run by the step runner on the step's agent function. */
 export const AgentContract = { input: AgentInvocation, output: AgentResult } satisfies StateContract;
 
 /** Every Lambda contract of the state machine, by the function that implements it. */
@@ -240,5 +242,5 @@ export const STATE_CONTRACTS = {
   finalize: FinalizeContract,
   requestApproval: RequestApprovalContract,
   resolveApproval: ResolveApprovalContract,
-  agent: AgentContract,
+  stepRunner: AgentContract,
 } as const;

@@ -26,7 +26,7 @@ import { reconcileExecution } from './reconcile.js';
 import { completeStep, recordAttemptFailure } from './steps.js';
 
 /** What any orchestrator function's environment may hold (each reads its own schema's). */
-type OrchestratorEnv = EnvOf<(typeof FUNCTION_ENV)[Exclude<FunctionName, 'api' | 'agent'>]>;
+type OrchestratorEnv = EnvOf<(typeof FUNCTION_ENV)[Exclude<FunctionName, 'api' | 'agent' | 'stepRunner'>]>;
 
 function wired(env: OrchestratorEnv): OrchestratorDeps {
   return {
@@ -61,7 +61,7 @@ function approvalServices(env: EnvOf<typeof FUNCTION_ENV.requestApproval>): Appr
  * variable fails it at once), its output is checked against its contract (lambdas/core/states.ts).
  */
 const wrap = <
-  F extends Exclude<FunctionName, 'api' | 'agent' | 'intake' | 'reconcile'>,
+  F extends Exclude<FunctionName, 'api' | 'agent' | 'stepRunner' | 'intake' | 'reconcile'>,
   T extends z.output<(typeof STATE_CONTRACTS)[F]['output']>,
 >(
   name: F,

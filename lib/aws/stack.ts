@@ -1,6 +1,7 @@
 /**
  * The Baton stack: HTTP API, DynamoDB state store, S3 artifacts, SQS intake (+ DLQs), the
- * Standard state machine, one Lambda per agent, and the approval plumbing (SNS topic for
+ * Standard state machine, the step runner and one Lambda per agent (which holds no Baton
+ * permission: docs/SECURITY.md), and the approval plumbing (SNS topic for
  * approvers, SSM SecureString for the link-signing secret). Construct ids are a contract:
  * renaming one replaces the resource (and loses a table's data).
  */
@@ -192,17 +193,31 @@ export class BatonStack extends Stack {
         `Agent-${agent.name}`,
         agent,
         environment(FUNCTION_ENV.agent, {
-          ...storeEnv,
           ...modelEnv,
           BATON_AGENT_SETTINGS: JSON.stringify({ [agent.name]: deployed.settings }),
         }),
         deployed.files,
       );
-      this.table.grantReadWriteData(fn);
-      this.bucket.grantReadWrite(fn);
+      // No grant of Baton's: the step runner does the agent's reads and writes (docs/SECURITY.md).
       if (usesBedrock(agent.settings.model)) grantBedrock(fn);
       agentFns.set(agent.name, fn);
     }
+    // ---- the step runner: the one function that invokes agents, and does their I/O for them
+    const stepRunner = new BatonFunction(this, 'StepRunner', {
+      entry: 'lambdas/agents/runner-lambda.ts',
+      handler: 'stepRunner',
+      // It waits for the agent it runs (a step's timeout is at most 15 minutes).
+      timeout: Duration.seconds(900),
+      memorySize: 1024,
+      environment: environment(FUNCTION_ENV.stepRunner, storeEnv),
+      description: 'Baton step runner: runs an attempt on its agent function, checks and writes what it made',
+    });
+    this.table.grantReadWriteData(stepRunner);
+    // Reads upstream artifacts (and signs GETs of them), writes and signs PUTs of the attempt's own; no deletes.
+    this.bucket.grantRead(stepRunner);
+    this.bucket.grantPut(stepRunner);
+    for (const fn of agentFns.values()) fn.grantInvoke(stepRunner);
+
     const agentFunctions = JSON.stringify(
       Object.fromEntries([...agentFns].map(([n, f]) => [n, f.functionArn])),
     );
@@ -288,6 +303,7 @@ export class BatonStack extends Stack {
           finalize,
           requestApproval,
           resolveApproval,
+          stepRunner,
         }),
       ),
       tracingEnabled: true,
@@ -295,7 +311,8 @@ export class BatonStack extends Stack {
       // Every state transition is logged, without execution data: gate payloads hold task tokens.
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
-    for (const fn of agentFns.values()) fn.grantInvoke(this.stateMachine);
+    // The state machine invokes the step runner, never an agent function.
+    stepRunner.grantInvoke(this.stateMachine);
     // Whoever ends a step releases its dependents' gates; approvals answer their own tokens. A
     // policy of its own, not the functions' default policies: the state machine refers to those
     // functions, so their default policies cannot refer to it (CloudFormation would see a cycle).

@@ -40,6 +40,7 @@ import { type Emulators, LOCAL_CREDENTIALS, sdkEnvironment, startEmulators } fro
 import { LocalEventBus, localEventRules } from './eventbridge.js';
 import { LambdaInvocationError, LocalFunction } from './functions.js';
 import { AccessDeniedError, type Credentials, LocalIam, roleIdOf, rolePolicies } from './iam/index.js';
+import { startLambdaApi } from './lambda-api.js';
 import { LocalStepFunctions } from './sfn/index.js';
 import { type SqsPoller, startSqsPoller } from './sqs-poller.js';
 import {
@@ -186,7 +187,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
   Object.assign(process.env, sdkEnv, union, { BATON_API_KEY: apiKey });
 
   // Filled in below, before the first invocation: the SFN endpoint and the runtime's URL.
-  const late: { sfnEndpoint?: string; publicUrl?: string } = {};
+  const late: { sfnEndpoint?: string; lambdaEndpoint?: string; publicUrl?: string } = {};
   const apiFunctionId = single(
     resourcesOfType(template, 'AWS::Lambda::Function').filter(
       ([, r]) => r.Metadata?.[METADATA.entry] === 'lambdas/api/handler.ts',
@@ -205,6 +206,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       ...passThroughEndpoints(),
       ...sdkEnv,
       ...(late.sfnEndpoint ? { AWS_ENDPOINT_URL_SFN: late.sfnEndpoint } : {}),
+      ...(late.lambdaEndpoint ? { AWS_ENDPOINT_URL_LAMBDA: late.lambdaEndpoint } : {}),
       ...identityEnvironment(credentials.get(id)),
       ...env,
     };
@@ -309,6 +311,14 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
   process.env.AWS_ENDPOINT_URL_SFN = sfnServer.url;
   late.sfnEndpoint = sfnServer.url;
 
+  // Lambda's Invoke API: how the step runner reaches agent functions (IAM-checked, as in AWS).
+  const lambdaApi = await startLambdaApi({
+    iam,
+    functionOf: (name) => byName.get(name),
+    log: (line) => log({ component: 'lambda', ...line }),
+  });
+  late.lambdaEndpoint = lambdaApi.url;
+
   // SQS event source mappings.
   const pollers: SqsPoller[] = [];
   for (const [, esm] of resourcesOfType(template, 'AWS::Lambda::EventSourceMapping')) {
@@ -392,6 +402,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       bus.close();
       await stepFunctions.close();
       await sfnServer.close();
+      await lambdaApi.close();
       await Promise.all([...functions.values()].map((fn) => fn.close()));
       await emulators.close();
     },
@@ -488,6 +499,7 @@ function passThroughEndpoints(): Record<string, string> {
           'AWS_ENDPOINT_URL_S3',
           'AWS_ENDPOINT_URL_SQS',
           'AWS_ENDPOINT_URL_SFN',
+          'AWS_ENDPOINT_URL_LAMBDA',
         ].includes(e[0]) &&
         typeof e[1] === 'string',
     ),

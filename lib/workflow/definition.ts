@@ -38,6 +38,8 @@ export interface WorkflowFunctions {
   finalize: IFunction;
   requestApproval: IFunction;
   resolveApproval: IFunction;
+  /** Runs every agent attempt (RunAgent, RunFallback) on the step's agent function. */
+  stepRunner: IFunction;
 }
 
 export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.IChainable {

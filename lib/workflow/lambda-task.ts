@@ -1,7 +1,7 @@
 /**
  * The two ways the definition calls a Lambda, both built from its contract (lambdas/core/states.ts):
- * `LambdaTask` (an orchestrator function known at synth) and `AgentTask` (the step's own agent
- * function, named in the Map item).
+ * `LambdaTask` (an orchestrator function known at synth) and `AgentTask` (the step runner, which
+ * runs the step's own agent function named in the Map item).
  */
 import { Aws, Duration } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -71,9 +71,9 @@ export class LambdaTask<
 }
 
 export interface AgentTaskProps {
-  /** Path to the agent function's name or ARN in the state. */
-  functionPath: Ref<z.ZodString>;
-  /** The agent invocation (AgentInvocation). */
+  /** The step runner (lambdas/agents/runner.ts): the only function that invokes agent functions. */
+  runner: IFunction;
+  /** The agent invocation (AgentInvocation): `agentFunction` names the step's agent function. */
   payload: PayloadOf<typeof AgentContract.input>;
   /** The step's own timeout. */
   timeoutSecondsPath: Ref<z.ZodNumber>;
@@ -82,9 +82,10 @@ export interface AgentTaskProps {
 }
 
 /**
- * Invokes a step's agent function, named in the state: a CustomState because LambdaInvoke needs
- * the function at synth time. Lambda service faults (not the agent's own errors) are retried with
- * AWS's recommended retrier; everything else is the caller's Catch.
+ * Runs one attempt on the step runner, which invokes the agent function the payload names: a
+ * CustomState for the step's own timeout (TimeoutSecondsPath). Lambda service faults (not the
+ * agent's own errors) are retried with AWS's recommended retrier; everything else is the
+ * caller's Catch.
  */
 export class AgentTask extends sfn.CustomState {
   constructor(scope: Construct, id: string, props: AgentTaskProps) {
@@ -94,7 +95,7 @@ export class AgentTask extends sfn.CustomState {
         // The stack's partition (aws, aws-cn, aws-us-gov), as LambdaInvoke's own Resource.
         Resource: `arn:${Aws.PARTITION}:states:::lambda:invoke`,
         Parameters: {
-          'FunctionName.$': props.functionPath.path,
+          FunctionName: props.runner.functionArn,
           Payload: sfn.FieldUtils.renderObject(payload(AgentContract.input, props.payload)),
         },
         TimeoutSecondsPath: props.timeoutSecondsPath.path,

@@ -20,6 +20,8 @@ import { STATE } from './names.js';
 export interface RetryLoopProps {
   /** The StepFailed function (RecordAttemptFailure, FallbackFailed). */
   stepFailed: IFunction;
+  /** The step runner (RunFallback). */
+  stepRunner: IFunction;
   /** The step's agent attempt; its failures are caught into the loop. */
   runAgent: AgentTask;
   /** Where a successful fallback attempt goes (CompleteStep). */
@@ -39,8 +41,9 @@ export class RetryLoop extends sfn.StateMachineFragment {
     const retry = step.at('retry');
     // What StepFailed decides after a failed attempt (or fallback) is kept at `$.retry`.
     const runFallback = new AgentTask(this, STATE.runFallback, {
-      functionPath: retry.at('fallback').at('function'),
+      runner: props.stepRunner,
       payload: {
+        agentFunction: retry.at('fallback').at('function'),
         ...stepRef,
         attempt: retry.at('nextAttempt'),
         failure: retry.at('fallback').at('failure'),

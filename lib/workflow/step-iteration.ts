@@ -26,6 +26,8 @@ export interface StepIterationProps {
     stepFailed: IFunction;
     /** CompleteStep. */
     complete: IFunction;
+    /** RunAgent and RunFallback. */
+    stepRunner: IFunction;
     /** The step's approval gate and review gate. */
     requestApproval: IFunction;
     resolveApproval: IFunction;
@@ -67,10 +69,11 @@ export class StepIteration extends sfn.StateMachineFragment {
     }).next(stepDone);
     awaitDependencies.addCatch(gateFailed, { errors: ['States.ALL'], resultPath: step.at('error').path });
 
-    // RunAgent invokes the step's own agent function, named in the Map item.
+    // RunAgent: the step runner runs the step's own agent function, named in the Map item.
     const runAgent = new AgentTask(this, STATE.runAgent, {
-      functionPath: step.at('agentFunction'),
+      runner: fns.stepRunner,
       payload: {
+        agentFunction: step.at('agentFunction'),
         ...stepRef,
         attempt: step.at('attempt'),
       },
@@ -129,6 +132,7 @@ export class StepIteration extends sfn.StateMachineFragment {
     // Built last: the order states are wired in decides their order in the ASL (kept as it was).
     new RetryLoop(this, 'Attempts', {
       stepFailed: fns.stepFailed,
+      stepRunner: fns.stepRunner,
       runAgent,
       onSucceeded: completeStep,
       onReview: review,

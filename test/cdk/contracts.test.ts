@@ -35,10 +35,9 @@ const shapeOf = (schema: z.ZodType): Record<string, z.ZodType> => {
 };
 const isOptional = (field: z.ZodType) => field.safeParse(undefined).success;
 
-/** The contract of the function a task state invokes: by its handler, or the agent contract. */
+/** The contract of the function a task state invokes, by its handler (the step runner's too). */
 function contractOf(state: State): { handler: string; contract: StateContract } {
   const params = state.Parameters as Record<string, unknown>;
-  if ('FunctionName.$' in params) return { handler: 'agent', contract: STATE_CONTRACTS.agent };
   const logicalId = String(params.FunctionName).split(':').at(-1) as string;
   const fn = synth.template.toJSON().Resources[logicalId] as { Metadata?: Record<string, string> };
   const handler = fn?.Metadata?.['baton:handler'] as keyof typeof STATE_CONTRACTS;

@@ -1,8 +1,9 @@
 /**
  * The data agent runs from its Lambda bundle alone: the bundle the stack's own bundling
  * (AgentFunction: esbuild + the afterBundling copy of sql.js's wasm) writes to cdk.out is loaded
- * in a fresh Node process, outside the project (no node_modules to fall back on), with only the
- * environment a Lambda has, and answers a SQL query over a CSV dataset through the db tool. A
+ * in a fresh Node process, outside the project (no node_modules to fall back on), with no AWS
+ * environment at all (an agent reaches nothing: the step runner sends it everything), and answers
+ * the runner's request for a SQL query over a CSV dataset through the db tool. A
  * research agent's bundle carries its configured corpus folder where its settings point.
  */
 import { spawn } from 'node:child_process';
@@ -11,28 +12,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { App, Stack } from 'aws-cdk-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TaskStore } from '../../lambdas/adapters/store.js';
+import { type AgentRequest, AgentResponse } from '../../lambdas/agents/protocol.js';
 import { agentCatalog, type BatonConfig } from '../../lambdas/agents/registry.js';
-import { AgentResult } from '../../lambdas/core/states.js';
 import { deployedSettings } from '../../lib/aws/agent-settings.js';
 import { AgentFunction, SQL_WASM } from '../../lib/aws/functions.js';
-import { type Emulators, sdkEnvironment, startEmulators } from '../../lib/local/emulators.js';
-import { createTables } from '../../lib/local/runtime.js';
-import { defaultLocalNames, synthTemplate } from '../../lib/local/template.js';
-
-const TABLE = 'bundle-store';
-const BUCKET = 'bundle-artifacts';
 
 let work: string;
-let emulators: Emulators;
 let bundleDir: string;
-let store: TaskStore;
-let ddb: DynamoDBClient;
 
 /**
  * Synthesizes one agent function with bundling on, as the stack builds it (its deployed settings'
@@ -52,7 +40,7 @@ function buildAgentBundle(
   const entry = agentCatalog({ config, baseDir }).get(agent);
   if (!entry) throw new Error(`no agent ${agent}`);
   const { files } = deployedSettings(entry.settings);
-  new AgentFunction(stack, `Agent-${agent}`, entry, { TABLE_NAME: TABLE, ARTIFACT_BUCKET: BUCKET }, files);
+  new AgentFunction(stack, `Agent-${agent}`, entry, {}, files);
   const template = app.synth().getStackByName('Bundle').template as {
     Resources: Record<string, { Type: string; Metadata?: Record<string, string> }>;
   };
@@ -93,30 +81,9 @@ function invokeBundle(
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'baton-data-bundle-'));
   bundleDir = buildAgentBundle(join(work, 'cdk.out'), 'data');
-  emulators = await startEmulators({ dataDir: join(work, 'data') });
-  const sdk = sdkEnvironment(emulators);
-  const credentials = {
-    accessKeyId: sdk.AWS_ACCESS_KEY_ID ?? '',
-    secretAccessKey: sdk.AWS_SECRET_ACCESS_KEY ?? '',
-  };
-  ddb = new DynamoDBClient({ region: sdk.AWS_REGION, endpoint: emulators.dynamodb, credentials });
-  await createTables(
-    synthTemplate(agentCatalog({ config: { agents: {} }, baseDir: work })),
-    { ...defaultLocalNames((n) => n), ref: () => TABLE },
-    ddb,
-  );
-  const s3 = new S3Client({ region: sdk.AWS_REGION, endpoint: emulators.s3, credentials });
-  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  s3.destroy();
-  store = new TaskStore(
-    DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } }),
-    TABLE,
-  );
 }, 240_000);
 
 afterAll(async () => {
-  ddb?.destroy();
-  await emulators?.close();
   if (work) await rm(work, { recursive: true, force: true });
 });
 
@@ -126,63 +93,46 @@ describe('the data agent bundle', () => {
     expect(existsSync(join(bundleDir, SQL_WASM.to))).toBe(true);
   });
 
-  it('runs a SQL query through the db tool from the bundle alone, in a fresh process', async () => {
-    // Prepare: a task with a CSV dataset and one data step with SQL.
-    const at = new Date().toISOString();
-    await store.createTask(
-      {
+  it('answers a SQL query through the db tool from the bundle alone, with no AWS at all', async () => {
+    // Prepare: the step runner's request for one data step over a CSV dataset
+    const request: AgentRequest = {
+      protocol: 1,
+      input: {
         taskId: 'bundle-1',
+        stepId: 'totals',
+        attempt: 1,
+        agent: 'data',
         goal: 'total sales by region',
-        createdAt: at,
-        traceId: 'trace-bundle-1',
-        status: 'RUNNING',
-        updatedAt: at,
-        policy: { allowDegraded: false },
-        run: 1,
-        requestHash: 'hash-bundle-1',
-      },
-      {
-        datasets: [
-          { name: 'sales.csv', contentType: 'text/csv', body: 'region,amount\nnorth,3\nsouth,4\nnorth,5\n' },
-        ],
-      },
-    );
-    await store.putPlan('bundle-1', {
-      source: 'explicit',
-      steps: [
-        {
-          id: 'totals',
-          agent: 'data',
-          input: { sql: 'SELECT region, SUM(amount) AS total FROM sales GROUP BY region ORDER BY region' },
-          dependsOn: [],
-          timeoutSeconds: 60,
-          retry: { maxAttempts: 1, intervalSeconds: 1, backoffRate: 2 },
-          approval: 'none',
-          optional: false,
+        input: { sql: 'SELECT region, SUM(amount) AS total FROM sales GROUP BY region ORDER BY region' },
+        inputs: {
+          datasets: [
+            {
+              name: 'sales.csv',
+              contentType: 'text/csv',
+              body: 'region,amount\nnorth,3\nsouth,4\nnorth,5\n',
+            },
+          ],
         },
-      ],
-    });
-    const env = {
-      ...sdkEnvironment(emulators),
-      TABLE_NAME: TABLE,
-      ARTIFACT_BUCKET: BUCKET,
-      PATH: process.env.PATH ?? '',
+        upstream: [],
+      },
+      run: 1,
+      traceId: 'trace-bundle-1',
+      timeoutSeconds: 60,
+      taskTokensUsed: 0,
+      readable: [],
+      uploads: [],
     };
 
-    // Act
-    const run = await invokeBundle(
-      bundleDir,
-      { taskId: 'bundle-1', run: 1, stepId: 'totals', attempt: 1 },
-      env,
-    );
+    // Act: a fresh process, outside the project, with a Lambda's PATH and nothing else
+    const run = await invokeBundle(bundleDir, request, { PATH: process.env.PATH ?? '' });
 
-    // Assess: the handler answered, and the attempt holds the query's rows.
+    // Assess: the answer holds the query's rows and the audit record of the db call
     const line = run.stdout.split('\n').find((l) => l.startsWith('RESULT '));
     expect(line, run.stderr.slice(-3000)).toBeDefined();
-    expect(AgentResult.parse(JSON.parse(line?.slice('RESULT '.length) ?? '')).agent).toBe('data');
     expect(run.code).toBe(0);
-    const attempt = await store.getAttempt('bundle-1', 1, 'totals', 1);
-    expect(attempt?.output).toMatchObject({
+    const answer = AgentResponse.parse(JSON.parse(line?.slice('RESULT '.length) ?? ''));
+    if (!answer.ok) throw new Error(`the data agent failed: ${answer.error.name}: ${answer.error.message}`);
+    expect(answer.output).toMatchObject({
       mode: 'sql',
       columns: ['region', 'total'],
       rows: [
@@ -190,6 +140,12 @@ describe('the data agent bundle', () => {
         ['south', 4],
       ],
     });
+    expect(answer.audit).toContainEqual(
+      expect.objectContaining({
+        type: 'ToolCalled',
+        data: expect.objectContaining({ tool: 'db', outcome: 'ok' }),
+      }),
+    );
   }, 120_000);
 });
 

@@ -1,7 +1,7 @@
 /**
  * IAM simulation of the agent roles against the isolation design of docs/SECURITY.md: an agent
  * role holds no Baton permissions (no table, no bucket, no queues, no Step Functions, no SSM), so
- * whatever its code does with the SDK is refused. Needs the agent isolation of wip/isolation.
+ * whatever its code does with the SDK is refused; the step runner does its reads and writes.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { INDEXES, type SimulatedStack, simulateStack } from './iam-roles.js';
@@ -43,6 +43,9 @@ describe('IAM simulation of the agent roles (docs/SECURITY.md)', () => {
       ['sqs:SendMessage', stack.arn.queue('TaskDeadLetters')],
       ['sqs:ListQueues', '*'],
       ['ssm:GetParameter', stack.arn.approvalSecret],
+      ['lambda:InvokeFunction', stack.arn.fn('stepRunner')],
+      ['lambda:InvokeFunction', stack.arn.fn('planner')],
+      ['lambda:InvokeFunction', stack.arn.fn('agent:writing')],
     ];
 
     // Act

@@ -36,7 +36,30 @@ const NEVER: Call[] = [
   ['states:ListStateMachines', () => '*'],
 ];
 
+const OBJECT = 'tasks/t_1/steps/a/1/out.md';
+
 const ROLES: Record<string, { allowed: Call[]; denied: Call[] }> = {
+  stepRunner: {
+    allowed: [
+      ...STORE,
+      // Upstream artifacts (read, and presigned GETs for the agent), the attempt's own (written,
+      // and presigned PUTs of its upload slots, read back).
+      ['s3:GetObject', (a) => a.object(OBJECT)],
+      ['s3:PutObject', (a) => a.object(OBJECT)],
+      ...['research', 'writing', 'data'].map(
+        (n): Call => ['lambda:InvokeFunction', (a) => a.fn(`agent:${n}`)],
+      ),
+    ],
+    denied: [
+      ...SEND_TASK,
+      ['states:StartExecution', (a) => a.stateMachine],
+      ['sqs:SendMessage', (a) => a.queue('Intake')],
+      ['ssm:GetParameter', (a) => a.approvalSecret],
+      ['lambda:InvokeFunction', (a) => a.fn('planner')],
+      ['lambda:InvokeFunction', (a) => a.fn('stepRunner')],
+      ['lambda:InvokeFunction', (a) => a.fn('api')],
+    ],
+  },
   api: {
     allowed: [
       ...STORE,
@@ -158,14 +181,21 @@ describe('IAM simulation of the synthesized function roles', () => {
     expect(deniedDecisions).toEqual(all([...denied, ...NEVER], false));
   });
 
-  it('state machine role: invokes the orchestrator functions and the agents, nothing else', async () => {
+  it('state machine role: invokes the orchestrator functions and the step runner, never an agent', async () => {
     // Prepare
     const role = stack.stateMachineRole;
     const invoked = [
-      ...['planner', 'gate', 'stepFailed', 'complete', 'finalize', 'requestApproval', 'resolveApproval'],
-      ...stack.agents.map((a) => `agent:${a}`),
+      'planner',
+      'gate',
+      'stepFailed',
+      'complete',
+      'finalize',
+      'requestApproval',
+      'resolveApproval',
+      'stepRunner',
     ].map((fn): Call => ['lambda:InvokeFunction', (a) => a.fn(fn)]);
     const denied: Call[] = [
+      ...stack.agents.map((n): Call => ['lambda:InvokeFunction', (a) => a.fn(`agent:${n}`)]),
       ['lambda:InvokeFunction', (a) => a.fn('api')],
       ['lambda:InvokeFunction', (a) => a.fn('intake')],
       ['dynamodb:GetItem', (a) => a.table],

@@ -112,11 +112,14 @@ describe('Baton state machine', () => {
     ]);
   });
 
-  it("runs the step's own agent function with its own timeout and AWS's Lambda retrier", () => {
+  it("runs the step's own agent function through the step runner, with its own timeout and AWS's Lambda retrier", () => {
     const run = iteration.States[STATE.runAgent] as Record<string, unknown>;
     expect(run).toMatchObject({
       Resource: 'arn:aws:states:::lambda:invoke',
-      Parameters: { 'FunctionName.$': '$.agentFunction' },
+      Parameters: {
+        FunctionName: expect.stringMatching(/:function:StepRunner[0-9A-F]{8}$/),
+        Payload: { 'agentFunction.$': '$.agentFunction' },
+      },
       TimeoutSecondsPath: '$.timeoutSeconds',
       Next: STATE.completeStep,
     });
@@ -163,8 +166,12 @@ describe('Baton state machine', () => {
     expect(fallback).toMatchObject({
       Resource: 'arn:aws:states:::lambda:invoke',
       Parameters: {
-        'FunctionName.$': '$.retry.fallback.function',
-        Payload: { 'attempt.$': '$.retry.nextAttempt', 'failure.$': '$.retry.fallback.failure' },
+        FunctionName: expect.stringMatching(/:function:StepRunner[0-9A-F]{8}$/),
+        Payload: {
+          'agentFunction.$': '$.retry.fallback.function',
+          'attempt.$': '$.retry.nextAttempt',
+          'failure.$': '$.retry.fallback.failure',
+        },
       },
       TimeoutSecondsPath: '$.timeoutSeconds',
       Next: STATE.completeStep,
@@ -200,15 +207,17 @@ describe('Baton state machine', () => {
     });
   });
 
-  it('grants the state machine invoke on every agent function', () => {
-    const policies = template.findResources('AWS::IAM::Policy');
-    const text = JSON.stringify(policies);
-    for (const id of Object.keys(
+  it('grants invoke on every agent function to the step runner alone', () => {
+    const policies = Object.entries(template.findResources('AWS::IAM::Policy'));
+    const agents = Object.keys(
       template.findResources('AWS::Lambda::Function', {
         Metadata: Match.objectLike({ 'baton:agent': Match.anyValue() }),
       }),
-    )) {
-      expect(text).toContain(id);
-    }
+    );
+    const granting = (agentId: string) =>
+      policies.filter(([, p]) => JSON.stringify(p).includes(`"${agentId}"`)).map(([id]) => id);
+    expect(agents.length).toBeGreaterThan(0);
+    for (const id of agents)
+      expect(granting(id), id).toEqual([expect.stringMatching(/^StepRunnerServiceRoleDefaultPolicy/)]);
   });
 });

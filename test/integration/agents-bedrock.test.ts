@@ -145,7 +145,7 @@ describe('the research task with a Bedrock model configured', () => {
       };
     };
     // Assess
-    expect(task.status).toBe('SUCCEEDED');
+    expect(task.status, JSON.stringify(task.plan.steps)).toBe('SUCCEEDED');
     expect(task.plan.source).toBe('planner:model');
     expect(task.plan.steps.map((s) => [s.id, s.dependsOn])).toEqual([
       ['how', []],

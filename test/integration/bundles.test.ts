@@ -71,12 +71,12 @@ describe('functions run their bundles, isolated from each other', () => {
     // Assess: the runtime's own process has the other functions' variables...
     for (const name of ['STATE_MACHINE_ARN', 'BATON_AGENT_FUNCTIONS', 'INTAKE_QUEUE_URL', 'BATON_API_KEY'])
       expect(process.env[name], name).toBeDefined();
-    // ...an agent sees its own and the local endpoints only
+    // ...an agent sees its own and the local endpoints only: not even the table or the bucket
     const env = outputs.b1?.envNames ?? [];
-    expect(env).toEqual(
-      expect.arrayContaining(['TABLE_NAME', 'ARTIFACT_BUCKET', 'AWS_ENDPOINT_URL_DYNAMODB']),
-    );
+    expect(env).toEqual(expect.arrayContaining(['BATON_AGENT_SETTINGS', 'AWS_ENDPOINT_URL_DYNAMODB']));
     for (const name of [
+      'TABLE_NAME',
+      'ARTIFACT_BUCKET',
       'STATE_MACHINE_ARN',
       'BATON_AGENT_FUNCTIONS',
       'DEAD_LETTER_QUEUE_URL',

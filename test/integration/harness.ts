@@ -1,5 +1,5 @@
 /** Boots the local runtime for an integration test file and talks to it over HTTP. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TaskView } from '../../lambdas/core/schemas.js';
@@ -48,6 +48,8 @@ export interface HarnessOptions {
    * synth, so in the template) or an AWS_ENDPOINT_URL_<SERVICE> the functions are given.
    */
   env?: Record<string, string>;
+  /** Append the runtime's log lines (JSON) to this file; default BATON_TEST_LOG, else nowhere. */
+  logFile?: string;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -58,7 +60,11 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     saved.set(k, process.env[k]);
     process.env[k] = v;
   }
-  const rt = await startLocalRuntime({ dataDir, port: 0, apiKey: 'test-key', configPath, log: () => {} });
+  const logFile = opts.logFile ?? process.env.BATON_TEST_LOG;
+  const log = logFile
+    ? (line: Record<string, unknown>) => appendFileSync(logFile, `${JSON.stringify(line)}\n`)
+    : () => {};
+  const rt = await startLocalRuntime({ dataDir, port: 0, apiKey: 'test-key', configPath, log });
   const api: Harness['api'] = async (method, path, body, headers = {}) => {
     const res = await fetch(`${rt.url}${path}`, {
       method,

@@ -7,6 +7,7 @@ import {
   PlannerEnv,
   parseEnv,
   RequestApprovalEnv,
+  RunnerEnv,
 } from '../../lambdas/core/env.js';
 import { ErrorNames } from '../../lambdas/core/errors.js';
 
@@ -51,7 +52,7 @@ describe('parseEnv', () => {
 
   it('takes a blank optional JSON variable for unset, as its reader does', () => {
     // Prepare
-    const env = { TABLE_NAME: 't', ARTIFACT_BUCKET: 'b', BATON_MODEL_CONFIG: ' ' };
+    const env = { BATON_MODEL_CONFIG: ' ' };
     // Act
     const read = parseEnv(AgentEnv, 'an agent function', env);
     // Assess
@@ -91,7 +92,7 @@ describe('parseEnv', () => {
     Object.assign(process.env, { TABLE_NAME: 't', ARTIFACT_BUCKET: 'b' });
     try {
       // Act
-      const read = parseEnv(AgentEnv, 'an agent function');
+      const read = parseEnv(RunnerEnv, 'the step runner');
       // Assess
       expect([read.TABLE_NAME, read.ARTIFACT_BUCKET]).toEqual(['t', 'b']);
     } finally {

@@ -197,7 +197,9 @@ export async function authenticate(
     const prior = query[k];
     query[k] = prior === undefined ? v : Array.isArray(prior) ? [...prior, v] : [prior, v];
   }
-  const path = s3 ? url.pathname : decodeURIComponent(url.pathname);
+  // The path as on the wire: the SDK signs what it sends (a Lambda function ARN in the path is
+  // sent %-escaped, and the signer escapes it once more for the non-S3 services).
+  const path = url.pathname;
   const [hostname, port] = (headers.host ?? '').split(':');
   let expected: string | undefined;
   if (parsed.presigned) {

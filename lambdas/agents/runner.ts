@@ -1,0 +1,313 @@
+/**
+ * The step runner: the trusted function RunAgent and RunFallback invoke. It does every read and
+ * write of an agent attempt, so that the agent function (untrusted: web pages, MCP servers and
+ * model output drive it) needs no AWS permission at all:
+ * - reads the task, plan, inputs and upstream results, records StepStarted;
+ * - invokes the step's agent function synchronously with the hydrated input, presigned GETs of
+ *   exactly its upstream artifacts and presigned PUTs of its own upload slots (protocol.ts);
+ * - checks the answer before it writes any of it: the generic output contract, artifact names
+ *   unique, base64 strict, each size and sha256 computed here (uploads read back), audit records
+ *   rebuilt as this attempt's own ToolCalled / ModelCalled events;
+ * - writes the artifacts, their events and the attempt record.
+ * A failed attempt is thrown with the agent's error name when it is one an agent may give
+ * (AgentFailed, NonRetryable, ContractViolation); any other name becomes AgentFailed.
+ */
+import type { ArtifactStore } from '../adapters/artifacts.js';
+import {
+  AgentFailedError,
+  BatonError,
+  ContractViolationError,
+  ErrorNames,
+  NonRetryableError,
+} from '../core/errors.js';
+import { Events, type NewEvent } from '../core/events.js';
+import type { ArtifactPort, EventPort, ResultPort, StoredArtifact, TaskPort } from '../core/ports.js';
+import { AgentInput, type ArtifactRef, type Json, LIMITS, type UpstreamResult } from '../core/schemas.js';
+import { AgentContract, type AgentResult } from '../core/states.js';
+import { tokensUsedByTask } from './audit.js';
+import { checkAgentOutput } from './define.js';
+import {
+  type AgentRequest,
+  AgentResponse,
+  AuditRecord,
+  MAX_AUDIT_RECORD_BYTES,
+  UPLOAD_SLOTS,
+  URL_GRACE_SECONDS,
+  uploadKey,
+} from './protocol.js';
+
+/** The agent function's invocation failed (a Lambda function error: crash, timeout, bad answer). */
+export class AgentInvocationError extends BatonError {
+  readonly errorType: string;
+  constructor(errorType: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = ErrorNames.AgentFailed;
+    this.errorType = errorType;
+  }
+}
+
+export interface RunnerDeps {
+  /** Data plane only: the runner reaches no task tokens, approvals or idempotency keys. */
+  store: TaskPort & EventPort & ResultPort & ArtifactPort;
+  artifacts: Pick<ArtifactStore, 'put' | 'downloadUrl' | 'uploadUrl' | 'adopt'>;
+  /**
+   * Invokes the agent function synchronously and returns what it answered (unchecked); a function
+   * error (it threw, crashed or timed out) is an AgentInvocationError.
+   */
+  invokeAgent(functionName: string, request: AgentRequest): Promise<unknown>;
+  log?: (line: Record<string, unknown>) => void;
+}
+
+/** The error names an agent's answer may carry through to Step Functions' ErrorEquals. */
+const AGENT_ERROR_NAMES: ReadonlySet<string> = new Set([
+  ErrorNames.AgentFailed,
+  ErrorNames.NonRetryable,
+  ErrorNames.ContractViolation,
+]);
+
+const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Runs one attempt of one step on its agent function (RunAgent / RunFallback). */
+export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResult> {
+  const inv = AgentContract.input.parse(raw);
+  const { store } = deps;
+  const [task, plan, results] = await Promise.all([
+    store.getTask(inv.taskId),
+    store.getPlan(inv.taskId),
+    store.getResults(inv.taskId),
+  ]);
+  const step = plan?.steps.find((s) => s.id === inv.stepId);
+  if (!task || !plan || !step) {
+    throw new ContractViolationError(`Step ${inv.stepId} of task ${inv.taskId} does not exist`);
+  }
+  const agentName = inv.failure ? step.fallbackAgent : step.agent;
+  if (!agentName) throw new ContractViolationError(`Step ${step.id} has no fallback agent`);
+  if (results.get(step.id)?.status === 'SUCCEEDED') {
+    return { stepId: step.id, attempt: inv.attempt, agent: agentName, alreadyDone: true };
+  }
+  const scope = {
+    taskId: task.taskId,
+    traceId: task.traceId,
+    run: inv.run,
+    stepId: step.id,
+    attempt: inv.attempt,
+  };
+  await store.appendEvent(
+    Events.stepStarted(scope, { attempt: inv.attempt, agent: agentName, run: inv.run }),
+  );
+
+  const upstream: UpstreamResult[] = step.dependsOn.map((dep) => {
+    const r = results.get(dep);
+    return {
+      stepId: dep,
+      agent: r?.agent ?? plan.steps.find((s) => s.id === dep)?.agent ?? 'unknown',
+      summary: r?.summary ?? '',
+      ...(r?.output !== undefined ? { output: r.output } : {}),
+      artifacts: r?.artifacts ?? [],
+    };
+  });
+  const [inputs, events] = await Promise.all([store.getInputs(task.taskId), store.allEvents(task.taskId)]);
+  const input = AgentInput.parse({
+    taskId: task.taskId,
+    stepId: step.id,
+    attempt: inv.attempt,
+    agent: agentName,
+    goal: task.goal,
+    input: step.input,
+    inputs,
+    upstream,
+    ...(inv.failure ? { failure: inv.failure } : {}),
+  });
+
+  const expiresIn = step.timeoutSeconds + URL_GRACE_SECONDS;
+  const readable = await Promise.all(
+    upstream
+      .flatMap((u) => u.artifacts)
+      .map(async (ref: ArtifactRef) => {
+        const stored = await store.getArtifact(task.taskId, ref.id);
+        if (!stored) throw new ContractViolationError(`Upstream artifact ${ref.id} has no record`);
+        const url = await deps.artifacts.downloadUrl(stored.s3Key, {
+          contentType: stored.contentType,
+          fileName: stored.name,
+          expiresInSeconds: expiresIn,
+        });
+        return { ref, url };
+      }),
+  );
+  const uploads = await Promise.all(
+    Array.from({ length: UPLOAD_SLOTS }, (_, slot) =>
+      deps.artifacts.uploadUrl(uploadKey(task.taskId, step.id, inv.attempt, slot), expiresIn),
+    ),
+  );
+  const maxTokens = (task.policy as { maxTokens?: unknown } | undefined)?.maxTokens;
+  const request: AgentRequest = {
+    protocol: 1,
+    input,
+    run: inv.run,
+    traceId: task.traceId,
+    timeoutSeconds: step.timeoutSeconds,
+    ...(typeof maxTokens === 'number' && Number.isInteger(maxTokens) && maxTokens > 0
+      ? { taskMaxTokens: maxTokens }
+      : {}),
+    taskTokensUsed: tokensUsedByTask(events, { run: inv.run, stepId: step.id, attempt: inv.attempt }),
+    readable,
+    uploads,
+  };
+
+  const rawAnswer = await deps.invokeAgent(inv.agentFunction, request);
+  const parsed = AgentResponse.safeParse(rawAnswer);
+  if (!parsed.success) {
+    throw new ContractViolationError(`Agent "${agentName}" answered outside the runner protocol`, {
+      cause: parsed.error,
+    });
+  }
+  const answer = parsed.data;
+  // The audit records are written whether the attempt succeeded or not (they happened).
+  for (const e of auditEvents(agentName, scope, answer.audit)) await store.appendEvent(e);
+  if (!answer.ok) throw agentError(answer.error);
+
+  const out = checkAgentOutput(agentName, {
+    summary: answer.summary,
+    ...(answer.output !== undefined ? { output: answer.output } : {}),
+    artifacts: answer.artifacts.flatMap((a) => ('body' in a ? [a] : [])),
+  });
+  const names = new Set<string>();
+  const slots = new Set<number>();
+  for (const a of answer.artifacts) {
+    if (names.has(a.name))
+      throw new ContractViolationError(`Agent "${agentName}" returned artifact ${a.name} twice`);
+    names.add(a.name);
+    if ('upload' in a) {
+      if (slots.has(a.upload))
+        throw new ContractViolationError(`Agent "${agentName}" named upload slot ${a.upload} twice`);
+      slots.add(a.upload);
+    }
+  }
+
+  // Every artifact is checked before any is recorded: inline bodies decoded, uploads read back.
+  const inline = (out.artifacts ?? []).map((art) => ({ art, body: decodeBody(agentName, art) }));
+  const adopted = await Promise.all(
+    answer.artifacts.flatMap((a) =>
+      'upload' in a
+        ? [
+            (async () => {
+              const s3Key = uploadKey(task.taskId, step.id, inv.attempt, a.upload);
+              const got = await deps.artifacts.adopt({
+                s3Key,
+                stepId: step.id,
+                attempt: inv.attempt,
+                name: a.name,
+                contentType: a.contentType,
+                maxBytes: LIMITS.maxArtifactBytes,
+              });
+              if (got === 'missing')
+                throw new ContractViolationError(
+                  `Artifact ${a.name}: nothing was uploaded to slot ${a.upload}`,
+                );
+              if ('tooLarge' in got)
+                throw new ContractViolationError(
+                  `Artifact ${a.name} is ${got.tooLarge} bytes; the limit is ${LIMITS.maxArtifactBytes}`,
+                );
+              return got;
+            })(),
+          ]
+        : [],
+    ),
+  );
+  const written = await Promise.all(
+    inline.map(({ art, body }) =>
+      deps.artifacts.put({
+        taskId: task.taskId,
+        stepId: step.id,
+        attempt: inv.attempt,
+        name: art.name,
+        contentType: art.contentType,
+        body,
+      }),
+    ),
+  );
+  const byName = new Map<string, StoredArtifact>([...written, ...adopted].map((m) => [m.name, m]));
+  const stored = answer.artifacts.map((a) => byName.get(a.name) as StoredArtifact);
+  await Promise.all(
+    stored.map(async (meta) => {
+      await store.putArtifact(task.taskId, meta);
+      await store.appendEvent(
+        Events.artifactStored(scope, {
+          artifactId: meta.id,
+          name: meta.name,
+          contentType: meta.contentType,
+          size: meta.size,
+          sha256: meta.sha256,
+        }),
+      );
+    }),
+  );
+  await store.putAttempt(task.taskId, {
+    stepId: step.id,
+    run: inv.run,
+    attempt: inv.attempt,
+    agent: agentName,
+    summary: out.summary,
+    ...(out.output !== undefined ? { output: out.output as Json } : {}),
+    artifacts: stored.map(({ s3Key: _k, attempt: _a, ...ref }) => ref),
+    at: new Date().toISOString(),
+  });
+  return { stepId: step.id, attempt: inv.attempt, agent: agentName };
+}
+
+/** An inline body's bytes: UTF-8 text, or base64 that decodes exactly (no stray characters). */
+function decodeBody(agentName: string, art: { name: string; body: string | { base64: string } }): Buffer {
+  let body: Buffer;
+  if (typeof art.body === 'string') body = Buffer.from(art.body, 'utf8');
+  else {
+    if (!STRICT_BASE64.test(art.body.base64))
+      throw new ContractViolationError(
+        `Agent "${agentName}" returned artifact ${art.name} with invalid base64`,
+      );
+    body = Buffer.from(art.body.base64, 'base64');
+  }
+  if (body.byteLength > LIMITS.maxArtifactBytes) {
+    throw new ContractViolationError(
+      `Artifact ${art.name} is ${body.byteLength} bytes; the limit is ${LIMITS.maxArtifactBytes}`,
+    );
+  }
+  return body;
+}
+
+/**
+ * The agent's audit records as this attempt's events: the runner builds each event (id, task,
+ * step, attempt, trace) itself, so an agent can add call records to its own attempt only.
+ */
+function auditEvents(
+  agentName: string,
+  scope: { taskId: string; traceId: string; run: number; stepId: string; attempt: number },
+  records: readonly unknown[],
+): NewEvent[] {
+  return records.map((raw, i) => {
+    const parsed = AuditRecord.safeParse(raw);
+    if (!parsed.success)
+      throw new ContractViolationError(`Agent "${agentName}" returned audit record ${i} that is not one`, {
+        cause: parsed.error,
+      });
+    if (JSON.stringify(parsed.data).length > MAX_AUDIT_RECORD_BYTES)
+      throw new ContractViolationError(
+        `Agent "${agentName}" returned audit record ${i} over ${MAX_AUDIT_RECORD_BYTES} bytes`,
+      );
+    const r = parsed.data;
+    if (!Number.isInteger(r.data.call) || r.data.call < 1)
+      throw new ContractViolationError(
+        `Agent "${agentName}" returned audit record ${i} with call ${r.data.call}`,
+      );
+    return r.type === 'ToolCalled'
+      ? Events.toolCalled(scope, { ...r.data, attempt: scope.attempt })
+      : Events.modelCalled(scope, { ...r.data, attempt: scope.attempt });
+  });
+}
+
+/** The attempt's failure as Step Functions will see it: only the names an agent may give pass. */
+function agentError(error: { name: string; message: string }): Error {
+  if (error.name === ErrorNames.NonRetryable) return new NonRetryableError(error.message);
+  if (error.name === ErrorNames.ContractViolation) return new ContractViolationError(error.message);
+  if (AGENT_ERROR_NAMES.has(error.name)) return new AgentFailedError(error.message);
+  return new AgentFailedError(`${error.name}: ${error.message}`);
+}

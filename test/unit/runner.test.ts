@@ -1,0 +1,390 @@
+/**
+ * The step runner (lambdas/agents/runner.ts) against the in-memory store and an in-memory bucket:
+ * what it sends an agent, and that it checks what an agent answers before writing any of it.
+ * Agents are untrusted, so most cases here are answers a hostile agent could give.
+ */
+import { createHash } from 'node:crypto';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { serveAgentRequest } from '../../lambdas/agents/agent-side.js';
+import type { AgentModule } from '../../lambdas/agents/define.js';
+import { type AgentRequest, uploadKey } from '../../lambdas/agents/protocol.js';
+import { resolveAgentSettings } from '../../lambdas/agents/registry.js';
+import { AgentInvocationError, type RunnerDeps, runStep } from '../../lambdas/agents/runner.js';
+import { ErrorNames } from '../../lambdas/core/errors.js';
+import { artifactId } from '../../lambdas/core/ids.js';
+import type { StoredArtifact } from '../../lambdas/core/ports.js';
+import { MemoryStore } from '../fakes/memory-store.js';
+
+const TASK = 't_runner';
+const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
+
+/** A bucket in memory whose presigned URLs are `mem://<key>`, served by `fetch` below. */
+class MemoryBucket {
+  readonly objects = new Map<string, Buffer>();
+  async put(p: {
+    taskId: string;
+    stepId: string;
+    attempt: number;
+    name: string;
+    contentType: string;
+    body: Uint8Array;
+  }) {
+    const s3Key = `tasks/${p.taskId}/steps/${p.stepId}/${p.attempt}/${p.name}`;
+    this.objects.set(s3Key, Buffer.from(p.body));
+    const meta: StoredArtifact = {
+      id: artifactId(p.stepId, p.attempt, p.name),
+      stepId: p.stepId,
+      attempt: p.attempt,
+      name: p.name,
+      contentType: p.contentType,
+      size: p.body.byteLength,
+      sha256: sha(p.body),
+      s3Key,
+    };
+    return meta;
+  }
+  async downloadUrl(s3Key: string) {
+    return `mem://get/${s3Key}`;
+  }
+  async uploadUrl(s3Key: string) {
+    return `mem://put/${s3Key}`;
+  }
+  async adopt(p: {
+    s3Key: string;
+    stepId: string;
+    attempt: number;
+    name: string;
+    contentType: string;
+    maxBytes: number;
+  }) {
+    const body = this.objects.get(p.s3Key);
+    if (!body) return 'missing' as const;
+    if (body.byteLength > p.maxBytes) return { tooLarge: body.byteLength };
+    return {
+      id: artifactId(p.stepId, p.attempt, p.name),
+      stepId: p.stepId,
+      attempt: p.attempt,
+      name: p.name,
+      contentType: p.contentType,
+      size: body.byteLength,
+      sha256: sha(body),
+      s3Key: p.s3Key,
+    };
+  }
+  fetch: typeof fetch = async (input, init) => {
+    const url = String(input);
+    const [, verb, key] = /^mem:\/\/(get|put)\/(.+)$/.exec(url) ?? [];
+    if (verb === 'put' && init?.method === 'PUT') {
+      this.objects.set(key as string, Buffer.from(init.body as Uint8Array));
+      return new Response(null, { status: 200 });
+    }
+    const body = verb === 'get' ? this.objects.get(key as string) : undefined;
+    return body ? new Response(body) : new Response('no such object', { status: 404 });
+  };
+}
+
+let store: MemoryStore;
+let bucket: MemoryBucket;
+let sent: AgentRequest[];
+
+async function prepareTask(
+  steps: { id: string; agent: string; dependsOn?: string[]; fallbackAgent?: string }[],
+) {
+  const at = new Date().toISOString();
+  await store.createTask(
+    {
+      taskId: TASK,
+      goal: 'runner test',
+      createdAt: at,
+      traceId: 'trace-runner',
+      status: 'RUNNING',
+      updatedAt: at,
+      policy: { allowDegraded: false },
+      run: 1,
+      requestHash: 'h',
+    },
+    {},
+  );
+  await store.putPlan(TASK, {
+    source: 'explicit',
+    steps: steps.map((s) => ({
+      input: {},
+      dependsOn: [],
+      timeoutSeconds: 60,
+      retry: { maxAttempts: 1, intervalSeconds: 1, backoffRate: 2 },
+      approval: 'none',
+      optional: false,
+      ...s,
+    })),
+  });
+}
+
+/** Runner deps whose agent is `answer` (an in-process agent side, or a raw answer). */
+function deps(answer: (req: AgentRequest) => Promise<unknown>): RunnerDeps {
+  return {
+    store,
+    artifacts: bucket,
+    invokeAgent: async (_fn, req) => {
+      sent.push(req);
+      return answer(JSON.parse(JSON.stringify(req)) as AgentRequest);
+    },
+  };
+}
+const agentSide = (name: string, agent: AgentModule) => (req: AgentRequest) =>
+  serveAgentRequest(name, agent, req, {
+    fetch: bucket.fetch,
+    runtime: { settingsFor: () => resolveAgentSettings(name), defaultModel: () => ({ provider: 'offline' }) },
+  });
+const invocation = { agentFunction: 'fn-a', taskId: TASK, run: 1, stepId: 'a', attempt: 1 };
+const failureOf = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (err: Error) => err,
+  );
+
+beforeEach(() => {
+  store = new MemoryStore();
+  bucket = new MemoryBucket();
+  sent = [];
+});
+
+describe('the step runner', () => {
+  it('runs the agent on its function and writes what it made: artifacts, their events, the attempt', async () => {
+    // Prepare
+    await prepareTask([{ id: 'a', agent: 'echo' }]);
+    const echo: AgentModule = async (input) => ({
+      summary: `done ${input.stepId}`,
+      output: { ok: true },
+      artifacts: [
+        { name: 'a.txt', contentType: 'text/plain', body: 'hello' },
+        { name: 'a.bin', contentType: 'application/octet-stream', body: { base64: 'AAEC' } },
+      ],
+    });
+
+    // Act
+    const result = await runStep(deps(agentSide('echo', echo)), invocation);
+
+    // Assess
+    expect(result).toEqual({ stepId: 'a', attempt: 1, agent: 'echo' });
+    const attempt = await store.getAttempt(TASK, 1, 'a', 1);
+    expect(attempt?.output).toEqual({ ok: true });
+    expect(attempt?.artifacts.map((a) => [a.name, a.size, a.sha256])).toEqual([
+      ['a.txt', 5, sha('hello')],
+      ['a.bin', 3, sha(Buffer.from([0, 1, 2]))],
+    ]);
+    const types = (await store.allEvents(TASK)).map((e) => e.type);
+    expect(types).toEqual(['StepStarted', 'ArtifactStored', 'ArtifactStored']);
+  });
+
+  it('sends the hydrated input, presigned GETs of exactly the upstream artifacts and the attempt’s upload slots', async () => {
+    // Prepare: step a made two artifacts; step b depends on a; step c (not b's dependency) made one
+    await prepareTask([
+      { id: 'a', agent: 'echo' },
+      { id: 'c', agent: 'echo' },
+      { id: 'b', agent: 'echo', dependsOn: ['a'] },
+    ]);
+    const maker: AgentModule = async (input) => ({
+      summary: 'made',
+      artifacts: [{ name: `${input.stepId}.txt`, contentType: 'text/plain', body: `from ${input.stepId}` }],
+    });
+    for (const stepId of ['a', 'c']) {
+      await runStep(deps(agentSide('echo', maker)), { ...invocation, stepId });
+      const done = await store.getAttempt(TASK, 1, stepId, 1);
+      await store.putResult(TASK, {
+        stepId,
+        run: 1,
+        status: 'SUCCEEDED',
+        attempt: 1,
+        agent: 'echo',
+        summary: done?.summary ?? '',
+        artifacts: done?.artifacts ?? [],
+        at: new Date().toISOString(),
+      });
+    }
+    const reader: AgentModule = async (input, ctx) => {
+      const [ref] = input.upstream[0]?.artifacts ?? [];
+      const text = ref ? Buffer.from(await ctx.readArtifact(ref)).toString('utf8') : '';
+      return { summary: text };
+    };
+
+    // Act
+    await runStep(deps(agentSide('echo', reader)), { ...invocation, stepId: 'b' });
+
+    // Assess
+    const req = sent.at(-1) as AgentRequest;
+    expect(req.input.upstream.map((u) => u.stepId)).toEqual(['a']);
+    expect(req.readable.map((r) => r.url)).toEqual(['mem://get/tasks/t_runner/steps/a/1/a.txt']);
+    expect(req.uploads).toHaveLength(50);
+    expect(req.uploads[0]).toBe(`mem://put/${uploadKey(TASK, 'b', 1, 0)}`);
+    expect((await store.getAttempt(TASK, 1, 'b', 1))?.summary).toBe('from a');
+  });
+
+  it('stores a large artifact from the agent’s upload slot, with the size and sha256 it computed itself', async () => {
+    // Prepare: 1 MiB, over the inline limit
+    await prepareTask([{ id: 'a', agent: 'echo' }]);
+    const body = Buffer.alloc(1024 * 1024, 7);
+    const big: AgentModule = async () => ({
+      summary: 'big',
+      artifacts: [
+        {
+          name: 'big.bin',
+          contentType: 'application/octet-stream',
+          body: { base64: body.toString('base64') },
+        },
+      ],
+    });
+
+    // Act
+    await runStep(deps(agentSide('echo', big)), invocation);
+
+    // Assess
+    const [art] = await store.listArtifacts(TASK);
+    expect(art).toMatchObject({
+      name: 'big.bin',
+      size: body.byteLength,
+      sha256: sha(body),
+      s3Key: uploadKey(TASK, 'a', 1, 0),
+    });
+  });
+
+  it('writes the agent’s tool and model call records as events of this attempt only, whatever the records claim', async () => {
+    // Prepare: an answer whose record claims another attempt
+    await prepareTask([{ id: 'a', agent: 'echo' }]);
+    const record = {
+      type: 'ToolCalled',
+      data: {
+        call: 1,
+        attempt: 9,
+        tool: 'http',
+        argsDigest: 'x',
+        durationMs: 1,
+        outcome: 'ok',
+        startedAt: new Date().toISOString(),
+      },
+    };
+
+    // Act
+    await runStep(
+      deps(async () => ({ ok: true, summary: 's', artifacts: [], audit: [record] })),
+      invocation,
+    );
+
+    // Assess
+    const call = (await store.allEvents(TASK)).find((e) => e.type === 'ToolCalled');
+    expect(call).toMatchObject({
+      taskId: TASK,
+      stepId: 'a',
+      id: 'r1.ToolCalled.a.1.1',
+      data: { attempt: 1 },
+    });
+  });
+
+  it.each([
+    ['an answer outside the protocol', { hello: 'world' }],
+    [
+      'an audit record of another event type',
+      { ok: true, summary: 's', artifacts: [], audit: [{ type: 'ApprovalDecided', data: {} }] },
+    ],
+    [
+      'two artifacts with one name',
+      {
+        ok: true,
+        summary: 's',
+        artifacts: [
+          { name: 'x.txt', contentType: 'text/plain', body: 'a' },
+          { name: 'x.txt', contentType: 'text/plain', body: 'b' },
+        ],
+        audit: [],
+      },
+    ],
+    [
+      'base64 that is not',
+      {
+        ok: true,
+        summary: 's',
+        artifacts: [{ name: 'x', contentType: 'a/b', body: { base64: 'a$b=' } }],
+        audit: [],
+      },
+    ],
+    [
+      'an upload slot nothing was written to',
+      { ok: true, summary: 's', artifacts: [{ name: 'x', contentType: 'a/b', upload: 3 }], audit: [] },
+    ],
+    ['an output that is not JSON data', { ok: true, summary: 7, artifacts: [], audit: [] }],
+  ])('refuses %s as a contract violation, and writes no artifact or attempt', async (_what, answer) => {
+    // Prepare
+    await prepareTask([{ id: 'a', agent: 'echo' }]);
+
+    // Act
+    const err = await failureOf(
+      runStep(
+        deps(async () => answer),
+        invocation,
+      ),
+    );
+
+    // Assess
+    expect(err?.name).toBe(ErrorNames.ContractViolation);
+    expect(await store.listArtifacts(TASK)).toEqual([]);
+    expect(await store.getAttempt(TASK, 1, 'a', 1)).toBeUndefined();
+  });
+
+  it('lets an agent fail only with the names an agent may give: anything else is a retryable AgentFailed', async () => {
+    // Prepare
+    await prepareTask([{ id: 'a', agent: 'echo' }]);
+    const failing = (name: string) =>
+      deps(async () => ({ ok: false, error: { name, message: 'no' }, audit: [] }));
+
+    // Act
+    const nonRetryable = await failureOf(runStep(failing(ErrorNames.NonRetryable), invocation));
+    const cancelled = await failureOf(runStep(failing(ErrorNames.Cancelled), invocation));
+    const rejected = await failureOf(runStep(failing(ErrorNames.ApprovalRejected), invocation));
+
+    // Assess
+    expect(nonRetryable?.name).toBe(ErrorNames.NonRetryable);
+    expect([cancelled?.name, rejected?.name]).toEqual([ErrorNames.AgentFailed, ErrorNames.AgentFailed]);
+    expect(cancelled?.message).toContain(ErrorNames.Cancelled);
+  });
+
+  it('reports an agent function that crashed as a retryable AgentFailed naming Lambda’s error type', async () => {
+    // Prepare
+    await prepareTask([{ id: 'a', agent: 'echo' }]);
+
+    // Act
+    const err = await failureOf(
+      runStep(
+        deps(async () => {
+          throw new AgentInvocationError(
+            'Sandbox.Timedout',
+            'The agent function fn-a failed: Sandbox.Timedout: Task timed out',
+          );
+        }),
+        invocation,
+      ),
+    );
+
+    // Assess
+    expect(err?.name).toBe(ErrorNames.AgentFailed);
+    expect(err?.message).toContain('Sandbox.Timedout');
+  });
+
+  it('runs the fallback agent of the plan on a fallback invocation', async () => {
+    // Prepare
+    await prepareTask([{ id: 'a', agent: 'fail', fallbackAgent: 'echo' }]);
+    const echo: AgentModule = async (input) => ({ summary: `fallback after ${input.failure?.name}` });
+
+    // Act
+    const result = await runStep(deps(agentSide('echo', echo)), {
+      ...invocation,
+      attempt: 2,
+      failure: { agent: 'fail', name: ErrorNames.AgentFailed, message: 'boom' },
+    });
+
+    // Assess
+    expect(result.agent).toBe('echo');
+    expect(sent[0]?.input.agent).toBe('echo');
+    expect((await store.getAttempt(TASK, 1, 'a', 2))?.summary).toBe(
+      `fallback after ${ErrorNames.AgentFailed}`,
+    );
+  });
+});
