@@ -42,12 +42,15 @@ const OptionalJson = z
   .optional();
 const Url = z.url({ message: 'is not a URL' });
 
-/** `BATON_AGENT_FUNCTIONS`: agent name -> the Lambda function (name or ARN) that runs it, as JSON. */
-const AgentFunctions = z
-  .string()
-  .refine(isJson, 'is not JSON')
-  .transform((text): unknown => JSON.parse(text))
-  .pipe(z.record(z.string(), Name, { message: 'must map agent names to function ARNs' }));
+/**
+ * The deployment's agents and how their functions are named: `BATON_AGENT_NAMES` (comma-separated)
+ * and `BATON_AGENT_FUNCTION_PREFIX` (an agent's function is the prefix + its name, see
+ * agentFunctionName in ids.ts). No name-to-ARN map: it would hit Lambda's 4 KB environment limit.
+ */
+const AgentFunctionVars = {
+  BATON_AGENT_NAMES: Name,
+  BATON_AGENT_FUNCTION_PREFIX: Name,
+};
 
 /** Set by BatonFunction on every function (Node options, the Powertools service name). */
 const LambdaBase = {
@@ -69,11 +72,11 @@ const ModelConfigVar = { BATON_MODEL_CONFIG: OptionalJson };
 
 export const PlannerEnv = z.object({
   ...OrchestratorBase,
-  BATON_AGENT_FUNCTIONS: AgentFunctions,
+  ...AgentFunctionVars,
   ...ModelConfigVar,
 });
 export const GateEnv = z.object(OrchestratorBase);
-export const StepFailedEnv = z.object({ ...OrchestratorBase, BATON_AGENT_FUNCTIONS: AgentFunctions });
+export const StepFailedEnv = z.object({ ...OrchestratorBase, ...AgentFunctionVars });
 export const CompleteEnv = z.object(OrchestratorBase);
 export const FinalizeEnv = z.object({
   ...OrchestratorBase,

@@ -56,3 +56,28 @@ export function artifactId(stepId: string, attempt: number, name: string): strin
 export function artifactKey(taskId: string, stepId: string, attempt: number, name: string): string {
   return `tasks/${taskId}/steps/${stepId}/${attempt}/${name}`;
 }
+
+/** Lambda's limit on a function name. */
+const MAX_FUNCTION_NAME = 64;
+/** The longest agent name (AgentName in schemas.ts). */
+const MAX_AGENT_NAME = 40;
+
+/**
+ * The prefix of every agent function's name in a stack: `<stack name>-`, or, for a stack name too
+ * long to leave room for a 40-character agent name, its first 14 characters and a digest of the
+ * whole (`<14>-<7 hex>-`). Deterministic, so the orchestrator derives an agent's function from
+ * its name (no agent-to-ARN map in an environment capped at 4 KB).
+ */
+export function agentFunctionPrefix(stackName: string): string {
+  const room = MAX_FUNCTION_NAME - MAX_AGENT_NAME - 1;
+  const base =
+    stackName.length <= room
+      ? stackName
+      : `${stackName.slice(0, room - 8)}-${sha256Hex(stackName).slice(0, 7)}`;
+  return `${base}-`;
+}
+
+/** The function name that runs `agent` in the stack whose agent function prefix is `prefix`. */
+export function agentFunctionName(prefix: string, agent: string): string {
+  return `${prefix}${agent}`;
+}

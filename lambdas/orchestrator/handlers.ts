@@ -15,6 +15,7 @@ import { TaskStore } from '../adapters/store.js';
 import { WorkflowClient } from '../adapters/workflow.js';
 import { type EnvOf, FUNCTION_ENV, type FunctionName, parseEnv } from '../core/env.js';
 import { ReconcileResult } from '../core/execution-status.js';
+import { agentFunctionName } from '../core/ids.js';
 import { STATE_CONTRACTS } from '../core/states.js';
 import { outputContract } from '../shared/contract.js';
 import { logger, logLine } from '../shared/observability.js';
@@ -33,13 +34,21 @@ function wired(env: OrchestratorEnv): OrchestratorDeps {
     store: new TaskStore(documentClient(), env.TABLE_NAME),
     workflow: new WorkflowClient(sfnClient(), 'STATE_MACHINE_ARN' in env ? env.STATE_MACHINE_ARN : undefined),
     // Planner and StepFailed only (their schemas require it); the others run no agent.
-    agentFunctions: 'BATON_AGENT_FUNCTIONS' in env ? env.BATON_AGENT_FUNCTIONS : {},
+    agentFunctions: 'BATON_AGENT_FUNCTION_PREFIX' in env ? agentFunctionsOf(env) : {},
     ...('DEAD_LETTER_QUEUE_URL' in env
       ? { deadLetters: new DeadLetterQueue(sqsClient(), env.DEAD_LETTER_QUEUE_URL) }
       : {}),
     ...('BATON_PUBLIC_URL' in env ? { approvals: approvalServices(env) } : {}),
     log: logLine,
   };
+}
+
+/** Agent name -> its function name, from the deployment's agent names and function prefix. */
+function agentFunctionsOf(env: { BATON_AGENT_NAMES: string; BATON_AGENT_FUNCTION_PREFIX: string }) {
+  const names = env.BATON_AGENT_NAMES.split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
+  return Object.fromEntries(names.map((n) => [n, agentFunctionName(env.BATON_AGENT_FUNCTION_PREFIX, n)]));
 }
 
 /**

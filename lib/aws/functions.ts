@@ -37,6 +37,8 @@ export interface BatonFunctionProps {
   /** Its variables, built with `environment(schema, vars)` from the function's schema. */
   environment?: Record<string, string>;
   description?: string;
+  /** A fixed function name (default: CloudFormation names it). */
+  functionName?: string;
   /**
    * Files copied beside the bundle (into the asset directory) after esbuild: what the bundle reads
    * at run time from `new URL(name, import.meta.url)` (e.g. sql.js's wasm). Absolute source paths
@@ -69,6 +71,7 @@ export class BatonFunction extends NodejsFunction {
       loggingFormat: lambda.LoggingFormat.JSON,
       logGroup,
       description: props.description,
+      ...(props.functionName ? { functionName: props.functionName } : {}),
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: resolve(PROJECT_ROOT, 'package-lock.json'),
       environment: {
@@ -149,6 +152,8 @@ export class AgentFunction extends BatonFunction {
     scope: Construct,
     id: string,
     agent: AgentEntry,
+    /** Its function name (agentFunctionName in lambdas/core/ids.ts: the orchestrator derives it). */
+    functionName: string,
     environment: Record<string, string>,
     /** Files its settings name, copied beside the bundle (agent-settings.ts deployedSettings). */
     files: readonly { from: string; to: string }[] = [],
@@ -156,6 +161,7 @@ export class AgentFunction extends BatonFunction {
     super(scope, id, {
       entry: agentEntryFile(agent),
       handler: 'handler',
+      functionName,
       timeout: Duration.seconds(agent.timeoutSeconds ?? 900),
       memorySize: agent.memoryMb ?? 1024,
       environment,

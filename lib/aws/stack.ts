@@ -28,6 +28,7 @@ import { PUBLIC_ROUTES, routeKeyOf } from '../../lambdas/api/route-guard.js';
 import { WORKFLOW_TIMING } from '../../lambdas/core/bounds.js';
 import { FUNCTION_ENV } from '../../lambdas/core/env.js';
 import { EXECUTION_STATUS_CHANGE, UNRECONCILED_STATUSES } from '../../lambdas/core/execution-status.js';
+import { agentFunctionName, agentFunctionPrefix } from '../../lambdas/core/ids.js';
 import type { ModelConfig } from '../../lambdas/models/index.js';
 import { buildDefinition } from '../workflow/definition.js';
 import { assertNoInlineSecrets, deployedSettings } from './agent-settings.js';
@@ -183,6 +184,8 @@ export class BatonStack extends Stack {
         }),
       );
     if (props.modelConfig) assertNoInlineSecrets('modelConfig', { model: props.modelConfig });
+    // Agent functions are named by a rule (ids.ts), so the orchestrator derives them from agent names.
+    const agentPrefix = agentFunctionPrefix(this.stackName);
     for (const agent of props.agents.values()) {
       assertNoInlineSecrets(`agents.${agent.name}`, { settings: agent.settings });
       // Each agent function carries only its own settings (Lambda environments are capped at 4 KB),
@@ -192,6 +195,7 @@ export class BatonStack extends Stack {
         this,
         `Agent-${agent.name}`,
         agent,
+        agentFunctionName(agentPrefix, agent.name),
         environment(FUNCTION_ENV.agent, {
           ...modelEnv,
           BATON_AGENT_SETTINGS: JSON.stringify({ [agent.name]: deployed.settings }),
@@ -218,9 +222,10 @@ export class BatonStack extends Stack {
     this.bucket.grantPut(stepRunner);
     for (const fn of agentFns.values()) fn.grantInvoke(stepRunner);
 
-    const agentFunctions = JSON.stringify(
-      Object.fromEntries([...agentFns].map(([n, f]) => [n, f.functionArn])),
-    );
+    const agentFunctionVars = {
+      BATON_AGENT_NAMES: [...agentFns.keys()].join(','),
+      BATON_AGENT_FUNCTION_PREFIX: agentPrefix,
+    };
 
     // Base URL of approval links: the HTTP API's, made below (resolved at synth).
     const publicUrl = props.publicUrl ?? Lazy.string({ produce: () => this.api.apiEndpoint });
@@ -244,7 +249,7 @@ export class BatonStack extends Stack {
       'planner',
       environment(FUNCTION_ENV.planner, {
         ...orchestratorEnv,
-        BATON_AGENT_FUNCTIONS: agentFunctions,
+        ...agentFunctionVars,
         ...modelEnv,
       }),
     );
@@ -253,7 +258,7 @@ export class BatonStack extends Stack {
     const stepFailed = orchestrator(
       'StepFailed',
       'stepFailed',
-      environment(FUNCTION_ENV.stepFailed, { ...orchestratorEnv, BATON_AGENT_FUNCTIONS: agentFunctions }),
+      environment(FUNCTION_ENV.stepFailed, { ...orchestratorEnv, ...agentFunctionVars }),
     );
     const complete = orchestrator(
       'CompleteStep',
@@ -397,7 +402,7 @@ export class BatonStack extends Stack {
         ...storeEnv,
         INTAKE_QUEUE_URL: intake.queueUrl,
         STATE_MACHINE_ARN: this.stateMachine.stateMachineArn,
-        BATON_AGENT_NAMES: [...agentFns.keys()].join(','),
+        BATON_AGENT_NAMES: agentFunctionVars.BATON_AGENT_NAMES,
         ...approvalSecretEnv,
         BATON_PUBLIC_URL: publicUrl,
       }),

@@ -219,6 +219,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
   for (const fn of functions.values()) {
     byName.set(fn.logicalId, fn);
     byName.set(fn.arn, fn);
+    // Its function name (a fixed FunctionName for agents), as Invoke takes it.
+    byName.set(fn.arn.split(':').at(-1) as string, fn);
   }
   const [smId, sm] = single(resourcesOfType(template, 'AWS::StepFunctions::StateMachine'), 'state machine');
   const smArn = names.ref(smId, sm);

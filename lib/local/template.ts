@@ -55,6 +55,12 @@ export interface LocalNames {
   getAtt(logicalId: string, attribute: string, resource: CfnResource): string;
 }
 
+/** A function's name: its fixed `FunctionName` (agent functions), else its logical id. */
+function functionNameOf(id: string, r: CfnResource): string {
+  const name = r.Properties?.FunctionName;
+  return typeof name === 'string' ? name : id;
+}
+
 export function defaultLocalNames(queueUrl: (name: string) => string): LocalNames {
   const arn = (service: string, rest: string) =>
     `arn:aws:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${rest}`;
@@ -69,7 +75,7 @@ export function defaultLocalNames(queueUrl: (name: string) => string): LocalName
         case 'AWS::SQS::Queue':
           return queueUrl(`baton-${id}`);
         case 'AWS::Lambda::Function':
-          return id;
+          return functionNameOf(id, r);
         case 'AWS::StepFunctions::StateMachine':
           return arn('states', `stateMachine:${(r.Properties?.StateMachineName as string) ?? id}`);
         default:
@@ -77,7 +83,8 @@ export function defaultLocalNames(queueUrl: (name: string) => string): LocalName
       }
     },
     getAtt(id, attribute, r) {
-      if (r.Type === 'AWS::Lambda::Function' && attribute === 'Arn') return arn('lambda', `function:${id}`);
+      if (r.Type === 'AWS::Lambda::Function' && attribute === 'Arn')
+        return arn('lambda', `function:${functionNameOf(id, r)}`);
       if (r.Type === 'AWS::StepFunctions::StateMachine' && attribute === 'Name')
         return (r.Properties?.StateMachineName as string | undefined) ?? id;
       if (r.Type === 'AWS::SQS::Queue' && attribute === 'Arn') return arn('sqs', `baton-${id}`);

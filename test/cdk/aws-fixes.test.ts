@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { agentCatalog, type BatonConfig } from '../../lambdas/agents/registry.js';
 import { PUBLIC_ROUTES, routeKeyOf } from '../../lambdas/api/route-guard.js';
 import { ErrorNames } from '../../lambdas/core/errors.js';
+import { agentFunctionName, agentFunctionPrefix } from '../../lambdas/core/ids.js';
 import { deployedSettings, InlineSecretError } from '../../lib/aws/agent-settings.js';
 import { BatonStack, PUBLIC_ROUTE_THROTTLE } from '../../lib/aws/stack.js';
 import { STATE } from '../../lib/workflow/definition.js';
@@ -140,6 +141,45 @@ describe('the stack in any partition, replaceable, and guarded', () => {
     );
     expect(callbacks).toHaveLength(1);
     expect(JSON.stringify(callbacks[0]?.Properties?.PolicyDocument)).toContain(`{"Ref":"${machineId}"}`);
+  });
+
+  it('names every agent function by rule, so the orchestrator needs only agent names (no ARN map in 4 KB)', () => {
+    // Prepare
+    const fns = Object.values(raw.Resources).filter(
+      (r) =>
+        r.Type === 'AWS::Lambda::Function' &&
+        (r as { Metadata?: Record<string, string> }).Metadata?.['baton:agent'],
+    ) as { Properties?: Record<string, unknown>; Metadata?: Record<string, string> }[];
+    const vars = (handler: string): Record<string, string> => {
+      const fn = Object.values(raw.Resources).find(
+        (r) => (r as { Metadata?: Record<string, string> }).Metadata?.['baton:handler'] === handler,
+      );
+      return (
+        (fn?.Properties?.Environment as { Variables?: Record<string, string> } | undefined)?.Variables ?? {}
+      );
+    };
+
+    // Assess
+    expect(fns.length).toBeGreaterThan(4);
+    for (const fn of fns) expect(fn.Properties?.FunctionName).toBe(`Test-${fn.Metadata?.['baton:agent']}`);
+    for (const handler of ['planner', 'stepFailed']) {
+      expect(vars(handler).BATON_AGENT_FUNCTION_PREFIX).toBe('Test-');
+      expect(vars(handler).BATON_AGENT_NAMES?.split(',').sort()).toEqual(
+        fns.map((f) => f.Metadata?.['baton:agent']).sort(),
+      );
+      expect(vars(handler)).not.toHaveProperty('BATON_AGENT_FUNCTIONS');
+    }
+  });
+
+  it('keeps every agent function name within Lambda’s 64 characters, whatever the stack’s name', () => {
+    // Act
+    const long = agentFunctionName(agentFunctionPrefix('A'.repeat(128)), 'a'.repeat(40));
+    const other = agentFunctionName(agentFunctionPrefix(`${'A'.repeat(127)}B`), 'a'.repeat(40));
+
+    // Assess
+    expect(long.length).toBeLessThanOrEqual(64);
+    expect(other).not.toBe(long);
+    expect(agentFunctionPrefix('Baton')).toBe('Baton-');
   });
 
   it('protects the table from deletion', () => {

@@ -40,7 +40,7 @@ function buildAgentBundle(
   const entry = agentCatalog({ config, baseDir }).get(agent);
   if (!entry) throw new Error(`no agent ${agent}`);
   const { files } = deployedSettings(entry.settings);
-  new AgentFunction(stack, `Agent-${agent}`, entry, {}, files);
+  new AgentFunction(stack, `Agent-${agent}`, entry, `Bundle-${agent}`, {}, files);
   const template = app.synth().getStackByName('Bundle').template as {
     Resources: Record<string, { Type: string; Metadata?: Record<string, string> }>;
   };

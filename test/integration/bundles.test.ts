@@ -69,7 +69,12 @@ describe('functions run their bundles, isolated from each other', () => {
 
   it('gives a function only its own environment, not the runtime’s or another function’s', () => {
     // Assess: the runtime's own process has the other functions' variables...
-    for (const name of ['STATE_MACHINE_ARN', 'BATON_AGENT_FUNCTIONS', 'INTAKE_QUEUE_URL', 'BATON_API_KEY'])
+    for (const name of [
+      'STATE_MACHINE_ARN',
+      'BATON_AGENT_FUNCTION_PREFIX',
+      'INTAKE_QUEUE_URL',
+      'BATON_API_KEY',
+    ])
       expect(process.env[name], name).toBeDefined();
     // ...an agent sees its own and the local endpoints only: not even the table or the bucket
     const env = outputs.b1?.envNames ?? [];
@@ -78,7 +83,7 @@ describe('functions run their bundles, isolated from each other', () => {
       'TABLE_NAME',
       'ARTIFACT_BUCKET',
       'STATE_MACHINE_ARN',
-      'BATON_AGENT_FUNCTIONS',
+      'BATON_AGENT_FUNCTION_PREFIX',
       'DEAD_LETTER_QUEUE_URL',
       'INTAKE_QUEUE_URL',
       'BATON_API_KEY',

@@ -43,11 +43,16 @@ describe('parseEnv', () => {
 
   it('names a malformed variable and says what is wrong with it', () => {
     // Prepare
-    const env = { ...orchestrator, BATON_AGENT_FUNCTIONS: '{research:', BATON_MODEL_CONFIG: 'bedrock' };
+    const env = {
+      ...orchestrator,
+      BATON_AGENT_NAMES: 'research',
+      BATON_AGENT_FUNCTION_PREFIX: '',
+      BATON_MODEL_CONFIG: 'bedrock',
+    };
     // Act
     const err = failure(() => parseEnv(PlannerEnv, 'the planner function', env));
     // Assess
-    expect(err.issues).toEqual(['BATON_AGENT_FUNCTIONS is not JSON', 'BATON_MODEL_CONFIG is not JSON']);
+    expect(err.issues).toEqual(['BATON_AGENT_FUNCTION_PREFIX is empty', 'BATON_MODEL_CONFIG is not JSON']);
   });
 
   it('takes a blank optional JSON variable for unset, as its reader does', () => {
@@ -72,7 +77,8 @@ describe('parseEnv', () => {
     // Prepare
     const env = {
       ...orchestrator,
-      BATON_AGENT_FUNCTIONS: '{"research":"arn:aws:lambda:eu-west-1:111111111111:function:research"}',
+      BATON_AGENT_NAMES: 'research,writing',
+      BATON_AGENT_FUNCTION_PREFIX: 'Baton-',
       AWS_REGION: 'eu-west-1',
       DEAD_LETTER_QUEUE_URL: 'https://sqs.example/dlq',
     };
@@ -82,7 +88,8 @@ describe('parseEnv', () => {
     // (the planner answers task tokens and is not given the state machine's ARN)
     expect(read).toEqual({
       TABLE_NAME: orchestrator.TABLE_NAME,
-      BATON_AGENT_FUNCTIONS: { research: 'arn:aws:lambda:eu-west-1:111111111111:function:research' },
+      BATON_AGENT_NAMES: 'research,writing',
+      BATON_AGENT_FUNCTION_PREFIX: 'Baton-',
     });
   });
 

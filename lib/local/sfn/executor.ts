@@ -29,7 +29,6 @@ import {
   type LocalServiceIntegration,
   type LogSink,
   MAX_PAYLOAD_BYTES,
-  timerMs,
 } from './types.js';
 
 const HISTORY_SAVE_DELAY_MS = 100;
