@@ -16,6 +16,7 @@ import type { ArtifactStore } from '../adapters/artifacts.js';
 import {
   AgentFailedError,
   BatonError,
+  CancelledError,
   ContractViolationError,
   ErrorNames,
   NonRetryableError,
@@ -85,6 +86,7 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
   if (results.get(step.id)?.status === 'SUCCEEDED') {
     return { stepId: step.id, attempt: inv.attempt, agent: agentName, alreadyDone: true };
   }
+  if (task.status === 'CANCELLED') throw cancelled(task.taskId, step.id);
   const scope = {
     taskId: task.taskId,
     traceId: task.traceId,
@@ -92,8 +94,23 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
     stepId: step.id,
     attempt: inv.attempt,
   };
+  // An attempt that started before and runs again (its runner or execution was interrupted and
+  // resumed) says so in the trail: one more StepStarted, numbered.
+  const events = await store.allEvents(task.taskId);
+  const priorStarts = events.filter(
+    (e) =>
+      e.type === 'StepStarted' &&
+      e.stepId === step.id &&
+      e.data.run === inv.run &&
+      e.data.attempt === inv.attempt,
+  ).length;
   await store.appendEvent(
-    Events.stepStarted(scope, { attempt: inv.attempt, agent: agentName, run: inv.run }),
+    Events.stepStarted(scope, {
+      attempt: inv.attempt,
+      agent: agentName,
+      run: inv.run,
+      ...(priorStarts > 0 ? { rerun: priorStarts } : {}),
+    }),
   );
 
   const upstream: UpstreamResult[] = step.dependsOn.map((dep) => {
@@ -106,7 +123,7 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
       artifacts: r?.artifacts ?? [],
     };
   });
-  const [inputs, events] = await Promise.all([store.getInputs(task.taskId), store.allEvents(task.taskId)]);
+  const inputs = await store.getInputs(task.taskId);
   const input = AgentInput.parse({
     taskId: task.taskId,
     stepId: step.id,
@@ -165,6 +182,8 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
   // The audit records are written whether the attempt succeeded or not (they happened).
   for (const e of auditEvents(agentName, scope, answer.audit)) await store.appendEvent(e);
   if (!answer.ok) throw agentError(answer.error);
+  // A task cancelled while its agent ran keeps nothing the agent made (no artifact, no attempt).
+  if ((await store.getTask(task.taskId))?.status === 'CANCELLED') throw cancelled(task.taskId, step.id);
 
   const out = checkAgentOutput(agentName, {
     summary: answer.summary,
@@ -302,6 +321,10 @@ function auditEvents(
       ? Events.toolCalled(scope, { ...r.data, attempt: scope.attempt })
       : Events.modelCalled(scope, { ...r.data, attempt: scope.attempt });
   });
+}
+
+function cancelled(taskId: string, stepId: string): CancelledError {
+  return new CancelledError(`Task ${taskId} was cancelled; what step ${stepId} made is discarded`);
 }
 
 /** The attempt's failure as Step Functions will see it: only the names an agent may give pass. */

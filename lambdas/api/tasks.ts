@@ -58,7 +58,10 @@ const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
 /**
  * Accepts a task: validates everything first (a rejected request writes nothing), records it,
  * then enqueues its start. A retried request with the same Idempotency-Key and body returns the
- * same task and re-sends the start (the execution name makes that harmless).
+ * same task and re-sends the start (the execution name makes that harmless). The plan is written
+ * before the task's META, which is what makes a task exist (listed, QUEUED): a task never exists
+ * without its plan. If the process dies or SQS fails before the start is sent, the sweeper
+ * (lambdas/orchestrator/sweep.ts) sends it later; a task that exists always runs.
  */
 export async function submitTask(
   deps: ApiDeps,
@@ -94,6 +97,7 @@ export async function submitTask(
   }
   const existing = await deps.store.getTask(taskId);
   const traceId = existing?.traceId ?? newTraceId();
+  if (plan) await deps.store.putPlan(taskId, plan);
   await deps.store.createTask(
     {
       taskId,
@@ -109,7 +113,6 @@ export async function submitTask(
     },
     body.inputs ?? {},
   );
-  if (plan) await deps.store.putPlan(taskId, plan);
   await deps.store.appendEvent(
     Events.taskSubmitted(
       { taskId, traceId, run: 1 },

@@ -126,6 +126,9 @@ export const ApiEnv = z.object({
   ...SigningSecretVars,
 });
 
+/** The intake sweeper: QUEUED tasks whose start was never sent are sent again. */
+export const SweepEnv = z.object({ ...OrchestratorBase, INTAKE_QUEUE_URL: Name });
+
 /** The step runner: the data plane of the table and the bucket (no control plane, no deletes). */
 export const RunnerEnv = z.object({ ...LambdaBase, TABLE_NAME: Name, ARTIFACT_BUCKET: Name });
 
@@ -150,6 +153,7 @@ export const FUNCTION_ENV = {
   resolveApproval: ResolveApprovalEnv,
   intake: IntakeEnv,
   reconcile: ReconcileEnv,
+  sweep: SweepEnv,
   stepRunner: RunnerEnv,
   agent: AgentEnv,
 } as const;

@@ -76,7 +76,16 @@ export const EVENT_DATA = {
   }),
   /** Reserved: nothing records it today (a step's gate releases it without an event). */
   StepReady: z.object({}),
-  StepStarted: z.object({ attempt: Attempt, agent: AgentName, run: Run }),
+  StepStarted: z.object({
+    attempt: Attempt,
+    agent: AgentName,
+    run: Run,
+    /**
+     * Set when this attempt had started before and runs again (the runner or its execution was
+     * interrupted, e.g. a crash of the local runtime, and resumed): how many starts came before.
+     */
+    rerun: z.number().int().min(1).optional(),
+  }),
   StepAttemptFailed: z.object({
     attempt: Attempt,
     /** Where it failed: the agent, its fallback agent, or the dependency gate. */
@@ -327,7 +336,9 @@ export const Events = {
   planCreated: (s: TaskScope, data: EventData<'PlanCreated'>) => build('PlanCreated', s, {}, data),
   stepWaiting: (s: StepScope, data: EventData<'StepWaiting'>) => build('StepWaiting', s, step(s), data),
   stepReady: (s: StepScope, data: EventData<'StepReady'> = {}) => build('StepReady', s, step(s), data),
-  stepStarted: (s: AttemptScope, data: EventData<'StepStarted'>) => build('StepStarted', s, attempt(s), data),
+  /** A re-run of the same attempt (`data.rerun`) is an event of its own: the rerun count is part of its id. */
+  stepStarted: (s: AttemptScope, data: EventData<'StepStarted'>) =>
+    build('StepStarted', s, { ...attempt(s), ...(data.rerun ? { extra: `rerun${data.rerun}` } : {}) }, data),
   stepAttemptFailed: (s: AttemptScope, data: EventData<'StepAttemptFailed'>) =>
     build('StepAttemptFailed', s, attempt(s), data),
   stepSucceeded: (s: StepScope, data: EventData<'StepSucceeded'>) => build('StepSucceeded', s, step(s), data),

@@ -9,7 +9,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { z } from 'zod';
 import { documentClient, sfnClient, sqsClient } from '../adapters/clients.js';
 import { ConsoleApprovalNotifier, SnsApprovalNotifier } from '../adapters/notifier.js';
-import { DeadLetterQueue } from '../adapters/queue.js';
+import { DeadLetterQueue, IntakeQueue } from '../adapters/queue.js';
 import { loadSigningSecrets } from '../adapters/secrets.js';
 import { TaskStore } from '../adapters/store.js';
 import { WorkflowClient } from '../adapters/workflow.js';
@@ -25,9 +25,12 @@ import { awaitDependencies } from './gate.js';
 import { finalizeTask, planTask, startTask } from './lifecycle.js';
 import { reconcileExecution } from './reconcile.js';
 import { completeStep, recordAttemptFailure } from './steps.js';
+import { type SweepDeps, type SweepResult, sweepQueuedTasks } from './sweep.js';
 
 /** What any orchestrator function's environment may hold (each reads its own schema's). */
-type OrchestratorEnv = EnvOf<(typeof FUNCTION_ENV)[Exclude<FunctionName, 'api' | 'agent' | 'stepRunner'>]>;
+type OrchestratorEnv = EnvOf<
+  (typeof FUNCTION_ENV)[Exclude<FunctionName, 'api' | 'agent' | 'stepRunner' | 'sweep'>]
+>;
 
 function wired(env: OrchestratorEnv): OrchestratorDeps {
   return {
@@ -70,7 +73,7 @@ function approvalServices(env: EnvOf<typeof FUNCTION_ENV.requestApproval>): Appr
  * variable fails it at once), its output is checked against its contract (lambdas/core/states.ts).
  */
 const wrap = <
-  F extends Exclude<FunctionName, 'api' | 'agent' | 'stepRunner' | 'intake' | 'reconcile'>,
+  F extends Exclude<FunctionName, 'api' | 'agent' | 'stepRunner' | 'sweep' | 'intake' | 'reconcile'>,
   T extends z.output<(typeof STATE_CONTRACTS)[F]['output']>,
 >(
   name: F,
@@ -124,4 +127,20 @@ export const reconcile = middy<unknown, ReconcileResult>()
   .handler((event: unknown) => {
     reconcileDeps ??= wired(parseEnv(FUNCTION_ENV.reconcile, 'the reconcile function'));
     return reconcileExecution(reconcileDeps, event);
+  });
+
+let sweepDeps: SweepDeps | undefined;
+/** Scheduled (EventBridge rule): QUEUED tasks whose start never went out are sent again (sweep.ts). */
+export const sweep = middy<unknown, SweepResult>()
+  .use(injectLambdaContext(logger))
+  .handler(() => {
+    if (!sweepDeps) {
+      const env = parseEnv(FUNCTION_ENV.sweep, 'the sweep function');
+      sweepDeps = {
+        store: new TaskStore(documentClient(), env.TABLE_NAME),
+        queue: new IntakeQueue(sqsClient(), env.INTAKE_QUEUE_URL),
+        log: logLine,
+      };
+    }
+    return sweepQueuedTasks(sweepDeps);
   });

@@ -390,6 +390,28 @@ export class BatonStack extends Stack {
       }),
     );
     this.stateMachine.grantStartExecution(intakeFn);
+
+    // ---- intake sweeper: a task recorded whose start never went out (a crash or an SQS error
+    // between the API's two writes) is sent again, so a task that exists always runs.
+    const sweeper = new BatonFunction(this, 'IntakeSweeper', {
+      entry: 'lambdas/orchestrator/handlers.ts',
+      handler: 'sweep',
+      timeout: Duration.seconds(60),
+      environment: environment(FUNCTION_ENV.sweep, { ...tableEnv, INTAKE_QUEUE_URL: intake.queueUrl }),
+      description: 'Baton orchestrator: sweep (QUEUED tasks whose start was never sent)',
+    });
+    sweeper.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        resources: [this.table.tableArn, `${this.table.tableArn}/index/*`],
+      }),
+    );
+    intake.grantSendMessages(sweeper);
+    new events.Rule(this, 'IntakeSweep', {
+      description: 'Sends the start of Baton tasks left QUEUED again',
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      targets: [new eventTargets.LambdaFunction(sweeper, { retryAttempts: 0 })],
+    });
     intakeFn.addEventSource(
       new SqsEventSource(intake, { batchSize: 10, maxConcurrency: 5, reportBatchItemFailures: true }),
     );

@@ -14,7 +14,11 @@
  * its elements does. Content filters (`prefix`, `anything-but`, `numeric`, `exists`, `$or`, ...)
  * are refused by name when the rules are read: a rule that silently matched nothing would look
  * merely too specific.
+ *
+ * Scheduled rules: `rate(N unit)` expressions fire on a timer from `startSchedules`, with
+ * EventBridge's "Scheduled Event" (`runScheduled` fires one now, for tests); cron is refused.
  */
+import { randomUUID } from 'node:crypto';
 import { BatonError, ErrorNames } from '../../lambdas/core/errors.js';
 
 export class EventBridgeError extends BatonError {
@@ -85,8 +89,30 @@ export interface LocalEventTarget {
 
 export interface LocalEventRule {
   name: string;
-  pattern: EventPattern;
+  /** An event pattern rule; a scheduled rule has none. */
+  pattern?: EventPattern;
+  /** A scheduled rule (`rate(...)`): how often it fires. */
+  schedule?: { expression: string; everyMs: number };
+  /** The rule's ARN (a scheduled event names it in `resources`). */
+  arn?: string;
   targets: LocalEventTarget[];
+}
+
+const RATE_UNITS: Record<string, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
+
+/**
+ * A `rate(value unit)` schedule expression, as EventBridge takes it (1 with the singular unit,
+ * more with the plural); cron expressions are not emulated.
+ */
+export function parseRate(expression: string, where: string): number {
+  const m = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression);
+  const value = Number(m?.[1]);
+  const unit = m?.[2] ?? '';
+  if (!m || value < 1 || (value === 1) !== !unit.endsWith('s'))
+    throw new EventBridgeError(
+      `${where}: only rate(N unit) schedules are emulated (e.g. rate(1 minute), rate(5 minutes)); got ${expression}`,
+    );
+  return value * (RATE_UNITS[unit.replace(/s$/, '')] as number);
 }
 
 export interface LocalEventBusOptions {
@@ -112,6 +138,7 @@ export class LocalEventBus {
   private readonly log: (line: Record<string, unknown>) => void;
   private readonly delay: (retry: number) => number;
   private readonly closing = new AbortController();
+  private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(private readonly opts: LocalEventBusOptions) {
     this.log = opts.log ?? (() => undefined);
@@ -130,14 +157,52 @@ export class LocalEventBus {
   async put(event: unknown): Promise<void> {
     if (this.closing.signal.aborted) throw new EventBusClosedError();
     const targets = this.opts.rules
-      .filter((rule) => matchesPattern(rule.pattern, event))
+      .filter((rule) => rule.pattern !== undefined && matchesPattern(rule.pattern, event))
       .flatMap((rule) => rule.targets.map((target) => ({ rule, target })));
     await Promise.all(targets.map(({ rule, target }) => this.deliver(rule, target, event)));
   }
 
-  /** Stops retrying; deliveries under way reject with EventBusClosedError. */
+  /** Fires each scheduled rule on its rate from now on (timers that do not keep the process up). */
+  startSchedules(region: string, account: string): void {
+    for (const rule of this.opts.rules) {
+      if (!rule.schedule) continue;
+      const timer = setInterval(() => {
+        void this.runScheduled(rule.name, region, account).catch(() => undefined);
+      }, rule.schedule.everyMs);
+      timer.unref();
+      this.timers.push(timer);
+    }
+  }
+
+  /**
+   * Fires the scheduled rule `name` (or every scheduled rule) now, with EventBridge's
+   * "Scheduled Event": what its rate would do next. Resolves once its targets took it.
+   */
+  async runScheduled(name: string | undefined, region: string, account: string): Promise<void> {
+    if (this.closing.signal.aborted) throw new EventBusClosedError();
+    const rules = this.opts.rules.filter((r) => r.schedule && (name === undefined || r.name === name));
+    await Promise.all(
+      rules.flatMap((rule) => {
+        const event = {
+          version: '0',
+          id: randomUUID(),
+          'detail-type': 'Scheduled Event',
+          source: 'aws.events',
+          account,
+          time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+          region,
+          resources: rule.arn ? [rule.arn] : [],
+          detail: {},
+        };
+        return rule.targets.map((target) => this.deliver(rule, target, event));
+      }),
+    );
+  }
+
+  /** Stops retrying and the schedules; deliveries under way reject with EventBusClosedError. */
   close(): void {
     this.closing.abort();
+    for (const t of this.timers.splice(0)) clearInterval(t);
   }
 
   private async deliver(rule: LocalEventRule, target: LocalEventTarget, event: unknown): Promise<void> {
@@ -225,15 +290,22 @@ interface CfnRuleTarget {
 export function localEventRules(
   rules: [string, Record<string, unknown> | undefined][],
   endpoints: LocalEventEndpoints,
+  /** Each rule's ARN, by logical id. */
+  arns?: Record<string, string>,
 ): LocalEventRule[] {
   const out: LocalEventRule[] = [];
   for (const [id, props = {}] of rules) {
     if (props.State === 'DISABLED') continue;
     if (props.EventBusName !== undefined && props.EventBusName !== 'default')
       throw new EventBridgeError(`Rule ${id}: only the default event bus is emulated`);
-    if (props.ScheduleExpression !== undefined)
-      throw new EventBridgeError(`Rule ${id}: scheduled rules are not emulated`);
-    assertSupportedPattern(props.EventPattern, `Rule ${id} EventPattern`);
+    const schedule =
+      props.ScheduleExpression !== undefined
+        ? {
+            expression: String(props.ScheduleExpression),
+            everyMs: parseRate(String(props.ScheduleExpression), `Rule ${id}`),
+          }
+        : undefined;
+    if (!schedule) assertSupportedPattern(props.EventPattern, `Rule ${id} EventPattern`);
     const targets = ((props.Targets ?? []) as CfnRuleTarget[]).map((t): LocalEventTarget => {
       if (!/^arn:[^:]+:lambda:/.test(t.Arn))
         throw new EventBridgeError(`Rule ${id} target ${t.Id}: only Lambda targets are emulated (${t.Arn})`);
@@ -259,7 +331,12 @@ export function localEventRules(
           : {}),
       };
     });
-    out.push({ name: id, pattern: props.EventPattern, targets });
+    out.push({
+      name: id,
+      ...(schedule ? { schedule } : { pattern: props.EventPattern as EventPattern }),
+      ...(arns?.[id] ? { arn: arns[id] } : {}),
+      targets,
+    });
   }
   return out;
 }

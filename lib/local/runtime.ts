@@ -86,6 +86,11 @@ export interface LocalRuntime {
   stateMachineArn: string;
   /** Local IAM: the identities and the check another local endpoint plugs in (lib/local/iam/index.ts). */
   iam: LocalIam;
+  /**
+   * Fires the scheduled rule `ruleId` (logical id; every scheduled rule when omitted) now, as its
+   * rate would next: how tests run the intake sweep without waiting a minute.
+   */
+  runScheduled(ruleId?: string): Promise<void>;
   /** Resolves when no execution is running. */
   idle(): Promise<void>;
   close(): Promise<void>;
@@ -277,9 +282,10 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
   };
 
   // EventBridge: the template's rules; the local Step Functions puts its status changes on the bus.
+  const ruleResources = resourcesOfType(template, 'AWS::Events::Rule');
   const bus = new LocalEventBus({
     rules: localEventRules(
-      resourcesOfType(template, 'AWS::Events::Rule').map(([id, r]) => [
+      ruleResources.map(([id, r]) => [
         id,
         resolveIntrinsics(r.Properties, template, names) as Record<string, unknown>,
       ]),
@@ -296,6 +302,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
           await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: body, MessageAttributes }));
         },
       },
+      Object.fromEntries(ruleResources.map(([id, r]) => [id, names.getAtt(id, 'Arn', r)])),
     ),
     log: (line) => log({ component: 'eventbridge', ...line }),
   });
@@ -371,6 +378,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
   process.env.BATON_PUBLIC_URL = publicUrl;
   process.env[LOCAL_PUBLIC_URL_MARK] = publicUrl;
   late.publicUrl = publicUrl;
+  // Scheduled rules (the intake sweep) fire on their rates from here on.
+  bus.startSchedules(LOCAL_REGION, LOCAL_ACCOUNT);
 
   // Crash recovery: executions that were running when the process last stopped run again;
   // steps that had succeeded are not run again (their results are in the store).
@@ -391,6 +400,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     stepFunctions,
     stateMachineArn: smArn,
     iam,
+    runScheduled: (ruleId) => bus.runScheduled(ruleId, LOCAL_REGION, LOCAL_ACCOUNT),
     idle: () => stepFunctions.idle(),
     async close() {
       if (closed) return;

@@ -182,6 +182,20 @@ describe('the stack in any partition, replaceable, and guarded', () => {
     expect(agentFunctionPrefix('Baton')).toBe('Baton-');
   });
 
+  it('sweeps QUEUED tasks every minute, with a function that may only re-send their start', () => {
+    // Assess
+    synth.template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      Targets: [Match.objectLike({ Arn: Match.anyValue() })],
+    });
+    synth.template.hasResource('AWS::Lambda::Function', {
+      Metadata: Match.objectLike({ 'baton:handler': 'sweep' }),
+      Properties: Match.objectLike({
+        Environment: { Variables: Match.objectLike({ INTAKE_QUEUE_URL: Match.anyValue() }) },
+      }),
+    });
+  });
+
   it('protects the table from deletion', () => {
     synth.template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
       Replicas: [Match.objectLike({ DeletionProtectionEnabled: true })],

@@ -136,6 +136,21 @@ const ROLES: Record<string, { allowed: Call[]; denied: Call[] }> = {
       ['sqs:SendMessage', (a) => a.queue('TaskDeadLetters')],
     ],
   },
+  sweep: {
+    allowed: [
+      ['dynamodb:Query', (a) => a.index(INDEXES[0] as string)],
+      ['dynamodb:GetItem', (a) => a.table],
+      ['dynamodb:PutItem', (a) => a.table],
+      ['dynamodb:UpdateItem', (a) => a.table],
+      ['sqs:SendMessage', (a) => a.queue('Intake')],
+    ],
+    denied: [
+      ['dynamodb:DeleteItem', (a) => a.table],
+      ['states:StartExecution', (a) => a.stateMachine],
+      ['sqs:SendMessage', (a) => a.queue('TaskDeadLetters')],
+      ['s3:GetObject', (a) => a.object(OBJECT)],
+    ],
+  },
   intake: {
     allowed: [
       ...STORE,

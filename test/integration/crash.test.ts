@@ -73,6 +73,11 @@ describe('kill -9 in the middle of a task', () => {
     expect(runsOf('a')).toBe(1);
     expect(runsOf('b')).toBe(1);
     expect(runsOf('c')).toBe(1);
+    // step b was running at the kill: its attempt ran again after the restart, and the trail says so
+    const startsOf = (id: string) =>
+      events.filter((e) => e.type === 'StepStarted' && e.stepId === id).map((e) => e.data.rerun ?? 0);
+    expect(startsOf('a')).toEqual([0]);
+    expect(startsOf('b')).toEqual([0, 1]);
     const resumed = events.filter((e) => e.type === 'ExecutionResumed');
     expect(resumed).toHaveLength(1);
     expect(resumed[0]?.data.reason).toMatch(/restarted/);

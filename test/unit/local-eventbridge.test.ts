@@ -16,6 +16,7 @@ import {
   LocalEventBus,
   localEventRules,
   matchesPattern,
+  parseRate,
 } from '../../lib/local/eventbridge.js';
 import { LocalStepFunctions } from '../../lib/local/sfn/index.js';
 
@@ -154,10 +155,63 @@ describe('the local event bus', () => {
         endpoints,
       ),
     ).toThrow(/only Lambda targets are emulated/);
-    expect(() => localEventRules([['R', { ScheduleExpression: 'rate(1 hour)' }]], endpoints)).toThrow(
-      /scheduled rules/,
+    expect(() => localEventRules([['R', { ScheduleExpression: 'cron(0 12 * * ? *)' }]], endpoints)).toThrow(
+      /only rate\(N unit\) schedules are emulated/,
     );
     expect(localEventRules([['R', { State: 'DISABLED', EventPattern: BATON_RULE }]], endpoints)).toEqual([]);
+  });
+});
+
+describe('scheduled rules', () => {
+  it('reads rate expressions as EventBridge writes them, and refuses the rest', () => {
+    // Assess
+    expect(parseRate('rate(1 minute)', 'R')).toBe(60_000);
+    expect(parseRate('rate(5 minutes)', 'R')).toBe(300_000);
+    expect(parseRate('rate(2 days)', 'R')).toBe(172_800_000);
+    for (const bad of [
+      'rate(1 minutes)',
+      'rate(5 minute)',
+      'rate(0 minutes)',
+      'rate(1 week)',
+      'cron(0 * * * ? *)',
+    ])
+      expect(() => parseRate(bad, 'R'), bad).toThrow(EventBridgeError);
+  });
+
+  it('fires a scheduled rule’s target with a Scheduled Event naming the rule, and never on put', async () => {
+    // Prepare
+    const got: unknown[] = [];
+    const rules = localEventRules(
+      [
+        [
+          'Sweep',
+          {
+            ScheduleExpression: 'rate(1 minute)',
+            Targets: [{ Arn: FN, Id: 'T', RetryPolicy: { MaximumRetryAttempts: 0 } }],
+          },
+        ],
+      ],
+      { invokeFunction: async (_arn, e) => void got.push(e), sendToQueue: async () => {} },
+      { Sweep: 'arn:aws:events:us-east-1:123456789012:rule/Sweep' },
+    );
+    const bus = new LocalEventBus({ rules });
+
+    // Act
+    await bus.put(event('FAILED'));
+    await bus.runScheduled(undefined, 'us-east-1', '123456789012');
+    bus.close();
+
+    // Assess
+    expect(got).toEqual([
+      expect.objectContaining({
+        source: 'aws.events',
+        'detail-type': 'Scheduled Event',
+        account: '123456789012',
+        region: 'us-east-1',
+        resources: ['arn:aws:events:us-east-1:123456789012:rule/Sweep'],
+        detail: {},
+      }),
+    ]);
   });
 });
 

@@ -11,6 +11,7 @@ import { type AgentRequest, uploadKey } from '../../lambdas/agents/protocol.js';
 import { resolveAgentSettings } from '../../lambdas/agents/registry.js';
 import { AgentInvocationError, type RunnerDeps, runStep } from '../../lambdas/agents/runner.js';
 import { ErrorNames } from '../../lambdas/core/errors.js';
+import { Events } from '../../lambdas/core/events.js';
 import { artifactId } from '../../lambdas/core/ids.js';
 import type { StoredArtifact } from '../../lambdas/core/ports.js';
 import { MemoryStore } from '../fakes/memory-store.js';
@@ -366,6 +367,58 @@ describe('the step runner', () => {
     // Assess
     expect(err?.name).toBe(ErrorNames.AgentFailed);
     expect(err?.message).toContain('Sandbox.Timedout');
+  });
+
+  it('keeps nothing an agent made when its task was cancelled while it ran', async () => {
+    // Prepare: the task is cancelled while the agent works
+    await prepareTask([{ id: 'a', agent: 'echo' }]);
+    const slow: AgentModule = async () => {
+      await store.appendEvent(
+        Events.taskCancelled(
+          { taskId: TASK, traceId: 'trace-runner', run: 1 },
+          { run: 1, previousStatus: 'RUNNING' },
+        ),
+      );
+      return {
+        summary: 'late',
+        artifacts: [{ name: 'late.txt', contentType: 'text/plain', body: 'too late' }],
+      };
+    };
+
+    // Act
+    const err = await failureOf(runStep(deps(agentSide('echo', slow)), invocation));
+    const again = await failureOf(runStep(deps(agentSide('echo', slow)), { ...invocation, attempt: 2 }));
+
+    // Assess: cancelled, nothing listed or recorded, and a cancelled task's next attempt never reaches the agent
+    expect(err?.name).toBe(ErrorNames.Cancelled);
+    expect(await store.listArtifacts(TASK)).toEqual([]);
+    expect(await store.getAttempt(TASK, 1, 'a', 1)).toBeUndefined();
+    expect(again?.name).toBe(ErrorNames.Cancelled);
+    expect(sent).toHaveLength(1);
+  });
+
+  it('says in the trail when an attempt that had started runs again (an interrupted runner, resumed)', async () => {
+    // Prepare: the first run of attempt 1 was interrupted after StepStarted
+    await prepareTask([{ id: 'a', agent: 'echo' }]);
+    let interrupted = false;
+    const once: AgentModule = async () => {
+      if (!interrupted) {
+        interrupted = true;
+        throw new Error('the process died here');
+      }
+      return { summary: 'ran again' };
+    };
+    await failureOf(runStep(deps(agentSide('echo', once)), invocation));
+
+    // Act
+    await runStep(deps(agentSide('echo', once)), invocation);
+
+    // Assess
+    const starts = (await store.allEvents(TASK)).filter((e) => e.type === 'StepStarted');
+    expect(starts.map((e) => [e.id, e.data])).toEqual([
+      ['r1.StepStarted.a.1', { attempt: 1, agent: 'echo', run: 1 }],
+      ['r1.StepStarted.a.1.rerun1', { attempt: 1, agent: 'echo', run: 1, rerun: 1 }],
+    ]);
   });
 
   it('runs the fallback agent of the plan on a fallback invocation', async () => {
