@@ -171,7 +171,17 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
     uploads,
   };
 
-  const rawAnswer = await deps.invokeAgent(inv.agentFunction, request);
+  let rawAnswer: unknown;
+  try {
+    rawAnswer = await deps.invokeAgent(inv.agentFunction, request);
+  } catch (err) {
+    // An answer over Lambda's 6 MB response limit is the agent's doing, and would be every time.
+    if (err instanceof AgentInvocationError && err.errorType === 'Function.ResponseSizeTooLarge')
+      throw new ContractViolationError(`Agent "${agentName}" answered more than a Lambda response holds`, {
+        cause: err,
+      });
+    throw err;
+  }
   const parsed = AgentResponse.safeParse(rawAnswer);
   if (!parsed.success) {
     throw new ContractViolationError(`Agent "${agentName}" answered outside the runner protocol`, {

@@ -421,6 +421,24 @@ describe('the step runner', () => {
     ]);
   });
 
+  it('fails an answer over Lambda’s response limit as a contract violation, not a retry', async () => {
+    // Prepare
+    await prepareTask([{ id: 'a', agent: 'echo' }]);
+
+    // Act
+    const err = await failureOf(
+      runStep(
+        deps(async () => {
+          throw new AgentInvocationError('Function.ResponseSizeTooLarge', 'Response payload size exceeded');
+        }),
+        invocation,
+      ),
+    );
+
+    // Assess
+    expect(err?.name).toBe(ErrorNames.ContractViolation);
+  });
+
   it('runs the fallback agent of the plan on a fallback invocation', async () => {
     // Prepare
     await prepareTask([{ id: 'a', agent: 'fail', fallbackAgent: 'echo' }]);
