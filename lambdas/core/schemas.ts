@@ -92,16 +92,31 @@ export const AgentName = z
 /** Any JSON value. */
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 export const JsonValue: z.ZodType<Json> = z.lazy(() =>
-  z.union([
-    z.string(),
-    z.number(),
-    z.boolean(),
-    z.null(),
-    z.array(JsonValue),
-    z.record(z.string(), JsonValue),
-  ]),
+  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(JsonValue), jsonObject()]),
 );
-export const JsonObject = z.record(z.string(), JsonValue);
+export const JsonObject = jsonObject();
+
+/**
+ * A JSON object. zod's record drops a key `__proto__` without a word (a JavaScript object cannot
+ * hold it as a plain key), so JSON that has one (JSON.parse makes it an own member) is refused
+ * here, as lambdas/core/json.ts refuses it, instead of coming out without it.
+ */
+function jsonObject(): z.ZodType<Record<string, Json>> {
+  return z.preprocess(
+    (value, ctx) => {
+      if (value !== null && typeof value === 'object' && Object.hasOwn(value, '__proto__')) {
+        ctx.issues.push({
+          code: 'custom',
+          message: 'the key "__proto__" is reserved',
+          path: ['__proto__'],
+          input: value,
+        });
+      }
+      return value;
+    },
+    z.record(z.string(), JsonValue),
+  );
+}
 
 function maxJsonBytes(limit: number) {
   return (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8') <= limit;

@@ -692,7 +692,15 @@ async function readRequestBody(req: IncomingMessage, res: ServerResponse): Promi
 async function serveApi(fn: LocalFunction, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const raw = await readRequestBody(req, res);
   if (!raw) return;
-  const url = new URL(req.url ?? '/', 'http://local');
+  // The request target as sent, split at its first "?" (not through URL, which reads "/\\x" or
+  // "//x" as a host): API Gateway hands the raw path to the function.
+  const target = req.url ?? '/';
+  const q = target.indexOf('?');
+  const url = {
+    pathname: q < 0 ? target : target.slice(0, q),
+    search: q < 0 ? '' : target.slice(q),
+    searchParams: new URLSearchParams(q < 0 ? '' : target.slice(q + 1)),
+  };
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers))
     if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;

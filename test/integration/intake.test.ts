@@ -1,10 +1,3 @@
-/**
- * Atomic intake, end to end through local mode: a task the API recorded but never enqueued — the
- * state a crash (or an SQS failure) between the API's two writes leaves, which a red-team run
- * found for 134 of 140 unacknowledged tasks — is sent again by the intake sweeper (its scheduled
- * rule, fired here instead of waiting for its minute) and runs to the end.
- */
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { documentClient } from '../../lambdas/adapters/clients.js';
 import { TaskStore } from '../../lambdas/adapters/store.js';

@@ -143,7 +143,7 @@ describe('TaskStore (DynamoDB)', () => {
   it('pages task listings with an opaque cursor and refuses a forged one', async () => {
     ddb.on(QueryCommand).resolves({
       Items: [{ taskId: 't', goal: 'g', status: 'RUNNING', createdAt: 'c', updatedAt: 'u', pk: 'x' }],
-      LastEvaluatedKey: { pk: 'TASK#t', sk: 'META' },
+      LastEvaluatedKey: { pk: 'TASK#t', sk: 'META', gsi1pk: 'STATUS#RUNNING', gsi1sk: 'c#t' },
     });
     const page = await store.listTasks({ status: 'RUNNING', limit: 1 });
     expect(page.tasks).toEqual([
@@ -153,12 +153,25 @@ describe('TaskStore (DynamoDB)', () => {
       IndexName: 'byStatus',
       ScanIndexForward: false,
     });
-    await store.listTasks({ limit: 1, cursor: page.next });
+    await store.listTasks({ status: 'RUNNING', limit: 1, cursor: page.next });
     expect(ddb.commandCalls(QueryCommand)[1]?.args[0].input.ExclusiveStartKey).toEqual({
       pk: 'TASK#t',
       sk: 'META',
+      gsi1pk: 'STATUS#RUNNING',
+      gsi1sk: 'c#t',
     });
-    await expect(store.listTasks({ limit: 1, cursor: '%%%' })).rejects.toBeInstanceOf(InvalidCursorError);
+    // Not ours: garbage, a key without the index's attributes, a cursor of another listing
+    const forged = Buffer.from(JSON.stringify({ pk: 'TASK#t_x', sk: 'META' })).toString('base64url');
+    for (const [cursor, status] of [
+      ['%%%', undefined],
+      [forged, 'RUNNING'],
+      [page.next, 'FAILED'],
+      [page.next, undefined],
+    ] as const)
+      await expect(
+        store.listTasks({ limit: 1, cursor: cursor as string, ...(status ? { status } : {}) }),
+      ).rejects.toBeInstanceOf(InvalidCursorError);
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(2);
   });
 });
 

@@ -12,77 +12,11 @@ import { resolveAgentSettings } from '../../lambdas/agents/registry.js';
 import { AgentInvocationError, type RunnerDeps, runStep } from '../../lambdas/agents/runner.js';
 import { ErrorNames } from '../../lambdas/core/errors.js';
 import { Events } from '../../lambdas/core/events.js';
-import { artifactId } from '../../lambdas/core/ids.js';
-import type { StoredArtifact } from '../../lambdas/core/ports.js';
+import { MemoryBucket } from '../fakes/memory-bucket.js';
 import { MemoryStore } from '../fakes/memory-store.js';
 
 const TASK = 't_runner';
 const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
-
-/** A bucket in memory whose presigned URLs are `mem://<key>`, served by `fetch` below. */
-class MemoryBucket {
-  readonly objects = new Map<string, Buffer>();
-  async put(p: {
-    taskId: string;
-    stepId: string;
-    attempt: number;
-    name: string;
-    contentType: string;
-    body: Uint8Array;
-  }) {
-    const s3Key = `tasks/${p.taskId}/steps/${p.stepId}/${p.attempt}/${p.name}`;
-    this.objects.set(s3Key, Buffer.from(p.body));
-    const meta: StoredArtifact = {
-      id: artifactId(p.stepId, p.attempt, p.name),
-      stepId: p.stepId,
-      attempt: p.attempt,
-      name: p.name,
-      contentType: p.contentType,
-      size: p.body.byteLength,
-      sha256: sha(p.body),
-      s3Key,
-    };
-    return meta;
-  }
-  async downloadUrl(s3Key: string) {
-    return `mem://get/${s3Key}`;
-  }
-  async uploadUrl(s3Key: string) {
-    return `mem://put/${s3Key}`;
-  }
-  async adopt(p: {
-    s3Key: string;
-    stepId: string;
-    attempt: number;
-    name: string;
-    contentType: string;
-    maxBytes: number;
-  }) {
-    const body = this.objects.get(p.s3Key);
-    if (!body) return 'missing' as const;
-    if (body.byteLength > p.maxBytes) return { tooLarge: body.byteLength };
-    return {
-      id: artifactId(p.stepId, p.attempt, p.name),
-      stepId: p.stepId,
-      attempt: p.attempt,
-      name: p.name,
-      contentType: p.contentType,
-      size: body.byteLength,
-      sha256: sha(body),
-      s3Key: p.s3Key,
-    };
-  }
-  fetch: typeof fetch = async (input, init) => {
-    const url = String(input);
-    const [, verb, key] = /^mem:\/\/(get|put)\/(.+)$/.exec(url) ?? [];
-    if (verb === 'put' && init?.method === 'PUT') {
-      this.objects.set(key as string, Buffer.from(init.body as Uint8Array));
-      return new Response(null, { status: 200 });
-    }
-    const body = verb === 'get' ? this.objects.get(key as string) : undefined;
-    return body ? new Response(body) : new Response('no such object', { status: 404 });
-  };
-}
 
 let store: MemoryStore;
 let bucket: MemoryBucket;

@@ -136,10 +136,28 @@ export function encodeCursor(key: Item): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
-export function decodeCursor(cursor: string): Item {
+/**
+ * A cursor this store returned for the query keyed by `partition` (`{ [attribute]: value }`):
+ * exactly the table's key and the index's key attributes, all strings, in that partition.
+ * Anything else (a forged cursor, one of another listing) is an InvalidCursorError, never a
+ * start key DynamoDB would refuse with a 500.
+ */
+export function decodeCursor(
+  cursor: string,
+  expect?: { partition: Record<string, string>; sortKey: string },
+): Item {
   try {
     const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (v && typeof v === 'object') return v;
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      if (!expect) return v;
+      const keys = ['pk', 'sk', ...Object.keys(expect.partition), expect.sortKey];
+      const own = Object.keys(v);
+      const exact =
+        own.length === keys.length &&
+        keys.every((k) => typeof v[k] === 'string' && v[k].length > 0 && v[k].length <= 1024) &&
+        Object.entries(expect.partition).every(([k, value]) => v[k] === value);
+      if (exact) return v;
+    }
   } catch {
     /* fall through */
   }

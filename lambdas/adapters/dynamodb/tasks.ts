@@ -106,7 +106,14 @@ export class DynamoTasks implements TaskPort {
         ...input,
         ScanIndexForward: false,
         Limit: opts.limit,
-        ExclusiveStartKey: opts.cursor ? decodeCursor(opts.cursor) : undefined,
+        ExclusiveStartKey: opts.cursor
+          ? decodeCursor(
+              opts.cursor,
+              opts.status
+                ? { partition: { gsi1pk: `STATUS#${opts.status}` }, sortKey: 'gsi1sk' }
+                : { partition: { gsi2pk: 'TASKS' }, sortKey: 'gsi2sk' },
+            )
+          : undefined,
       }),
     );
     const tasks: TaskSummary[] = (res.Items ?? []).map((i) => ({

@@ -1,0 +1,76 @@
+/**
+ * The artifact bucket in memory, for unit tests of the step runner: keys to bytes, with the
+ * ArtifactStore methods the runner uses; presigned URLs are `mem://get/<key>` and
+ * `mem://put/<key>`, served by `fetch` (an agent side's reads and upload PUTs).
+ */
+import { createHash } from 'node:crypto';
+import { artifactId } from '../../lambdas/core/ids.js';
+import type { StoredArtifact } from '../../lambdas/core/ports.js';
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+export class MemoryBucket {
+  readonly objects = new Map<string, Buffer>();
+
+  async put(p: {
+    taskId: string;
+    stepId: string;
+    attempt: number;
+    name: string;
+    contentType: string;
+    body: Uint8Array;
+  }): Promise<StoredArtifact> {
+    const s3Key = `tasks/${p.taskId}/steps/${p.stepId}/${p.attempt}/${p.name}`;
+    this.objects.set(s3Key, Buffer.from(p.body));
+    return this.meta(s3Key, p, Buffer.from(p.body));
+  }
+
+  async downloadUrl(s3Key: string): Promise<string> {
+    return `mem://get/${s3Key}`;
+  }
+
+  async uploadUrl(s3Key: string): Promise<string> {
+    return `mem://put/${s3Key}`;
+  }
+
+  async adopt(p: {
+    s3Key: string;
+    stepId: string;
+    attempt: number;
+    name: string;
+    contentType: string;
+    maxBytes: number;
+  }): Promise<StoredArtifact | 'missing' | { tooLarge: number }> {
+    const body = this.objects.get(p.s3Key);
+    if (!body) return 'missing';
+    if (body.byteLength > p.maxBytes) return { tooLarge: body.byteLength };
+    return this.meta(p.s3Key, p, body);
+  }
+
+  fetch: typeof fetch = async (input, init) => {
+    const [, verb, key] = /^mem:\/\/(get|put)\/(.+)$/.exec(String(input)) ?? [];
+    if (verb === 'put' && init?.method === 'PUT') {
+      this.objects.set(key as string, Buffer.from(init.body as Uint8Array));
+      return new Response(null, { status: 200 });
+    }
+    const body = verb === 'get' ? this.objects.get(key as string) : undefined;
+    return body ? new Response(body) : new Response('no such object', { status: 404 });
+  };
+
+  private meta(
+    s3Key: string,
+    p: { stepId: string; attempt: number; name: string; contentType: string },
+    body: Buffer,
+  ): StoredArtifact {
+    return {
+      id: artifactId(p.stepId, p.attempt, p.name),
+      stepId: p.stepId,
+      attempt: p.attempt,
+      name: p.name,
+      contentType: p.contentType,
+      size: body.byteLength,
+      sha256: sha(body),
+      s3Key,
+    };
+  }
+}
