@@ -50,7 +50,7 @@ export async function sweepQueuedTasks(
       scanned += 1;
       if (Date.parse(summary.updatedAt) > cutoff) continue;
       const task = await deps.store.getTask(summary.taskId);
-      if (!task || task.status !== 'QUEUED') continue;
+      if (task?.status !== 'QUEUED') continue;
       const scope = { taskId: task.taskId, traceId: task.traceId, run: task.run };
       if (task.run === 1) {
         // Recorded when the API got that far; the store drops the copy (same id) otherwise.
