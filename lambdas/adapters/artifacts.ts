@@ -43,16 +43,7 @@ export class ArtifactStore {
     } catch (err) {
       throw new ArtifactStoreError(`Could not store artifact ${p.name} of step ${p.stepId}`, { cause: err });
     }
-    return {
-      id: artifactId(p.stepId, p.attempt, p.name),
-      stepId: p.stepId,
-      attempt: p.attempt,
-      name: p.name,
-      contentType: p.contentType,
-      size: p.body.byteLength,
-      sha256,
-      s3Key,
-    };
+    return artifactRecord(p, s3Key, p.body.byteLength, sha256);
   }
 
   async get(s3Key: string): Promise<Uint8Array> {
@@ -130,15 +121,25 @@ export class ArtifactStore {
     if (size > p.maxBytes) return { tooLarge: size };
     const body = await this.get(p.s3Key);
     if (body.byteLength > p.maxBytes) return { tooLarge: body.byteLength };
-    return {
-      id: artifactId(p.stepId, p.attempt, p.name),
-      stepId: p.stepId,
-      attempt: p.attempt,
-      name: p.name,
-      contentType: p.contentType,
-      size: body.byteLength,
-      sha256: sha256Hex(body),
-      s3Key: p.s3Key,
-    };
+    return artifactRecord(p, p.s3Key, body.byteLength, sha256Hex(body));
   }
+}
+
+/** The record of an attempt's artifact stored at `s3Key` (its id derived from step, attempt and name). */
+export function artifactRecord(
+  p: { stepId: string; attempt: number; name: string; contentType: string },
+  s3Key: string,
+  size: number,
+  sha256: string,
+): StoredArtifact {
+  return {
+    id: artifactId(p.stepId, p.attempt, p.name),
+    stepId: p.stepId,
+    attempt: p.attempt,
+    name: p.name,
+    contentType: p.contentType,
+    size,
+    sha256,
+    s3Key,
+  };
 }

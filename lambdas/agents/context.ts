@@ -237,7 +237,11 @@ export function stepTokenBudget(
 
 /** The task's token budget: the task policy's `maxTokens` (when the policy has one), else the config's. */
 export function taskTokenBudget(policy: unknown, settings: AgentSettings): number | undefined {
+  return policyTokenBudget(policy) ?? settings.budget.taskTokens;
+}
+
+/** The task policy's own `maxTokens`, when it is a positive integer. */
+export function policyTokenBudget(policy: unknown): number | undefined {
   const own = (policy as { maxTokens?: unknown } | undefined)?.maxTokens;
-  if (typeof own === 'number' && Number.isInteger(own) && own > 0) return own;
-  return settings.budget.taskTokens;
+  return typeof own === 'number' && Number.isInteger(own) && own > 0 ? own : undefined;
 }

@@ -26,6 +26,7 @@ import type { ArtifactPort, EventPort, ResultPort, StoredArtifact, TaskPort } fr
 import { AgentInput, type ArtifactRef, type Json, LIMITS, type UpstreamResult } from '../core/schemas.js';
 import { AgentContract, type AgentResult } from '../core/states.js';
 import { tokensUsedByTask } from './audit.js';
+import { policyTokenBudget } from './context.js';
 import { checkAgentOutput } from './define.js';
 import {
   type AgentRequest,
@@ -156,16 +157,14 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
       deps.artifacts.uploadUrl(uploadKey(task.taskId, step.id, inv.attempt, slot), expiresIn),
     ),
   );
-  const maxTokens = (task.policy as { maxTokens?: unknown } | undefined)?.maxTokens;
+  const maxTokens = policyTokenBudget(task.policy);
   const request: AgentRequest = {
     protocol: 1,
     input,
     run: inv.run,
     traceId: task.traceId,
     timeoutSeconds: step.timeoutSeconds,
-    ...(typeof maxTokens === 'number' && Number.isInteger(maxTokens) && maxTokens > 0
-      ? { taskMaxTokens: maxTokens }
-      : {}),
+    ...(maxTokens !== undefined ? { taskMaxTokens: maxTokens } : {}),
     taskTokensUsed: tokensUsedByTask(events, { run: inv.run, stepId: step.id, attempt: inv.attempt }),
     readable,
     uploads,

@@ -120,6 +120,9 @@ export interface LocalEventBusOptions {
   log?: (line: Record<string, unknown>) => void;
   /** The wait before retry n (1-based). Default: 1 s × 2^(n-1), capped at 60 s, with jitter. */
   retryDelayMs?: (retry: number) => number;
+  /** Where the bus is: the region and account of the Scheduled Events it makes. */
+  region: string;
+  account: string;
 }
 
 const defaultDelay = (retry: number) => {
@@ -163,11 +166,11 @@ export class LocalEventBus {
   }
 
   /** Fires each scheduled rule on its rate from now on (timers that do not keep the process up). */
-  startSchedules(region: string, account: string): void {
+  startSchedules(): void {
     for (const rule of this.opts.rules) {
       if (!rule.schedule) continue;
       const timer = setInterval(() => {
-        void this.runScheduled(rule.name, region, account).catch(() => undefined);
+        void this.runScheduled(rule.name).catch(() => undefined);
       }, rule.schedule.everyMs);
       timer.unref();
       this.timers.push(timer);
@@ -178,7 +181,7 @@ export class LocalEventBus {
    * Fires the scheduled rule `name` (or every scheduled rule) now, with EventBridge's
    * "Scheduled Event": what its rate would do next. Resolves once its targets took it.
    */
-  async runScheduled(name: string | undefined, region: string, account: string): Promise<void> {
+  async runScheduled(name?: string): Promise<void> {
     if (this.closing.signal.aborted) throw new EventBusClosedError();
     const rules = this.opts.rules.filter((r) => r.schedule && (name === undefined || r.name === name));
     await Promise.all(
@@ -188,9 +191,9 @@ export class LocalEventBus {
           id: randomUUID(),
           'detail-type': 'Scheduled Event',
           source: 'aws.events',
-          account,
+          account: this.opts.account,
           time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-          region,
+          region: this.opts.region,
           resources: rule.arn ? [rule.arn] : [],
           detail: {},
         };

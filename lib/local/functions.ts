@@ -84,6 +84,8 @@ const WORKER_FILE = new URL('./lambda-worker.mjs', import.meta.url);
 export class LocalFunction {
   readonly logicalId: string;
   readonly arn: string;
+  /** Its function name (the ARN's last part: a fixed FunctionName for agents, else the logical id). */
+  readonly functionName: string;
   readonly timeoutSeconds: number;
   readonly file: string;
   private readonly spec: LocalFunctionSpec;
@@ -97,6 +99,7 @@ export class LocalFunction {
     this.spec = spec;
     this.logicalId = spec.logicalId;
     this.arn = spec.arn;
+    this.functionName = spec.arn.split(':').at(-1) || spec.logicalId;
     this.timeoutSeconds = spec.timeoutSeconds;
     this.file = spec.file;
   }
@@ -124,12 +127,12 @@ export class LocalFunction {
       id,
       event: JSON.stringify(event ?? null),
       context: {
-        functionName: this.arn.split(':').at(-1) ?? this.logicalId,
+        functionName: this.functionName,
         functionVersion: '$LATEST',
         invokedFunctionArn: this.arn,
         memoryLimitInMB: String(this.spec.memoryMb),
         awsRequestId: id,
-        logGroupName: `/aws/lambda/${this.arn.split(':').at(-1) ?? this.logicalId}`,
+        logGroupName: `/aws/lambda/${this.functionName}`,
         logStreamName: 'local',
         deadline,
       },

@@ -225,7 +225,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     byName.set(fn.logicalId, fn);
     byName.set(fn.arn, fn);
     // Its function name (a fixed FunctionName for agents), as Invoke takes it.
-    byName.set(fn.arn.split(':').at(-1) as string, fn);
+    byName.set(fn.functionName, fn);
   }
   const [smId, sm] = single(resourcesOfType(template, 'AWS::StepFunctions::StateMachine'), 'state machine');
   const smArn = names.ref(smId, sm);
@@ -305,6 +305,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       Object.fromEntries(ruleResources.map(([id, r]) => [id, names.getAtt(id, 'Arn', r)])),
     ),
     log: (line) => log({ component: 'eventbridge', ...line }),
+    region: LOCAL_REGION,
+    account: LOCAL_ACCOUNT,
   });
 
   // Step Functions: the definition from the template, and the API endpoint our Lambdas call.
@@ -379,7 +381,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
   process.env[LOCAL_PUBLIC_URL_MARK] = publicUrl;
   late.publicUrl = publicUrl;
   // Scheduled rules (the intake sweep) fire on their rates from here on.
-  bus.startSchedules(LOCAL_REGION, LOCAL_ACCOUNT);
+  bus.startSchedules();
 
   // Crash recovery: executions that were running when the process last stopped run again;
   // steps that had succeeded are not run again (their results are in the store).
@@ -400,7 +402,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     stepFunctions,
     stateMachineArn: smArn,
     iam,
-    runScheduled: (ruleId) => bus.runScheduled(ruleId, LOCAL_REGION, LOCAL_ACCOUNT),
+    runScheduled: (ruleId) => bus.runScheduled(ruleId),
     idle: () => stepFunctions.idle(),
     async close() {
       if (closed) return;

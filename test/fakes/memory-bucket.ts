@@ -4,7 +4,7 @@
  * `mem://put/<key>`, served by `fetch` (an agent side's reads and upload PUTs).
  */
 import { createHash } from 'node:crypto';
-import { artifactId } from '../../lambdas/core/ids.js';
+import { artifactRecord } from '../../lambdas/adapters/artifacts.js';
 import type { StoredArtifact } from '../../lambdas/core/ports.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -22,7 +22,7 @@ export class MemoryBucket {
   }): Promise<StoredArtifact> {
     const s3Key = `tasks/${p.taskId}/steps/${p.stepId}/${p.attempt}/${p.name}`;
     this.objects.set(s3Key, Buffer.from(p.body));
-    return this.meta(s3Key, p, Buffer.from(p.body));
+    return artifactRecord(p, s3Key, p.body.byteLength, sha(p.body));
   }
 
   async downloadUrl(s3Key: string): Promise<string> {
@@ -44,7 +44,7 @@ export class MemoryBucket {
     const body = this.objects.get(p.s3Key);
     if (!body) return 'missing';
     if (body.byteLength > p.maxBytes) return { tooLarge: body.byteLength };
-    return this.meta(p.s3Key, p, body);
+    return artifactRecord(p, p.s3Key, body.byteLength, sha(body));
   }
 
   fetch: typeof fetch = async (input, init) => {
@@ -56,21 +56,4 @@ export class MemoryBucket {
     const body = verb === 'get' ? this.objects.get(key as string) : undefined;
     return body ? new Response(body) : new Response('no such object', { status: 404 });
   };
-
-  private meta(
-    s3Key: string,
-    p: { stepId: string; attempt: number; name: string; contentType: string },
-    body: Buffer,
-  ): StoredArtifact {
-    return {
-      id: artifactId(p.stepId, p.attempt, p.name),
-      stepId: p.stepId,
-      attempt: p.attempt,
-      name: p.name,
-      contentType: p.contentType,
-      size: body.byteLength,
-      sha256: sha(body),
-      s3Key,
-    };
-  }
 }

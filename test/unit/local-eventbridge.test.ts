@@ -24,6 +24,8 @@ const SM_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:Test';
 const execArn = (name: string) => `arn:aws:states:us-east-1:123456789012:execution:Test:${name}`;
 const FN = 'arn:aws:lambda:us-east-1:123456789012:function:Reconciler';
 const DLQ = 'arn:aws:sqs:us-east-1:123456789012:dead-letters';
+/** Where the buses of these tests are (the Scheduled Events they make name it). */
+const WHERE = { region: 'us-east-1', account: '123456789012' } as const;
 
 /** The pattern the stack's rule has (lib/aws/stack.ts), with the state machine's ARN. */
 const BATON_RULE: EventPattern = {
@@ -99,6 +101,7 @@ describe('the local event bus', () => {
     let calls = 0;
     const dead: unknown[][] = [];
     const flaky = new LocalEventBus({
+      ...WHERE,
       rules: rule(async () => {
         calls += 1;
         if (calls <= 2) throw new Error(`down ${calls}`);
@@ -106,6 +109,7 @@ describe('the local event bus', () => {
       retryDelayMs: () => 1,
     });
     const broken = new LocalEventBus({
+      ...WHERE,
       rules: rule(async () => {
         throw Object.assign(new Error('still down'), { name: 'Lambda.ServiceException' });
       }, dead),
@@ -135,6 +139,7 @@ describe('the local event bus', () => {
 
   it('stops retrying when it closes: the put rejects, so the caller keeps the event', async () => {
     const bus = new LocalEventBus({
+      ...WHERE,
       rules: rule(async () => {
         throw new Error('down');
       }, []),
@@ -194,11 +199,11 @@ describe('scheduled rules', () => {
       { invokeFunction: async (_arn, e) => void got.push(e), sendToQueue: async () => {} },
       { Sweep: 'arn:aws:events:us-east-1:123456789012:rule/Sweep' },
     );
-    const bus = new LocalEventBus({ rules });
+    const bus = new LocalEventBus({ rules, ...WHERE });
 
     // Act
     await bus.put(event('FAILED'));
-    await bus.runScheduled(undefined, 'us-east-1', '123456789012');
+    await bus.runScheduled();
     bus.close();
 
     // Assess
