@@ -134,7 +134,7 @@ type Artifact = NonNullable<ReturnType<typeof checkAgentOutput>['artifacts']>[nu
 
 /**
  * Small artifacts travel inline; one over INLINE_ARTIFACT_BYTES, or past INLINE_TOTAL_BYTES of
- * inline bodies (largest first), is PUT to the next upload slot.
+ * inline bodies (the smallest are taken inline first), is PUT to the next upload slot.
  */
 async function placeArtifacts(
   artifacts: Artifact[],
