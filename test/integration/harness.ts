@@ -2,8 +2,9 @@
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { TaskView } from '../../lambdas/core/schemas.js';
+import { TaskView, TERMINAL_TASK_STATUSES } from '../../lambdas/core/schemas.js';
 import { type LocalRuntime, startLocalRuntime } from '../../lib/local/runtime.js';
+import { trailProblems } from './trail.js';
 
 export const FIXTURE_CONFIG = resolve(import.meta.dirname, '../fixtures/baton.config.json');
 
@@ -34,6 +35,11 @@ export interface Harness {
   task(taskId: string): Promise<TaskView>;
   /** Polls the task until its status is one of `statuses`; the view is checked against TaskView. */
   waitFor(taskId: string, statuses: string[], timeoutMs?: number): Promise<TaskView>;
+  /**
+   * Every task of the runtime with the problems of its audit trail (trail.ts): what `close()`
+   * checks, so every suite's tasks, whatever fault they met, end with a sound trail.
+   */
+  audit(): Promise<{ taskId: string; status: string; problems: string[] }[]>;
   close(): Promise<void>;
 }
 
@@ -50,6 +56,8 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   /** Append the runtime's log lines (JSON) to this file; default BATON_TEST_LOG, else nowhere. */
   logFile?: string;
+  /** Check every task's audit trail on close (default true). */
+  audit?: boolean;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -102,8 +110,35 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       throw new Error(`POST /tasks answered ${res.status}: ${JSON.stringify(res.body)}`);
     return String(res.body.taskId);
   };
-  const events: Harness['events'] = async (taskId) =>
-    (await api<{ events: TrailEvent[] }>('GET', `/tasks/${taskId}/events?limit=1000`)).body.events;
+  const events: Harness['events'] = async (taskId) => {
+    const all: TrailEvent[] = [];
+    let after: number | undefined;
+    do {
+      const page = await api<{ events: TrailEvent[]; next?: number }>(
+        'GET',
+        `/tasks/${taskId}/events?limit=1000${after !== undefined ? `&after=${after}` : ''}`,
+      );
+      all.push(...page.body.events);
+      after = page.body.next;
+    } while (after !== undefined);
+    return all;
+  };
+  const audit: Harness['audit'] = async () => {
+    const out: { taskId: string; status: string; problems: string[] }[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await api<{ tasks: { taskId: string; status: string }[]; next?: string }>(
+        'GET',
+        `/tasks?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+      );
+      for (const t of page.body.tasks) {
+        const ended = (TERMINAL_TASK_STATUSES as readonly string[]).includes(t.status);
+        out.push({ ...t, problems: trailProblems(await events(t.taskId), { ended }) });
+      }
+      cursor = page.body.next;
+    } while (cursor);
+    return out;
+  };
   return {
     rt,
     dataDir,
@@ -112,13 +147,21 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     events,
     task,
     waitFor,
+    audit,
     async close() {
+      let unsound: string[] = [];
+      if (opts.audit !== false) {
+        unsound = (await audit())
+          .filter((t) => t.problems.length > 0)
+          .map((t) => `${t.taskId} (${t.status}): ${t.problems.join('; ')}`);
+      }
       await rt.close();
       for (const [k, v] of saved) {
         if (v === undefined) delete process.env[k];
         else process.env[k] = v;
       }
       if (!opts.keep && !opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+      if (unsound.length > 0) throw new Error(`unsound audit trails:\n${unsound.join('\n')}`);
     },
   };
 }
