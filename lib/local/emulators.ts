@@ -236,8 +236,20 @@ type LevelConstructor = new (location: string, options: { valueEncoding: 'json' 
 interface DynaliteTable {
   TableName: string;
   TableStatus: string;
-  GlobalSecondaryIndexes?: { IndexStatus?: string }[];
+  GlobalSecondaryIndexes?: DynaliteIndex[];
+  LocalSecondaryIndexes?: DynaliteIndex[];
 }
+interface DynaliteIndex {
+  IndexName: string;
+  IndexStatus?: string;
+}
+/** dynalite's own derivation of an item's index entries (dynalite/db/index.js). */
+type IndexActions = (
+  indexes: DynaliteIndex[],
+  existingItem: undefined,
+  item: unknown,
+  table: DynaliteTable,
+) => { puts: { index: string; key: string; item: unknown }[] };
 
 const require = createRequire(import.meta.url);
 
@@ -257,6 +269,7 @@ async function startDynamoDb(dir: string, host: string, port: number): Promise<R
   }
   try {
     await settleTableTransitions(db);
+    await rebuildIndexes(db);
   } finally {
     await db.close();
   }
@@ -314,6 +327,35 @@ async function settleTableTransitions(db: LevelDatabase): Promise<void> {
       TableStatus: 'ACTIVE',
       ...(indexes ? { GlobalSecondaryIndexes: indexes.map((i) => ({ ...i, IndexStatus: 'ACTIVE' })) } : {}),
     });
+  }
+}
+
+/**
+ * dynalite writes an item's index entries and then the item, one LevelDB write each, so a process
+ * killed between them leaves an index entry the item no longer has: a task listed under two
+ * statuses for good (DynamoDB's indexes converge on the item). Rebuild every index from the
+ * items at start, with dynalite's own key derivation, so the indexes always match the items.
+ */
+async function rebuildIndexes(db: LevelDatabase): Promise<void> {
+  const { getIndexActions } = createRequire(require.resolve('dynalite'))('./db/index.js') as {
+    getIndexActions: IndexActions;
+  };
+  const tables: DynaliteTable[] = [];
+  for await (const [, value] of db.iterator(prefixRange('table~'))) tables.push(value as DynaliteTable);
+  for (const table of tables) {
+    const kinds = [
+      { kind: 'local', indexes: table.LocalSecondaryIndexes ?? [] },
+      { kind: 'global', indexes: table.GlobalSecondaryIndexes ?? [] },
+    ].filter((k) => k.indexes.length > 0);
+    if (kinds.length === 0) continue;
+    for (const { kind, indexes } of kinds)
+      for (const index of indexes)
+        await db.clear(prefixRange(`index-${kind}~${table.TableName}~${index.IndexName}~`));
+    for await (const [, item] of db.iterator(prefixRange(`item-${table.TableName}~`))) {
+      for (const { kind, indexes } of kinds)
+        for (const put of getIndexActions(indexes, undefined, item, table).puts)
+          await db.put(`index-${kind}~${table.TableName}~${put.index}~${put.key}`, put.item);
+    }
   }
 }
 

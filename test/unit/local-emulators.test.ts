@@ -48,6 +48,7 @@ const { Level } = createRequire(createRequire(import.meta.url).resolve('dynalite
   ) => {
     get(key: string): Promise<DynaliteTableRecord>;
     put(key: string, value: unknown): Promise<void>;
+    iterator(range: { gte: string; lt: string }): AsyncIterable<[string, unknown]>;
     close(): Promise<void>;
   };
 };
@@ -822,6 +823,77 @@ describe('local emulator state across restarts', () => {
     expect(described.Table?.TableStatus).toBe('ACTIVE');
     expect(described.Table?.GlobalSecondaryIndexes?.[0]?.IndexStatus).toBe('ACTIVE');
     expect(viaIndex.Items?.map((i) => i.pk?.S)).toEqual(['p']);
+  });
+
+  it('rebuilds the indexes from the items after an update the process died in the middle of', async () => {
+    // Prepare: an item moved from status A to B, killed after dynalite wrote the index entry for B
+    // but before the item (dynalite writes index entries first, then the item, one write each).
+    const dataDir = await tempDir();
+    const first = await startEmulators({ dataDir });
+    restoreEnv = useEnvironment(first);
+    const byStatus = {
+      TableName: 'listing',
+      BillingMode: 'PAY_PER_REQUEST' as const,
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' as const },
+        { AttributeName: 'status', AttributeType: 'S' as const },
+      ],
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' as const }],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'byStatus',
+          KeySchema: [{ AttributeName: 'status', KeyType: 'HASH' as const }],
+          Projection: { ProjectionType: 'ALL' as const },
+        },
+      ],
+    };
+    await createTable(sdkClients().ddb, byStatus);
+    const { ddb: before } = sdkClients();
+    await before.send(
+      new PutItemCommand({ TableName: 'listing', Item: { pk: { S: 't1' }, status: { S: 'A' } } }),
+    );
+    const snapshot = async () => {
+      const db = new Level(join(dataDir, 'dynamodb'), { valueEncoding: 'json' });
+      const out: [string, unknown][] = [];
+      for await (const entry of db.iterator({ gte: 'i', lt: 'j' })) out.push(entry);
+      await db.close();
+      return out;
+    };
+    await first.close();
+    const asA = await snapshot(); // the item and its index entry under A
+    running = await startEmulators({ dataDir, ports: portsOf(first) });
+    await sdkClients().ddb.send(
+      new PutItemCommand({ TableName: 'listing', Item: { pk: { S: 't1' }, status: { S: 'B' } } }),
+    );
+    restoreEnv();
+    restoreEnv = undefined;
+    await running.close();
+    running = undefined;
+    // the update half-done: B's index entry is there, the item (and A's entry) still say A
+    const db = new Level(join(dataDir, 'dynamodb'), { valueEncoding: 'json' });
+    for (const [k, v] of asA) await db.put(k, v);
+    await db.close();
+
+    // Act
+    running = await startEmulators({ dataDir });
+    restoreEnv = useEnvironment(running);
+    const { ddb } = sdkClients();
+    const under = async (status: string) =>
+      (
+        await ddb.send(
+          new QueryCommand({
+            TableName: 'listing',
+            IndexName: 'byStatus',
+            KeyConditionExpression: '#s = :s',
+            ExpressionAttributeNames: { '#s': 'status' },
+            ExpressionAttributeValues: { ':s': { S: status } },
+          }),
+        )
+      ).Items?.map((i) => i.pk?.S);
+
+    // Assess: listed once, under the item's own status
+    expect(await under('A')).toEqual(['t1']);
+    expect(await under('B')).toEqual([]);
   });
 
   it('refuses a data directory that another live process is using', async () => {
