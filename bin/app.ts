@@ -1,7 +1,7 @@
 /** The CDK app: `npx cdk synth` / `npx cdk deploy`. Agents come from BATON_CONFIG (plus the built-ins). */
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { agentCatalog } from '../lambdas/agents/registry.js';
+import { agentCatalog, loadBatonConfig } from '../lambdas/agents/registry.js';
 import { type ModelConfig, parseModelConfig } from '../lambdas/models/index.js';
 import { acknowledgeNagFindings } from '../lib/aws/nag.js';
 import { BatonStack } from '../lib/aws/stack.js';
@@ -15,8 +15,10 @@ function modelConfigFrom(raw: unknown): ModelConfig | undefined {
 }
 
 const app = new App();
+const config = loadBatonConfig();
 const stack = new BatonStack(app, process.env.BATON_STACK_NAME ?? 'Baton', {
-  agents: agentCatalog(),
+  agents: agentCatalog(config),
+  intakeSweepAfterSeconds: config.config.intake?.sweepAfterSeconds,
   // Approval links start with this URL (e.g. a custom domain); default: the HTTP API's URL.
   publicUrl:
     (app.node.tryGetContext('baton:publicUrl') as string | undefined) ?? process.env.BATON_PUBLIC_URL,

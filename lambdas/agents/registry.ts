@@ -63,6 +63,11 @@ export const BatonConfig = z
     agents: z.record(AgentName, AgentConfigEntry).default({}),
     /** Deployment-wide token budgets: per step attempt and per task. */
     budget: BudgetSettings.optional(),
+    /** Intake: how long a task may stay QUEUED before the sweeper sends its start again (default 300 s). */
+    intake: z
+      .object({ sweepAfterSeconds: z.number().int().min(1).max(86_400).optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 export type BatonConfig = z.infer<typeof BatonConfig>;

@@ -127,7 +127,12 @@ export const ApiEnv = z.object({
 });
 
 /** The intake sweeper: QUEUED tasks whose start was never sent are sent again. */
-export const SweepEnv = z.object({ ...OrchestratorBase, INTAKE_QUEUE_URL: Name });
+export const SweepEnv = z.object({
+  ...OrchestratorBase,
+  INTAKE_QUEUE_URL: Name,
+  /** How long a task stays QUEUED before its start is sent again (default: sweep.ts's). */
+  SWEEP_AFTER_SECONDS: z.coerce.number().int().min(1).max(86_400).optional(),
+});
 
 /** The step runner: the data plane of the table and the bucket (no control plane, no deletes). */
 export const RunnerEnv = z.object({ ...LambdaBase, TABLE_NAME: Name, ARTIFACT_BUCKET: Name });

@@ -130,17 +130,19 @@ export const reconcile = middy<unknown, ReconcileResult>()
   });
 
 let sweepDeps: SweepDeps | undefined;
+let sweepAfterSeconds: number | undefined;
 /** Scheduled (EventBridge rule): QUEUED tasks whose start never went out are sent again (sweep.ts). */
 export const sweep = middy<unknown, SweepResult>()
   .use(injectLambdaContext(logger))
   .handler(() => {
     if (!sweepDeps) {
       const env = parseEnv(FUNCTION_ENV.sweep, 'the sweep function');
+      sweepAfterSeconds = env.SWEEP_AFTER_SECONDS;
       sweepDeps = {
         store: new TaskStore(documentClient(), env.TABLE_NAME),
         queue: new IntakeQueue(sqsClient(), env.INTAKE_QUEUE_URL),
         log: logLine,
       };
     }
-    return sweepQueuedTasks(sweepDeps);
+    return sweepQueuedTasks(sweepDeps, new Date(), { afterSeconds: sweepAfterSeconds });
   });

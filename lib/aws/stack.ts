@@ -61,6 +61,11 @@ export interface BatonStackProps extends StackProps {
    * Context `baton:publicUrl` or env BATON_PUBLIC_URL at synth time set it too (bin/app.ts).
    */
   publicUrl?: string;
+  /**
+   * How long a task may stay QUEUED before the intake sweeper sends its start again (default 300 s;
+   * the config's `intake.sweepAfterSeconds`). A start sent twice starts one execution.
+   */
+  intakeSweepAfterSeconds?: number;
 }
 
 export class BatonStack extends Stack {
@@ -397,7 +402,13 @@ export class BatonStack extends Stack {
       entry: 'lambdas/orchestrator/handlers.ts',
       handler: 'sweep',
       timeout: Duration.seconds(60),
-      environment: environment(FUNCTION_ENV.sweep, { ...tableEnv, INTAKE_QUEUE_URL: intake.queueUrl }),
+      environment: environment(FUNCTION_ENV.sweep, {
+        ...tableEnv,
+        INTAKE_QUEUE_URL: intake.queueUrl,
+        ...(props.intakeSweepAfterSeconds !== undefined
+          ? { SWEEP_AFTER_SECONDS: String(props.intakeSweepAfterSeconds) }
+          : {}),
+      }),
       description: 'Baton orchestrator: sweep (QUEUED tasks whose start was never sent)',
     });
     sweeper.addToRolePolicy(

@@ -25,7 +25,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { App } from 'aws-cdk-lib';
-import type { AgentEntry } from '../../lambdas/agents/registry.js';
+import { type AgentEntry, loadBatonConfig } from '../../lambdas/agents/registry.js';
 import { MODEL_CONFIG_ENV, type ModelConfig, parseModelConfig } from '../../lambdas/models/index.js';
 import { PROJECT_ROOT } from '../aws/functions.js';
 import { BatonStack } from '../aws/stack.js';
@@ -85,6 +85,7 @@ export function synthAssembly(
     new BatonStack(app, LOCAL_STACK, {
       agents,
       modelConfig: modelConfigOf(rawModel),
+      intakeSweepAfterSeconds: loadBatonConfig(opts.configPath).config.intake?.sweepAfterSeconds,
       env: { account: LOCAL_ACCOUNT, region: LOCAL_REGION },
     });
     app.synth();

@@ -165,10 +165,15 @@ export class LocalEventBus {
     await Promise.all(targets.map(({ rule, target }) => this.deliver(rule, target, event)));
   }
 
-  /** Fires each scheduled rule on its rate from now on (timers that do not keep the process up). */
+  /**
+   * Fires each scheduled rule now and then on its rate (timers that do not keep the process up).
+   * A rule's first tick comes at start: the time the process was down is time in which AWS would
+   * have fired it (the sweep of tasks left QUEUED by a crash runs at once after a restart).
+   */
   startSchedules(): void {
     for (const rule of this.opts.rules) {
       if (!rule.schedule) continue;
+      void this.runScheduled(rule.name).catch(() => undefined);
       const timer = setInterval(() => {
         void this.runScheduled(rule.name).catch(() => undefined);
       }, rule.schedule.everyMs);

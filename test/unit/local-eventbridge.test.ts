@@ -218,6 +218,25 @@ describe('scheduled rules', () => {
       }),
     ]);
   });
+
+  it('ticks once at start, then on its rate', async () => {
+    // Prepare
+    const got: unknown[] = [];
+    const rules = localEventRules(
+      [['Sweep', { ScheduleExpression: 'rate(1 hour)', Targets: [{ Arn: FN, Id: 'T' }] }]],
+      { invokeFunction: async (_arn, e) => void got.push(e), sendToQueue: async () => {} },
+      {},
+    );
+    const bus = new LocalEventBus({ rules, ...WHERE });
+
+    // Act
+    bus.startSchedules();
+    await new Promise((r) => setTimeout(r, 50));
+    bus.close();
+
+    // Assess: the first tick came at start, long before the hour
+    expect(got).toEqual([expect.objectContaining({ 'detail-type': 'Scheduled Event' })]);
+  });
 });
 
 describe('status change events of the local Step Functions', () => {
