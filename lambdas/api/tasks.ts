@@ -218,24 +218,28 @@ export async function redriveTask(
 ): Promise<{ taskId: string; status: TaskStatus; run: number }> {
   const task = await deps.store.getTask(taskId);
   if (!task) throw new NotFoundError(`No task ${taskId}.`);
-  const { status } = await getTaskView(deps, taskId);
+  const [plan, events] = await Promise.all([deps.store.getPlan(taskId), deps.store.allEvents(taskId)]);
+  const { status } = foldTask(task, plan, events);
   if (status !== 'FAILED' && status !== 'DEGRADED') {
     throw new ConflictError(`Only FAILED or DEGRADED tasks can be redriven; task ${taskId} is ${status}.`, {
       taskStatus: status,
     });
   }
-  const run = task.run + 1;
-  if (!(await deps.store.setRun(taskId, run))) {
+  // A redrive cut off (a crash, a timeout) after it reserved its run and before it recorded it
+  // left the task FAILED with a run nothing happened in: this redrive finishes that one, so runs
+  // stay numbered without a hole and TaskRedriven's previousRun names a run that ran.
+  const reservedOnly =
+    task.run > 1 && !events.some((e) => e.type === 'TaskRedriven' && e.data.run === task.run);
+  const run = reservedOnly ? task.run : task.run + 1;
+  const previousRun = run - 1;
+  if (!reservedOnly && !(await deps.store.setRun(taskId, run))) {
     throw new ConflictError(`Task ${taskId} is already being redriven.`);
   }
   const now = new Date().toISOString();
   await deps.store.appendEvent(
-    Events.taskRedriven(
-      { taskId, traceId: task.traceId, run },
-      { run, previousRun: task.run, previousStatus: status },
-    ),
+    Events.taskRedriven({ taskId, traceId: task.traceId, run }, { run, previousRun, previousStatus: status }),
   );
-  await deps.store.markDeadLetterRedriven(taskId, task.run, now);
+  await deps.store.markDeadLetterRedriven(taskId, previousRun, now);
   await deps.queue.send({ taskId, run, traceId: task.traceId });
   return { taskId, status: 'QUEUED', run };
 }

@@ -8,10 +8,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll } from 'vitest';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskStore } from '../../lambdas/adapters/store.js';
 import { agentCatalog } from '../../lambdas/agents/registry.js';
+import type { NewEvent } from '../../lambdas/core/events.js';
 import { type Emulators, LOCAL_REGION, startEmulators } from '../../lib/local/emulators.js';
 import { createTables } from '../../lib/local/runtime.js';
 import { type CfnTemplate, defaultLocalNames, synthTemplate } from '../../lib/local/template.js';
@@ -77,3 +78,59 @@ describeStoreContract(
   async () => new TaskStore(doc, await freshTable(), await freshTable()),
 );
 describeStoreContract('in-memory fake', async () => new MemoryStore());
+
+describe('DynamoDB events adapter after a write cut between the event and its projection', () => {
+  it('projects the status again when the same event is written again', async () => {
+    // Prepare: a TaskSucceeded stored, its status projection never written (the writer died)
+    const name = await freshTable();
+    const store = new TaskStore(doc, name);
+    const at = '2030-01-01T00:00:00.000Z';
+    await store.createTask(
+      {
+        taskId: 't1',
+        goal: 'g',
+        createdAt: at,
+        traceId: 'tr',
+        status: 'RUNNING',
+        updatedAt: at,
+        run: 1,
+        requestHash: 'h',
+        policy: {},
+      },
+      {},
+    );
+    const succeeded: NewEvent = {
+      id: 'r1.TaskSucceeded.-.-',
+      type: 'TaskSucceeded',
+      taskId: 't1',
+      traceId: 'tr',
+      data: {},
+    };
+    await doc.send(
+      new PutCommand({
+        TableName: name,
+        Item: {
+          pk: 'TASK#t1',
+          sk: `EVT#${succeeded.id}`,
+          lsi1sk: 'SEQ#000000000007',
+          seq: 7,
+          at,
+          ...succeeded,
+          data: undefined,
+          dataJson: '{}',
+        },
+      }),
+    );
+    expect((await store.getTask('t1'))?.status).toBe('RUNNING');
+
+    // Act: the function runs again and writes the same fact
+    const again = await store.appendEvent(succeeded);
+
+    // Assess: no second event, and the task is listed SUCCEEDED now
+    expect(again).toBeUndefined();
+    expect((await store.getTask('t1'))?.status).toBe('SUCCEEDED');
+    const listed = await store.listTasks({ status: 'SUCCEEDED', limit: 10 });
+    expect(listed.tasks.map((t) => t.taskId)).toEqual(['t1']);
+    expect((await store.listTasks({ status: 'RUNNING', limit: 10 })).tasks).toEqual([]);
+  });
+});

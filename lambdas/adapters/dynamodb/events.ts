@@ -6,7 +6,7 @@
  * META (tasks.ts): the status its type moves to (`taskStatusEffect`, lambdas/core/events.ts), and AWAITING_APPROVAL while
  * approvals are pending (a counter on META).
  */
-import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   AWAITING_APPROVAL_RULE,
   type NewEvent,
@@ -56,8 +56,26 @@ export class DynamoEvents implements EventPort {
       ...envelope,
       ...jsonAttr('data', data),
     });
-    if (!created) return undefined;
     const effect = taskStatusEffect(event);
+    if (!created) {
+      // The same fact written again (a retried or resumed function): the first write may have
+      // stopped between the put and the status projection. Project again from the stored copy;
+      // the projection is conditional on its seq, so this changes nothing when it was done.
+      if (effect.status) {
+        const stored = await this.t.ddb.send(
+          new GetCommand({
+            TableName: this.t.name,
+            Key: key,
+            ProjectionExpression: 'seq, #at',
+            ExpressionAttributeNames: { '#at': 'at' },
+            ConsistentRead: true,
+          }),
+        );
+        const s = stored.Item;
+        if (s) await this.projectStatus(e.taskId, effect.status, Number(s.seq), String(s.at));
+      }
+      return undefined;
+    }
     if (effect.status) await this.projectStatus(e.taskId, effect.status, seq, event.at);
     if (effect.pendingApproval)
       await this.projectPendingApprovals(e.taskId, effect.pendingApproval.delta, event.at);
