@@ -16,7 +16,9 @@ if (major < 22) {
     process.stderr.write(`baton: needs Node 22 or newer (this is ${process.version}); run npm ci first\n`);
     process.exit(2);
   }
-  const res = spawnSync(own, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+  const res = spawnSync(own, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    stdio: 'inherit',
+  });
   process.exit(res.status ?? 1);
 }
 const { register } = await import('tsx/esm/api');
