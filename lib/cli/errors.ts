@@ -7,7 +7,7 @@ export const EXIT = {
   ok: 0,
   /** --follow: the task ended DEGRADED, FAILED or CANCELLED. */
   taskNotSucceeded: 1,
-  /** Usage: unknown command or option, missing argument, unreadable or invalid --file. */
+  /** Usage: unknown command or option, missing argument, unreadable or invalid --file, no AWS credentials. */
   usage: 2,
   /** The API refused the request (4xx): the problem's title, detail and issues are printed. */
   apiRefused: 3,

@@ -61,7 +61,8 @@ options:
 exit codes:
   0  done (--follow: the task SUCCEEDED)
   1  --follow: the task ended DEGRADED, FAILED or CANCELLED (the reason and failed steps on stderr)
-  2  usage: unknown command or option, missing argument, unreadable --file
+  2  usage: unknown command or option, missing argument, unreadable --file,
+     no AWS credentials for --auth sigv4
   3  the API refused the request (4xx; its problem title, detail and issues on stderr)
   4  Baton unreachable, or failed on its side (5xx)`;
 
@@ -177,6 +178,13 @@ function caller(url: string, auth: BatonAuth) {
     try {
       res = await request;
     } catch (err) {
+      if ((err as Error)?.name === 'CredentialsProviderError') {
+        throw new CliError(
+          `no AWS credentials for --auth sigv4 (${(err as Error).message}); set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY`,
+          EXIT.usage,
+          { cause: err },
+        );
+      }
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       const why = cause?.code ?? cause?.message ?? (err as Error).message;
       throw new CliError(
