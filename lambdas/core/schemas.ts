@@ -91,9 +91,10 @@ export const AgentName = z
 
 /** Any JSON value. */
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
-export const JsonValue: z.ZodType<Json> = z.lazy(() =>
-  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(JsonValue), jsonObject()]),
-);
+export const JsonValue: z.ZodType<Json> = z
+  .lazy(() => z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(JsonValue), jsonObject()]))
+  // Named, so JSON Schema (and the OpenAPI document) refer to it as JsonValue, not __schema0.
+  .meta({ id: 'JsonValue', description: 'Any JSON value' });
 export const JsonObject = jsonObject();
 
 /**
