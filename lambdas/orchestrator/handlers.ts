@@ -3,9 +3,10 @@
  * export per function of the state machine (the stack points each function at its export).
  */
 
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { z } from 'zod';
 import { documentClient, sfnClient, sqsClient } from '../adapters/clients.js';
 import { ConsoleApprovalNotifier, SnsApprovalNotifier } from '../adapters/notifier.js';
@@ -98,25 +99,31 @@ export const requestApproval = wrap('requestApproval', approvalGates.requestAppr
 export const resolveApproval = wrap('resolveApproval', approvalGates.resolveApproval);
 
 let intakeDeps: OrchestratorDeps | undefined;
+const intakeBatch = new BatchProcessor(EventType.SQS);
 /** SQS intake: starts executions; failed records go back to the queue (and to its DLQ in the end). */
 export const intake = middy<SQSEvent, SQSBatchResponse>()
   .use(injectLambdaContext(logger))
-  .handler(async (event) => {
+  .handler(async (event, context) => {
     intakeDeps ??= wired(parseEnv(FUNCTION_ENV.intake, 'the intake function'));
     const deps = intakeDeps;
-    const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
-    for (const record of event.Records) {
-      try {
-        await startTask(deps, record.body);
-      } catch (err) {
-        logger.error('Could not start a task execution', {
-          messageId: record.messageId,
-          error: err as Error,
-        });
-        batchItemFailures.push({ itemIdentifier: record.messageId });
-      }
-    }
-    return { batchItemFailures };
+    // The batch's starts run at once (Powertools' BatchProcessor: records in parallel, the
+    // failed ones reported back for redelivery, the rest deleted).
+    return processPartialResponse(
+      event,
+      async (record: SQSRecord) => {
+        try {
+          await startTask(deps, record.body);
+        } catch (err) {
+          logger.error('Could not start a task execution', {
+            messageId: record.messageId,
+            error: err as Error,
+          });
+          throw err;
+        }
+      },
+      intakeBatch,
+      { context, throwOnFullBatchFailure: false },
+    );
   });
 
 let reconcileDeps: OrchestratorDeps | undefined;
