@@ -1,22 +1,46 @@
 /**
- * Benchmarks that print figures (never asserted in tests): `npm run bench`.
- *  1. critical-path scheduling: makespan of a skewed DAG of sleeping steps vs its critical path
- *     and vs what wave-by-wave scheduling would take;
- *  2. orchestration overhead per step on a chain of no-op steps;
- *  3. intake throughput: a burst of submissions until all have ended.
+ * Benchmarks that print figures (never asserted in tests): `npm run bench`. One local runtime
+ * (the shipped bundles, per-function sandboxes, IAM checks on) and, in the same run, the bare
+ * aws-local-stepfunctions engine as the floor. Prints a table and writes
+ * `bench/results/<date>.json`.
+ *
+ * Every duration is taken from the audit trail's own timestamps (`at` of the events), not from
+ * the moment a poller noticed: the bench polls `GET /tasks/{id}` every 250 ms only to know when
+ * to stop, so its polling hardly loads what it measures.
+ *
+ *  1. orchestration overhead per step: a chain of 40 no-op (echo) steps, first StepStarted to
+ *     last StepSucceeded, divided by 40; next to the bare engine's time per Task state;
+ *  2. critical-path scheduling: makespan / critical path of a skewed DAG (a 3 s branch beside a
+ *     chain of 400 ms steps) and of a diamond ladder, next to wave-by-wave scheduling;
+ *  3. a burst of 100 one-step tasks submitted at once: throughput, p50/p99 task latency;
+ *  4. per step and per task: state transitions (StateEntered events of the execution history),
+ *     Lambda invocations, DynamoDB reads/writes, S3 GETs/PUTs, SQS calls (local IAM counts every
+ *     call a function makes), priced with published us-east-1 prices;
+ *  5. bundle sizes and module-init time of each bundle (a fresh Node process imports it: the
+ *     cold-start proxy); peak RSS of the process during the run.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { type RunOptions, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { criticalPath, validatePlan } from '../lambdas/core/plan.js';
 import type { PlanSpec } from '../lambdas/core/schemas.js';
 import { startLocalRuntime } from '../lib/local/runtime.js';
 
 const config = resolve(import.meta.dirname, '../test/fixtures/baton.config.json');
 const dataDir = mkdtempSync(join(tmpdir(), 'baton-bench-'));
+let peakRss = process.memoryUsage.rss();
+const rssTimer = setInterval(() => {
+  peakRss = Math.max(peakRss, process.memoryUsage.rss());
+}, 200);
+rssTimer.unref();
+
 const rt = await startLocalRuntime({ dataDir, port: 0, apiKey: 'bench', configPath: config, log: () => {} });
 
-// biome-ignore lint/suspicious/noExplicitAny: bench reads loosely typed JSON responses
+type Json = Record<string, unknown>;
+// biome-ignore lint/suspicious/noExplicitAny: the bench reads loosely typed JSON responses
 async function api(method: string, path: string, body?: unknown): Promise<Record<string, any>> {
   const res = await fetch(`${rt.url}${path}`, {
     method,
@@ -27,97 +51,388 @@ async function api(method: string, path: string, body?: unknown): Promise<Record
   return (await res.json()) as Record<string, any>;
 }
 
-async function run(plan: PlanSpec, goal: string): Promise<{ ms: number; status: string }> {
-  const t0 = performance.now();
-  const { taskId } = await api('POST', '/tasks', { goal, plan });
+interface Ev {
+  type: string;
+  stepId?: string;
+  at: string;
+  data: Json;
+}
+const ENDED = ['SUCCEEDED', 'FAILED', 'DEGRADED', 'CANCELLED'];
+
+async function waitEnded(taskId: string): Promise<string> {
   for (;;) {
     const t = await api('GET', `/tasks/${taskId}`);
-    if (['SUCCEEDED', 'FAILED', 'DEGRADED'].includes(t.status))
-      return { ms: performance.now() - t0, status: t.status };
-    await new Promise((r) => setTimeout(r, 20));
+    if (ENDED.includes(t.status)) return t.status as string;
+    await new Promise((r) => setTimeout(r, 250));
   }
 }
+async function events(taskId: string): Promise<Ev[]> {
+  const out: Ev[] = [];
+  let after: number | undefined;
+  do {
+    const page = await api('GET', `/tasks/${taskId}/events?limit=1000${after ? `&after=${after}` : ''}`);
+    out.push(...(page.events as Ev[]));
+    after = page.next as number | undefined;
+  } while (after);
+  return out;
+}
+const ms = (e: Ev | undefined) => (e ? Date.parse(e.at) : Number.NaN);
 
-/** What a wave-by-wave scheduler would take: the sum over depth levels of the slowest step. */
-function waveMakespan(plan: PlanSpec, ms: (id: string) => number): number {
-  const depth = new Map<string, number>();
-  const steps = validatePlan(plan, { knownAgents: new Set(['sleep', 'echo']), source: 'bench' }).steps;
-  for (const s of steps) depth.set(s.id, Math.max(0, ...s.dependsOn.map((d) => (depth.get(d) ?? 0) + 1)));
-  const waves = new Map<number, number>();
-  for (const s of steps)
-    waves.set(depth.get(s.id) ?? 0, Math.max(waves.get(depth.get(s.id) ?? 0) ?? 0, ms(s.id)));
-  return [...waves.values()].reduce((a, b) => a + b, 0);
+/** What the functions did while `work` ran: calls by action, invocations, and the work's result. */
+async function metered<T>(
+  work: () => Promise<T>,
+): Promise<{ result: T; calls: Map<string, number>; invocations: number }> {
+  const calls0 = new Map(rt.iam.callCounts);
+  const inv0 = [...rt.functions.values()].reduce((n, f) => n + f.invocations, 0);
+  const result = await work();
+  await rt.idle();
+  const calls = new Map<string, number>();
+  for (const [k, v] of rt.iam.callCounts)
+    if (v - (calls0.get(k) ?? 0) > 0) calls.set(k, v - (calls0.get(k) ?? 0));
+  const invocations = [...rt.functions.values()].reduce((n, f) => n + f.invocations, 0) - inv0;
+  return { result, calls, invocations };
 }
 
-// 1. skewed DAG: two chains with opposite skew per level
-const sleeps = { a1: 3000, a2: 200, a3: 3000, b1: 200, b2: 3000, b3: 200 } as Record<string, number> & {
-  a1: number;
-  a2: number;
-  a3: number;
-  b1: number;
-  b2: number;
-  b3: number;
-};
-const skewed: PlanSpec = {
-  steps: [
-    { id: 'a1', agent: 'sleep', input: { ms: sleeps.a1 } },
-    { id: 'a2', agent: 'sleep', input: { ms: sleeps.a2 }, dependsOn: ['a1'] },
-    { id: 'a3', agent: 'sleep', input: { ms: sleeps.a3 }, dependsOn: ['a2'] },
-    { id: 'b1', agent: 'sleep', input: { ms: sleeps.b1 } },
-    { id: 'b2', agent: 'sleep', input: { ms: sleeps.b2 }, dependsOn: ['b1'] },
-    { id: 'b3', agent: 'sleep', input: { ms: sleeps.b3 }, dependsOn: ['b2'] },
-    { id: 'join', agent: 'echo', dependsOn: ['a3', 'b3'] },
-  ],
-};
-await run({ steps: [{ id: 'warm', agent: 'echo' }] }, 'warm-up');
-const cp = criticalPath(
-  validatePlan(skewed, { knownAgents: new Set(['sleep', 'echo']), source: 'bench' }).steps,
-  (s) => sleeps[s.id] ?? 0,
-);
-const waves = waveMakespan(skewed, (id) => sleeps[id] ?? 0);
-const skew = await run(skewed, 'skewed');
-console.log('critical-path scheduling (skewed DAG, 7 steps)');
-console.log(`  critical path        ${cp} ms`);
-console.log(`  wave-by-wave would be ${waves} ms`);
-console.log(
-  `  measured makespan    ${skew.ms.toFixed(0)} ms (${skew.status}), overhead ${(skew.ms - cp).toFixed(0)} ms`,
-);
+async function transitionsOf(taskId: string): Promise<number> {
+  const evs = await events(taskId);
+  const arns = evs.filter((e) => e.type === 'ExecutionStarted').map((e) => String(e.data.executionArn));
+  let n = 0;
+  for (const executionArn of arns) {
+    let nextToken: string | undefined;
+    do {
+      const page = (await rt.stepFunctions.handle('GetExecutionHistory', {
+        executionArn,
+        maxResults: 1000,
+        ...(nextToken ? { nextToken } : {}),
+      })) as { events: { type: string }[]; nextToken?: string };
+      n += page.events.filter((e) => e.type.endsWith('StateEntered')).length;
+      nextToken = page.nextToken;
+    } while (nextToken);
+  }
+  return n;
+}
 
-// 2. overhead per step on a chain of echo steps
-const n = 20;
-const chain: PlanSpec = {
-  steps: Array.from({ length: n }, (_, i) => ({
+// ---------------------------------------------------------------- 0. the bare engine (the floor)
+async function bareEngine(states: number): Promise<number> {
+  const definition: Json = { StartAt: 's0', States: {} };
+  type Handlers = NonNullable<NonNullable<RunOptions['overrides']>['taskResourceLocalHandlers']>;
+  const handlers: Handlers = {};
+  for (let i = 0; i < states; i++) {
+    (definition.States as Json)[`s${i}`] = {
+      Type: 'Task',
+      Resource: 'arn:aws:lambda:us-east-1:123456789012:function:noop',
+      ...(i < states - 1 ? { Next: `s${i + 1}` } : { End: true }),
+    };
+    handlers[`s${i}`] = async (input) => input;
+  }
+  const machine = new StateMachine(definition as unknown as StateMachineDefinition, {
+    validationOptions: { noValidate: true },
+  });
+  await machine.run({ x: 1 }, { overrides: { taskResourceLocalHandlers: handlers } }).result; // warm
+  const t0 = performance.now();
+  await machine.run({ x: 1 }, { overrides: { taskResourceLocalHandlers: handlers } }).result;
+  return (performance.now() - t0) / states;
+}
+const enginePerState = await bareEngine(400);
+
+// ---------------------------------------------------------------- 1. overhead per step (chain of 40)
+await waitEnded(
+  (await api('POST', '/tasks', { goal: 'warm-up', plan: { steps: [{ id: 'w', agent: 'echo' }] } })).taskId,
+);
+const CHAIN = 40;
+const chainPlan: PlanSpec = {
+  steps: Array.from({ length: CHAIN }, (_, i) => ({
     id: `s${i}`,
     agent: 'echo',
     ...(i ? { dependsOn: [`s${i - 1}`] } : {}),
   })),
 };
-const ch = await run(chain, 'chain');
-console.log(
-  `orchestration overhead: chain of ${n} no-op steps in ${ch.ms.toFixed(0)} ms = ${(ch.ms / n).toFixed(1)} ms per step`,
-);
+const chainRun = await metered(async () => {
+  const { taskId } = await api('POST', '/tasks', { goal: 'chain', plan: chainPlan });
+  await waitEnded(taskId);
+  return taskId as string;
+});
+const chainEvents = await events(chainRun.result);
+const firstStart = ms(chainEvents.find((e) => e.type === 'StepStarted'));
+const lastDone = ms([...chainEvents].reverse().find((e) => e.type === 'StepSucceeded'));
+const perStep = (lastDone - firstStart) / CHAIN;
+const chainTransitions = await transitionsOf(chainRun.result);
 
-// 3. intake burst
-const burst = 50;
-const t0 = performance.now();
-const ids = await Promise.all(
-  Array.from({ length: burst }, (_, i) =>
-    api('POST', '/tasks', { goal: `burst ${i}`, plan: { steps: [{ id: 'a', agent: 'echo' }] } }),
-  ),
-);
-const accepted = performance.now() - t0;
-for (const { taskId } of ids) {
-  for (;;) {
-    const t = await api('GET', `/tasks/${taskId}`);
-    if (t.status === 'SUCCEEDED' || t.status === 'FAILED') break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
+// ---------------------------------------------------------------- 2. critical-path scheduling
+function waveMakespan(plan: PlanSpec, dur: (id: string) => number): number {
+  const depth = new Map<string, number>();
+  const steps = validatePlan(plan, { knownAgents: new Set(['sleep', 'echo']), source: 'bench' }).steps;
+  for (const s of steps) depth.set(s.id, Math.max(0, ...s.dependsOn.map((d) => (depth.get(d) ?? 0) + 1)));
+  const waves = new Map<number, number>();
+  for (const s of steps)
+    waves.set(depth.get(s.id) ?? 0, Math.max(waves.get(depth.get(s.id) ?? 0) ?? 0, dur(s.id)));
+  return [...waves.values()].reduce((a, b) => a + b, 0);
 }
-const drained = performance.now() - t0;
-console.log(
-  `intake burst: ${burst} submissions accepted in ${accepted.toFixed(0)} ms, all ended after ${drained.toFixed(0)} ms (${((burst / drained) * 1000).toFixed(1)} tasks/s)`,
-);
-console.log(`memory: rss ${(process.memoryUsage().rss / 1024 / 1024).toFixed(0)} MiB`);
+async function scheduling(name: string, plan: PlanSpec, sleeps: Record<string, number>) {
+  const { taskId } = await api('POST', '/tasks', { goal: name, plan });
+  const status = await waitEnded(taskId);
+  const evs = await events(taskId);
+  const makespan =
+    ms([...evs].reverse().find((e) => e.type === 'StepSucceeded')) -
+    ms(evs.find((e) => e.type === 'StepStarted'));
+  const steps = validatePlan(plan, { knownAgents: new Set(['sleep', 'echo']), source: 'bench' }).steps;
+  const cp = criticalPath(steps, (s) => sleeps[s.id] ?? 0);
+  return {
+    name,
+    status,
+    steps: steps.length,
+    criticalPathMs: cp,
+    waveByWaveMs: waveMakespan(plan, (id) => sleeps[id] ?? 0),
+    makespanMs: makespan,
+    ratio: makespan / cp,
+  };
+}
+const skewSleeps: Record<string, number> = {
+  long: 3000,
+  ...Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`c${i}`, 400])),
+};
+const skewed: PlanSpec = {
+  steps: [
+    { id: 'long', agent: 'sleep', input: { ms: 3000 } },
+    ...Array.from({ length: 6 }, (_, i) => ({
+      id: `c${i}`,
+      agent: 'sleep',
+      input: { ms: 400 },
+      ...(i ? { dependsOn: [`c${i - 1}`] } : {}),
+    })),
+    { id: 'join', agent: 'echo', dependsOn: ['long', 'c5'] },
+  ],
+};
+const ladderSleeps: Record<string, number> = {};
+const ladderSteps: PlanSpec['steps'] = [];
+for (let r = 0; r < 4; r++) {
+  const prev = r ? [`j${r - 1}`] : [];
+  const left = r % 2 ? 100 : 600;
+  const right = r % 2 ? 600 : 100;
+  ladderSleeps[`l${r}`] = left;
+  ladderSleeps[`r${r}`] = right;
+  ladderSteps.push(
+    { id: `l${r}`, agent: 'sleep', input: { ms: left }, dependsOn: prev },
+    { id: `r${r}`, agent: 'sleep', input: { ms: right }, dependsOn: prev },
+    { id: `j${r}`, agent: 'echo', dependsOn: [`l${r}`, `r${r}`] },
+  );
+}
+const skew = await scheduling('skewed DAG (3 s branch beside 6 × 400 ms)', skewed, skewSleeps);
+const ladder = await scheduling('diamond ladder (4 rungs, 600/100 ms)', { steps: ladderSteps }, ladderSleeps);
 
+// ---------------------------------------------------------------- 3. burst of 100 one-step tasks
+const BURST = 100;
+const burstRun = await metered(async () => {
+  const t0 = Date.now();
+  const ids = (
+    await Promise.all(
+      Array.from({ length: BURST }, (_, i) =>
+        api('POST', '/tasks', { goal: `burst ${i}`, plan: { steps: [{ id: 'a', agent: 'echo' }] } }),
+      ),
+    )
+  ).map((r) => r.taskId as string);
+  const acceptedMs = Date.now() - t0;
+  for (const id of ids) await waitEnded(id);
+  return { ids, t0, acceptedMs };
+});
+const latencies: number[] = [];
+let lastEnd = 0;
+for (const id of burstRun.result.ids) {
+  const evs = await events(id);
+  const end = ms(evs.find((e) => e.type.startsWith('Task') && e.type !== 'TaskSubmitted'));
+  latencies.push(end - ms(evs[0]));
+  lastEnd = Math.max(lastEnd, end);
+}
+latencies.sort((a, b) => a - b);
+const pct = (p: number) =>
+  latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? Number.NaN;
+const burstSeconds = (lastEnd - burstRun.result.t0) / 1000;
+const oneStepTransitions = await transitionsOf(burstRun.result.ids[0] as string);
+
+// ---------------------------------------------------------------- 4. counts and prices
+/** us-east-1 list prices (December 2026; https://aws.amazon.com/<service>/pricing/). */
+const PRICES = {
+  sfnTransition: 0.025 / 1000, // Step Functions Standard: $0.025 per 1,000 state transitions
+  lambdaRequest: 0.2 / 1e6, // Lambda: $0.20 per 1M requests (duration not included here)
+  ddbWrite: 0.625 / 1e6, // DynamoDB on-demand: $0.625 per million write request units
+  ddbRead: 0.125 / 1e6, // DynamoDB on-demand: $0.125 per million read request units
+  s3Put: 0.005 / 1000, // S3 Standard: $0.005 per 1,000 PUT/COPY/POST/LIST
+  s3Get: 0.0004 / 1000, // S3 Standard: $0.0004 per 1,000 GET and others
+  sqsRequest: 0.4 / 1e6, // SQS standard: $0.40 per 1M requests
+};
+const DDB_WRITES = [
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
+];
+const DDB_READS = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:BatchGetItem'];
+const sum = (calls: Map<string, number>, pred: (k: string) => boolean) =>
+  [...calls].filter(([k]) => pred(k)).reduce((n, [, v]) => n + v, 0);
+function counts(calls: Map<string, number>, invocations: number, transitions: number, per: number) {
+  const c = {
+    transitions: transitions / per,
+    lambdaInvocations: invocations / per,
+    dynamodbWrites: sum(calls, (k) => DDB_WRITES.includes(k)) / per,
+    dynamodbReads: sum(calls, (k) => DDB_READS.includes(k)) / per,
+    s3Puts: sum(calls, (k) => k === 's3:PutObject') / per,
+    s3Gets: sum(calls, (k) => k === 's3:GetObject') / per,
+    sqsCalls: sum(calls, (k) => k.startsWith('sqs:')) / per,
+    sfnApiCalls: sum(calls, (k) => k.startsWith('states:')) / per,
+    allCalls:
+      sum(calls, (k) => k.startsWith('dynamodb:') || k.startsWith('s3:') || k.startsWith('states:')) / per,
+  };
+  const usd =
+    c.transitions * PRICES.sfnTransition +
+    c.lambdaInvocations * PRICES.lambdaRequest +
+    c.dynamodbWrites * PRICES.ddbWrite +
+    c.dynamodbReads * PRICES.ddbRead +
+    c.s3Puts * PRICES.s3Put +
+    c.s3Gets * PRICES.s3Get +
+    c.sqsCalls * PRICES.sqsRequest;
+  return { ...c, usd };
+}
+const perChainStep = counts(chainRun.calls, chainRun.invocations, chainTransitions, CHAIN);
+const perOneStepTask = counts(burstRun.calls, burstRun.invocations, oneStepTransitions * BURST, BURST);
+const callsByAction = Object.fromEntries(
+  [...chainRun.calls].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, v / CHAIN]),
+);
+
+// ---------------------------------------------------------------- 5. bundles: size and module init
+function bundles() {
+  const out: { function: string; kb: number; mapKb: number; initMs: number | null; error?: string }[] = [];
+  for (const fn of rt.functions.values()) {
+    const dir = dirname(fn.file);
+    const files = readdirSync(dir);
+    const kb =
+      files.filter((f) => /\.m?js$/.test(f)).reduce((n, f) => n + statSync(join(dir, f)).size, 0) / 1024;
+    const mapKb =
+      files.filter((f) => f.endsWith('.map')).reduce((n, f) => n + statSync(join(dir, f)).size, 0) / 1024;
+    const probe = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const t=performance.now(); await import(${JSON.stringify(pathToFileURL(fn.file).href)}); console.log(performance.now()-t);`,
+      ],
+      { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1' }, timeout: 30_000 },
+    );
+    const initMs = probe.status === 0 ? Number(probe.stdout.trim().split('\n').at(-1)) : null;
+    out.push({
+      function: fn.logicalId,
+      kb,
+      mapKb,
+      initMs,
+      ...(probe.status === 0 ? {} : { error: probe.stderr.split('\n')[0] }),
+    });
+  }
+  return out.sort((a, b) => b.kb - a.kb);
+}
+const bundleFigures = bundles();
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+
+// ---------------------------------------------------------------- report
+const results = {
+  date: new Date().toISOString(),
+  machine: {
+    cpus: cpus().length,
+    model: cpus()[0]?.model,
+    node: process.version,
+    platform: process.platform,
+  },
+  overhead: {
+    chainSteps: CHAIN,
+    perStepMs: perStep,
+    bareEnginePerStateMs: enginePerState,
+    ratio: perStep / enginePerState,
+  },
+  scheduling: [skew, ladder],
+  burst: {
+    tasks: BURST,
+    acceptedMs: burstRun.result.acceptedMs,
+    tasksPerSecond: BURST / burstSeconds,
+    p50LatencyMs: pct(50),
+    p99LatencyMs: pct(99),
+  },
+  perStep: perChainStep,
+  perOneStepTask,
+  callsPerStepByAction: callsByAction,
+  tenStepTaskUsd: perChainStep.usd * 10 + (perOneStepTask.usd - perChainStep.usd),
+  prices: PRICES,
+  bundles: bundleFigures,
+  peakRssMiB: peakRss / 1024 / 1024,
+};
+
+const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+const rows: [string, string][] = [
+  ['orchestration overhead per step (chain of 40 no-op steps)', `${f(perStep)} ms`],
+  ['bare aws-local-stepfunctions engine per Task state', `${f(enginePerState, 3)} ms`],
+  ['  ratio', `${f(perStep / enginePerState, 0)}×`],
+  ...[skew, ladder].flatMap((s): [string, string][] => [
+    [
+      `${s.name}: makespan / critical path`,
+      `${f(s.ratio, 2)} (${f(s.makespanMs, 0)} / ${s.criticalPathMs} ms; wave-by-wave ${s.waveByWaveMs} ms)`,
+    ],
+  ]),
+  [
+    `burst of ${BURST} one-step tasks: throughput`,
+    `${f(BURST / burstSeconds)} tasks/s (accepted in ${burstRun.result.acceptedMs} ms)`,
+  ],
+  ['  task latency p50 / p99', `${f(pct(50), 0)} / ${f(pct(99), 0)} ms`],
+  [
+    'per step: transitions / Lambda invocations',
+    `${f(perChainStep.transitions)} / ${f(perChainStep.lambdaInvocations)}`,
+  ],
+  [
+    'per step: DynamoDB writes / reads',
+    `${f(perChainStep.dynamodbWrites)} / ${f(perChainStep.dynamodbReads)}`,
+  ],
+  [
+    'per step: S3 PUTs / GETs, SFN API calls',
+    `${f(perChainStep.s3Puts)} / ${f(perChainStep.s3Gets)}, ${f(perChainStep.sfnApiCalls)}`,
+  ],
+  ['per step: store/S3/SFN calls in all', f(perChainStep.allCalls)],
+  [
+    'per one-step task: transitions / invocations',
+    `${f(perOneStepTask.transitions)} / ${f(perOneStepTask.lambdaInvocations)}`,
+  ],
+  ['cost of a 10-step task (requests, no Lambda duration)', `$${results.tenStepTaskUsd.toFixed(5)}`],
+  [
+    'largest / median bundle',
+    `${f(bundleFigures[0]?.kb ?? Number.NaN, 0)} KB / ${f(median(bundleFigures.map((b) => b.kb)), 0)} KB (+ ${f(median(bundleFigures.map((b) => b.mapKb)), 0)} KB map each, beside the code)`,
+  ],
+  [
+    'module init, slowest / median',
+    `${f(Math.max(...bundleFigures.map((b) => b.initMs ?? 0)), 0)} / ${f(median(bundleFigures.map((b) => b.initMs ?? Number.NaN)), 0)} ms`,
+  ],
+  ['peak RSS (runtime, emulators and sandboxes in one process)', `${f(peakRss / 1024 / 1024, 0)} MiB`],
+];
+const width = Math.max(...rows.map(([k]) => k.length));
+console.log(
+  `Baton bench, ${results.date} on ${results.machine.cpus} × ${results.machine.model} (${process.version})`,
+);
+for (const [k, v] of rows) console.log(`  ${k.padEnd(width)}  ${v}`);
+console.log(
+  '  calls per step by action:',
+  Object.entries(callsByAction)
+    .map(([k, v]) => `${k} ${f(v)}`)
+    .join(', '),
+);
+console.log('  bundles:');
+for (const b of bundleFigures)
+  console.log(
+    `    ${b.function.padEnd(32)} ${f(b.kb, 0).padStart(6)} KB  init ${b.initMs === null ? `failed: ${b.error}` : `${f(b.initMs, 0)} ms`}`,
+  );
+console.log(
+  '  prices: us-east-1 list prices, https://aws.amazon.com/step-functions/pricing/, /lambda/pricing/, /dynamodb/pricing/on-demand/, /s3/pricing/, /sqs/pricing/',
+);
+
+const outDir = resolve(import.meta.dirname, 'results');
+mkdirSync(outDir, { recursive: true });
+const outFile = join(outDir, `${results.date.slice(0, 10)}.json`);
+writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
+console.log(`  written: ${outFile}`);
+
+clearInterval(rssTimer);
 await rt.close();
 rmSync(dataDir, { recursive: true, force: true });

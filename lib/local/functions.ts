@@ -88,6 +88,8 @@ export class LocalFunction {
   readonly functionName: string;
   readonly timeoutSeconds: number;
   readonly file: string;
+  /** Invocations so far (what `npm run bench` counts). */
+  invocations = 0;
   private readonly spec: LocalFunctionSpec;
   private readonly sandboxes = new Set<Sandbox>();
   private readonly waiting: (() => void)[] = [];
@@ -106,6 +108,7 @@ export class LocalFunction {
 
   /** Invokes the function with a copy of `event` (through JSON, as Lambda hands it over). */
   async invoke(event: unknown): Promise<unknown> {
+    this.invocations += 1;
     const sandbox = await this.acquire();
     const deadline = Date.now() + this.timeoutSeconds * 1000;
     const id = randomUUID();

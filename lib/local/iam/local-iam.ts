@@ -53,6 +53,11 @@ export class LocalIam {
   private readonly decisions = new Map<string, Decision>();
   /** Set by the local Step Functions: the state machine of a task token's execution. */
   stateMachineOfToken?: (token: string) => string | undefined;
+  /**
+   * Every checked call of the functions (not the runtime's own admin calls), by action
+   * (`dynamodb:PutItem`…): what `npm run bench` counts per step and per task.
+   */
+  readonly callCounts = new Map<string, number>();
 
   constructor(opts: LocalIamOptions) {
     this.region = opts.region;
@@ -168,6 +173,7 @@ export class LocalIam {
   async check(principal: Principal, calls: readonly IamCall[]): Promise<void> {
     if (principal.admin) return;
     for (const call of calls) {
+      this.callCounts.set(call.action, (this.callCounts.get(call.action) ?? 0) + 1);
       const decision = await this.evaluate(principal, call);
       if (!decision.allowed) {
         throw new AccessDeniedError('accessDenied', decision.message, {
