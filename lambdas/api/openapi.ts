@@ -14,6 +14,7 @@ import {
   CreateTaskResponse,
   ListEventsQuery,
   ListTasksQuery,
+  StreamEventsQuery,
   TaskSummary,
   TaskView,
 } from '../core/schemas.js';
@@ -168,6 +169,33 @@ export function openApiDocument(): Record<string, unknown> {
             '200': {
               description: 'A page of events',
               content: { 'application/json': { schema: eventsPageSchema() } },
+            },
+            ...problems,
+          },
+        },
+      },
+      '/tasks/{id}/events/stream': {
+        get: {
+          summary:
+            'The audit trail as server-sent events (long-poll SSE): the events after the cursor, then the connection closes with a retry hint',
+          description:
+            'Answers the events after `Last-Event-ID` (what EventSource sends on reconnect) or `?after=`, waiting up to `wait` seconds for the first new one, then closes: API Gateway HTTP APIs buffer Lambda responses, so the stream is a sequence of short answers. Each event has its `seq` as `id`, its type as `event` and the event (as in GET /tasks/{id}/events) as JSON `data`; the answer starts with `retry: <ms>` (0 when more events wait). Once the task has ended and nothing is left after the cursor the answer is one `end` event with `{ status }`.',
+          parameters: [
+            idParam,
+            {
+              name: 'Last-Event-ID',
+              in: 'header',
+              required: false,
+              description: 'The seq of the last event received (wins over `after`)',
+              schema: { type: 'string', pattern: '^[0-9]+$' },
+            },
+            ...queryParams(StreamEventsQuery),
+          ],
+          responses: {
+            '200': {
+              description:
+                'Events as text/event-stream frames (`id`, `event`, `data`), then `end` once the task ended',
+              content: { 'text/event-stream': { schema: { type: 'string' } } },
             },
             ...problems,
           },
