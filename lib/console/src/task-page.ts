@@ -40,7 +40,7 @@ function PlanGraph({
   );
   const byId = new Map(steps.map((s) => [s.id, s]));
   if (steps.length === 0) return html`<p>The plan is not made yet.</p>`;
-  return html`<div class="graph-wrap">
+  return html`<div class="graph-wrap" tabindex="0" role="region" aria-label="Plan graph (scrolls sideways)">
     <svg class="graph" role="group" aria-label="Plan graph: steps and their dependencies" viewBox=${`0 0 ${layout.width} ${layout.height}`}
       width=${layout.width} height=${layout.height}>
       <defs>
@@ -52,10 +52,9 @@ function PlanGraph({
       ${layout.nodes.map((n) => {
         const s = byId.get(n.id) ?? n.step;
         const duration = formatDuration(stepDurationMs(s, now));
-        const label = `Step ${s.id}, agent ${s.agent}, ${statusLabel(s.status)}, ${s.attempts} attempt${s.attempts === 1 ? '' : 's'}${duration ? `, ${duration}` : ''}`;
         return html`<g class=${`node${selected === s.id ? ' selected' : ''}`} data-step=${s.id} data-status=${s.status}
           transform=${`translate(${n.x},${n.y})`} tabindex="0" role="button" aria-pressed=${selected === s.id}
-          aria-label=${label} onClick=${() => onSelect(s.id)}
+          onClick=${() => onSelect(s.id)}
           onKeyDown=${(e: KeyboardEvent) => {
             if (e.key === 'Enter' || e.key === ' ') {
               e.preventDefault();
@@ -175,7 +174,7 @@ function describe(e: TaskEvent): string {
 function Timeline({ events }: { events: TaskEvent[] }) {
   return html`<section class="panel" aria-labelledby="timeline-h">
     <h2 id="timeline-h">Timeline</h2>
-    <ol class="timeline">
+    <ol class="timeline" tabindex="0" aria-label="Events, oldest first">
       ${events.map(
         (e) => html`<li data-event=${e.type}>
           <time datetime=${e.at}>${new Date(e.at).toLocaleTimeString()}</time>
@@ -201,17 +200,17 @@ function PreviewBody({ p }: { p: Preview }) {
   if (p.text === undefined) return html`<p>Loading…</p>`;
   if (p.kind === 'markdown')
     return html`<div class="markdown" dangerouslySetInnerHTML=${{ __html: renderMarkdown(p.text) }}></div>`;
-  if (p.kind === 'json') return html`<pre class="json">${prettyJson(p.text)}</pre>`;
+  if (p.kind === 'json') return html`<pre class="json" tabindex="0">${prettyJson(p.text)}</pre>`;
   if (p.kind === 'csv') {
     const { rows, truncated } = parseCsv(p.text);
     const [head, ...body] = rows;
-    return html`<div class="table-wrap"><table class="csv">
+    return html`<div class="table-wrap" tabindex="0" role="region" aria-label=${`${p.artifact.name} as a table`}><table class="csv">
       <caption class="sr-only">${p.artifact.name}</caption>
       <thead><tr>${(head ?? []).map((c) => html`<th scope="col">${c}</th>`)}</tr></thead>
       <tbody>${body.map((r) => html`<tr>${r.map((c) => html`<td>${c}</td>`)}</tr>`)}</tbody>
     </table>${truncated ? html`<p>First ${rows.length} rows shown.</p>` : null}</div>`;
   }
-  return html`<pre class="text">${p.text}</pre>`;
+  return html`<pre class="text" tabindex="0">${p.text}</pre>`;
 }
 
 function Artifacts({ taskId, artifacts }: { taskId: string; artifacts: ArtifactRef[] }) {
