@@ -134,6 +134,11 @@ describe.skipIf(!available)('console in a browser', () => {
     await preview.locator('h1').waitFor();
     await page.screenshot({ path: join(SCREENSHOTS, 'artifact-preview.png'), fullPage: true });
     await page.click('g[data-step="d"]');
+    // The graph by keyboard: a node is a button
+    await page.locator('g[data-step="b"]').focus();
+    await page.keyboard.press('Enter');
+    const keyboardDetail = await page.locator('[data-step-detail] h2').textContent();
+    await page.click('g[data-step="d"]');
     const statusLog = (await page.evaluate('window.statusLog')) as Record<string, string[]>;
     const violations = await seriousViolations(page);
 
@@ -146,9 +151,55 @@ describe.skipIf(!available)('console in a browser', () => {
     expect((await h.task(taskId)).goal).toBe('Console diamond: solar and wind');
     expect(await preview.locator('h1').textContent()).toBe('Energy brief');
     expect(await page.locator('[data-step-detail="d"] h2').textContent()).toBe('Step d');
+    expect(keyboardDetail).toBe('Step b');
     expect(await page.locator('.timeline li[data-event="TaskSucceeded"]').count()).toBe(1);
     expect(violations).toEqual([]);
     expect(pageErrors).toEqual([]);
+    await page.close();
+  });
+
+  it('previews a CSV artifact as a table', async () => {
+    // Prepare: a data step over a CSV dataset (it writes result.csv)
+    const taskId = await h.submit({
+      goal: 'Profile the sales',
+      inputs: {
+        datasets: [
+          {
+            name: 'sales.csv',
+            contentType: 'text/csv',
+            body: 'region,amount\nnorth,10\nsouth,32\nnorth,5\n',
+          },
+        ],
+      },
+      plan: {
+        steps: [
+          {
+            id: 'sum',
+            agent: 'data',
+            input: {
+              dataset: 'sales',
+              groupBy: ['region'],
+              aggregate: { fn: 'sum', column: 'amount', as: 'total' },
+            },
+          },
+        ],
+      },
+    });
+    await h.waitFor(taskId, ['SUCCEEDED', 'FAILED']);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(h.rt.consoleUrl);
+    await page.locator('h1', { hasText: 'Tasks' }).waitFor();
+
+    // Act
+    await page.click('text=Profile the sales');
+    await page.click('[data-artifact="result.csv"] button:has-text("Preview")');
+    const table = page.locator('.preview[data-preview="csv"] table.csv');
+    await table.waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, 'csv-preview.png'), fullPage: true });
+
+    // Assess
+    expect(await table.locator('thead th').allTextContents()).toEqual(['region', 'total']);
+    expect(await table.locator('tbody tr').count()).toBe(2);
     await page.close();
   });
 
@@ -175,6 +226,13 @@ describe.skipIf(!available)('console in a browser', () => {
     await page.click('nav >> text=Approvals');
     const card = page.locator('li.approval', { hasText: 'Send the newsletter from the phone' });
     await card.waitFor();
+    // The signed approval page (what the link in a message opens) on the same phone: it only shows
+    const linkPage = await context.newPage();
+    await linkPage.goto(await card.locator('a.secondary-link').getAttribute('href').then(String));
+    await linkPage.locator('h1', { hasText: 'Approve step send?' }).waitFor();
+    await linkPage.screenshot({ path: join(SCREENSHOTS, 'phone-approval-link.png'), fullPage: true });
+    const linkOverflow = (await linkPage.evaluate(SIDEWAYS_OVERFLOW)) as number;
+    await linkPage.close();
 
     // Act
     await card.locator('textarea').fill('Ship it');
@@ -194,6 +252,7 @@ describe.skipIf(!available)('console in a browser', () => {
     const decided = (await h.events(taskId)).find((e) => e.type === 'ApprovalDecided');
     expect(decided?.data).toMatchObject({ decision: 'approve', comment: 'Ship it', via: 'api' });
     expect(overflow).toBeLessThanOrEqual(0);
+    expect(linkOverflow).toBeLessThanOrEqual(0);
     expect(taskOverflow).toBeLessThanOrEqual(0);
     expect(violations).toEqual([]);
     await context.close();
