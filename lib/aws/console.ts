@@ -97,7 +97,6 @@ export class ConsoleHosting extends Construct {
           },
         }),
       },
-      minimumProtocolVersion: cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
       httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
     });
     this.origin = `https://${this.distribution.distributionDomainName}`;
@@ -171,6 +170,8 @@ export class ConsoleHosting extends Construct {
       distribution: this.distribution,
       distributionPaths: ['/index.html', '/console/*'],
       memoryLimit: 256,
+      // The assets are rebuilt from source: deleting the stack deletes them, then the bucket.
+      retainOnDelete: false,
     });
     new CfnOutput(Stack.of(this), 'ConsoleUrl', {
       value: `${this.origin}/`,
