@@ -203,6 +203,40 @@ describe.skipIf(!available)('console in a browser', () => {
     await page.close();
   });
 
+  it('cancels a waiting task and redrives a failed one from the task page', async () => {
+    // Prepare: one task parked at a gate, one that failed
+    const waiting = await h.submit({
+      goal: 'Wait for me',
+      plan: { steps: [{ id: 'w', agent: 'echo', approval: 'before' }] },
+    });
+    const failed = await h.submit({
+      goal: 'Fail once',
+      plan: { steps: [{ id: 'f', agent: 'fail', retry: { maxAttempts: 1 } }] },
+    });
+    await h.waitFor(waiting, ['AWAITING_APPROVAL']);
+    await h.waitFor(failed, ['FAILED']);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(h.rt.consoleUrl);
+    await page.locator('h1', { hasText: 'Tasks' }).waitFor();
+
+    // Act
+    await page.goto(`${h.rt.url}/#/tasks/${waiting}`);
+    await page.click('button:has-text("Cancel task")');
+    await page.locator('article.task[data-status="CANCELLED"]').waitFor();
+    await page.goto(`${h.rt.url}/#/tasks/${failed}`);
+    await page.locator('.error-text', { hasText: 'f always fails' }).first().waitFor();
+    await page.click('button:has-text("Redrive")');
+    await page.locator('.timeline li[data-event="TaskRedriven"]').waitFor();
+    await page.locator('article.task[data-status="FAILED"] g[data-step="f"][data-status="FAILED"]').waitFor();
+
+    // Assess: what the API says happened
+    expect((await h.task(waiting)).status).toBe('CANCELLED');
+    const trail = await h.events(failed);
+    expect(trail.filter((e) => e.type === 'TaskRedriven')).toHaveLength(1);
+    expect((await h.waitFor(failed, ['FAILED'])).status).toBe('FAILED');
+    await page.close();
+  });
+
   it('approves a gate from the inbox on a phone-sized screen, with a comment', async () => {
     // Prepare: a gated step waiting for its approval
     const taskId = await h.submit({
