@@ -173,6 +173,8 @@ function SubmitForm() {
         <p id="plan-help" class="help">
           <code>{"steps": [{"id", "agent", "input"?, "dependsOn"?, "approval"?: "before"}]}</code>. Leave it
           empty and the planner makes one from the goal.
+        </p>
+        <p class="help">
           <button type="button" class="link" onClick=${() => {
             setPlan(JSON.stringify(EXAMPLE_PLAN, null, 2));
             setInputs(JSON.stringify(EXAMPLE_INPUTS, null, 2));
