@@ -7,6 +7,7 @@ try {
     [
       '',
       `Baton is running locally at ${rt.url}`,
+      `  console:   ${rt.consoleUrl}`,
       `  API key:   ${rt.apiKey}`,
       `  data dir:  ${rt.dataDir}`,
       `  try:       curl -s -H "Authorization: Bearer ${rt.apiKey}" ${rt.url}/tasks`,

@@ -23,6 +23,7 @@ import {
   CreateTaskResponse,
   ListEventsQuery,
   ListTasksQuery,
+  StreamEventsQuery,
   TaskSummary,
   TaskView,
 } from '../core/schemas.js';
@@ -345,6 +346,35 @@ function buildDocument(): Record<string, unknown> {
         ],
         responses: {
           '200': ok('A page of events', { $ref: '#/components/schemas/EventPage' }),
+          ...errorResponses(['400', ...AUTHED, '404']),
+        },
+      },
+    },
+    '/tasks/{id}/events/stream': {
+      get: {
+        operationId: 'streamTaskEvents',
+        tags: ['tasks'],
+        summary:
+          'The audit trail as server-sent events (long-poll SSE): the events after the cursor, then the connection closes with a retry hint',
+        description:
+          'Answers the events after `Last-Event-ID` (what EventSource sends on reconnect) or `?after=`, waiting up to `wait` seconds for the first new one, then closes: API Gateway HTTP APIs buffer Lambda responses, so the stream is a sequence of short answers. Each event has its `seq` as `id`, its type as `event` and the event (as in GET /tasks/{id}/events) as JSON `data`; the answer starts with `retry: <ms>` (0 when more events wait). Once the task has ended and nothing is left after the cursor the answer is one `end` event with `{ status }`.',
+        parameters: [
+          idParam,
+          {
+            name: 'Last-Event-ID',
+            in: 'header',
+            required: false,
+            description: 'The seq of the last event received (wins over `after`)',
+            schema: { type: 'string', pattern: '^[0-9]+$' },
+          },
+          ...queryParams(StreamEventsQuery),
+        ],
+        responses: {
+          '200': {
+            description:
+              'Events as text/event-stream frames (`id`, `event`, `data`), then `end` once the task ended',
+            content: { 'text/event-stream': { schema: { type: 'string' } } },
+          },
           ...errorResponses(['400', ...AUTHED, '404']),
         },
       },

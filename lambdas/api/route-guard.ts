@@ -23,7 +23,19 @@ export const PUBLIC_ROUTES = [
 ] as const;
 export type PublicRoute = (typeof PUBLIC_ROUTES)[number];
 
-export const routeKeyOf = (r: PublicRoute): string => `${r.method} ${r.path}`;
+/**
+ * The console's routes: the same API under `/console-api/`, authorized by the Cognito user pool's
+ * JWT authorizer instead of IAM (an HTTP API route has one authorizer). GET and POST only, so API
+ * Gateway's CORS configuration answers the browser's preflight OPTIONS without an authorizer.
+ */
+export const CONSOLE_API_PREFIX = '/console-api';
+export const CONSOLE_ROUTES = [
+  { method: 'GET', path: `${CONSOLE_API_PREFIX}/{proxy+}` },
+  { method: 'POST', path: `${CONSOLE_API_PREFIX}/{proxy+}` },
+] as const;
+export type ConsoleRoute = (typeof CONSOLE_ROUTES)[number];
+
+export const routeKeyOf = (r: PublicRoute | ConsoleRoute): string => `${r.method} ${r.path}`;
 
 /** `/approvals/{id}` -> /^\/approvals\/[^/]+$/ */
 function pathPattern(template: string): RegExp {
@@ -38,18 +50,36 @@ function pathPattern(template: string): RegExp {
 export function checkRoute(event: Pick<HttpEvent, 'routeKey' | 'rawPath' | 'requestContext'>): void {
   const key = event.routeKey;
   if (key === DEFAULT_ROUTE) return;
-  const route = PUBLIC_ROUTES.find((r) => routeKeyOf(r) === key);
   const method = event.requestContext?.http?.method;
+  const consoleRoute = CONSOLE_ROUTES.find((r) => routeKeyOf(r) === key);
+  if (consoleRoute) {
+    if (method === consoleRoute.method && event.rawPath.startsWith(`${CONSOLE_API_PREFIX}/`)) return;
+    throw new NotFoundError(`${method ?? '?'} ${event.rawPath} did not come through a route of this API.`);
+  }
+  const route = PUBLIC_ROUTES.find((r) => routeKeyOf(r) === key);
   if (!route || method !== route.method || !pathPattern(route.path).test(event.rawPath)) {
     throw new NotFoundError(`${method ?? '?'} ${event.rawPath} did not come through a route of this API.`);
   }
 }
 
-/** Middleware: checkRoute before anything else runs. */
+/**
+ * A console route's request, as the API's own routes see it: `/console-api/tasks` becomes `/tasks`
+ * (raw path and the path the router matches). Other events are left as they are.
+ */
+export function stripConsolePrefix(event: HttpEvent): void {
+  if (!CONSOLE_ROUTES.some((r) => routeKeyOf(r) === event.routeKey)) return;
+  const strip = (p: string) =>
+    p.startsWith(`${CONSOLE_API_PREFIX}/`) ? p.slice(CONSOLE_API_PREFIX.length) : p;
+  event.rawPath = strip(event.rawPath);
+  if (event.requestContext?.http) event.requestContext.http.path = strip(event.requestContext.http.path);
+}
+
+/** Middleware: checkRoute before anything else runs, then a console route's prefix is taken off. */
 export function routeGuard(): MiddlewareObj<HttpEvent, APIGatewayProxyResultV2> {
   return {
     before: (request) => {
       checkRoute(request.event);
+      stripConsolePrefix(request.event);
     },
   };
 }

@@ -11,6 +11,7 @@ import {
   ListEventsQuery,
   ListTasksQuery,
   PathId,
+  StreamEventsQuery,
 } from '../core/schemas.js';
 import {
   htmlPageResponse,
@@ -27,6 +28,7 @@ import {
   submitApprovalForm,
   viewApproval,
 } from './approvals.js';
+import { sseFrames, streamCursor, streamTaskEvents } from './event-stream.js';
 import { type HttpEvent, type HttpResult, json, parseBody, validate } from './http.js';
 import { openApiDocument } from './openapi.js';
 import {
@@ -83,10 +85,21 @@ const ownUrl = (deps: ApiDeps, e: HttpEvent) =>
     '',
   );
 
-/** Who decides through the API: the IAM principal in AWS, the API key locally. */
-function principal(e: HttpEvent): string {
-  const iam = (e.requestContext as { authorizer?: { iam?: { userArn?: string } } }).authorizer?.iam;
-  return iam?.userArn ?? (e.headers?.authorization ? 'api-key' : 'api');
+/**
+ * Who decides through the API: the IAM principal in AWS, the console's Cognito user (JWT
+ * authorizer: `cognito:<username>`), the API key locally.
+ */
+export function principal(e: HttpEvent): string {
+  const authorizer = (
+    e.requestContext as {
+      authorizer?: { iam?: { userArn?: string }; jwt?: { claims?: Record<string, unknown> } };
+    }
+  ).authorizer;
+  if (authorizer?.iam?.userArn) return authorizer.iam.userArn;
+  const claims = authorizer?.jwt?.claims;
+  const user = claims?.username ?? claims?.['cognito:username'] ?? claims?.email ?? claims?.sub;
+  if (typeof user === 'string' && user) return `cognito:${user}`;
+  return e.headers?.authorization ? 'api-key' : 'api';
 }
 
 function pageResponse(outcome: PageOutcome, formAction: string): HttpResult {
@@ -176,6 +189,24 @@ export function createRoutes(deps: ApiDeps): R[] {
             validate(ListEventsQuery, e.queryStringParameters ?? {}, 'query'),
           ),
         ),
+    },
+    {
+      method: 'GET',
+      path: '/tasks/{id}/events/stream',
+      handler: async (e: HttpEvent) => {
+        const q = validate(StreamEventsQuery, e.queryStringParameters ?? {}, 'query');
+        const after = streamCursor(e.headers?.['last-event-id'], q.after);
+        const batch = await streamTaskEvents(deps, param(e, 'id'), { after, wait: q.wait });
+        return {
+          statusCode: 200,
+          headers: {
+            'content-type': 'text/event-stream; charset=utf-8',
+            'cache-control': 'no-store',
+            'x-content-type-options': 'nosniff',
+          },
+          body: sseFrames(batch),
+        };
+      },
     },
     {
       method: 'POST',

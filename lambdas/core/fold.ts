@@ -24,7 +24,15 @@ export function foldTask(meta: TaskMeta, plan: Plan | undefined, events: readonl
   /** Approval ids requested and not decided yet, in the current run. */
   const pendingApprovals = new Set<string>();
   for (const s of plan?.steps ?? []) {
-    steps.set(s.id, { id: s.id, agent: s.agent, dependsOn: s.dependsOn, status: 'PENDING', attempts: 0 });
+    steps.set(s.id, {
+      id: s.id,
+      agent: s.agent,
+      dependsOn: s.dependsOn,
+      status: 'PENDING',
+      attempts: 0,
+      input: s.input,
+      approval: s.approval,
+    });
   }
 
   for (const e of sorted) {

@@ -278,6 +278,10 @@ export const StepView = z.object({
   dependsOn: z.array(StepId),
   status: StepStatus,
   attempts: z.number().int(),
+  /** The step's input as planned (its defaults applied). */
+  input: JsonObject.optional(),
+  /** Whether a person approves the step before its agent runs. */
+  approval: z.enum(['none', 'before']).optional(),
   startedAt: z.string().optional(),
   endedAt: z.string().optional(),
   summary: z.string().optional(),
@@ -343,6 +347,13 @@ export const ListTasksQuery = z.object({
 export const ListEventsQuery = z.object({
   after: z.coerce.number().int().min(0).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+/** `GET /tasks/{id}/events/stream`: the cursor (`Last-Event-ID` wins) and how long to wait for news. */
+export const StreamEventsQuery = z.object({
+  after: z.coerce.number().int().min(0).optional(),
+  /** Seconds to wait for the first new event before answering with none (the Lambda's 30 s bound it). */
+  wait: z.coerce.number().int().min(0).max(20).default(10),
 });
 
 /* ------------------------------------------------------------------ agent contract */

@@ -70,6 +70,31 @@ export function acknowledgeNagFindings(stack: Stack): void {
     'AwsSolutions-APIG4',
     'GET /healthz (liveness probe) and GET|POST /approvals/{id} (approval links: the expiring HMAC signature in the link is the credential) are open by design; every other route uses IAM auth.',
   );
+  // ---- the console (lib/aws/console.ts)
+  ack(
+    `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-${pseudo(stack.account, 'AWS::AccountId')}-${pseudo(stack.region, 'AWS::Region')}/*]`,
+    'The BucketDeployment copies the console’s asset zip from the CDK bootstrap asset bucket (read only; object keys are content hashes).',
+  );
+  ack(
+    'AwsSolutions-CFR1',
+    'The console serves static assets to the operator’s own users, who sign in with Cognito; no geographic restriction is part of the product.',
+  );
+  ack(
+    'AwsSolutions-CFR2',
+    'The distribution serves only static assets (no origin logic to protect); the API it calls is throttled per stage and route. Attach a WAF web ACL where policy requires one.',
+  );
+  ack(
+    'AwsSolutions-CFR3',
+    'Static assets only; every API call the console makes is in the HTTP API’s access logs (ApiAccessLogs).',
+  );
+  ack(
+    'AwsSolutions-CFR4',
+    'The console is on the default *.cloudfront.net certificate, whose security policy CloudFront fixes at TLSv1; a custom domain with its certificate (minimumProtocolVersion TLSv1.2_2021) is the way to raise it.',
+  );
+  ack(
+    'AwsSolutions-COG8',
+    'Cognito threat protection needs the Plus feature plan (priced per user); the pool is invite-only with TOTP MFA required and 12-character passwords.',
+  );
   for (const bucket of all.filter(
     (c): c is s3.Bucket => c instanceof s3.Bucket && c.node.id === 'ArtifactAccessLogs',
   )) {

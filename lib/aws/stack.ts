@@ -32,6 +32,7 @@ import { agentFunctionName, agentFunctionPrefix } from '../../lambdas/core/ids.j
 import type { ModelConfig } from '../../lambdas/models/index.js';
 import { buildDefinition } from '../workflow/definition.js';
 import { assertNoInlineSecrets, deployedSettings } from './agent-settings.js';
+import { ConsoleHosting } from './console.js';
 import { AgentFunction, BatonFunction, environment } from './functions.js';
 
 /** The whole API (the stage's default route settings). */
@@ -75,6 +76,7 @@ export class BatonStack extends Stack {
   readonly api: apigw.HttpApi;
   readonly approvalTopic: sns.Topic;
   readonly approvalSecretParameterName: string;
+  readonly console: ConsoleHosting;
 
   constructor(scope: Construct, id: string, props: BatonStackProps) {
     super(scope, id, props);
@@ -455,13 +457,26 @@ export class BatonStack extends Stack {
     // Cancel stops the task's executions.
     this.stateMachine.grantExecution(apiFn, 'states:StopExecution', 'states:DescribeExecution');
 
+    // ---- console: static assets on CloudFront, people signed in with Cognito (lib/aws/console.ts)
+    this.console = new ConsoleHosting(this, 'Console', { accessLogs, removalPolicy });
+
     const integration = new HttpLambdaIntegration('ApiIntegration', apiFn);
     this.api = new apigw.HttpApi(this, 'HttpApi', {
       description: 'Baton task API',
       defaultIntegration: integration,
       defaultAuthorizer: new HttpIamAuthorizer(),
       createDefaultStage: false,
+      // The console calls the API from its CloudFront origin; API Gateway answers the preflights.
+      corsPreflight: {
+        allowOrigins: [this.console.origin],
+        allowMethods: [apigw.CorsHttpMethod.GET, apigw.CorsHttpMethod.POST],
+        allowHeaders: ['authorization', 'content-type', 'idempotency-key', 'last-event-id'],
+        exposeHeaders: ['location', 'x-content-sha256', 'x-content-length'],
+        maxAge: Duration.hours(1),
+      },
     });
+    // GET|POST /console-api/{proxy+}: the same function, with the user pool's JWT authorizer.
+    this.console.connectApi(this.api, integration);
     const stage = this.api.addStage('DefaultStage', {
       stageName: '$default',
       autoDeploy: true,

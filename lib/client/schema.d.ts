@@ -58,6 +58,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/tasks/{id}/events/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit trail as server-sent events (long-poll SSE): the events after the cursor, then the connection closes with a retry hint
+         * @description Answers the events after `Last-Event-ID` (what EventSource sends on reconnect) or `?after=`, waiting up to `wait` seconds for the first new one, then closes: API Gateway HTTP APIs buffer Lambda responses, so the stream is a sequence of short answers. Each event has its `seq` as `id`, its type as `event` and the event (as in GET /tasks/{id}/events) as JSON `data`; the answer starts with `retry: <ms>` (0 when more events wait). Once the task has ended and nothing is left after the cursor the answer is one `end` event with `{ status }`.
+         */
+        get: operations["streamTaskEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/tasks/{id}/artifacts": {
         parameters: {
             query?: never;
@@ -1035,6 +1055,11 @@ export interface components {
                     /** @enum {string} */
                     status: "PENDING" | "WAITING" | "AWAITING_APPROVAL" | "RUNNING" | "SUCCEEDED" | "FAILED" | "SKIPPED" | "CANCELLED";
                     attempts: number;
+                    input?: {
+                        [key: string]: components["schemas"]["JsonValue"];
+                    };
+                    /** @enum {string} */
+                    approval?: "none" | "before";
                     startedAt?: string;
                     endedAt?: string;
                     summary?: string;
@@ -1307,6 +1332,41 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EventPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    streamTaskEvents: {
+        parameters: {
+            query?: {
+                after?: number;
+                wait?: number;
+            };
+            header?: {
+                /** @description The seq of the last event received (wins over `after`) */
+                "Last-Event-ID"?: string;
+            };
+            path: {
+                /** @description Task or approval id (1-128 of A-Z a-z 0-9 _ -) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Events as text/event-stream frames (`id`, `event`, `data`), then `end` once the task ended */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -36,6 +36,7 @@ import { BatonError, ErrorNames } from '../../lambdas/core/errors.js';
 import { Events } from '../../lambdas/core/events.js';
 import { METADATA } from '../aws/functions.js';
 import { assetDirOf, type BundledAssembly, synthAssembly } from './assembly.js';
+import { consoleAssetsDir, localConsole } from './console.js';
 import { type Emulators, LOCAL_CREDENTIALS, sdkEnvironment, startEmulators } from './emulators.js';
 import { LocalEventBus, localEventRules } from './eventbridge.js';
 import { LambdaInvocationError, LocalFunction } from './functions.js';
@@ -74,6 +75,8 @@ export interface LocalRuntimeOptions {
 
 export interface LocalRuntime {
   url: string;
+  /** The console, signed in with the API key (`#key=` is read into the tab's session and removed). */
+  consoleUrl: string;
   apiKey: string;
   dataDir: string;
   template: CfnTemplate;
@@ -362,7 +365,10 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
   // HTTP API -> the API function.
   const apiFn = functions.get(apiFunctionId);
   if (!apiFn) throw new LocalRuntimeError(`The API function ${apiFunctionId} has no bundle to run`);
+  // The console (CloudFront and S3 in AWS): GET / and /console/*, from the assembly's asset folder.
+  const consoleSite = localConsole(consoleAssetsDir(assembly));
   const server = createServer((req, res) => {
+    if (consoleSite.serve(req, res)) return;
     serveApi(apiFn, req, res).catch((err) => {
       log({ level: 'error', message: 'HTTP shim failed', error: String(err) });
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/problem+json' });
@@ -394,6 +400,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
   let closed = false;
   return {
     url,
+    consoleUrl: `${url}/#key=${encodeURIComponent(apiKey)}`,
     apiKey,
     dataDir,
     template,

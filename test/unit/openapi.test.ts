@@ -39,10 +39,19 @@ describe('OpenAPI document', () => {
       doc.paths['/tasks/{id}']?.get.responses['200'].content['application/json'].schema,
     );
     expect(task.properties.status.enum).toContain('AWAITING_APPROVAL');
+    const stream = doc.paths['/tasks/{id}/events/stream']?.get;
+    expect(Object.keys(stream.responses['200'].content)).toEqual(['text/event-stream']);
+    expect(stream.parameters.map((p: { name: string }) => p.name)).toEqual([
+      'id',
+      'Last-Event-ID',
+      'after',
+      'wait',
+    ]);
     expect(Object.keys(doc.paths)).toEqual(
       expect.arrayContaining([
         '/tasks',
         '/tasks/{id}/events',
+        '/tasks/{id}/events/stream',
         '/tasks/{id}/artifacts/{artifactId}',
         '/tasks/{id}/cancel',
         '/tasks/{id}/redrive',
