@@ -43,7 +43,26 @@ export type {
 } from '../core/ports.js';
 export { InvalidCursorError, StoreError, TABLE_INDEXES } from './dynamodb/table.js';
 
+/** Values read once per key (a found value is kept; a missing one is read again), the oldest dropped past `max`. */
+class ReadOnce<V> {
+  private readonly values = new Map<string, V>();
+  constructor(private readonly max: number) {}
+  async get(key: string, read: () => Promise<V | undefined>): Promise<V | undefined> {
+    const kept = this.values.get(key);
+    if (kept !== undefined) return structuredClone(kept);
+    const value = await read();
+    if (value === undefined) return undefined;
+    if (this.values.size >= this.max) this.values.delete(this.values.keys().next().value as string);
+    this.values.set(key, value);
+    return structuredClone(value);
+  }
+}
+
 export class TaskStore implements StorePorts {
+  private readonly immutable = {
+    plans: new ReadOnce<Awaited<ReturnType<TaskPort['getPlan']>> & object>(500),
+    inputs: new ReadOnce<Awaited<ReturnType<TaskPort['getInputs']>> & object>(500),
+  };
   private readonly tasks: TaskPort;
   private readonly events: EventPort;
   private readonly results: ResultPort;
@@ -68,15 +87,24 @@ export class TaskStore implements StorePorts {
   // tasks
   readonly createTask: TaskPort['createTask'] = (...a) => this.tasks.createTask(...a);
   readonly getTask: TaskPort['getTask'] = (...a) => this.tasks.getTask(...a);
-  readonly getInputs: TaskPort['getInputs'] = (...a) => this.tasks.getInputs(...a);
+  /**
+   * A task's inputs and plan never change once written (the first write wins, conditionally), so
+   * each function instance reads them once per task: a warm Lambda serving a task's steps reads
+   * its plan once, not once per state.
+   */
+  readonly getInputs: TaskPort['getInputs'] = async (taskId) =>
+    (await this.immutable.inputs.get(taskId, () => this.tasks.getInputs(taskId))) ?? {};
   readonly putPlan: TaskPort['putPlan'] = (...a) => this.tasks.putPlan(...a);
-  readonly getPlan: TaskPort['getPlan'] = (...a) => this.tasks.getPlan(...a);
+  readonly getPlan: TaskPort['getPlan'] = (taskId) =>
+    this.immutable.plans.get(taskId, () => this.tasks.getPlan(taskId));
   readonly listTasks: TaskPort['listTasks'] = (...a) => this.tasks.listTasks(...a);
   readonly setRun: TaskPort['setRun'] = (...a) => this.tasks.setRun(...a);
   // events
   readonly appendEvent: EventPort['appendEvent'] = (...a) => this.events.appendEvent(...a);
   readonly listEvents: EventPort['listEvents'] = (...a) => this.events.listEvents(...a);
   readonly allEvents: EventPort['allEvents'] = (...a) => this.events.allEvents(...a);
+  readonly eventsWithIdPrefix: EventPort['eventsWithIdPrefix'] = (...a) =>
+    this.events.eventsWithIdPrefix(...a);
   // step results and attempts
   readonly putResult: ResultPort['putResult'] = (...a) => this.results.putResult(...a);
   readonly getResults: ResultPort['getResults'] = (...a) => this.results.getResults(...a);

@@ -22,6 +22,7 @@ import {
   NonRetryableError,
 } from '../core/errors.js';
 import { Events, type NewEvent } from '../core/events.js';
+import { eventId } from '../core/ids.js';
 import type { ArtifactPort, EventPort, ResultPort, StoredArtifact, TaskPort } from '../core/ports.js';
 import { AgentInput, type ArtifactRef, type Json, LIMITS, type UpstreamResult } from '../core/schemas.js';
 import { AgentContract, type AgentResult } from '../core/states.js';
@@ -73,15 +74,24 @@ const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]
 export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResult> {
   const inv = AgentContract.input.parse(raw);
   const { store } = deps;
-  const [task, plan, results] = await Promise.all([
-    store.getTask(inv.taskId),
-    store.getPlan(inv.taskId),
-    store.getResults(inv.taskId),
-  ]);
+  const [task, plan] = await Promise.all([store.getTask(inv.taskId), store.getPlan(inv.taskId)]);
   const step = plan?.steps.find((s) => s.id === inv.stepId);
   if (!task || !plan || !step) {
     throw new ContractViolationError(`Step ${inv.stepId} of task ${inv.taskId} does not exist`);
   }
+  // This step's own result and its dependencies' only (O(dependencies)); its earlier starts of
+  // this attempt only (the trail says when an attempt runs again).
+  const [results, priorStarts] = await Promise.all([
+    store.getResults(inv.taskId, [step.id, ...step.dependsOn]),
+    store
+      .eventsWithIdPrefix(
+        inv.taskId,
+        eventId({ run: inv.run, type: 'StepStarted', stepId: step.id, attempt: inv.attempt }),
+      )
+      .then(
+        (starts) => starts.filter((e) => e.type === 'StepStarted' && e.data.attempt === inv.attempt).length,
+      ),
+  ]);
   const agentName = inv.failure ? step.fallbackAgent : step.agent;
   if (!agentName) throw new ContractViolationError(`Step ${step.id} has no fallback agent`);
   if (results.get(step.id)?.status === 'SUCCEEDED') {
@@ -97,14 +107,6 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
   };
   // An attempt that started before and runs again (its runner or execution was interrupted and
   // resumed) says so in the trail: one more StepStarted, numbered.
-  const events = await store.allEvents(task.taskId);
-  const priorStarts = events.filter(
-    (e) =>
-      e.type === 'StepStarted' &&
-      e.stepId === step.id &&
-      e.data.run === inv.run &&
-      e.data.attempt === inv.attempt,
-  ).length;
   await store.appendEvent(
     Events.stepStarted(scope, {
       attempt: inv.attempt,
@@ -165,7 +167,15 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
     traceId: task.traceId,
     timeoutSeconds: step.timeoutSeconds,
     ...(maxTokens !== undefined ? { taskMaxTokens: maxTokens } : {}),
-    taskTokensUsed: tokensUsedByTask(events, { run: inv.run, stepId: step.id, attempt: inv.attempt }),
+    // The task's token use so far: read (the whole trail, O(events)) only under a task budget.
+    taskTokensUsed:
+      maxTokens === undefined
+        ? 0
+        : tokensUsedByTask(await store.allEvents(task.taskId), {
+            run: inv.run,
+            stepId: step.id,
+            attempt: inv.attempt,
+          }),
     readable,
     uploads,
   };

@@ -162,6 +162,12 @@ export interface EventPort {
    */
   appendEvent(e: NewEvent): Promise<TaskEvent | undefined>;
   listEvents(taskId: string, opts: { after?: number; limit: number }): Promise<EventPage>;
+  /**
+   * The events whose id starts with `prefix`, in seq order: ids are deterministic
+   * (`r<run>.<Type>.<step>.<attempt>…`, ids.ts), so this reads one fact's copies (an attempt's
+   * starts, say) without reading the trail.
+   */
+  eventsWithIdPrefix(taskId: string, prefix: string): Promise<TaskEvent[]>;
   allEvents(taskId: string): Promise<TaskEvent[]>;
 }
 
@@ -172,7 +178,11 @@ export interface ResultPort {
    * skipped one can be replaced by a later run (redrive). Returns false if it was not written.
    */
   putResult(taskId: string, result: StepResult): Promise<boolean>;
-  getResults(taskId: string): Promise<Map<string, StepResult>>;
+  /**
+   * The results of the task's steps, or of only `stepIds` (a step reads its own and its
+   * dependencies', not every step's: O(dependencies), not O(steps)).
+   */
+  getResults(taskId: string, stepIds?: readonly string[]): Promise<Map<string, StepResult>>;
   /** Records an attempt once; a repeated write keeps the first record. */
   putAttempt(taskId: string, rec: AttemptRecord): Promise<void>;
   getAttempt(

@@ -28,8 +28,8 @@ export async function awaitDependencies(deps: OrchestratorDeps, raw: unknown): P
   await deps.store.putToken(req.taskId, req.run, req.stepId, req.taskToken);
   const decided = await evaluateGate(deps, ctx, req.stepId);
   if (!decided) {
-    const results = await deps.store.getResults(req.taskId);
     const step = ctx.plan.steps.find((s) => s.id === req.stepId);
+    const results = await deps.store.getResults(req.taskId, step?.dependsOn ?? []);
     await deps.store.appendEvent(
       Events.stepWaiting(
         { taskId: req.taskId, traceId: ctx.task.traceId, run: req.run, stepId: req.stepId },
@@ -60,7 +60,8 @@ export async function evaluateGate(
 ): Promise<GateAction | undefined> {
   const step = ctx.plan.steps.find((s) => s.id === stepId);
   if (!step) throw new Error(`Step ${stepId} is not in the plan of task ${ctx.task.taskId}`);
-  const results = await deps.store.getResults(ctx.task.taskId);
+  // Only this step's own result and its dependencies': O(dependencies), whatever the plan's size.
+  const results = await deps.store.getResults(ctx.task.taskId, [stepId, ...step.dependsOn]);
   let action: GateAction | undefined;
   const failedDep = step.dependsOn.find((d) => isFailedInRun(results.get(d), ctx.run));
   const own = results.get(stepId);

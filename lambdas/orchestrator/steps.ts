@@ -188,7 +188,7 @@ export async function completeStep(deps: OrchestratorDeps, raw: unknown): Promis
   }
   const rec = await deps.store.getAttempt(req.taskId, req.run, req.stepId, req.attempt);
   if (!rec) {
-    const existing = (await deps.store.getResults(req.taskId)).get(req.stepId);
+    const existing = (await deps.store.getResults(req.taskId, [req.stepId])).get(req.stepId);
     if (existing?.status === 'SUCCEEDED') return { stepId: req.stepId };
     throw new ContractViolationError(`No record of attempt ${req.attempt} of step ${req.stepId}`);
   }

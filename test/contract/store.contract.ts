@@ -254,6 +254,28 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.allEvents('nope')).toEqual([]);
       });
 
+      it('reads the events of one id prefix, in seq order, without the rest of the trail', async () => {
+        // Prepare
+        const store = await makeStore();
+        await store.createTask(task('t1'), {});
+        for (const id of [
+          'r1.StepStarted.a.1',
+          'r1.StepStarted.b.1',
+          'r1.StepStarted.a.1.rerun1',
+          'r1.StepStarted.a.10',
+        ])
+          await store.appendEvent(event(id, 'StepStarted', { stepId: 'a' }));
+        // Act
+        const got = await store.eventsWithIdPrefix('t1', 'r1.StepStarted.a.1');
+        // Assess: a prefix match (the caller tells .1 from .10 by the attempt)
+        expect(got.map((e) => e.id)).toEqual([
+          'r1.StepStarted.a.1',
+          'r1.StepStarted.a.1.rerun1',
+          'r1.StepStarted.a.10',
+        ]);
+        expect(await store.eventsWithIdPrefix('t1', 'r2.')).toEqual([]);
+      });
+
       it('projects the task status, AWAITING_APPROVAL while any approval is pending', async () => {
         // Prepare
         const store = await makeStore();
@@ -348,6 +370,10 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(results.get('a')).toEqual(result(2, 'SUCCEEDED'));
         expect(results.get('b')).toEqual({ stepId: 'b', run: 1, status: 'SKIPPED', at: at(1) });
         expect((await store.getResults('nope')).size).toBe(0);
+        // only the steps asked for (a missing one is absent)
+        const some = await store.getResults('t1', ['b', 'zz']);
+        expect([...some.keys()]).toEqual(['b']);
+        expect((await store.getResults('t1', [])).size).toBe(0);
       });
 
       it('records an attempt once, by run, step and attempt', async () => {

@@ -168,6 +168,10 @@ export class MemoryStore implements StorePorts {
     return { events, next: events.length === opts.limit && last ? last.seq : undefined };
   }
 
+  async eventsWithIdPrefix(taskId: string, prefix: string): Promise<TaskEvent[]> {
+    return (await this.allEvents(taskId)).filter((e) => e.id.startsWith(prefix));
+  }
+
   async allEvents(taskId: string): Promise<TaskEvent[]> {
     return (await this.listEvents(taskId, { limit: Number.MAX_SAFE_INTEGER })).events;
   }
@@ -182,8 +186,9 @@ export class MemoryStore implements StorePorts {
     return true;
   }
 
-  async getResults(taskId: string): Promise<Map<string, StepResult>> {
-    return new Map(byKey(this.results.get(taskId) ?? new Map()).map((r) => [r.stepId, copy(r)]));
+  async getResults(taskId: string, stepIds?: readonly string[]): Promise<Map<string, StepResult>> {
+    const all = byKey(this.results.get(taskId) ?? new Map()).filter((r) => !stepIds || stepIds.includes(r.stepId));
+    return new Map(all.map((r) => [r.stepId, copy(r)]));
   }
 
   async putAttempt(taskId: string, rec: AttemptRecord): Promise<void> {

@@ -98,6 +98,11 @@ export class DynamoEvents implements EventPort {
     return { events, next: res.LastEvaluatedKey && last ? last.seq : undefined };
   }
 
+  async eventsWithIdPrefix(taskId: string, prefix: string): Promise<TaskEvent[]> {
+    const items = await this.t.queryPrefix(pk(taskId), `EVT#${prefix}`);
+    return items.map(toEvent).sort((a, b) => a.seq - b.seq);
+  }
+
   async allEvents(taskId: string): Promise<TaskEvent[]> {
     const out: TaskEvent[] = [];
     let after = 0;

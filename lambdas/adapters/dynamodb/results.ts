@@ -52,8 +52,10 @@ export class DynamoResults implements ResultPort {
     }
   }
 
-  async getResults(taskId: string): Promise<Map<string, StepResult>> {
-    const items = await this.t.queryPrefix(pk(taskId), 'RESULT#');
+  async getResults(taskId: string, stepIds?: readonly string[]): Promise<Map<string, StepResult>> {
+    const items = stepIds
+      ? await this.t.getMany([...new Set(stepIds)].map((id) => ({ pk: pk(taskId), sk: `RESULT#${id}` })))
+      : await this.t.queryPrefix(pk(taskId), 'RESULT#');
     return new Map(items.map((i) => [i.stepId as string, fromItem(i) as StepResult]));
   }
 

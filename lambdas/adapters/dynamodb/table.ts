@@ -15,6 +15,7 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   type DynamoDBDocumentClient,
   type NativeAttributeValue,
   PutCommand,
@@ -76,6 +77,23 @@ export class DynamoTable {
   }
 
   /** Every item of a partition whose sort key starts with `prefix`, in sort key order (consistent). */
+  /** The items of these keys that exist (consistent reads, 100 keys per BatchGetItem, unprocessed keys retried). */
+  async getMany(keys: readonly Item[]): Promise<Item[]> {
+    const out: Item[] = [];
+    for (let i = 0; i < keys.length; i += 100) {
+      let pending: Item[] | undefined = keys.slice(i, i + 100) as Item[];
+      for (let round = 0; pending?.length; round++) {
+        if (round > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** round)));
+        const res = await this.ddb.send(
+          new BatchGetCommand({ RequestItems: { [this.name]: { Keys: pending, ConsistentRead: true } } }),
+        );
+        out.push(...(res.Responses?.[this.name] ?? []));
+        pending = res.UnprocessedKeys?.[this.name]?.Keys as Item[] | undefined;
+      }
+    }
+    return out;
+  }
+
   async queryPrefix(pk: string, prefix: string): Promise<Item[]> {
     const out: Item[] = [];
     let start: Item | undefined;
