@@ -43,6 +43,8 @@ export interface ApiDeps {
   publicUrl: () => string | undefined;
   log?: (line: Record<string, unknown>) => void;
   now?: () => Date;
+  /** The request's X-Ray trace id: a new task's trace (default: a new trace id). */
+  traceId?: () => string;
 }
 
 export function taskLinks(taskId: string) {
@@ -96,7 +98,7 @@ export async function submitTask(
     if (existing && existing.status !== 'QUEUED') return { taskId, status: existing.status, created: false };
   }
   const existing = await deps.store.getTask(taskId);
-  const traceId = existing?.traceId ?? newTraceId();
+  const traceId = existing?.traceId ?? deps.traceId?.() ?? newTraceId();
   if (plan) await deps.store.putPlan(taskId, plan);
   await deps.store.createTask(
     {
