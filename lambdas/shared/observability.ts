@@ -215,15 +215,21 @@ export function meteredEvents<S extends { appendEvent(e: NewEvent): Promise<unkn
   publish: (points: readonly MetricPoint[]) => void = publishMetrics,
 ): S {
   const append = store.appendEvent.bind(store);
-  return Object.assign(Object.create(store) as S, {
-    appendEvent: async (e: NewEvent) => {
-      const written = await append(e);
-      try {
-        publish(meter.observe(e, written !== undefined));
-      } catch (err) {
-        logger.warn('Could not publish the metrics of an event', { eventId: e.id, error: err as Error });
-      }
-      return written;
+  const appendEvent = async (e: NewEvent) => {
+    const written = await append(e);
+    try {
+      publish(meter.observe(e, written !== undefined));
+    } catch (err) {
+      logger.warn('Could not publish the metrics of an event', { eventId: e.id, error: err as Error });
+    }
+    return written;
+  };
+  // Everything else is the store's own, called on the store itself.
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'appendEvent') return appendEvent;
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
     },
   });
 }
