@@ -139,3 +139,14 @@ describe('the dashboard', () => {
     expect(body).toContain('alarm');
   });
 });
+
+describe("the task's trace id in the execution", () => {
+  it('is passed from the execution input to every Lambda the state machine invokes', () => {
+    // Every Lambda task's payload, at the top level and inside the Map's iteration.
+    const payloads = [...Object.entries(s.asl.States), ...Object.entries(s.iteration.States)]
+      .filter(([, st]) => st.Type === 'Task' && st.Parameters?.Payload)
+      .map(([name, st]) => [name, st.Parameters?.Payload?.['traceId.$']]);
+    expect(payloads.length).toBeGreaterThan(8);
+    for (const [name, path] of payloads) expect(path, String(name)).toBe('$$.Execution.Input.traceId');
+  });
+});

@@ -3,8 +3,13 @@
  * invocation, the metrics a task's events imply (EMF documents of the Baton namespace), and the
  * spans with OpenTelemetry GenAI attributes around agent invocations, tool and model calls.
  */
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
+import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { IntakeQueue } from '../../lambdas/adapters/queue.js';
+import { WorkflowClient } from '../../lambdas/adapters/workflow.js';
 import { openAgentSession } from '../../lambdas/agents/context.js';
 import { resolveAgentSettings } from '../../lambdas/agents/registry.js';
 import { observedInvoke } from '../../lambdas/agents/runner-lambda.js';
@@ -14,6 +19,8 @@ import type { AgentInput } from '../../lambdas/core/schemas.js';
 import type { MetricPoint, SpanAttributes, Telemetry } from '../../lambdas/core/telemetry.js';
 import { isTraceId, requestTraceId, traceHeaderFor, traceIdOf } from '../../lambdas/core/trace.js';
 import { estimateModelCost } from '../../lambdas/models/pricing.js';
+import { startTask } from '../../lambdas/orchestrator/lifecycle.js';
+import { APPROVAL_NEAR_EXPIRY_SECONDS, sweepQueuedTasks } from '../../lambdas/orchestrator/sweep.js';
 import { logger, meteredEvents, observed, publishMetrics } from '../../lambdas/shared/observability.js';
 import { MemoryStore } from '../fakes/memory-store.js';
 import { agentInput } from './agents/helpers.js';
@@ -319,5 +326,106 @@ describe('spans with OpenTelemetry GenAI attributes', () => {
       'gen_ai.usage.input_tokens': reply?.usage.inputTokens,
       'gen_ai.usage.output_tokens': reply?.usage.outputTokens,
     });
+  });
+});
+
+describe("the task's trace across the queue and the execution start", () => {
+  it('puts the trace on the intake message as its AWSTraceHeader, keeping the sender header of that trace', async () => {
+    // Prepare
+    const sqs = mockClient(SQSClient);
+    sqs.on(SendMessageCommand).resolves({});
+    const own = `Root=${TRACE};Parent=53995c3f42cd8ad8;Sampled=1`;
+    const queue = new IntakeQueue(new SQSClient({ region: 'eu-west-1' }), 'https://sqs/q', () => own);
+    // Act
+    await queue.send({ taskId: 't_1', run: 1, traceId: TRACE });
+    await queue.send({ taskId: 't_2', run: 1, traceId: 'not-a-trace-id' });
+    // Assess
+    const [first, second] = sqs.commandCalls(SendMessageCommand).map((c) => c.args[0].input);
+    expect(first?.MessageSystemAttributes).toEqual({
+      AWSTraceHeader: { DataType: 'String', StringValue: own },
+    });
+    expect(second?.MessageSystemAttributes).toBeUndefined();
+    sqs.restore();
+  });
+
+  it('starts the execution with the trace header and the trace id in its input', async () => {
+    // Prepare: a QUEUED task whose message came with its trace header
+    const sfn = mockClient(SFNClient);
+    sfn
+      .on(StartExecutionCommand)
+      .resolves({ executionArn: 'arn:aws:states:eu-west-1:1:execution:sm:t_1-r1' });
+    const store = new MemoryStore();
+    await store.createTask(
+      {
+        taskId: 't_1',
+        goal: 'g',
+        createdAt: '2026-01-01T00:00:00.000Z',
+        updatedAt: '2026-01-01T00:00:00.000Z',
+        traceId: TRACE,
+        status: 'QUEUED',
+        policy: {},
+        run: 1,
+        requestHash: 'h',
+      },
+      {},
+    );
+    const workflow = new WorkflowClient(
+      new SFNClient({ region: 'eu-west-1' }),
+      'arn:aws:states:eu-west-1:1:stateMachine:sm',
+    );
+    const header = `Root=${TRACE};Parent=1111111111111111;Sampled=1`;
+    // Act
+    await startTask(
+      { store, workflow, agentFunctions: {} } as never,
+      JSON.stringify({ taskId: 't_1', run: 1, traceId: TRACE }),
+      header,
+    );
+    // Assess
+    const [start] = sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input);
+    expect(start?.traceHeader).toBe(header);
+    expect(JSON.parse(start?.input ?? '{}')).toEqual({ taskId: 't_1', run: 1, traceId: TRACE });
+    sfn.restore();
+  });
+});
+
+describe('approvals near expiry', () => {
+  it('are counted by the sweeper among the PENDING approvals and published, 0 included', async () => {
+    // Prepare: one approval expiring in 10 minutes, one in a day
+    const store = new MemoryStore();
+    const now = new Date('2026-01-01T12:00:00.000Z');
+    const approval = (id: string, expiresInSeconds: number) =>
+      store.createApproval({
+        id,
+        taskId: `t_${id}`,
+        stepId: 'a',
+        kind: 'step',
+        status: 'PENDING',
+        requestedAt: now.toISOString(),
+        expiresAt: new Date(now.getTime() + expiresInSeconds * 1000).toISOString(),
+        run: 1,
+        round: 1,
+        timeoutSeconds: expiresInSeconds,
+        onTimeout: 'reject',
+        taskToken: `token-${id}`,
+      });
+    await approval('soon', 600);
+    await approval('later', 86_400);
+    const published: MetricPoint[] = [];
+    const deps = {
+      store,
+      queue: { send: async () => {} },
+      metrics: (p: MetricPoint[]) => published.push(...p),
+    };
+    // Act
+    const result = await sweepQueuedTasks(deps, now);
+    const dayLater = await sweepQueuedTasks({ ...deps, store: new MemoryStore() }, now);
+    // Assess
+    expect(APPROVAL_NEAR_EXPIRY_SECONDS).toBe(3600);
+    expect(result.approvalsNearExpiry).toBe(1);
+    expect(dayLater.approvalsNearExpiry).toBe(0);
+    expect(published).toEqual([
+      { name: 'ApprovalsNearExpiry', unit: 'Count', value: 1, dimensions: {} },
+      { name: 'ApprovalsNearExpiry', unit: 'Count', value: 0, dimensions: {} },
+    ]);
   });
 });
