@@ -21,6 +21,7 @@ import {
   resolveModelConfig,
   withBudget,
 } from '../models/index.js';
+import { tracedModel } from '../models/traced.js';
 import { buildTools, createToolRuntime, type ToolSet, toStepError } from '../tools/index.js';
 import type { Dataset, ToolArtifact, ToolCallRecord, ToolContext } from '../tools/types.js';
 import { type AuditSink, auditedModel, type CallScope, toolCalledEvent } from './audit.js';
@@ -190,31 +191,13 @@ export async function openAgentSession(o: AgentSessionOptions): Promise<AgentSes
   const audited = auditedModel(budgeted, site, o.sink);
   const telemetry = o.telemetry ?? NO_TELEMETRY;
   const agentName = input.agent;
-  const model = audited.model;
 
   const ctx: AgentContext = {
     readArtifact: o.readArtifact,
     log: o.log,
     signal: controller.signal,
-    model: {
-      id: model.id,
-      deterministic: model.deterministic,
-      // A `chat <model>` span per call: GenAI request model, and the usage once it answered.
-      generate: (req) =>
-        telemetry.span(
-          genAiSpanName('chat', model.id),
-          { [GEN_AI.operationName]: 'chat', [GEN_AI.agentName]: agentName, [GEN_AI.requestModel]: model.id },
-          async (span) => {
-            const res = await model.generate(req);
-            span.set({
-              [GEN_AI.responseModel]: res.model,
-              [GEN_AI.inputTokens]: res.usage.inputTokens,
-              [GEN_AI.outputTokens]: res.usage.outputTokens,
-            });
-            return res;
-          },
-        ),
-    },
+    // A `chat <model>` span per call (GenAI request model, then the usage once it answered).
+    model: tracedModel(audited.model, telemetry, agentName),
     tools: {
       list: () => runtime.list(),
       has: (name) => runtime.has(name),

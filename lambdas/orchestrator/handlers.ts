@@ -27,6 +27,7 @@ import {
   publishMetrics,
   scopeOf,
   withLogScope,
+  xrayTelemetry,
 } from '../shared/observability.js';
 import * as approvalGates from './approvals.js';
 import type { ApprovalServices, OrchestratorDeps } from './deps.js';
@@ -55,6 +56,7 @@ function wired(env: OrchestratorEnv): OrchestratorDeps {
       : {}),
     ...('BATON_PUBLIC_URL' in env ? { approvals: approvalServices(env) } : {}),
     log: logLine,
+    telemetry: xrayTelemetry(),
   };
 }
 

@@ -54,7 +54,16 @@ export async function planTask(deps: OrchestratorDeps, raw: unknown): Promise<Pl
   if (!plan) {
     await deps.store.appendEvent(Events.planningStarted(base));
     const known = new Set(Object.keys(deps.agentFunctions));
-    plan = await deps.store.putPlan(task.taskId, await planForTask(deps.store, task, req.run, known));
+    plan = await deps.store.putPlan(
+      task.taskId,
+      await planForTask(
+        deps.store,
+        task,
+        req.run,
+        known,
+        deps.telemetry ? { telemetry: deps.telemetry } : {},
+      ),
+    );
   }
   await deps.store.appendEvent(
     Events.planCreated(base, {

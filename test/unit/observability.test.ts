@@ -20,6 +20,7 @@ import type { MetricPoint, SpanAttributes, Telemetry } from '../../lambdas/core/
 import { isTraceId, requestTraceId, traceHeaderFor, traceIdOf } from '../../lambdas/core/trace.js';
 import { estimateModelCost } from '../../lambdas/models/pricing.js';
 import { startTask } from '../../lambdas/orchestrator/lifecycle.js';
+import { planForTask } from '../../lambdas/orchestrator/planner.js';
 import { APPROVAL_NEAR_EXPIRY_SECONDS, sweepQueuedTasks } from '../../lambdas/orchestrator/sweep.js';
 import { logger, meteredEvents, observed, publishMetrics } from '../../lambdas/shared/observability.js';
 import { MemoryStore } from '../fakes/memory-store.js';
@@ -325,6 +326,47 @@ describe('spans with OpenTelemetry GenAI attributes', () => {
       'gen_ai.response.model': reply?.model,
       'gen_ai.usage.input_tokens': reply?.usage.inputTokens,
       'gen_ai.usage.output_tokens': reply?.usage.outputTokens,
+    });
+  });
+});
+
+describe("the planner's model calls", () => {
+  it('are chat spans of the agent "planner"', async () => {
+    // Prepare: a model (not deterministic) that answers with a plan
+    const { telemetry, spans } = recordingTelemetry();
+    const usage = { inputTokens: 40, outputTokens: 12, totalTokens: 52 };
+    const model = {
+      id: 'fake:planner-model',
+      deterministic: false,
+      generate: async () => ({
+        text: JSON.stringify({ steps: [{ id: 'a', agent: 'research', input: { topic: 'wind' } }] }),
+        toolCalls: [],
+        stopReason: 'end' as const,
+        usage,
+        model: 'fake:planner-model',
+      }),
+    };
+    // Act
+    const plan = await planForTask(
+      new MemoryStore(),
+      { taskId: 't_1', goal: 'wind', traceId: TRACE },
+      1,
+      new Set(['research']),
+      {
+        model,
+        telemetry,
+      },
+    );
+    // Assess
+    expect(plan.steps.map((x) => x.agent)).toEqual(['research']);
+    expect(spans[0]).toMatchObject({
+      name: 'chat fake:planner-model',
+      attributes: {
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.agent.name': 'planner',
+        'gen_ai.usage.input_tokens': 40,
+        'gen_ai.usage.output_tokens': 12,
+      },
     });
   });
 });
