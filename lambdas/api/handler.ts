@@ -57,6 +57,7 @@ function wired(): ApiDeps {
     publicUrl: () => e.BATON_PUBLIC_URL,
     log: logLine,
     traceId: () => currentLogScope().traceId ?? newTraceId(),
+    inTask: (scope) => addLogScope(scope),
   };
   return deps;
 }
@@ -70,24 +71,15 @@ const requestScope = (event: unknown) => {
   return { traceId: requestTraceId(lambdaTraceHeader(), headers['x-amzn-trace-id']) };
 };
 
-/** The request line: route, path and status; the new task's id on a submission (202). */
+/** The request line: method, path and status (the `handled` line carries them). */
 const requestLine = (): middy.MiddlewareObj<HttpEvent, APIGatewayProxyResultV2> => ({
   after: (request) => {
-    const res = request.response as { statusCode?: number; body?: string } | undefined;
-    const status = res?.statusCode;
+    const status = (request.response as { statusCode?: number } | undefined)?.statusCode;
     logger.appendKeys({
       method: request.event.requestContext?.http?.method,
       path: request.event.rawPath,
       status,
     });
-    if (status === 202 && request.event.rawPath === '/tasks' && res?.body) {
-      try {
-        const taskId = (JSON.parse(res.body) as { taskId?: unknown }).taskId;
-        if (typeof taskId === 'string') addLogScope({ taskId, run: 1 });
-      } catch {
-        // Not JSON: no task id to add.
-      }
-    }
   },
 });
 

@@ -45,6 +45,11 @@ export interface ApiDeps {
   now?: () => Date;
   /** The request's X-Ray trace id: a new task's trace (default: a new trace id). */
   traceId?: () => string;
+  /**
+   * The task a mutating request works on (submit, cancel, redrive): the request's further log
+   * lines carry its id, run and trace id.
+   */
+  inTask?: (scope: { taskId: string; run: number; traceId: string }) => void;
 }
 
 export function taskLinks(taskId: string) {
@@ -95,10 +100,14 @@ export async function submitTask(
     }
     taskId = claim.taskId;
     const existing = await deps.store.getTask(taskId);
-    if (existing && existing.status !== 'QUEUED') return { taskId, status: existing.status, created: false };
+    if (existing && existing.status !== 'QUEUED') {
+      deps.inTask?.({ taskId, run: existing.run, traceId: existing.traceId });
+      return { taskId, status: existing.status, created: false };
+    }
   }
   const existing = await deps.store.getTask(taskId);
   const traceId = existing?.traceId ?? deps.traceId?.() ?? newTraceId();
+  deps.inTask?.({ taskId, run: 1, traceId });
   if (plan) await deps.store.putPlan(taskId, plan);
   await deps.store.createTask(
     {
@@ -191,6 +200,7 @@ export async function cancelTask(
 ): Promise<{ taskId: string; status: TaskStatus }> {
   const task = await deps.store.getTask(taskId);
   if (!task) throw new NotFoundError(`No task ${taskId}.`);
+  deps.inTask?.({ taskId, run: task.run, traceId: task.traceId });
   // The status is the fold of the events (the stored status projection may lag behind by a write).
   const { status } = await getTaskView(deps, taskId);
   if (status === 'CANCELLED') return { taskId, status: 'CANCELLED' };
@@ -227,6 +237,7 @@ export async function redriveTask(
     });
   }
   const run = task.run + 1;
+  deps.inTask?.({ taskId, run, traceId: task.traceId });
   if (!(await deps.store.setRun(taskId, run))) {
     throw new ConflictError(`Task ${taskId} is already being redriven.`);
   }

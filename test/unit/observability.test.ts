@@ -13,6 +13,7 @@ import { WorkflowClient } from '../../lambdas/adapters/workflow.js';
 import { openAgentSession } from '../../lambdas/agents/context.js';
 import { resolveAgentSettings } from '../../lambdas/agents/registry.js';
 import { observedInvoke } from '../../lambdas/agents/runner-lambda.js';
+import { submitTask } from '../../lambdas/api/tasks.js';
 import { Events } from '../../lambdas/core/events.js';
 import { EventMeter } from '../../lambdas/core/metrics.js';
 import type { AgentInput } from '../../lambdas/core/schemas.js';
@@ -368,6 +369,38 @@ describe("the planner's model calls", () => {
         'gen_ai.usage.output_tokens': 12,
       },
     });
+  });
+});
+
+describe("a submission's trace", () => {
+  it("makes the request's trace the task's, and a replay of its Idempotency-Key keeps the first", async () => {
+    // Prepare
+    const store = new MemoryStore();
+    const sent: unknown[] = [];
+    const scopes: unknown[] = [];
+    let requestTrace = TRACE;
+    const deps = {
+      store,
+      queue: { send: async (m: unknown) => void sent.push(m) },
+      knownAgents: () => new Set(['echo']),
+      traceId: () => requestTrace,
+      inTask: (scope: unknown) => void scopes.push(scope),
+    } as never;
+    const body = { goal: 'g', plan: { steps: [{ id: 'a', agent: 'echo' }] } };
+    // Act: the same key twice, the second time in another request's trace
+    const first = await submitTask(deps, body, 'key-1');
+    requestTrace = '1-00000000-111111111111111111111111';
+    await submitTask(deps, body, 'key-1');
+    // Assess
+    expect((await store.getTask(first.taskId))?.traceId).toBe(TRACE);
+    expect(sent).toEqual([
+      { taskId: first.taskId, run: 1, traceId: TRACE },
+      { taskId: first.taskId, run: 1, traceId: TRACE },
+    ]);
+    expect(scopes).toEqual([
+      { taskId: first.taskId, run: 1, traceId: TRACE },
+      { taskId: first.taskId, run: 1, traceId: TRACE },
+    ]);
   });
 });
 
