@@ -61,8 +61,14 @@ describe("one task's log lines", () => {
     lines = h.functionLines().filter((l) => l.taskId === taskId);
   });
 
-  it("takes the request's trace as the task's trace id", () => {
+  it("takes the request's trace as the task's trace id, and starts the execution in it", async () => {
     expect(traceId).toBe(CLIENT_TRACE);
+    const started = (await h.events(taskId)).find((e) => e.type === 'ExecutionStarted');
+    const execution = await h.rt.stepFunctions.handle('DescribeExecution', {
+      executionArn: started?.data.executionArn,
+    });
+    expect(String(execution.traceHeader)).toMatch(new RegExp(`^Root=${CLIENT_TRACE}(;|$)`));
+    expect(JSON.parse(String(execution.input))).toEqual({ taskId, run: 1, traceId });
   });
 
   it('names that one trace id on every line, from the API to the agents', () => {
