@@ -8,6 +8,10 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { tracer } from '../shared/observability.js';
+
+/** X-Ray subsegments per SDK call, and the trace header on each request (no-op with tracing off). */
+const traced = <C>(client: C): C => tracer.captureAWSv3Client(client);
 
 let ddb: DynamoDBDocumentClient | undefined;
 let s3: S3Client | undefined;
@@ -16,7 +20,7 @@ let sqs: SQSClient | undefined;
 let lambda: LambdaClient | undefined;
 
 export function documentClient(): DynamoDBDocumentClient {
-  ddb ??= DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+  ddb ??= DynamoDBDocumentClient.from(traced(new DynamoDBClient({})), {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   });
   return ddb;
@@ -24,23 +28,23 @@ export function documentClient(): DynamoDBDocumentClient {
 
 export function s3Client(): S3Client {
   // Path-style addressing only where an S3 endpoint is overridden (local emulator).
-  s3 ??= new S3Client({ forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL_S3) });
+  s3 ??= traced(new S3Client({ forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL_S3) }));
   return s3;
 }
 
 export function sfnClient(): SFNClient {
-  sfn ??= new SFNClient({});
+  sfn ??= traced(new SFNClient({}));
   return sfn;
 }
 
 export function sqsClient(): SQSClient {
-  sqs ??= new SQSClient({});
+  sqs ??= traced(new SQSClient({}));
   return sqs;
 }
 
 export function lambdaClient(): LambdaClient {
   // A synchronous agent invocation lasts as long as the agent runs (up to 15 minutes): no retry of
   // a call that may have run (a retried attempt is Step Functions' decision, not the SDK's).
-  lambda ??= new LambdaClient({ maxAttempts: 1 });
+  lambda ??= traced(new LambdaClient({ maxAttempts: 1 }));
   return lambda;
 }

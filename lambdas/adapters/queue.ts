@@ -2,6 +2,7 @@
 import { type MessageAttributeValue, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { BatonError, ErrorNames } from '../core/errors.js';
 import type { IntakeMessage } from '../core/schemas.js';
+import { isTraceId, traceHeaderFor } from '../core/trace.js';
 import type { DeadLetterRecord } from './store.js';
 
 export class QueueError extends BatonError {
@@ -18,6 +19,7 @@ async function sendJson(
   body: unknown,
   attributes: Record<string, MessageAttributeValue>,
   what: string,
+  traceHeader?: string,
 ): Promise<void> {
   try {
     await sqs.send(
@@ -25,6 +27,10 @@ async function sendJson(
         QueueUrl: queueUrl,
         MessageBody: JSON.stringify(body),
         MessageAttributes: attributes,
+        // X-Ray: the consumer continues the sender's trace (SQS's AWSTraceHeader system attribute).
+        ...(traceHeader
+          ? { MessageSystemAttributes: { AWSTraceHeader: { DataType: 'String', StringValue: traceHeader } } }
+          : {}),
       }),
     );
   } catch (err) {
@@ -32,12 +38,17 @@ async function sendJson(
   }
 }
 
+/** The sender's own X-Ray trace header (Lambda sets `_X_AMZN_TRACE_ID` per invocation). */
+const lambdaTraceHeader = () => process.env._X_AMZN_TRACE_ID;
+
 export class IntakeQueue {
   constructor(
     private readonly sqs: SQSClient,
     private readonly queueUrl: string,
+    private readonly ownTraceHeader: () => string | undefined = lambdaTraceHeader,
   ) {}
 
+  /** The message carries the task's trace (AWSTraceHeader), so the intake worker continues it. */
   send(message: IntakeMessage): Promise<void> {
     return sendJson(
       this.sqs,
@@ -45,6 +56,7 @@ export class IntakeQueue {
       message,
       { taskId: { DataType: 'String', StringValue: message.taskId } },
       `enqueue task ${message.taskId}`,
+      isTraceId(message.traceId) ? traceHeaderFor(message.traceId, this.ownTraceHeader()) : undefined,
     );
   }
 }

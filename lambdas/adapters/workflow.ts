@@ -43,11 +43,15 @@ export class WorkflowClient {
     return `${this.machine().replace(':stateMachine:', ':execution:')}:${WorkflowClient.executionName(taskId, run)}`;
   }
 
-  /** Starts the run's execution; an execution of the same name already running counts as started. */
+  /**
+   * Starts the run's execution; an execution of the same name already running counts as started.
+   * `traceHeader`: the X-Ray trace the execution continues (StartExecution's traceHeader).
+   */
   async start(
     taskId: string,
     run: number,
     input: unknown,
+    traceHeader?: string,
   ): Promise<{ executionArn?: string; alreadyStarted: boolean }> {
     try {
       const res = await this.sfn.send(
@@ -55,6 +59,7 @@ export class WorkflowClient {
           stateMachineArn: this.machine(),
           name: WorkflowClient.executionName(taskId, run),
           input: JSON.stringify(input),
+          ...(traceHeader ? { traceHeader } : {}),
         }),
       );
       return { executionArn: res.executionArn, alreadyStarted: false };

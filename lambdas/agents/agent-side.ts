@@ -7,6 +7,7 @@
  */
 import { AgentFailedError, BatonError, ContractViolationError, describeError } from '../core/errors.js';
 import { LIMITS } from '../core/schemas.js';
+import type { Telemetry } from '../core/telemetry.js';
 import { type ModelConfig, type ModelProviderDeps, modelConfigFromEnv } from '../models/index.js';
 import { ToolError, toStepError } from '../tools/errors.js';
 import type { AuditEvent } from './audit.js';
@@ -44,6 +45,8 @@ export interface AgentSideDeps {
   /** Reads and writes the presigned URLs (default: global fetch). */
   fetch?: typeof fetch;
   log?: (line: Record<string, unknown>) => void;
+  /** Spans around the agent's model and tool calls (the agent function: X-Ray subsegments). */
+  telemetry?: Telemetry;
 }
 
 /**
@@ -109,6 +112,7 @@ export async function serveAgentRequest(
           ...data,
         }),
       timeoutMs: req.timeoutSeconds * 1000,
+      ...(deps.telemetry ? { telemetry: deps.telemetry } : {}),
     });
   } catch (err) {
     return failed(err, audit);

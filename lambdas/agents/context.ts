@@ -12,6 +12,7 @@
  */
 import { NonRetryableError } from '../core/errors.js';
 import type { AgentContext, AgentInput, ArtifactRef } from '../core/schemas.js';
+import { GEN_AI, genAiSpanName, NO_TELEMETRY, type Telemetry } from '../core/telemetry.js';
 import {
   createModelProvider,
   type ModelConfig,
@@ -20,6 +21,7 @@ import {
   resolveModelConfig,
   withBudget,
 } from '../models/index.js';
+import { tracedModel } from '../models/traced.js';
 import { buildTools, createToolRuntime, type ToolSet, toStepError } from '../tools/index.js';
 import type { Dataset, ToolArtifact, ToolCallRecord, ToolContext } from '../tools/types.js';
 import { type AuditSink, auditedModel, type CallScope, toolCalledEvent } from './audit.js';
@@ -46,6 +48,8 @@ export interface AgentSessionOptions {
   timeoutMs?: number;
   /** Upper bound of one tool call (default: the tool runtime's, 120 s). */
   toolTimeoutMs?: number;
+  /** Spans around the attempt's model and tool calls (default: none). */
+  telemetry?: Telemetry;
 }
 
 export interface AgentSession {
@@ -185,12 +189,15 @@ export async function openAgentSession(o: AgentSessionOptions): Promise<AgentSes
     onCall: (r) => audited.onCall(r),
   });
   const audited = auditedModel(budgeted, site, o.sink);
+  const telemetry = o.telemetry ?? NO_TELEMETRY;
+  const agentName = input.agent;
 
   const ctx: AgentContext = {
     readArtifact: o.readArtifact,
     log: o.log,
     signal: controller.signal,
-    model: audited.model,
+    // A `chat <model>` span per call (GenAI request model, then the usage once it answered).
+    model: tracedModel(audited.model, telemetry, agentName),
     tools: {
       list: () => runtime.list(),
       has: (name) => runtime.has(name),
@@ -206,7 +213,16 @@ export async function openAgentSession(o: AgentSessionOptions): Promise<AgentSes
           ...(o.toolTimeoutMs ? { timeoutMs: o.toolTimeoutMs } : {}),
         });
         try {
-          return await once.call(name, args, await toolContext());
+          const context = await toolContext();
+          return await telemetry.span(
+            genAiSpanName('execute_tool', name),
+            {
+              [GEN_AI.operationName]: 'execute_tool',
+              [GEN_AI.agentName]: agentName,
+              [GEN_AI.toolName]: name,
+            },
+            () => once.call(name, args, context),
+          );
         } catch (err) {
           throw toStepError(err);
         } finally {

@@ -5,11 +5,10 @@
 
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { AgentEnv, type EnvOf, parseEnv } from '../core/env.js';
 import { type ModelConfig, modelConfigFromEnv } from '../models/index.js';
-import { logger, logLine } from '../shared/observability.js';
+import { logLine, observed, scopeOf, xrayTelemetry } from '../shared/observability.js';
 import { type AgentRuntimeDeps, serveAgentRequest } from './agent-side.js';
 import type { AgentModule } from './define.js';
 import type { AgentResponse } from './protocol.js';
@@ -74,10 +73,17 @@ export function agentLambda(name: string, agent: AgentModule, options: AgentLamb
   const agentRuntime: AgentRuntimeDeps = options.settings
     ? { ...envRuntime, settingsFor: () => options.settings as AgentSettings }
     : envRuntime;
+  const telemetry = xrayTelemetry();
   return middy<unknown, AgentResponse>()
-    .use(injectLambdaContext(logger))
+    .use(observed({ scope: agentRequestScope }))
     .handler((event: unknown) => {
       agentEnv();
-      return serveAgentRequest(name, agent, event, { runtime: agentRuntime, log: logLine });
+      return serveAgentRequest(name, agent, event, { runtime: agentRuntime, log: logLine, telemetry });
     });
+}
+
+/** The step runner's request: the attempt in `input`, run and trace id beside it. */
+function agentRequestScope(event: unknown) {
+  const e = (event ?? {}) as { input?: unknown; run?: unknown; traceId?: unknown };
+  return { ...scopeOf(e.input), ...scopeOf({ run: e.run, traceId: e.traceId }) };
 }

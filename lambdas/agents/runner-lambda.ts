@@ -1,15 +1,50 @@
 /** The step runner's Lambda handler: runner.ts with the real store, bucket and Lambda client. */
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { AgentInvoker } from '../adapters/agent-invoker.js';
 import { ArtifactStore } from '../adapters/artifacts.js';
 import { documentClient, lambdaClient, s3Client } from '../adapters/clients.js';
 import { TaskStore } from '../adapters/store.js';
 import { FUNCTION_ENV, parseEnv } from '../core/env.js';
+import { EventMeter } from '../core/metrics.js';
 import { AgentResult } from '../core/states.js';
+import { GEN_AI, genAiSpanName, type Telemetry } from '../core/telemetry.js';
+import { estimateModelCost } from '../models/pricing.js';
 import { outputContract } from '../shared/contract.js';
-import { logger, logLine } from '../shared/observability.js';
+import { logLine, meteredEvents, observed, publishMetrics, xrayTelemetry } from '../shared/observability.js';
+import type { AgentRequest } from './protocol.js';
 import { type RunnerDeps, runStep } from './runner.js';
+
+/**
+ * The agent invocation as an `invoke_agent <agent>` span (OTel GenAI attributes) and the
+ * StepDuration metric (milliseconds, by agent: how long the agent function ran this attempt).
+ */
+export function observedInvoke(
+  invoke: (fn: string, request: AgentRequest) => Promise<unknown>,
+  telemetry: Telemetry,
+  metrics: typeof publishMetrics = publishMetrics,
+  clock: () => number = Date.now,
+): (fn: string, request: AgentRequest) => Promise<unknown> {
+  return (fn, request) => {
+    const agent = request.input.agent;
+    const attributes = {
+      [GEN_AI.operationName]: 'invoke_agent',
+      [GEN_AI.agentName]: agent,
+      'baton.task.id': request.input.taskId,
+      'baton.step.id': request.input.stepId,
+      'baton.step.attempt': request.input.attempt,
+    };
+    return telemetry.span(genAiSpanName('invoke_agent', agent), attributes, async () => {
+      const started = clock();
+      try {
+        return await invoke(fn, request);
+      } finally {
+        metrics([
+          { name: 'StepDuration', unit: 'Milliseconds', value: clock() - started, dimensions: { agent } },
+        ]);
+      }
+    });
+  };
+}
 
 let deps: RunnerDeps | undefined;
 function wired(): RunnerDeps {
@@ -17,15 +52,15 @@ function wired(): RunnerDeps {
   const env = parseEnv(FUNCTION_ENV.stepRunner, 'the step runner');
   const invoker = new AgentInvoker(lambdaClient());
   deps = {
-    store: new TaskStore(documentClient(), env.TABLE_NAME),
+    store: meteredEvents(new TaskStore(documentClient(), env.TABLE_NAME), new EventMeter(estimateModelCost)),
     artifacts: new ArtifactStore(s3Client(), env.ARTIFACT_BUCKET),
-    invokeAgent: (fn, request) => invoker.invoke(fn, request),
+    invokeAgent: observedInvoke((fn, request) => invoker.invoke(fn, request), xrayTelemetry()),
     log: logLine,
   };
   return deps;
 }
 
 export const stepRunner = middy<unknown, AgentResult>()
-  .use(injectLambdaContext(logger))
+  .use(observed())
   .use(outputContract(AgentResult, 'The step runner'))
   .handler((event: unknown) => runStep(wired(), event));

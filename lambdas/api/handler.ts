@@ -1,6 +1,5 @@
 /** The API Lambda: one function behind the HTTP API, routed with middy's http-router. */
 
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import httpRouterHandler from '@middy/http-router';
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
@@ -12,7 +11,19 @@ import { TaskStore } from '../adapters/store.js';
 import { WorkflowClient } from '../adapters/workflow.js';
 import { knownAgentNames } from '../agents/registry.js';
 import { ApiEnv, type EnvOf, parseEnv } from '../core/env.js';
-import { logger, logLine } from '../shared/observability.js';
+import { newTraceId } from '../core/ids.js';
+import { EventMeter } from '../core/metrics.js';
+import { requestTraceId } from '../core/trace.js';
+import { estimateModelCost } from '../models/pricing.js';
+import {
+  addLogScope,
+  currentLogScope,
+  lambdaTraceHeader,
+  logger,
+  logLine,
+  meteredEvents,
+  observed,
+} from '../shared/observability.js';
 import { bearerAuth, type HttpEvent, problemErrors } from './http.js';
 import { routeGuard } from './route-guard.js';
 import { createRoutes } from './routes.js';
@@ -34,7 +45,7 @@ let agents: Set<string> | undefined;
 function wired(): ApiDeps {
   const e = apiEnv();
   deps ??= {
-    store: new TaskStore(documentClient(), e.TABLE_NAME),
+    store: meteredEvents(new TaskStore(documentClient(), e.TABLE_NAME), new EventMeter(estimateModelCost)),
     artifacts: new ArtifactStore(s3Client(), e.ARTIFACT_BUCKET),
     queue: new IntakeQueue(sqsClient(), e.INTAKE_QUEUE_URL),
     workflow: new WorkflowClient(sfnClient(), e.STATE_MACHINE_ARN),
@@ -45,14 +56,38 @@ function wired(): ApiDeps {
     secrets: () => loadSigningSecrets({ env: e }),
     publicUrl: () => e.BATON_PUBLIC_URL,
     log: logLine,
+    traceId: () => currentLogScope().traceId ?? newTraceId(),
+    inTask: (scope) => addLogScope(scope),
   };
   return deps;
 }
 
+/**
+ * The request's trace: the Lambda's own X-Ray trace, else a valid incoming X-Amzn-Trace-Id, else
+ * a new trace id (a task submitted by this request keeps it as its one trace id).
+ */
+const requestScope = (event: unknown) => {
+  const headers = (event as HttpEvent | undefined)?.headers ?? {};
+  return { traceId: requestTraceId(lambdaTraceHeader(), headers['x-amzn-trace-id']) };
+};
+
+/** The request line: method, path and status (the `handled` line carries them). */
+const requestLine = (): middy.MiddlewareObj<HttpEvent, APIGatewayProxyResultV2> => ({
+  after: (request) => {
+    const status = (request.response as { statusCode?: number } | undefined)?.statusCode;
+    logger.appendKeys({
+      method: request.event.requestContext?.http?.method,
+      path: request.event.rawPath,
+      status,
+    });
+  },
+});
+
 let router: ReturnType<typeof httpRouterHandler<HttpEvent, APIGatewayProxyResultV2>> | undefined;
 
 export const handler = middy<HttpEvent, APIGatewayProxyResultV2>()
-  .use(injectLambdaContext(logger))
+  .use(observed({ scope: requestScope }))
+  .use(requestLine())
   .use(routeGuard())
   .use(
     bearerAuth(

@@ -43,6 +43,13 @@ export interface ApiDeps {
   publicUrl: () => string | undefined;
   log?: (line: Record<string, unknown>) => void;
   now?: () => Date;
+  /** The request's X-Ray trace id: a new task's trace (default: a new trace id). */
+  traceId?: () => string;
+  /**
+   * The task a mutating request works on (submit, cancel, redrive): the request's further log
+   * lines carry its id, run and trace id.
+   */
+  inTask?: (scope: { taskId: string; run: number; traceId: string }) => void;
 }
 
 export function taskLinks(taskId: string) {
@@ -93,10 +100,14 @@ export async function submitTask(
     }
     taskId = claim.taskId;
     const existing = await deps.store.getTask(taskId);
-    if (existing && existing.status !== 'QUEUED') return { taskId, status: existing.status, created: false };
+    if (existing && existing.status !== 'QUEUED') {
+      deps.inTask?.({ taskId, run: existing.run, traceId: existing.traceId });
+      return { taskId, status: existing.status, created: false };
+    }
   }
   const existing = await deps.store.getTask(taskId);
-  const traceId = existing?.traceId ?? newTraceId();
+  const traceId = existing?.traceId ?? deps.traceId?.() ?? newTraceId();
+  deps.inTask?.({ taskId, run: 1, traceId });
   if (plan) await deps.store.putPlan(taskId, plan);
   await deps.store.createTask(
     {
@@ -189,6 +200,7 @@ export async function cancelTask(
 ): Promise<{ taskId: string; status: TaskStatus }> {
   const task = await deps.store.getTask(taskId);
   if (!task) throw new NotFoundError(`No task ${taskId}.`);
+  deps.inTask?.({ taskId, run: task.run, traceId: task.traceId });
   // The status is the fold of the events (the stored status projection may lag behind by a write).
   const { status } = await getTaskView(deps, taskId);
   if (status === 'CANCELLED') return { taskId, status: 'CANCELLED' };
@@ -232,6 +244,7 @@ export async function redriveTask(
     task.run > 1 && !events.some((e) => e.type === 'TaskRedriven' && e.data.run === task.run);
   const run = reservedOnly ? task.run : task.run + 1;
   const previousRun = run - 1;
+  deps.inTask?.({ taskId, run, traceId: task.traceId });
   if (!reservedOnly && !(await deps.store.setRun(taskId, run))) {
     throw new ConflictError(`Task ${taskId} is already being redriven.`);
   }

@@ -442,7 +442,16 @@ export type AgentHandler = (input: AgentInput, ctx: AgentContext) => Promise<Age
 /* --------------------------------------------------------- workflow (execution state) */
 
 /** Input of a Step Functions execution: references only. */
-export const ExecutionInput = z.object({ taskId: z.string(), run: z.number().int().min(1) });
+/**
+ * An execution's input. `traceId`: the task's X-Ray trace id (lambdas/core/trace.ts), which the
+ * definition passes to every Lambda it calls (`$$.Execution.Input.traceId`); optional for
+ * callers of the use cases that have none (tests).
+ */
+export const ExecutionInput = z.object({
+  taskId: z.string(),
+  run: z.number().int().min(1),
+  traceId: z.string().optional(),
+});
 export type ExecutionInput = z.infer<typeof ExecutionInput>;
 
 /** One Map item: what a step iteration needs to run, nothing large. */

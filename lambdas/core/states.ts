@@ -28,6 +28,8 @@ export const StepRef = z.object({
   run: z.number().int(),
   stepId: z.string(),
   attempt: z.number().int().min(1),
+  /** The task's trace id (for logs and spans; the store's task record is the truth). */
+  traceId: z.string().optional(),
 });
 export type StepRef = z.infer<typeof StepRef>;
 
@@ -74,6 +76,7 @@ export const GateInput = z.object({
   run: z.number().int(),
   stepId: z.string(),
   taskToken: z.string().min(1),
+  traceId: z.string().optional(),
 });
 export type GateInput = z.infer<typeof GateInput>;
 
@@ -147,6 +150,7 @@ const GateFields = z.object({
   stepId: z.string().optional(),
   /** Review gates: the attempt a retry runs (the failed attempt + 1). */
   attempt: z.number().int().min(1).optional(),
+  traceId: z.string().optional(),
 });
 
 /** Plan gates name no step; step and review gates do; only review gates carry the attempt. */
@@ -216,6 +220,7 @@ export const AgentInvocation = z.object({
   run: z.number().int().min(1),
   stepId: z.string(),
   attempt: z.number().int().min(1),
+  traceId: z.string().optional(),
   /** Set on a fallback run: why the primary agent failed (filled in by RecordAttemptFailure). */
   failure: FallbackFailure.optional(),
 });

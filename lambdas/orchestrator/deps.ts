@@ -11,6 +11,7 @@ import type {
   TaskPort,
   TokenPort,
 } from '../core/ports.js';
+import type { Telemetry } from '../core/telemetry.js';
 
 export interface OrchestratorDeps {
   /** The state store's ports the orchestrator uses (no artifacts, no idempotency keys). */
@@ -23,6 +24,8 @@ export interface OrchestratorDeps {
   /** What the approval request needs (RequestApproval only). */
   approvals?: ApprovalServices;
   log?: (line: Record<string, unknown>) => void;
+  /** Spans (the planner's model calls); default none. */
+  telemetry?: Telemetry;
   /** The clock (tests); default the system clock. */
   now?: () => Date;
 }

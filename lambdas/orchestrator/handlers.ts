@@ -3,10 +3,8 @@
  * export per function of the state machine (the stack points each function at its export).
  */
 
-import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { z } from 'zod';
 import { documentClient, sfnClient, sqsClient } from '../adapters/clients.js';
 import { ConsoleApprovalNotifier, SnsApprovalNotifier } from '../adapters/notifier.js';
@@ -17,9 +15,20 @@ import { WorkflowClient } from '../adapters/workflow.js';
 import { type EnvOf, FUNCTION_ENV, type FunctionName, parseEnv } from '../core/env.js';
 import { ReconcileResult } from '../core/execution-status.js';
 import { agentFunctionName } from '../core/ids.js';
+import { EventMeter } from '../core/metrics.js';
 import { STATE_CONTRACTS } from '../core/states.js';
+import { estimateModelCost } from '../models/pricing.js';
 import { outputContract } from '../shared/contract.js';
-import { logger, logLine } from '../shared/observability.js';
+import {
+  logger,
+  logLine,
+  meteredEvents,
+  observed,
+  publishMetrics,
+  scopeOf,
+  withLogScope,
+  xrayTelemetry,
+} from '../shared/observability.js';
 import * as approvalGates from './approvals.js';
 import type { ApprovalServices, OrchestratorDeps } from './deps.js';
 import { awaitDependencies } from './gate.js';
@@ -33,9 +42,12 @@ type OrchestratorEnv = EnvOf<
   (typeof FUNCTION_ENV)[Exclude<FunctionName, 'api' | 'agent' | 'stepRunner' | 'sweep'>]
 >;
 
+/** One per container: what the metrics of later events need (lambdas/core/metrics.ts). */
+const meter = new EventMeter(estimateModelCost);
+
 function wired(env: OrchestratorEnv): OrchestratorDeps {
   return {
-    store: new TaskStore(documentClient(), env.TABLE_NAME),
+    store: meteredEvents(new TaskStore(documentClient(), env.TABLE_NAME), meter),
     workflow: new WorkflowClient(sfnClient(), 'STATE_MACHINE_ARN' in env ? env.STATE_MACHINE_ARN : undefined),
     // Planner and StepFailed only (their schemas require it); the others run no agent.
     agentFunctions: 'BATON_AGENT_FUNCTION_PREFIX' in env ? agentFunctionsOf(env) : {},
@@ -44,6 +56,7 @@ function wired(env: OrchestratorEnv): OrchestratorDeps {
       : {}),
     ...('BATON_PUBLIC_URL' in env ? { approvals: approvalServices(env) } : {}),
     log: logLine,
+    telemetry: xrayTelemetry(),
   };
 }
 
@@ -82,7 +95,7 @@ const wrap = <
 ) => {
   let deps: OrchestratorDeps | undefined;
   return middy<unknown, T>()
-    .use(injectLambdaContext(logger))
+    .use(observed())
     .use(outputContract(STATE_CONTRACTS[name].output, `The ${name} function`))
     .handler((event: unknown) => {
       deps ??= wired(parseEnv(FUNCTION_ENV[name], `the ${name} function`));
@@ -99,37 +112,35 @@ export const requestApproval = wrap('requestApproval', approvalGates.requestAppr
 export const resolveApproval = wrap('resolveApproval', approvalGates.resolveApproval);
 
 let intakeDeps: OrchestratorDeps | undefined;
-const intakeBatch = new BatchProcessor(EventType.SQS);
 /** SQS intake: starts executions; failed records go back to the queue (and to its DLQ in the end). */
 export const intake = middy<SQSEvent, SQSBatchResponse>()
-  .use(injectLambdaContext(logger))
-  .handler(async (event, context) => {
+  .use(observed({ scope: () => ({}) }))
+  .handler(async (event) => {
     intakeDeps ??= wired(parseEnv(FUNCTION_ENV.intake, 'the intake function'));
     const deps = intakeDeps;
-    // The batch's starts run at once (Powertools' BatchProcessor: records in parallel, the
-    // failed ones reported back for redelivery, the rest deleted).
-    return processPartialResponse(
-      event,
-      async (record: SQSRecord) => {
-        try {
-          await startTask(deps, record.body);
-        } catch (err) {
-          logger.error('Could not start a task execution', {
-            messageId: record.messageId,
-            error: err as Error,
-          });
-          throw err;
-        }
-      },
-      intakeBatch,
-      { context, throwOnFullBatchFailure: false },
-    );
+    const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
+    for (const record of event.Records) {
+      try {
+        // Each record's lines carry its task and trace (the message body names both).
+        await withLogScope(scopeOf(parseJson(record.body)), async () => {
+          await startTask(deps, record.body, record.attributes?.AWSTraceHeader);
+          logger.info('execution started', { messageId: record.messageId });
+        });
+      } catch (err) {
+        logger.error('Could not start a task execution', {
+          messageId: record.messageId,
+          error: err as Error,
+        });
+        batchItemFailures.push({ itemIdentifier: record.messageId });
+      }
+    }
+    return { batchItemFailures };
   });
 
 let reconcileDeps: OrchestratorDeps | undefined;
 /** EventBridge: execution status changes (TIMED_OUT, ABORTED, FAILED) end their tasks (reconcile.ts). */
 export const reconcile = middy<unknown, ReconcileResult>()
-  .use(injectLambdaContext(logger))
+  .use(observed({ scope: (event) => scopeOf(parseJson(executionInputOf(event))) }))
   .use(outputContract(ReconcileResult, 'The reconcile function'))
   .handler((event: unknown) => {
     reconcileDeps ??= wired(parseEnv(FUNCTION_ENV.reconcile, 'the reconcile function'));
@@ -140,7 +151,7 @@ let sweepDeps: SweepDeps | undefined;
 let sweepAfterSeconds: number | undefined;
 /** Scheduled (EventBridge rule): QUEUED tasks whose start never went out are sent again (sweep.ts). */
 export const sweep = middy<unknown, SweepResult>()
-  .use(injectLambdaContext(logger))
+  .use(observed({ scope: () => ({}) }))
   .handler(() => {
     if (!sweepDeps) {
       const env = parseEnv(FUNCTION_ENV.sweep, 'the sweep function');
@@ -149,7 +160,23 @@ export const sweep = middy<unknown, SweepResult>()
         store: new TaskStore(documentClient(), env.TABLE_NAME),
         queue: new IntakeQueue(sqsClient(), env.INTAKE_QUEUE_URL),
         log: logLine,
+        metrics: publishMetrics,
       };
     }
     return sweepQueuedTasks(sweepDeps, new Date(), { afterSeconds: sweepAfterSeconds });
   });
+
+function parseJson(text: unknown): unknown {
+  if (typeof text !== 'string') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** An execution status change event's `detail.input` (the execution input, as JSON text). */
+function executionInputOf(event: unknown): unknown {
+  const detail = (event as { detail?: { input?: unknown } } | undefined)?.detail;
+  return detail?.input;
+}

@@ -7,20 +7,31 @@ import { ContractViolationError, ErrorNames } from '../core/errors.js';
 import { Events } from '../core/events.js';
 import { decideOutcome } from '../core/outcome.js';
 import type { DeadLetterRecord, StepResult, StoredTask } from '../core/ports.js';
-import { IntakeMessage, type Plan } from '../core/schemas.js';
+import { type ExecutionInput, IntakeMessage, type Plan } from '../core/schemas.js';
 import { FinalizeContract, type FinalizeOutput, PlanContract, type PlanOutput } from '../core/states.js';
+import { isTraceId, traceHeaderFor } from '../core/trace.js';
 import type { OrchestratorDeps } from './deps.js';
 import { planForTask } from './planner.js';
 import { readCause } from './steps.js';
 
-/** Intake: one queued submission -> one execution (named after task and run, so duplicates collapse). */
-export async function startTask(deps: OrchestratorDeps, body: string): Promise<void> {
+/**
+ * Intake: one queued submission -> one execution (named after task and run, so duplicates
+ * collapse). The execution continues the task's trace: `traceHeader` is the message's
+ * AWSTraceHeader (when it is of the task's trace), and the input carries the trace id.
+ */
+export async function startTask(deps: OrchestratorDeps, body: string, traceHeader?: string): Promise<void> {
   const msg = IntakeMessage.parse(JSON.parse(body));
   const task = await deps.store.getTask(msg.taskId);
   if (!task) throw new ContractViolationError(`Task ${msg.taskId} does not exist`);
   // Cancelled while queued, or a stale message of an earlier run: nothing to start.
   if (task.status === 'CANCELLED' || task.run !== msg.run) return;
-  const started = await deps.workflow.start(msg.taskId, msg.run, { taskId: msg.taskId, run: msg.run });
+  const input: ExecutionInput = { taskId: msg.taskId, run: msg.run, traceId: task.traceId };
+  const started = await deps.workflow.start(
+    msg.taskId,
+    msg.run,
+    input,
+    isTraceId(task.traceId) ? traceHeaderFor(task.traceId, traceHeader) : undefined,
+  );
   await deps.store.appendEvent(
     Events.executionStarted(
       { taskId: msg.taskId, traceId: msg.traceId, run: msg.run },
@@ -43,7 +54,16 @@ export async function planTask(deps: OrchestratorDeps, raw: unknown): Promise<Pl
   if (!plan) {
     await deps.store.appendEvent(Events.planningStarted(base));
     const known = new Set(Object.keys(deps.agentFunctions));
-    plan = await deps.store.putPlan(task.taskId, await planForTask(deps.store, task, req.run, known));
+    plan = await deps.store.putPlan(
+      task.taskId,
+      await planForTask(
+        deps.store,
+        task,
+        req.run,
+        known,
+        deps.telemetry ? { telemetry: deps.telemetry } : {},
+      ),
+    );
   }
   await deps.store.appendEvent(
     Events.planCreated(base, {

@@ -16,6 +16,7 @@ import { builtinAgent } from '../agents/registry.js';
 import { NonRetryableError } from '../core/errors.js';
 import { planIssues, validatePlan } from '../core/plan.js';
 import { type Json, type Plan, PlanSpec } from '../core/schemas.js';
+import type { Telemetry } from '../core/telemetry.js';
 import {
   type ChatMessage,
   createModelProvider,
@@ -24,6 +25,7 @@ import {
   modelConfigFromEnv,
   withBudget,
 } from '../models/index.js';
+import { tracedModel } from '../models/traced.js';
 import { planFromGoal } from './offline-planner.js';
 
 export const PLANNER_SYSTEM_PROMPT = [
@@ -191,7 +193,7 @@ export async function planForTask(
   task: { taskId: string; goal: string; traceId: string },
   run: number,
   knownAgents: ReadonlySet<string>,
-  options: { model?: ModelProvider } = {},
+  options: { model?: ModelProvider; telemetry?: Telemetry } = {},
 ): Promise<Plan> {
   const inputs = await store.getInputs(task.taskId);
   const raw = 'model' in options ? options.model : plannerModelFromEnv();
@@ -202,7 +204,7 @@ export async function planForTask(
     };
     const budgeted = withBudget(raw, { onCall: (r) => audited.onCall(r) });
     const audited = auditedModel(budgeted, { taskId: task.taskId, traceId: task.traceId, run }, sink);
-    model = audited.model;
+    model = options.telemetry ? tracedModel(audited.model, options.telemetry, 'planner') : audited.model;
   }
   return planGoal({ goal: task.goal, inputs, knownAgents, ...(model ? { model } : {}) });
 }

@@ -69,7 +69,12 @@ export async function reconcileExecution(deps: OrchestratorDeps, raw: unknown): 
   }
   const { detail } = parsed.data;
   const ignored = (reason: string, at?: { taskId: string; run: number }): ReconcileResult => {
-    deps.log?.({ msg: 'execution status change ignored', reason, executionArn: detail.executionArn, ...at });
+    deps.log?.({
+      message: 'execution status change ignored',
+      reason,
+      executionArn: detail.executionArn,
+      ...at,
+    });
     return { outcome: 'ignored', reason, ...at };
   };
   if (!isUnreconciled(detail)) return ignored(`status ${detail.status} needs no reconciling`);
@@ -123,6 +128,12 @@ export async function reconcileExecution(deps: OrchestratorDeps, raw: unknown): 
       error,
     }),
   );
-  deps.log?.({ msg: 'task failed by the reconciler', executionArn: detail.executionArn, ...at, error });
+  deps.log?.({
+    level: 'warn',
+    message: 'task failed by the reconciler',
+    executionArn: detail.executionArn,
+    ...at,
+    error,
+  });
   return { outcome: 'recorded', reason: error.message, ...at };
 }

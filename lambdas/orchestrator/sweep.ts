@@ -6,20 +6,31 @@
  * whose message was only slow starts once. The task's own items are written META last
  * (lambdas/api/tasks.ts), so a QUEUED task always has its inputs and plan; a missing TaskSubmitted
  * event (the crash came right after META) is recorded from the META.
+ *
+ * The same sweep counts the PENDING approvals that expire within APPROVAL_NEAR_EXPIRY_SECONDS
+ * and publishes the count as the ApprovalsNearExpiry metric (0 included, so its alarm always has
+ * data): approvers who have not answered are about to see their gate time out.
  */
 import type { IntakeQueue } from '../adapters/queue.js';
 import { Events } from '../core/events.js';
-import type { EventPort, TaskPort } from '../core/ports.js';
+import type { ApprovalPort, EventPort, TaskPort } from '../core/ports.js';
+import type { MetricPoint } from '../core/telemetry.js';
 
 /** How long a task may stay QUEUED before its start is sent again. */
 export const SWEEP_AFTER_SECONDS = 300;
 /** Tasks looked at per sweep (newest first, so old ones are reached by paging past new ones). */
 export const SWEEP_SCAN_LIMIT = 1000;
+/** A PENDING approval expiring within this long counts in ApprovalsNearExpiry. */
+export const APPROVAL_NEAR_EXPIRY_SECONDS = 3600;
+/** PENDING approvals looked at per sweep (newest first). */
+export const APPROVAL_SCAN_LIMIT = 1000;
 
 export interface SweepDeps {
-  store: TaskPort & EventPort;
+  store: TaskPort & EventPort & Partial<Pick<ApprovalPort, 'listApprovals'>>;
   queue: Pick<IntakeQueue, 'send'>;
   log?: (line: Record<string, unknown>) => void;
+  /** Publishes ApprovalsNearExpiry (none: approvals are not looked at). */
+  metrics?: (points: MetricPoint[]) => void;
 }
 
 export interface SweepResult {
@@ -27,6 +38,8 @@ export interface SweepResult {
   scanned: number;
   /** Tasks whose start was sent again. */
   requeued: string[];
+  /** PENDING approvals expiring within APPROVAL_NEAR_EXPIRY_SECONDS (when metrics are published). */
+  approvalsNearExpiry?: number;
 }
 
 export async function sweepQueuedTasks(
@@ -66,8 +79,13 @@ export async function sweepQueuedTasks(
       }
       await deps.queue.send({ taskId: task.taskId, run: task.run, traceId: task.traceId });
       requeued.push(task.taskId);
-      deps.log?.({ level: 'warn', message: 'queued task sent again', taskId: task.taskId, run: task.run });
+      deps.log?.({ level: 'warn', message: 'queued task sent again', ...scope });
     }
   } while (cursor && scanned < scanLimit);
-  return { scanned, requeued };
+  if (!deps.metrics || !deps.store.listApprovals) return { scanned, requeued };
+  const pending = await deps.store.listApprovals({ status: 'PENDING', limit: APPROVAL_SCAN_LIMIT });
+  const soon = now.getTime() + APPROVAL_NEAR_EXPIRY_SECONDS * 1000;
+  const approvalsNearExpiry = pending.filter((a) => Date.parse(a.expiresAt) <= soon).length;
+  deps.metrics([{ name: 'ApprovalsNearExpiry', unit: 'Count', value: approvalsNearExpiry, dimensions: {} }]);
+  return { scanned, requeued, approvalsNearExpiry };
 }

@@ -34,6 +34,7 @@ import { buildDefinition } from '../workflow/definition.js';
 import { assertNoInlineSecrets, deployedSettings } from './agent-settings.js';
 import { ConsoleHosting } from './console.js';
 import { AgentFunction, BatonFunction, environment } from './functions.js';
+import { BatonObservability } from './observability.js';
 
 /** The whole API (the stage's default route settings). */
 export const API_THROTTLE = { rateLimit: 100, burstLimit: 200 } as const;
@@ -514,6 +515,27 @@ export class BatonStack extends Stack {
     );
     // Route settings name routes by key: the routes exist before the stage refers to them.
     for (const route of publicRoutes) stage.node.addDependency(route);
+
+    // ---- operating it: dashboard, alarms and their SNS topic (lib/aws/observability.ts)
+    const observability = new BatonObservability(this, 'Observability', {
+      stateMachine: this.stateMachine,
+      deadLetterQueues: {
+        IntakeDeadLetters: intakeDlq,
+        TaskDeadLetters: taskDeadLetters,
+        ReconcilerDeadLetters: reconcilerDeadLetters,
+      },
+      functions: Object.fromEntries(
+        this.node
+          .findAll()
+          .filter((c): c is BatonFunction => c instanceof BatonFunction)
+          .map((fn) => [fn.node.id.replace(/[^A-Za-z0-9]/g, ''), fn]),
+      ),
+      api: this.api,
+    });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: observability.alarmTopic.topicArn,
+      description: 'Subscribe operators (e-mail, chat, paging) to receive Baton alarms',
+    });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint });
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });

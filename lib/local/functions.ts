@@ -64,6 +64,11 @@ export interface LocalFunctionSpec {
   env: () => Record<string, string>;
   /** The console approval notifier's lines. */
   approvalLine: (line: string) => void;
+  /**
+   * Every other line the function writes (its logs and EMF metrics; Lambda: CloudWatch Logs).
+   * Default: the runtime's stdout / stderr as written.
+   */
+  output?: (line: string, stream: 'stdout' | 'stderr') => void;
   maxSandboxes?: number;
   /** Where V8 keeps the bundles' compiled code between cold starts (optional). */
   compileCacheDir?: string;
@@ -212,8 +217,8 @@ export class LocalFunction {
       name: this.logicalId,
     });
     const sandbox: Sandbox = { worker, busy: false };
-    this.forward(worker.stdout, process.stdout);
-    this.forward(worker.stderr, process.stderr);
+    this.forward(worker.stdout, 'stdout');
+    this.forward(worker.stderr, 'stderr');
     worker.on('message', (msg: WorkerMessage) => {
       if (msg.type === 'result') {
         sandbox.settle?.(
@@ -255,9 +260,11 @@ export class LocalFunction {
     return sandbox;
   }
 
-  private forward(from: Readable, to: NodeJS.WriteStream): void {
+  private forward(from: Readable, stream: 'stdout' | 'stderr'): void {
+    const to = stream === 'stdout' ? process.stdout : process.stderr;
     createInterface({ input: from, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) => {
       if (line.startsWith(APPROVAL_LINE)) this.spec.approvalLine(line);
+      else if (this.spec.output) this.spec.output(line, stream);
       else to.write(`${line}\n`);
     });
   }

@@ -42,6 +42,7 @@ import { LocalEventBus, localEventRules } from './eventbridge.js';
 import { LambdaInvocationError, LocalFunction } from './functions.js';
 import { AccessDeniedError, type Credentials, LocalIam, roleIdOf, rolePolicies } from './iam/index.js';
 import { startLambdaApi } from './lambda-api.js';
+import { prettyLogLine } from './log-format.js';
 import { LocalStepFunctions } from './sfn/index.js';
 import { type SqsPoller, startSqsPoller } from './sqs-poller.js';
 import {
@@ -67,6 +68,11 @@ export interface LocalRuntimeOptions {
   configPath?: string;
   /** Log sink for the runtime's own lines (default: JSON on stdout). */
   log?: (line: Record<string, unknown>) => void;
+  /**
+   * The functions' own lines (logs, EMF metrics), with the function's logical id. Default: the
+   * runtime's stdout, shown pretty when it is a TTY (lib/local/log-format.ts), else as written.
+   */
+  functionLog?: (line: string, fn: string) => void;
   /** Long-poll wait of the SQS pollers (default 1 s locally, so shutdown is quick). */
   pollWaitSeconds?: number;
   /** Base URL of approval links; default BATON_PUBLIC_URL, else this runtime's URL. */
@@ -222,7 +228,12 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
   // Approval links go to the runtime log (ConsoleApprovalNotifier's lines, from the sandboxes).
   const approvalLine = (line: string) => log({ component: 'approvals', message: line });
 
-  const functions = loadFunctions(assembly, names, functionEnvironment, approvalLine);
+  const functionLog =
+    opts.functionLog ??
+    (process.stdout.isTTY
+      ? (line: string, fn: string) => process.stdout.write(`${prettyLogLine(line, fn)}\n`)
+      : undefined);
+  const functions = loadFunctions(assembly, names, functionEnvironment, approvalLine, functionLog);
   const byName = new Map<string, LocalFunction>();
   for (const fn of functions.values()) {
     byName.set(fn.logicalId, fn);
@@ -497,6 +508,8 @@ function lambdaRuntimeEnvironment(id: string, fn: CfnResource): Record<string, s
     AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${id}`,
     AWS_EXECUTION_ENV: `AWS_Lambda_${String(p.Runtime ?? 'nodejs22.x')}`,
     AWS_DEFAULT_REGION: LOCAL_REGION,
+    // No X-Ray daemon here: Powertools Tracer off (trace ids still flow through the payloads).
+    POWERTOOLS_TRACE_ENABLED: 'false',
     _HANDLER: String(p.Handler ?? ''),
     LANG: 'en_US.UTF-8',
     TZ: ':UTC',
@@ -533,6 +546,7 @@ function loadFunctions(
   names: LocalNames,
   env: (id: string, fn: CfnResource) => Record<string, string>,
   approvalLine: (line: string) => void,
+  functionLog?: (line: string, fn: string) => void,
 ): Map<string, LocalFunction> {
   const out = new Map<string, LocalFunction>();
   for (const [id, r] of resourcesOfType(assembly.template, 'AWS::Lambda::Function')) {
@@ -556,6 +570,12 @@ function loadFunctions(
         memoryMb: Number(r.Properties?.MemorySize ?? 128),
         env: () => env(id, r),
         approvalLine,
+        ...(functionLog
+          ? {
+              // Both streams: Powertools writes warnings and errors to stderr (Lambda: both go to its logs).
+              output: (line: string) => functionLog(line, id),
+            }
+          : {}),
         compileCacheDir: join(assembly.dir, '.compile-cache'),
       }),
     );

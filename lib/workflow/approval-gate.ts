@@ -21,7 +21,7 @@ import {
   ResolveApprovalContract,
   type ResolvedAction,
 } from '../../lambdas/core/states.js';
-import { equals, type PayloadOf, type Ref, step, TASK_TOKEN, task } from './contract.js';
+import { equals, executionTraceId, type PayloadOf, type Ref, step, TASK_TOKEN, task } from './contract.js';
 import { LambdaTask } from './lambda-task.js';
 
 export interface ApprovalGateProps {
@@ -62,7 +62,7 @@ function slotsOf(kind: ApprovalKind) {
 /** The gate's references: plan gates name no step; review gates carry the attempt a retry runs. */
 function gateRef(kind: ApprovalKind): PayloadOf<typeof ApprovalResolution> {
   const { taskId, run } = slotsOf(kind);
-  const base = { taskId, run, kind };
+  const base = { taskId, run, kind, traceId: executionTraceId };
   if (kind === 'plan') return base;
   if (kind === 'step') return { ...base, stepId: step.at('stepId') };
   return { ...base, stepId: step.at('stepId'), attempt: step.at('retry').at('nextAttempt') };

@@ -176,10 +176,17 @@ export const StepState = StepIteration.extend({
 export const task = Ref.of(TaskState, '$');
 /** A step iteration's state (`$` inside the Map). */
 export const step = Ref.of(StepState, '$');
+/** The task's trace id, from the execution input (the context object: inside the Map too). */
+export const executionTraceId = Ref.of(z.string(), '$$.Execution.Input.traceId');
 /** The references every task-level payload starts with. */
-export const taskRef = { taskId: task.at('taskId'), run: task.at('run') };
+export const taskRef = { taskId: task.at('taskId'), run: task.at('run'), traceId: executionTraceId };
 /** The references every step-level payload starts with (inside the Map). */
-export const stepRef = { taskId: step.at('taskId'), run: step.at('run'), stepId: step.at('stepId') };
+export const stepRef = {
+  taskId: step.at('taskId'),
+  run: step.at('run'),
+  stepId: step.at('stepId'),
+  traceId: executionTraceId,
+};
 /** The current Map item (`$$.Map.Item.Value`): one of Plan's items. */
 export const mapItem = Ref.of(PlannedItem, '$$.Map.Item.Value');
 

@@ -58,7 +58,8 @@ export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.I
   const runSteps = new sfn.Map(scope, STATE.runSteps, {
     itemsPath: planned.at('items').path,
     itemSelector: payload(StepIterationState, {
-      ...taskRef,
+      taskId: taskRef.taskId,
+      run: taskRef.run,
       stepId: mapItem.at('stepId'),
       agentFunction: mapItem.at('agentFunction'),
       timeoutSeconds: mapItem.at('timeoutSeconds'),

@@ -153,7 +153,10 @@ describe('approval gates in the state machine', () => {
 
 describe('approval plumbing in the stack', () => {
   it('publishes approval requests to an SNS topic, from the RequestApproval function only', () => {
-    template.resourceCountIs('AWS::SNS::Topic', 1);
+    // One topic for approvers (the other is the alarms', lib/aws/observability.ts).
+    const topics = Object.keys(template.findResources('AWS::SNS::Topic'));
+    expect(topics.filter((id) => id.startsWith('ApprovalRequests'))).toHaveLength(1);
+    expect(topics).toHaveLength(2);
     template.hasResource('AWS::Lambda::Function', {
       Metadata: Match.objectLike({ 'baton:handler': 'requestApproval' }),
       Properties: Match.objectLike({

@@ -187,7 +187,9 @@ export class MemoryStore implements StorePorts {
   }
 
   async getResults(taskId: string, stepIds?: readonly string[]): Promise<Map<string, StepResult>> {
-    const all = byKey(this.results.get(taskId) ?? new Map()).filter((r) => !stepIds || stepIds.includes(r.stepId));
+    const all = byKey(this.results.get(taskId) ?? new Map()).filter(
+      (r) => !stepIds || stepIds.includes(r.stepId),
+    );
     return new Map(all.map((r) => [r.stepId, copy(r)]));
   }
 

@@ -40,8 +40,16 @@ export interface Harness {
    * checks, so every suite's tasks, whatever fault they met, end with a sound trail.
    */
   audit(): Promise<{ taskId: string; status: string; problems: string[] }[]>;
+  /**
+   * The functions' own log lines so far (Powertools JSON and EMF documents), parsed, with the
+   * function's logical id as `fn`; also appended to the log file (BATON_TEST_LOG) when there is one.
+   */
+  functionLines(): FunctionLine[];
   close(): Promise<void>;
 }
+
+/** One line a function wrote to stdout: its JSON, and `fn`, the function's logical id. */
+export type FunctionLine = Record<string, unknown> & { fn: string };
 
 export interface HarnessOptions {
   /** Reuse a data directory (it is then kept on close). */
@@ -54,7 +62,10 @@ export interface HarnessOptions {
    * synth, so in the template) or an AWS_ENDPOINT_URL_<SERVICE> the functions are given.
    */
   env?: Record<string, string>;
-  /** Append the runtime's log lines (JSON) to this file; default BATON_TEST_LOG, else nowhere. */
+  /**
+   * Append the runtime's log lines (JSON) and the functions' lines (`component: 'function'`) to
+   * this file; default BATON_TEST_LOG, else nowhere.
+   */
   logFile?: string;
   /** Check every task's audit trail on close (default true). */
   audit?: boolean;
@@ -72,7 +83,22 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const log = logFile
     ? (line: Record<string, unknown>) => appendFileSync(logFile, `${JSON.stringify(line)}\n`)
     : () => {};
-  const rt = await startLocalRuntime({ dataDir, port: 0, apiKey: 'test-key', configPath, log });
+  const lines: FunctionLine[] = [];
+  const functionLog = (text: string, fn: string) => {
+    let doc: Record<string, unknown>;
+    try {
+      const parsed: unknown = JSON.parse(text);
+      doc =
+        parsed && typeof parsed === 'object' && !Array.isArray(parsed)
+          ? (parsed as Record<string, unknown>)
+          : { text };
+    } catch {
+      doc = { text };
+    }
+    lines.push({ ...doc, fn });
+    log({ component: 'function', ...doc, fn });
+  };
+  const rt = await startLocalRuntime({ dataDir, port: 0, apiKey: 'test-key', configPath, log, functionLog });
   const api: Harness['api'] = async (method, path, body, headers = {}) => {
     const res = await fetch(`${rt.url}${path}`, {
       method,
@@ -148,6 +174,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     task,
     waitFor,
     audit,
+    functionLines: () => [...lines],
     async close() {
       let unsound: string[] = [];
       if (opts.audit !== false) {

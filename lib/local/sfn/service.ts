@@ -61,6 +61,7 @@ function describeExecution(record: ExecutionRecord): Record<string, unknown> {
     ...executionListItem(record),
     input: record.input,
     inputDetails: { included: true },
+    traceHeader: record.traceHeader,
     output: record.output,
     outputDetails: record.output !== undefined ? { included: true } : undefined,
     error: record.error,
@@ -283,6 +284,13 @@ export class LocalStepFunctions {
         { cause: err },
       );
     }
+    const traceHeader = optionalString(body, 'traceHeader');
+    if (traceHeader !== undefined && traceHeader.length > 256) {
+      throw new SfnServiceError(
+        'ValidationException',
+        "Value at 'traceHeader' failed to satisfy constraint: Member must have length less than or equal to 256",
+      );
+    }
     await this.prepareTimeouts();
 
     const [, partition, region, account] = smMatch;
@@ -302,6 +310,7 @@ export class LocalStepFunctions {
       name,
       status: 'RUNNING',
       input,
+      ...(traceHeader !== undefined ? { traceHeader } : {}),
       startDate: new Date().toISOString(),
       redriveCount: 0,
       history: [],

@@ -57,6 +57,8 @@ export interface ExecutionRecord {
   status: ExecutionStatus;
   /** Execution input as JSON text, as in the SFN API. */
   input: string;
+  /** StartExecution's X-Ray trace header, kept and described (no X-Ray here: nothing is traced). */
+  traceHeader?: string;
   /** Execution output as JSON text (SUCCEEDED only). */
   output?: string;
   error?: string;
