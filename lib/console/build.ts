@@ -1,14 +1,14 @@
 /**
  * Builds the console into static assets with esbuild: `index.html`, `console/app.js` and
- * `console/app.css` (preact, htm, dagre and marked bundled in). The output is content-addressed
- * (sources and lock file), under the OS temp directory, so concurrent builds and synths share it;
- * the stack deploys that folder to S3 (BucketDeployment) and local mode serves the copy the cloud
- * assembly holds.
+ * `console/app.css` (preact, htm, dagre, marked and the typed API client bundled in). The output
+ * is content-addressed (its sources, the API client's and the lock file), under the OS temp
+ * directory, so concurrent builds and synths share it; the stack deploys that folder to S3
+ * (BucketDeployment) and local mode serves the copy the cloud assembly holds.
  */
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { buildSync } from 'esbuild';
 
 export const CONSOLE_SOURCE_DIR = resolve(import.meta.dirname, 'src');
@@ -17,12 +17,16 @@ const PROJECT_ROOT = resolve(import.meta.dirname, '../..');
 /** The files of a built console, relative to its folder. */
 export const CONSOLE_FILES = ['index.html', 'console/app.js', 'console/app.css'] as const;
 
+/** The typed API client, which the console bundles (`lib/client/browser.ts`). */
+const CLIENT_SOURCE_DIR = resolve(PROJECT_ROOT, 'lib/client');
+
 function sourceHash(): string {
   const hash = createHash('sha256');
-  for (const name of readdirSync(CONSOLE_SOURCE_DIR).sort()) {
-    hash.update(`${name}\0`);
-    hash.update(readFileSync(join(CONSOLE_SOURCE_DIR, name)));
-  }
+  for (const dir of [CONSOLE_SOURCE_DIR, CLIENT_SOURCE_DIR])
+    for (const name of readdirSync(dir).sort()) {
+      hash.update(`${relative(PROJECT_ROOT, join(dir, name))}\0`);
+      hash.update(readFileSync(join(dir, name)));
+    }
   hash.update(readFileSync(join(PROJECT_ROOT, 'package-lock.json')));
   hash.update(readFileSync(import.meta.filename));
   return hash.digest('hex').slice(0, 24);

@@ -132,7 +132,7 @@ function modelConfigOf(raw: string | undefined): ModelConfig | undefined {
 }
 
 /** Folders whose files go into the bundles or the template. */
-const SOURCE_DIRS = ['lambdas', 'lib/aws', 'lib/workflow', 'lib/console'];
+const SOURCE_DIRS = ['lambdas', 'lib/aws', 'lib/workflow', 'lib/console', 'lib/client'];
 const SOURCE_FILES = ['package-lock.json', 'package.json', 'tsconfig.json'];
 
 function assemblyKey(

@@ -14,11 +14,12 @@ describe('followEvents', () => {
     vi.useFakeTimers();
     calls.length = 0;
     configureApi({ base: 'http://api', token: () => 'k' });
-    vi.stubGlobal('fetch', async (url: string, init: { headers: Record<string, string> }) => {
-      calls.push({ url, headers: init.headers });
+    // The console's calls go through the typed client (openapi-fetch), which fetches a Request.
+    vi.stubGlobal('fetch', async (request: Request) => {
+      calls.push({ url: request.url, headers: Object.fromEntries(request.headers) });
       const next = answers.shift();
       if (!next) return new Promise<Response>(() => {});
-      return next(url);
+      return next(request.url);
     });
   });
   afterEach(() => {

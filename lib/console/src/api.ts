@@ -1,20 +1,30 @@
 /**
- * Every call the console makes to the Baton API, in one module with typed functions (so it can move
- * onto the client generated from the OpenAPI document without touching the views). Types are the
- * API's own zod contracts (type imports only: nothing of lambdas/ is bundled).
+ * Every call the console makes to the Baton API, in one module, on the typed client generated from
+ * the OpenAPI document (`lib/client/browser.ts`: openapi-fetch over `lib/client/schema.d.ts`, without
+ * SigV4 so nothing of the AWS SDK is bundled). Paths, parameters, bodies and answers are checked
+ * against the contract at compile time: a contract change breaks `tsc -p lib/console`.
  */
-import type { ApprovalListing, ApprovalRecord } from '../../../lambdas/core/approvals.js';
-import type { TaskEvent } from '../../../lambdas/core/events.js';
-import type {
-  ArtifactRef,
-  CreateTaskBody,
-  TaskStatus,
-  TaskSummary,
-  TaskView,
-} from '../../../lambdas/core/schemas.js';
+import type { Middleware } from 'openapi-fetch';
+import {
+  type ArtifactRef,
+  type BatonClient,
+  type CreateTaskRequest,
+  createBatonClient,
+  type DecisionRequest,
+  type operations,
+  type Problem,
+  type Schemas,
+  type TaskEvent,
+  type TaskView,
+} from '../../client/browser.js';
 import { parseSseChunk } from './sse.js';
 
-export type { ApprovalListing, ArtifactRef, CreateTaskBody, TaskEvent, TaskStatus, TaskSummary, TaskView };
+export type TaskStatus = TaskView['status'];
+export type TaskSummary = Schemas['TaskPage']['tasks'][number];
+export type ApprovalListing = Schemas['ApprovalList']['approvals'][number];
+export type ApprovalRecord = Schemas['DecisionResponse']['approval'];
+export type CreateTaskBody = CreateTaskRequest;
+export type { ArtifactRef, TaskEvent, TaskView };
 
 export const TASK_STATUSES: readonly TaskStatus[] = [
   'QUEUED',
@@ -50,92 +60,127 @@ export interface ApiOptions {
 }
 
 let options: ApiOptions = { base: '', token: () => undefined };
+let client: BatonClient | undefined;
 export function configureApi(o: ApiOptions): void {
   options = o;
+  client = undefined;
 }
 
-async function request(
-  method: string,
-  path: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-  signal?: AbortSignal,
-) {
-  const token = options.token();
-  let res: Response;
+/** The credential is read on every request: a Cognito token is replaced while the page is open. */
+const bearer: Middleware = {
+  onRequest: ({ request }) => {
+    const token = options.token();
+    if (token) request.headers.set('authorization', `Bearer ${token}`);
+    return request;
+  },
+};
+
+function api(): BatonClient {
+  client ??= createBatonClient({
+    // `location` is the page's; the unit tests (Node, no DOM) always give a base.
+    baseUrl: options.base || (globalThis as { location?: { origin: string } }).location?.origin || '',
+    auth: { type: 'none' },
+    middleware: [bearer],
+    // Looked up per call, not captured once (tests stub it).
+    fetch: (input) => globalThis.fetch(input),
+  });
+  return client;
+}
+
+type Answer<T> = { data?: T; error?: unknown; response: Response };
+
+function apiError(error: unknown, res: Response): ApiError {
+  // A problem document, API Gateway's own `{ message }`, or a body that is not JSON.
+  const p: Partial<Problem> & { message?: string } =
+    typeof error === 'object' && error !== null ? error : { detail: typeof error === 'string' ? error : '' };
+  return new ApiError(res.status, p.title ?? res.statusText, p.detail ?? p.message ?? '', p.issues ?? []);
+}
+
+/** Runs one call: its answer on a 2xx, an ApiError otherwise (status 0: it did not reach the API). */
+async function answer<T>(request: Promise<Answer<T>>): Promise<{ data: T; response: Response }> {
+  let res: Answer<T>;
   try {
-    res = await fetch(`${options.base}${path}`, {
-      method,
-      headers: {
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...headers,
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      ...(signal ? { signal } : {}),
-    });
+    res = await request;
   } catch (err) {
     throw new ApiError(0, 'Network error', (err as Error).message);
   }
-  if (res.status === 401) options.onUnauthorized?.();
-  if (!res.ok) {
-    const text = await res.text();
-    let p: { title?: string; detail?: string; issues?: { path: string; message: string }[] } = {};
-    try {
-      p = JSON.parse(text);
-    } catch {
-      p = { detail: text };
-    }
-    throw new ApiError(res.status, p.title ?? res.statusText, p.detail ?? '', p.issues ?? []);
-  }
-  return res;
+  if (res.response.status === 401) options.onUnauthorized?.();
+  if (!res.response.ok) throw apiError(res.error, res.response);
+  return { data: res.data as T, response: res.response };
 }
+const call = async <T>(request: Promise<Answer<T>>): Promise<T> => (await answer(request)).data;
 
-const getJson = async <T>(path: string): Promise<T> => (await (await request('GET', path)).json()) as T;
-const postJson = async <T>(path: string, body?: unknown, headers?: Record<string, string>): Promise<T> =>
-  (await (await request('POST', path, body ?? {}, headers)).json()) as T;
-
-const q = (params: Record<string, string | number | undefined>) => {
-  const s = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') s.set(k, String(v));
-  const text = s.toString();
-  return text ? `?${text}` : '';
-};
-const seg = encodeURIComponent;
+/*
+ * openapi-fetch infers each call's options as a type parameter, so an unknown query or header
+ * parameter is not an excess-property error there (a missing required one is). The literals below
+ * `satisfies` their operation's parameters, so a renamed or removed one fails the build.
+ */
+type Query<Op extends keyof operations> = NonNullable<operations[Op]['parameters']['query']>;
+type Header<Op extends keyof operations> = NonNullable<operations[Op]['parameters']['header']>;
 
 export const listTasks = (p: { status?: TaskStatus; cursor?: string; limit?: number } = {}) =>
-  getJson<{ tasks: TaskSummary[]; next?: string }>(`/tasks${q({ limit: 50, ...p })}`);
+  call(
+    api().GET('/tasks', {
+      // openapi-fetch leaves the undefined ones out of the query string.
+      params: {
+        query: { status: p.status, cursor: p.cursor, limit: p.limit ?? 50 } satisfies Query<'listTasks'>,
+      },
+    }),
+  );
 
-export const getTask = (id: string) => getJson<TaskView>(`/tasks/${seg(id)}`);
+export const getTask = (id: string) => call(api().GET('/tasks/{id}', { params: { path: { id } } }));
 
 export const listEvents = (id: string, after?: number) =>
-  getJson<{ events: TaskEvent[]; next?: number }>(`/tasks/${seg(id)}/events${q({ after, limit: 1000 })}`);
+  call(
+    api().GET('/tasks/{id}/events', {
+      params: { path: { id }, query: { after, limit: 1000 } satisfies Query<'listTaskEvents'> },
+    }),
+  );
 
 export const listArtifacts = (id: string) =>
-  getJson<{ artifacts: ArtifactRef[] }>(`/tasks/${seg(id)}/artifacts`);
+  call(api().GET('/tasks/{id}/artifacts', { params: { path: { id } } }));
 
 /** An artifact's bytes (the API answers large ones with a redirect to S3, which fetch follows). */
-export async function fetchArtifact(taskId: string, artifactId: string): Promise<Blob> {
-  return (await request('GET', `/tasks/${seg(taskId)}/artifacts/${seg(artifactId)}`)).blob();
-}
+export const fetchArtifact = async (taskId: string, artifactId: string): Promise<Blob> =>
+  // openapi-fetch answers an empty body (Content-Length: 0, an empty artifact) with no data at all.
+  (await call(
+    api().GET('/tasks/{id}/artifacts/{artifactId}', {
+      params: { path: { id: taskId, artifactId } },
+      parseAs: 'blob',
+    }),
+  )) ?? new Blob([]);
 
 export const submitTask = (body: CreateTaskBody, idempotencyKey: string) =>
-  postJson<{ taskId: string; status: TaskStatus }>('/tasks', body, { 'idempotency-key': idempotencyKey });
+  call(
+    api().POST('/tasks', {
+      // openapi-fetch's Writable<> cannot resolve the recursive JsonValue (plan inputs, `inputs`):
+      // the body is typed as the generated CreateTaskRequest above and passed as never.
+      body: body as never,
+      params: { header: { 'Idempotency-Key': idempotencyKey } satisfies Header<'submitTask'> },
+    }),
+  );
 
 export const cancelTask = (id: string) =>
-  postJson<{ taskId: string; status: TaskStatus }>(`/tasks/${seg(id)}/cancel`);
+  call(api().POST('/tasks/{id}/cancel', { params: { path: { id } } }));
 
 export const redriveTask = (id: string) =>
-  postJson<{ taskId: string; status: TaskStatus; run: number }>(`/tasks/${seg(id)}/redrive`);
+  call(api().POST('/tasks/{id}/redrive', { params: { path: { id } } }));
 
 export const listApprovals = (status: 'PENDING' | 'DECIDED' | 'EXPIRED' = 'PENDING') =>
-  getJson<{ approvals: ApprovalListing[] }>(`/approvals${q({ status, limit: 100 })}`);
+  call(
+    api().GET('/approvals', { params: { query: { status, limit: 100 } satisfies Query<'listApprovals'> } }),
+  );
 
-export const decideApproval = (id: string, decision: 'approve' | 'reject', comment?: string) =>
-  postJson<{ approval: ApprovalRecord }>(`/approvals/${seg(id)}/decision`, {
-    decision,
-    ...(comment ? { comment } : {}),
-  });
+export const decideApproval = (id: string, decision: 'approve' | 'reject', comment?: string) => {
+  const body: DecisionRequest = { decision, ...(comment ? { comment } : {}) };
+  return call(
+    api().POST('/approvals/{id}/decision', {
+      params: { path: { id } },
+      // As above: the decision body's `output` is a JsonValue, which openapi-fetch cannot type.
+      body: body as never,
+    }),
+  );
+};
 
 export interface EventFeed {
   close(): void;
@@ -165,19 +210,24 @@ export function followEvents(
   const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
   const streamOnce = async (): Promise<{ retry: number; ended: boolean }> => {
-    const res = await request(
-      'GET',
-      `/tasks/${seg(taskId)}/events/stream${q({ after: cursor })}`,
-      undefined,
-      {
-        accept: 'text/event-stream',
-        'last-event-id': String(cursor),
-      },
-      abort.signal,
+    // openapi-fetch does not parse text/event-stream; `parseAs: 'stream'` hands over the body as is.
+    const { data: body, response: res } = await answer(
+      api().GET('/tasks/{id}/events/stream', {
+        params: {
+          path: { id: taskId },
+          query: { after: cursor } satisfies Query<'streamTaskEvents'>,
+          header: { 'Last-Event-ID': String(cursor) } satisfies Header<'streamTaskEvents'>,
+        },
+        headers: { accept: 'text/event-stream' },
+        parseAs: 'stream',
+        signal: abort.signal,
+      }),
     );
-    if (!(res.headers.get('content-type') ?? '').startsWith('text/event-stream') || !res.body)
+    if (!(res.headers.get('content-type') ?? '').startsWith('text/event-stream'))
       throw new ApiError(res.status, 'Not an event stream', res.headers.get('content-type') ?? '');
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    // An empty answer (no body, or Content-Length: 0, which openapi-fetch answers with no data).
+    if (!body) return { retry: 1000, ended: false };
+    const reader = body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = '';
     let retry = 1000;
     let ended = false;
