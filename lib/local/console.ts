@@ -47,6 +47,16 @@ export interface LocalConsole {
   serve(req: IncomingMessage, res: ServerResponse): boolean;
 }
 
+/** A refused console request: an RFC 9457 problem, as every 4xx of Baton's API is. */
+function problem(res: ServerResponse, status: number, title: string, detail: string, headers = {}): void {
+  res.writeHead(status, {
+    'content-type': 'application/problem+json',
+    'x-content-type-options': 'nosniff',
+    ...headers,
+  });
+  res.end(JSON.stringify({ type: 'about:blank', title, status, detail }));
+}
+
 export function localConsole(dir: string): LocalConsole {
   // Read once: the assembly is immutable (content-addressed).
   const files = new Map<string, Buffer>();
@@ -59,16 +69,13 @@ export function localConsole(dir: string): LocalConsole {
       if (path !== '/' && path !== '/index.html' && !path.startsWith('/console/')) return false;
       const body = files.get(path);
       if (req.method !== 'GET' && req.method !== 'HEAD') {
-        res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' });
-        res.end('Method not allowed');
+        problem(res, 405, 'Method Not Allowed', `The console answers GET and HEAD only, not ${req.method}.`, {
+          allow: 'GET, HEAD',
+        });
         return true;
       }
       if (!body) {
-        res.writeHead(404, {
-          'content-type': 'text/plain; charset=utf-8',
-          'x-content-type-options': 'nosniff',
-        });
-        res.end('Not found');
+        problem(res, 404, 'Not Found', `The console has no file ${path}.`);
         return true;
       }
       const ext = path === '/' ? '.html' : path.slice(path.lastIndexOf('.'));

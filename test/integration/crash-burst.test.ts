@@ -76,14 +76,18 @@ describe('kill -9 in the middle of a burst of submissions', () => {
         .catch(() => undefined),
     );
 
+    console.info('[crash-burst] runtime up, burst sent');
     // Act: kill -9 once some of them were answered, then start again
     await until('a third of the burst to be answered', async () =>
       answered >= REQUESTS / 3 ? true : undefined,
     );
+    const exited = new Promise((r) => first.once('exit', r));
     first.kill('SIGKILL');
     await Promise.all(requests);
-    await new Promise((r) => (first.exitCode === null ? first.once('exit', r) : r(undefined)));
+    await exited;
+    console.info('[crash-burst] killed');
     await procs.start();
+    console.info('[crash-burst] restarted');
 
     console.info(`[crash-burst] ${acknowledged.size} of ${REQUESTS} acknowledged before the kill`);
     // Assess: the kill cut the burst

@@ -178,9 +178,18 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     async close() {
       let unsound: string[] = [];
       if (opts.audit !== false) {
-        unsound = (await audit())
-          .filter((t) => t.problems.length > 0)
-          .map((t) => `${t.taskId} (${t.status}): ${t.problems.join('; ')}`);
+        const bad = (await audit()).filter((t) => t.problems.length > 0);
+        unsound = bad.map((t) => `${t.taskId} (${t.status}): ${t.problems.join('; ')}`);
+        // what happened to the first of them, to read in the failure
+        if (bad[0])
+          unsound.push(
+            `trail of ${bad[0].taskId}: ${(await events(bad[0].taskId))
+              .map(
+                (e) =>
+                  `${e.type}${e.stepId ? `(${e.stepId})` : ''}${e.type === 'TaskFailed' ? ` ${JSON.stringify(e.data)}` : ''}`,
+              )
+              .join(' ')}`,
+          );
       }
       await rt.close();
       for (const [k, v] of saved) {

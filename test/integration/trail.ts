@@ -8,8 +8,9 @@
  * - no gap: one TaskSubmitted and it comes first; every run that started has its
  *   ExecutionStarted; every attempt that started ends (succeeded, failed, or started again with
  *   the next `rerun` number after an interruption) unless the run was cancelled or is still going;
- *   no step succeeds twice; a task that ended has exactly one outcome for its last run, after
- *   every step event of that run, and every planned step of that run has its outcome;
+ *   no step succeeds twice; a task that ended has exactly one outcome for its last run; a task
+ *   that succeeded (or degraded) has it after every step event of that run, and every planned
+ *   step of that run has its outcome (a failed one may have ended before its steps ran);
  * - it tells what happened: a rerun is numbered 1, 2, … and an interrupted run says
  *   ExecutionResumed.
  */
@@ -93,7 +94,9 @@ export function trailProblems(events: TrailEvent[], opts: { ended: boolean }): s
     if (run === lastRun && opts.ended) {
       if (outcomes.length !== 1) problems.push(`run ${run}: no outcome event although the task ended`);
       const outcome = outcomes[0];
-      if (outcome && outcome.type !== 'TaskCancelled') {
+      // A failed task may have ended before its steps ran (a rejected plan, an execution that
+      // failed outside the steps): its outcome says so; a succeeded or degraded one accounts for each.
+      if (outcome && outcome.type !== 'TaskCancelled' && outcome.type !== 'TaskFailed') {
         const at = events.indexOf(outcome);
         const late = events
           .slice(at + 1)
