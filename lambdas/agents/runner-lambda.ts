@@ -2,13 +2,15 @@
 import middy from '@middy/core';
 import { AgentInvoker } from '../adapters/agent-invoker.js';
 import { ArtifactStore } from '../adapters/artifacts.js';
-import { documentClient, lambdaClient, s3Client } from '../adapters/clients.js';
+import { documentClient, lambdaClient, s3Client, sfnClient } from '../adapters/clients.js';
 import { TaskStore } from '../adapters/store.js';
+import { WorkflowClient } from '../adapters/workflow.js';
 import { FUNCTION_ENV, parseEnv } from '../core/env.js';
 import { EventMeter } from '../core/metrics.js';
 import { AgentResult } from '../core/states.js';
 import { GEN_AI, genAiSpanName, type Telemetry } from '../core/telemetry.js';
 import { estimateModelCost } from '../models/pricing.js';
+import { completeStep } from '../orchestrator/steps.js';
 import { outputContract } from '../shared/contract.js';
 import { logLine, meteredEvents, observed, publishMetrics, xrayTelemetry } from '../shared/observability.js';
 import type { AgentRequest } from './protocol.js';
@@ -51,8 +53,22 @@ function wired(): RunnerDeps {
   if (deps) return deps;
   const env = parseEnv(FUNCTION_ENV.stepRunner, 'the step runner');
   const invoker = new AgentInvoker(lambdaClient());
+  const store = meteredEvents(
+    new TaskStore(documentClient(), env.TABLE_NAME),
+    new EventMeter(estimateModelCost),
+  );
+  // Completing the step releases its dependents' gates: task tokens, answered without the ARN.
+  const orchestration = {
+    store,
+    workflow: new WorkflowClient(sfnClient()),
+    agentFunctions: {},
+    log: logLine,
+  };
   deps = {
-    store: meteredEvents(new TaskStore(documentClient(), env.TABLE_NAME), new EventMeter(estimateModelCost)),
+    store,
+    complete: async (req) => {
+      await completeStep(orchestration, req);
+    },
     artifacts: new ArtifactStore(s3Client(), env.ARTIFACT_BUCKET),
     invokeAgent: observedInvoke((fn, request) => invoker.invoke(fn, request), xrayTelemetry()),
     log: logLine,

@@ -58,6 +58,12 @@ export interface RunnerDeps {
    * error (it threw, crashed or timed out) is an AgentInvocationError.
    */
   invokeAgent(functionName: string, request: AgentRequest): Promise<unknown>;
+  /**
+   * Completes the step from its attempt record (lambdas/orchestrator/steps.ts completeStep: the
+   * step's StepSucceeded and result, its dependents' gates released). Idempotent. The runner does
+   * it as part of the attempt, so a step's happy path is one state (RunAgent), not two.
+   */
+  complete(req: { taskId: string; run: number; stepId: string; attempt: number }): Promise<void>;
   log?: (line: Record<string, unknown>) => void;
 }
 
@@ -81,8 +87,9 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
   }
   // This step's own result and its dependencies' only (O(dependencies)); its earlier starts of
   // this attempt only (the trail says when an attempt runs again).
-  const [results, priorStarts] = await Promise.all([
+  const [results, recorded, priorStarts] = await Promise.all([
     store.getResults(inv.taskId, [step.id, ...step.dependsOn]),
+    store.getAttempt(inv.taskId, inv.run, step.id, inv.attempt),
     store
       .eventsWithIdPrefix(
         inv.taskId,
@@ -94,7 +101,13 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
   ]);
   const agentName = inv.failure ? step.fallbackAgent : step.agent;
   if (!agentName) throw new ContractViolationError(`Step ${step.id} has no fallback agent`);
-  if (results.get(step.id)?.status === 'SUCCEEDED') {
+  const completion = { taskId: task.taskId, run: inv.run, stepId: step.id, attempt: inv.attempt };
+  if (results.get(step.id)?.status === 'SUCCEEDED' || recorded) {
+    // Done before: the step succeeded, or this attempt's record was written and the runner (or
+    // its execution) stopped before the completion. Complete again (idempotent: the events and
+    // the result are written once, the dependents' gates released if they were not); the agent
+    // does not run again.
+    await deps.complete(completion);
     return { stepId: step.id, attempt: inv.attempt, agent: agentName, alreadyDone: true };
   }
   if (task.status === 'CANCELLED') throw cancelled(task.taskId, step.id);
@@ -290,6 +303,7 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
     artifacts: stored.map(({ s3Key: _k, attempt: _a, ...ref }) => ref),
     at: new Date().toISOString(),
   });
+  await deps.complete(completion);
   return { stepId: step.id, attempt: inv.attempt, agent: agentName };
 }
 

@@ -192,7 +192,7 @@ export async function readArtifact(
 
 /**
  * Cancels a task: records TaskCancelled (waiting steps end CANCELLED in the fold), stops its
- * execution, and CompleteStep discards what running agents return. Idempotent.
+ * execution, and the step runner discards what running agents return. Idempotent.
  */
 export async function cancelTask(
   deps: ApiDeps,

@@ -15,7 +15,7 @@
  *               + Σ_{a=1}^{M-1} min(600, I_s × B_s^(a-1))   backoff waits (jitter never exceeds the base)
  *               + [fallbackAgent] (invoke + L)         RunFallback, FallbackFailed
  *               + [humanReviewOnFailure] maxReviewsPerStep × (approval + invoke + L)
- *               + L                                    CompleteStep
+ *               + L                                    the step runner's completion (a margin: it runs inside RunAgent)
  *   chain(step) = own(step) + max over its dependencies of chain(dependency)
  *
  * A step's dependency wait is `floor + max over its dependencies of chain(dependency)`, capped
@@ -130,7 +130,8 @@ export const HISTORY_EVENTS = {
  * Events per path of the definition (test/cdk/history.test.ts walks the synthesized ASL and checks
  * each against these counts):
  *
- *   step            MapIteration + AwaitDependencies(cb) + Proceed? + RunAgent + CompleteStep + StepDone     2+6+2+5+5+2 = 22
+ *   step            MapIteration + AwaitDependencies(cb) + Proceed? + RunAgent (which ends a step that succeeds)
+ *                   + StepDone (where a step that does not succeed ends)                                      2+6+2+5+2   = 17
  *   failedAttempt   RunAgent + RecordAttemptFailure + RetryOrGiveUp? + Backoff + NextAttempt                  5+5+2+2+2   = 16
  *   fallback        RunFallback + FallbackFailed + RetryOrGiveUp?                                            5+5+2       = 12
  *   approvalRound   RequestApproval(cb) + ResolveApproval + AfterApproval?                                   6+5+2       = 13
@@ -141,7 +142,7 @@ export const HISTORY_EVENTS = {
  * transient Lambda fault); the quota check keeps that margin only when the plan is below it.
  */
 export const HISTORY_PATHS = {
-  step: 22,
+  step: 17,
   failedAttempt: 16,
   fallback: 12,
   approvalRound: 13,

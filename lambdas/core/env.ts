@@ -77,7 +77,6 @@ export const PlannerEnv = z.object({
 });
 export const GateEnv = z.object(OrchestratorBase);
 export const StepFailedEnv = z.object({ ...OrchestratorBase, ...AgentFunctionVars });
-export const CompleteEnv = z.object(OrchestratorBase);
 export const FinalizeEnv = z.object({
   ...OrchestratorBase,
   /** Where failed tasks are dead-lettered. */
@@ -152,7 +151,6 @@ export const FUNCTION_ENV = {
   planner: PlannerEnv,
   gate: GateEnv,
   stepFailed: StepFailedEnv,
-  complete: CompleteEnv,
   finalize: FinalizeEnv,
   requestApproval: RequestApprovalEnv,
   resolveApproval: ResolveApprovalEnv,

@@ -122,11 +122,11 @@ export const AttemptFailureContract = {
   output: AttemptFailureDecision,
 } satisfies StateContract;
 
-/* ---------------------------------------------------------------------- CompleteStep */
+/* ---------------------------------------------------------------------- step completion */
 
 export const CompleteOutput = z.object({ stepId: z.string() });
 export type CompleteOutput = z.infer<typeof CompleteOutput>;
-/** CompleteStep: the attempt's record becomes the step's result; dependents are released. */
+/** Step completion (the step runner does it after a successful attempt): the attempt's record becomes the step's result; dependents are released. */
 export const CompleteContract = { input: StepRef, output: CompleteOutput } satisfies StateContract;
 
 /* -------------------------------------------------------- Finalize, FinalizeAfterError */
@@ -243,7 +243,6 @@ export const STATE_CONTRACTS = {
   planner: PlanContract,
   gate: GateContract,
   stepFailed: AttemptFailureContract,
-  complete: CompleteContract,
   finalize: FinalizeContract,
   requestApproval: RequestApprovalContract,
   resolveApproval: ResolveApprovalContract,

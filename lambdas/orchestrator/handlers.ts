@@ -34,7 +34,7 @@ import type { ApprovalServices, OrchestratorDeps } from './deps.js';
 import { awaitDependencies } from './gate.js';
 import { finalizeTask, planTask, startTask } from './lifecycle.js';
 import { reconcileExecution } from './reconcile.js';
-import { completeStep, recordAttemptFailure } from './steps.js';
+import { recordAttemptFailure } from './steps.js';
 import { type SweepDeps, type SweepResult, sweepQueuedTasks } from './sweep.js';
 
 /** What any orchestrator function's environment may hold (each reads its own schema's). */
@@ -106,7 +106,6 @@ const wrap = <
 export const planner = wrap('planner', planTask);
 export const gate = wrap('gate', awaitDependencies);
 export const stepFailed = wrap('stepFailed', recordAttemptFailure);
-export const complete = wrap('complete', completeStep);
 export const finalize = wrap('finalize', finalizeTask);
 export const requestApproval = wrap('requestApproval', approvalGates.requestApproval);
 export const resolveApproval = wrap('resolveApproval', approvalGates.resolveApproval);

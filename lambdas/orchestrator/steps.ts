@@ -176,7 +176,7 @@ export async function recordAttemptFailure(
   };
 }
 
-/** CompleteStep: the attempt's record becomes the step's result; dependents are released. */
+/** Step completion (the step runner does it after a successful attempt): the attempt's record becomes the step's result; dependents are released. */
 export async function completeStep(deps: OrchestratorDeps, raw: unknown): Promise<CompleteOutput> {
   const req = CompleteContract.input.parse(raw);
   const ctx = await loadContext(deps, req.taskId, req.run);

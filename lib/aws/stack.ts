@@ -268,11 +268,6 @@ export class BatonStack extends Stack {
       'stepFailed',
       environment(FUNCTION_ENV.stepFailed, { ...orchestratorEnv, ...agentFunctionVars }),
     );
-    const complete = orchestrator(
-      'CompleteStep',
-      'complete',
-      environment(FUNCTION_ENV.complete, orchestratorEnv),
-    );
     const finalize = orchestrator(
       'Finalize',
       'finalize',
@@ -312,7 +307,6 @@ export class BatonStack extends Stack {
           planner,
           gate,
           stepFailed,
-          complete,
           finalize,
           requestApproval,
           resolveApproval,
@@ -336,7 +330,7 @@ export class BatonStack extends Stack {
           resources: [this.stateMachine.stateMachineArn],
         }),
       ],
-      roles: [gate, stepFailed, complete, requestApproval, resolveApproval].map((fn) => {
+      roles: [gate, stepFailed, stepRunner, requestApproval, resolveApproval].map((fn) => {
         if (!fn.role) throw new Error(`Function ${fn.node.id} has no role`);
         return fn.role;
       }),

@@ -3,8 +3,8 @@
  * definition, read back from the synthesized template.
  *
  *   Plan ─▶ [RequestPlanApproval] ─▶ RunSteps (Map, items in topological order) ─▶ Finalize ─▶ Succeed | Fail
- *     per step: AwaitDependencies (.waitForTaskToken) ─▶ [RequestApproval] ─▶ RunAgent (per-step timeout)
- *               ─▶ CompleteStep;   RunAgent errors ─▶ RecordAttemptFailure ─▶ Backoff ─▶ RunAgent
+ *     per step: AwaitDependencies (.waitForTaskToken) ─▶ [RequestApproval] ─▶ RunAgent (per-step timeout;
+ *               the step runner completes the step) ■;   RunAgent errors ─▶ RecordAttemptFailure ─▶ Backoff ─▶ RunAgent
  *                                                   ─▶ RunFallback ─▶ [RequestReview]
  * Every approval gate is a .waitForTaskToken state with TimeoutSecondsPath; whatever ends it
  * other than an approval (a rejection, the timeout, a failure) is caught into ResolveApproval,
@@ -34,7 +34,6 @@ export interface WorkflowFunctions {
   planner: IFunction;
   gate: IFunction;
   stepFailed: IFunction;
-  complete: IFunction;
   finalize: IFunction;
   requestApproval: IFunction;
   resolveApproval: IFunction;

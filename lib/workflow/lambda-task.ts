@@ -79,6 +79,11 @@ export interface AgentTaskProps {
   timeoutSecondsPath: Ref<z.ZodNumber>;
   /** Where the agent's result (its attempt) goes. */
   resultAt: { readonly path: string; readonly value: Pick<AgentResult, (typeof AGENT_RESULT_KEYS)[number]> };
+  /**
+   * The state ends its branch (the step runner completed the step) and outputs nothing: a Map
+   * iteration's output would be collected into the Map's result, held in the execution's state.
+   */
+  endsBranch?: boolean;
 }
 
 /**
@@ -101,6 +106,7 @@ export class AgentTask extends sfn.CustomState {
         TimeoutSecondsPath: props.timeoutSecondsPath.path,
         ResultSelector: selectResult(AgentContract.output, AGENT_RESULT_KEYS),
         ResultPath: props.resultAt.path,
+        ...(props.endsBranch ? { OutputPath: null } : {}),
       },
     });
     this.addRetry({

@@ -24,7 +24,6 @@ export const STATE = {
   retryOrGiveUp: 'RetryOrGiveUp?',
   backoff: 'Backoff',
   nextAttempt: 'NextAttempt',
-  completeStep: 'CompleteStep',
   runFallback: 'RunFallback',
   fallbackFailed: 'FallbackFailed',
   gateFailed: 'GateFailed',

@@ -4,7 +4,7 @@
  * step's fallback agent, then (policy) a human review, else the step is done (failed).
  *
  *   RunAgent ──(Catch)──▶ RecordAttemptFailure ─▶ RetryOrGiveUp? ── retry ─▶ Backoff ─▶ NextAttempt ─▶ RunAgent
- *                                                               ├─ useFallback ─▶ RunFallback ─▶ onSucceeded
+ *                                                               ├─ useFallback ─▶ RunFallback ■ (the runner completes the step)
  *                                                               ├─ review ─▶ onReview
  *                                                               └─ otherwise ─▶ onGiveUp
  *   RunFallback ──(Catch)──▶ FallbackFailed ─▶ RetryOrGiveUp?
@@ -24,8 +24,6 @@ export interface RetryLoopProps {
   stepRunner: IFunction;
   /** The step's agent attempt; its failures are caught into the loop. */
   runAgent: AgentTask;
-  /** Where a successful fallback attempt goes (CompleteStep). */
-  onSucceeded: sfn.IChainable;
   /** Where a step goes for a human review (the review gate). */
   onReview: sfn.IChainable;
   /** Where a step goes when nothing is left to try (it was failed by StepFailed). */
@@ -50,6 +48,8 @@ export class RetryLoop extends sfn.StateMachineFragment {
       },
       timeoutSecondsPath: step.at('timeoutSeconds'),
       resultAt: step.at('agentResult'),
+      // The step runner completes the step after a successful fallback too.
+      endsBranch: true,
     });
     const fallbackFailed = new LambdaTask(this, STATE.fallbackFailed, {
       fn: props.stepFailed,
@@ -90,7 +90,7 @@ export class RetryLoop extends sfn.StateMachineFragment {
     const decided = (flag: 'retry' | 'useFallback' | 'review') => equals(retry.at(flag), true);
     const retryOrGiveUp = new sfn.Choice(this, STATE.retryOrGiveUp)
       .when(decided('retry'), backoff.next(nextAttempt).next(props.runAgent))
-      .when(decided('useFallback'), runFallback.next(props.onSucceeded))
+      .when(decided('useFallback'), runFallback)
       .when(decided('review'), props.onReview)
       .otherwise(props.onGiveUp);
     recordAttemptFailure.next(retryOrGiveUp);

@@ -3,15 +3,19 @@
  *
  *   AwaitDependencies (.waitForTaskToken, the item's dependencyTimeoutSeconds) ─▶ Proceed?
  *     ├─ run + approval ─▶ [step approval gate] ─▶ RunAgent
- *     ├─ run ─▶ RunAgent ─▶ CompleteStep ─▶ StepDone
+ *     ├─ run ─▶ RunAgent (the step runner runs the agent and completes the step) ■
  *     └─ otherwise (skip, done) ─▶ StepDone
- *   RunAgent failures ─▶ the retry loop (retries, fallback, [review gate]) ─▶ CompleteStep | StepDone
+ *   RunAgent failures ─▶ the retry loop (retries, fallback, [review gate]) ─▶ RunAgent | RunFallback ■ | StepDone
  *   AwaitDependencies failures ─▶ GateFailed (the step fails) ─▶ StepDone
+ *
+ * A step's happy path is three states (AwaitDependencies, Proceed, RunAgent): the step runner
+ * completes the step (its StepSucceeded and result, its dependents' gates) as part of the attempt,
+ * so no CompleteStep state or function follows it (test/cdk/stack.test.ts counts them).
  */
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
-import { AttemptFailureContract, CompleteContract, GateContract } from '../../lambdas/core/states.js';
+import { AttemptFailureContract, GateContract } from '../../lambdas/core/states.js';
 import { ApprovalGate } from './approval-gate.js';
 import { equals, step, stepRef, TASK_TOKEN } from './contract.js';
 import { AgentTask, LambdaTask } from './lambda-task.js';
@@ -24,8 +28,6 @@ export interface StepIterationProps {
     gate: IFunction;
     /** RecordAttemptFailure, FallbackFailed, GateFailed. */
     stepFailed: IFunction;
-    /** CompleteStep. */
-    complete: IFunction;
     /** RunAgent and RunFallback. */
     stepRunner: IFunction;
     /** The step's approval gate and review gate. */
@@ -79,15 +81,7 @@ export class StepIteration extends sfn.StateMachineFragment {
       },
       timeoutSecondsPath: step.at('timeoutSeconds'),
       resultAt: step.at('agentResult'),
-    });
-    const completeStep = new LambdaTask(this, STATE.completeStep, {
-      fn: fns.complete,
-      contract: CompleteContract,
-      // The attempt that produced the result: the agent's or the fallback's.
-      payload: {
-        ...stepRef,
-        attempt: step.at('agentResult').at('attempt'),
-      },
+      endsBranch: true,
     });
     const gateFns = { request: fns.requestApproval, resolve: fns.resolveApproval };
 
@@ -126,7 +120,7 @@ export class StepIteration extends sfn.StateMachineFragment {
     awaitDependencies.next(
       new sfn.Choice(this, STATE.proceed)
         .when(sfn.Condition.and(equals(gateAction, 'run'), equals(step.at('approval'), true)), approval)
-        .when(equals(gateAction, 'run'), runAgent.next(completeStep).next(stepDone))
+        .when(equals(gateAction, 'run'), runAgent)
         .otherwise(stepDone),
     );
     // Built last: the order states are wired in decides their order in the ASL (kept as it was).
@@ -134,7 +128,6 @@ export class StepIteration extends sfn.StateMachineFragment {
       stepFailed: fns.stepFailed,
       stepRunner: fns.stepRunner,
       runAgent,
-      onSucceeded: completeStep,
       onReview: review,
       onGiveUp: stepDone,
     });

@@ -46,8 +46,11 @@ function walk(machine: Asl, path: string[]): number {
 
 describe('history events per path, from the synthesized definition', () => {
   it('a step that succeeds at once', () => {
-    const path = [STATE.awaitDependencies, STATE.proceed, STATE.runAgent, STATE.completeStep, STATE.stepDone];
-    expect(HISTORY_EVENTS.mapIteration + walk(iteration, path)).toBe(HISTORY_PATHS.step);
+    // RunAgent ends the iteration of a step that succeeds (the step runner completed it)
+    const path = [STATE.awaitDependencies, STATE.proceed, STATE.runAgent];
+    expect(iteration.States[STATE.runAgent]?.End).toBe(true);
+    const stepDone = eventsOf(iteration.States[STATE.stepDone] as State);
+    expect(HISTORY_EVENTS.mapIteration + walk(iteration, path) + stepDone).toBe(HISTORY_PATHS.step);
   });
 
   it('a failed attempt and its retry', () => {

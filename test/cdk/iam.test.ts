@@ -49,9 +49,10 @@ const ROLES: Record<string, { allowed: Call[]; denied: Call[] }> = {
       ...['research', 'writing', 'data'].map(
         (n): Call => ['lambda:InvokeFunction', (a) => a.fn(`agent:${n}`)],
       ),
+      // It completes the step it ran: its dependents' gates are released with their tokens.
+      ...SEND_TASK,
     ],
     denied: [
-      ...SEND_TASK,
       ['states:StartExecution', (a) => a.stateMachine],
       ['sqs:SendMessage', (a) => a.queue('Intake')],
       ['ssm:GetParameter', (a) => a.approvalSecret],
@@ -102,14 +103,6 @@ const ROLES: Record<string, { allowed: Call[]; denied: Call[] }> = {
       ['states:StartExecution', (a) => a.stateMachine],
       ['sqs:SendMessage', (a) => a.queue('TaskDeadLetters')],
       ['s3:PutObject', (a) => a.object('tasks/t_1/x')],
-    ],
-  },
-  complete: {
-    allowed: [...STORE, ...SEND_TASK],
-    denied: [
-      ['states:StartExecution', (a) => a.stateMachine],
-      ['sqs:SendMessage', (a) => a.queue('TaskDeadLetters')],
-      ['ssm:GetParameter', (a) => a.approvalSecret],
     ],
   },
   finalize: {
@@ -203,7 +196,6 @@ describe('IAM simulation of the synthesized function roles', () => {
       'planner',
       'gate',
       'stepFailed',
-      'complete',
       'finalize',
       'requestApproval',
       'resolveApproval',

@@ -121,8 +121,11 @@ describe('Baton state machine', () => {
         Payload: { 'agentFunction.$': '$.agentFunction' },
       },
       TimeoutSecondsPath: '$.timeoutSeconds',
-      Next: STATE.completeStep,
+      // the step runner completes the step: RunAgent ends the iteration, with nothing for the Map to collect
+      End: true,
+      OutputPath: null,
     });
+    expect(run.Next).toBeUndefined();
     expect(run.Retry).toEqual([
       {
         ErrorEquals: LAMBDA_SERVICE_ERRORS,
@@ -174,7 +177,8 @@ describe('Baton state machine', () => {
         },
       },
       TimeoutSecondsPath: '$.timeoutSeconds',
-      Next: STATE.completeStep,
+      End: true,
+      OutputPath: null,
       Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.fallbackFailed }],
     });
     // A failed fallback fails the step, or (policy.humanReviewOnFailure) goes to a human review.
@@ -183,10 +187,23 @@ describe('Baton state machine', () => {
       ResultPath: '$.retry',
       Next: STATE.retryOrGiveUp,
     });
-    const completion = iteration.States[STATE.completeStep] as {
-      Parameters: { Payload: Record<string, string> };
+  });
+
+  it('runs a step that succeeds in three states: AwaitDependencies, Proceed, RunAgent', () => {
+    // Prepare: follow the happy path (gate says run, no approval) through the iteration
+    const gate = iteration.States[STATE.awaitDependencies] as { Next?: string };
+    const proceed = iteration.States[gate.Next as string] as {
+      Type: string;
+      Choices: { Next: string; And?: unknown; StringEquals?: string }[];
     };
-    expect(completion.Parameters.Payload['attempt.$']).toBe('$.agentResult.attempt');
+    const run = proceed.Choices.find((c) => c.StringEquals === 'run' && !c.And);
+    const path = [STATE.awaitDependencies, gate.Next, run?.Next];
+    const last = iteration.States[run?.Next as string] as { End?: boolean };
+    // Assess
+    expect(path).toEqual([STATE.awaitDependencies, STATE.proceed, STATE.runAgent]);
+    expect(proceed.Type).toBe('Choice');
+    expect(last.End).toBe(true);
+    expect(path).toHaveLength(3);
   });
 
   it('bounds every orchestrator Lambda task with a timeout', () => {

@@ -74,7 +74,7 @@ describe("one task's log lines", () => {
   it('names that one trace id on every line, from the API to the agents', () => {
     // Assess: every function of the task's path logged for it, and no line names another trace.
     const functions = new Set(lines.map((l) => l.fn.replace(/[0-9A-F]{8}$/, '')));
-    for (const fn of ['Api', 'IntakeWorker', 'Planner', 'Gate', 'StepRunner', 'CompleteStep', 'Finalize'])
+    for (const fn of ['Api', 'IntakeWorker', 'Planner', 'Gate', 'StepRunner', 'Finalize'])
       expect(
         [...functions].some((f) => f.startsWith(fn)),
         `${fn} logged for the task`,
@@ -93,7 +93,7 @@ describe("one task's log lines", () => {
   it('gives the run on every line of the execution, and step and attempt on the step lines', () => {
     const executionLines = lines.filter((l) => !l.fn.startsWith('Api'));
     expect(executionLines.every((l) => l.run === 1)).toBe(true);
-    const stepLines = lines.filter((l) => /^(StepRunner|CompleteStep|Agent)/.test(l.fn));
+    const stepLines = lines.filter((l) => /^(StepRunner|Agent)/.test(l.fn));
     expect(stepLines.length).toBeGreaterThan(0);
     for (const l of stepLines) {
       expect(['a', 'b']).toContain(l.stepId);

@@ -385,6 +385,8 @@ const runnerDeps = (store: MemoryStore, bucket: MemoryBucket, agent: () => Promi
   store,
   artifacts: bucket,
   invokeAgent: (_fn: string, _req: AgentRequest) => agent(),
+  // completion is the orchestrator's (tested on its own); here only what the runner accepts matters
+  complete: async () => {},
 });
 
 const AGENT_ERROR_NAMES = [ErrorNames.ContractViolation, ErrorNames.AgentFailed, ErrorNames.NonRetryable];

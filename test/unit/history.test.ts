@@ -18,14 +18,14 @@ const wide = (n: number, maxAttempts: number): PlanSpec => ({
 });
 
 describe('the history worst case of a plan', () => {
-  it('counts ~22 events per step and ~16 per failed attempt, plus the task’s own', () => {
+  it('counts ~17 events per step and ~16 per failed attempt, plus the task’s own', () => {
     // Prepare
     const step = normalizeStep({ id: 'a', agent: 'research', retry: { maxAttempts: 10 } });
     // Act
     const events = planHistoryEvents([step], {});
     // Assess
-    expect(stepHistoryEvents(step, {})).toBe(22 + 10 * 16);
-    expect(events).toBe(HISTORY_PATHS.task + 22 + 10 * 16);
+    expect(stepHistoryEvents(step, {})).toBe(17 + 10 * 16);
+    expect(events).toBe(HISTORY_PATHS.task + 17 + 10 * 16);
   });
 
   it('counts approvals (doubled by escalation), the fallback and the reviews', () => {
@@ -53,7 +53,7 @@ describe('plan validation and the history quota', () => {
     expect(caught).toBeInstanceOf(ValidationError);
     const problem = problemFor(caught);
     expect(problem?.status).toBe(400);
-    const expected = HISTORY_PATHS.task + 200 * (22 + 10 * 16);
+    const expected = HISTORY_PATHS.task + 200 * (17 + 10 * 16);
     expect(problem?.detail).toContain(`${expected} execution history events`);
     expect(problem?.detail).toContain(`quota of ${HISTORY_QUOTA}`);
     expect((caught as ValidationError).issues).toEqual([
@@ -63,7 +63,7 @@ describe('plan validation and the history quota', () => {
 
   it('accepts 200 steps with the default 3 attempts, and counts the policy’s gates', () => {
     expect(validatePlan(wide(200, 3), { knownAgents, source: 'explicit' }).steps).toHaveLength(200);
-    // 120 steps × 10 attempts fit (120 × 182 + 22), but not once every step may go to 3 reviews.
+    // 120 steps × 10 attempts fit (120 × 177 + 22), but not once every step may go to 3 reviews.
     expect(() => validatePlan(wide(120, 10), { knownAgents, source: 'explicit' })).not.toThrow();
     expect(() =>
       validatePlan(wide(120, 10), {

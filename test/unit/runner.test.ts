@@ -12,6 +12,7 @@ import { resolveAgentSettings } from '../../lambdas/agents/registry.js';
 import { AgentInvocationError, type RunnerDeps, runStep } from '../../lambdas/agents/runner.js';
 import { ErrorNames } from '../../lambdas/core/errors.js';
 import { Events } from '../../lambdas/core/events.js';
+import { completeStep } from '../../lambdas/orchestrator/steps.js';
 import { MemoryBucket } from '../fakes/memory-bucket.js';
 import { MemoryStore } from '../fakes/memory-store.js';
 
@@ -63,8 +64,20 @@ function deps(answer: (req: AgentRequest) => Promise<unknown>): RunnerDeps {
       sent.push(req);
       return answer(JSON.parse(JSON.stringify(req)) as AgentRequest);
     },
+    // the real completion (the orchestrator's), on the same store; released gates are recorded
+    complete: async (req) => {
+      await completeStep(
+        {
+          store,
+          workflow: { succeed: async (token: string) => void released.push(token) } as never,
+          agentFunctions: {},
+        },
+        req,
+      );
+    },
   };
 }
+let released: string[] = [];
 const agentSide = (name: string, agent: AgentModule) => (req: AgentRequest) =>
   serveAgentRequest(name, agent, req, {
     fetch: bucket.fetch,
@@ -81,6 +94,7 @@ beforeEach(() => {
   store = new MemoryStore();
   bucket = new MemoryBucket();
   sent = [];
+  released = [];
 });
 
 describe('the step runner', () => {
@@ -108,7 +122,52 @@ describe('the step runner', () => {
       ['a.bin', 3, sha(Buffer.from([0, 1, 2]))],
     ]);
     const types = (await store.allEvents(TASK)).map((e) => e.type);
-    expect(types).toEqual(['StepStarted', 'ArtifactStored', 'ArtifactStored']);
+    expect(types).toEqual(['StepStarted', 'ArtifactStored', 'ArtifactStored', 'StepSucceeded']);
+    expect((await store.getResults(TASK)).get('a')?.status).toBe('SUCCEEDED');
+  });
+
+  it('completes the step itself: its result, and the gate of a parked dependent released', async () => {
+    // Prepare: b depends on a and is parked on its gate
+    await prepareTask([
+      { id: 'a', agent: 'echo' },
+      { id: 'b', agent: 'echo', dependsOn: ['a'] },
+    ]);
+    await store.putToken(TASK, 1, 'b', 'token-b');
+    const echo: AgentModule = async () => ({ summary: 'ok' });
+
+    // Act
+    await runStep(deps(agentSide('echo', echo)), invocation);
+
+    // Assess
+    expect((await store.getResults(TASK)).get('a')).toMatchObject({ status: 'SUCCEEDED', attempt: 1 });
+    expect(released).toEqual(['token-b']);
+  });
+
+  it('does not run the agent again for an attempt whose record exists; it finishes the completion', async () => {
+    // Prepare: attempt 1 ran and was recorded, then the runner stopped before completing
+    await prepareTask([{ id: 'a', agent: 'echo' }]);
+    await store.putAttempt(TASK, {
+      stepId: 'a',
+      run: 1,
+      attempt: 1,
+      agent: 'echo',
+      summary: 'made before',
+      artifacts: [],
+      at: new Date().toISOString(),
+    });
+    const echo: AgentModule = async () => ({ summary: 'must not run' });
+
+    // Act
+    const result = await runStep(deps(agentSide('echo', echo)), invocation);
+
+    // Assess
+    expect(result).toMatchObject({ alreadyDone: true });
+    expect(sent).toEqual([]);
+    expect((await store.getResults(TASK)).get('a')).toMatchObject({
+      status: 'SUCCEEDED',
+      summary: 'made before',
+    });
+    expect((await store.allEvents(TASK)).map((e) => e.type)).toEqual(['StepSucceeded']);
   });
 
   it('sends the hydrated input, presigned GETs of exactly the upstream artifacts and the attempt’s upload slots', async () => {
