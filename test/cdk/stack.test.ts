@@ -59,6 +59,17 @@ describe('Baton stack', () => {
     });
   });
 
+  it('ships source maps beside the code, not enabled at start', () => {
+    const fns = Object.values(template.findResources('AWS::Lambda::Function')) as {
+      Properties: { Environment?: { Variables?: Record<string, unknown> } };
+    }[];
+    expect(fns.length).toBeGreaterThan(10);
+    for (const fn of fns)
+      expect(String(fn.Properties.Environment?.Variables?.NODE_OPTIONS ?? '')).not.toContain(
+        'enable-source-maps',
+      );
+  });
+
   it('runs one Node 22 Lambda per agent, built-in and registered', () => {
     for (const agent of ['research', 'writing', 'echo']) {
       template.hasResource('AWS::Lambda::Function', {
