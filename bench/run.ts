@@ -81,8 +81,9 @@ const ms = (e: Ev | undefined) => (e ? Date.parse(e.at) : Number.NaN);
 /** What the functions did while `work` ran: calls by action, invocations, and the work's result. */
 async function metered<T>(
   work: () => Promise<T>,
-): Promise<{ result: T; calls: Map<string, number>; invocations: number }> {
+): Promise<{ result: T; calls: Map<string, number>; byCaller: Map<string, number>; invocations: number }> {
   const calls0 = new Map(rt.iam.callCounts);
+  const by0 = new Map(rt.iam.callCountsByCaller);
   const inv0 = [...rt.functions.values()].reduce((n, f) => n + f.invocations, 0);
   const result = await work();
   await rt.idle();
@@ -90,7 +91,10 @@ async function metered<T>(
   for (const [k, v] of rt.iam.callCounts)
     if (v - (calls0.get(k) ?? 0) > 0) calls.set(k, v - (calls0.get(k) ?? 0));
   const invocations = [...rt.functions.values()].reduce((n, f) => n + f.invocations, 0) - inv0;
-  return { result, calls, invocations };
+  const byCaller = new Map<string, number>();
+  for (const [k, v] of rt.iam.callCountsByCaller)
+    if (v - (by0.get(k) ?? 0) > 0) byCaller.set(k, v - (by0.get(k) ?? 0));
+  return { result, calls, byCaller, invocations };
 }
 
 async function transitionsOf(taskId: string): Promise<number> {
@@ -297,6 +301,10 @@ const perOneStepTask = counts(burstRun.calls, burstRun.invocations, oneStepTrans
 const callsByAction = Object.fromEntries(
   [...chainRun.calls].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, v / CHAIN]),
 );
+/** Calls per step by caller and action (the per-step budget of bench/README.md). */
+const callsByCaller = Object.fromEntries(
+  [...chainRun.byCaller].sort((a, b) => a[0].localeCompare(b[0])).map(([k, v]) => [k, v / CHAIN]),
+);
 
 // ---------------------------------------------------------------- 5. bundles: size and module init
 function bundles() {
@@ -357,6 +365,7 @@ const results = {
   perStep: perChainStep,
   perOneStepTask,
   callsPerStepByAction: callsByAction,
+  callsPerStepByCaller: callsByCaller,
   tenStepTaskUsd: perChainStep.usd * 10 + (perOneStepTask.usd - perChainStep.usd),
   prices: PRICES,
   bundles: bundleFigures,
@@ -418,6 +427,9 @@ console.log(
     .map(([k, v]) => `${k} ${f(v)}`)
     .join(', '),
 );
+console.log('  calls per step by caller:');
+for (const [k, v] of Object.entries(callsByCaller))
+  if (v >= 0.05) console.log(`    ${k.padEnd(48)} ${f(v, 2)}`);
 console.log('  bundles:');
 for (const b of bundleFigures)
   console.log(

@@ -58,6 +58,8 @@ export class LocalIam {
    * (`dynamodb:PutItem`…): what `npm run bench` counts per step and per task.
    */
   readonly callCounts = new Map<string, number>();
+  /** The same, by caller too: `<session (the function)> <action>`. */
+  readonly callCountsByCaller = new Map<string, number>();
 
   constructor(opts: LocalIamOptions) {
     this.region = opts.region;
@@ -174,6 +176,8 @@ export class LocalIam {
     if (principal.admin) return;
     for (const call of calls) {
       this.callCounts.set(call.action, (this.callCounts.get(call.action) ?? 0) + 1);
+      const by = `${principal.arn.split('/').at(-1)} ${call.action}`;
+      this.callCountsByCaller.set(by, (this.callCountsByCaller.get(by) ?? 0) + 1);
       const decision = await this.evaluate(principal, call);
       if (!decision.allowed) {
         throw new AccessDeniedError('accessDenied', decision.message, {
