@@ -3,13 +3,12 @@
  * the approval link's page (the form, the CSP, the same-origin POST) against the local runtime.
  * Needs /usr/bin/chromium (`apt-get install -y chromium`); skipped with a message without it.
  */
-import { existsSync } from 'node:fs';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, startHarness } from '../integration/harness.js';
+import { CHROMIUM, chromiumAvailable, launchChromium } from './chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
+const available = chromiumAvailable;
 if (!available) {
   console.warn(
     `[browser tests] skipped: ${CHROMIUM} is missing; install it with: apt-get install -y chromium`,
@@ -21,18 +20,7 @@ describe.skipIf(!available)('approval page in a browser', () => {
   let browser: Browser;
   beforeAll(async () => {
     h = await startHarness();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

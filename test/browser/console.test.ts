@@ -5,15 +5,15 @@
  * accessibility violation on the pages. Screenshots go to test/browser/screenshots/ (gitignored).
  * Needs /usr/bin/chromium (`apt-get install -y chromium`); skipped with a message without it.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, startHarness } from '../integration/harness.js';
+import { CHROMIUM, chromiumAvailable, launchChromium } from './chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
+const available = chromiumAvailable;
 if (!available) {
   console.warn(
     `[browser tests] skipped: ${CHROMIUM} is missing; install it with: apt-get install -y chromium`,
@@ -69,19 +69,7 @@ describe.skipIf(!available)('console in a browser', () => {
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
     h = await startHarness();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

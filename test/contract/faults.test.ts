@@ -8,56 +8,31 @@
  * it. Whatever call failed, the end state is the fault-free run's: one task, one submission, one
  * result, the dependent released, every event once.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IntakeQueue } from '../../lambdas/adapters/queue.js';
 import { TaskStore } from '../../lambdas/adapters/store.js';
-import { agentCatalog } from '../../lambdas/agents/registry.js';
 import { submitTask } from '../../lambdas/api/tasks.js';
 import { Events } from '../../lambdas/core/events.js';
 import type { IntakeMessage } from '../../lambdas/core/schemas.js';
 import type { OrchestratorDeps } from '../../lambdas/orchestrator/deps.js';
 import { completeStep } from '../../lambdas/orchestrator/steps.js';
 import { sweepQueuedTasks } from '../../lambdas/orchestrator/sweep.js';
-import { type Emulators, LOCAL_REGION, startEmulators } from '../../lib/local/emulators.js';
-import { createTables } from '../../lib/local/runtime.js';
-import { type CfnTemplate, defaultLocalNames, synthTemplate } from '../../lib/local/template.js';
+import { LOCAL_REGION } from '../../lib/local/emulators.js';
+import { type ContractTables, contractTables } from './tables.js';
 
-let dataDir: string;
-let emulators: Emulators;
-let template: CfnTemplate;
-let ddb: DynamoDBClient;
+let tables: ContractTables;
 let real: DynamoDBDocumentClient;
-
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'baton-faults-'));
-  emulators = await startEmulators({ dataDir });
-  template = synthTemplate(agentCatalog({ config: { agents: {} }, baseDir: dataDir }));
-  ddb = new DynamoDBClient({
-    region: LOCAL_REGION,
-    endpoint: emulators.dynamodb,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  real = DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } });
+  tables = await contractTables('faults');
+  real = tables.doc;
 });
 afterAll(async () => {
-  ddb?.destroy();
-  await emulators?.close();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  await tables?.close();
 });
-
-let tables = 0;
-async function freshTable(): Promise<string> {
-  tables += 1;
-  const name = `faults-${tables}`;
-  await createTables(template, { ...defaultLocalNames((n) => n), ref: () => name }, ddb);
-  return name;
-}
+const freshTable = () => tables.freshTable();
 
 type Fault = 'ThrottlingException' | 'ConditionalCheckFailedException';
 function failure(name: Fault): Error {

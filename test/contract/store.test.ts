@@ -4,78 +4,30 @@
  * in-memory fake the unit tests use. Tables are created from the synthesized template, as the
  * local runtime creates them: same key schema, same indexes.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskStore } from '../../lambdas/adapters/store.js';
-import { agentCatalog } from '../../lambdas/agents/registry.js';
 import type { NewEvent } from '../../lambdas/core/events.js';
-import { type Emulators, LOCAL_REGION, startEmulators } from '../../lib/local/emulators.js';
-import { createTables } from '../../lib/local/runtime.js';
-import { type CfnTemplate, defaultLocalNames, synthTemplate } from '../../lib/local/template.js';
 import { MemoryStore } from '../fakes/memory-store.js';
 import { describeStoreContract } from './store.contract.js';
+import { type ContractTables, contractTables } from './tables.js';
 
-let dataDir: string;
-let emulators: Emulators;
-let template: CfnTemplate;
-let ddb: DynamoDBClient;
-let doc: DynamoDBDocumentClient;
-
+let tables: ContractTables;
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'baton-store-contract-'));
-  emulators = await startEmulators({ dataDir });
-  template = synthTemplate(agentCatalog({ config: { agents: {} }, baseDir: dataDir }));
-  ddb = new DynamoDBClient({
-    region: LOCAL_REGION,
-    endpoint: emulators.dynamodb,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  // The marshalling options of documentClient() (lambdas/adapters/clients.ts).
-  doc = DynamoDBDocumentClient.from(ddb, {
-    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
-  });
+  tables = await contractTables('contract');
 });
-
 afterAll(async () => {
-  ddb?.destroy();
-  await emulators?.close();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  await tables?.close();
 });
-
-let tables = 0;
-/** Creates the template's table under a fresh name (every test starts from an empty table). */
-async function freshTable(): Promise<string> {
-  tables += 1;
-  const created: string[] = [];
-  const defaults = defaultLocalNames((n) => n);
-  await createTables(
-    template,
-    {
-      ...defaults,
-      ref: (id) => {
-        const name = `contract-${tables}-${id}`;
-        created.push(name);
-        return name;
-      },
-    },
-    ddb,
-  );
-  const [name] = created;
-  if (created.length !== 1 || !name) throw new Error(`expected one table in the template, got ${created}`);
-  return name;
-}
+const freshTable = () => tables.freshTable();
 
 describeStoreContract(
   'DynamoDB adapters (dynalite, one table)',
-  async () => new TaskStore(doc, await freshTable()),
+  async () => new TaskStore(tables.doc, await freshTable()),
 );
 describeStoreContract(
   'DynamoDB adapters (dynalite, control plane in its own table)',
-  async () => new TaskStore(doc, await freshTable(), await freshTable()),
+  async () => new TaskStore(tables.doc, await freshTable(), await freshTable()),
 );
 describeStoreContract('in-memory fake', async () => new MemoryStore());
 
@@ -83,7 +35,7 @@ describe('DynamoDB events adapter after a write cut between the event and its pr
   it('projects the status again when the same event is written again', async () => {
     // Prepare: a TaskSucceeded stored, its status projection never written (the writer died)
     const name = await freshTable();
-    const store = new TaskStore(doc, name);
+    const store = new TaskStore(tables.doc, name);
     const at = '2030-01-01T00:00:00.000Z';
     await store.createTask(
       {
@@ -106,7 +58,7 @@ describe('DynamoDB events adapter after a write cut between the event and its pr
       traceId: 'tr',
       data: {},
     };
-    await doc.send(
+    await tables.doc.send(
       new PutCommand({
         TableName: name,
         Item: {
