@@ -66,8 +66,8 @@ function wired(): RunnerDeps {
   };
   deps = {
     store,
-    complete: async (req) => {
-      await completeStep(orchestration, req);
+    complete: async (req, known) => {
+      await completeStep(orchestration, req, known);
     },
     artifacts: new ArtifactStore(s3Client(), env.ARTIFACT_BUCKET),
     invokeAgent: observedInvoke((fn, request) => invoker.invoke(fn, request), xrayTelemetry()),

@@ -23,8 +23,23 @@ import {
 } from '../core/errors.js';
 import { Events, type NewEvent } from '../core/events.js';
 import { eventId } from '../core/ids.js';
-import type { ArtifactPort, EventPort, ResultPort, StoredArtifact, TaskPort } from '../core/ports.js';
-import { AgentInput, type ArtifactRef, type Json, LIMITS, type UpstreamResult } from '../core/schemas.js';
+import type {
+  ArtifactPort,
+  AttemptRecord,
+  EventPort,
+  ResultPort,
+  StoredArtifact,
+  StoredTask,
+  TaskPort,
+} from '../core/ports.js';
+import {
+  AgentInput,
+  type ArtifactRef,
+  type Json,
+  LIMITS,
+  type Plan,
+  type UpstreamResult,
+} from '../core/schemas.js';
 import { AgentContract, type AgentResult } from '../core/states.js';
 import { tokensUsedByTask } from './audit.js';
 import { policyTokenBudget } from './context.js';
@@ -63,7 +78,11 @@ export interface RunnerDeps {
    * step's StepSucceeded and result, its dependents' gates released). Idempotent. The runner does
    * it as part of the attempt, so a step's happy path is one state (RunAgent), not two.
    */
-  complete(req: { taskId: string; run: number; stepId: string; attempt: number }): Promise<void>;
+  complete(
+    req: { taskId: string; run: number; stepId: string; attempt: number },
+    /** What the runner holds already (the task as checked after the agent, the plan, the record). */
+    known?: { ctx: { task: StoredTask; plan: Plan; run: number }; attempt: AttemptRecord },
+  ): Promise<void>;
   log?: (line: Record<string, unknown>) => void;
 }
 
@@ -215,7 +234,8 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
   for (const e of auditEvents(agentName, scope, answer.audit)) await store.appendEvent(e);
   if (!answer.ok) throw agentError(answer.error);
   // A task cancelled while its agent ran keeps nothing the agent made (no artifact, no attempt).
-  if ((await store.getTask(task.taskId))?.status === 'CANCELLED') throw cancelled(task.taskId, step.id);
+  const current = await store.getTask(task.taskId);
+  if (!current || current.status === 'CANCELLED') throw cancelled(task.taskId, step.id);
 
   const out = checkAgentOutput(agentName, {
     summary: answer.summary,
@@ -293,7 +313,7 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
       );
     }),
   );
-  await store.putAttempt(task.taskId, {
+  const attempt: AttemptRecord = {
     stepId: step.id,
     run: inv.run,
     attempt: inv.attempt,
@@ -302,8 +322,9 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
     ...(out.output !== undefined ? { output: out.output as Json } : {}),
     artifacts: stored.map(({ s3Key: _k, attempt: _a, ...ref }) => ref),
     at: new Date().toISOString(),
-  });
-  await deps.complete(completion);
+  };
+  await store.putAttempt(task.taskId, attempt);
+  await deps.complete(completion, { ctx: { task: current, plan, run: inv.run }, attempt });
   return { stepId: step.id, attempt: inv.attempt, agent: agentName };
 }
 

@@ -15,7 +15,7 @@ import type { OrchestratorDeps } from './deps.js';
 
 export type { GateAction } from '../core/states.js';
 
-interface GateContext {
+export interface GateContext {
   task: StoredTask;
   plan: Plan;
   run: number;

@@ -1,6 +1,7 @@
 /** The Lambdas of one step's life after its gate: attempt failure (retry, fallback, review or fail) and completion. */
 import { CancelledError, ContractViolationError } from '../core/errors.js';
 import { type EventData, Events } from '../core/events.js';
+import type { AttemptRecord } from '../core/ports.js';
 import { decideRetry } from '../core/retry.js';
 import { LIMITS } from '../core/schemas.js';
 import {
@@ -11,7 +12,7 @@ import {
   type CompleteOutput,
 } from '../core/states.js';
 import type { OrchestratorDeps } from './deps.js';
-import { loadContext, releaseDependents } from './gate.js';
+import { type GateContext, loadContext, releaseDependents } from './gate.js';
 
 /** Lambda errors arrive with Cause = JSON `{ errorType, errorMessage, trace }`; keep the message. */
 export function readCause(error: CaughtError): { name: string; message: string } {
@@ -177,16 +178,24 @@ export async function recordAttemptFailure(
 }
 
 /** Step completion (the step runner does it after a successful attempt): the attempt's record becomes the step's result; dependents are released. */
-export async function completeStep(deps: OrchestratorDeps, raw: unknown): Promise<CompleteOutput> {
+export async function completeStep(
+  deps: OrchestratorDeps,
+  raw: unknown,
+  /**
+   * What the caller already holds (the step runner: the task as it checked it after the agent,
+   * the plan, the attempt record it wrote), so the completion reads neither again.
+   */
+  known?: { ctx: GateContext; attempt: AttemptRecord },
+): Promise<CompleteOutput> {
   const req = CompleteContract.input.parse(raw);
-  const ctx = await loadContext(deps, req.taskId, req.run);
+  const ctx = known?.ctx ?? (await loadContext(deps, req.taskId, req.run));
   if (ctx.task.status === 'CANCELLED') {
     // The task was cancelled while the agent ran: its result is discarded.
     throw new CancelledError(
       `Task ${req.taskId} was cancelled; the result of step ${req.stepId} is discarded`,
     );
   }
-  const rec = await deps.store.getAttempt(req.taskId, req.run, req.stepId, req.attempt);
+  const rec = known?.attempt ?? (await deps.store.getAttempt(req.taskId, req.run, req.stepId, req.attempt));
   if (!rec) {
     const existing = (await deps.store.getResults(req.taskId, [req.stepId])).get(req.stepId);
     if (existing?.status === 'SUCCEEDED') return { stepId: req.stepId };

@@ -65,7 +65,7 @@ function deps(answer: (req: AgentRequest) => Promise<unknown>): RunnerDeps {
       return answer(JSON.parse(JSON.stringify(req)) as AgentRequest);
     },
     // the real completion (the orchestrator's), on the same store; released gates are recorded
-    complete: async (req) => {
+    complete: async (req, known) => {
       await completeStep(
         {
           store,
@@ -73,6 +73,7 @@ function deps(answer: (req: AgentRequest) => Promise<unknown>): RunnerDeps {
           agentFunctions: {},
         },
         req,
+        known,
       );
     },
   };
