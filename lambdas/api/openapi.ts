@@ -333,6 +333,20 @@ function buildDocument(): Record<string, unknown> {
         responses: { '200': ok('The task', taskView), ...errorResponses(['400', ...AUTHED, '404']) },
       },
     },
+    '/tasks/{id}/status': {
+      get: {
+        operationId: 'getTaskStatus',
+        tags: ['tasks'],
+        summary: 'The task status as listed: one read, for pollers',
+        description:
+          'The task summary from its one stored record (what GET /tasks lists), without the plan, the steps and the trail that GET /tasks/{id} folds. The status is the projection the store writes with each status-changing event, so it can trail GET /tasks/{id} by the moment between an event and its projection.',
+        parameters: [idParam],
+        responses: {
+          '200': ok('The task summary', c.ref('TaskSummary', TaskSummary)),
+          ...errorResponses(['400', ...AUTHED, '404']),
+        },
+      },
+    },
     '/tasks/{id}/events': {
       get: {
         operationId: 'listTaskEvents',

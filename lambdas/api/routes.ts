@@ -34,6 +34,7 @@ import { openApiDocument } from './openapi.js';
 import {
   type ApiDeps,
   cancelTask,
+  getTaskStatus,
   getTaskView,
   listDeadLetters,
   listTaskArtifacts,
@@ -176,6 +177,11 @@ export function createRoutes(deps: ApiDeps): R[] {
       method: 'GET',
       path: '/tasks/{id}',
       handler: async (e: HttpEvent) => json(200, await getTaskView(deps, param(e, 'id'))),
+    },
+    {
+      method: 'GET',
+      path: '/tasks/{id}/status',
+      handler: async (e: HttpEvent) => json(200, await getTaskStatus(deps, param(e, 'id'))),
     },
     {
       method: 'GET',

@@ -27,6 +27,7 @@ import {
   type ListEventsQuery,
   type ListTasksQuery,
   type TaskStatus,
+  TaskSummary,
   type TaskView,
 } from '../core/schemas.js';
 
@@ -144,6 +145,17 @@ export async function getTaskView(deps: ApiDeps, taskId: string): Promise<TaskVi
   if (!task) throw new NotFoundError(`No task ${taskId}.`);
   const [plan, events] = await Promise.all([deps.store.getPlan(taskId), deps.store.allEvents(taskId)]);
   return foldTask(task, plan, events);
+}
+
+/**
+ * The cheap read for pollers: the task's status as listed (its META item, one read), without the
+ * plan and the trail GET /tasks/{id} folds. The listing's status is a projection of the trail,
+ * written with each status-changing event; GET /tasks/{id} is the fold itself.
+ */
+export async function getTaskStatus(deps: ApiDeps, taskId: string): Promise<TaskSummary> {
+  const task = await deps.store.getTask(taskId);
+  if (!task) throw new NotFoundError(`No task ${taskId}.`);
+  return TaskSummary.parse(task);
 }
 
 export async function listTaskEvents(deps: ApiDeps, taskId: string, q: z.infer<typeof ListEventsQuery>) {

@@ -41,6 +41,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/tasks/{id}/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The task status as listed: one read, for pollers
+         * @description The task summary from its one stored record (what GET /tasks lists), without the plan, the steps and the trail that GET /tasks/{id} folds. The status is the projection the store writes with each status-changing event, so it can trail GET /tasks/{id} by the moment between an event and its projection.
+         */
+        get: operations["getTaskStatus"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/tasks/{id}/events": {
         parameters: {
             query?: never;
@@ -1040,6 +1060,14 @@ export interface components {
                 };
             };
         };
+        TaskSummary: {
+            taskId: string;
+            goal: string;
+            /** @enum {string} */
+            status: "QUEUED" | "PLANNING" | "RUNNING" | "AWAITING_APPROVAL" | "SUCCEEDED" | "DEGRADED" | "FAILED" | "CANCELLED";
+            createdAt: string;
+            updatedAt: string;
+        };
         TaskView: {
             taskId: string;
             goal: string;
@@ -1299,6 +1327,35 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TaskView"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getTaskStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Task or approval id (1-128 of A-Z a-z 0-9 _ -) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The task summary */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskSummary"];
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -64,6 +64,19 @@ describe('a diamond plan of registered agents', () => {
     });
   });
 
+  it('answers the cheap status read with the summary the listing has, and 404 for an unknown task', async () => {
+    // Act
+    const status = await h.api('GET', `/tasks/${taskId}/status`);
+    const listed = await h.api<{ tasks: { taskId: string }[] }>('GET', '/tasks?status=SUCCEEDED&limit=100');
+    const unknown = await h.api('GET', '/tasks/t_nope/status');
+    // Assess
+    expect(status.status).toBe(200);
+    expect(status.body).toEqual(listed.body.tasks.find((t) => t.taskId === taskId));
+    expect(status.body).toMatchObject({ taskId, status: 'SUCCEEDED', goal: 'diamond' });
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get('content-type')).toBe('application/problem+json');
+  });
+
   it('gives d the results of b and c as its upstream', async () => {
     const task = (await h.api('GET', `/tasks/${taskId}`)).body as { plan: { steps: Step[] } };
     const d = task.plan.steps.find((s) => s.id === 'd');
