@@ -103,6 +103,7 @@ export class TaskStore implements StorePorts {
   readonly appendEvent: EventPort['appendEvent'] = (...a) => this.events.appendEvent(...a);
   readonly listEvents: EventPort['listEvents'] = (...a) => this.events.listEvents(...a);
   readonly allEvents: EventPort['allEvents'] = (...a) => this.events.allEvents(...a);
+  readonly appendEvents: EventPort['appendEvents'] = (...a) => this.events.appendEvents(...a);
   readonly eventsWithIdPrefix: EventPort['eventsWithIdPrefix'] = (...a) =>
     this.events.eventsWithIdPrefix(...a);
   // step results and attempts

@@ -231,7 +231,8 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
   }
   const answer = parsed.data;
   // The audit records are written whether the attempt succeeded or not (they happened).
-  for (const e of auditEvents(agentName, scope, answer.audit)) await store.appendEvent(e);
+  const audit = auditEvents(agentName, scope, answer.audit);
+  if (audit.length > 0) await store.appendEvents(audit);
   if (!answer.ok) throw agentError(answer.error);
   // A task cancelled while its agent ran keeps nothing the agent made (no artifact, no attempt).
   const current = await store.getTask(task.taskId);
@@ -299,10 +300,11 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
   );
   const byName = new Map<string, StoredArtifact>([...written, ...adopted].map((m) => [m.name, m]));
   const stored = answer.artifacts.map((a) => byName.get(a.name) as StoredArtifact);
-  await Promise.all(
-    stored.map(async (meta) => {
-      await store.putArtifact(task.taskId, meta);
-      await store.appendEvent(
+  // Each artifact's record, then their events with one sequence reservation.
+  await Promise.all(stored.map((meta) => store.putArtifact(task.taskId, meta)));
+  if (stored.length > 0)
+    await store.appendEvents(
+      stored.map((meta) =>
         Events.artifactStored(scope, {
           artifactId: meta.id,
           name: meta.name,
@@ -310,9 +312,8 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
           size: meta.size,
           sha256: meta.sha256,
         }),
-      );
-    }),
-  );
+      ),
+    );
   const attempt: AttemptRecord = {
     stepId: step.id,
     run: inv.run,

@@ -161,6 +161,11 @@ export interface EventPort {
    * undefined for a duplicate. `seq` is strictly increasing per task (gaps are possible).
    */
   appendEvent(e: NewEvent): Promise<TaskEvent | undefined>;
+  /**
+   * Appends several events of one task with one sequence reservation, in the order given (each
+   * unless one with its id exists). Returns each stored event, or undefined for a duplicate.
+   */
+  appendEvents(events: readonly NewEvent[]): Promise<(TaskEvent | undefined)[]>;
   listEvents(taskId: string, opts: { after?: number; limit: number }): Promise<EventPage>;
   /**
    * The events whose id starts with `prefix`, in seq order: ids are deterministic

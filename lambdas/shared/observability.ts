@@ -209,25 +209,39 @@ export function publishMetrics(points: readonly MetricPoint[]): void {
 }
 
 /** An event port whose newly written events publish the metrics they imply (EventMeter). */
-export function meteredEvents<S extends { appendEvent(e: NewEvent): Promise<unknown> }>(
-  store: S,
-  meter: EventMeter,
-  publish: (points: readonly MetricPoint[]) => void = publishMetrics,
-): S {
+export function meteredEvents<
+  S extends {
+    appendEvent(e: NewEvent): Promise<unknown>;
+    appendEvents?(events: readonly NewEvent[]): Promise<unknown[]>;
+  },
+>(store: S, meter: EventMeter, publish: (points: readonly MetricPoint[]) => void = publishMetrics): S {
   const append = store.appendEvent.bind(store);
-  const appendEvent = async (e: NewEvent) => {
-    const written = await append(e);
+  const observe = (e: NewEvent, written: unknown) => {
     try {
       publish(meter.observe(e, written !== undefined));
     } catch (err) {
       logger.warn('Could not publish the metrics of an event', { eventId: e.id, error: err as Error });
     }
+  };
+  const appendEvent = async (e: NewEvent) => {
+    const written = await append(e);
+    observe(e, written);
+    return written;
+  };
+  const appendEvents = async (events: readonly NewEvent[]) => {
+    const written = store.appendEvents
+      ? await store.appendEvents(events)
+      : await Promise.all(events.map((e) => append(e)));
+    events.forEach((e, i) => {
+      observe(e, written[i]);
+    });
     return written;
   };
   // Everything else is the store's own, called on the store itself.
   return new Proxy(store, {
     get(target, prop) {
       if (prop === 'appendEvent') return appendEvent;
+      if (prop === 'appendEvents') return appendEvents;
       const value: unknown = Reflect.get(target, prop, target);
       return typeof value === 'function' ? value.bind(target) : value;
     },

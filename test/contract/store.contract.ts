@@ -254,6 +254,26 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.allEvents('nope')).toEqual([]);
       });
 
+      it('appends several events with one reservation, in order, dropping a duplicate', async () => {
+        // Prepare
+        const store = await makeStore();
+        await store.createTask(task('t1'), {});
+        const before = await store.appendEvent(event('e0', 'TaskSubmitted'));
+        // Act
+        const written = await store.appendEvents([
+          event('e1', 'StepStarted', { stepId: 'a' }),
+          event('e0', 'TaskSubmitted'),
+          event('e2', 'StepSucceeded', { stepId: 'a' }),
+        ]);
+        // Assess
+        expect(written.map((e) => e?.id)).toEqual(['e1', undefined, 'e2']);
+        const seqs = written.flatMap((e) => (e ? [e.seq] : []));
+        expect(seqs[0]).toBeGreaterThan(before?.seq ?? 0);
+        expect(seqs[1]).toBeGreaterThan(seqs[0] ?? 0);
+        expect((await store.allEvents('t1')).map((e) => e.id)).toEqual(['e0', 'e1', 'e2']);
+        expect(await store.appendEvents([])).toEqual([]);
+      });
+
       it('reads the events of one id prefix, in seq order, without the rest of the trail', async () => {
         // Prepare
         const store = await makeStore();

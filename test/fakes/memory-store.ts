@@ -168,6 +168,12 @@ export class MemoryStore implements StorePorts {
     return { events, next: events.length === opts.limit && last ? last.seq : undefined };
   }
 
+  async appendEvents(events: readonly NewEvent[]): Promise<(TaskEvent | undefined)[]> {
+    const out: (TaskEvent | undefined)[] = [];
+    for (const e of events) out.push(await this.appendEvent(e));
+    return out;
+  }
+
   async eventsWithIdPrefix(taskId: string, prefix: string): Promise<TaskEvent[]> {
     return (await this.allEvents(taskId)).filter((e) => e.id.startsWith(prefix));
   }

@@ -251,6 +251,18 @@ describe('metrics from events', () => {
     expect(published.map((p) => p.name)).toEqual(['TasksCompleted']);
     expect((await store.allEvents('t_1')).map((e) => e.type)).toEqual(['TaskSucceeded']);
   });
+
+  it('meters events appended together the same way, once each', async () => {
+    // Prepare
+    const published: MetricPoint[] = [];
+    const store = meteredEvents(new MemoryStore(), new EventMeter(), (p) => published.push(...p));
+    // Act: two facts in one batch, one of them again in a second batch
+    await store.appendEvents([Events.taskSucceeded(task, {}), Events.taskFailed({ ...task, run: 2 }, {})]);
+    await store.appendEvents([Events.taskSucceeded(task, {})]);
+    // Assess
+    expect(published.map((p) => p.name)).toEqual(['TasksCompleted', 'TasksCompleted']);
+    expect((await store.allEvents('t_1')).map((e) => e.type)).toEqual(['TaskSucceeded', 'TaskFailed']);
+  });
 });
 
 describe('spans with OpenTelemetry GenAI attributes', () => {

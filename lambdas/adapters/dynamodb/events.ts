@@ -36,19 +36,33 @@ export class DynamoEvents implements EventPort {
   }
 
   async appendEvent(e: NewEvent): Promise<TaskEvent | undefined> {
-    const key = { pk: pk(e.taskId), sk: `EVT#${e.id}` };
-    // No read first: a duplicate only burns a sequence number and loses the conditional put.
+    return (await this.appendEvents([e]))[0];
+  }
+
+  async appendEvents(events: readonly NewEvent[]): Promise<(TaskEvent | undefined)[]> {
+    const first = events[0];
+    if (!first) return [];
+    if (events.some((e) => e.taskId !== first.taskId))
+      throw new StoreError('appendEvents takes the events of one task');
+    // One sequence reservation for all of them. No read first: a duplicate only burns its
+    // number and loses the conditional put.
     const counter = await this.t.ddb.send(
       new UpdateCommand({
         TableName: this.t.name,
-        Key: { pk: pk(e.taskId), sk: 'COUNTER' },
-        UpdateExpression: 'ADD seq :one',
-        ExpressionAttributeValues: { ':one': 1 },
+        Key: { pk: pk(first.taskId), sk: 'COUNTER' },
+        UpdateExpression: 'ADD seq :n',
+        ExpressionAttributeValues: { ':n': events.length },
         ReturnValues: 'UPDATED_NEW',
       }),
     );
-    const seq = Number(counter.Attributes?.seq);
-    const event = recordedEvent(e, seq, new Date().toISOString());
+    const last = Number(counter.Attributes?.seq);
+    const at = new Date().toISOString();
+    return Promise.all(events.map((e, i) => this.put(e, last - events.length + 1 + i, at)));
+  }
+
+  private async put(e: NewEvent, seq: number, now: string): Promise<TaskEvent | undefined> {
+    const key = { pk: pk(e.taskId), sk: `EVT#${e.id}` };
+    const event = recordedEvent(e, seq, now);
     const { data, ...envelope } = event;
     const created = await this.t.putIfAbsent({
       ...key,
