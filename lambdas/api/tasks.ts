@@ -140,11 +140,16 @@ export async function submitTask(
   return { taskId, status: 'QUEUED', created: !existing };
 }
 
-export async function getTaskView(deps: ApiDeps, taskId: string): Promise<TaskView> {
+/** A task's stored record, plan and trail, and the view folded from them (404 when it does not exist). */
+async function loadTask(deps: ApiDeps, taskId: string) {
   const task = await deps.store.getTask(taskId);
   if (!task) throw new NotFoundError(`No task ${taskId}.`);
   const [plan, events] = await Promise.all([deps.store.getPlan(taskId), deps.store.allEvents(taskId)]);
-  return foldTask(task, plan, events);
+  return { task, events, view: foldTask(task, plan, events) };
+}
+
+export async function getTaskView(deps: ApiDeps, taskId: string): Promise<TaskView> {
+  return (await loadTask(deps, taskId)).view;
 }
 
 /**
@@ -240,10 +245,11 @@ export async function redriveTask(
   deps: ApiDeps,
   taskId: string,
 ): Promise<{ taskId: string; status: TaskStatus; run: number }> {
-  const task = await deps.store.getTask(taskId);
-  if (!task) throw new NotFoundError(`No task ${taskId}.`);
-  const [plan, events] = await Promise.all([deps.store.getPlan(taskId), deps.store.allEvents(taskId)]);
-  const { status } = foldTask(task, plan, events);
+  const {
+    task,
+    events,
+    view: { status },
+  } = await loadTask(deps, taskId);
   if (status !== 'FAILED' && status !== 'DEGRADED') {
     throw new ConflictError(`Only FAILED or DEGRADED tasks can be redriven; task ${taskId} is ${status}.`, {
       taskStatus: status,

@@ -3,11 +3,9 @@
  * ArtifactStore methods the runner uses; presigned URLs are `mem://get/<key>` and
  * `mem://put/<key>`, served by `fetch` (an agent side's reads and upload PUTs).
  */
-import { createHash } from 'node:crypto';
 import { artifactRecord } from '../../lambdas/adapters/artifacts.js';
+import { artifactKey, sha256Hex } from '../../lambdas/core/ids.js';
 import type { StoredArtifact } from '../../lambdas/core/ports.js';
-
-const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 export class MemoryBucket {
   readonly objects = new Map<string, Buffer>();
@@ -20,9 +18,9 @@ export class MemoryBucket {
     contentType: string;
     body: Uint8Array;
   }): Promise<StoredArtifact> {
-    const s3Key = `tasks/${p.taskId}/steps/${p.stepId}/${p.attempt}/${p.name}`;
+    const s3Key = artifactKey(p.taskId, p.stepId, p.attempt, p.name);
     this.objects.set(s3Key, Buffer.from(p.body));
-    return artifactRecord(p, s3Key, p.body.byteLength, sha(p.body));
+    return artifactRecord(p, s3Key, p.body.byteLength, sha256Hex(p.body));
   }
 
   async downloadUrl(s3Key: string): Promise<string> {
@@ -44,7 +42,7 @@ export class MemoryBucket {
     const body = this.objects.get(p.s3Key);
     if (!body) return 'missing';
     if (body.byteLength > p.maxBytes) return { tooLarge: body.byteLength };
-    return artifactRecord(p, p.s3Key, body.byteLength, sha(body));
+    return artifactRecord(p, p.s3Key, body.byteLength, sha256Hex(body));
   }
 
   fetch: typeof fetch = async (input, init) => {

@@ -76,7 +76,6 @@ export class DynamoTable {
     }
   }
 
-  /** Every item of a partition whose sort key starts with `prefix`, in sort key order (consistent). */
   /** The items of these keys that exist (consistent reads, 100 keys per BatchGetItem, unprocessed keys retried). */
   async getMany(keys: readonly Item[]): Promise<Item[]> {
     const out: Item[] = [];
@@ -94,6 +93,7 @@ export class DynamoTable {
     return out;
   }
 
+  /** Every item of a partition whose sort key starts with `prefix`, in sort key order (consistent). */
   async queryPrefix(pk: string, prefix: string): Promise<Item[]> {
     const out: Item[] = [];
     let start: Item | undefined;
