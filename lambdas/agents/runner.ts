@@ -29,18 +29,11 @@ import type {
   EventPort,
   ResultPort,
   StoredArtifact,
-  StoredTask,
   TaskPort,
 } from '../core/ports.js';
-import {
-  AgentInput,
-  type ArtifactRef,
-  type Json,
-  LIMITS,
-  type Plan,
-  type UpstreamResult,
-} from '../core/schemas.js';
+import { AgentInput, type ArtifactRef, type Json, LIMITS, type UpstreamResult } from '../core/schemas.js';
 import { AgentContract, type AgentResult } from '../core/states.js';
+import type { GateContext } from '../orchestrator/gate.js';
 import { tokensUsedByTask } from './audit.js';
 import { policyTokenBudget } from './context.js';
 import { checkAgentOutput } from './define.js';
@@ -80,8 +73,8 @@ export interface RunnerDeps {
    */
   complete(
     req: { taskId: string; run: number; stepId: string; attempt: number },
-    /** What the runner holds already (the task as checked after the agent, the plan, the record). */
-    known?: { ctx: { task: StoredTask; plan: Plan; run: number }; attempt: AttemptRecord },
+    /** What the runner holds already (the task as it last read it, the plan, the attempt record). */
+    known?: { ctx: GateContext; attempt: AttemptRecord },
   ): Promise<void>;
   log?: (line: Record<string, unknown>) => void;
 }
@@ -126,7 +119,10 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
     // its execution) stopped before the completion. Complete again (idempotent: the events and
     // the result are written once, the dependents' gates released if they were not); the agent
     // does not run again.
-    await deps.complete(completion);
+    await deps.complete(
+      completion,
+      recorded ? { ctx: { task, plan, run: inv.run }, attempt: recorded } : undefined,
+    );
     return { stepId: step.id, attempt: inv.attempt, agent: agentName, alreadyDone: true };
   }
   if (task.status === 'CANCELLED') throw cancelled(task.taskId, step.id);
