@@ -83,18 +83,20 @@ const ms = (e: Ev | undefined) => (e ? Date.parse(e.at) : Number.NaN);
 async function metered<T>(
   work: () => Promise<T>,
 ): Promise<{ result: T; calls: Map<string, number>; byCaller: Map<string, number>; invocations: number }> {
-  const calls0 = new Map(rt.iam.callCounts);
   const by0 = new Map(rt.iam.callCountsByCaller);
   const inv0 = [...rt.functions.values()].reduce((n, f) => n + f.invocations, 0);
   const result = await work();
   await rt.idle();
-  const calls = new Map<string, number>();
-  for (const [k, v] of rt.iam.callCounts)
-    if (v - (calls0.get(k) ?? 0) > 0) calls.set(k, v - (calls0.get(k) ?? 0));
   const invocations = [...rt.functions.values()].reduce((n, f) => n + f.invocations, 0) - inv0;
   const byCaller = new Map<string, number>();
-  for (const [k, v] of rt.iam.callCountsByCaller)
-    if (v - (by0.get(k) ?? 0) > 0) byCaller.set(k, v - (by0.get(k) ?? 0));
+  const calls = new Map<string, number>(); // the same, by action alone
+  for (const [k, v] of rt.iam.callCountsByCaller) {
+    const n = v - (by0.get(k) ?? 0);
+    if (n <= 0) continue;
+    byCaller.set(k, n);
+    const action = k.slice(k.lastIndexOf(' ') + 1);
+    calls.set(action, (calls.get(action) ?? 0) + n);
+  }
   return { result, calls, byCaller, invocations };
 }
 

@@ -54,11 +54,9 @@ export class LocalIam {
   /** Set by the local Step Functions: the state machine of a task token's execution. */
   stateMachineOfToken?: (token: string) => string | undefined;
   /**
-   * Every checked call of the functions (not the runtime's own admin calls), by action
-   * (`dynamodb:PutItem`…): what `npm run bench` counts per step and per task.
+   * Every checked call of the functions (not the runtime's own admin calls), by caller and action
+   * (`<session (the function)> dynamodb:PutItem`…): what `npm run bench` counts per step and task.
    */
-  readonly callCounts = new Map<string, number>();
-  /** The same, by caller too: `<session (the function)> <action>`. */
   readonly callCountsByCaller = new Map<string, number>();
 
   constructor(opts: LocalIamOptions) {
@@ -175,7 +173,6 @@ export class LocalIam {
   async check(principal: Principal, calls: readonly IamCall[]): Promise<void> {
     if (principal.admin) return;
     for (const call of calls) {
-      this.callCounts.set(call.action, (this.callCounts.get(call.action) ?? 0) + 1);
       const by = `${principal.arn.split('/').at(-1)} ${call.action}`;
       this.callCountsByCaller.set(by, (this.callCountsByCaller.get(by) ?? 0) + 1);
       const decision = await this.evaluate(principal, call);
