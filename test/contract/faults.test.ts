@@ -21,6 +21,7 @@ import type { OrchestratorDeps } from '../../lambdas/orchestrator/deps.js';
 import { completeStep } from '../../lambdas/orchestrator/steps.js';
 import { sweepQueuedTasks } from '../../lambdas/orchestrator/sweep.js';
 import { LOCAL_REGION } from '../../lib/local/emulators.js';
+import { storedTask } from '../fakes/tasks.js';
 import { type ContractTables, contractTables } from './tables.js';
 
 let tables: ContractTables;
@@ -144,20 +145,7 @@ describe('step completion with a DynamoDB fault at every call', () => {
         { id: 'b', agent: 'echo', input: {}, dependsOn: ['a'] },
       ],
     } as never);
-    await store.createTask(
-      {
-        taskId: 't1',
-        goal: 'g',
-        createdAt: at,
-        updatedAt: at,
-        traceId: 'tr',
-        status: 'QUEUED',
-        policy: {},
-        run: 1,
-        requestHash: 'h',
-      },
-      {},
-    );
+    await store.createTask(storedTask({ createdAt: at }), {});
     await store.appendEvent(Events.taskSubmitted(scope, { goal: 'g', explicitPlan: true }));
     await store.appendEvent(Events.executionStarted(scope, { run: 1, executionName: 't1-r1' }));
     await store.appendEvent(

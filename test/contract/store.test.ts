@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskStore } from '../../lambdas/adapters/store.js';
 import type { NewEvent } from '../../lambdas/core/events.js';
 import { MemoryStore } from '../fakes/memory-store.js';
+import { storedTask } from '../fakes/tasks.js';
 import { describeStoreContract } from './store.contract.js';
 import { type ContractTables, contractTables } from './tables.js';
 
@@ -37,20 +38,7 @@ describe('DynamoDB events adapter after a write cut between the event and its pr
     const name = await freshTable();
     const store = new TaskStore(tables.doc, name);
     const at = '2030-01-01T00:00:00.000Z';
-    await store.createTask(
-      {
-        taskId: 't1',
-        goal: 'g',
-        createdAt: at,
-        traceId: 'tr',
-        status: 'RUNNING',
-        updatedAt: at,
-        run: 1,
-        requestHash: 'h',
-        policy: {},
-      },
-      {},
-    );
+    await store.createTask(storedTask({ createdAt: at, status: 'RUNNING' }), {});
     const succeeded: NewEvent = {
       id: 'r1.TaskSucceeded.-.-',
       type: 'TaskSucceeded',

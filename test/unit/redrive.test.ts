@@ -10,6 +10,7 @@ import { Events } from '../../lambdas/core/events.js';
 import type { IntakeMessage } from '../../lambdas/core/schemas.js';
 import { sweepQueuedTasks } from '../../lambdas/orchestrator/sweep.js';
 import { MemoryStore } from '../fakes/memory-store.js';
+import { storedTask } from '../fakes/tasks.js';
 
 let store: MemoryStore;
 let sent: IntakeMessage[];
@@ -20,20 +21,7 @@ beforeEach(async () => {
   store = new MemoryStore();
   sent = [];
   const at = new Date(Date.now() - 3600_000).toISOString();
-  await store.createTask(
-    {
-      taskId: 't1',
-      goal: 'g',
-      createdAt: at,
-      updatedAt: at,
-      traceId: 'tr',
-      status: 'QUEUED',
-      policy: {},
-      run: 1,
-      requestHash: 'h',
-    },
-    {},
-  );
+  await store.createTask(storedTask({ createdAt: at }), {});
   await store.putPlan('t1', { steps: [{ id: 'a', agent: 'echo', input: {}, dependsOn: [] }] } as never);
   await store.appendEvent(Events.taskSubmitted(scope, { goal: 'g', explicitPlan: true }));
   await store.appendEvent(Events.taskFailed(scope, {}));
