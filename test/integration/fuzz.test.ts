@@ -14,6 +14,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../lambdas/core/ids.js';
 import { CreateTaskBody, LIMITS } from '../../lambdas/core/schemas.js';
+import { jsonWith, objectOf } from '../fakes/json-arbitraries.js';
 import { type Harness, startHarness } from './harness.js';
 
 const SEED = fuzzSeed();
@@ -132,13 +133,6 @@ async function expectAcceptedOrRefused(
 
 /* ------------------------------------------------------------------ arbitraries */
 
-/** Sets each key as an own enumerable member, `__proto__` included (as JSON.parse does). */
-function objectOf(entries: [string, unknown][]): Record<string, unknown> {
-  const o: Record<string, unknown> = {};
-  for (const [k, v] of entries) Object.defineProperty(o, k, { value: v, enumerable: true, writable: true });
-  return o;
-}
-
 /**
  * Object keys: short strings, Object.prototype's member names, unicode. fast-check's strings come up
  * with `__proto__` by themselves; it gets a weight of its own (in mostly-valid bodies it would
@@ -176,22 +170,10 @@ const scalar = fc.oneof(
   fc.integer({ min: 0, max: 4096 }).map((n) => 'é'.repeat(n)),
 );
 
-/** JSON data with keys from `key`. */
-const jsonWith = (key: fc.Arbitrary<string>) => {
-  const value: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((tie) => ({
-    value: fc.oneof(
-      { depthSize: 'small', withCrossShrink: true },
-      scalar,
-      fc.array(tie('value'), { maxLength: 4 }),
-      fc.array(fc.tuple(key, tie('value')), { maxLength: 4 }).map(objectOf),
-    ),
-  })).value;
-  return { value, object: fc.array(fc.tuple(key, value), { maxLength: 5 }).map(objectOf) };
-};
 /** Any JSON, `__proto__` keys included. */
-const { value: hostileJson, object: hostileObject } = jsonWith(hostileKey);
+const { value: hostileJson, object: hostileObject } = jsonWith(hostileKey, scalar);
 /** JSON objects without `__proto__` keys (the parts of mostly-valid bodies). */
-const { object: plainObject } = jsonWith(safeKey);
+const { object: plainObject } = jsonWith(safeKey, scalar);
 
 /** A value 1 to `max` levels down, in objects or arrays. */
 const nested = (max: number) =>

@@ -14,6 +14,7 @@ import { type AgentRequest, UPLOAD_SLOTS, uploadKey } from '../../lambdas/agents
 import { type RunnerDeps, runStep } from '../../lambdas/agents/runner.js';
 import { ErrorNames } from '../../lambdas/core/errors.js';
 import { LIMITS } from '../../lambdas/core/schemas.js';
+import { jsonWith, objectOf } from '../fakes/json-arbitraries.js';
 import { MemoryBucket } from '../fakes/memory-bucket.js';
 import { MemoryStore } from '../fakes/memory-store.js';
 
@@ -68,13 +69,6 @@ async function preparedStore(): Promise<MemoryStore> {
 
 /* ------------------------------------------------------------------ arbitraries */
 
-/** Sets `key` as an own enumerable member, `__proto__` included (as JSON.parse does). */
-function objectOf(entries: [string, unknown][]): Record<string, unknown> {
-  const o: Record<string, unknown> = {};
-  for (const [k, v] of entries) Object.defineProperty(o, k, { value: v, enumerable: true, writable: true });
-  return o;
-}
-
 const hostileKey = fc.oneof(
   { weight: 4, arbitrary: fc.string({ maxLength: 12 }) },
   fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', ''),
@@ -93,14 +87,7 @@ const scalar = fc.oneof(
 );
 
 /** JSON data with hostile keys, nested up to a depth around the 32-level limit at times. */
-const hostileJson: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((tie) => ({
-  value: fc.oneof(
-    { depthSize: 'small', withCrossShrink: true },
-    scalar,
-    fc.array(tie('value'), { maxLength: 4 }),
-    fc.array(fc.tuple(hostileKey, tie('value')), { maxLength: 4 }).map(objectOf),
-  ),
-})).value;
+const hostileJson = jsonWith(hostileKey, scalar).value;
 
 /** A value wrapped in `depth` arrays or objects: around the nesting limit. */
 const deep = fc.tuple(fc.integer({ min: 28, max: 40 }), fc.boolean()).map(([depth, arrays]) => {
