@@ -14,7 +14,7 @@ import { type AgentRequest, UPLOAD_SLOTS, uploadKey } from '../../lambdas/agents
 import { type RunnerDeps, runStep } from '../../lambdas/agents/runner.js';
 import { ErrorNames } from '../../lambdas/core/errors.js';
 import { LIMITS } from '../../lambdas/core/schemas.js';
-import { jsonWith, objectOf } from '../fakes/json-arbitraries.js';
+import { jsonWith } from '../fakes/json-arbitraries.js';
 import { MemoryBucket } from '../fakes/memory-bucket.js';
 import { MemoryStore } from '../fakes/memory-store.js';
 
