@@ -74,6 +74,12 @@ export interface LocalFunctionSpec {
   compileCacheDir?: string;
 }
 
+/** V8's CPU profiler in each sandbox, when BATON_SANDBOX_CPU_PROF_DIR names where profiles go. */
+function sandboxProfilerArgs(): string[] {
+  const dir = process.env.BATON_SANDBOX_CPU_PROF_DIR;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=1000'] : [];
+}
+
 /** How an invocation ended; `fatal`: the sandbox cannot be reused (timeout, crash, failed init). */
 type Outcome = { ok: true; payload: string } | { ok: false; error: Error; fatal: boolean };
 
@@ -209,8 +215,9 @@ export class LocalFunction {
         compileCacheDir: this.spec.compileCacheDir,
       },
       env: this.spec.env(),
-      // No loader of the runtime's (tsx) and no flag of its: the bundle runs as in Lambda.
-      execArgv: [],
+      // No loader of the runtime's (tsx) and no flag of its: the bundle runs as in Lambda. The
+      // one exception is the profiler `npm run bench:profile` asks for (BATON_SANDBOX_CPU_PROF_DIR).
+      execArgv: sandboxProfilerArgs(),
       argv: [],
       stdout: true,
       stderr: true,
