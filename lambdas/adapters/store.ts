@@ -111,10 +111,13 @@ export class TaskStore implements StorePorts {
   readonly getResults: ResultPort['getResults'] = (...a) => this.results.getResults(...a);
   readonly putAttempt: ResultPort['putAttempt'] = (...a) => this.results.putAttempt(...a);
   readonly getAttempt: ResultPort['getAttempt'] = (...a) => this.results.getAttempt(...a);
+  readonly getResultsAndAttempt: ResultPort['getResultsAndAttempt'] = (...a) =>
+    this.results.getResultsAndAttempt(...a);
   // artifacts
   readonly putArtifact: ArtifactPort['putArtifact'] = (...a) => this.artifacts.putArtifact(...a);
   readonly listArtifacts: ArtifactPort['listArtifacts'] = (...a) => this.artifacts.listArtifacts(...a);
   readonly getArtifact: ArtifactPort['getArtifact'] = (...a) => this.artifacts.getArtifact(...a);
+  readonly getArtifacts: ArtifactPort['getArtifacts'] = (...a) => this.artifacts.getArtifacts(...a);
   // dead letters
   readonly putDeadLetter: DeadLetterPort['putDeadLetter'] = (...a) => this.deadLetters.putDeadLetter(...a);
   readonly listDeadLetters: DeadLetterPort['listDeadLetters'] = (...a) =>

@@ -97,20 +97,13 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
   if (!task || !plan || !step) {
     throw new ContractViolationError(`Step ${inv.stepId} of task ${inv.taskId} does not exist`);
   }
-  // This step's own result and its dependencies' only (O(dependencies)); its earlier starts of
-  // this attempt only (the trail says when an attempt runs again).
-  const [results, recorded, priorStarts] = await Promise.all([
-    store.getResults(inv.taskId, [step.id, ...step.dependsOn]),
-    store.getAttempt(inv.taskId, inv.run, step.id, inv.attempt),
-    store
-      .eventsWithIdPrefix(
-        inv.taskId,
-        eventId({ run: inv.run, type: 'StepStarted', stepId: step.id, attempt: inv.attempt }),
-      )
-      .then(
-        (starts) => starts.filter((e) => e.type === 'StepStarted' && e.data.attempt === inv.attempt).length,
-      ),
-  ]);
+  // This step's own result and its dependencies' only (O(dependencies)), and this attempt's
+  // record, in one read.
+  const { results, attempt: recorded } = await store.getResultsAndAttempt(
+    inv.taskId,
+    [step.id, ...step.dependsOn],
+    { run: inv.run, stepId: step.id, attempt: inv.attempt },
+  );
   const agentName = inv.failure ? step.fallbackAgent : step.agent;
   if (!agentName) throw new ContractViolationError(`Step ${step.id} has no fallback agent`);
   const completion = { taskId: task.taskId, run: inv.run, stepId: step.id, attempt: inv.attempt };
@@ -133,17 +126,6 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
     stepId: step.id,
     attempt: inv.attempt,
   };
-  // An attempt that started before and runs again (its runner or execution was interrupted and
-  // resumed) says so in the trail: one more StepStarted, numbered.
-  await store.appendEvent(
-    Events.stepStarted(scope, {
-      attempt: inv.attempt,
-      agent: agentName,
-      run: inv.run,
-      ...(priorStarts > 0 ? { rerun: priorStarts } : {}),
-    }),
-  );
-
   const upstream: UpstreamResult[] = step.dependsOn.map((dep) => {
     const r = results.get(dep);
     return {
@@ -154,7 +136,17 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
       artifacts: r?.artifacts ?? [],
     };
   });
-  const inputs = await store.getInputs(task.taskId);
+  const refs = upstream.flatMap((u) => u.artifacts);
+  // Independent of one another, so side by side: the start in the trail, the task's inputs, the
+  // upstream artifacts' records.
+  const [, inputs, records] = await Promise.all([
+    recordStart(store, scope, { attempt: inv.attempt, agent: agentName, run: inv.run }),
+    store.getInputs(task.taskId),
+    store.getArtifacts(
+      task.taskId,
+      refs.map((r) => r.id),
+    ),
+  ]);
   const input = AgentInput.parse({
     taskId: task.taskId,
     stepId: step.id,
@@ -169,18 +161,16 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
 
   const expiresIn = step.timeoutSeconds + URL_GRACE_SECONDS;
   const readable = await Promise.all(
-    upstream
-      .flatMap((u) => u.artifacts)
-      .map(async (ref: ArtifactRef) => {
-        const stored = await store.getArtifact(task.taskId, ref.id);
-        if (!stored) throw new ContractViolationError(`Upstream artifact ${ref.id} has no record`);
-        const url = await deps.artifacts.downloadUrl(stored.s3Key, {
-          contentType: stored.contentType,
-          fileName: stored.name,
-          expiresInSeconds: expiresIn,
-        });
-        return { ref, url };
-      }),
+    refs.map(async (ref: ArtifactRef) => {
+      const stored = records.get(ref.id);
+      if (!stored) throw new ContractViolationError(`Upstream artifact ${ref.id} has no record`);
+      const url = await deps.artifacts.downloadUrl(stored.s3Key, {
+        contentType: stored.contentType,
+        fileName: stored.name,
+        expiresInSeconds: expiresIn,
+      });
+      return { ref, url };
+    }),
   );
   const uploads = await Promise.all(
     Array.from({ length: UPLOAD_SLOTS }, (_, slot) =>
@@ -296,20 +286,8 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
   );
   const byName = new Map<string, StoredArtifact>([...written, ...adopted].map((m) => [m.name, m]));
   const stored = answer.artifacts.map((a) => byName.get(a.name) as StoredArtifact);
-  // Each artifact's record, then their events with one sequence reservation.
-  await Promise.all(stored.map((meta) => store.putArtifact(task.taskId, meta)));
-  if (stored.length > 0)
-    await store.appendEvents(
-      stored.map((meta) =>
-        Events.artifactStored(scope, {
-          artifactId: meta.id,
-          name: meta.name,
-          contentType: meta.contentType,
-          size: meta.size,
-          sha256: meta.sha256,
-        }),
-      ),
-    );
+  // Each artifact's record, then the attempt's; the completion writes their events
+  // (ArtifactStored, StepSucceeded) from the attempt record.
   const attempt: AttemptRecord = {
     stepId: step.id,
     run: inv.run,
@@ -320,9 +298,33 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
     artifacts: stored.map(({ s3Key: _k, attempt: _a, ...ref }) => ref),
     at: new Date().toISOString(),
   };
+  // The records first: a completion done again from the attempt record (after a crash) names
+  // artifacts whose records must exist.
+  await Promise.all(stored.map((meta) => store.putArtifact(task.taskId, meta)));
   await store.putAttempt(task.taskId, attempt);
   await deps.complete(completion, { ctx: { task: current, plan, run: inv.run }, attempt });
   return { stepId: step.id, attempt: inv.attempt, agent: agentName };
+}
+
+/**
+ * The attempt's StepStarted. An attempt that started before and runs again (its runner or
+ * execution was interrupted and resumed) says so in the trail: one more StepStarted, numbered.
+ * The first start is written without looking; only when its id is taken are the earlier starts
+ * counted.
+ */
+async function recordStart(
+  store: EventPort,
+  scope: { taskId: string; traceId: string; run: number; stepId: string; attempt: number },
+  started: { attempt: number; agent: string; run: number },
+): Promise<void> {
+  if (await store.appendEvent(Events.stepStarted(scope, started))) return;
+  const priorStarts = (
+    await store.eventsWithIdPrefix(
+      scope.taskId,
+      eventId({ run: scope.run, type: 'StepStarted', stepId: scope.stepId, attempt: scope.attempt }),
+    )
+  ).filter((e) => e.type === 'StepStarted' && e.data.attempt === scope.attempt).length;
+  await store.appendEvent(Events.stepStarted(scope, { ...started, rerun: priorStarts }));
 }
 
 /** An inline body's bytes: UTF-8 text, or base64 that decodes exactly (no stray characters). */

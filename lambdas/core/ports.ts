@@ -196,6 +196,12 @@ export interface ResultPort {
     stepId: string,
     attempt: number,
   ): Promise<AttemptRecord | undefined>;
+  /** getResults(taskId, stepIds) and getAttempt of `attempt` in one read (the step runner's first look). */
+  getResultsAndAttempt(
+    taskId: string,
+    stepIds: readonly string[],
+    attempt: { run: number; stepId: string; attempt: number },
+  ): Promise<{ results: Map<string, StepResult>; attempt?: AttemptRecord }>;
 }
 
 /** Control plane. The dependency gate's task tokens (they never leave the backend). */
@@ -249,6 +255,8 @@ export interface ArtifactPort {
   putArtifact(taskId: string, art: StoredArtifact): Promise<void>;
   listArtifacts(taskId: string): Promise<StoredArtifact[]>;
   getArtifact(taskId: string, artifactId: string): Promise<StoredArtifact | undefined>;
+  /** The records of `artifactIds` that exist, by id, in one read. */
+  getArtifacts(taskId: string, artifactIds: readonly string[]): Promise<Map<string, StoredArtifact>>;
 }
 
 /** Control plane. Idempotency keys of submissions (kept 24 h). */

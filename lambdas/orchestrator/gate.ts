@@ -21,23 +21,29 @@ export interface GateContext {
   run: number;
 }
 
-/** Handler of AwaitDependencies: registers the token, then releases at once if it can. */
+/**
+ * Handler of AwaitDependencies: registers the token, then releases at once if it can.
+ *
+ * The token is written before the results are read (both strongly consistent), so no wake-up is
+ * lost: if this read misses a dependency's result, that result was written after the read, and
+ * the dependency's own gate evaluation, which reads the token after writing its result, finds the
+ * token. One look is enough; the StepWaiting event is written from what that look read.
+ */
 export async function awaitDependencies(deps: OrchestratorDeps, raw: unknown): Promise<GateOutput> {
   const req = GateContract.input.parse(raw);
   const ctx = await loadContext(deps, req.taskId, req.run);
   await deps.store.putToken(req.taskId, req.run, req.stepId, req.taskToken);
-  const decided = await evaluateGate(deps, ctx, req.stepId);
-  if (!decided) {
+  const look = await lookAtGate(deps, ctx, req.stepId, req.taskToken);
+  if (!look.action) {
     const step = ctx.plan.steps.find((s) => s.id === req.stepId);
-    const results = await deps.store.getResults(req.taskId, step?.dependsOn ?? []);
     await deps.store.appendEvent(
       Events.stepWaiting(
         { taskId: req.taskId, traceId: ctx.task.traceId, run: req.run, stepId: req.stepId },
-        { waitingFor: (step?.dependsOn ?? []).filter((d) => results.get(d)?.status !== 'SUCCEEDED') },
+        {
+          waitingFor: (step?.dependsOn ?? []).filter((d) => look.results.get(d)?.status !== 'SUCCEEDED'),
+        },
       ),
     );
-    // The last dependency may have finished while we wrote the event; look once more.
-    await evaluateGate(deps, ctx, req.stepId);
   }
   return { registered: true };
 }
@@ -58,10 +64,27 @@ export async function evaluateGate(
   ctx: GateContext,
   stepId: string,
 ): Promise<GateAction | undefined> {
+  return (await lookAtGate(deps, ctx, stepId)).action;
+}
+
+/**
+ * evaluateGate, also giving back the results it read. `token`: the gate's own token when the
+ * caller holds it (its AwaitDependencies), so it is not read back.
+ */
+async function lookAtGate(
+  deps: OrchestratorDeps,
+  ctx: GateContext,
+  stepId: string,
+  heldToken?: string,
+): Promise<{ action?: GateAction; results: Map<string, StepResult> }> {
   const step = ctx.plan.steps.find((s) => s.id === stepId);
   if (!step) throw new Error(`Step ${stepId} is not in the plan of task ${ctx.task.taskId}`);
   // Only this step's own result and its dependencies': O(dependencies), whatever the plan's size.
-  const results = await deps.store.getResults(ctx.task.taskId, [stepId, ...step.dependsOn]);
+  // The token is read beside them: it only matters once they allow a decision.
+  const [results, readToken] = await Promise.all([
+    deps.store.getResults(ctx.task.taskId, [stepId, ...step.dependsOn]),
+    heldToken === undefined ? deps.store.getToken(ctx.task.taskId, ctx.run, stepId) : undefined,
+  ]);
   let action: GateAction | undefined;
   const failedDep = step.dependsOn.find((d) => isFailedInRun(results.get(d), ctx.run));
   const own = results.get(stepId);
@@ -70,10 +93,10 @@ export async function evaluateGate(
   if (own && (own.status === 'SUCCEEDED' || own.run === ctx.run)) action = 'done';
   else if (failedDep) action = 'skip';
   else if (step.dependsOn.every((d) => results.get(d)?.status === 'SUCCEEDED')) action = 'run';
-  if (!action) return undefined;
+  if (!action) return { results };
 
-  const token = await deps.store.getToken(ctx.task.taskId, ctx.run, stepId);
-  if (!token) return undefined; // not parked yet: its own AwaitDependencies will evaluate
+  const token = heldToken ?? readToken;
+  if (!token) return { results }; // not parked yet: its own AwaitDependencies will evaluate
 
   if (action === 'skip' && failedDep) {
     const dep = results.get(failedDep) as StepResult;
@@ -99,7 +122,7 @@ export async function evaluateGate(
   const release: GateRelease = { action };
   await deps.workflow.succeed(token, release);
   if (action !== 'run') await releaseDependents(deps, ctx, stepId);
-  return action;
+  return { action, results };
 }
 
 /** Re-evaluates the gates of the steps that depend on `stepId`. */
@@ -108,9 +131,10 @@ export async function releaseDependents(
   ctx: GateContext,
   stepId: string,
 ): Promise<void> {
-  for (const s of ctx.plan.steps) {
-    if (s.dependsOn.includes(stepId)) await evaluateGate(deps, ctx, s.id);
-  }
+  // Each dependent's gate on its own (they are independent): in parallel.
+  await Promise.all(
+    ctx.plan.steps.filter((s) => s.dependsOn.includes(stepId)).map((s) => evaluateGate(deps, ctx, s.id)),
+  );
 }
 
 function isFailedInRun(r: StepResult | undefined, run: number): boolean {

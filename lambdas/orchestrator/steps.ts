@@ -201,18 +201,25 @@ export async function completeStep(
     if (existing?.status === 'SUCCEEDED') return { stepId: req.stepId };
     throw new ContractViolationError(`No record of attempt ${req.attempt} of step ${req.stepId}`);
   }
-  await deps.store.appendEvent(
-    Events.stepSucceeded(
-      { taskId: req.taskId, traceId: ctx.task.traceId, run: req.run, stepId: req.stepId },
-      {
-        attempt: rec.attempt,
-        agent: rec.agent,
-        summary: rec.summary,
-        ...(rec.output !== undefined ? { output: rec.output } : {}),
-        artifacts: rec.artifacts,
-      },
+  // The attempt's ArtifactStored events and the StepSucceeded, from the attempt record, with one
+  // sequence reservation. A completion done again (after a crash) writes none of them twice:
+  // their ids are deterministic.
+  const scope = { taskId: req.taskId, traceId: ctx.task.traceId, run: req.run, stepId: req.stepId };
+  await deps.store.appendEvents([
+    ...rec.artifacts.map((a) =>
+      Events.artifactStored(
+        { ...scope, attempt: rec.attempt },
+        { artifactId: a.id, name: a.name, contentType: a.contentType, size: a.size, sha256: a.sha256 },
+      ),
     ),
-  );
+    Events.stepSucceeded(scope, {
+      attempt: rec.attempt,
+      agent: rec.agent,
+      summary: rec.summary,
+      ...(rec.output !== undefined ? { output: rec.output } : {}),
+      artifacts: rec.artifacts,
+    }),
+  ]);
   await deps.store.putResult(req.taskId, {
     stepId: req.stepId,
     run: req.run,

@@ -414,6 +414,39 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.getAttempt('t1', 1, 'a', 1)).toBeUndefined();
         expect(await store.getAttempt('t1', 2, 'a', 2)).toBeUndefined();
       });
+
+      it("reads a step's results and one attempt's record together, in one read", async () => {
+        // Prepare
+        const store = await makeStore();
+        const rec = {
+          stepId: 'b',
+          run: 1,
+          attempt: 1,
+          agent: 'echo',
+          summary: 's',
+          artifacts: [],
+          at: at(2),
+        };
+        await store.putResult('t1', {
+          stepId: 'a',
+          run: 1,
+          status: 'SUCCEEDED',
+          agent: 'echo',
+          summary: 'A',
+          artifacts: [],
+          at: at(1),
+        });
+        await store.putAttempt('t1', rec);
+        // Act
+        const both = await store.getResultsAndAttempt('t1', ['b', 'a'], { run: 1, stepId: 'b', attempt: 1 });
+        const none = await store.getResultsAndAttempt('t1', ['b'], { run: 1, stepId: 'b', attempt: 2 });
+        // Assess
+        expect([...both.results.keys()]).toEqual(['a']);
+        expect(both.results.get('a')?.summary).toBe('A');
+        expect(both.attempt).toEqual(rec);
+        expect(none.results.size).toBe(0);
+        expect(none.attempt).toBeUndefined();
+      });
     });
 
     describe('user JSON', () => {
@@ -615,6 +648,21 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.getArtifact('t1', 'a')).toEqual(artifact('a'));
         expect(await store.getArtifact('t1', 'c')).toBeUndefined();
         expect(await store.listArtifacts('nope')).toEqual([]);
+      });
+
+      it("reads several artifacts' records in one read, leaving out the ones that do not exist", async () => {
+        const store = await makeStore();
+        await store.putArtifact('t1', artifact('a'));
+        await store.putArtifact('t1', artifact('b'));
+        await store.putArtifact('t2', artifact('c'));
+        const found = await store.getArtifacts('t1', ['b', 'a', 'c', 'a']);
+        expect(new Map([...found].sort())).toEqual(
+          new Map([
+            ['a', artifact('a')],
+            ['b', artifact('b')],
+          ]),
+        );
+        expect((await store.getArtifacts('t1', [])).size).toBe(0);
       });
     });
 

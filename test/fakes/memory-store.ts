@@ -214,6 +214,15 @@ export class MemoryStore implements StorePorts {
     return rec ? copy(rec) : undefined;
   }
 
+  async getResultsAndAttempt(
+    taskId: string,
+    stepIds: readonly string[],
+    a: { run: number; stepId: string; attempt: number },
+  ): Promise<{ results: Map<string, StepResult>; attempt?: AttemptRecord }> {
+    const attempt = await this.getAttempt(taskId, a.run, a.stepId, a.attempt);
+    return { results: await this.getResults(taskId, stepIds), ...(attempt ? { attempt } : {}) };
+  }
+
   /* -------------------------------------------------------------------------- artifacts */
 
   async putArtifact(taskId: string, art: StoredArtifact): Promise<void> {
@@ -228,6 +237,15 @@ export class MemoryStore implements StorePorts {
   async getArtifact(taskId: string, artifactId: string): Promise<StoredArtifact | undefined> {
     const art = this.artifacts.get(taskId)?.get(artifactId);
     return art ? copy(art) : undefined;
+  }
+
+  async getArtifacts(taskId: string, artifactIds: readonly string[]): Promise<Map<string, StoredArtifact>> {
+    const found = new Map<string, StoredArtifact>();
+    for (const id of artifactIds) {
+      const art = this.artifacts.get(taskId)?.get(id);
+      if (art) found.set(id, copy(art));
+    }
+    return found;
   }
 
   /* ----------------------------------------------------------------------- dead letters */

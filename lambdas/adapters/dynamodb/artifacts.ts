@@ -23,4 +23,12 @@ export class DynamoArtifacts implements ArtifactPort {
     );
     return res.Item ? (strip(res.Item) as StoredArtifact) : undefined;
   }
+
+  async getArtifacts(taskId: string, artifactIds: readonly string[]): Promise<Map<string, StoredArtifact>> {
+    if (artifactIds.length === 0) return new Map();
+    const items = await this.t.getMany(
+      [...new Set(artifactIds)].map((id) => ({ pk: pk(taskId), sk: `ART#${id}` })),
+    );
+    return new Map(items.map((i) => [i.id as string, strip(i) as StoredArtifact]));
+  }
 }

@@ -82,4 +82,23 @@ export class DynamoResults implements ResultPort {
     );
     return res.Item ? (fromItem(res.Item) as AttemptRecord) : undefined;
   }
+
+  async getResultsAndAttempt(
+    taskId: string,
+    stepIds: readonly string[],
+    a: { run: number; stepId: string; attempt: number },
+  ): Promise<{ results: Map<string, StepResult>; attempt?: AttemptRecord }> {
+    const attemptKey = attemptSk(a.run, a.stepId, a.attempt);
+    const items = await this.t.getMany([
+      ...[...new Set(stepIds)].map((id) => ({ pk: pk(taskId), sk: `RESULT#${id}` })),
+      { pk: pk(taskId), sk: attemptKey },
+    ]);
+    const results = new Map<string, StepResult>();
+    let attempt: AttemptRecord | undefined;
+    for (const item of items) {
+      if (item.sk === attemptKey) attempt = fromItem(item) as AttemptRecord;
+      else results.set(item.stepId as string, fromItem(item) as StepResult);
+    }
+    return { results, ...(attempt ? { attempt } : {}) };
+  }
 }
