@@ -22,6 +22,7 @@
  * service's AWS error shape; the emulators themselves listen on loopback ports of their own.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { EventEmitter } from 'node:events';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { createRequire } from 'node:module';
@@ -30,7 +31,7 @@ import { isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import { createRequestHandler } from 'local-aws-sqs';
 import { BatonError, ErrorNames } from '../../lambdas/core/errors.js';
-import { createAuthorizingFront } from './iam/front.js';
+import { createAuthorizingFront, type InProcessDispatch } from './iam/front.js';
 import type { LocalIam } from './iam/local-iam.js';
 
 export type EmulatedService = 'dynamodb' | 's3' | 'sqs';
@@ -143,6 +144,8 @@ interface RunningServer {
   service: EmulatedService;
   url: string;
   close(): Promise<void>;
+  /** The emulator's request handler, called in process by its front (no second HTTP hop). */
+  dispatch?: InProcessDispatch;
 }
 
 async function closeAll(servers: RunningServer[]): Promise<void> {
@@ -164,7 +167,7 @@ async function startFront(
   host: string,
   port: number,
 ): Promise<RunningServer> {
-  const server = createAuthorizingFront(backend.service, iam, () => backend.url);
+  const server = createAuthorizingFront(backend.service, iam, () => backend.url, backend.dispatch);
   try {
     const url = await listen(server, backend.service, host, port);
     return {
@@ -286,7 +289,47 @@ async function startDynamoDb(dir: string, host: string, port: number): Promise<R
   const server = dynalite({ path: dir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   const url = await listen(server, 'dynamodb', host, port);
   // dynalite's close() also waits for pending LevelDB operations and closes the database.
-  return { service: 'dynamodb', url, close: () => closeServer(server, 'dynamodb', { force: false }) };
+  return {
+    service: 'dynamodb',
+    url,
+    close: () => closeServer(server, 'dynamodb', { force: false }),
+    dispatch: dynaliteDispatch(server),
+  };
+}
+
+/**
+ * dynalite's own request handler, called with the request the front has read whole: dynalite
+ * reads `method`, `url`, `headers` and the body's 'data'/'end' events, and answers through
+ * `statusCode`, `setHeader` and `end` (dynalite/index.js httpHandler and sendData), which is all
+ * these stand-ins give it. Saves the front's second HTTP round trip on every DynamoDB call.
+ */
+function dynaliteDispatch(server: Server): InProcessDispatch {
+  const listener = server.listeners('request')[0] as ((req: unknown, res: unknown) => void) | undefined;
+  if (!listener) throw new EmulatorError('dynamodb', 'dynalite has no request handler');
+  return (r) =>
+    new Promise((resolve, reject) => {
+      const req = Object.assign(new EventEmitter(), { method: r.method, url: r.url, headers: r.headers });
+      const headers: Record<string, string | number | string[]> = {};
+      const res = {
+        statusCode: 200,
+        contentType: undefined as string | undefined,
+        setHeader(name: string, value: string | number | string[]) {
+          headers[name.toLowerCase()] = value;
+        },
+        getHeader: (name: string) => headers[name.toLowerCase()],
+        end(body?: string | Buffer) {
+          delete headers['transfer-encoding'];
+          resolve({ status: res.statusCode, headers, body: Buffer.from(body ?? '') });
+        },
+      };
+      try {
+        listener(req, res);
+        if (r.body.length) req.emit('data', r.body);
+        req.emit('end');
+      } catch (err) {
+        reject(err);
+      }
+    });
 }
 
 /** dynalite's sub-databases are key prefixes ending in '~'; '\x7f' is the next byte. */
