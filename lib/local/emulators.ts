@@ -22,16 +22,16 @@
  * service's AWS error shape; the emulators themselves listen on loopback ports of their own.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { EventEmitter } from 'node:events';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { isIPv6 } from 'node:net';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { createRequestHandler } from 'local-aws-sqs';
 import { BatonError, ErrorNames } from '../../lambdas/core/errors.js';
-import { createAuthorizingFront, type InProcessDispatch } from './iam/front.js';
+import { createAuthorizingFront, type InProcessDispatch, type InProcessResponse } from './iam/front.js';
 import type { LocalIam } from './iam/local-iam.js';
 
 export type EmulatedService = 'dynamodb' | 's3' | 'sqs';
@@ -219,12 +219,6 @@ function closeServer(server: Server, service: EmulatedService, { force }: { forc
 // answers (no fsync: a kill -9 loses nothing, a power cut may); the LOCK file left behind is an
 // fcntl lock that dies with the process and does not block the next start.
 
-type DynaliteFactory = (options: {
-  path: string;
-  createTableMs: number;
-  deleteTableMs: number;
-  updateTableMs: number;
-}) => Server;
 interface LevelDatabase {
   open(): Promise<void>;
   close(): Promise<void>;
@@ -284,53 +278,73 @@ async function startDynamoDb(dir: string, host: string, port: number): Promise<R
     await listen(portProbe, 'dynamodb', host, port);
     await closeServer(portProbe, 'dynamodb', { force: true });
   }
-  const dynalite = require('dynalite') as DynaliteFactory;
-  // No provisioning delays: the CREATING/UPDATING/DELETING timers run at 0 ms.
-  const server = dynalite({ path: dir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  const url = await listen(server, 'dynamodb', host, port);
-  // dynalite's close() also waits for pending LevelDB operations and closes the database.
+  return startDynamoDbWorker(dir, host, port);
+}
+
+const DYNAMODB_WORKER = new URL('./dynamodb-worker.mjs', import.meta.url);
+
+/**
+ * dynalite in a worker thread of its own (dynamodb-worker.mjs), so its work (and LevelDB's) runs
+ * beside the local Step Functions and the IAM fronts instead of on their thread. The front hands
+ * it each authorized request as a message: the same bytes in and out, without a second HTTP hop.
+ */
+async function startDynamoDbWorker(dir: string, host: string, port: number): Promise<RunningServer> {
+  const worker = new Worker(DYNAMODB_WORKER, { workerData: { path: dir, host, port }, execArgv: [] });
+  const pending = new Map<number, { resolve: (r: InProcessResponse) => void; reject: (e: Error) => void }>();
+  let nextId = 1;
+  let closed: (() => void) | undefined;
+  let failure: Error | undefined;
+  const url = await new Promise<string>((resolve, reject) => {
+    worker.on('message', (msg: WorkerMessage) => {
+      if (msg.type === 'ready') resolve(msg.url);
+      else if (msg.type === 'failed') {
+        reject(new EmulatorError('dynamodb', `cannot listen on ${host}:${port}: ${msg.message}`));
+        void worker.terminate();
+      }
+      else if (msg.type === 'closed') closed?.();
+      else if (msg.type === 'response') {
+        const p = pending.get(msg.id);
+        pending.delete(msg.id);
+        if (!p) return;
+        if ('error' in msg) p.reject(new EmulatorError('dynamodb', msg.error));
+        else p.resolve({ status: msg.status, headers: msg.headers, body: Buffer.from(msg.body) });
+      }
+    });
+    worker.on('error', (err) => {
+      failure = new EmulatorError('dynamodb', 'the DynamoDB worker failed', { cause: err });
+      reject(failure);
+      for (const p of pending.values()) p.reject(failure);
+      pending.clear();
+    });
+  });
   return {
     service: 'dynamodb',
     url,
-    close: () => closeServer(server, 'dynamodb', { force: false }),
-    dispatch: dynaliteDispatch(server),
+    dispatch: (r) =>
+      new Promise((resolve, reject) => {
+        if (failure) return reject(failure);
+        const id = nextId++;
+        pending.set(id, { resolve, reject });
+        worker.postMessage({ type: 'request', id, ...r });
+      }),
+    // dynalite's close() waits for pending LevelDB operations and closes the database.
+    close: async () => {
+      if (!failure)
+        await new Promise<void>((resolve) => {
+          closed = resolve;
+          worker.postMessage({ type: 'close' });
+        });
+      await worker.terminate();
+    },
   };
 }
 
-/**
- * dynalite's own request handler, called with the request the front has read whole: dynalite
- * reads `method`, `url`, `headers` and the body's 'data'/'end' events, and answers through
- * `statusCode`, `setHeader` and `end` (dynalite/index.js httpHandler and sendData), which is all
- * these stand-ins give it. Saves the front's second HTTP round trip on every DynamoDB call.
- */
-function dynaliteDispatch(server: Server): InProcessDispatch {
-  const listener = server.listeners('request')[0] as ((req: unknown, res: unknown) => void) | undefined;
-  if (!listener) throw new EmulatorError('dynamodb', 'dynalite has no request handler');
-  return (r) =>
-    new Promise((resolve, reject) => {
-      const req = Object.assign(new EventEmitter(), { method: r.method, url: r.url, headers: r.headers });
-      const headers: Record<string, string | number | string[]> = {};
-      const res = {
-        statusCode: 200,
-        contentType: undefined as string | undefined,
-        setHeader(name: string, value: string | number | string[]) {
-          headers[name.toLowerCase()] = value;
-        },
-        getHeader: (name: string) => headers[name.toLowerCase()],
-        end(body?: string | Buffer) {
-          delete headers['transfer-encoding'];
-          resolve({ status: res.statusCode, headers, body: Buffer.from(body ?? '') });
-        },
-      };
-      try {
-        listener(req, res);
-        if (r.body.length) req.emit('data', r.body);
-        req.emit('end');
-      } catch (err) {
-        reject(err);
-      }
-    });
-}
+type WorkerMessage =
+  | { type: 'ready'; url: string }
+  | { type: 'failed'; message: string }
+  | { type: 'closed' }
+  | { type: 'response'; id: number; status: number; headers: InProcessResponse['headers']; body: Uint8Array }
+  | { type: 'response'; id: number; error: string };
 
 /** dynalite's sub-databases are key prefixes ending in '~'; '\x7f' is the next byte. */
 function prefixRange(prefix: string): { gte: string; lt: string } {
