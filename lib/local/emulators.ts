@@ -300,8 +300,7 @@ async function startDynamoDbWorker(dir: string, host: string, port: number): Pro
       else if (msg.type === 'failed') {
         reject(new EmulatorError('dynamodb', `cannot listen on ${host}:${port}: ${msg.message}`));
         void worker.terminate();
-      }
-      else if (msg.type === 'closed') closed?.();
+      } else if (msg.type === 'closed') closed?.();
       else if (msg.type === 'response') {
         const p = pending.get(msg.id);
         pending.delete(msg.id);
@@ -595,6 +594,19 @@ async function startSqs(
   };
 }
 
+/** Messages a receive could take now: not delayed, not in flight (the queue's own counts). */
+function visibleCount(queue: SqsQueue): number {
+  const counts = queue.getAttributes([
+    'ApproximateNumberOfMessages',
+    'ApproximateNumberOfMessagesNotVisible',
+  ]);
+  return Math.max(
+    0,
+    Number(counts?.ApproximateNumberOfMessages ?? 0) -
+      Number(counts?.ApproximateNumberOfMessagesNotVisible ?? 0),
+  );
+}
+
 class SqsJournal {
   private readonly snapshotPath: string;
   private readonly journalPath: string;
@@ -749,14 +761,23 @@ class SqsJournal {
 
     const receive = queue.receive.bind(queue);
     queue.receive = async (params: ReceiveParams) => {
-      // local-aws-sqs ends a long poll early only once MaxNumberOfMessages are in hand, so a
-      // batch of 10 waits the full WaitTimeSeconds for 1 message. Real SQS answers as soon as it
-      // has any: poll with zero waits (each takes ~40 ms inside the emulator) until then.
+      // local-aws-sqs ends a receive early only once MaxNumberOfMessages are in hand (it looks
+      // every 10 ms, and a zero-wait receive still takes 40 ms), so a batch of 10 waits the full
+      // WaitTimeSeconds for 1 message. Real SQS answers as soon as it has any: wait (looking at
+      // the queue's counts, in memory) until some are visible, then ask for at most that many,
+      // which the emulator answers at its first look.
       const waitSeconds = Number(params.WaitTimeSeconds ?? queue.ReceiveMessageWaitTimeSeconds) || 0;
       const deadline = Date.now() + waitSeconds * 1000;
       const request = this.requests.getStore();
+      const wanted = Number(params.MaxNumberOfMessages ?? 1) || 1;
       for (;;) {
-        const records: unknown[] = await receive({ ...params, WaitTimeSeconds: 0 });
+        const visible = visibleCount(queue);
+        if (visible === 0 && Date.now() < deadline && !request?.clientGone) {
+          await new Promise((r) => setTimeout(r, 5));
+          continue;
+        }
+        const max = visible > 0 ? Math.min(visible, wanted) : wanted;
+        const records: unknown[] = await receive({ ...params, MaxNumberOfMessages: max, WaitTimeSeconds: 0 });
         if (records.length > 0) {
           const counts: ReceiveCounts = [];
           for (const rec of records.map(recordOf)) {
