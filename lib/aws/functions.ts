@@ -87,6 +87,7 @@ export class BatonFunction extends NodejsFunction {
         target: 'node22',
         minify: true,
         sourceMap: true,
+        metafile: true,
         mainFields: ['module', 'main'],
         externalModules: [],
         // CommonJS globals for bundled CommonJS packages (sql.js reads __dirname when it loads).
