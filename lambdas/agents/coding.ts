@@ -10,7 +10,7 @@
  * A command that does not exit with `expectExitCode` (default 0) fails the step, non-retryably,
  * unless `failOnError: false`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { AgentFailedError, NonRetryableError } from '../core/errors.js';
 import type { AgentContext, AgentInput } from '../core/schemas.js';
 import { type ShellOutput, ToolDisabledError, ToolNotAllowedError } from '../tools/index.js';

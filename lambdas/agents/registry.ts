@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { z } from 'zod';
+import * as z from 'zod';
 import { BatonError, ErrorNames } from '../core/errors.js';
 import { AgentName } from '../core/schemas.js';
 import { ModelConfigOverride } from '../models/index.js';

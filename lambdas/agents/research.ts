@@ -9,7 +9,7 @@
  * in the notes and the output (the ToolCalled event records the refusal); it makes no claim it
  * cannot source. With a model: a bounded tool-use loop over the same tools.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { AgentFailedError, NonRetryableError } from '../core/errors.js';
 import type { AgentContext, AgentInput } from '../core/schemas.js';
 import type { HttpOutput, SearchHit, SearchOutput } from '../tools/index.js';

@@ -13,7 +13,7 @@
  * `enabled: true`); `allow` defaults to every configured tool (each MCP server as `<name>.*`).
  */
 import { isAbsolute, resolve } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { BatonError, ErrorNames } from '../core/errors.js';
 import { ModelConfigOverride } from '../models/index.js';
 import { forEachSection, TOOL_SECTIONS, ToolsConfig } from '../tools/index.js';

@@ -8,7 +8,7 @@
  * Not listed: the AWS runtime's own variables (AWS_REGION, AWS_ENDPOINT_URL_<SERVICE> ...), read
  * by the SDK, and a model config's `apiKeyEnv`, whose name the config chooses.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { BatonError, ErrorNames } from './errors.js';
 
 /** The environment could not be read: `issues` says which variable and why. */

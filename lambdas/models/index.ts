@@ -3,7 +3,7 @@
  * overrides, and the factory that turns a config into a ModelProvider.
  */
 import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
-import { z } from 'zod';
+import * as z from 'zod';
 import { NonRetryableError } from '../core/errors.js';
 import { createBedrockProvider } from './bedrock.js';
 import { createOfflineProvider } from './offline.js';

@@ -5,7 +5,7 @@
 
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { documentClient, sfnClient, sqsClient } from '../adapters/clients.js';
 import { ConsoleApprovalNotifier, SnsApprovalNotifier } from '../adapters/notifier.js';
 import { DeadLetterQueue, IntakeQueue } from '../adapters/queue.js';

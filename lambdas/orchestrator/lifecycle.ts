@@ -1,5 +1,5 @@
 /** Task-level Lambdas: intake (start the execution), plan, finalize. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { WorkflowClient } from '../adapters/workflow.js';
 import { approvalTimeoutSeconds } from '../core/approvals.js';
 import { dependencyWaitSeconds, WORKFLOW_TIMING } from '../core/bounds.js';

@@ -10,7 +10,7 @@
  * - Without one: the deterministic rule-based planner (offline-planner.ts), which says so.
  */
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { type AuditEvent, type AuditSink, auditedModel } from '../agents/audit.js';
 import { builtinAgent } from '../agents/registry.js';
 import { NonRetryableError } from '../core/errors.js';

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { parse as parseCsv } from 'csv-parse/sync';
 import initSqlJs, { type Database, type SqlJsStatic, type SqlValue } from 'sql.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineTool, type ToolImplementation } from './define.js';
 import { ReadOnlyViolationError, ToolInputError } from './errors.js';
 import type { Dataset, Tool, ToolContext } from './types.js';

@@ -7,7 +7,7 @@
  *   ...
  *   await toolset.close(); // ends MCP connections (stdio servers are child processes)
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { dbTool } from './db.js';
 import type { ToolKind, ToolSet } from './define.js';
 import { httpTool } from './http.js';
