@@ -13,7 +13,8 @@
 import * as z from 'zod';
 import { AgentFailedError, NonRetryableError } from '../core/errors.js';
 import type { AgentContext, AgentInput } from '../core/schemas.js';
-import { type ShellOutput, ToolDisabledError, ToolNotAllowedError } from '../tools/index.js';
+import { ToolDisabledError, ToolNotAllowedError } from '../tools/errors.js';
+import type { ShellOutput } from '../tools/shell.js';
 import { BaseInput, DEFAULT_MAX_TURNS, liveModel, tail, toolErrorOf } from './common.js';
 import { defineAgent } from './define.js';
 import { runToolLoop } from './loop.js';
