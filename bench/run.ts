@@ -19,15 +19,14 @@
  *  5. bundle sizes and module-init time of each bundle (a fresh Node process imports it: the
  *     cold-start proxy); peak RSS of the process during the run.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join, resolve } from 'node:path';
 import { type RunOptions, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { criticalPath, validatePlan } from '../lambdas/core/plan.js';
 import type { PlanSpec } from '../lambdas/core/schemas.js';
 import { startLocalRuntime } from '../lib/local/runtime.js';
+import { measureBundles } from './bundles.js';
 
 const config = resolve(import.meta.dirname, '../test/fixtures/baton.config.json');
 const dataDir = mkdtempSync(join(tmpdir(), 'baton-bench-'));
@@ -310,36 +309,8 @@ const callsByCaller = Object.fromEntries(
 );
 
 // ---------------------------------------------------------------- 5. bundles: size and module init
-function bundles() {
-  const out: { function: string; kb: number; mapKb: number; initMs: number | null; error?: string }[] = [];
-  for (const fn of rt.functions.values()) {
-    const dir = dirname(fn.file);
-    const files = readdirSync(dir);
-    const kb =
-      files.filter((f) => /\.m?js$/.test(f)).reduce((n, f) => n + statSync(join(dir, f)).size, 0) / 1024;
-    const mapKb =
-      files.filter((f) => f.endsWith('.map')).reduce((n, f) => n + statSync(join(dir, f)).size, 0) / 1024;
-    const probe = spawnSync(
-      process.execPath,
-      [
-        '--input-type=module',
-        '-e',
-        `const t=performance.now(); await import(${JSON.stringify(pathToFileURL(fn.file).href)}); console.log(performance.now()-t);`,
-      ],
-      { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1' }, timeout: 30_000 },
-    );
-    const initMs = probe.status === 0 ? Number(probe.stdout.trim().split('\n').at(-1)) : null;
-    out.push({
-      function: fn.logicalId,
-      kb,
-      mapKb,
-      initMs,
-      ...(probe.status === 0 ? {} : { error: probe.stderr.split('\n')[0] }),
-    });
-  }
-  return out.sort((a, b) => b.kb - a.kb);
-}
-const bundleFigures = bundles();
+// (bench/bundles.ts: each function's bundle from the runtime's assembly, imported in a fresh process)
+const bundleFigures = measureBundles(rt.functions.values());
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
 // ---------------------------------------------------------------- report

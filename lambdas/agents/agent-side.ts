@@ -8,10 +8,16 @@
 import { AgentFailedError, BatonError, ContractViolationError, describeError } from '../core/errors.js';
 import { LIMITS } from '../core/schemas.js';
 import type { Telemetry } from '../core/telemetry.js';
-import { type ModelConfig, type ModelProviderDeps, modelConfigFromEnv } from '../models/index.js';
+import type { ModelConfig, ModelProviderDeps } from '../models/config.js';
 import { ToolError, toStepError } from '../tools/errors.js';
 import type { AuditEvent } from './audit.js';
-import { type AgentSession, openAgentSession, stepTokenBudget, taskTokenBudget } from './context.js';
+import {
+  type AgentCapabilities,
+  type AgentSession,
+  openAgentSession,
+  stepTokenBudget,
+  taskTokenBudget,
+} from './context.js';
 import { type AgentModule, checkAgentOutput, invokeAgent } from './define.js';
 import {
   AgentRequest,
@@ -21,7 +27,6 @@ import {
   INLINE_TOTAL_BYTES,
   type UploadedArtifact,
 } from './protocol.js';
-import { resolveAgentSettings } from './registry.js';
 import type { AgentSettings } from './settings.js';
 
 /** Where agents' tools and models come from; the Lambda wiring reads them from env and config. */
@@ -32,16 +37,12 @@ export interface AgentRuntimeDeps {
   defaultModel(): ModelConfig;
   /** Clients and fetch for the model providers (tests inject mocks here). */
   providerDeps?: ModelProviderDeps;
+  /** The tool kinds and model providers at hand (an agent bundle: its own; capabilities.ts: all). */
+  capabilities: AgentCapabilities;
 }
 
-/** Built-in defaults for the tools, BATON_MODEL_CONFIG for the model. */
-export const DEFAULT_AGENT_RUNTIME: AgentRuntimeDeps = {
-  settingsFor: (agent) => resolveAgentSettings(agent),
-  defaultModel: () => modelConfigFromEnv(),
-};
-
 export interface AgentSideDeps {
-  runtime?: AgentRuntimeDeps;
+  runtime: AgentRuntimeDeps;
   /** Reads and writes the presigned URLs (default: global fetch). */
   fetch?: typeof fetch;
   log?: (line: Record<string, unknown>) => void;
@@ -58,7 +59,7 @@ export async function serveAgentRequest(
   agentName: string,
   agent: AgentModule,
   raw: unknown,
-  deps: AgentSideDeps = {},
+  deps: AgentSideDeps,
 ): Promise<AgentResponse> {
   const parsed = AgentRequest.safeParse(raw);
   if (!parsed.success)
@@ -69,7 +70,7 @@ export async function serveAgentRequest(
   if (req.input.agent !== agentName)
     throw new ContractViolationError(`Agent "${agentName}" was asked to run as "${req.input.agent}"`);
   const http = deps.fetch ?? fetch;
-  const runtime = deps.runtime ?? DEFAULT_AGENT_RUNTIME;
+  const { runtime } = deps;
   const settings = runtime.settingsFor(agentName);
   const audit: AuditRecord[] = [];
   const record = async (e: AuditEvent) => {
@@ -85,6 +86,7 @@ export async function serveAgentRequest(
       run: req.run,
       traceId: req.traceId,
       settings,
+      capabilities: runtime.capabilities,
       defaultModel: runtime.defaultModel(),
       ...(runtime.providerDeps ? { providerDeps: runtime.providerDeps } : {}),
       ...optional('stepTokens', stepTokenBudget(input.input, settings)),

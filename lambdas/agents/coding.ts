@@ -10,10 +10,11 @@
  * A command that does not exit with `expectExitCode` (default 0) fails the step, non-retryably,
  * unless `failOnError: false`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { AgentFailedError, NonRetryableError } from '../core/errors.js';
 import type { AgentContext, AgentInput } from '../core/schemas.js';
-import { type ShellOutput, ToolDisabledError, ToolNotAllowedError } from '../tools/index.js';
+import { ToolDisabledError, ToolNotAllowedError } from '../tools/errors.js';
+import type { ShellOutput } from '../tools/shell.js';
 import { BaseInput, DEFAULT_MAX_TURNS, liveModel, tail, toolErrorOf } from './common.js';
 import { defineAgent } from './define.js';
 import { runToolLoop } from './loop.js';

@@ -1,5 +1,5 @@
 /** Helpers the built-in agents share: input parsing, upstream text, tool errors, the live model. */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AgentContext, AgentInput, ArtifactRef } from '../core/schemas.js';
 import type { ModelProvider } from '../models/types.js';
 import { ToolError } from '../tools/errors.js';

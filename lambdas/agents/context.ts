@@ -9,23 +9,41 @@
  *   budgets; each call is recorded as a ModelCalled event;
  * - `signal`: aborted when the attempt ends or its time is up.
  * `close()` ends MCP connections and aborts whatever is still running.
+ *
+ * Tools and models are built with the capabilities given (`AgentCapabilities`): an agent's bundle
+ * passes only the tool kinds and the model provider its settings name (lib/aws/functions.ts).
  */
 import { NonRetryableError } from '../core/errors.js';
 import type { AgentContext, AgentInput, ArtifactRef } from '../core/schemas.js';
 import { GEN_AI, genAiSpanName, NO_TELEMETRY, type Telemetry } from '../core/telemetry.js';
+import { withBudget } from '../models/budget.js';
 import {
-  createModelProvider,
   type ModelConfig,
-  type ModelProvider,
+  type ModelFactories,
   type ModelProviderDeps,
+  providerFrom,
   resolveModelConfig,
-  withBudget,
-} from '../models/index.js';
+} from '../models/config.js';
 import { tracedModel } from '../models/traced.js';
-import { buildTools, createToolRuntime, type ToolSet, toStepError } from '../tools/index.js';
+import type { ModelProvider } from '../models/types.js';
+import type { ToolSet } from '../tools/define.js';
+import { toStepError } from '../tools/errors.js';
+import { buildToolSet, type ToolKinds } from '../tools/kinds.js';
+import { createToolRuntime } from '../tools/runtime.js';
 import type { Dataset, ToolArtifact, ToolCallRecord, ToolContext } from '../tools/types.js';
 import { type AuditSink, auditedModel, type CallScope, toolCalledEvent } from './audit.js';
-import { type AgentSettings, toToolsConfig } from './settings.js';
+import type { AgentSettings } from './settings.js';
+import { toToolsConfig } from './settings-core.js';
+
+/**
+ * The tool kinds and model providers an agent's tools and model are built with: every one
+ * (capabilities.ts ALL_CAPABILITIES: tests, in-process runs) or an agent bundle's own.
+ */
+export interface AgentCapabilities {
+  tools: ToolKinds;
+  /** Providers that call a model (the offline provider needs none). */
+  models: ModelFactories;
+}
 
 export interface AgentSessionOptions {
   input: AgentInput;
@@ -33,6 +51,8 @@ export interface AgentSessionOptions {
   /** The task's trace id, on the session's audit events. */
   traceId: string;
   settings: AgentSettings;
+  /** What the tools and the model are built with. */
+  capabilities: AgentCapabilities;
   /** The deployment's model (BATON_MODEL_CONFIG); the agent's `model` override is laid over it. */
   defaultModel: ModelConfig;
   providerDeps?: ModelProviderDeps;
@@ -135,7 +155,7 @@ function makeProvider(o: AgentSessionOptions): ModelProvider {
     return failingProvider('unconfigured', false, err);
   }
   try {
-    return createModelProvider(config, o.providerDeps);
+    return providerFrom(config, o.capabilities.models, o.providerDeps);
   } catch (err) {
     return failingProvider(config.provider, config.provider === 'offline', err);
   }
@@ -162,7 +182,7 @@ export async function openAgentSession(o: AgentSessionOptions): Promise<AgentSes
 
   let toolset: ToolSet;
   try {
-    toolset = await buildTools(toToolsConfig(o.settings.tools));
+    toolset = await buildToolSet(toToolsConfig(o.settings.tools), o.capabilities.tools);
   } catch (err) {
     clearTimeout(timer);
     throw toStepError(err);

@@ -9,10 +9,11 @@
  * numeric count, min, max, mean, sum). All queries run through the `db` tool (SQLite, read-only).
  * With a model and no sql/spec: a bounded tool-use loop in which the model writes the queries.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { AgentFailedError, NonRetryableError } from '../core/errors.js';
 import type { AgentContext, AgentInput } from '../core/schemas.js';
-import { type DbOutput, tableName } from '../tools/index.js';
+import { tableName } from '../tools/datasets.js';
+import type { DbOutput } from '../tools/db.js';
 import { BaseInput, DEFAULT_MAX_TURNS, liveModel, toCsv } from './common.js';
 import { upstreamFileName } from './context.js';
 import { defineAgent } from './define.js';

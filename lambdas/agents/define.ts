@@ -21,7 +21,7 @@
  * A registered agent's module (Baton config: `"handler": "./my-agent.ts#myAgent"`) may export a
  * definition made here, or a bare `AgentHandler` (no schemas: only AgentOutput is checked).
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { ContractViolationError, NonRetryableError } from '../core/errors.js';
 import { jsonProblem } from '../core/json.js';
 import {

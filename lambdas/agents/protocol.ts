@@ -7,7 +7,7 @@
  * produced (its output, artifacts or the slots it filled, and its audit records), which the
  * runner checks before it writes anything. docs/SECURITY.md has the design.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { EVENT_DATA } from '../core/events.js';
 import { AgentArtifact, AgentInput, ArtifactRef, JsonValue, LIMITS } from '../core/schemas.js';
 

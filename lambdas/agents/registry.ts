@@ -12,15 +12,12 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { z } from 'zod';
+import * as z from 'zod';
 import { BatonError, ErrorNames } from '../core/errors.js';
 import { AgentName } from '../core/schemas.js';
-import { ModelConfigOverride } from '../models/index.js';
-import { coding } from './coding.js';
-import { data } from './data.js';
-import { type AgentDefinition, type AgentModule, isAgentDefinition } from './define.js';
-import { research } from './research.js';
-import { review } from './review.js';
+import { ModelConfigOverride } from '../models/config.js';
+import { BUILTIN_AGENTS, builtinAgent } from './builtin.js';
+import { type AgentModule, isAgentDefinition } from './define.js';
 import {
   type AgentSettings,
   AgentToolsSettings,
@@ -28,7 +25,6 @@ import {
   layAgentSettings,
   resolveToolPaths,
 } from './settings.js';
-import { writing } from './writing.js';
 
 export class AgentConfigError extends BatonError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -87,16 +83,7 @@ export interface AgentEntry {
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/**
- * The agents that ship with Baton, in catalog order. Built-in agent `x` is defined in
- * `lambdas/agents/x.ts` as `export const x = defineAgent({ name: 'x', ... })`.
- */
-export const BUILTIN_AGENTS: readonly AgentDefinition[] = [research, writing, review, data, coding];
-
-/** A built-in agent's definition by name. */
-export function builtinAgent(name: string): AgentDefinition | undefined {
-  return BUILTIN_AGENTS.find((a) => a.name === name);
-}
+export { BUILTIN_AGENTS, builtinAgent } from './builtin.js';
 
 /**
  * An agent's settings: its definition's default tools (built-in agents; none for others) with the

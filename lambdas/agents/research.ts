@@ -9,10 +9,11 @@
  * in the notes and the output (the ToolCalled event records the refusal); it makes no claim it
  * cannot source. With a model: a bounded tool-use loop over the same tools.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { AgentFailedError, NonRetryableError } from '../core/errors.js';
 import type { AgentContext, AgentInput } from '../core/schemas.js';
-import type { HttpOutput, SearchHit, SearchOutput } from '../tools/index.js';
+import type { HttpOutput } from '../tools/http.js';
+import type { SearchHit, SearchOutput } from '../tools/search.js';
 import { type Finding, renderNotes, splitSources } from './citations.js';
 import { BaseInput, DEFAULT_MAX_TURNS, liveModel, toolErrorOf } from './common.js';
 import { documentFileName, taskDocuments } from './context.js';

@@ -10,7 +10,7 @@
  * material would fail again) unless `failOnReject: false`.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { z } from 'zod';
+import * as z from 'zod';
 import { NonRetryableError } from '../core/errors.js';
 import { type AgentContext, type AgentInput, type Json, JsonObject } from '../core/schemas.js';
 import { generateObject } from '../models/types.js';

@@ -12,13 +12,23 @@
  * Tool rules: a tool section present = the tool exists for the agent (shell still needs
  * `enabled: true`); `allow` defaults to every configured tool (each MCP server as `<name>.*`).
  */
-import { isAbsolute, resolve } from 'node:path';
-import { z } from 'zod';
-import { BatonError, ErrorNames } from '../core/errors.js';
-import { ModelConfigOverride } from '../models/index.js';
-import { forEachSection, TOOL_SECTIONS, ToolsConfig } from '../tools/index.js';
+import * as z from 'zod';
+import { ModelConfigOverride } from '../models/config.js';
+import { BUILTIN_TOOLS, TOOL_SECTIONS, ToolsConfig } from '../tools/index.js';
+import {
+  BudgetSettings,
+  settingsFromEnvWith,
+  ToolAllowList,
+  toolNamesOf,
+  toolPathsResolved,
+} from './settings-core.js';
 
-const PositiveInt = z.number().int().positive();
+export {
+  AGENT_SETTINGS_ENV,
+  AgentSettingsError,
+  BudgetSettings,
+  toToolsConfig,
+} from './settings-core.js';
 
 /**
  * An agent's `tools` section: one section per tool kind, each declared once by its tool
@@ -26,19 +36,9 @@ const PositiveInt = z.number().int().positive();
  */
 export const AgentToolsSettings = ToolsConfig.extend({
   /** Tool names or patterns ending in `*`; default: every tool configured for the agent. */
-  allow: z.array(z.string().min(1)).optional(),
+  allow: ToolAllowList,
 }).strict();
 export type AgentToolsSettings = z.infer<typeof AgentToolsSettings>;
-
-export const BudgetSettings = z
-  .object({
-    /** Most tokens one step attempt may use (a step input's `tokenBudget` wins). */
-    stepTokens: PositiveInt.optional(),
-    /** Most tokens a whole task may use, counted from its ModelCalled events. */
-    taskTokens: PositiveInt.optional(),
-  })
-  .strict();
-export type BudgetSettings = z.infer<typeof BudgetSettings>;
 
 /** An agent's resolved settings: what the harness builds its context from. */
 export const AgentSettings = z
@@ -52,22 +52,12 @@ export type AgentSettings = z.infer<typeof AgentSettings>;
 
 /** The configured tool names of `tools` (MCP servers as `<name>.*`). */
 export function configuredToolNames(tools: AgentToolsSettings): string[] {
-  const names: string[] = [];
-  forEachSection(tools, (kind, section) => names.push(...kind.toolNames(section)));
-  return names;
-}
-
-function absolute(path: string, baseDir: string): string {
-  return isAbsolute(path) ? path : resolve(baseDir, path);
+  return toolNamesOf(tools, BUILTIN_TOOLS);
 }
 
 /** Relative paths (each tool definition's `paths`: corpus folder, scratch root, wasm, MCP cwd) resolved against the config's folder. */
 export function resolveToolPaths(tools: AgentToolsSettings, baseDir: string): AgentToolsSettings {
-  const out: Record<string, unknown> = { ...tools };
-  forEachSection(tools, (kind, section, name) => {
-    out[name] = kind.resolvePaths(section, (path) => absolute(path, baseDir));
-  });
-  return out as AgentToolsSettings;
+  return toolPathsResolved(tools, baseDir, BUILTIN_TOOLS);
 }
 
 /**
@@ -102,41 +92,9 @@ function isSection(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** The tool runtime's config for these settings (shell stays off unless enabled). */
-export function toToolsConfig(tools: AgentToolsSettings): ToolsConfig {
-  const { allow: _allow, ...sections } = tools;
-  const config: ToolsConfig = { ...sections };
-  if (config.shell) config.shell = { ...config.shell, enabled: config.shell.enabled === true };
-  return config;
-}
-
-/** The environment variable the stack sets on agent functions: JSON `{ "<agent>": AgentSettings }`. */
-export const AGENT_SETTINGS_ENV = 'BATON_AGENT_SETTINGS';
-
-export class AgentSettingsError extends BatonError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = ErrorNames.AgentSettingsError;
-  }
-}
-
-/** Reads `BATON_AGENT_SETTINGS`; undefined when it is not set. */
+/** Reads `BATON_AGENT_SETTINGS` (every built-in tool kind); undefined when it is not set. */
 export function settingsFromEnv(
   env: Record<string, string | undefined> = process.env,
 ): Map<string, AgentSettings> | undefined {
-  const raw = env[AGENT_SETTINGS_ENV]?.trim();
-  if (!raw) return undefined;
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch (err) {
-    throw new AgentSettingsError(`${AGENT_SETTINGS_ENV} is not JSON: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
-  const parsed = z.record(z.string(), AgentSettings).safeParse(json);
-  if (!parsed.success) {
-    throw new AgentSettingsError(`${AGENT_SETTINGS_ENV} is not valid: ${z.prettifyError(parsed.error)}`);
-  }
-  return new Map(Object.entries(parsed.data));
+  return settingsFromEnvWith(AgentSettings, env);
 }

@@ -10,7 +10,7 @@
  * With a model, the model writes the text from the same material and must keep the citations.
  */
 import { parse as parseCsv } from 'csv-parse/sync';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AgentFailedError } from '../core/errors.js';
 import type { AgentContext, AgentInput } from '../core/schemas.js';
 import {

@@ -8,7 +8,7 @@
  * one, and closes with a `retry:` hint; the client reconnects with the last id it saw. When the
  * task has ended and nothing is left after the cursor, the answer is one `end` event.
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { NotFoundError, ValidationError } from '../core/errors.js';
 import type { TaskEvent } from '../core/events.js';
 import { isTerminal } from '../core/fold.js';

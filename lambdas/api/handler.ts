@@ -9,7 +9,6 @@ import { IntakeQueue } from '../adapters/queue.js';
 import { loadSigningSecrets } from '../adapters/secrets.js';
 import { TaskStore } from '../adapters/store.js';
 import { WorkflowClient } from '../adapters/workflow.js';
-import { knownAgentNames } from '../agents/registry.js';
 import { ApiEnv, type EnvOf, parseEnv } from '../core/env.js';
 import { newTraceId } from '../core/ids.js';
 import { EventMeter } from '../core/metrics.js';
@@ -50,7 +49,12 @@ function wired(): ApiDeps {
     queue: new IntakeQueue(sqsClient(), e.INTAKE_QUEUE_URL),
     workflow: new WorkflowClient(sfnClient(), e.STATE_MACHINE_ARN),
     knownAgents: () => {
-      agents ??= knownAgentNames(e.BATON_AGENT_NAMES);
+      // The stack sets the deployment's agent names (the registry, with every agent, is not in this bundle).
+      agents ??= new Set(
+        e.BATON_AGENT_NAMES.split(',')
+          .map((n) => n.trim())
+          .filter(Boolean),
+      );
       return agents;
     },
     secrets: () => loadSigningSecrets({ env: e }),

@@ -7,7 +7,7 @@
  * left dangling; `test/unit/openapi.test.ts` lints the document with Redocly's recommended rules.
  * The typed client (`lib/client/schema.d.ts`) is generated from this document (`npm run gen:client`).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   ApprovalListing,
   ApprovalRecord,

@@ -1,7 +1,7 @@
 /** The HTTP routes: each parses its request, calls a use case, shapes the response. */
 import type { Route } from '@middy/http-router';
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DecisionBody, ListApprovalsQuery } from '../core/approvals.js';
 import { attachment } from '../core/attachment.js';
 import { ValidationError } from '../core/errors.js';

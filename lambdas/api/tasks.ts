@@ -1,6 +1,6 @@
 /** Task API use cases: submit, read, list, events, artifacts. */
 
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { ArtifactStore } from '../adapters/artifacts.js';
 import type { IntakeQueue } from '../adapters/queue.js';
 import type { WorkflowClient } from '../adapters/workflow.js';

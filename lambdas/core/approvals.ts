@@ -18,7 +18,7 @@
  *   adapter's conditional write; `decideTransition` computes the new record or the conflict.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { BatonError, ErrorNames, ValidationError } from './errors.js';
 import type { DecisionEventData } from './events.js';
 import { JsonValue, LIMITS, StepId } from './schemas.js';

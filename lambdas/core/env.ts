@@ -8,7 +8,7 @@
  * Not listed: the AWS runtime's own variables (AWS_REGION, AWS_ENDPOINT_URL_<SERVICE> ...), read
  * by the SDK, and a model config's `apiKeyEnv`, whose name the config chooses.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { BatonError, ErrorNames } from './errors.js';
 
 /** The environment could not be read: `issues` says which variable and why. */
@@ -40,6 +40,7 @@ const OptionalJson = z
   .string()
   .refine((text) => text.trim() === '' || isJson(text), 'is not JSON')
   .optional();
+const Json = z.string().refine(isJson, 'is not JSON');
 const Url = z.url({ message: 'is not a URL' });
 
 /**
@@ -139,9 +140,8 @@ export const RunnerEnv = z.object({ ...LambdaBase, TABLE_NAME: Name, ARTIFACT_BU
 /** An agent function: no table, no bucket (the step runner does its reads and writes). */
 export const AgentEnv = z.object({
   ...LambdaBase,
-  /** This agent's settings (JSON, by agent name); unset: BATON_CONFIG, else the built-in defaults. */
-  BATON_AGENT_SETTINGS: OptionalJson,
-  BATON_CONFIG: Name.optional(),
+  /** This agent's settings (JSON, by agent name), read with the tool kinds its bundle carries. */
+  BATON_AGENT_SETTINGS: Json,
   ...ModelConfigVar,
 });
 

@@ -12,7 +12,7 @@
  * `taskStatusEffect` is the one rule of how an event moves the task's status and its count of
  * pending approvals; the fold (fold.ts) and the store's status projection both use it.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ApprovalKind, DecisionValue, DecisionVia } from './approvals.js';
 import { eventId } from './ids.js';
 import {

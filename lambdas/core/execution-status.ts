@@ -9,7 +9,7 @@
  * leaves them out, `included: false`, when they are too large for the event). Fields AWS adds
  * later (redrive, versions, aliases) pass through unchecked.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const EXECUTION_STATUS_CHANGE = {
   source: 'aws.states',

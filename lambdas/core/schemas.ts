@@ -2,7 +2,7 @@
  * The contracts of Baton, one place: API bodies, plan, step, task, event, artifact, agent IO.
  * Types are inferred from these schemas; the OpenAPI document is generated from them.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const LIMITS = {
   /** Steps in one plan. Map items carry only references, so this keeps execution state far below 256 KB. */

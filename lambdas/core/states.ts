@@ -6,7 +6,7 @@
  * field here breaks the build (and test/cdk/contracts.test.ts) until both sides agree.
  * Pure: no aws-cdk-lib, no AWS SDK (Lambda code parses with it).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ApprovalKind } from './approvals.js';
 import { ExecutionInput } from './schemas.js';
 

@@ -3,7 +3,7 @@
  * Providers translate these shapes to their wire format and back; they never execute tools: a
  * reply with tool calls is returned to the agent harness, which runs the tools and continues.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { StructuredOutputError } from './errors.js';
 
 export interface ToolCall {

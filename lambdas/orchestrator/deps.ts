@@ -12,6 +12,7 @@ import type {
   TokenPort,
 } from '../core/ports.js';
 import type { Telemetry } from '../core/telemetry.js';
+import type { planForTask } from './planner.js';
 
 export interface OrchestratorDeps {
   /** The state store's ports the orchestrator uses (no artifacts, no idempotency keys). */
@@ -21,6 +22,11 @@ export interface OrchestratorDeps {
   agentFunctions: Record<string, string>;
   /** Where failed tasks are dead-lettered (Finalize). */
   deadLetters?: DeadLetterQueue;
+  /**
+   * Makes the plan of a task submitted without one (Planner only): planner.ts `planForTask` with
+   * the model provider of the Planner's bundle. The other functions carry no planner.
+   */
+  plan?: typeof planForTask;
   /** What the approval request needs (RequestApproval only). */
   approvals?: ApprovalServices;
   log?: (line: Record<string, unknown>) => void;

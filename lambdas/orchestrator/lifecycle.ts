@@ -1,5 +1,5 @@
 /** Task-level Lambdas: intake (start the execution), plan, finalize. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { WorkflowClient } from '../adapters/workflow.js';
 import { approvalTimeoutSeconds } from '../core/approvals.js';
 import { dependencyWaitSeconds, WORKFLOW_TIMING } from '../core/bounds.js';
@@ -11,7 +11,6 @@ import { type ExecutionInput, IntakeMessage, type Plan } from '../core/schemas.j
 import { FinalizeContract, type FinalizeOutput, PlanContract, type PlanOutput } from '../core/states.js';
 import { isTraceId, traceHeaderFor } from '../core/trace.js';
 import type { OrchestratorDeps } from './deps.js';
-import { planForTask } from './planner.js';
 import { readCause } from './steps.js';
 
 /**
@@ -52,17 +51,13 @@ export async function planTask(deps: OrchestratorDeps, raw: unknown): Promise<Pl
   const base = { taskId: task.taskId, traceId: task.traceId, run: req.run };
   let plan: Plan | undefined = await deps.store.getPlan(task.taskId);
   if (!plan) {
+    if (!deps.plan)
+      throw new ContractViolationError('This function has no planner (deps.plan): only the Planner plans');
     await deps.store.appendEvent(Events.planningStarted(base));
     const known = new Set(Object.keys(deps.agentFunctions));
     plan = await deps.store.putPlan(
       task.taskId,
-      await planForTask(
-        deps.store,
-        task,
-        req.run,
-        known,
-        deps.telemetry ? { telemetry: deps.telemetry } : {},
-      ),
+      await deps.plan(deps.store, task, req.run, known, deps.telemetry ? { telemetry: deps.telemetry } : {}),
     );
   }
   await deps.store.appendEvent(

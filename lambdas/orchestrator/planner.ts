@@ -10,22 +10,17 @@
  * - Without one: the deterministic rule-based planner (offline-planner.ts), which says so.
  */
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { type AuditEvent, type AuditSink, auditedModel } from '../agents/audit.js';
-import { builtinAgent } from '../agents/registry.js';
+import { builtinAgent } from '../agents/builtin.js';
 import { NonRetryableError } from '../core/errors.js';
 import { planIssues, validatePlan } from '../core/plan.js';
 import { type Json, type Plan, PlanSpec } from '../core/schemas.js';
 import type { Telemetry } from '../core/telemetry.js';
-import {
-  type ChatMessage,
-  createModelProvider,
-  generateObject,
-  type ModelProvider,
-  modelConfigFromEnv,
-  withBudget,
-} from '../models/index.js';
+import { withBudget } from '../models/budget.js';
+import { type ModelFactories, modelConfigFromEnv, providerFrom } from '../models/config.js';
 import { tracedModel } from '../models/traced.js';
+import { type ChatMessage, generateObject, type ModelProvider } from '../models/types.js';
 import { planFromGoal } from './offline-planner.js';
 
 export const PLANNER_SYSTEM_PROMPT = [
@@ -173,10 +168,13 @@ export async function planGoal(o: PlanGoalOptions): Promise<Plan> {
 }
 
 let envModel: { model?: ModelProvider } | undefined;
-/** The deployment's model (BATON_MODEL_CONFIG), or undefined when it is the offline provider. */
-export function plannerModelFromEnv(): ModelProvider | undefined {
+/**
+ * The deployment's model (BATON_MODEL_CONFIG) made with `factories` (the Planner's bundle: the
+ * configured provider's), or undefined when it is the offline provider.
+ */
+export function plannerModelFromEnv(factories: ModelFactories): ModelProvider | undefined {
   if (!envModel) {
-    const provider = createModelProvider(modelConfigFromEnv());
+    const provider = providerFrom(modelConfigFromEnv(), factories);
     envModel = provider.deterministic ? {} : { model: provider };
   }
   return envModel.model;
@@ -193,10 +191,10 @@ export async function planForTask(
   task: { taskId: string; goal: string; traceId: string },
   run: number,
   knownAgents: ReadonlySet<string>,
-  options: { model?: ModelProvider; telemetry?: Telemetry } = {},
+  options: { model?: ModelProvider; models?: ModelFactories; telemetry?: Telemetry } = {},
 ): Promise<Plan> {
   const inputs = await store.getInputs(task.taskId);
-  const raw = 'model' in options ? options.model : plannerModelFromEnv();
+  const raw = 'model' in options ? options.model : plannerModelFromEnv(options.models ?? {});
   let model: ModelProvider | undefined;
   if (raw && !raw.deterministic) {
     const sink: AuditSink = async (e) => {

@@ -12,7 +12,7 @@
  * and TaskFailed is written last, so a repeated or retried delivery writes nothing twice and sends
  * no second dead letter.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ContractViolationError, ErrorNames } from '../core/errors.js';
 import { Events } from '../core/events.js';
 import {

@@ -5,7 +5,7 @@
  * of the wrong shape.
  */
 import type { MiddlewareObj } from '@middy/core';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ContractViolationError } from '../core/errors.js';
 
 export function outputContract<S extends z.ZodType>(

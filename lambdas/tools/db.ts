@@ -12,7 +12,8 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { parse as parseCsv } from 'csv-parse/sync';
 import initSqlJs, { type Database, type SqlJsStatic, type SqlValue } from 'sql.js';
-import { z } from 'zod';
+import * as z from 'zod';
+import { tableName } from './datasets.js';
 import { defineTool, type ToolImplementation } from './define.js';
 import { ReadOnlyViolationError, ToolInputError } from './errors.js';
 import type { Dataset, Tool, ToolContext } from './types.js';
@@ -94,11 +95,7 @@ function loadSqlJs(wasmPath?: string): Promise<SqlJsStatic> {
 
 /* ------------------------------------------------------------------ datasets → tables */
 
-/** `sales-2024.csv` → `sales_2024`. */
-export function tableName(datasetName: string): string {
-  const base = datasetName.replace(/\.(csv|json)$/i, '').replace(/[^A-Za-z0-9_]/g, '_');
-  return /^[A-Za-z_]/.test(base) ? base : `t_${base}`;
-}
+export { tableName } from './datasets.js';
 
 const INTEGER_RE = /^[-+]?(0|[1-9]\d*)$/;
 const REAL_RE = /^[-+]?((0|[1-9]\d*)(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;

@@ -20,7 +20,7 @@
  * `defineToolSource` is the same for a config section that yields many tools at once: the MCP
  * servers, whose tools and input schemas come from the servers themselves.
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { Tool, ToolContext } from './types.js';
 
 /** The tools a config section built, and how to release them (MCP connections). */

@@ -16,7 +16,7 @@ import https from 'node:https';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
-import { z } from 'zod';
+import * as z from 'zod';
 import { JsonValue } from '../core/schemas.js';
 import { defineTool, type ToolImplementation } from './define.js';
 import {

@@ -7,25 +7,27 @@
  *   ...
  *   await toolset.close(); // ends MCP connections (stdio servers are child processes)
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { dbTool } from './db.js';
 import type { ToolKind, ToolSet } from './define.js';
 import { httpTool } from './http.js';
+import { buildToolSet, eachSection, TOOL_SECTIONS, type ToolSection } from './kinds.js';
 import { mcpTools } from './mcp.js';
 import { searchTool } from './search.js';
 import { shellTool } from './shell.js';
-import type { Tool } from './types.js';
 
-/** Every tool kind, by config section, in the order their tools are listed. */
+/**
+ * Every tool kind, by config section, in the order their tools are listed (TOOL_SECTIONS in
+ * kinds.ts, which also says which module defines each: an agent's bundle imports only its own).
+ */
 export const BUILTIN_TOOLS = {
   http: httpTool,
   shell: shellTool,
   db: dbTool,
   search: searchTool,
   mcp: mcpTools,
-} as const satisfies Record<string, ToolKind>;
-export type ToolSection = keyof typeof BUILTIN_TOOLS;
-export const TOOL_SECTIONS = Object.keys(BUILTIN_TOOLS) as ToolSection[];
+} as const satisfies Record<ToolSection, ToolKind>;
+export { TOOL_MODULES, TOOL_SECTIONS, type ToolKinds, type ToolSection } from './kinds.js';
 
 type Sections = { [K in ToolSection]: z.ZodOptional<(typeof BUILTIN_TOOLS)[K]['config']> };
 const sections = Object.fromEntries(
@@ -46,28 +48,12 @@ export function forEachSection(
   config: ToolsConfig,
   fn: (kind: ToolKind, section: unknown, name: ToolSection) => void,
 ): void {
-  for (const name of TOOL_SECTIONS) {
-    const section = config[name];
-    if (section !== undefined) fn(BUILTIN_TOOLS[name] as ToolKind, section, name);
-  }
+  eachSection(config, BUILTIN_TOOLS, fn);
 }
 
 /** The tools named in `config`, built by their definitions; all or none (MCP connections closed on failure). */
-export async function buildTools(config: ToolsConfig): Promise<ToolSet> {
-  const pending: Promise<ToolSet>[] = [];
-  forEachSection(config, (kind, section) => pending.push(kind.build(section)));
-  const settled = await Promise.allSettled(pending);
-  const sets = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-  const close = async () => {
-    await Promise.allSettled(sets.splice(0).map((set) => set.close()));
-  };
-  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failed) {
-    await close();
-    throw failed.reason;
-  }
-  const tools: Tool[] = sets.flatMap((set) => set.tools);
-  return { tools, close };
+export function buildTools(config: ToolsConfig): Promise<ToolSet> {
+  return buildToolSet(config, BUILTIN_TOOLS);
 }
 
 export { createDbTool, type DbInput, type DbOutput, DbToolConfig, dbTool, tableName } from './db.js';

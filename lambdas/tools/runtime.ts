@@ -3,7 +3,7 @@
  * the agent's allow-list, validates arguments with each tool's zod schema, enforces a time limit,
  * and reports every call (refused, failed or successful) as a ToolCallRecord.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { describeError } from '../core/errors.js';
 import { canonicalJson, sha256Hex } from '../core/ids.js';
 import {

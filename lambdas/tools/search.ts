@@ -7,7 +7,7 @@
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import MiniSearch from 'minisearch';
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineTool, type ToolImplementation } from './define.js';
 import { ToolInputError } from './errors.js';
 import type { Tool, ToolArtifact } from './types.js';

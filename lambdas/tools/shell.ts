@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { lstat, mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineTool, type ToolImplementation } from './define.js';
 import { ToolAbortedError, ToolDisabledError, ToolInputError } from './errors.js';
 import type { Tool } from './types.js';

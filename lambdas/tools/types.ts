@@ -3,7 +3,7 @@
  * description and a zod input schema (for validation and the JSON schema shown to models), and a
  * handler that receives validated input plus the context of the step that calls it.
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 /** A table of data a step may query with the db tool (task `inputs.datasets` or an upstream artifact). */
 export interface Dataset {

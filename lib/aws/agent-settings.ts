@@ -2,8 +2,9 @@
  * An agent's settings as deployed (BATON_AGENT_SETTINGS on its function): what the bundle can use
  * in Lambda, with nothing of the synth machine in it and no secret in it.
  *
- * - `tools.db.wasmPath` is dropped: every agent bundle carries sql.js's wasm beside it
- *   (functions.ts SQL_WASM) and a path on the synth machine would not exist in Lambda.
+ * - `tools.db.wasmPath` is dropped: the bundle of an agent with the db tool carries sql.js's
+ *   wasm beside it (functions.ts SQL_WASM) and a path on the synth machine would not exist in
+ *   Lambda.
  * - Inline secrets are refused (`assertNoInlineSecrets`): a model `apiKey`, an MCP server's
  *   credential headers or credential environment variables would sit in plain Lambda
  *   environment variables and in the CloudFormation template, readable by anyone who can read

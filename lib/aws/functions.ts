@@ -1,5 +1,6 @@
 /** Lambda functions bundled with esbuild (no Docker), Node 22 on arm64, tracing and JSON logs on. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +11,14 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { z } from 'zod';
 import type { AgentEntry } from '../../lambdas/agents/registry.js';
+import {
+  DEFAULT_MODEL_CONFIG,
+  MODEL_PROVIDER_MODULES,
+  type ModelConfig,
+  type ModelProviderName,
+  resolveModelConfig,
+} from '../../lambdas/models/config.js';
+import { configuredSections, TOOL_MODULES, type ToolSection } from '../../lambdas/tools/kinds.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -26,6 +35,14 @@ export function environment<S extends z.ZodObject>(_schema: S, vars: z.input<S>)
     Object.entries(vars as object).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
   );
 }
+
+/** Credential providers of the SDK's default chain a Lambda function never reaches (see `externalModules`). */
+export const UNUSED_CREDENTIAL_PROVIDERS = [
+  '@aws-sdk/credential-provider-ini',
+  '@aws-sdk/credential-provider-process',
+  '@aws-sdk/credential-provider-sso',
+  '@aws-sdk/credential-provider-web-identity',
+] as const;
 
 export interface BatonFunctionProps {
   /** Source file, relative to the project root. */
@@ -87,8 +104,13 @@ export class BatonFunction extends NodejsFunction {
         target: 'node22',
         minify: true,
         sourceMap: true,
+        metafile: true,
         mainFields: ['module', 'main'],
-        externalModules: [],
+        // The AWS SDK is bundled (the version package-lock.json pins, tree-shaken), but not the links of
+        // its default credential chain that read profiles, SSO, a credential process or a web identity
+        // token file: a Lambda function's credentials are in its environment, the chain's first link,
+        // so those links never run (left as imports, they would fail if one did). ~90-130 KB a bundle.
+        externalModules: [...UNUSED_CREDENTIAL_PROVIDERS],
         // CommonJS globals for bundled CommonJS packages (sql.js reads __dirname when it loads).
         banner: [
           "import { createRequire as __cr } from 'node:module';",
@@ -116,33 +138,77 @@ export class BatonFunction extends NodejsFunction {
   }
 }
 
+/** What an agent's bundle carries besides the agent: the tool kinds and the model provider. */
+export interface AgentBundleContents {
+  /** The kinds of the tool sections its settings configure. */
+  tools: ToolSection[];
+  /** The provider of its model (the deployment's, with the agent's override laid over it); none for offline. */
+  model?: ModelProviderName;
+}
+
 /**
- * Writes the Lambda entry of an agent: the harness around the agent's handler. Registered agents
- * live outside `lambdas/`, so each gets a generated entry that imports it statically.
+ * What `agent`'s bundle must carry: the tool sections its settings configure (a shell section
+ * without `enabled` too: the tool answers that it is disabled) and its model's provider. A model
+ * config that does not resolve gets no provider: the agent fails its model calls with the same
+ * error in Lambda (lambdas/agents/context.ts), so the bundle needs none.
  */
-export function agentEntryFile(agent: AgentEntry): string {
+export function agentBundleContents(agent: AgentEntry, deploymentModel?: ModelConfig): AgentBundleContents {
+  let provider: ModelConfig['provider'] | undefined;
+  try {
+    provider = resolveModelConfig(deploymentModel ?? DEFAULT_MODEL_CONFIG, agent.settings.model).provider;
+  } catch {
+    provider = undefined;
+  }
+  return {
+    tools: configuredSections(agent.settings.tools),
+    ...(provider && provider !== 'offline' ? { model: provider } : {}),
+  };
+}
+
+/**
+ * Writes the Lambda entry of an agent: the harness around the agent's handler, with only the
+ * tool kinds and the model provider the agent uses imported (statically: esbuild bundles nothing
+ * else). Registered agents live outside `lambdas/`, so each agent gets a generated entry that
+ * imports its module. Named by its content: concurrent synths of other configs do not collide.
+ */
+export function agentEntryFile(agent: AgentEntry, contents: AgentBundleContents): string {
   const dir = resolve(PROJECT_ROOT, 'node_modules/.cache/baton/agent-entries');
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${agent.name}.ts`);
-  const harness = relative(dir, resolve(PROJECT_ROOT, 'lambdas/agents/lambda.js')).replaceAll('\\', '/');
-  const mod = relative(dir, agent.modulePath).replaceAll('\\', '/');
-  writeFileSync(
-    file,
-    [
-      '// Generated by lib/aws/functions.ts at synth time; do not edit.',
-      `import { agentLambda } from '${harness}';`,
-      `import { ${agent.exportName} as agent } from '${mod}';`,
-      `export const handler = agentLambda(${JSON.stringify(agent.name)}, agent);`,
-      '',
-    ].join('\n'),
-  );
+  const from = (path: string) => {
+    const rel = relative(dir, resolve(PROJECT_ROOT, path)).replaceAll('\\', '/');
+    return rel.startsWith('.') ? rel : `./${rel}`;
+  };
+  const tools = contents.tools.map((section) => TOOL_MODULES[section]);
+  const model = contents.model ? MODEL_PROVIDER_MODULES[contents.model] : undefined;
+  const source = [
+    '// Generated by lib/aws/functions.ts at synth time; do not edit.',
+    `// Agent ${JSON.stringify(agent.name)}: tools ${contents.tools.join(', ') || '(none)'}; model provider ${contents.model ?? '(offline)'}.`,
+    `import { agentLambda } from '${from('lambdas/agents/lambda.ts')}';`,
+    ...tools.map((t) => `import { ${t.exportName} } from '${from(t.path)}';`),
+    ...(model ? [`import { ${model.exportName} } from '${from(model.path)}';`] : []),
+    `import { ${agent.exportName} as agent } from '${from(agent.modulePath)}';`,
+    `export const handler = agentLambda(${JSON.stringify(agent.name)}, agent, {`,
+    '  capabilities: {',
+    `    tools: {${contents.tools.map((section, i) => ` ${section}: ${tools[i]?.exportName},`).join('')} },`,
+    `    models: {${contents.model && model ? ` ${JSON.stringify(contents.model)}: ${model.exportName},` : ''} },`,
+    '  },',
+    '});',
+    '',
+  ].join('\n');
+  const hash = createHash('sha256').update(source).digest('hex').slice(0, 12);
+  const file = join(dir, `${agent.name}-${hash}.ts`);
+  if (!existsSync(file)) {
+    const temporary = `${file}.${process.pid}.tmp`;
+    writeFileSync(temporary, source);
+    renameSync(temporary, file);
+  }
   return relative(PROJECT_ROOT, file);
 }
 
 /**
  * sql.js's WebAssembly binary: esbuild bundles sql.js's JavaScript but not the wasm it loads at
- * run time, so every agent bundle carries it beside `index.mjs` (the db tool looks there first;
- * lambdas/tools/db.ts). Every agent, since a registered agent may use the db tool too.
+ * run time, so the bundle of an agent with the db tool carries it beside `index.mjs` (the db tool
+ * looks there first; lambdas/tools/db.ts).
  */
 export const SQL_WASM = {
   from: createRequire(import.meta.url).resolve('sql.js/dist/sql-wasm.wasm'),
@@ -151,6 +217,8 @@ export const SQL_WASM = {
 
 export class AgentFunction extends BatonFunction {
   readonly agentName: string;
+  /** The tool kinds and the model provider its bundle carries. */
+  readonly bundleContents: AgentBundleContents;
   constructor(
     scope: Construct,
     id: string,
@@ -160,18 +228,22 @@ export class AgentFunction extends BatonFunction {
     environment: Record<string, string>,
     /** Files its settings name, copied beside the bundle (agent-settings.ts deployedSettings). */
     files: readonly { from: string; to: string }[] = [],
+    /** The deployment's model (the stack's modelConfig; default offline): which provider the bundle carries. */
+    deploymentModel?: ModelConfig,
   ) {
+    const contents = agentBundleContents(agent, deploymentModel);
     super(scope, id, {
-      entry: agentEntryFile(agent),
+      entry: agentEntryFile(agent, contents),
       handler: 'handler',
       functionName,
       timeout: Duration.seconds(agent.timeoutSeconds ?? 900),
       memorySize: agent.memoryMb ?? 1024,
       environment,
-      bundleFiles: [SQL_WASM, ...files],
+      bundleFiles: [...(contents.tools.includes('db') ? [SQL_WASM] : []), ...files],
       description: `Baton agent "${agent.name}": ${agent.description}`.slice(0, 256),
     });
     this.agentName = agent.name;
+    this.bundleContents = contents;
     (this.node.defaultChild as CfnResource).addMetadata(METADATA.agent, agent.name);
   }
 }

@@ -70,6 +70,16 @@ export interface BatonStackProps extends StackProps {
   intakeSweepAfterSeconds?: number;
 }
 
+/** The Lambda entry of an orchestrator function: `lambdas/orchestrator/functions/<kebab-case name>.ts`. */
+function entryOf(name: string): string {
+  return `lambdas/orchestrator/functions/${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}.ts`;
+}
+
+/** The Planner's entry for the deployment's model: `planner` (offline) or `planner-<provider>`. */
+function plannerEntry(model?: ModelConfig): string {
+  return !model || model.provider === 'offline' ? 'planner' : `planner-${model.provider}`;
+}
+
 export class BatonStack extends Stack {
   readonly table: dynamodb.TableV2;
   readonly bucket: s3.Bucket;
@@ -209,6 +219,7 @@ export class BatonStack extends Stack {
           BATON_AGENT_SETTINGS: JSON.stringify({ [agent.name]: deployed.settings }),
         }),
         deployed.files,
+        props.modelConfig,
       );
       // No grant of Baton's: the step runner does the agent's reads and writes (docs/SECURITY.md).
       if (usesBedrock(agent.settings.model)) grantBedrock(fn);
@@ -241,10 +252,17 @@ export class BatonStack extends Stack {
     // ---- orchestrator
     // The functions the state machine calls cannot name it (a dependency cycle): they answer task
     // tokens, which need no ARN. The intake worker and the API, which start and stop executions, get it.
+    // Each function has an entry of its own (lambdas/orchestrator/functions/<name>.ts): its bundle
+    // carries its use case and the adapters it wires, nothing of the others'.
     const orchestratorEnv = { ...tableEnv };
-    const orchestrator = (id: string, handler: string, env: Record<string, string>) => {
+    const orchestrator = (
+      id: string,
+      handler: string,
+      env: Record<string, string>,
+      entry = entryOf(handler),
+    ) => {
       const fn = new BatonFunction(this, id, {
-        entry: 'lambdas/orchestrator/handlers.ts',
+        entry,
         handler,
         environment: env,
         description: `Baton orchestrator: ${handler}`,
@@ -260,6 +278,8 @@ export class BatonStack extends Stack {
         ...agentFunctionVars,
         ...modelEnv,
       }),
+      // The Planner's bundle carries the deployment model's provider and no other.
+      entryOf(plannerEntry(props.modelConfig)),
     );
     if (usesBedrock()) grantBedrock(planner);
     const gate = orchestrator('Gate', 'gate', environment(FUNCTION_ENV.gate, orchestratorEnv));
@@ -344,7 +364,7 @@ export class BatonStack extends Stack {
       enforceSSL: true,
     });
     const reconciler = new BatonFunction(this, 'Reconciler', {
-      entry: 'lambdas/orchestrator/handlers.ts',
+      entry: entryOf('reconcile'),
       handler: 'reconcile',
       environment: environment(FUNCTION_ENV.reconcile, {
         ...tableEnv,
@@ -396,7 +416,7 @@ export class BatonStack extends Stack {
     // ---- intake sweeper: a task recorded whose start never went out (a crash or an SQS error
     // between the API's two writes) is sent again, so a task that exists always runs.
     const sweeper = new BatonFunction(this, 'IntakeSweeper', {
-      entry: 'lambdas/orchestrator/handlers.ts',
+      entry: entryOf('sweep'),
       handler: 'sweep',
       timeout: Duration.seconds(60),
       environment: environment(FUNCTION_ENV.sweep, {

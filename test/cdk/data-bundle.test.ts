@@ -2,9 +2,10 @@
  * The data agent runs from its Lambda bundle alone: the bundle the stack's own bundling
  * (AgentFunction: esbuild + the afterBundling copy of sql.js's wasm) writes to cdk.out is loaded
  * in a fresh Node process, outside the project (no node_modules to fall back on), with no AWS
- * environment at all (an agent reaches nothing: the step runner sends it everything), and answers
- * the runner's request for a SQL query over a CSV dataset through the db tool. A
- * research agent's bundle carries its configured corpus folder where its settings point.
+ * environment at all (an agent reaches nothing: the step runner sends it everything) but the
+ * settings the stack gives it, and answers the runner's request for a SQL query over a CSV
+ * dataset through the db tool. A research agent's bundle carries its configured corpus folder
+ * where its settings point, and no sql.js wasm (it has no db tool).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -21,6 +22,7 @@ import { AgentFunction, SQL_WASM } from '../../lib/aws/functions.js';
 
 let work: string;
 let bundleDir: string;
+let dataSettings: string;
 
 /**
  * Synthesizes one agent function with bundling on, as the stack builds it (its deployed settings'
@@ -31,7 +33,7 @@ function buildAgentBundle(
   agent: string,
   config: BatonConfig = { agents: {} },
   baseDir = outdir,
-): string {
+): { dir: string; settings: string } {
   const app = new App({
     outdir,
     context: { 'aws:cdk:bundling-stacks': ['**'], 'aws:cdk:enable-asset-metadata': true },
@@ -39,15 +41,24 @@ function buildAgentBundle(
   const stack = new Stack(app, 'Bundle', { env: { account: '111111111111', region: 'eu-west-1' } });
   const entry = agentCatalog({ config, baseDir }).get(agent);
   if (!entry) throw new Error(`no agent ${agent}`);
-  const { files } = deployedSettings(entry.settings);
-  new AgentFunction(stack, `Agent-${agent}`, entry, `Bundle-${agent}`, {}, files);
+  const deployed = deployedSettings(entry.settings);
+  // BATON_AGENT_SETTINGS as the stack sets it (lib/aws/stack.ts).
+  const settings = JSON.stringify({ [agent]: deployed.settings });
+  new AgentFunction(
+    stack,
+    `Agent-${agent}`,
+    entry,
+    `Bundle-${agent}`,
+    { BATON_AGENT_SETTINGS: settings },
+    deployed.files,
+  );
   const template = app.synth().getStackByName('Bundle').template as {
     Resources: Record<string, { Type: string; Metadata?: Record<string, string> }>;
   };
   const fn = Object.values(template.Resources).find((r) => r.Type === 'AWS::Lambda::Function');
   const assetPath = fn?.Metadata?.['aws:asset:path'];
   if (!assetPath) throw new Error('the function has no asset path');
-  return join(outdir, assetPath);
+  return { dir: join(outdir, assetPath), settings };
 }
 
 /** Runs the bundle's handler once in a fresh Node 22 process with exactly `env`. */
@@ -80,7 +91,7 @@ function invokeBundle(
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'baton-data-bundle-'));
-  bundleDir = buildAgentBundle(join(work, 'cdk.out'), 'data');
+  ({ dir: bundleDir, settings: dataSettings } = buildAgentBundle(join(work, 'cdk.out'), 'data'));
 }, 240_000);
 
 afterAll(async () => {
@@ -123,8 +134,11 @@ describe('the data agent bundle', () => {
       uploads: [],
     };
 
-    // Act: a fresh process, outside the project, with a Lambda's PATH and nothing else
-    const run = await invokeBundle(bundleDir, request, { PATH: process.env.PATH ?? '' });
+    // Act: a fresh process, outside the project, with a Lambda's PATH and the agent's settings only
+    const run = await invokeBundle(bundleDir, request, {
+      PATH: process.env.PATH ?? '',
+      BATON_AGENT_SETTINGS: dataSettings,
+    });
 
     // Assess: the answer holds the query's rows and the audit record of the db call
     const line = run.stdout.split('\n').find((l) => l.startsWith('RESULT '));
@@ -150,18 +164,19 @@ describe('the data agent bundle', () => {
 });
 
 describe('a research agent bundle', () => {
-  it('carries its configured corpus folder where its deployed settings point', () => {
+  it('carries its configured corpus folder where its deployed settings point, and no sql.js wasm', () => {
     // Prepare: a config folder with a corpus beside it.
     const baseDir = join(work, 'config');
     mkdirSync(join(baseDir, 'docs'), { recursive: true });
     writeFileSync(join(baseDir, 'docs', 'heat-pumps.md'), '# Heat pumps\nThey move heat.\n');
     const config: BatonConfig = { agents: { research: { tools: { search: { corpusDir: './docs' } } } } };
     // Act
-    const dir = buildAgentBundle(join(work, 'cdk.out-research'), 'research', config, baseDir);
+    const { dir } = buildAgentBundle(join(work, 'cdk.out-research'), 'research', config, baseDir);
     // Assess
     const entry = agentCatalog({ config, baseDir }).get('research');
     const corpusDir = entry ? deployedSettings(entry.settings).settings.tools.search?.corpusDir : undefined;
     expect(corpusDir).toBe('./files/0-corpus');
     expect(readFileSync(join(dir, corpusDir ?? '', 'heat-pumps.md'), 'utf8')).toContain('They move heat.');
+    expect(existsSync(join(dir, SQL_WASM.to))).toBe(false);
   }, 120_000);
 });

@@ -57,7 +57,7 @@ describe('parseEnv', () => {
 
   it('takes a blank optional JSON variable for unset, as its reader does', () => {
     // Prepare
-    const env = { BATON_MODEL_CONFIG: ' ' };
+    const env = { BATON_AGENT_SETTINGS: '{}', BATON_MODEL_CONFIG: ' ' };
     // Act
     const read = parseEnv(AgentEnv, 'an agent function', env);
     // Assess

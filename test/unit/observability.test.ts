@@ -10,6 +10,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { IntakeQueue } from '../../lambdas/adapters/queue.js';
 import { WorkflowClient } from '../../lambdas/adapters/workflow.js';
+import { ALL_CAPABILITIES } from '../../lambdas/agents/capabilities.js';
 import { openAgentSession } from '../../lambdas/agents/context.js';
 import { resolveAgentSettings } from '../../lambdas/agents/registry.js';
 import { observedInvoke } from '../../lambdas/agents/runner-lambda.js';
@@ -315,6 +316,7 @@ describe('spans with OpenTelemetry GenAI attributes', () => {
       run: 1,
       traceId: TRACE,
       settings: resolveAgentSettings('research'),
+      capabilities: ALL_CAPABILITIES,
       defaultModel: { provider: 'offline' },
       sink: async () => {},
       readArtifact: async () => new Uint8Array(),

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { serveAgentRequest } from '../../lambdas/agents/agent-side.js';
+import { ALL_CAPABILITIES } from '../../lambdas/agents/capabilities.js';
 import type { AgentModule } from '../../lambdas/agents/define.js';
 import { type AgentRequest, uploadKey } from '../../lambdas/agents/protocol.js';
 import { resolveAgentSettings } from '../../lambdas/agents/registry.js';
@@ -82,7 +83,11 @@ let released: string[] = [];
 const agentSide = (name: string, agent: AgentModule) => (req: AgentRequest) =>
   serveAgentRequest(name, agent, req, {
     fetch: bucket.fetch,
-    runtime: { settingsFor: () => resolveAgentSettings(name), defaultModel: () => ({ provider: 'offline' }) },
+    runtime: {
+      settingsFor: () => resolveAgentSettings(name),
+      defaultModel: () => ({ provider: 'offline' }),
+      capabilities: ALL_CAPABILITIES,
+    },
   });
 const invocation = { agentFunction: 'fn-a', taskId: TASK, run: 1, stepId: 'a', attempt: 1 };
 const failureOf = (p: Promise<unknown>) =>

@@ -14,6 +14,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { tokensUsedByTask } from '../../../lambdas/agents/audit.js';
+import { ALL_CAPABILITIES } from '../../../lambdas/agents/capabilities.js';
 import { openAgentSession, stepTokenBudget, taskTokenBudget } from '../../../lambdas/agents/context.js';
 import { resolveAgentSettings } from '../../../lambdas/agents/registry.js';
 import type { AgentSettings } from '../../../lambdas/agents/settings.js';
@@ -43,6 +44,7 @@ async function session(settings: AgentSettings, extra: Partial<Parameters<typeof
     run: 3,
     traceId: 'tr',
     settings,
+    capabilities: ALL_CAPABILITIES,
     defaultModel: { provider: 'offline' },
     sink: async (e) => {
       events.push(e);

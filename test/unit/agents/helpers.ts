@@ -1,6 +1,7 @@
 /** Runs an agent the way the harness does (same session: tools, model, audit events), without a store. */
 import { createHash } from 'node:crypto';
 import type { AuditEvent } from '../../../lambdas/agents/audit.js';
+import { ALL_CAPABILITIES } from '../../../lambdas/agents/capabilities.js';
 import { openAgentSession } from '../../../lambdas/agents/context.js';
 import { type AgentModule, checkAgentOutput, invokeAgent } from '../../../lambdas/agents/define.js';
 import { resolveAgentSettings } from '../../../lambdas/agents/registry.js';
@@ -92,6 +93,7 @@ export async function runAgent(agent: AgentModule, input: AgentInput, o: RunOpti
     run: o.run ?? 1,
     traceId: 'tr_test',
     settings: o.settings ?? resolveAgentSettings(input.agent),
+    capabilities: ALL_CAPABILITIES,
     defaultModel: o.model ?? { provider: 'offline' },
     ...(o.providerDeps ? { providerDeps: o.providerDeps } : {}),
     ...(o.stepTokens ? { stepTokens: o.stepTokens } : {}),
