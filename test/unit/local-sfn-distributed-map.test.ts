@@ -11,12 +11,13 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } fro
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulators, LOCAL_CREDENTIALS, startEmulators } from '../../lib/local/emulators.js';
 import { LocalIam, type NamedPolicy } from '../../lib/local/iam/index.js';
-import { type LocalLambdaInvoker, LocalStepFunctions } from '../../lib/local/sfn/index.js';
+import { type LocalLambdaInvoker, LocalStepFunctions, SfnServiceError } from '../../lib/local/sfn/index.js';
 
 const REGION = 'us-east-1';
 const ACCOUNT = '000000000000';
 const BUCKET = 'dmap-data';
 const SM_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:Fan`;
+const fnArn = (name: string) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name}`;
 const DISTRIBUTED = { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' };
 const PASS_PROCESSOR = {
   ProcessorConfig: DISTRIBUTED,
@@ -257,5 +258,576 @@ describe('Distributed Map: ItemReader, ItemSelector, ResultWriter', () => {
       'MapStateExited',
       'ExecutionSucceeded',
     ]);
+  });
+});
+
+/** In-process "Lambdas": each call recorded with its payload. */
+function lambdas(functions: Record<string, (payload: Record<string, unknown>) => unknown>) {
+  const calls: Array<{ name: string; payload: Record<string, unknown> }> = [];
+  const invoke: LocalLambdaInvoker = async (name, payload) => {
+    calls.push({ name, payload: payload as Record<string, unknown> });
+    const fn = functions[name];
+    if (!fn)
+      throw Object.assign(new Error(`Function not found: ${name}`), {
+        name: 'Lambda.ResourceNotFoundException',
+      });
+    return fn(payload as Record<string, unknown>);
+  };
+  return { calls, invoke };
+}
+
+class LambdaError extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+/** An ItemProcessor of one Task state calling the function `name` with the child's input. */
+const lambdaProcessor = (name: string, task: Record<string, unknown> = {}) => ({
+  ProcessorConfig: DISTRIBUTED,
+  StartAt: 'Work',
+  States: { Work: { Type: 'Task', Resource: fnArn(name), End: true, ...task } },
+});
+
+const mapState = (fields: Record<string, unknown>) => ({
+  StartAt: 'Fan',
+  States: { Fan: { Type: 'Map', End: true, ...fields } },
+});
+
+describe('Distributed Map: readers', () => {
+  // https://docs.aws.amazon.com/step-functions/latest/dg/input-output-itemreader.html (JSONL, CSV)
+  it('reads JSON Lines, and CSV with the header in the first row or given, values as strings', async () => {
+    // Prepare
+    await put('in/items.jsonl', '{"id":1}\n\n{"id":2,"tags":["x"]}\n{"id":3}\n');
+    await put('in/first-row.csv', 'name,qty\nbolt,3\n"nut, hex",10\n');
+    await put('in/given.csv', 'bolt;3\nnut;10\n');
+    const collect = async (itemReader: Record<string, unknown>) => {
+      const { sfn } = await emulator(mapState({ ItemReader: itemReader, ItemProcessor: PASS_PROCESSOR }));
+      return execute(sfn, {});
+    };
+
+    // Act
+    const jsonl = await collect(reader('in/items.jsonl', { InputType: 'JSONL' }));
+    const firstRow = await collect(
+      reader('in/first-row.csv', { InputType: 'CSV', CSVHeaderLocation: 'FIRST_ROW' }),
+    );
+    const given = await collect(
+      reader('in/given.csv', {
+        InputType: 'CSV',
+        CSVHeaderLocation: 'GIVEN',
+        CSVHeaders: ['name', 'qty'],
+        CSVDelimiter: 'SEMICOLON',
+        MaxItems: 1,
+      }),
+    );
+
+    // Assess
+    expect(jsonl.output).toEqual([{ id: 1 }, { id: 2, tags: ['x'] }, { id: 3 }]);
+    expect(firstRow.output).toEqual([
+      { name: 'bolt', qty: '3' },
+      { name: 'nut, hex', qty: '10' },
+    ]);
+    expect(given.output).toEqual([{ name: 'bolt', qty: '3' }]);
+  });
+
+  it('lists objects under a prefix with s3:listObjectsV2, one item per object', async () => {
+    // Prepare
+    await put('listed/a.txt', 'aa');
+    await put('listed/b.txt', 'bbbb');
+    await put('elsewhere/c.txt', 'c');
+    const { sfn } = await emulator(
+      mapState({
+        ItemReader: {
+          Resource: 'arn:aws:states:::s3:listObjectsV2',
+          Parameters: { Bucket: BUCKET, 'Prefix.$': '$.prefix' },
+        },
+        ItemProcessor: PASS_PROCESSOR,
+      }),
+    );
+
+    // Act
+    const run = await execute(sfn, { prefix: 'listed/' });
+
+    // Assess
+    expect(run.status).toBe('SUCCEEDED');
+    const items = run.output as Array<Record<string, unknown>>;
+    expect(items.map((i) => [i.Key, i.Size, i.StorageClass])).toEqual([
+      ['listed/a.txt', 2, 'STANDARD'],
+      ['listed/b.txt', 4, 'STANDARD'],
+    ]);
+    expect(items[0]?.Etag).toMatch(/^"[0-9a-f]{32}"$/);
+    expect(items[0]?.LastModified).toEqual(expect.any(Number));
+  });
+
+  it('fails with States.ItemReaderFailed, which Catch can route, when the role may not read the object', async () => {
+    // Prepare
+    await put('in/secret.json', '[1]');
+    const onlyWrite: NamedPolicy = {
+      name: 'write-only',
+      policy: {
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Action: 's3:PutObject', Resource: `arn:aws:s3:::${BUCKET}/*` },
+          { Effect: 'Allow', Action: 'states:StartExecution', Resource: SM_ARN },
+        ],
+      },
+    };
+    const { sfn } = await emulator(
+      {
+        StartAt: 'Fan',
+        States: {
+          Fan: {
+            Type: 'Map',
+            ItemReader: reader('in/secret.json', { InputType: 'JSON' }),
+            ItemProcessor: PASS_PROCESSOR,
+            Catch: [{ ErrorEquals: ['States.ItemReaderFailed'], ResultPath: '$.error', Next: 'Caught' }],
+            End: true,
+          },
+          Caught: { Type: 'Pass', End: true },
+        },
+      },
+      { policies: [onlyWrite] },
+    );
+
+    // Act
+    const run = await execute(sfn, {});
+
+    // Assess
+    expect(run.status).toBe('SUCCEEDED');
+    const error = (run.output as { error: { Error: string; Cause: string } }).error;
+    expect(error.Error).toBe('States.ItemReaderFailed');
+    expect(error.Cause).toContain(
+      `is not authorized to perform: s3:GetObject on resource: arn:aws:s3:::${BUCKET}/in/secret.json`,
+    );
+  });
+
+  // https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html#dist-map-permissions
+  it('fails the execution with States.Runtime (not catchable) when the role may not start executions of its state machine', async () => {
+    // Prepare
+    const noStart: NamedPolicy = {
+      name: 'no-start',
+      policy: {
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }],
+      },
+    };
+    const { sfn } = await emulator(
+      {
+        StartAt: 'Fan',
+        States: {
+          Fan: {
+            Type: 'Map',
+            ItemsPath: '$.items',
+            ItemProcessor: PASS_PROCESSOR,
+            Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Caught' }],
+            End: true,
+          },
+          Caught: { Type: 'Pass', End: true },
+        },
+      },
+      { policies: [noStart] },
+    );
+
+    // Act
+    const run = await execute(sfn, { items: [1, 2] });
+
+    // Assess
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toBe('States.Runtime');
+    expect(run.cause).toContain(`is not authorized to perform: states:StartExecution on resource: ${SM_ARN}`);
+  });
+});
+
+describe('Distributed Map: batching and concurrency', () => {
+  // https://docs.aws.amazon.com/step-functions/latest/dg/input-output-itembatcher.html
+  it('batches items: each child gets {BatchInput, Items}, by MaxItemsPerBatch(Path) and MaxInputBytesPerBatch', async () => {
+    // Prepare
+    const fake = lambdas({ Batch: (payload) => (payload.Items as unknown[]).length });
+    const byCount = await emulator(
+      mapState({
+        ItemsPath: '$.items',
+        ItemSelector: { 'i.$': '$$.Map.Item.Index' },
+        ItemBatcher: { MaxItemsPerBatchPath: '$.perBatch', BatchInput: { 'job.$': '$.job' } },
+        ItemProcessor: lambdaProcessor('Batch'),
+      }),
+      { invoke: fake.invoke },
+    );
+    const bySize = await emulator(
+      mapState({
+        ItemsPath: '$.items',
+        ItemBatcher: { MaxInputBytesPerBatch: 40 },
+        ItemProcessor: lambdaProcessor('Batch'),
+      }),
+      { invoke: fake.invoke },
+    );
+
+    // Act
+    const counted = await execute(byCount.sfn, { items: ['a', 'b', 'c', 'd', 'e'], perBatch: 2, job: 'j1' });
+    const countedPayloads = fake.calls.splice(0).map((c) => c.payload);
+    const sized = await execute(bySize.sfn, { items: ['aaaaaaaaaa', 'bbbbbbbbbb', 'cccccccccc'] });
+    const sizedPayloads = fake.calls.splice(0).map((c) => c.payload);
+
+    // Assess
+    expect(counted.output).toEqual([2, 2, 1]);
+    expect(countedPayloads).toEqual(
+      expect.arrayContaining([
+        { BatchInput: { job: 'j1' }, Items: [{ i: 0 }, { i: 1 }] },
+        { BatchInput: { job: 'j1' }, Items: [{ i: 2 }, { i: 3 }] },
+        { BatchInput: { job: 'j1' }, Items: [{ i: 4 }] },
+      ]),
+    );
+    // {"Items":[]} is 12 bytes, each item 12 more ("aaaaaaaaaa" and a comma): two fit in 40 bytes.
+    expect(sizedPayloads).toEqual(
+      expect.arrayContaining([{ Items: ['aaaaaaaaaa', 'bbbbbbbbbb'] }, { Items: ['cccccccccc'] }]),
+    );
+    for (const payload of sizedPayloads)
+      expect(Buffer.byteLength(JSON.stringify(payload))).toBeLessThanOrEqual(40);
+  });
+
+  // https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html (MaxConcurrency)
+  it('never runs more than MaxConcurrency(Path) children at once', async () => {
+    // Prepare
+    let running = 0;
+    let peak = 0;
+    const fake = lambdas({
+      Slow: async () => {
+        running += 1;
+        peak = Math.max(peak, running);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        running -= 1;
+        return 'ok';
+      },
+    });
+    const { sfn } = await emulator(
+      mapState({
+        ItemsPath: '$.items',
+        MaxConcurrencyPath: '$.limit',
+        ItemProcessor: lambdaProcessor('Slow'),
+      }),
+      { invoke: fake.invoke },
+    );
+
+    // Act
+    const run = await execute(sfn, { items: Array.from({ length: 12 }, (_, i) => i), limit: 3 });
+
+    // Assess
+    expect(run.status).toBe('SUCCEEDED');
+    expect(fake.calls).toHaveLength(12);
+    expect(peak).toBe(3);
+  });
+});
+
+describe('Distributed Map: failures', () => {
+  const failOdd = () =>
+    lambdas({
+      Work: (payload) => {
+        if ((payload.n as number) % 2 === 1) throw new LambdaError('Work.Odd', `odd ${String(payload.n)}`);
+        return { doubled: (payload.n as number) * 2 };
+      },
+    });
+  const items = (count: number) => Array.from({ length: count }, (_, n) => ({ n }));
+
+  // https://docs.aws.amazon.com/step-functions/latest/dg/maprun-fail-threshold.html
+  it('succeeds while failed items stay within ToleratedFailurePercentage, and writes them to FAILED_0.json', async () => {
+    // Prepare: 2 of 5 items fail (40%), 40% tolerated
+    const fake = failOdd();
+    const { sfn } = await emulator(
+      mapState({
+        ItemsPath: '$.items',
+        ToleratedFailurePercentage: 40,
+        ItemProcessor: lambdaProcessor('Work'),
+        ResultWriter: WRITER,
+      }),
+      { invoke: fake.invoke },
+    );
+
+    // Act
+    const run = await execute(sfn, { items: items(5) });
+
+    // Assess
+    expect(run.status).toBe('SUCCEEDED');
+    const { manifest, files } = await resultFiles(run.output);
+    expect(manifest.ResultFiles.PENDING).toEqual([]);
+    const failed = files.FAILED as Array<Record<string, unknown>>;
+    expect(failed.map((e) => [JSON.parse(e.Input as string), e.Status, e.Error])).toEqual([
+      [{ n: 1 }, 'FAILED', 'Work.Odd'],
+      [{ n: 3 }, 'FAILED', 'Work.Odd'],
+    ]);
+    expect(JSON.parse(failed[0]?.Cause as string)).toEqual({ errorType: 'Work.Odd', errorMessage: 'odd 1' });
+    expect((files.SUCCEEDED as Array<{ Output: string }>).map((e) => JSON.parse(e.Output))).toEqual([
+      { doubled: 0 },
+      { doubled: 4 },
+      { doubled: 8 },
+    ]);
+    const mapRun = await sfn.handle('DescribeMapRun', { mapRunArn: manifest.MapRunArn });
+    expect(mapRun).toMatchObject({
+      status: 'SUCCEEDED',
+      toleratedFailurePercentage: 40,
+      itemCounts: { succeeded: 3, failed: 2, total: 5, resultsWritten: 5, pending: 0, running: 0 },
+    });
+  });
+
+  it('fails with States.ExceedToleratedFailureThreshold past ToleratedFailureCount, caught by Catch but not by States.TaskFailed', async () => {
+    // Prepare: 3 of 7 items fail, 2 tolerated
+    const fake = failOdd();
+    const { sfn } = await emulator(
+      {
+        StartAt: 'Fan',
+        States: {
+          Fan: {
+            Type: 'Map',
+            ItemsPath: '$.items',
+            ToleratedFailureCount: 2,
+            ItemProcessor: lambdaProcessor('Work'),
+            Catch: [
+              { ErrorEquals: ['States.TaskFailed'], Next: 'WrongCatcher' },
+              {
+                ErrorEquals: ['States.ExceedToleratedFailureThreshold'],
+                ResultPath: '$.error',
+                Next: 'Caught',
+              },
+            ],
+            End: true,
+          },
+          WrongCatcher: { Type: 'Fail', Error: 'Wrong' },
+          Caught: { Type: 'Pass', End: true },
+        },
+      },
+      { invoke: fake.invoke },
+    );
+
+    // Act
+    const run = await execute(sfn, { items: items(7) });
+
+    // Assess
+    expect(run.status).toBe('SUCCEEDED');
+    expect((run.output as { error: unknown }).error).toEqual({
+      Error: 'States.ExceedToleratedFailureThreshold',
+      Cause: 'The specified tolerated failure threshold was exceeded',
+    });
+    const types = run.history.map((e) => e.type);
+    expect(types).toContain('MapRunFailed');
+    expect(types).toContain('MapStateFailed');
+  });
+
+  it('fails the Map Run at the first failed item when no threshold is set, aborting the others', async () => {
+    // Prepare
+    const fake = lambdas({
+      Work: async (payload) => {
+        // Item 0 fails while item 1 runs; items 2-5 wait for a free slot (MaxConcurrency 2).
+        await new Promise((resolve) => setTimeout(resolve, payload.n === 0 ? 50 : 400));
+        if (payload.n === 0) throw new LambdaError('Work.Broken', 'broken');
+        return 'slow';
+      },
+    });
+    const { sfn } = await emulator(
+      mapState({
+        ItemsPath: '$.items',
+        MaxConcurrency: 2,
+        ItemProcessor: lambdaProcessor('Work'),
+        ResultWriter: WRITER,
+      }),
+      { invoke: fake.invoke },
+    );
+
+    // Act
+    const run = await execute(sfn, { items: items(6) });
+
+    // Assess
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toBe('States.ExceedToleratedFailureThreshold');
+    const mapRunArn = (
+      (await sfn.handle('ListMapRuns', { executionArn: run.executionArn })).mapRuns as Array<{
+        mapRunArn: string;
+      }>
+    )[0]?.mapRunArn;
+    const mapRun = (await sfn.handle('DescribeMapRun', { mapRunArn })) as {
+      itemCounts: Record<string, number>;
+    };
+    expect(mapRun).toMatchObject({ status: 'FAILED' });
+    expect(mapRun.itemCounts).toMatchObject({ failed: 1, aborted: 1, pending: 4, total: 6 });
+    expect(fake.calls).toHaveLength(2);
+  });
+
+  it("retries a child's Task with the child's Retry policy", async () => {
+    // Prepare: every item's first two attempts fail
+    const attempts = new Map<number, number>();
+    const fake = lambdas({
+      Flaky: (payload) => {
+        const n = payload.n as number;
+        attempts.set(n, (attempts.get(n) ?? 0) + 1);
+        if ((attempts.get(n) ?? 0) < 3) throw new LambdaError('Flaky.NotYet', `attempt ${attempts.get(n)}`);
+        return { n, attempts: attempts.get(n) };
+      },
+    });
+    const { sfn } = await emulator(
+      mapState({
+        ItemsPath: '$.items',
+        ItemProcessor: lambdaProcessor('Flaky', {
+          Retry: [{ ErrorEquals: ['Flaky.NotYet'], IntervalSeconds: 1, MaxAttempts: 2, BackoffRate: 1 }],
+        }),
+      }),
+      { invoke: fake.invoke },
+    );
+
+    // Act
+    const run = await execute(sfn, { items: items(3) });
+
+    // Assess
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.output).toEqual([
+      { n: 0, attempts: 3 },
+      { n: 1, attempts: 3 },
+      { n: 2, attempts: 3 },
+    ]);
+    expect(fake.calls).toHaveLength(9);
+  });
+
+  // https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html (Retry on the Map state)
+  it('retries the Map state itself with a new Map Run', async () => {
+    // Prepare: the first Map Run fails (item 1 fails once), the retry's succeeds
+    let failures = 0;
+    const fake = lambdas({
+      Work: (payload) => {
+        if (payload.n === 1 && failures === 0) {
+          failures += 1;
+          throw new LambdaError('Work.Once', 'once');
+        }
+        return payload.n;
+      },
+    });
+    const { sfn } = await emulator(
+      mapState({
+        ItemsPath: '$.items',
+        ItemProcessor: lambdaProcessor('Work'),
+        Retry: [
+          { ErrorEquals: ['States.ExceedToleratedFailureThreshold'], IntervalSeconds: 1, MaxAttempts: 1 },
+        ],
+      }),
+      { invoke: fake.invoke },
+    );
+
+    // Act
+    const run = await execute(sfn, { items: items(3) });
+
+    // Assess
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.output).toEqual([0, 1, 2]);
+    const mapRuns = (await sfn.handle('ListMapRuns', { executionArn: run.executionArn }))
+      .mapRuns as unknown[];
+    expect(mapRuns).toHaveLength(2);
+    expect(run.history.filter((e) => e.type === 'MapRunStarted')).toHaveLength(2);
+  });
+});
+
+describe('Distributed Map: redrive', () => {
+  // https://docs.aws.amazon.com/step-functions/latest/dg/redrive-map-run.html
+  // https://docs.aws.amazon.com/step-functions/latest/apireference/API_RedriveExecution.html
+  it('RedriveExecution re-runs only the failed children (from the state they failed in) and the items never run', async () => {
+    // Prepare: item 1 fails in Work; with one child at a time the Map Run stops there (items 2-5 never run)
+    const broken = new Set([1]);
+    const fake = lambdas({
+      Before: () => ({ ready: true }),
+      Prep: (payload) => ({ ...payload, prepared: true }),
+      Work: (payload) => {
+        if (broken.has(payload.n as number))
+          throw new LambdaError('Work.Broken', `item ${String(payload.n)}`);
+        return { n: payload.n, done: true };
+      },
+    });
+    const { sfn } = await emulator(
+      {
+        StartAt: 'Before',
+        States: {
+          Before: { Type: 'Task', Resource: fnArn('Before'), ResultPath: '$.before', Next: 'Fan' },
+          Fan: {
+            Type: 'Map',
+            ItemsPath: '$.items',
+            MaxConcurrency: 1,
+            ItemProcessor: {
+              ProcessorConfig: DISTRIBUTED,
+              StartAt: 'Prep',
+              States: {
+                Prep: { Type: 'Task', Resource: fnArn('Prep'), Next: 'Work' },
+                Work: { Type: 'Task', Resource: fnArn('Work'), End: true },
+              },
+            },
+            ResultWriter: WRITER,
+            End: true,
+          },
+        },
+      },
+      { invoke: fake.invoke },
+    );
+    const first = await execute(sfn, { items: Array.from({ length: 6 }, (_, n) => ({ n })) }, 'redrive-me');
+    const firstFiles = await resultFiles(
+      await (async () => {
+        const runs = (await sfn.handle('ListMapRuns', { executionArn: first.executionArn }))
+          .mapRuns as Array<{
+          mapRunArn: string;
+        }>;
+        const id = runs[0]?.mapRunArn.split(':').at(-1);
+        return { ResultWriterDetails: { Bucket: BUCKET, Key: `results/${id}/manifest.json` } };
+      })(),
+    );
+    broken.clear();
+    const before = fake.calls.splice(0);
+
+    // Act
+    const redriven = await sfn.handle('RedriveExecution', { executionArn: first.executionArn });
+    await sfn.idle();
+    const second = await described(sfn, first.executionArn);
+    const notAgain = await sfn
+      .handle('RedriveExecution', { executionArn: first.executionArn })
+      .catch((err: unknown) => err);
+
+    // Assess: the first attempt
+    expect(first.status).toBe('FAILED');
+    expect(first.error).toBe('States.ExceedToleratedFailureThreshold');
+    expect(before.filter((c) => c.name === 'Work').map((c) => c.payload.n)).toEqual([0, 1]);
+    expect(firstFiles.files.SUCCEEDED).toHaveLength(1);
+    expect(firstFiles.files.FAILED).toHaveLength(1);
+    expect(
+      (firstFiles.files.PENDING as Array<{ Input: string; Status: string }>).map((e) => [
+        JSON.parse(e.Input),
+        e.Status,
+      ]),
+    ).toEqual([
+      [{ n: 2 }, 'PENDING'],
+      [{ n: 3 }, 'PENDING'],
+      [{ n: 4 }, 'PENDING'],
+      [{ n: 5 }, 'PENDING'],
+    ]);
+    // the redrive: Before is not run again, item 0 not at all, item 1 from Work, items 2-5 from the start
+    expect(redriven.redriveDate).toEqual(expect.any(Number));
+    expect(second.status).toBe('SUCCEEDED');
+    expect(fake.calls.filter((c) => c.name === 'Before')).toEqual([]);
+    expect(fake.calls.filter((c) => c.name === 'Prep').map((c) => c.payload.n)).toEqual([2, 3, 4, 5]);
+    expect(fake.calls.filter((c) => c.name === 'Work').map((c) => c.payload.n)).toEqual([1, 2, 3, 4, 5]);
+    const { manifest, files } = await resultFiles(second.output);
+    expect(manifest.ResultFiles.FAILED).toEqual([]);
+    expect(manifest.ResultFiles.PENDING).toEqual([]);
+    const succeeded = files.SUCCEEDED as Array<{ Output: string; RedriveCount: number; Name: string }>;
+    expect(succeeded.map((e) => JSON.parse(e.Output).n)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(succeeded.map((e) => e.RedriveCount)).toEqual([0, 1, 0, 0, 0, 0]);
+    expect(succeeded[1]?.Name).toBe((firstFiles.files.FAILED as Array<{ Name: string }>)[0]?.Name);
+    const types = second.history.map((e) => e.type);
+    expect(types.filter((t) => t === 'ExecutionRedriven')).toHaveLength(1);
+    expect(types.slice(types.indexOf('ExecutionRedriven'))).toEqual([
+      'ExecutionRedriven',
+      'MapStateEntered',
+      'MapRunRedriven',
+      'MapRunSucceeded',
+      'MapStateExited',
+      'ExecutionSucceeded',
+    ]);
+    expect(await sfn.handle('DescribeMapRun', { mapRunArn: manifest.MapRunArn })).toMatchObject({
+      status: 'SUCCEEDED',
+      redriveCount: 1,
+      itemCounts: { succeeded: 6, total: 6 },
+    });
+    expect(notAgain).toBeInstanceOf(SfnServiceError);
+    expect((notAgain as SfnServiceError).name).toBe('ExecutionNotRedrivable');
   });
 });

@@ -532,7 +532,7 @@ export class DistributedMaps {
       tokenSlot: new TokenSlot(),
       tokens: new Set(),
       halt,
-      over: () => ended || m.parent.over(),
+      over: () => ended || halt.signal.aborted || m.parent.over(),
     };
     const child: RunningChild = { scope, abort: () => halt.abort(), abortedByMapRun: false };
     m.running.set(line.index, child);
