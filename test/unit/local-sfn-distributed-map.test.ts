@@ -4,7 +4,8 @@
  * sign as the state machine's role and are checked against its policy, as in local mode.
  * Each case names the AWS page whose behaviour it checks.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -470,6 +471,7 @@ describe('Distributed Map: batching and concurrency', () => {
 
     // Assess
     expect(counted.output).toEqual([2, 2, 1]);
+    expect(sized.output).toEqual([2, 1]);
     expect(countedPayloads).toEqual(
       expect.arrayContaining([
         { BatchInput: { job: 'j1' }, Items: [{ i: 0 }, { i: 1 }] },
@@ -647,6 +649,40 @@ describe('Distributed Map: failures', () => {
     };
     expect(mapRun).toMatchObject({ status: 'FAILED' });
     expect(mapRun.itemCounts).toMatchObject({ failed: 1, aborted: 1, pending: 4, total: 6 });
+    expect(fake.calls).toHaveLength(2);
+  });
+
+  it('StopExecution aborts the Map Run and its running children', async () => {
+    // Prepare: children that never answer
+    const fake = lambdas({ Hang: () => new Promise(() => undefined) });
+    const { sfn } = await emulator(
+      mapState({ ItemsPath: '$.items', MaxConcurrency: 2, ItemProcessor: lambdaProcessor('Hang') }),
+      { invoke: fake.invoke },
+    );
+    const started = await sfn.handle('StartExecution', {
+      stateMachineArn: SM_ARN,
+      name: 'stop-me',
+      input: JSON.stringify({ items: items(5) }),
+    });
+    for (let i = 0; i < 100 && fake.calls.length < 2; i += 1) await new Promise((r) => setTimeout(r, 20));
+
+    // Act
+    await sfn.handle('StopExecution', { executionArn: started.executionArn, error: 'Stop', cause: 'enough' });
+    await sfn.idle();
+    const run = await described(sfn, started.executionArn as string);
+
+    // Assess
+    expect(run.status).toBe('ABORTED');
+    expect(run.history.map((e) => e.type).slice(-2)).toEqual(['MapRunAborted', 'ExecutionAborted']);
+    const mapRunArn = (
+      (await sfn.handle('ListMapRuns', { executionArn: run.executionArn })).mapRuns as Array<{
+        mapRunArn: string;
+      }>
+    )[0]?.mapRunArn;
+    expect(await sfn.handle('DescribeMapRun', { mapRunArn })).toMatchObject({
+      status: 'ABORTED',
+      itemCounts: { aborted: 2, pending: 3, succeeded: 0, total: 5 },
+    });
     expect(fake.calls).toHaveLength(2);
   });
 
@@ -829,5 +865,230 @@ describe('Distributed Map: redrive', () => {
     });
     expect(notAgain).toBeInstanceOf(SfnServiceError);
     expect((notAgain as SfnServiceError).name).toBe('ExecutionNotRedrivable');
+  });
+});
+
+describe('Distributed Map: restarts, nesting, scale', () => {
+  it('resumes a Map Run after the process is killed (kill -9): ended children are not run again, every item is reported once', async () => {
+    // Prepare: a process whose items 0-3 end at once and whose later items hang, killed once 0-3 are on disk
+    const dataDir = await mkdtemp(path.join(dir, 'crash-'));
+    const definition = mapState({
+      ItemsPath: '$.items',
+      MaxConcurrency: 3,
+      ItemProcessor: lambdaProcessor('Work'),
+    });
+    const script = `
+      const { LocalStepFunctions } = await import(process.env.EMULATOR_URL);
+      const sfn = new LocalStepFunctions({
+        dataDir: process.env.DATA_DIR,
+        invokeLambda: async (_name, payload) => {
+          if (payload.n < 4) return { n: payload.n, by: 'first process' };
+          process.stdout.write('HANG ' + payload.n + '\\n');
+          return new Promise(() => {});
+        },
+      });
+      sfn.registerStateMachine(process.env.SM_ARN, JSON.parse(process.env.DEFINITION));
+      await sfn.handle('StartExecution', { stateMachineArn: process.env.SM_ARN, name: 'crash-me', input: process.env.INPUT });
+      setInterval(() => {}, 60_000);
+    `;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: process.cwd(),
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: {
+        ...process.env,
+        EMULATOR_URL: new URL('../../lib/local/sfn/index.ts', import.meta.url).href,
+        DATA_DIR: dataDir,
+        SM_ARN,
+        DEFINITION: JSON.stringify(definition),
+        INPUT: JSON.stringify({ items: Array.from({ length: 10 }, (_, n) => ({ n })) }),
+      },
+    });
+    cleanups.push(async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
+    const childrenLog = async () => {
+      const runs = await readdir(path.join(dataDir, 'map-runs')).catch(() => []);
+      const text = runs[0]
+        ? await readFile(path.join(dataDir, 'map-runs', runs[0], 'children.jsonl'), 'utf8').catch(() => '')
+        : '';
+      return text.split('\n').filter(Boolean);
+    };
+    for (let i = 0; i < 200 && (await childrenLog()).length < 4; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    const endedBeforeKill = (await childrenLog()).map(
+      (line) => (JSON.parse(line) as { index: number }).index,
+    );
+    const fake = lambdas({ Work: (payload) => ({ n: payload.n, by: 'second process' }) });
+    const { sfn } = await emulator(definition, { invoke: fake.invoke, dataDir });
+
+    // Act
+    const resumed = await sfn.resumeInterrupted();
+    await sfn.idle();
+    const run = await described(sfn, resumed[0] as string);
+
+    // Assess
+    expect(endedBeforeKill.sort()).toEqual([0, 1, 2, 3]);
+    expect(run.status).toBe('SUCCEEDED');
+    expect(fake.calls.map((c) => c.payload.n).sort((a, b) => Number(a) - Number(b))).toEqual([
+      4, 5, 6, 7, 8, 9,
+    ]);
+    expect(run.output).toEqual(
+      Array.from({ length: 10 }, (_, n) => ({ n, by: n < 4 ? 'first process' : 'second process' })),
+    );
+    const mapRuns = (await sfn.handle('ListMapRuns', { executionArn: run.executionArn })).mapRuns as Array<{
+      mapRunArn: string;
+    }>;
+    expect(mapRuns).toHaveLength(1);
+    expect(await sfn.handle('DescribeMapRun', { mapRunArn: mapRuns[0]?.mapRunArn })).toMatchObject({
+      status: 'SUCCEEDED',
+      itemCounts: { succeeded: 10, total: 10, failed: 0 },
+    });
+  });
+
+  it('runs a Distributed Map in each iteration of an inline Map (one Map Run each)', async () => {
+    // Prepare
+    const { sfn } = await emulator({
+      StartAt: 'Steps',
+      States: {
+        Steps: {
+          Type: 'Map',
+          ItemsPath: '$.steps',
+          ItemProcessor: {
+            ProcessorConfig: { Mode: 'INLINE' },
+            StartAt: 'Fan',
+            States: {
+              Fan: {
+                Type: 'Map',
+                ItemsPath: '$.items',
+                ItemSelector: { 'step.$': '$.id', 'index.$': '$$.Map.Item.Index' },
+                ItemProcessor: PASS_PROCESSOR,
+                End: true,
+              },
+            },
+          },
+          End: true,
+        },
+      },
+    });
+
+    // Act
+    const run = await execute(sfn, {
+      steps: [
+        { id: 'a', items: [1, 2] },
+        { id: 'b', items: [1] },
+        { id: 'c', items: [] },
+      ],
+    });
+
+    // Assess
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.output).toEqual([
+      [
+        { step: 'a', index: 0 },
+        { step: 'a', index: 1 },
+      ],
+      [{ step: 'b', index: 0 }],
+      [],
+    ]);
+    expect((await sfn.handle('ListMapRuns', { executionArn: run.executionArn })).mapRuns).toHaveLength(3);
+  });
+
+  it("keeps the parent's history the same size whatever the number of items", async () => {
+    // Prepare
+    const { sfn } = await emulator(
+      mapState({ ItemsPath: '$.items', ItemProcessor: PASS_PROCESSOR, ResultWriter: WRITER }),
+    );
+
+    // Act
+    const small = await execute(sfn, { items: [1, 2] }, 'small');
+    const large = await execute(sfn, { items: Array.from({ length: 500 }, (_, i) => i) }, 'large');
+
+    // Assess
+    expect(large.status).toBe('SUCCEEDED');
+    expect(large.history.map((e) => e.type)).toEqual(small.history.map((e) => e.type));
+    expect((await resultFiles(large.output)).files.SUCCEEDED).toHaveLength(500);
+  });
+
+  it('runs 1,000 items of a Lambda child, each reported once in the ResultWriter files', async () => {
+    // Prepare
+    const keys = Array.from({ length: 1000 }, (_, i) => ({ key: `k${i}` }));
+    await put('in/thousand.json', JSON.stringify(keys));
+    const fake = lambdas({ Work: (payload) => ({ seen: payload.key }) });
+    const { sfn } = await emulator(
+      mapState({
+        ItemReader: reader('in/thousand.json', { InputType: 'JSON' }),
+        ItemProcessor: lambdaProcessor('Work'),
+        ResultWriter: WRITER,
+      }),
+      { invoke: fake.invoke },
+    );
+    const started = performance.now();
+
+    // Act
+    const run = await execute(sfn, {});
+
+    // Assess
+    const elapsed = performance.now() - started;
+    console.log(
+      `[distributed-map] 1000 Lambda items: ${Math.round(elapsed)} ms, rss ${Math.round(process.memoryUsage().rss / 2 ** 20)} MiB`,
+    );
+    expect(run.status).toBe('SUCCEEDED');
+    expect(fake.calls).toHaveLength(1000);
+    const succeeded = (await resultFiles(run.output)).files.SUCCEEDED as Array<{ Output: string }>;
+    const seen = succeeded.map((e) => (JSON.parse(e.Output) as { seen: string }).seen);
+    expect(new Set(seen).size).toBe(1000);
+    expect(seen).toEqual(keys.map((k) => k.key));
+  });
+});
+
+describe('Distributed Map: definitions the local engine refuses', () => {
+  it('refuses what it cannot run faithfully, naming the field', async () => {
+    // Prepare
+    const sfn = new LocalStepFunctions({
+      dataDir: await mkdtemp(path.join(dir, 'refuse-')),
+      invokeLambda: async () => null,
+    });
+    cleanups.push(() => sfn.close());
+    const register = (fields: Record<string, unknown>) => () =>
+      sfn.registerStateMachine(SM_ARN, mapState(fields));
+
+    // Act / Assess
+    expect(
+      register({
+        ItemsPath: '$.items',
+        ItemProcessor: PASS_PROCESSOR,
+        ResultWriter: { ...WRITER, WriterConfig: { OutputType: 'JSONL', Transformation: 'NONE' } },
+      }),
+    ).toThrow(/WriterConfig/);
+    expect(
+      register({
+        ItemReader: reader('x.csv', { InputType: 'MANIFEST' }),
+        ItemProcessor: PASS_PROCESSOR,
+      }),
+    ).toThrow(/InputType "MANIFEST"/);
+    expect(
+      register({ ItemsPath: '$.items', ItemBatcher: { BatchInput: {} }, ItemProcessor: PASS_PROCESSOR }),
+    ).toThrow(/MaxItemsPerBatch/);
+    expect(
+      register({
+        ItemsPath: '$.items',
+        ItemProcessor: {
+          ProcessorConfig: DISTRIBUTED,
+          StartAt: 'Inner',
+          States: { Inner: { Type: 'Map', ItemsPath: '$', ItemProcessor: PASS_PROCESSOR, End: true } },
+        },
+      }),
+    ).toThrow(/inside a Distributed Map/);
+    expect(
+      register({
+        ItemsPath: '$.items',
+        Label: 'x',
+        ItemProcessor: { ...PASS_PROCESSOR, ProcessorConfig: { Mode: 'INLINE' } },
+      }),
+    ).toThrow(/Label is only valid on a Map state in DISTRIBUTED mode/);
   });
 });

@@ -11,6 +11,8 @@
  * - `$$.Execution.Input`/`StartTime` and `$$.State.*` are pointed at context entries we control
  *   (the library rebuilds the first per Map iteration and has no State object).
  * - ErrorEquals "States.Timeout" also matches States.HeartbeatTimeout, as in AWS.
+ * - A Map state in Distributed mode (the library has none) becomes a Task stand-in whose handler
+ *   runs its Map Run (`prepareDistributedMap`, distributed-map.ts).
  * - Features the library cannot run faithfully are refused (InvalidDefinition).
  */
 

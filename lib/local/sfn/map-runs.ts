@@ -242,6 +242,8 @@ export class ChildReader {
 /** Appends lines to a file and knows the byte offset of each. */
 export class LineWriter {
   private failure: Error | undefined;
+  /** One wait for 'drain' shared by every writer that finds the stream full. */
+  private drained: Promise<void> | undefined;
 
   constructor(
     private readonly stream: WriteStream,
@@ -259,9 +261,7 @@ export class LineWriter {
     const length = Buffer.byteLength(text);
     const offset = this.position;
     this.position += length + 1;
-    if (!this.stream.write(`${text}\n`)) {
-      await new Promise<void>((resolve) => this.stream.once('drain', resolve));
-    }
+    if (!this.stream.write(`${text}\n`)) await this.drain();
     return { offset, length };
   }
 
@@ -269,9 +269,17 @@ export class LineWriter {
   async writeRaw(text: string): Promise<void> {
     if (this.failure) throw this.failure;
     this.position += Buffer.byteLength(text) + 1;
-    if (!this.stream.write(`${text}\n`)) {
-      await new Promise<void>((resolve) => this.stream.once('drain', resolve));
-    }
+    if (!this.stream.write(`${text}\n`)) await this.drain();
+  }
+
+  private drain(): Promise<void> {
+    this.drained ??= new Promise<void>((resolve) =>
+      this.stream.once('drain', () => {
+        this.drained = undefined;
+        resolve();
+      }),
+    );
+    return this.drained;
   }
 
   async close(): Promise<void> {
