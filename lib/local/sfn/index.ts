@@ -2,9 +2,8 @@
  * Local Step Functions: runs the ASL definition that `cdk deploy` ships on aws-local-stepfunctions,
  * with what that library lacks and Baton needs: the task-token callback pattern, HeartbeatSeconds,
  * AWS-shaped Lambda errors, Distributed Map states, RedriveExecution, executions persisted on
- * disk (and re-run after a crash), the
- * execution status change events Step Functions sends to EventBridge, and an HTTP endpoint
- * speaking the awsJson1_0 protocol of the AWS SDK's SFN client.
+ * disk (and re-run after a crash), the execution status change events Step Functions sends to
+ * EventBridge, and an HTTP endpoint speaking the awsJson1_0 protocol of the AWS SDK's SFN client.
  *
  * Modules, by job:
  * - service.ts         `LocalStepFunctions`: registration and the SFN operations
