@@ -14,6 +14,7 @@ import { type AgentRequest, UPLOAD_SLOTS, uploadKey } from '../../lambdas/agents
 import { type RunnerDeps, runStep } from '../../lambdas/agents/runner.js';
 import { ErrorNames } from '../../lambdas/core/errors.js';
 import { LIMITS } from '../../lambdas/core/schemas.js';
+import { completeStep } from '../../lambdas/orchestrator/steps.js';
 import { jsonWith } from '../fakes/json-arbitraries.js';
 import { MemoryBucket } from '../fakes/memory-bucket.js';
 import { MemoryStore } from '../fakes/memory-store.js';
@@ -372,8 +373,14 @@ const runnerDeps = (store: MemoryStore, bucket: MemoryBucket, agent: () => Promi
   store,
   artifacts: bucket,
   invokeAgent: (_fn: string, _req: AgentRequest) => agent(),
-  // completion is the orchestrator's (tested on its own); here only what the runner accepts matters
-  complete: async () => {},
+  // the real completion (the orchestrator's): it writes the attempt's ArtifactStored events
+  complete: async (req, known) => {
+    await completeStep(
+      { store, workflow: { succeed: async () => {} } as never, agentFunctions: {} },
+      req,
+      known,
+    );
+  },
 });
 
 const AGENT_ERROR_NAMES = [ErrorNames.ContractViolation, ErrorNames.AgentFailed, ErrorNames.NonRetryable];
