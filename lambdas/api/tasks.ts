@@ -86,6 +86,7 @@ export async function submitTask(
         knownAgents: deps.knownAgents(),
         source: 'explicit',
         policy: body.policy ?? {},
+        inputs: body.inputs ?? {},
       })
     : undefined;
   const now = new Date().toISOString();
