@@ -257,8 +257,11 @@ export const PreparedItems = z.object({
   maxConcurrency: z.number().int().min(1),
   itemsPerBatch: z.number().int().min(1),
   toleratedFailurePercentage: z.number().min(0).max(100),
-  /** The step had no item to run: CollectItems ends it at once. */
-  empty: z.boolean(),
+  /**
+   * What comes next: `run` the items, `collect` at once (no item to run: CollectItems ends the
+   * step), or `done` (the items could not be read: PrepareItems failed the step).
+   */
+  next: z.enum(['run', 'collect', 'done']),
 });
 export type PreparedItems = z.infer<typeof PreparedItems>;
 export const PrepareItemsContract = { input: StepRef, output: PreparedItems } satisfies StateContract;
