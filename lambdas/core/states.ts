@@ -311,6 +311,9 @@ export const ItemsFailureDecision = z.object({
   retry: z.boolean(),
   waitSeconds: z.number().min(0),
   nextAttempt: z.number().int().min(1),
+  /** The batch's error as its child execution fails with it (the Fail state's ErrorPath and CausePath). */
+  error: z.string(),
+  cause: z.string(),
 });
 export type ItemsFailureDecision = z.infer<typeof ItemsFailureDecision>;
 export const ItemsFailedContract = {

@@ -262,7 +262,13 @@ export async function itemsFailed(deps: FanOutDeps, raw: unknown): Promise<Items
     );
     await countByShard(deps.counters, req.taskId, req.run, step.id, req.indexes, 'failed');
   }
-  return { retry: decision.retry, waitSeconds: decision.waitSeconds, nextAttempt: decision.nextAttempt };
+  return {
+    retry: decision.retry,
+    waitSeconds: decision.waitSeconds,
+    nextAttempt: decision.nextAttempt,
+    error: error.name,
+    cause: error.message,
+  };
 }
 
 /* ------------------------------------------------------------------------- CollectItems */

@@ -367,7 +367,13 @@ describe('a fan-out step', () => {
     const sent: AgentRequest[] = [];
     const deps = itemDeps(async () => ({ summary: 'ok' }));
     const out = await runItems(
-      { ...deps, invokeAgent: async (fn, req) => (sent.push(req), deps.invokeAgent(fn, req)) },
+      {
+        ...deps,
+        invokeAgent: async (fn, req) => {
+          sent.push(req);
+          return deps.invokeAgent(fn, req);
+        },
+      },
       {
         taskId: TASK,
         run: 1,
