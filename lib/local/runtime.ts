@@ -323,12 +323,23 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     account: LOCAL_ACCOUNT,
   });
 
-  // Step Functions: the definition from the template, and the API endpoint our Lambdas call.
+  // Step Functions: the definition from the template, and the API endpoint our Lambdas call. The
+  // engine's own S3 calls (a Distributed Map's ItemReader and ResultWriter) sign as the state
+  // machine's role, so local IAM checks them at the S3 front as it checks the functions' calls.
+  const engineS3 = new S3Client({
+    ...clientConfig,
+    credentials: iam.issueCredentials(smPrincipal),
+    endpoint: emulators.s3,
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+  });
   const stepFunctions = new LocalStepFunctions({
     dataDir: join(dataDir, 'stepfunctions'),
     invokeLambda: invoke,
     log: (line) => log({ component: 'stepfunctions', ...line }),
     onStatusChange: (event) => bus.put(event),
+    s3: engineS3,
+    authorizeEngineCall: (action, resource) => iam.check(smPrincipal, [{ action, resource }]),
   });
   const definition = JSON.parse(String(resolveIntrinsics(sm.Properties?.DefinitionString, template, names)));
   stepFunctions.registerStateMachine(smArn, definition, { roleArn: smRole.roleArn });
@@ -433,6 +444,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       // Undelivered status events stay in the executions' files; the next start sends them.
       bus.close();
       await stepFunctions.close();
+      engineS3.destroy();
       await sfnServer.close();
       await lambdaApi.close();
       await Promise.all([...functions.values()].map((fn) => fn.close()));

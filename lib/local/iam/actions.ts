@@ -292,6 +292,8 @@ export const STATES: Readonly<Record<string, Mapper>> = {
   GetExecutionHistory: onExecution('states:GetExecutionHistory'),
   DescribeStateMachineForExecution: onExecution('states:DescribeStateMachineForExecution'),
   RedriveExecution: onExecution('states:RedriveExecution'),
+  DescribeMapRun: (b) => [{ action: 'states:DescribeMapRun', resource: str(b.mapRunArn) }],
+  ListMapRuns: onExecution('states:ListMapRuns'),
   SendTaskSuccess: onTokenMachine('states:SendTaskSuccess'),
   SendTaskFailure: onTokenMachine('states:SendTaskFailure'),
   SendTaskHeartbeat: onTokenMachine('states:SendTaskHeartbeat'),

@@ -1,9 +1,11 @@
 /**
  * The executor: runs executions of registered state machines on aws-local-stepfunctions. It
  * builds each run's Context Object, handles every Task state (Lambda calls, service
- * integrations, callback tasks through `TaskTokens`), enforces task timeouts, records the
- * library's event log as SFN history, and saves the record through the `ExecutionStore`.
+ * integrations, callback tasks through `TaskTokens`), enforces task timeouts, hands Distributed
+ * Map states to their Map Runs (distributed-map.ts), records the library's event log as SFN
+ * history, and saves the record through the `ExecutionStore`.
  */
+import type { S3Client } from '@aws-sdk/client-s3';
 import {
   ExecutionAbortedError,
   ExecutionError,
@@ -13,6 +15,7 @@ import {
 } from 'aws-local-stepfunctions';
 import type { EngineClock, EngineTimer } from './clock.js';
 import { lambdaFunctionName, lambdaInvokeParameters, type TaskInfo, unwrapTaskInput } from './definition.js';
+import { DistributedMaps } from './distributed-map.js';
 import { finishRecord, historyEntry, type LibraryEvent, type Outcome, pushEvent } from './history.js';
 import {
   ExecutionEndedError,
@@ -20,6 +23,7 @@ import {
   TerminalTaskError,
   type TimeoutErrors,
 } from './library-errors.js';
+import type { MapRunStore } from './map-runs.js';
 import type { ExecutionStore } from './store.js';
 import { mintToken, type TaskTokens, TokenSlot } from './tokens.js';
 import {
@@ -41,11 +45,28 @@ export interface RegisteredMachine {
   name: string;
   roleArn: string;
   runnable: StateMachine;
+  /** The definition run from another state (RedriveExecution continues at the state that failed). */
+  runnableFrom(state: string): StateMachine;
+  /** The names of its top-level states. */
+  topLevel: ReadonlySet<string>;
   tasks: Map<string, TaskInfo>;
   stateContext: Record<string, unknown>;
 }
 
-export interface ActiveRun {
+/** What the Task states of one execution (or of one child workflow of a Map Run) run within. */
+export interface RunScope {
+  readonly executionArn: string;
+  /** `$$.Task.Token` minted while evaluating a state's Parameters, claimed by its task handler. */
+  readonly tokenSlot: TokenSlot;
+  /** Open callback tokens of this run. */
+  readonly tokens: Set<string>;
+  /** Aborted when the run ends, so tasks still waiting on a Lambda stop waiting. */
+  readonly halt: AbortController;
+  /** True once the run ended, was stopped or interrupted (or, for a child, its parent was). */
+  over(): boolean;
+}
+
+export interface ActiveRun extends RunScope {
   record: ExecutionRecord;
   machine: RegisteredMachine;
   abort: () => void;
@@ -54,14 +75,18 @@ export interface ActiveRun {
   /** Set by close(): the run is dropped but stays RUNNING on disk, to be resumed. */
   interrupted: boolean;
   ended: boolean;
-  /** `$$.Task.Token` minted while evaluating a state's Parameters, claimed by its task handler. */
-  tokenSlot: TokenSlot;
-  /** Open callback tokens of this run. */
-  tokens: Set<string>;
-  /** Aborted when the run ends, so tasks still waiting on a Lambda stop waiting. */
-  halt: AbortController;
+  /** The Map Runs this run has started or found again (distributed-map.ts). */
+  claimedMapRuns: Set<string>;
+  /** Work the run waits for before it ends (Map Runs writing their outcome). */
+  background: Set<Promise<void>>;
   saveTimer?: NodeJS.Timeout;
   done: Promise<void>;
+}
+
+/** Where a run starts: its state machine's StartAt with the execution input, or a redrive's state. */
+export interface RunStart {
+  state: string;
+  input: string;
 }
 
 export interface ExecutorOptions {
@@ -74,6 +99,9 @@ export interface ExecutorOptions {
   integrations: Record<string, LocalServiceIntegration>;
   defaultTaskTimeoutSeconds: number;
   log: LogSink;
+  mapRuns: MapRunStore;
+  s3?: S3Client;
+  authorizeEngineCall?: (action: string, resource: string) => Promise<void>;
 }
 
 /** What AWS puts in Cause for a Lambda function error. */
@@ -98,8 +126,24 @@ function taskResult(value: unknown): Json {
 
 export class Executor {
   private readonly active = new Map<string, ActiveRun>();
+  readonly distributedMaps: DistributedMaps;
 
-  constructor(private readonly opts: ExecutorOptions) {}
+  constructor(private readonly opts: ExecutorOptions) {
+    this.distributedMaps = new DistributedMaps({
+      store: opts.mapRuns,
+      ...(opts.s3 ? { s3: opts.s3 } : {}),
+      authorize: opts.authorizeEngineCall ?? (async () => undefined),
+      log: opts.log,
+      runTask: (scope, info, input) => this.runTask(scope, info, input),
+      release: (scope) => this.releaseTokens(scope),
+      saveParent: (run) => this.opts.store.save(run.record),
+      parentEvent: (run, type, details) => {
+        pushEvent(run.record, type, details);
+        this.scheduleSave(run);
+      },
+      parentContext: (run) => this.contextFor(run) as Record<string, unknown>,
+    });
+  }
 
   /** The run of a RUNNING execution in this process, if any. */
   run(executionArn: string): ActiveRun | undefined {
@@ -110,8 +154,19 @@ export class Executor {
     return this.active.has(executionArn);
   }
 
-  launch(record: ExecutionRecord, machine: RegisteredMachine): void {
+  /** Whether a run in this process (or one of its Map Runs' children) holds the callback token. */
+  holdsToken(executionArn: string, token: string): boolean {
+    const run = this.active.get(executionArn);
+    if (!run) return false;
+    if (run.tokens.has(token)) return true;
+    for (const tokens of this.distributedMaps.childTokenSets(run)) if (tokens.has(token)) return true;
+    return false;
+  }
+
+  /** Runs the execution of `record` from its start, or (RedriveExecution) from `start`. */
+  launch(record: ExecutionRecord, machine: RegisteredMachine, start?: RunStart): void {
     const run: ActiveRun = {
+      executionArn: record.executionArn,
       record,
       machine,
       abort: () => undefined,
@@ -120,10 +175,13 @@ export class Executor {
       tokenSlot: new TokenSlot(),
       tokens: new Set(),
       halt: new AbortController(),
+      over: () => run.ended || run.stopping !== undefined || run.interrupted,
+      claimedMapRuns: new Set(),
+      background: new Set(),
       done: Promise.resolve(),
     };
     this.active.set(record.executionArn, run);
-    run.done = this.runExecution(run)
+    run.done = this.runExecution(run, start)
       .catch((err: unknown) => {
         this.opts.log({
           level: 'error',
@@ -162,13 +220,17 @@ export class Executor {
     await this.opts.store.flush();
   }
 
-  private async runExecution(run: ActiveRun): Promise<void> {
+  private async runExecution(run: ActiveRun, start?: RunStart): Promise<void> {
     const { record, machine } = run;
     const handlers: TaskHandlers = {};
     for (const info of machine.tasks.values()) {
-      handlers[info.stateName] = (input) => this.runTask(run, info, input as Json) as Promise<LibraryJson>;
+      handlers[info.stateName] =
+        info.target.kind === 'distributed-map'
+          ? (input) => this.distributedMaps.run(run, info, input as Json) as Promise<LibraryJson>
+          : (input) => this.runTask(run, info, input as Json) as Promise<LibraryJson>;
     }
-    const execution = machine.runnable.run(JSON.parse(record.input) as LibraryJson, {
+    const runnable = start ? machine.runnableFrom(start.state) : machine.runnable;
+    const execution = runnable.run(JSON.parse(start ? start.input : record.input) as LibraryJson, {
       overrides: { taskResourceLocalHandlers: handlers },
       context: this.contextFor(run),
     });
@@ -186,6 +248,8 @@ export class Executor {
       this.releaseTokens(run);
     }
     await history;
+    // Map Runs still writing their outcome (their children were just halted).
+    while (run.background.size > 0) await Promise.allSettled([...run.background]);
     clearTimeout(run.saveTimer);
     if (outcome) finishRecord(record, outcome);
     await this.opts.store.save(record);
@@ -234,7 +298,7 @@ export class Executor {
     };
   }
 
-  private async runTask(run: ActiveRun, info: TaskInfo, rawInput: Json): Promise<Json> {
+  private async runTask(run: RunScope, info: TaskInfo, rawInput: Json): Promise<Json> {
     // Synchronous part first: the token minted for this entry must be claimed before anything else runs.
     const token = info.callback ? this.claimToken(run, info, rawInput) : undefined;
     const { parameters, timeoutSeconds, heartbeatSeconds } = unwrapTaskInput(
@@ -244,7 +308,7 @@ export class Executor {
     );
     // One macrotask, so that an abort or execution timeout fired meanwhile is seen before we invoke anything.
     await new Promise((resolve) => setImmediate(resolve));
-    if (run.ended || run.stopping || run.interrupted) throw new ExecutionEndedError();
+    if (run.over()) throw new ExecutionEndedError();
 
     if (token !== undefined) {
       return this.waitForCallback(run, info, token, parameters, timeoutSeconds, heartbeatSeconds);
@@ -271,13 +335,13 @@ export class Executor {
     }
   }
 
-  private claimToken(run: ActiveRun, info: TaskInfo, input: Json): string {
+  private claimToken(run: RunScope, info: TaskInfo, input: Json): string {
     const claimed = run.tokenSlot.claim(input);
     if (claimed !== undefined) return claimed;
     this.opts.log({
       level: 'warn',
       msg: 'waitForTaskToken state does not pass $$.Task.Token in its Parameters; it can only time out',
-      executionArn: run.record.executionArn,
+      executionArn: run.executionArn,
       state: info.stateName,
     });
     return mintToken();
@@ -332,7 +396,7 @@ export class Executor {
   }
 
   private waitForCallback(
-    run: ActiveRun,
+    run: RunScope,
     info: TaskInfo,
     token: string,
     parameters: Json,
@@ -376,28 +440,39 @@ export class Executor {
   }
 
   /** Ends everything the run still waits on: callback tokens and in-flight Lambda calls. */
-  private releaseTokens(run: ActiveRun): void {
+  private releaseTokens(run: RunScope): void {
     run.halt.abort();
     this.opts.tokens.release(run.tokens, () => new ExecutionEndedError());
+  }
+
+  /** Saves the record soon (coalescing the history events of the next few ms into one write). */
+  private scheduleSave(run: ActiveRun): void {
+    run.saveTimer ??= setTimeout(() => {
+      run.saveTimer = undefined;
+      this.opts.store.save(run.record).catch((err: unknown) => {
+        this.opts.log({
+          level: 'error',
+          msg: 'saving execution failed',
+          executionArn: run.record.executionArn,
+          error: String(err),
+        });
+      });
+    }, HISTORY_SAVE_DELAY_MS);
   }
 
   private async recordHistory(run: ActiveRun, events: AsyncGenerator<LibraryEvent>): Promise<void> {
     try {
       for await (const event of events) {
+        if (event.type === 'StateEntered' && run.machine.topLevel.has(event.state.name)) {
+          run.record.redriveFrom = {
+            state: event.state.name,
+            input: JSON.stringify(event.state.input ?? null),
+          };
+        }
         const entry = historyEntry(event, run.machine.tasks);
         if (!entry) continue;
         pushEvent(run.record, entry.type, entry.details, event.timestamp);
-        run.saveTimer ??= setTimeout(() => {
-          run.saveTimer = undefined;
-          this.opts.store.save(run.record).catch((err: unknown) => {
-            this.opts.log({
-              level: 'error',
-              msg: 'saving execution failed',
-              executionArn: run.record.executionArn,
-              error: String(err),
-            });
-          });
-        }, HISTORY_SAVE_DELAY_MS);
+        this.scheduleSave(run);
       }
     } catch (err) {
       this.opts.log({

@@ -22,7 +22,7 @@ const TERMINAL_EVENTS = {
 } as const;
 
 export function pushEvent(
-  record: ExecutionRecord,
+  record: Pick<ExecutionRecord, 'history'>,
   type: string,
   details: Record<string, unknown>,
   timestampMs = Date.now(),
@@ -67,6 +67,11 @@ function errorText(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value ?? null);
 }
 
+/** The state's type as AWS names it: a Distributed Map runs as a Task stand-in in the library. */
+function stateType(state: { name: string; type: string }, tasks: Map<string, TaskInfo>): string {
+  return tasks.get(state.name)?.target.kind === 'distributed-map' ? 'Map' : state.type;
+}
+
 /** Maps a library event onto an SFN history event type and details; events AWS has no match for are dropped. */
 export function historyEntry(
   event: LibraryEvent,
@@ -75,12 +80,12 @@ export function historyEntry(
   switch (event.type) {
     case 'StateEntered':
       return {
-        type: `${event.state.type}StateEntered`,
+        type: `${stateType(event.state, tasks)}StateEntered`,
         details: { stateEnteredEventDetails: { name: event.state.name, input: jsonText(event.state.input) } },
       };
     case 'StateExited':
       return {
-        type: `${event.state.type}StateExited`,
+        type: `${stateType(event.state, tasks)}StateExited`,
         details: {
           stateExitedEventDetails: { name: event.state.name, output: jsonText(event.state.output) },
         },
@@ -88,7 +93,8 @@ export function historyEntry(
     case 'StateFailed': {
       const error = event.Error;
       const cause = errorText(event.Cause);
-      if (event.state.type === 'Task') {
+      const type = stateType(event.state, tasks);
+      if (type === 'Task') {
         const resource = tasks.get(event.state.name)?.resource ?? '';
         const [resourceType, resourceName] = resourceParts(resource);
         const timedOut = error === 'States.Timeout' || error === 'States.HeartbeatTimeout';
@@ -104,8 +110,8 @@ export function historyEntry(
           },
         };
       }
-      if (event.state.type === 'Map' || event.state.type === 'Parallel') {
-        return { type: `${event.state.type}StateFailed`, details: {} };
+      if (type === 'Map' || type === 'Parallel') {
+        return { type: `${type}StateFailed`, details: {} };
       }
       return undefined;
     }

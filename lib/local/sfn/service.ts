@@ -12,6 +12,7 @@ import { invalidDefinition, prepareDefinition } from './definition.js';
 import { type ActiveRun, Executor, type RegisteredMachine } from './executor.js';
 import { finishRecord, pushEvent } from './history.js';
 import { TaskFailedError, TimeoutErrors } from './library-errors.js';
+import { type MapRunRecord, MapRunStore } from './map-runs.js';
 import {
   type AwsJsonEndpoint,
   listenAwsJson,
@@ -32,6 +33,7 @@ import {
   type Json,
   type LocalStepFunctionsOptions,
   type LogSink,
+  MAP_RUN_ARN,
   MAX_PAYLOAD_BYTES,
   SfnServiceError,
   STATE_MACHINE_ARN,
@@ -67,12 +69,43 @@ function describeExecution(record: ExecutionRecord): Record<string, unknown> {
     error: record.error,
     cause: record.cause,
     redriveCount: record.redriveCount,
+    redriveDate: record.redriveDate ? epochSeconds(record.redriveDate) : undefined,
+  });
+}
+
+const zeroCounts = {
+  pending: 0,
+  running: 0,
+  succeeded: 0,
+  failed: 0,
+  timedOut: 0,
+  aborted: 0,
+  total: 0,
+  resultsWritten: 0,
+};
+
+/** DescribeMapRun's answer. */
+function describeMapRun(run: MapRunRecord): Record<string, unknown> {
+  return withoutUndefined({
+    mapRunArn: run.mapRunArn,
+    executionArn: run.executionArn,
+    status: run.status,
+    startDate: epochSeconds(run.startDate),
+    stopDate: run.stopDate ? epochSeconds(run.stopDate) : undefined,
+    maxConcurrency: run.maxConcurrency,
+    toleratedFailurePercentage: run.toleratedFailurePercentage ?? 0,
+    toleratedFailureCount: run.toleratedFailureCount ?? 0,
+    itemCounts: { ...zeroCounts, total: run.itemCount, ...run.itemCounts },
+    executionCounts: { ...zeroCounts, total: run.childCount, ...run.executionCounts },
+    redriveCount: run.redriveCount,
+    redriveDate: run.redriveDate ? epochSeconds(run.redriveDate) : undefined,
   });
 }
 
 export class LocalStepFunctions {
   private readonly log: LogSink;
   private readonly store: ExecutionStore;
+  private readonly mapRuns: MapRunStore;
   private readonly timeouts = new TimeoutErrors();
   private readonly tokens: TaskTokens;
   private readonly clock = new EngineClock();
@@ -87,6 +120,7 @@ export class LocalStepFunctions {
     this.log = opts.log ?? (() => undefined);
     this.store = new ExecutionStore(opts.dataDir, { statusEvents: opts.onStatusChange, log: this.log });
     this.tokens = new TaskTokens(this.timeouts, this.clock);
+    this.mapRuns = new MapRunStore(opts.dataDir);
     this.executor = new Executor({
       store: this.store,
       tokens: this.tokens,
@@ -96,13 +130,17 @@ export class LocalStepFunctions {
       integrations: opts.serviceIntegrations ?? {},
       defaultTaskTimeoutSeconds: opts.defaultTaskTimeoutSeconds ?? DEFAULT_TASK_TIMEOUT_SECONDS,
       log: this.log,
+      mapRuns: this.mapRuns,
+      ...(opts.s3 ? { s3: opts.s3 } : {}),
+      ...(opts.authorizeEngineCall ? { authorizeEngineCall: opts.authorizeEngineCall } : {}),
     });
     for (const record of this.store.loadAll(this.log)) this.records.set(record.executionArn, record);
   }
 
   /**
    * Registers (or replaces) a state machine. The definition is validated as aws-local-stepfunctions
-   * validates it; unsupported features (JSONata, variables, distributed Map readers) are refused.
+   * validates it; features the local engine cannot run faithfully (JSONata, variables, the
+   * Distributed Map fields listed in the README) are refused.
    */
   registerStateMachine(arn: string, definition: object, options: { roleArn?: string } = {}): void {
     const match = STATE_MACHINE_ARN.exec(arn);
@@ -114,14 +152,29 @@ export class LocalStepFunctions {
       throw invalidDefinition(err instanceof Error ? err.message : String(err), err);
     }
     const prepared = prepareDefinition(definition);
-    const runnable = new StateMachine(prepared.definition as unknown as StateMachineDefinition, {
-      validationOptions: { noValidate: true },
-    });
+    const build = (startAt?: string) =>
+      new StateMachine(
+        {
+          ...prepared.definition,
+          ...(startAt ? { StartAt: startAt } : {}),
+        } as unknown as StateMachineDefinition,
+        { validationOptions: { noValidate: true } },
+      );
+    const fromState = new Map<string, StateMachine>();
     this.machines.set(arn, {
       arn,
       name,
       roleArn: options.roleArn ?? `arn:${partition}:iam::${account}:role/${name}-local`,
-      runnable,
+      runnable: build(),
+      runnableFrom: (state) => {
+        let runnable = fromState.get(state);
+        if (!runnable) {
+          runnable = build(state);
+          fromState.set(state, runnable);
+        }
+        return runnable;
+      },
+      topLevel: new Set(Object.keys(prepared.definition.States as object)),
       tasks: prepared.tasks,
       stateContext: prepared.stateContext,
     });
@@ -154,6 +207,12 @@ export class LocalStepFunctions {
         return this.sendTaskFailure(body);
       case 'SendTaskHeartbeat':
         return this.sendTaskHeartbeat(body);
+      case 'RedriveExecution':
+        return this.redriveExecution(body);
+      case 'DescribeMapRun':
+        return this.describeMapRun(body);
+      case 'ListMapRuns':
+        return this.listMapRuns(body);
       default:
         throw new SfnServiceError(
           'UnknownOperationException',
@@ -326,6 +385,84 @@ export class LocalStepFunctions {
     return { executionArn, startDate: epochSeconds(record.startDate) };
   }
 
+  /**
+   * RedriveExecution: a FAILED, TIMED_OUT or ABORTED execution continues from the top-level state
+   * it failed in, with that state's input (its earlier history kept, ExecutionRedriven appended).
+   * A Distributed Map it reaches redrives its Map Run (distributed-map.ts).
+   * https://docs.aws.amazon.com/step-functions/latest/apireference/API_RedriveExecution.html
+   */
+  private async redriveExecution(body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    this.assertOpen();
+    const record = this.getRecord(requiredString(body, 'executionArn'));
+    if (
+      record.status === 'RUNNING' ||
+      record.status === 'SUCCEEDED' ||
+      this.executor.isActive(record.executionArn)
+    ) {
+      throw new SfnServiceError(
+        'ExecutionNotRedrivable',
+        `Execution is ${record.status} and cannot be redriven`,
+      );
+    }
+    const machine = this.machines.get(record.stateMachineArn);
+    if (!machine) {
+      throw new SfnServiceError(
+        'StateMachineDoesNotExist',
+        `State Machine Does Not Exist: '${record.stateMachineArn}'`,
+      );
+    }
+    await this.prepareTimeouts();
+    const redriveDate = new Date().toISOString();
+    record.status = 'RUNNING';
+    delete record.stopDate;
+    delete record.output;
+    delete record.error;
+    delete record.cause;
+    record.redriveCount += 1;
+    record.redrives = (record.redrives ?? 0) + 1;
+    record.redriveDate = redriveDate;
+    pushEvent(record, 'ExecutionRedriven', {
+      executionRedrivenEventDetails: { redriveCount: record.redriveCount },
+    });
+    queueStatusEvent(record);
+    await this.store.save(record);
+    this.executor.launch(record, machine, record.redriveFrom);
+    this.log({ level: 'info', msg: 'execution redriven', executionArn: record.executionArn });
+    return { redriveDate: epochSeconds(redriveDate) };
+  }
+
+  private describeMapRun(body: Record<string, unknown>): Record<string, unknown> {
+    const mapRunArn = requiredString(body, 'mapRunArn');
+    const id = MAP_RUN_ARN.exec(mapRunArn)?.[6];
+    if (!id) throw new SfnServiceError('InvalidArn', `Invalid Arn: '${mapRunArn}'`);
+    const run = this.executor.distributedMaps.describeActive(mapRunArn) ?? this.mapRuns.load(id);
+    if (!run || run.mapRunArn !== mapRunArn) {
+      throw new SfnServiceError('ResourceNotFound', `Map Run Does Not Exist: '${mapRunArn}'`);
+    }
+    return describeMapRun(run);
+  }
+
+  private listMapRuns(body: Record<string, unknown>): Record<string, unknown> {
+    const record = this.getRecord(requiredString(body, 'executionArn'));
+    const runs = (record.mapRuns ?? [])
+      .map((ref) => this.mapRuns.load(MAP_RUN_ARN.exec(ref.mapRunArn)?.[6] ?? ''))
+      .filter((run): run is MapRunRecord => run !== undefined)
+      .sort((a, b) => b.startDate.localeCompare(a.startDate));
+    const { page, nextToken } = paginate(runs, body, 100);
+    return withoutUndefined({
+      mapRuns: page.map((run) =>
+        withoutUndefined({
+          executionArn: run.executionArn,
+          mapRunArn: run.mapRunArn,
+          stateMachineArn: run.stateMachineArn,
+          startDate: epochSeconds(run.startDate),
+          stopDate: run.stopDate ? epochSeconds(run.stopDate) : undefined,
+        }),
+      ),
+      nextToken,
+    });
+  }
+
   private listExecutions(body: Record<string, unknown>): Record<string, unknown> {
     const stateMachineArn = requiredString(body, 'stateMachineArn');
     if (!STATE_MACHINE_ARN.test(stateMachineArn)) {
@@ -454,7 +591,7 @@ export class LocalStepFunctions {
   private stateMachineOfToken(token: string): string | undefined {
     for (const record of this.records.values()) {
       if (record.status !== 'RUNNING') continue;
-      if (this.executor.run(record.executionArn)?.tokens.has(token)) return record.stateMachineArn;
+      if (this.executor.holdsToken(record.executionArn, token)) return record.stateMachineArn;
     }
     return this.machines.size === 1 ? [...this.machines.keys()][0] : undefined;
   }

@@ -3,6 +3,7 @@
  * service error, and the small JSON and ARN helpers every module of `lib/local/sfn` shares.
  */
 
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { ExecutionStatusChange } from '../../../lambdas/core/execution-status.js';
 
 /**
@@ -36,6 +37,20 @@ export interface LocalStepFunctionsOptions {
    * again after a restart if it never did. Default: no events.
    */
   onStatusChange?: (event: ExecutionStatusChange) => Promise<void>;
+  /**
+   * The S3 client of the engine's own calls (a Distributed Map's ItemReader and ResultWriter). In
+   * local mode it signs as the state machine's role, so local IAM checks each call against the
+   * role's policies at the emulator's front. Without it a Distributed Map with an ItemReader or
+   * ResultWriter fails with States.ItemReaderFailed / States.ResultWriterFailed.
+   */
+  s3?: S3Client;
+  /**
+   * Checks an action the engine takes as the state machine's role that no HTTP request carries
+   * (a Distributed Map's `states:StartExecution` of its child workflows, `states:RedriveExecution`
+   * of a child it redrives); rejects (local IAM's AccessDeniedError) when the role may not.
+   * Default: everything allowed.
+   */
+  authorizeEngineCall?: (action: string, resource: string) => Promise<void>;
 }
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
@@ -70,11 +85,33 @@ export interface ExecutionRecord {
   history: HistoryEvent[];
   /** Status change events not delivered yet (status-events.ts): saved with the status they report. */
   statusEvents?: ExecutionStatusChange[];
+  /** How many times RedriveExecution redrove it (`redriveCount` also counts restarts after a crash). */
+  redrives?: number;
+  redriveDate?: string;
+  /**
+   * The top-level state the execution entered last, with its input: where RedriveExecution
+   * continues a failed execution (the state that failed, or the one whose branch failed).
+   */
+  redriveFrom?: { state: string; input: string };
+  /** The Map Runs its Distributed Map states started (distributed-map.ts), one entry per Map Run. */
+  mapRuns?: MapRunRef[];
+}
+
+/** An execution's reference to one of its Map Runs (the Map Run itself is in map-runs.ts's store). */
+export interface MapRunRef {
+  mapRunArn: string;
+  /** The Distributed Map state, and a digest of its evaluated input: how a re-run finds it again. */
+  state: string;
+  key: string;
+  /** The execution's `redrives` when the Map Run last started or was redriven. */
+  attempt: number;
 }
 
 export type SfnErrorName =
   | 'ExecutionAlreadyExists'
   | 'ExecutionDoesNotExist'
+  | 'ExecutionNotRedrivable'
+  | 'ResourceNotFound'
   | 'StateMachineDoesNotExist'
   | 'InvalidArn'
   | 'InvalidName'
@@ -114,6 +151,8 @@ export const TERMINAL: ReadonlySet<ExecutionStatus> = new Set([
 
 export const STATE_MACHINE_ARN = /^arn:([^:]+):states:([^:]*):([^:]*):stateMachine:([^:]+)$/;
 export const EXECUTION_ARN = /^arn:([^:]+):states:([^:]*):([^:]*):execution:([^:]+):([^:]+)$/;
+/** `arn:aws:states:<region>:<account>:mapRun:<state machine>/<label>:<id>` */
+export const MAP_RUN_ARN = /^arn:([^:]+):states:([^:]*):([^:]*):mapRun:([^:/]+)\/([^:]+):([0-9a-f-]+)$/;
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
