@@ -31,6 +31,7 @@ import {
   ItemBatchInput,
   ItemsFailedContract,
   ItemsFailureDecision,
+  ItemsResult,
   PrepareItemsContract,
   RunItemsContract,
 } from '../../lambdas/core/states.js';
@@ -96,6 +97,8 @@ export const ItemBatchState = z.object({
   error: CaughtError.optional(),
   decision: ItemsFailureDecision.optional(),
   decisionError: CaughtError.optional(),
+  /** RunItemBatch's result: the child execution's output. */
+  batchResult: ItemsResult.optional(),
 });
 const batch = Ref.of(ItemBatchState, '$');
 const batchInput = batch.at('BatchInput');
@@ -132,9 +135,12 @@ class ItemBatch extends sfn.StateMachineFragment {
         },
         // The step's own timeout, per item (per batch: a batch's items run at once).
         TimeoutSecondsPath: batchInput.at('timeoutSeconds').path,
-        // The child's output: what the ResultWriter writes for CollectItems (results only).
+        // The child's output: what the ResultWriter writes for CollectItems (results only). A
+        // ResultPath and an OutputPath rather than ResultPath "$" (the local engine's library
+        // reads that as a key named "$"; both mean the same in AWS).
         ResultSelector: selectResult(RunItemsContract.output),
-        ResultPath: '$',
+        ResultPath: batch.at('batchResult').path,
+        OutputPath: batch.at('batchResult').path,
       },
     });
     run.addRetry({

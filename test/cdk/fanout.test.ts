@@ -92,6 +92,8 @@ describe('a fan-out step in the definition', () => {
       TimeoutSecondsPath: '$.BatchInput.timeoutSeconds',
       Parameters: { Payload: { 'items.$': '$.Items', 'itemAttempt.$': '$.BatchInput.itemAttempt' } },
       ResultSelector: { 'results.$': '$.Payload.results' },
+      ResultPath: '$.batchResult',
+      OutputPath: '$.batchResult',
       End: true,
       Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.itemsFailed }],
     });
