@@ -1,6 +1,12 @@
 /** Helpers the built-in agents share: input parsing, upstream text, tool errors, the live model. */
 import * as z from 'zod';
-import type { AgentContext, AgentInput, ArtifactRef } from '../core/schemas.js';
+import {
+  type AgentContext,
+  type AgentInput,
+  type ArtifactRef,
+  type Json,
+  JsonValue,
+} from '../core/schemas.js';
 import type { ModelProvider } from '../models/types.js';
 import { ToolError } from '../tools/errors.js';
 
@@ -10,7 +16,26 @@ export const BaseInput = z.object({
   tokenBudget: z.number().int().positive().optional(),
   /** Turns of the tool-use loop when a model is configured (default 6). */
   maxTurns: z.number().int().min(1).max(20).optional(),
+  /** A fan-out step's item (`forEach`): the item runner adds it, with its index, to the step's input. */
+  item: JsonValue.optional(),
+  index: z.number().int().min(0).optional(),
 });
+
+/**
+ * What a fan-out item is about, as text: a string item itself, else its name, title, topic, key
+ * or url field, else its JSON (the first 1000 characters).
+ */
+export function itemText(item: Json | undefined): string | undefined {
+  if (item === undefined || item === null) return undefined;
+  if (typeof item === 'string') return item.slice(0, 1000) || undefined;
+  if (typeof item === 'object' && !Array.isArray(item)) {
+    for (const k of ['name', 'title', 'topic', 'company', 'key', 'url']) {
+      const v = item[k];
+      if (typeof v === 'string' && v.trim()) return v.trim().slice(0, 1000);
+    }
+  }
+  return JSON.stringify(item).slice(0, 1000);
+}
 
 export const DEFAULT_MAX_TURNS = 6;
 

@@ -15,7 +15,7 @@ import type { AgentContext, AgentInput } from '../core/schemas.js';
 import type { HttpOutput } from '../tools/http.js';
 import type { SearchHit, SearchOutput } from '../tools/search.js';
 import { type Finding, renderNotes, splitSources } from './citations.js';
-import { BaseInput, DEFAULT_MAX_TURNS, liveModel, toolErrorOf } from './common.js';
+import { BaseInput, DEFAULT_MAX_TURNS, itemText, liveModel, toolErrorOf } from './common.js';
 import { documentFileName, taskDocuments } from './context.js';
 import { defineAgent } from './define.js';
 import { runToolLoop } from './loop.js';
@@ -484,6 +484,9 @@ export const research = defineAgent({
   output: ResearchOutput,
   defaultTools: { search: {}, http: {} },
   systemPrompt: RESEARCH_SYSTEM_PROMPT,
-  offline: (input, ctx, p) => offline(input, ctx, p, p.topic ?? input.goal, urlsOf(input, p.urls ?? [])),
-  handler: (input, ctx, p) => withModel(input, ctx, p, p.topic ?? input.goal, urlsOf(input, p.urls ?? [])),
+  // A fan-out item (forEach) is the topic when the step names none: "research each of these companies".
+  offline: (input, ctx, p) =>
+    offline(input, ctx, p, p.topic ?? itemText(p.item) ?? input.goal, urlsOf(input, p.urls ?? [])),
+  handler: (input, ctx, p) =>
+    withModel(input, ctx, p, p.topic ?? itemText(p.item) ?? input.goal, urlsOf(input, p.urls ?? [])),
 });

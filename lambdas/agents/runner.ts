@@ -21,7 +21,7 @@ import {
   ErrorNames,
   NonRetryableError,
 } from '../core/errors.js';
-import { Events, type NewEvent } from '../core/events.js';
+import { type CallSite, Events, type NewEvent } from '../core/events.js';
 import { eventId } from '../core/ids.js';
 import type {
   ArtifactPort,
@@ -350,9 +350,17 @@ function decodeBody(agentName: string, art: { name: string; body: string | { bas
  * The agent's audit records as this attempt's events: the runner builds each event (id, task,
  * step, attempt, trace) itself, so an agent can add call records to its own attempt only.
  */
-function auditEvents(
+export function auditEvents(
   agentName: string,
-  scope: { taskId: string; traceId: string; run: number; stepId: string; attempt: number },
+  /** `item`: the calls of one item of a fan-out step (item-runner.ts), its item events. */
+  scope: {
+    taskId: string;
+    traceId: string;
+    run: number;
+    stepId: string;
+    attempt: number;
+    item?: CallSite['item'];
+  },
   records: readonly unknown[],
 ): NewEvent[] {
   return records.map((raw, i) => {
@@ -381,7 +389,7 @@ function cancelled(taskId: string, stepId: string): CancelledError {
 }
 
 /** The attempt's failure as Step Functions will see it: only the names an agent may give pass. */
-function agentError(error: { name: string; message: string }): Error {
+export function agentError(error: { name: string; message: string }): Error {
   if (error.name === ErrorNames.NonRetryable) return new NonRetryableError(error.message);
   if (error.name === ErrorNames.ContractViolation) return new ContractViolationError(error.message);
   if (AGENT_ERROR_NAMES.has(error.name)) return new AgentFailedError(error.message);

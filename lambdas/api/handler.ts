@@ -5,6 +5,7 @@ import httpRouterHandler from '@middy/http-router';
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
 import { ArtifactStore } from '../adapters/artifacts.js';
 import { documentClient, s3Client, sfnClient, sqsClient } from '../adapters/clients.js';
+import { DynamoFanOut } from '../adapters/dynamodb/fanout.js';
 import { IntakeQueue } from '../adapters/queue.js';
 import { loadSigningSecrets } from '../adapters/secrets.js';
 import { TaskStore } from '../adapters/store.js';
@@ -45,6 +46,7 @@ function wired(): ApiDeps {
   const e = apiEnv();
   deps ??= {
     store: meteredEvents(new TaskStore(documentClient(), e.TABLE_NAME), new EventMeter(estimateModelCost)),
+    counters: new DynamoFanOut(documentClient(), e.TABLE_NAME),
     artifacts: new ArtifactStore(s3Client(), e.ARTIFACT_BUCKET),
     queue: new IntakeQueue(sqsClient(), e.INTAKE_QUEUE_URL),
     workflow: new WorkflowClient(sfnClient(), e.STATE_MACHINE_ARN),

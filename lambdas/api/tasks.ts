@@ -15,6 +15,7 @@ import type {
   ArtifactPort,
   DeadLetterPort,
   EventPort,
+  FanOutPort,
   IdempotencyPort,
   ResultPort,
   StoredArtifact,
@@ -30,6 +31,7 @@ import {
   TaskSummary,
   type TaskView,
 } from '../core/schemas.js';
+import { withFanOutProgress } from './fanout-progress.js';
 
 export interface ApiDeps {
   /** The state store's ports the API uses (no task tokens: those are the orchestrator's). */
@@ -37,6 +39,8 @@ export interface ApiDeps {
   workflow: WorkflowClient;
   artifacts: ArtifactStore;
   queue: IntakeQueue;
+  /** Fan-out steps' progress counters (the task view); none: the view shows ended fan-outs only. */
+  counters?: FanOutPort;
   knownAgents: () => ReadonlySet<string>;
   /** Approval link-signing secrets (SSM in AWS, the data dir locally). */
   secrets: () => Promise<SigningSecrets>;
@@ -86,6 +90,7 @@ export async function submitTask(
         knownAgents: deps.knownAgents(),
         source: 'explicit',
         policy: body.policy ?? {},
+        inputs: body.inputs ?? {},
       })
     : undefined;
   const now = new Date().toISOString();
@@ -145,11 +150,16 @@ async function loadTask(deps: ApiDeps, taskId: string) {
   const task = await deps.store.getTask(taskId);
   if (!task) throw new NotFoundError(`No task ${taskId}.`);
   const [plan, events] = await Promise.all([deps.store.getPlan(taskId), deps.store.allEvents(taskId)]);
-  return { task, events, view: foldTask(task, plan, events) };
+  return { task, plan, events, view: foldTask(task, plan, events) };
 }
 
+/** The task view, with each fan-out step's progress counts (fanout-progress.ts: no item event read). */
 export async function getTaskView(deps: ApiDeps, taskId: string): Promise<TaskView> {
-  return (await loadTask(deps, taskId)).view;
+  const { view, plan, events } = await loadTask(deps, taskId);
+  return withFanOutProgress(view, plan, events, {
+    ...(deps.counters ? { counters: deps.counters } : {}),
+    results: (ids) => deps.store.getResults(taskId, ids),
+  });
 }
 
 /**

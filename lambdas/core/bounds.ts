@@ -70,6 +70,14 @@ export function stepWorstSeconds(step: PlanStep, policy: PolicyTiming): number {
   const L = WORKFLOW_TIMING.lambdaTaskSeconds;
   const invoke = invokeWorstSeconds(step.timeoutSeconds);
   const approval = approvalWorstSeconds(policy, step);
+  if (step.forEach) {
+    // PrepareItems, then the most items a step can have in waves of maxConcurrency batches, each
+    // batch with every attempt failing (RunItemBatch + ItemsFailed) and its backoffs, then CollectItems.
+    const f = step.forEach;
+    const waves = Math.ceil(LIMITS.maxFanOutItems / f.itemsPerBatch / f.maxConcurrency);
+    const batch = step.retry.maxAttempts * (invoke + L) + backoffWorstSeconds(step.retry);
+    return L + (step.approval === 'before' ? approval : 0) + L + waves * batch + L;
+  }
   return (
     L +
     (step.approval === 'before' ? approval : 0) +
@@ -137,6 +145,10 @@ export const HISTORY_EVENTS = {
  *   approvalRound   RequestApproval(cb) + ResolveApproval + AfterApproval?                                   6+5+2       = 13
  *   review          its gate's rounds + ReviewRetry + one more attempt (RunAgent, RecordAttemptFailure, RetryOrGiveUp?)  2+12 = 14 + rounds
  *   task            Execution + Plan + PlanApproval? + RunSteps(Map) + Finalize + Outcome? + TaskSucceeded   2+5+2+4+5+2+2 = 22
+ *   fanOutStep      MapIteration + AwaitDependencies(cb) + Proceed? + PrepareItems + Items? + RunItems (a Distributed
+ *                   Map: MapStateEntered, MapRunStarted, MapRunSucceeded|Failed, MapStateExited) + CollectItems
+ *                   + StepDone                                                                  2+6+2+5+2+4+5+2 = 28
+ *                   whatever the number of items: they run (and retry) in child executions of their own
  *
  * Not counted: the Lambda-service retrier on RunAgent / RunFallback (3 events per retry of a
  * transient Lambda fault); the quota check keeps that margin only when the plan is below it.
@@ -148,6 +160,7 @@ export const HISTORY_PATHS = {
   approvalRound: 13,
   reviewExtra: 14,
   task: 22,
+  fanOutStep: 28,
 } as const;
 
 /** The Standard workflow's execution history quota (events per execution; not adjustable). */
@@ -159,6 +172,8 @@ type PolicyHistory = Pick<Policy, 'onApprovalTimeout' | 'humanReviewOnFailure' |
 export function stepHistoryEvents(step: PlanStep, policy: PolicyHistory): number {
   const rounds = policy.onApprovalTimeout === 'escalate' ? MAX_APPROVAL_ROUNDS : 1;
   const gate = rounds * HISTORY_PATHS.approvalRound;
+  // A fan-out step's items retry in their child executions: its own history does not grow with them.
+  if (step.forEach) return HISTORY_PATHS.fanOutStep + (step.approval === 'before' ? gate : 0);
   return (
     HISTORY_PATHS.step +
     step.retry.maxAttempts * HISTORY_PATHS.failedAttempt +

@@ -137,6 +137,21 @@ export const SweepEnv = z.object({
 /** The step runner: the data plane of the table and the bucket (no control plane, no deletes). */
 export const RunnerEnv = z.object({ ...LambdaBase, TABLE_NAME: Name, ARTIFACT_BUCKET: Name });
 
+/**
+ * Fan-out steps (lambdas/orchestrator/fanout.ts): PrepareItems and CollectItems read and write the
+ * artifact bucket (items objects, ResultWriter files, results.jsonl); ItemsFailed only the table.
+ */
+export const PrepareItemsEnv = z.object({
+  ...OrchestratorBase,
+  ARTIFACT_BUCKET: Name,
+  /** Buckets an `s3://` items source may name, comma-separated (the stack's fanOutSourceBuckets). */
+  FANOUT_SOURCE_BUCKETS: z.string().optional(),
+});
+export const CollectItemsEnv = z.object({ ...OrchestratorBase, ARTIFACT_BUCKET: Name });
+export const ItemsFailedEnv = z.object(OrchestratorBase);
+/** The item runner (lambdas/agents/item-runner.ts): the step runner's data plane, for items. */
+export const ItemRunnerEnv = z.object({ ...LambdaBase, TABLE_NAME: Name, ARTIFACT_BUCKET: Name });
+
 /** An agent function: no table, no bucket (the step runner does its reads and writes). */
 export const AgentEnv = z.object({
   ...LambdaBase,
@@ -159,6 +174,10 @@ export const FUNCTION_ENV = {
   sweep: SweepEnv,
   stepRunner: RunnerEnv,
   agent: AgentEnv,
+  prepareItems: PrepareItemsEnv,
+  collectItems: CollectItemsEnv,
+  itemsFailed: ItemsFailedEnv,
+  itemRunner: ItemRunnerEnv,
 } as const;
 export type FunctionName = keyof typeof FUNCTION_ENV;
 

@@ -35,6 +35,12 @@ export const ErrorNames = {
   ExecutionTimedOut: 'Baton.ExecutionTimedOut',
   ExecutionAborted: 'Baton.ExecutionAborted',
   ExecutionFailed: 'Baton.ExecutionFailed',
+  /** A fan-out step had more failed items than its `forEach.toleratedFailurePercentage`. */
+  FanOutFailed: 'Baton.FanOutFailed',
+  /** A fan-out item that did not run: its step failed (or was stopped) before it. */
+  ItemNotRun: 'Baton.ItemNotRun',
+  /** A fan-out step's items could not be read (a missing dataset or artifact, not an array, too many). */
+  ItemsUnavailable: 'Baton.ItemsUnavailable',
 
   /* ---- domain errors the API maps to problem documents (lambdas/api/http.ts) */
   /** Request validation failed. */
@@ -99,6 +105,17 @@ export const NON_RETRYABLE_ERRORS = [
   ErrorNames.ContractViolation,
   ErrorNames.Cancelled,
 ];
+
+/**
+ * Errors of Step Functions itself that the definition matches (ErrorEquals), named here so that
+ * the definition takes every name it matches from this module.
+ */
+export const STATES_ERRORS = {
+  /** A Distributed Map run had more failed items than its ToleratedFailurePercentage. */
+  ExceedToleratedFailureThreshold: 'States.ExceedToleratedFailureThreshold',
+  /** Any error (Catch-all). */
+  All: 'States.ALL',
+} as const;
 
 /** The retrier AWS recommends for Lambda service errors (not function errors). */
 export const LAMBDA_SERVICE_ERRORS = [

@@ -21,6 +21,7 @@ import {
   ErrorInfo,
   type EventType,
   JsonValue,
+  MissingRef,
   Policy,
   StepId,
   TaskResult,
@@ -35,7 +36,7 @@ const Attempt = z.number().int();
 /** What the outcome events of a run (TaskSucceeded, TaskDegraded, TaskFailed) record. */
 const TaskOutcomeData = z.object({
   result: TaskResult.optional(),
-  missing: z.array(StepId).optional(),
+  missing: z.array(MissingRef).optional(),
   error: ErrorInfo.optional(),
 });
 
@@ -190,6 +191,42 @@ export const EVENT_DATA = {
     stepTokensUsed: z.number(),
     taskTokensUsed: z.number().optional(),
   }),
+  /** PrepareItems resolved a fan-out step's items (the step's StepStarted comes with it). */
+  FanOutStarted: z.object({
+    attempt: Attempt,
+    run: Run,
+    agent: AgentName,
+    /** `forEach.items`. */
+    items: z.string(),
+    /** Items of the step. */
+    total: z.number().int(),
+    /** Set on a redrive: how many of them this run runs (the ones that failed before). */
+    rerun: z.number().int().optional(),
+    maxConcurrency: z.number().int(),
+    itemsPerBatch: z.number().int(),
+    toleratedFailurePercentage: z.number(),
+  }),
+  /**
+   * One failed item (an item event: the envelope's `item` is its index). Successes are counted,
+   * not recorded one by one (README "Fan-out steps": cost at 10,000 items).
+   */
+  FanOutItemFailed: z.object({
+    index: z.number().int().min(0),
+    /** The item's attempts in this run. */
+    attempts: z.number().int(),
+    error: ErrorInfo,
+  }),
+  /** CollectItems: the step's items ended (its StepSucceeded or StepFailed comes with it). */
+  FanOutCompleted: z.object({
+    total: z.number().int(),
+    succeeded: z.number().int(),
+    failed: z.number().int(),
+    toleratedFailurePercentage: z.number(),
+    /** False when more items failed than the step tolerates: the step failed. */
+    withinTolerance: z.boolean(),
+    /** The step's results.jsonl. */
+    artifactId: z.string().optional(),
+  }),
 } satisfies Record<EventType, z.ZodObject>;
 
 /* ------------------------------------------------------------------ the envelope and the union */
@@ -203,6 +240,12 @@ function eventSchema<T extends EventType>(type: T) {
     type: z.literal(type),
     taskId: z.string(),
     stepId: StepId.optional(),
+    /**
+     * Set on an item event (one item of a fan-out step: its failure, its agent's tool and model
+     * calls): the item's index. Item events are in the trail (GET /tasks/{id}/events pages them),
+     * and the task view is folded without them.
+     */
+    item: z.number().int().min(0).optional(),
     traceId: z.string(),
     data: EVENT_DATA[type],
   });
@@ -233,6 +276,9 @@ export const TaskEvent = z.discriminatedUnion('type', [
   eventSchema('ApprovalDecided'),
   eventSchema('ToolCalled'),
   eventSchema('ModelCalled'),
+  eventSchema('FanOutStarted'),
+  eventSchema('FanOutItemFailed'),
+  eventSchema('FanOutCompleted'),
 ]);
 /** A stored event, as the API returns it: `{ id, seq, at, type, taskId, stepId?, traceId, data }`. */
 export type TaskEvent = z.infer<typeof TaskEvent>;
@@ -252,6 +298,8 @@ export interface NewEventOf<T extends EventType> {
   type: T;
   taskId: string;
   stepId?: string;
+  /** An item event's item index (see the envelope). */
+  item?: number;
   traceId: string;
   data: EventData<T>;
   at?: string;
@@ -260,8 +308,19 @@ export type NewEvent = { [T in EventType]: NewEventOf<T> }[EventType];
 
 /** The stored form of a new event: the store's sequence number and time added. */
 export function recordedEvent(e: NewEvent, seq: number, now: string): TaskEvent {
-  const { stepId, at, ...rest } = e;
-  return { ...rest, seq, at: at ?? now, ...(stepId ? { stepId } : {}) };
+  const { stepId, item, at, ...rest } = e;
+  return {
+    ...rest,
+    seq,
+    at: at ?? now,
+    ...(stepId ? { stepId } : {}),
+    ...(item !== undefined ? { item } : {}),
+  };
+}
+
+/** Whether an event is an item event (one item of a fan-out step), which the task view is folded without. */
+export function isItemEvent(e: { item?: number }): boolean {
+  return e.item !== undefined;
 }
 
 /* ------------------------------------------------------------------ constructors */
@@ -288,6 +347,12 @@ export interface CallSite {
   run: number;
   stepId?: string;
   attempt?: number;
+  /** A call made for one item of a fan-out step: its index and the item's attempt. */
+  item?: { index: number; attempt: number };
+}
+/** One item of a fan-out step's attempt (its item events). */
+export interface ItemScope extends AttemptScope {
+  index: number;
 }
 export type CallScope = CallSite & Omit<TaskScope, 'run'>;
 
@@ -295,6 +360,8 @@ interface IdParts {
   stepId?: string;
   attempt?: number;
   extra?: string;
+  /** An item event's index (on the envelope; also part of the id through `extra`). */
+  item?: number;
 }
 
 function build<T extends EventType>(
@@ -308,6 +375,7 @@ function build<T extends EventType>(
     type,
     taskId: scope.taskId,
     ...(parts.stepId !== undefined ? { stepId: parts.stepId } : {}),
+    ...(parts.item !== undefined ? { item: parts.item } : {}),
     traceId: scope.traceId,
     data,
   };
@@ -320,7 +388,9 @@ function callParts(s: CallSite, call: number): IdParts {
   return {
     ...(s.stepId ? { stepId: s.stepId } : {}),
     ...(s.attempt ? { attempt: s.attempt } : {}),
-    extra: String(call),
+    // An item's calls: numbered per item attempt (`i<index>a<attempt>.<n>`), item events.
+    ...(s.item ? { item: s.item.index } : {}),
+    extra: s.item ? `i${s.item.index}a${s.item.attempt}.${call}` : String(call),
   };
 }
 
@@ -369,12 +439,21 @@ export const Events = {
     build('ToolCalled', s, callParts(s, data.call), data),
   modelCalled: (s: CallScope, data: EventData<'ModelCalled'>) =>
     build('ModelCalled', s, callParts(s, data.call), data),
+  fanOutStarted: (s: AttemptScope, data: EventData<'FanOutStarted'>) =>
+    build('FanOutStarted', s, attempt(s), data),
+  /** An item event: one per failed item of a run. */
+  fanOutItemFailed: (s: ItemScope, data: EventData<'FanOutItemFailed'>) =>
+    build('FanOutItemFailed', s, { ...attempt(s), item: s.index, extra: `i${s.index}` }, data),
+  fanOutCompleted: (s: AttemptScope, data: EventData<'FanOutCompleted'>) =>
+    build('FanOutCompleted', s, attempt(s), data),
 } satisfies Constructors;
 
 /** The id prefix (ending in ".") of every call event of one call site. */
 export function callEventIdPrefix(type: 'ToolCalled' | 'ModelCalled', site: CallSite): string {
-  const { extra: _n, ...parts } = callParts(site, 0);
-  return `${eventId({ run: site.run, type, ...parts })}.`;
+  const { extra: _n, item: _i, ...parts } = callParts(site, 0);
+  // The prefix ends before the call's number (an item's calls keep their `i<index>a<attempt>.`).
+  const itemPart = site.item ? `i${site.item.index}a${site.item.attempt}.` : '';
+  return `${eventId({ run: site.run, type, ...parts })}.${itemPart}`;
 }
 
 /* ------------------------------------------------------------------ task status rule */

@@ -1,7 +1,7 @@
 /**
  * Task and step status are folds over the immutable event log. Pure: no I/O.
  */
-import { type TaskEvent, taskStatusEffect, withPendingApprovals } from './events.js';
+import { isItemEvent, type TaskEvent, taskStatusEffect, withPendingApprovals } from './events.js';
 import type { ErrorInfo, Plan, StepStatus, StepView, TaskResult, TaskStatus, TaskView } from './schemas.js';
 
 export interface TaskMeta {
@@ -32,10 +32,13 @@ export function foldTask(meta: TaskMeta, plan: Plan | undefined, events: readonl
       attempts: 0,
       input: s.input,
       approval: s.approval,
+      ...(s.forEach ? { forEach: { items: s.forEach.items } } : {}),
     });
   }
 
   for (const e of sorted) {
+    // Items of fan-out steps are counted, not folded (the view's progress comes from counters).
+    if (isItemEvent(e)) continue;
     if (e.at > updatedAt) updatedAt = e.at;
     const effect = taskStatusEffect(e);
     if (effect.status) status = effect.status;

@@ -1,6 +1,15 @@
 /** How a task ends, from its plan, its step results and its policy. Pure. */
 import { ErrorNames } from './errors.js';
-import type { Json, Plan, Policy, StepStatus, TaskResult, TaskStatus } from './schemas.js';
+import { type ItemCounts, itemRef } from './fanout.js';
+import {
+  type Json,
+  LIMITS,
+  type Plan,
+  type Policy,
+  type StepStatus,
+  type TaskResult,
+  type TaskStatus,
+} from './schemas.js';
 
 export interface StepOutcome {
   status: StepStatus;
@@ -8,12 +17,14 @@ export interface StepOutcome {
   output?: Json;
   artifacts?: { id: string }[];
   error?: { name: string; message: string };
+  /** A fan-out step's item counts. */
+  items?: ItemCounts;
 }
 
 export interface TaskOutcome {
   status: Extract<TaskStatus, 'SUCCEEDED' | 'DEGRADED' | 'FAILED'>;
   result: TaskResult;
-  /** Steps whose output is missing. */
+  /** Steps whose output is missing, and failed items of fan-out steps that succeeded within their tolerance (`<step>[<index>]`). */
   missing: string[];
   error?: { name: string; message: string };
 }
@@ -21,6 +32,8 @@ export interface TaskOutcome {
 /**
  * SUCCEEDED when every step succeeded. Steps marked `optional` may fail: the task is then
  * DEGRADED. A required step that did not succeed fails the task, unless `policy.allowDegraded`.
+ * A fan-out step that succeeded with failed items (within its tolerance) makes the task
+ * DEGRADED, its failed items named in `missing` (the first LIMITS.maxMissingItems of all steps).
  */
 export function decideOutcome(
   plan: Plan,
@@ -39,10 +52,20 @@ export function decideOutcome(
       ...(r?.output !== undefined ? { output: r.output } : {}),
       ...(r?.artifacts ? { artifacts: r.artifacts.map((a) => a.id) } : {}),
       ...(r?.error ? { error: r.error } : {}),
+      ...(r?.items
+        ? { items: { total: r.items.total, succeeded: r.items.succeeded, failed: r.items.failed } }
+        : {}),
     };
     if (status !== 'SUCCEEDED') {
       missing.push(step.id);
       if (!step.optional) requiredMissing.push(step.id);
+    } else if (r?.items && r.items.failed > 0) {
+      for (const index of r.items.failedIndexes ?? []) {
+        if (missing.length >= LIMITS.maxMissingItems) break;
+        missing.push(itemRef(step.id, index));
+      }
+      // Counted even when no index fits: the task is DEGRADED either way.
+      if ((r.items.failedIndexes ?? []).length === 0) missing.push(step.id);
     }
   }
   const result: TaskResult = { steps, ...(missing.length ? { missing } : {}) };

@@ -6,7 +6,16 @@
 
 import { HISTORY_QUOTA, planHistoryEvents } from './bounds.js';
 import { type ProblemIssue, ValidationError } from './errors.js';
-import { LIMITS, type Plan, type PlanSpec, type PlanStep, type Policy, type StepSpec } from './schemas.js';
+import { datasetNames, findDataset, itemsDependency, parseItemsRef } from './fanout.js';
+import {
+  type Json,
+  LIMITS,
+  type Plan,
+  type PlanSpec,
+  type PlanStep,
+  type Policy,
+  type StepSpec,
+} from './schemas.js';
 
 export interface PlanValidationOptions {
   knownAgents: ReadonlySet<string>;
@@ -14,6 +23,11 @@ export interface PlanValidationOptions {
   rationale?: string;
   /** The task's policy: its gates, escalation and reviews count in the history worst case. Default {}. */
   policy?: Policy;
+  /**
+   * The task's inputs: a fan-out step's `inputs.datasets.<name>` must name one of them. Without
+   * them (a caller that has none) that check is left to the step's PrepareItems.
+   */
+  inputs?: Record<string, Json>;
 }
 
 /**
@@ -33,8 +47,45 @@ export function historyIssue(steps: readonly PlanStep[], policy: Policy = {}): P
   };
 }
 
+/**
+ * The problems of fan-out steps (`forEach`): a dataset that the inputs do not have, a step
+ * reference that is not a step of the plan (or the step itself), a fallback agent (a fan-out
+ * step retries per item and has no fallback).
+ */
+export function forEachIssues(spec: PlanSpec, inputs?: Record<string, Json>): ProblemIssue[] {
+  const ids = new Set(spec.steps.map((s) => s.id));
+  const issues: ProblemIssue[] = [];
+  spec.steps.forEach((step, i) => {
+    if (!step.forEach) return;
+    const path = `plan.steps[${i}].forEach.items`;
+    const source = parseItemsRef(step.forEach.items);
+    if (source.kind === 'dataset' && inputs && !findDataset(inputs, source.name)) {
+      const names = datasetNames(inputs);
+      issues.push({
+        path,
+        message: `inputs.datasets has no dataset "${source.name}"${names.length ? ` (datasets: ${names.join(', ')})` : ' (the task has no inputs.datasets)'}`,
+      });
+    }
+    const dep = itemsDependency(step.forEach.items);
+    if (dep === step.id)
+      issues.push({ path, message: `step "${step.id}" cannot fan out over its own results` });
+    else if (dep !== undefined && !ids.has(dep))
+      issues.push({ path, message: `"${dep}" is not a step of this plan` });
+    if (step.fallbackAgent)
+      issues.push({
+        path: `plan.steps[${i}].fallbackAgent`,
+        message: 'a fan-out step (forEach) has no fallback agent: its retry applies to each item',
+      });
+  });
+  return issues;
+}
+
 /** Returns the problems of a plan; an empty list means it is valid. */
-export function planIssues(spec: PlanSpec, knownAgents: ReadonlySet<string>): ProblemIssue[] {
+export function planIssues(
+  spec: PlanSpec,
+  knownAgents: ReadonlySet<string>,
+  inputs?: Record<string, Json>,
+): ProblemIssue[] {
   const issues: ProblemIssue[] = [];
   if (spec.steps.length > LIMITS.maxSteps) {
     issues.push({
@@ -82,8 +133,9 @@ export function planIssues(spec: PlanSpec, knownAgents: ReadonlySet<string>): Pr
       }
     });
   });
+  issues.push(...forEachIssues(spec, inputs));
   if (issues.length === 0) {
-    const cycle = findCycle(spec.steps);
+    const cycle = findCycle(spec.steps.map(withItemsDependency));
     if (cycle)
       issues.push({ path: 'plan.steps', message: `the plan has a cycle: ${cycle.join(' depends on ')}` });
   }
@@ -92,22 +144,33 @@ export function planIssues(spec: PlanSpec, knownAgents: ReadonlySet<string>): Pr
 
 /** Validates and normalizes a plan, or throws a ValidationError listing every problem. */
 export function validatePlan(spec: PlanSpec, options: PlanValidationOptions): Plan {
-  const issues = planIssues(spec, options.knownAgents);
+  const issues = planIssues(spec, options.knownAgents, options.inputs);
   if (issues.length > 0) {
     throw new ValidationError(`The plan is not valid: ${issues.map((i) => i.message).join('; ')}`, issues);
   }
-  const steps = topologicalOrder(spec.steps).map(normalizeStep);
+  const steps = topologicalOrder(spec.steps.map(withItemsDependency)).map(normalizeStep);
   const tooLong = historyIssue(steps, options.policy);
   if (tooLong) throw new ValidationError(`The plan is not valid: ${tooLong.message}`, [tooLong]);
   return { steps, source: options.source, rationale: options.rationale };
 }
 
+/**
+ * A fan-out step over an upstream step's output or artifact depends on that step: the reference
+ * adds it to `dependsOn` (implicitly; listing it too is fine).
+ */
+export function withItemsDependency(step: StepSpec): StepSpec {
+  const dep = step.forEach ? itemsDependency(step.forEach.items) : undefined;
+  if (dep === undefined || step.dependsOn?.includes(dep)) return step;
+  return { ...step, dependsOn: [...(step.dependsOn ?? []), dep] };
+}
+
 export function normalizeStep(step: StepSpec): PlanStep {
+  const forEach = step.forEach;
   return {
     id: step.id,
     agent: step.agent,
     input: step.input ?? {},
-    dependsOn: [...new Set(step.dependsOn ?? [])],
+    dependsOn: [...new Set(withItemsDependency(step).dependsOn ?? [])],
     timeoutSeconds: step.timeoutSeconds ?? LIMITS.defaultStepTimeoutSeconds,
     retry: {
       maxAttempts: step.retry?.maxAttempts ?? LIMITS.defaultMaxAttempts,
@@ -118,6 +181,16 @@ export function normalizeStep(step: StepSpec): PlanStep {
     approval: step.approval ?? 'none',
     approvalTimeoutSeconds: step.approvalTimeoutSeconds,
     optional: step.optional ?? false,
+    ...(forEach
+      ? {
+          forEach: {
+            items: forEach.items,
+            maxConcurrency: forEach.maxConcurrency ?? LIMITS.defaultFanOutConcurrency,
+            itemsPerBatch: forEach.itemsPerBatch ?? 1,
+            toleratedFailurePercentage: forEach.toleratedFailurePercentage ?? 0,
+          },
+        }
+      : {}),
   };
 }
 

@@ -11,6 +11,7 @@
  */
 import type { ApprovalDecision, ApprovalKind, ApprovalStatus } from './approvals.js';
 import type { NewEvent, TaskEvent } from './events.js';
+import type { CounterTotals, ItemCounter, ItemCounts } from './fanout.js';
 import type { TaskMeta } from './fold.js';
 import type { ArtifactRef, Json, Plan, Policy, StepStatus, TaskStatus, TaskSummary } from './schemas.js';
 
@@ -37,6 +38,11 @@ export interface StepResult {
   output?: Json;
   artifacts?: ArtifactRef[];
   error?: { name: string; message: string };
+  /**
+   * A fan-out step's item counts. A SUCCEEDED result with failed items (within the step's
+   * tolerance) is not final: a later run (redrive) re-runs those items and replaces it.
+   */
+  items?: ItemCounts;
   at: string;
 }
 
@@ -173,6 +179,10 @@ export interface EventPort {
    * starts, say) without reading the trail.
    */
   eventsWithIdPrefix(taskId: string, prefix: string): Promise<TaskEvent[]>;
+  /**
+   * The task's own events, in seq order: every event but item events (a fan-out step's items,
+   * which `listEvents` pages with the rest). What the task view folds.
+   */
   allEvents(taskId: string): Promise<TaskEvent[]>;
 }
 
@@ -257,6 +267,24 @@ export interface ArtifactPort {
   getArtifact(taskId: string, artifactId: string): Promise<StoredArtifact | undefined>;
   /** The records of `artifactIds` that exist, by id, in one read. */
   getArtifacts(taskId: string, artifactIds: readonly string[]): Promise<Map<string, StoredArtifact>>;
+}
+
+/**
+ * Fan-out progress: per step and run, counters of items started, succeeded and failed, in
+ * shards (lambdas/core/fanout.ts COUNTER_SHARDS) so that items ending at once spread their writes.
+ */
+export interface FanOutPort {
+  /** Adds `by` (default 1) to a counter of the shard of item `index`. */
+  countItem(
+    taskId: string,
+    run: number,
+    stepId: string,
+    index: number,
+    counter: ItemCounter,
+    by?: number,
+  ): Promise<void>;
+  /** The counters of a step's run, summed over the shards (zeros when nothing was counted). */
+  itemCounters(taskId: string, run: number, stepId: string): Promise<CounterTotals>;
 }
 
 /** Control plane. Idempotency keys of submissions (kept 24 h). */

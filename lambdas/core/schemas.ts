@@ -45,6 +45,18 @@ export const LIMITS = {
   maxApprovalTimeoutSeconds: 7 * 24 * 3600,
   /** Human reviews of one step in one run; after that a failure fails the step. */
   maxReviewsPerStep: 3,
+  /** Items of one fan-out step (`forEach`): the Distributed Map runs one child execution per item (or batch). */
+  maxFanOutItems: 10_000,
+  /** A fan-out step's parallel child executions (a Distributed Map's MaxConcurrency). */
+  maxFanOutConcurrency: 10_000,
+  /** Default parallel child executions of a fan-out step. */
+  defaultFanOutConcurrency: 100,
+  /** Items per child execution (`forEach.itemsPerBatch`, a Distributed Map's ItemBatcher). */
+  maxItemsPerBatch: 1000,
+  /** One item, serialized: it travels in its child execution's input (256 KB) with the step's input. */
+  maxItemBytes: 32 * 1024,
+  /** Failed items named in `result.missing` (`<step>[<index>]`); results.jsonl has every one. */
+  maxMissingItems: 1000,
 } as const;
 
 export const TaskStatus = z.enum([
@@ -132,6 +144,36 @@ export const RetrySpec = z
   .strict();
 export type RetrySpec = z.infer<typeof RetrySpec>;
 
+/**
+ * Where a fan-out step's items come from (`forEach.items`):
+ *   inputs.datasets.<name>             a dataset of the task's `inputs.datasets` (CSV rows as objects, or a JSON array)
+ *   steps.<stepId>.output.<field>      an array in an upstream step's output (`<field>` may be a dotted path)
+ *   steps.<stepId>.artifacts.<name>    an upstream CSV, JSONL or JSON-array artifact
+ *   s3://<bucket>/<prefix>             in AWS: one item per object under the prefix, of a bucket the deployment may read
+ * A `steps.<id>` reference makes that step a dependency of the fan-out step (added to dependsOn).
+ */
+export const ItemsRef = z
+  .string()
+  .max(1024)
+  .regex(
+    /^(inputs\.datasets\.[^\s]+|steps\.[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.(output|artifacts)\.[^\s]+|s3:\/\/[a-z0-9][a-z0-9.-]{1,62}\/[^\s]*)$/,
+    'name the items: "inputs.datasets.<name>", "steps.<stepId>.output.<field>", "steps.<stepId>.artifacts.<name>" or "s3://<bucket>/<prefix>"',
+  );
+
+/** A fan-out step: its agent runs once per item, as a Distributed Map (lib/workflow/fan-out.ts). */
+export const ForEachSpec = z
+  .object({
+    items: ItemsRef,
+    /** Parallel child executions (default 100). */
+    maxConcurrency: z.number().int().min(1).max(LIMITS.maxFanOutConcurrency).optional(),
+    /** Items per child execution (default 1): a batch is retried, and fails, as one. */
+    itemsPerBatch: z.number().int().min(1).max(LIMITS.maxItemsPerBatch).optional(),
+    /** Failed items tolerated, in percent of the items (default 0): within it the step succeeds and the task ends DEGRADED. */
+    toleratedFailurePercentage: z.number().min(0).max(100).optional(),
+  })
+  .strict();
+export type ForEachSpec = z.infer<typeof ForEachSpec>;
+
 export const StepSpec = z
   .object({
     id: StepId,
@@ -151,6 +193,8 @@ export const StepSpec = z
       .max(7 * 24 * 3600)
       .optional(),
     optional: z.boolean().optional(),
+    /** Fan-out: run the agent once per item (see ForEachSpec); retry and timeoutSeconds apply per item. */
+    forEach: ForEachSpec.optional(),
   })
   .strict();
 export type StepSpec = z.infer<typeof StepSpec>;
@@ -213,6 +257,15 @@ export const PlanStep = z.object({
   approval: z.enum(['none', 'before']),
   approvalTimeoutSeconds: z.number().int().optional(),
   optional: z.boolean(),
+  /** A fan-out step, its defaults applied. */
+  forEach: z
+    .object({
+      items: ItemsRef,
+      maxConcurrency: z.number().int(),
+      itemsPerBatch: z.number().int(),
+      toleratedFailurePercentage: z.number(),
+    })
+    .optional(),
 });
 export type PlanStep = z.infer<typeof PlanStep>;
 
@@ -263,6 +316,10 @@ export const EventType = z.enum([
   // agents' audited work
   'ToolCalled',
   'ModelCalled',
+  // fan-out steps (forEach)
+  'FanOutStarted',
+  'FanOutItemFailed',
+  'FanOutCompleted',
 ]);
 export type EventType = z.infer<typeof EventType>;
 
@@ -271,6 +328,28 @@ export type EventType = z.infer<typeof EventType>;
 /** A failure as Baton reports it: the error's name (as Step Functions matches it) and message. */
 export const ErrorInfo = z.object({ name: z.string(), message: z.string() });
 export type ErrorInfo = z.infer<typeof ErrorInfo>;
+
+/** A fan-out step's progress: counted as items end (sharded counters), never by reading item events. */
+export const FanOutProgress = z.object({
+  /** Items of the step (the run's, when a redrive re-runs only the failed ones: `rerun` of them). */
+  total: z.number().int(),
+  succeeded: z.number().int(),
+  failed: z.number().int(),
+  /** Items started and not ended yet. */
+  running: z.number().int(),
+  /** Items not started yet. */
+  pending: z.number().int(),
+  /** Set on a redrive: the items this run re-runs (the failed ones of the run before). */
+  rerun: z.number().int().optional(),
+  /** Where the items came from (`forEach.items`). */
+  items: z.string(),
+});
+export type FanOutProgress = z.infer<typeof FanOutProgress>;
+
+/** What `result.missing` names: a step without output, or one failed item of a fan-out step (`<stepId>[<index>]`). */
+export const MissingRef = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}(\[\d+\])?$/, 'a step id, or <stepId>[<index>] for an item');
 
 export const StepView = z.object({
   id: StepId,
@@ -287,6 +366,9 @@ export const StepView = z.object({
   summary: z.string().optional(),
   output: JsonValue.optional(),
   error: ErrorInfo.optional(),
+  /** Fan-out steps: where the items come from, and (GET /tasks/{id}) the progress counts. */
+  forEach: z.object({ items: z.string() }).optional(),
+  fanOut: FanOutProgress.optional(),
 });
 export type StepView = z.infer<typeof StepView>;
 
@@ -300,9 +382,14 @@ export const TaskResult = z.object({
       output: JsonValue.optional(),
       artifacts: z.array(z.string()).optional(),
       error: ErrorInfo.optional(),
+      /** Fan-out steps: item counts (the failed indexes are in `missing` and the step's results.jsonl). */
+      items: z
+        .object({ total: z.number().int(), succeeded: z.number().int(), failed: z.number().int() })
+        .optional(),
     }),
   ),
-  missing: z.array(StepId).optional(),
+  /** Steps without output, and failed items of fan-out steps that succeeded within their tolerance (`<stepId>[<index>]`, the first 1000). */
+  missing: z.array(MissingRef).optional(),
 });
 export type TaskResult = z.infer<typeof TaskResult>;
 

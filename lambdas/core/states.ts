@@ -8,6 +8,7 @@
  */
 import * as z from 'zod';
 import { ApprovalKind } from './approvals.js';
+import { FanOutItem, ItemOutcome } from './fanout.js';
 import { ExecutionInput } from './schemas.js';
 
 /** A Lambda's contract: what the state passes in (Payload) and what the Lambda returns. */
@@ -47,6 +48,8 @@ export const PlannedItem = z.object({
   firstAttempt: z.number().int().min(1),
   /** The step waits for an approval before its agent runs. */
   approval: z.boolean(),
+  /** A fan-out step (`forEach`): its agent runs once per item, as a Distributed Map. */
+  forEach: z.boolean(),
   /** Its approval and review gates' timeout (TimeoutSecondsPath). */
   approvalTimeoutSeconds: z.number().int(),
   /**
@@ -238,6 +241,104 @@ export type AgentResult = z.infer<typeof AgentResult>;
 /** RunAgent / RunFallback: one attempt of one step, run by the step runner on the step's agent function. */
 export const AgentContract = { input: AgentInvocation, output: AgentResult } satisfies StateContract;
 
+/* --------------------------------------------------- fan-out steps (lib/workflow/fan-out.ts) */
+
+/** PrepareItems: resolves a fan-out step's items into one S3 object; only its references go on. */
+export const PreparedItems = z.object({
+  /** The items object (a JSON array of `{ index, item }`), for the Distributed Map's ItemReader. */
+  bucket: z.string(),
+  key: z.string(),
+  /** Items in the object: the step's, or on a redrive the ones that failed before. */
+  count: z.number().int().min(0),
+  /** Items of the step. */
+  total: z.number().int().min(0),
+  /** Where the ResultWriter writes (a prefix in the artifact bucket). */
+  resultPrefix: z.string(),
+  maxConcurrency: z.number().int().min(1),
+  itemsPerBatch: z.number().int().min(1),
+  toleratedFailurePercentage: z.number().min(0).max(100),
+  /**
+   * What comes next: `run` the items, `collect` at once (no item to run: CollectItems ends the
+   * step), or `done` (the items could not be read: PrepareItems failed the step).
+   */
+  next: z.enum(['run', 'collect', 'done']),
+});
+export type PreparedItems = z.infer<typeof PreparedItems>;
+export const PrepareItemsContract = { input: StepRef, output: PreparedItems } satisfies StateContract;
+
+/**
+ * What each child execution of a fan-out step gets: the Distributed Map's ItemBatcher groups
+ * `{ index, item }` entries into `Items` and adds the step's references as `BatchInput`.
+ */
+export const ItemBatchInput = z.object({
+  taskId: z.string(),
+  run: z.number().int().min(1),
+  stepId: z.string(),
+  /** The step's attempt (its fan-out's objects are under it). */
+  attempt: z.number().int().min(1),
+  /** The step's agent function. */
+  agentFunction: z.string(),
+  timeoutSeconds: z.number().int(),
+  traceId: z.string().optional(),
+});
+export type ItemBatchInput = z.infer<typeof ItemBatchInput>;
+
+/** RunItems: one attempt of one batch of items, run by the item runner on the step's agent function. */
+export const ItemsInvocation = ItemBatchInput.extend({
+  /** The batch's attempt (1-based; retries are per batch, with the step's retry policy). */
+  itemAttempt: z.number().int().min(1),
+  items: z.array(FanOutItem).min(1),
+});
+export type ItemsInvocation = z.infer<typeof ItemsInvocation>;
+export const ItemsResult = z.object({ results: z.array(ItemOutcome) });
+export type ItemsResult = z.infer<typeof ItemsResult>;
+export const RunItemsContract = { input: ItemsInvocation, output: ItemsResult } satisfies StateContract;
+
+/** ItemsFailed: a batch's attempt failed; retry it (after a backoff), or record its items FAILED. */
+export const ItemsFailureInput = z.object({
+  taskId: z.string(),
+  run: z.number().int().min(1),
+  stepId: z.string(),
+  attempt: z.number().int().min(1),
+  itemAttempt: z.number().int().min(1),
+  /** The batch's item indexes. */
+  indexes: z.array(z.number().int().min(0)).min(1),
+  error: CaughtError,
+  traceId: z.string().optional(),
+});
+export type ItemsFailureInput = z.infer<typeof ItemsFailureInput>;
+export const ItemsFailureDecision = z.object({
+  retry: z.boolean(),
+  waitSeconds: z.number().min(0),
+  nextAttempt: z.number().int().min(1),
+  /** The batch's error as its child execution fails with it (the Fail state's ErrorPath and CausePath). */
+  error: z.string(),
+  cause: z.string(),
+});
+export type ItemsFailureDecision = z.infer<typeof ItemsFailureDecision>;
+export const ItemsFailedContract = {
+  input: ItemsFailureInput,
+  output: ItemsFailureDecision,
+} satisfies StateContract;
+
+/**
+ * CollectItems: reads the ResultWriter's manifest and result files, writes results.jsonl in index
+ * order and the step's outcome, and releases the dependents' gates like any completion.
+ */
+export const CollectItemsInput = StepRef.extend({
+  /** The ResultWriter's manifest (the Distributed Map's ResultWriterDetails.Key); absent when the map failed or did not run. */
+  manifestKey: z.string().optional(),
+  /** Set when the Distributed Map failed (States.ExceedToleratedFailureThreshold, or anything else). */
+  error: CaughtError.optional(),
+});
+export type CollectItemsInput = z.infer<typeof CollectItemsInput>;
+export const CollectItemsOutput = z.object({ status: z.enum(['SUCCEEDED', 'FAILED']) });
+export type CollectItemsOutput = z.infer<typeof CollectItemsOutput>;
+export const CollectItemsContract = {
+  input: CollectItemsInput,
+  output: CollectItemsOutput,
+} satisfies StateContract;
+
 /** Every Lambda contract of the state machine, by the function that implements it. */
 export const STATE_CONTRACTS = {
   planner: PlanContract,
@@ -247,4 +348,8 @@ export const STATE_CONTRACTS = {
   requestApproval: RequestApprovalContract,
   resolveApproval: ResolveApprovalContract,
   stepRunner: AgentContract,
+  prepareItems: PrepareItemsContract,
+  itemRunner: RunItemsContract,
+  itemsFailed: ItemsFailedContract,
+  collectItems: CollectItemsContract,
 } as const;

@@ -8,6 +8,7 @@
 
 import { ErrorNames } from '../core/errors.js';
 import { Events } from '../core/events.js';
+import { isFinalSuccess } from '../core/fanout.js';
 import type { StepResult, StoredTask } from '../core/ports.js';
 import type { Plan } from '../core/schemas.js';
 import { type GateAction, GateContract, type GateOutput, type GateRelease } from '../core/states.js';
@@ -90,7 +91,7 @@ async function lookAtGate(
   const own = results.get(stepId);
   // Already decided: succeeded in any run, or ended in this one (an execution re-run after a
   // crash does not run it again).
-  if (own && (own.status === 'SUCCEEDED' || own.run === ctx.run)) action = 'done';
+  if (own && (isFinalSuccess(own) || own.run === ctx.run)) action = 'done';
   else if (failedDep) action = 'skip';
   else if (step.dependsOn.every((d) => results.get(d)?.status === 'SUCCEEDED')) action = 'run';
   if (!action) return { results };

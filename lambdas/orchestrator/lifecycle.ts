@@ -5,6 +5,7 @@ import { approvalTimeoutSeconds } from '../core/approvals.js';
 import { dependencyWaitSeconds, WORKFLOW_TIMING } from '../core/bounds.js';
 import { ContractViolationError, ErrorNames } from '../core/errors.js';
 import { Events } from '../core/events.js';
+import { isFinalSuccess } from '../core/fanout.js';
 import { decideOutcome } from '../core/outcome.js';
 import type { DeadLetterRecord, StepResult, StoredTask } from '../core/ports.js';
 import { type ExecutionInput, IntakeMessage, type Plan } from '../core/schemas.js';
@@ -76,13 +77,14 @@ export async function planTask(deps: OrchestratorDeps, raw: unknown): Promise<Pl
       throw new ContractViolationError(`Agent "${s.agent}" has no function in this deployment`);
     const prior = results.get(s.id);
     const firstAttempt =
-      prior && prior.run < req.run && prior.status !== 'SUCCEEDED' ? (prior.attempt ?? 0) + 1 : 1;
+      prior && prior.run < req.run && !isFinalSuccess(prior) ? (prior.attempt ?? 0) + 1 : 1;
     return {
       stepId: s.id,
       agentFunction,
       timeoutSeconds: s.timeoutSeconds,
       firstAttempt,
       approval: s.approval === 'before',
+      forEach: s.forEach !== undefined,
       approvalTimeoutSeconds: approvalTimeoutSeconds(task.policy, s),
       dependencyTimeoutSeconds: dependencyWait.get(s.id) ?? WORKFLOW_TIMING.dependencyWaitFloorSeconds,
     };

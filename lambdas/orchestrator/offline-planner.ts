@@ -11,19 +11,22 @@
  *   parallel, with a groupBy/aggregate spec when the goal names columns of the data;
  * - code ("write code / implement / script"): a coding step (then a review of its result);
  * - write ("write a brief / report", "summarise"): a writing step over everything before it;
- * - review ("review / check it"): a review step over the last written document.
+ * - review ("review / check it"): a review step over the last written document;
+ * - fan-out ("research each of these companies", "summarise every file under s3://b/p/", "classify
+ *   each row of the CSV", with a task dataset or an s3:// prefix): one fan-out step (`forEach`)
+ *   whose agent runs once per row / element / object, its results then written up.
  * Research and data results that no write part consumes get a writing step; independent parts
  * become parallel branches.
  */
 import { parse as parseCsv } from 'csv-parse/sync';
-import type { Json, PlanSpec, StepSpec } from '../core/schemas.js';
+import { type Json, LIMITS, type PlanSpec, type StepSpec } from '../core/schemas.js';
 
 export interface PlannerResult {
   spec: PlanSpec;
   rationale: string;
 }
 
-type Kind = 'research' | 'data' | 'code' | 'write' | 'review';
+type Kind = 'research' | 'data' | 'code' | 'write' | 'review' | 'fanout';
 
 const ACTION =
   '(?:write|draft|compose|summari[sz]e|review|check|verify|proofread|analy[sz]e|implement|code|build|create|produce|prepare|research|investigate|compare|run|test|fact-check)';
@@ -198,6 +201,23 @@ interface Draft extends StepSpec {
   kind: Kind;
 }
 
+/** "each" / "every" over the items of a part: the task dataset it names (or the only one), or an s3:// prefix in it. */
+export function fanOutItems(part: string, datasetNames: readonly string[]): string | undefined {
+  if (!/\b(?:each|every)\b/i.test(part)) return undefined;
+  const s3 = /\bs3:\/\/[a-z0-9][a-z0-9.-]{1,62}\/\S*/.exec(part)?.[0];
+  if (s3) return s3.replace(/[.,;!?)]+$/, '');
+  const base = (n: string) => n.replace(/\.[A-Za-z0-9]+$/, '').toLowerCase();
+  const named = datasetNames.find((n) => part.toLowerCase().includes(base(n)));
+  const name = named ?? (datasetNames.length === 1 ? datasetNames[0] : undefined);
+  return name ? `inputs.datasets.${name}` : undefined;
+}
+
+/** The agent of a fan-out part, by its verb: research for looking things up, else research too (it reads, cites and summarises). */
+function fanOutAgent(part: string, known: ReadonlySet<string>): string {
+  if (/^(?:please\s+)?(?:review|check|verify|validate)\b/i.test(part) && known.has('review')) return 'review';
+  return 'research';
+}
+
 /** Plans the goal with rules. `inputs` (the task's) informs data and code steps. */
 export function planFromGoal(
   goal: string,
@@ -213,6 +233,7 @@ export function planFromGoal(
     code: 'code',
     write: 'write',
     review: 'review',
+    fanout: 'each',
   };
   const nextId = (kind: Kind, numbered = false) => {
     const n = (counters.get(kind) ?? 0) + 1;
@@ -260,7 +281,7 @@ export function planFromGoal(
 
   // Results nobody composed: research and data get a writing step, code gets a review.
   const closeBranch = () => {
-    const loose = pending.filter((s) => s.kind === 'research' || s.kind === 'data');
+    const loose = pending.filter((s) => s.kind === 'research' || s.kind === 'data' || s.kind === 'fanout');
     if (loose.length) {
       const step: Draft = {
         id: nextId('write'),
@@ -313,6 +334,25 @@ export function planFromGoal(
           ...last.input,
           task: `${String(last.input?.task ?? '')}, then ${part}`.slice(0, 4000),
         };
+        continue;
+      }
+      const items = fanOutItems(
+        part,
+        datasets.map((d) => d.name),
+      );
+      if (items && !/^(?:then\s+)?(?:write|draft|compose)\b/i.test(part)) {
+        const step: Draft = {
+          id: nextId('fanout'),
+          agent: fanOutAgent(part, knownAgents),
+          kind: 'fanout',
+          input: {},
+          forEach: { items },
+        };
+        notes.push(
+          `${step.id} runs ${step.agent} once per item of ${items} (a fan-out step, up to ${LIMITS.defaultFanOutConcurrency} at a time)`,
+        );
+        steps.push(step);
+        pending.push(step);
         continue;
       }
       if (kind === 'research') addResearch(researchTopics(part));

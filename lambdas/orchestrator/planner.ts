@@ -112,7 +112,7 @@ async function planWithModel(o: PlanGoalOptions & { model: ModelProvider }): Pro
     { role: 'user', content: `Goal: ${o.goal}\n\nTask inputs:\n${describeInputs(o.inputs)}` },
   ];
   const problems = (spec: PlanSpec) => [
-    ...planIssues(spec, o.knownAgents).map((i) => `${i.path}: ${i.message}`),
+    ...planIssues(spec, o.knownAgents, o.inputs).map((i) => `${i.path}: ${i.message}`),
     ...inputIssues(spec),
   ];
   const first = await generateObject(o.model, { messages }, PlanSpec);
@@ -148,6 +148,7 @@ async function planWithModel(o: PlanGoalOptions & { model: ModelProvider }): Pro
   }
   return validatePlan(spec, {
     knownAgents: o.knownAgents,
+    inputs: o.inputs,
     source: 'planner:model',
     rationale:
       `Planned by ${o.model.id} with structured output (PlanSpec), validated like a submitted plan` +
@@ -162,6 +163,7 @@ export async function planGoal(o: PlanGoalOptions): Promise<Plan> {
   const made = planFromGoal(o.goal, o.knownAgents, o.inputs);
   return validatePlan(made.spec, {
     knownAgents: o.knownAgents,
+    inputs: o.inputs,
     source: 'planner:offline',
     rationale: made.rationale,
   });

@@ -7,6 +7,8 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { FAN_OUT_OBJECTS } from '../workflow/fan-out.js';
+import { TASK_OBJECTS } from './fanout.js';
 
 /** How cdk-nag prints a stack's region or account: the value when concrete, else the pseudo parameter. */
 const pseudo = (value: string, name: string) => (Token.isUnresolved(value) ? `<${name}>` : value);
@@ -42,6 +44,19 @@ export function acknowledgeNagFindings(stack: Stack): void {
       'Objects of the artifact bucket: keys are per task and step, created at run time.',
     );
   }
+  // ---- fan-out steps (lib/aws/fanout.ts, lib/workflow/fan-out.ts)
+  for (const bucket of all.filter((c): c is s3.Bucket => c instanceof s3.Bucket)) {
+    const arn = `<${logicalId(stack, bucket)}.Arn>`;
+    ack(
+      `AwsSolutions-IAM5[Resource::${arn}/${TASK_OBJECTS}]`,
+      'Task objects of the artifact bucket (PrepareItems, CollectItems, the item runner): keys are per task, step and attempt, created at run time.',
+    );
+    for (const pattern of Object.values(FAN_OUT_OBJECTS))
+      ack(
+        `AwsSolutions-IAM5[Resource::${arn}/${pattern}]`,
+        'The Distributed Map of a fan-out step reads its items object and writes its ResultWriter files, per task, step and attempt: only those keys.',
+      );
+  }
   for (const table of all.filter((c): c is dynamodb.TableV2 => c instanceof dynamodb.TableV2)) {
     ack(
       `AwsSolutions-IAM5[Resource::<${logicalId(stack, table)}.Arn>/index/*]`,
@@ -60,6 +75,10 @@ export function acknowledgeNagFindings(stack: Stack): void {
     ack(
       `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:${pseudo(stack.region, 'AWS::Region')}:${pseudo(stack.account, 'AWS::AccountId')}:execution:${name}:*]`,
       'Cancel stops the executions of this state machine only; execution names are per task and run.',
+    );
+    ack(
+      `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:${pseudo(stack.region, 'AWS::Region')}:${pseudo(stack.account, 'AWS::AccountId')}:execution:${name}/*:*]`,
+      'Distributed Maps (fan-out steps) describe, stop and redrive their own child executions (CDK DistributedMapPolicy): names are made up per Map Run.',
     );
   }
   ack(

@@ -31,8 +31,10 @@ import { EXECUTION_STATUS_CHANGE, UNRECONCILED_STATUSES } from '../../lambdas/co
 import { agentFunctionName, agentFunctionPrefix } from '../../lambdas/core/ids.js';
 import type { ModelConfig } from '../../lambdas/models/index.js';
 import { buildDefinition } from '../workflow/definition.js';
+import { grantFanOutObjects } from '../workflow/fan-out.js';
 import { assertNoInlineSecrets, deployedSettings } from './agent-settings.js';
 import { ConsoleHosting } from './console.js';
+import { FanOutLambdas } from './fanout.js';
 import { AgentFunction, BatonFunction, environment } from './functions.js';
 import { BatonObservability } from './observability.js';
 
@@ -68,6 +70,11 @@ export interface BatonStackProps extends StackProps {
    * the config's `intake.sweepAfterSeconds`). A start sent twice starts one execution.
    */
   intakeSweepAfterSeconds?: number;
+  /**
+   * Buckets a fan-out step's `forEach.items: "s3://<bucket>/<prefix>"` may name: PrepareItems may
+   * list them (one item per object). Default none.
+   */
+  fanOutSourceBuckets?: readonly string[];
 }
 
 /** The Lambda entry of an orchestrator function: `lambdas/orchestrator/functions/<kebab-case name>.ts`. */
@@ -315,6 +322,14 @@ export class BatonStack extends Stack {
       environment(FUNCTION_ENV.resolveApproval, orchestratorEnv),
     );
 
+    // ---- fan-out steps (forEach): PrepareItems, the item runner, ItemsFailed, CollectItems (lib/aws/fanout.ts)
+    const fanOut = new FanOutLambdas(this, 'FanOut', {
+      table: this.table,
+      bucket: this.bucket,
+      agents: [...agentFns.values()],
+      ...(props.fanOutSourceBuckets ? { sourceBuckets: props.fanOutSourceBuckets } : {}),
+    });
+
     const logGroup = new logs.LogGroup(this, 'WorkflowLogs', {
       retention: logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
@@ -331,6 +346,10 @@ export class BatonStack extends Stack {
           requestApproval,
           resolveApproval,
           stepRunner,
+          prepareItems: fanOut.prepareItems,
+          itemRunner: fanOut.itemRunner,
+          itemsFailed: fanOut.itemsFailed,
+          collectItems: fanOut.collectItems,
         }),
       ),
       tracingEnabled: true,
@@ -338,8 +357,11 @@ export class BatonStack extends Stack {
       // Every state transition is logged, without execution data: gate payloads hold task tokens.
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
-    // The state machine invokes the step runner, never an agent function.
+    // The state machine invokes the step runner (and the item runner), never an agent function.
     stepRunner.grantInvoke(this.stateMachine);
+    fanOut.itemRunner.grantInvoke(this.stateMachine);
+    // Its Distributed Maps read their items objects and write their results, nothing else of the bucket.
+    grantFanOutObjects(this.stateMachine, this.bucket);
     // Whoever ends a step releases its dependents' gates; approvals answer their own tokens. A
     // policy of its own, not the functions' default policies: the state machine refers to those
     // functions, so their default policies cannot refer to it (CloudFormation would see a cycle).
@@ -350,10 +372,13 @@ export class BatonStack extends Stack {
           resources: [this.stateMachine.stateMachineArn],
         }),
       ],
-      roles: [gate, stepFailed, stepRunner, requestApproval, resolveApproval].map((fn) => {
-        if (!fn.role) throw new Error(`Function ${fn.node.id} has no role`);
-        return fn.role;
-      }),
+      roles: [
+        ...[gate, stepFailed, stepRunner, requestApproval, resolveApproval].map((fn) => {
+          if (!fn.role) throw new Error(`Function ${fn.node.id} has no role`);
+          return fn.role;
+        }),
+        ...fanOut.completingRoles,
+      ],
     });
 
     // ---- reconciler: an execution that ends outside Baton (timed out, stopped, failed) ends its task

@@ -286,6 +286,7 @@ export interface components {
             type: "ApprovalDecided";
             taskId: string;
             stepId?: string;
+            item?: number;
             traceId: string;
             data: {
                 approvalId: string;
@@ -331,6 +332,7 @@ export interface components {
             type: "ApprovalRequested";
             taskId: string;
             stepId?: string;
+            item?: number;
             traceId: string;
             data: {
                 approvalId: string;
@@ -373,6 +375,7 @@ export interface components {
             type: "ArtifactStored";
             taskId: string;
             stepId?: string;
+            item?: number;
             traceId: string;
             data: {
                 artifactId: string;
@@ -408,6 +411,12 @@ export interface components {
                     approval?: "none" | "before";
                     approvalTimeoutSeconds?: number;
                     optional?: boolean;
+                    forEach?: {
+                        items: string;
+                        maxConcurrency?: number;
+                        itemsPerBatch?: number;
+                        toleratedFailurePercentage?: number;
+                    };
                 }[];
             };
             inputs?: {
@@ -476,6 +485,7 @@ export interface components {
             type: "DeadLetterRecorded";
             taskId: string;
             stepId?: string;
+            item?: number;
             traceId: string;
             data: {
                 run: number;
@@ -538,6 +548,7 @@ export interface components {
             type: "ExecutionResumed";
             taskId: string;
             stepId?: string;
+            item?: number;
             traceId: string;
             data: {
                 run: number;
@@ -558,11 +569,87 @@ export interface components {
             type: "ExecutionStarted";
             taskId: string;
             stepId?: string;
+            item?: number;
             traceId: string;
             data: {
                 run: number;
                 executionName: string;
                 executionArn?: string;
+            };
+        };
+        /** FanOutCompletedEvent */
+        FanOutCompletedEvent: {
+            id: string;
+            seq: number;
+            /** Format: date-time */
+            at: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "FanOutCompleted";
+            taskId: string;
+            stepId?: string;
+            item?: number;
+            traceId: string;
+            data: {
+                total: number;
+                succeeded: number;
+                failed: number;
+                toleratedFailurePercentage: number;
+                withinTolerance: boolean;
+                artifactId?: string;
+            };
+        };
+        /** FanOutItemFailedEvent */
+        FanOutItemFailedEvent: {
+            id: string;
+            seq: number;
+            /** Format: date-time */
+            at: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "FanOutItemFailed";
+            taskId: string;
+            stepId?: string;
+            item?: number;
+            traceId: string;
+            data: {
+                index: number;
+                attempts: number;
+                error: {
+                    name: string;
+                    message: string;
+                };
+            };
+        };
+        /** FanOutStartedEvent */
+        FanOutStartedEvent: {
+            id: string;
+            seq: number;
+            /** Format: date-time */
+            at: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "FanOutStarted";
+            taskId: string;
+            stepId?: string;
+            item?: number;
+            traceId: string;
+            data: {
+                attempt: number;
+                run: number;
+                agent: string;
+                items: string;
+                total: number;
+                rerun?: number;
+                maxConcurrency: number;
+                itemsPerBatch: number;
+                toleratedFailurePercentage: number;
             };
         };
         GatewayMessage: {
@@ -589,6 +676,7 @@ export interface components {
             type: "ModelCalled";
             taskId: string;
             stepId?: string;
+            item?: number;
             traceId: string;
             data: {
                 call: number;
@@ -627,6 +715,7 @@ export interface components {
             type: "PlanCreated";
             taskId: string;
             stepId?: string;
+            item?: number;
             traceId: string;
             data: {
                 source: string;
@@ -651,6 +740,7 @@ export interface components {
             type: "PlanningStarted";
             taskId: string;
             stepId?: string;
+            item?: number;
             traceId: string;
             data: Record<string, never>;
         };
@@ -686,6 +776,7 @@ export interface components {
             type: "StepAttemptFailed";
             taskId: string;
             stepId?: string;
+            item?: number;
             traceId: string;
             data: {
                 attempt: number;
@@ -715,6 +806,7 @@ export interface components {
             type: "StepFailed";
             taskId: string;
             stepId?: string;
+            item?: number;
             traceId: string;
             data: {
                 attempts: number;
@@ -741,6 +833,7 @@ export interface components {
             type: "StepFallbackStarted";
             taskId: string;
             stepId?: string;
+            item?: number;
             traceId: string;
             data: {
                 fallbackAgent: string;
@@ -765,6 +858,7 @@ export interface components {
             type: "StepReady";
             taskId: string;
             stepId?: string;
+            item?: number;
             traceId: string;
             data: Record<string, never>;
         };
@@ -781,6 +875,7 @@ export interface components {
             type: "StepSkipped";
             taskId: string;
             stepId?: string;
+            item?: number;
             traceId: string;
             data: {
                 reason: string;
@@ -804,6 +899,7 @@ export interface components {
             type: "StepStarted";
             taskId: string;
             stepId?: string;
+            item?: number;
             traceId: string;
             data: {
                 attempt: number;
@@ -825,6 +921,7 @@ export interface components {
             type: "StepSucceeded";
             taskId: string;
             stepId?: string;
+            item?: number;
             traceId: string;
             data: {
                 attempt: number;
@@ -858,6 +955,7 @@ export interface components {
             type: "StepWaiting";
             taskId: string;
             stepId?: string;
+            item?: number;
             traceId: string;
             data: {
                 waitingFor: string[];
@@ -876,6 +974,7 @@ export interface components {
             type: "TaskCancelled";
             taskId: string;
             stepId?: string;
+            item?: number;
             traceId: string;
             data: {
                 run: number;
@@ -896,6 +995,7 @@ export interface components {
             type: "TaskDegraded";
             taskId: string;
             stepId?: string;
+            item?: number;
             traceId: string;
             data: {
                 result?: {
@@ -910,6 +1010,11 @@ export interface components {
                                 name: string;
                                 message: string;
                             };
+                            items?: {
+                                total: number;
+                                succeeded: number;
+                                failed: number;
+                            };
                         };
                     };
                     missing?: string[];
@@ -921,7 +1026,7 @@ export interface components {
                 };
             };
         };
-        TaskEvent: components["schemas"]["TaskSubmittedEvent"] | components["schemas"]["ExecutionStartedEvent"] | components["schemas"]["PlanningStartedEvent"] | components["schemas"]["PlanCreatedEvent"] | components["schemas"]["StepWaitingEvent"] | components["schemas"]["StepReadyEvent"] | components["schemas"]["StepStartedEvent"] | components["schemas"]["StepAttemptFailedEvent"] | components["schemas"]["StepSucceededEvent"] | components["schemas"]["StepFailedEvent"] | components["schemas"]["StepSkippedEvent"] | components["schemas"]["ArtifactStoredEvent"] | components["schemas"]["TaskSucceededEvent"] | components["schemas"]["TaskDegradedEvent"] | components["schemas"]["TaskFailedEvent"] | components["schemas"]["TaskCancelledEvent"] | components["schemas"]["ExecutionResumedEvent"] | components["schemas"]["TaskRedrivenEvent"] | components["schemas"]["StepFallbackStartedEvent"] | components["schemas"]["DeadLetterRecordedEvent"] | components["schemas"]["ApprovalRequestedEvent"] | components["schemas"]["ApprovalDecidedEvent"] | components["schemas"]["ToolCalledEvent"] | components["schemas"]["ModelCalledEvent"];
+        TaskEvent: components["schemas"]["TaskSubmittedEvent"] | components["schemas"]["ExecutionStartedEvent"] | components["schemas"]["PlanningStartedEvent"] | components["schemas"]["PlanCreatedEvent"] | components["schemas"]["StepWaitingEvent"] | components["schemas"]["StepReadyEvent"] | components["schemas"]["StepStartedEvent"] | components["schemas"]["StepAttemptFailedEvent"] | components["schemas"]["StepSucceededEvent"] | components["schemas"]["StepFailedEvent"] | components["schemas"]["StepSkippedEvent"] | components["schemas"]["ArtifactStoredEvent"] | components["schemas"]["TaskSucceededEvent"] | components["schemas"]["TaskDegradedEvent"] | components["schemas"]["TaskFailedEvent"] | components["schemas"]["TaskCancelledEvent"] | components["schemas"]["ExecutionResumedEvent"] | components["schemas"]["TaskRedrivenEvent"] | components["schemas"]["StepFallbackStartedEvent"] | components["schemas"]["DeadLetterRecordedEvent"] | components["schemas"]["ApprovalRequestedEvent"] | components["schemas"]["ApprovalDecidedEvent"] | components["schemas"]["ToolCalledEvent"] | components["schemas"]["ModelCalledEvent"] | components["schemas"]["FanOutStartedEvent"] | components["schemas"]["FanOutItemFailedEvent"] | components["schemas"]["FanOutCompletedEvent"];
         /** TaskFailedEvent */
         TaskFailedEvent: {
             id: string;
@@ -935,6 +1040,7 @@ export interface components {
             type: "TaskFailed";
             taskId: string;
             stepId?: string;
+            item?: number;
             traceId: string;
             data: {
                 result?: {
@@ -948,6 +1054,11 @@ export interface components {
                             error?: {
                                 name: string;
                                 message: string;
+                            };
+                            items?: {
+                                total: number;
+                                succeeded: number;
+                                failed: number;
                             };
                         };
                     };
@@ -984,6 +1095,7 @@ export interface components {
             type: "TaskRedriven";
             taskId: string;
             stepId?: string;
+            item?: number;
             traceId: string;
             data: {
                 run: number;
@@ -1005,6 +1117,7 @@ export interface components {
             type: "TaskSubmitted";
             taskId: string;
             stepId?: string;
+            item?: number;
             traceId: string;
             data: {
                 goal: string;
@@ -1035,6 +1148,7 @@ export interface components {
             type: "TaskSucceeded";
             taskId: string;
             stepId?: string;
+            item?: number;
             traceId: string;
             data: {
                 result?: {
@@ -1048,6 +1162,11 @@ export interface components {
                             error?: {
                                 name: string;
                                 message: string;
+                            };
+                            items?: {
+                                total: number;
+                                succeeded: number;
+                                failed: number;
                             };
                         };
                     };
@@ -1096,6 +1215,18 @@ export interface components {
                         name: string;
                         message: string;
                     };
+                    forEach?: {
+                        items: string;
+                    };
+                    fanOut?: {
+                        total: number;
+                        succeeded: number;
+                        failed: number;
+                        running: number;
+                        pending: number;
+                        rerun?: number;
+                        items: string;
+                    };
                 }[];
                 source?: string;
                 rationale?: string;
@@ -1111,6 +1242,11 @@ export interface components {
                         error?: {
                             name: string;
                             message: string;
+                        };
+                        items?: {
+                            total: number;
+                            succeeded: number;
+                            failed: number;
                         };
                     };
                 };
@@ -1135,6 +1271,7 @@ export interface components {
             type: "ToolCalled";
             taskId: string;
             stepId?: string;
+            item?: number;
             traceId: string;
             data: {
                 call: number;

@@ -25,6 +25,7 @@ import {
   GateRelease,
   PlannedItem,
   PlanOutput,
+  PreparedItems,
   Resolution,
 } from '../../lambdas/core/states.js';
 
@@ -156,6 +157,8 @@ export const StepIteration = z.object({
   timeoutSeconds: z.number().int(),
   attempt: z.number().int().min(1),
   approval: z.boolean(),
+  /** A fan-out step (lib/workflow/fan-out.ts). */
+  forEach: z.boolean(),
   approvalTimeoutSeconds: z.number().int(),
   dependencyTimeoutSeconds: z.number().int().min(1),
 });
@@ -170,6 +173,12 @@ export const StepState = StepIteration.extend({
   error: CaughtError.optional(),
   approvalError: CaughtError.optional(),
   approvalResolution: Resolution.optional(),
+  /** PrepareItems' result (a fan-out step). */
+  items: PreparedItems.optional(),
+  /** What the Distributed Map's ResultWriter wrote (its manifest), kept by RunItems' ResultSelector. */
+  itemsRun: z.object({ manifestKey: z.string() }).optional(),
+  /** What RunItems' Catch put there: the Distributed Map's failure. */
+  itemsError: CaughtError.optional(),
 });
 
 /** The top-level state (`$`). */

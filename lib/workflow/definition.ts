@@ -39,6 +39,11 @@ export interface WorkflowFunctions {
   resolveApproval: IFunction;
   /** Runs every agent attempt (RunAgent, RunFallback) on the step's agent function. */
   stepRunner: IFunction;
+  /** Fan-out steps (fan-out.ts): PrepareItems, the item runner, ItemsFailed, CollectItems. */
+  prepareItems: IFunction;
+  itemRunner: IFunction;
+  itemsFailed: IFunction;
+  collectItems: IFunction;
 }
 
 export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.IChainable {
@@ -64,6 +69,7 @@ export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.I
       timeoutSeconds: mapItem.at('timeoutSeconds'),
       attempt: mapItem.at('firstAttempt'),
       approval: mapItem.at('approval'),
+      forEach: mapItem.at('forEach'),
       approvalTimeoutSeconds: mapItem.at('approvalTimeoutSeconds'),
       dependencyTimeoutSeconds: mapItem.at('dependencyTimeoutSeconds'),
     }),

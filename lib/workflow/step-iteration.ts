@@ -18,6 +18,7 @@ import type { Construct } from 'constructs';
 import { AttemptFailureContract, GateContract } from '../../lambdas/core/states.js';
 import { ApprovalGate } from './approval-gate.js';
 import { equals, step, stepRef, TASK_TOKEN } from './contract.js';
+import { FanOut, type FanOutFunctions } from './fan-out.js';
 import { AgentTask, LambdaTask } from './lambda-task.js';
 import { STATE } from './names.js';
 import { RetryLoop } from './retry-loop.js';
@@ -33,7 +34,7 @@ export interface StepIterationProps {
     /** The step's approval gate and review gate. */
     requestApproval: IFunction;
     resolveApproval: IFunction;
-  };
+  } & FanOutFunctions;
 }
 
 export class StepIteration extends sfn.StateMachineFragment {
@@ -116,11 +117,31 @@ export class StepIteration extends sfn.StateMachineFragment {
       otherwise: stepDone,
     });
 
+    // A fan-out step (forEach): its items run as a Distributed Map, after its own approval gate.
+    const fanOut = new FanOut(this, 'FanOut', { functions: fns, done: stepDone });
+    const fanOutApproval = new ApprovalGate(this, 'ItemsApprovalGate', {
+      kind: 'step',
+      functions: gateFns,
+      names: {
+        request: STATE.requestItemsApproval,
+        resolve: STATE.resolveItemsApproval,
+        after: STATE.afterItemsApproval,
+      },
+      timeoutSeconds: step.at('approvalTimeoutSeconds'),
+      proceed: { action: 'run', next: fanOut },
+      otherwise: stepDone,
+    });
+
     const gateAction = step.at('gate').at('action');
+    const run = equals(gateAction, 'run');
+    const gated = equals(step.at('approval'), true);
+    const forEach = equals(step.at('forEach'), true);
     awaitDependencies.next(
       new sfn.Choice(this, STATE.proceed)
-        .when(sfn.Condition.and(equals(gateAction, 'run'), equals(step.at('approval'), true)), approval)
-        .when(equals(gateAction, 'run'), runAgent)
+        .when(sfn.Condition.and(run, gated, forEach), fanOutApproval)
+        .when(sfn.Condition.and(run, gated), approval)
+        .when(sfn.Condition.and(run, forEach), fanOut)
+        .when(run, runAgent)
         .otherwise(stepDone),
     );
     // Built last: the order states are wired in decides their order in the ASL (kept as it was).

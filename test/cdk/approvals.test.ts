@@ -21,7 +21,13 @@ describe('approval gates in the state machine', () => {
     const all = [...Object.entries(asl.States), ...Object.entries(iteration.States)];
     const tokenStates = all.filter(([, st]) => String(st.Resource).endsWith('.waitForTaskToken'));
     expect(tokenStates.map(([name]) => name).sort()).toEqual(
-      [STATE.awaitDependencies, STATE.requestApproval, STATE.requestPlanApproval, STATE.requestReview].sort(),
+      [
+        STATE.awaitDependencies,
+        STATE.requestApproval,
+        STATE.requestItemsApproval,
+        STATE.requestPlanApproval,
+        STATE.requestReview,
+      ].sort(),
     );
     for (const [name, st] of tokenStates) {
       expect(st.TimeoutSeconds ?? st.TimeoutSecondsPath, name).toBeDefined();
@@ -35,14 +41,15 @@ describe('approval gates in the state machine', () => {
       Choices: Record<string, unknown>[];
       Default: string;
     };
-    expect(proceed.Choices[0]).toEqual({
+    // (a fan-out step's gate comes first: lib/workflow/fan-out.ts, test/cdk/fanout.test.ts)
+    expect(proceed.Choices[1]).toEqual({
       And: [
         { Variable: '$.gate.action', StringEquals: 'run' },
         { Variable: '$.approval', BooleanEquals: true },
       ],
       Next: STATE.requestApproval,
     });
-    expect(proceed.Choices[1]).toMatchObject({ Next: STATE.runAgent });
+    expect(proceed.Choices[3]).toMatchObject({ Next: STATE.runAgent });
     expect(asl.States[STATE.runSteps]).toMatchObject({
       ItemSelector: {
         'approval.$': '$$.Map.Item.Value.approval',

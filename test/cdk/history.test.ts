@@ -89,6 +89,22 @@ describe('history events per path, from the synthesized definition', () => {
     expect(walk(iteration, path) - HISTORY_EVENTS.flow).toBe(HISTORY_PATHS.reviewExtra);
   });
 
+  it('a fan-out step, whatever its number of items (they run in child executions)', () => {
+    const path = [
+      STATE.awaitDependencies,
+      STATE.proceed,
+      STATE.prepareItems,
+      STATE.itemsReady,
+      STATE.runItems,
+      STATE.collectItems,
+      STATE.stepDone,
+    ];
+    expect(HISTORY_EVENTS.mapIteration + walk(iteration, path)).toBe(HISTORY_PATHS.fanOutStep);
+    expect(iteration.States[STATE.runItems]).toMatchObject({
+      ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED' } },
+    });
+  });
+
   it('the task around the steps', () => {
     const path = [
       STATE.plan,

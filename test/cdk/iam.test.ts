@@ -144,6 +144,63 @@ const ROLES: Record<string, { allowed: Call[]; denied: Call[] }> = {
       ['s3:GetObject', (a) => a.object(OBJECT)],
     ],
   },
+  // ---- fan-out steps (lib/aws/fanout.ts)
+  prepareItems: {
+    allowed: [
+      ...STORE,
+      // upstream artifacts and earlier runs' objects read, the items object written
+      ['s3:GetObject', (a) => a.object(OBJECT)],
+      ['s3:PutObject', (a) => a.object('tasks/t_1/steps/a/1/fanout/items.json')],
+      ...SEND_TASK,
+    ],
+    denied: [
+      ['lambda:InvokeFunction', (a) => a.fn('agent:research')],
+      ['states:StartExecution', (a) => a.stateMachine],
+      ['s3:ListBucket', () => 'arn:aws:s3:::someone-elses-bucket'],
+      ['dynamodb:DeleteItem', (a) => a.table],
+      ['ssm:GetParameter', (a) => a.approvalSecret],
+    ],
+  },
+  collectItems: {
+    allowed: [
+      ...STORE,
+      ['s3:ListBucket', (a) => a.bucket],
+      ['s3:GetObject', (a) => a.object('tasks/t_1/steps/a/1/fanout/results/run/manifest.json')],
+      ['s3:PutObject', (a) => a.object('tasks/t_1/steps/a/1/results.jsonl')],
+      ...SEND_TASK,
+    ],
+    denied: [
+      ['lambda:InvokeFunction', (a) => a.fn('agent:research')],
+      ['states:StartExecution', (a) => a.stateMachine],
+      ['dynamodb:DeleteItem', (a) => a.table],
+    ],
+  },
+  itemsFailed: {
+    allowed: STORE,
+    denied: [
+      ['s3:GetObject', (a) => a.object(OBJECT)],
+      ['states:SendTaskSuccess', (a) => a.stateMachine],
+      ['lambda:InvokeFunction', (a) => a.fn('agent:research')],
+    ],
+  },
+  itemRunner: {
+    allowed: [
+      ...STORE,
+      // presigned GETs of the step's upstream artifacts for the item's agent
+      ['s3:GetObject', (a) => a.object(OBJECT)],
+      ...['research', 'writing', 'data'].map(
+        (n): Call => ['lambda:InvokeFunction', (a) => a.fn(`agent:${n}`)],
+      ),
+    ],
+    denied: [
+      ['s3:PutObject', (a) => a.object(OBJECT)],
+      ['states:SendTaskSuccess', (a) => a.stateMachine],
+      ['states:StartExecution', (a) => a.stateMachine],
+      ['lambda:InvokeFunction', (a) => a.fn('stepRunner')],
+      ['lambda:InvokeFunction', (a) => a.fn('itemRunner')],
+      ['dynamodb:DeleteItem', (a) => a.table],
+    ],
+  },
   intake: {
     allowed: [
       ...STORE,
@@ -189,19 +246,31 @@ describe('IAM simulation of the synthesized function roles', () => {
     expect(deniedDecisions).toEqual(all([...denied, ...NEVER], false));
   });
 
-  it('state machine role: invokes the orchestrator functions and the step runner, never an agent', async () => {
+  it('state machine role: invokes the orchestrator functions and the runners, never an agent', async () => {
     // Prepare
     const role = stack.stateMachineRole;
-    const invoked = [
-      'planner',
-      'gate',
-      'stepFailed',
-      'finalize',
-      'requestApproval',
-      'resolveApproval',
-      'stepRunner',
-    ].map((fn): Call => ['lambda:InvokeFunction', (a) => a.fn(fn)]);
+    const invoked: Call[] = [
+      ...[
+        'planner',
+        'gate',
+        'stepFailed',
+        'finalize',
+        'requestApproval',
+        'resolveApproval',
+        'stepRunner',
+        'prepareItems',
+        'itemRunner',
+        'itemsFailed',
+        'collectItems',
+      ].map((fn): Call => ['lambda:InvokeFunction', (a) => a.fn(fn)]),
+      // Distributed Maps: the items object read, the ResultWriter's files written, child executions
+      ['s3:GetObject', (a) => a.object('tasks/t_1/steps/a/2/fanout/items.json')],
+      ['s3:PutObject', (a) => a.object('tasks/t_1/steps/a/2/fanout/results/run/manifest.json')],
+      ['states:StartExecution', (a) => a.stateMachine],
+    ];
     const denied: Call[] = [
+      ['s3:PutObject', (a) => a.object('tasks/t_1/steps/a/2/results.jsonl')],
+      ['s3:GetObject', (a) => a.object('tasks/t_1/steps/a/2/report.md')],
       ...stack.agents.map((n): Call => ['lambda:InvokeFunction', (a) => a.fn(`agent:${n}`)]),
       ['lambda:InvokeFunction', (a) => a.fn('api')],
       ['lambda:InvokeFunction', (a) => a.fn('intake')],

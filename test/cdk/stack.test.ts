@@ -235,7 +235,7 @@ describe('Baton state machine', () => {
     });
   });
 
-  it('grants invoke on every agent function to the step runner alone', () => {
+  it('grants invoke on every agent function to the step runner and the item runner alone', () => {
     const policies = Object.entries(template.findResources('AWS::IAM::Policy'));
     const agents = Object.keys(
       template.findResources('AWS::Lambda::Function', {
@@ -246,6 +246,9 @@ describe('Baton state machine', () => {
       policies.filter(([, p]) => JSON.stringify(p).includes(`"${agentId}"`)).map(([id]) => id);
     expect(agents.length).toBeGreaterThan(0);
     for (const id of agents)
-      expect(granting(id), id).toEqual([expect.stringMatching(/^StepRunnerServiceRoleDefaultPolicy/)]);
+      expect(granting(id).sort(), id).toEqual([
+        expect.stringMatching(/^ItemRunnerServiceRoleDefaultPolicy/),
+        expect.stringMatching(/^StepRunnerServiceRoleDefaultPolicy/),
+      ]);
   });
 });

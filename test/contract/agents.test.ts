@@ -142,6 +142,13 @@ const CASES: Record<string, Case> = {
   fail: { throws: /^fail-step always fails$/ },
   hang: { notRun: 'never returns by design (step-timeout tests)' },
   bulky: { valid: [{ input: { bytes: 16 } }, { input: { bytes: 1024 } }] },
+  picky: {
+    valid: [
+      { input: { index: 0, item: { name: 'a' }, failIndexes: [1] } },
+      { input: { index: 2, item: { name: 'b' }, failIndexes: [1] } },
+    ],
+  },
+  rows: { valid: [{ input: { count: 2 } }, { input: { count: 3 } }] },
   tally: {
     valid: [{ input: { words: ['heat', 'pumps'] } }, { input: { words: ['solar', 'panels', 'roof'] } }],
     bad: { input: { words: 'heat pumps' }, message: /^tally input is not valid: input\.words: / },

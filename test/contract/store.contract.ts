@@ -194,6 +194,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
           onTimeout: 'reject',
         },
         ApprovalDecided: { ...approval, decision: 'approve', approver: 'Ada', via: 'api', at: at(2) },
+        FanOutItemFailed: { index: 7, attempts: 2, error: { name: 'Baton.AgentFailed', message: 'no' } },
       };
       type SampleType =
         | 'TaskSubmitted'
@@ -203,12 +204,33 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         | 'TaskFailed'
         | 'TaskCancelled'
         | 'ApprovalRequested'
-        | 'ApprovalDecided';
+        | 'ApprovalDecided'
+        | 'FanOutItemFailed';
       const event = <T extends SampleType>(
         id: string,
         type: T,
-        extra: { stepId?: string; at?: string } = {},
+        extra: { stepId?: string; at?: string; item?: number } = {},
       ): NewEventOf<T> => ({ id, type, taskId: 't1', traceId: 'tr', data: sample[type], ...extra });
+
+      it("pages item events with the trail and leaves them out of the task's own events", async () => {
+        // Prepare
+        const store = await makeStore();
+        await store.createTask(task('t1'), {});
+        await store.appendEvent(event('e1', 'StepStarted', { stepId: 'a' }));
+        const item = await store.appendEvent(event('e2', 'FanOutItemFailed', { stepId: 'a', item: 7 }));
+        await store.appendEvent(event('e3', 'StepSucceeded', { stepId: 'a' }));
+        // Act
+        const page = await store.listEvents('t1', { limit: 10 });
+        const own = await store.allEvents('t1');
+        // Assess
+        expect(item?.item).toBe(7);
+        expect(page.events.map((e) => e.id)).toEqual(['e1', 'e2', 'e3']);
+        expect(page.events[1]).toEqual(item);
+        expect(own.map((e) => e.id)).toEqual(['e1', 'e3']);
+        expect(
+          await store.appendEvent(event('e2', 'FanOutItemFailed', { stepId: 'a', item: 7 })),
+        ).toBeUndefined();
+      });
 
       it('appends events with a strictly increasing seq and ignores a duplicate id', async () => {
         // Prepare
@@ -394,6 +416,26 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const some = await store.getResults('t1', ['b', 'zz']);
         expect([...some.keys()]).toEqual(['b']);
         expect((await store.getResults('t1', [])).size).toBe(0);
+      });
+
+      it("lets a later run replace a fan-out step's success that left items failed, and nothing else", async () => {
+        // Prepare
+        const store = await makeStore();
+        const partial = {
+          ...result(1, 'SUCCEEDED'),
+          items: { total: 10, succeeded: 9, failed: 1, failedIndexes: [3] },
+        };
+        const whole = { ...result(2, 'SUCCEEDED'), items: { total: 10, succeeded: 10, failed: 0 } };
+        // Act
+        const writes = [
+          await store.putResult('t1', partial),
+          await store.putResult('t1', { ...partial, summary: 'again' }),
+          await store.putResult('t1', whole),
+          await store.putResult('t1', { ...whole, run: 3 }),
+        ];
+        // Assess
+        expect(writes).toEqual([true, false, true, false]);
+        expect((await store.getResults('t1')).get('a')).toEqual(whole);
       });
 
       it('records an attempt once, by run, step and attempt', async () => {

@@ -10,10 +10,12 @@ import { InvalidCursorError } from '../../lambdas/adapters/store.js';
 import type { ApprovalStatus } from '../../lambdas/core/approvals.js';
 import {
   AWAITING_APPROVAL_RULE,
+  isItemEvent,
   recordedEvent,
   type TaskEvent,
   taskStatusEffect,
 } from '../../lambdas/core/events.js';
+import { isFinalSuccess } from '../../lambdas/core/fanout.js';
 import type {
   ApprovalGate,
   ApprovalItem,
@@ -179,7 +181,9 @@ export class MemoryStore implements StorePorts {
   }
 
   async allEvents(taskId: string): Promise<TaskEvent[]> {
-    return (await this.listEvents(taskId, { limit: Number.MAX_SAFE_INTEGER })).events;
+    return (await this.listEvents(taskId, { limit: Number.MAX_SAFE_INTEGER })).events.filter(
+      (e) => !isItemEvent(e),
+    );
   }
 
   /* ------------------------------------------------------------------ results, attempts */
@@ -187,7 +191,7 @@ export class MemoryStore implements StorePorts {
   async putResult(taskId: string, result: StepResult): Promise<boolean> {
     const results = inner(this.results, taskId);
     const existing = results.get(result.stepId);
-    if (existing && !(existing.run < result.run && existing.status !== 'SUCCEEDED')) return false;
+    if (existing && !(existing.run < result.run && !isFinalSuccess(existing))) return false;
     results.set(result.stepId, copy(result));
     return true;
   }

@@ -147,12 +147,13 @@ describe('a parallel fan-out', () => {
   it('runs independent steps at the same time', async () => {
     // Prepare: a root, five sleepers that only depend on it, and a join. Each sleeper runs in a
     // sandbox of its own that starts cold (its bundle loads in ~0.5-1 s here, as in Lambda), so
-    // they sleep long enough for the overlap not to depend on how quickly five cold starts finish.
+    // they sleep long enough (5 s: 3 s was not enough on a loaded machine) for the overlap not to
+    // depend on how quickly five cold starts finish.
     const fan = ['p1', 'p2', 'p3', 'p4', 'p5'];
     const plan = {
       steps: [
         { id: 'root', agent: 'echo' },
-        ...fan.map((id) => ({ id, agent: 'sleep', input: { ms: 3000 }, dependsOn: ['root'] })),
+        ...fan.map((id) => ({ id, agent: 'sleep', input: { ms: 5000 }, dependsOn: ['root'] })),
         { id: 'join', agent: 'echo', dependsOn: fan },
       ],
     };

@@ -8,7 +8,7 @@
  * - no gap: one TaskSubmitted and it comes first; every run that started has its
  *   ExecutionStarted; every attempt that started ends (succeeded, failed, or started again with
  *   the next `rerun` number after an interruption) unless the run was cancelled or is still going;
- *   no step succeeds twice; a task that ended has exactly one outcome for its last run; a task
+ *   no step succeeds twice (a fan-out step that left failed items may succeed again in a redrive); a task that ended has exactly one outcome for its last run; a task
  *   that succeeded (or degraded) has it after every step event of that run, and every planned
  *   step of that run has its outcome (a failed one may have ended before its steps ran);
  * - it tells what happened: a rerun is numbered 1, 2, … and an interrupted run says
@@ -79,7 +79,11 @@ export function trailProblems(events: TrailEvent[], opts: { ended: boolean }): s
             problems.push(`run ${run}: ${e.type} ${key} without StepStarted`);
           open.delete(key);
         }
-        if (e.type === 'StepSucceeded') succeededSteps.set(step, (succeededSteps.get(step) ?? 0) + 1);
+        // A fan-out step that succeeded with failed items (within its tolerance) may succeed again
+        // in a redrive that re-runs those items: only a success with nothing left out counts here.
+        const leftOut = num((e.data.output as { failed?: unknown } | undefined)?.failed) ?? 0;
+        if (e.type === 'StepSucceeded' && leftOut === 0)
+          succeededSteps.set(step, (succeededSteps.get(step) ?? 0) + 1);
       } else if (e.type === 'StepFailed') {
         for (const key of [...open.keys()]) if (key.startsWith(`${step}#`)) open.delete(key);
       }

@@ -1,6 +1,12 @@
 /** The console's pure pieces: the DAG layout, artifact previews (CSV, kinds), markdown safety, durations. */
 import { describe, expect, it } from 'vitest';
-import { formatDuration, layoutPlan, NODE_WIDTH, stepDurationMs } from '../../lib/console/src/graph.js';
+import {
+  fanOutBar,
+  formatDuration,
+  layoutPlan,
+  NODE_WIDTH,
+  stepDurationMs,
+} from '../../lib/console/src/graph.js';
 import { renderMarkdown } from '../../lib/console/src/markdown.js';
 import { formatBytes, parseCsv, prettyJson, previewKind } from '../../lib/console/src/preview.js';
 
@@ -39,6 +45,27 @@ describe('layoutPlan', () => {
     expect(layout.nodes).toHaveLength(1);
     expect(layout.edges).toEqual([]);
     expect(layout.width).toBeGreaterThanOrEqual(NODE_WIDTH);
+  });
+});
+
+describe('a fan-out node', () => {
+  it('draws its items as one progress bar: succeeded, failed and running parts, and says the counts', () => {
+    expect(
+      fanOutBar({ total: 10_000, succeeded: 5000, failed: 250, running: 100, pending: 4650 }, 180),
+    ).toEqual({
+      succeeded: 90,
+      failed: 5,
+      running: 2,
+      label: '5250/10000 done · 250 failed · 100 running',
+    });
+    expect(fanOutBar({ total: 0, succeeded: 0, failed: 0, running: 0, pending: 0 }, 180)).toEqual({
+      succeeded: 0,
+      failed: 0,
+      running: 0,
+      label: '0/0 done',
+    });
+    const full = fanOutBar({ total: 3, succeeded: 2, failed: 1, running: 0, pending: 0 }, 100);
+    expect(full.succeeded + full.failed + full.running).toBeLessThanOrEqual(100);
   });
 });
 

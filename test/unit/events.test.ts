@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
+  callEventIdPrefix,
   Events,
+  isItemEvent,
   type NewEvent,
   recordedEvent,
   TaskEvent,
@@ -151,6 +153,26 @@ const built = {
     stepTokensUsed: 3,
     taskTokensUsed: 10,
   }),
+  fanOutStarted: Events.fanOutStarted(attempt, {
+    attempt: 3,
+    run: 2,
+    agent: 'research',
+    items: 'steps.a.artifacts.rows.csv',
+    total: 1000,
+    rerun: 30,
+    maxConcurrency: 100,
+    itemsPerBatch: 1,
+    toleratedFailurePercentage: 5,
+  }),
+  fanOutItemFailed: Events.fanOutItemFailed({ ...attempt, index: 17 }, { index: 17, attempts: 3, error }),
+  fanOutCompleted: Events.fanOutCompleted(attempt, {
+    total: 1000,
+    succeeded: 970,
+    failed: 30,
+    toleratedFailurePercentage: 5,
+    withinTolerance: true,
+    artifactId: 'a_0123',
+  }),
 } satisfies Record<keyof typeof Events, NewEvent>;
 
 describe('events', () => {
@@ -194,6 +216,9 @@ describe('events', () => {
     expect(built.approvalDecided.id).toBe(`r2.ApprovalDecided.-.-.${approvalId}`);
     expect(built.toolCalled.id).toBe('r2.ToolCalled.a.3.1');
     expect(built.modelCalled.id).toBe('r2.ModelCalled.-.-.2');
+    expect(built.fanOutStarted.id).toBe('r2.FanOutStarted.a.3');
+    expect(built.fanOutItemFailed.id).toBe('r2.FanOutItemFailed.a.3.i17');
+    expect(built.fanOutCompleted.id).toBe('r2.FanOutCompleted.a.3');
     expect(Events.stepStarted(attempt, built.stepStarted.data)).toEqual(built.stepStarted);
   });
 
@@ -204,6 +229,26 @@ describe('events', () => {
     expect('stepId' in built.approvalDecided).toBe(false);
     expect('stepId' in built.modelCalled).toBe(false);
     expect('stepId' in recordedEvent(built.taskFailed, 1, '2026-01-01T00:00:00.000Z')).toBe(false);
+  });
+
+  it("puts the item on the envelope of item events only, and numbers an item's calls per item attempt", () => {
+    // Prepare
+    const site = { ...attempt, item: { index: 17, attempt: 2 } };
+    // Act
+    const call = Events.toolCalled(site, { ...built.toolCalled.data, call: 4 });
+    // Assess
+    expect(built.fanOutItemFailed.item).toBe(17);
+    expect(recordedEvent(built.fanOutItemFailed, 1, '2026-01-01T00:00:00.000Z').item).toBe(17);
+    expect('item' in built.fanOutCompleted).toBe(false);
+    expect(call.item).toBe(17);
+    expect(call.id).toBe('r2.ToolCalled.a.3.i17a2.4');
+    expect(call.id.startsWith(callEventIdPrefix('ToolCalled', site))).toBe(true);
+    expect(callEventIdPrefix('ToolCalled', attempt)).toBe('r2.ToolCalled.a.3.');
+    expect([built.fanOutItemFailed, call, built.fanOutCompleted].map(isItemEvent)).toEqual([
+      true,
+      true,
+      false,
+    ]);
   });
 
   it('refuses an event whose data is not that of its type', () => {

@@ -1,7 +1,10 @@
 /**
  * Events in the task partition `TASK#<id>`: `EVT#<eventId>` items (the envelope as attributes, `data`
  * as JSON text in `dataJson`: table.ts jsonAttr), immutable (conditional put on
- * a deterministic id), ordered by the LSI `bySeq` on `lsi1sk = SEQ#<seq, 12 digits>`. The
+ * a deterministic id), ordered by the LSI `bySeq` on `lsi1sk = SEQ#<seq, 12 digits>`. Item events
+ * (one item of a fan-out step, `item` on the envelope) are `IEVT#<eventId>`: the trail pages them
+ * (`listEvents`, by seq), `allEvents` (what the task view folds) reads `EVT#` only, so a task's
+ * view costs the same with 10 items or 10,000. The
  * sequence is the task's COUNTER item. Appending an event also projects the task's status onto
  * META (tasks.ts): the status its type moves to (`taskStatusEffect`, lambdas/core/events.ts), and AWAITING_APPROVAL while
  * approvals are pending (a counter on META).
@@ -9,6 +12,7 @@
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   AWAITING_APPROVAL_RULE,
+  isItemEvent,
   type NewEvent,
   recordedEvent,
   TaskEvent,
@@ -61,7 +65,7 @@ export class DynamoEvents implements EventPort {
   }
 
   private async put(e: NewEvent, seq: number, now: string): Promise<TaskEvent | undefined> {
-    const key = { pk: pk(e.taskId), sk: `EVT#${e.id}` };
+    const key = { pk: pk(e.taskId), sk: `${isItemEvent(e) ? 'IEVT' : 'EVT'}#${e.id}` };
     const event = recordedEvent(e, seq, now);
     const { data, ...envelope } = event;
     const created = await this.t.putIfAbsent({
@@ -117,15 +121,10 @@ export class DynamoEvents implements EventPort {
     return items.map(toEvent).sort((a, b) => a.seq - b.seq);
   }
 
+  /** The task's own events (not item events), in seq order. */
   async allEvents(taskId: string): Promise<TaskEvent[]> {
-    const out: TaskEvent[] = [];
-    let after = 0;
-    for (;;) {
-      const page = await this.listEvents(taskId, { after, limit: 500 });
-      out.push(...page.events);
-      if (page.next === undefined) return out;
-      after = page.next;
-    }
+    const items = await this.t.queryPrefix(pk(taskId), 'EVT#');
+    return items.map(toEvent).sort((a, b) => a.seq - b.seq);
   }
 
   private async projectStatus(taskId: string, status: TaskStatus, seq: number, at: string) {

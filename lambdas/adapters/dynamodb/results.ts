@@ -1,7 +1,8 @@
 /**
  * Step outcomes in the task partition `TASK#<id>`:
  *   RESULT#<stepId>                  the step's outcome (what dependents and finalize read); a
- *                                    SUCCEEDED one is final across runs
+ *                                    SUCCEEDED one is final across runs (unless it is a fan-out
+ *                                    step's with failed items, `items.failed > 0`: a redrive re-runs them)
  *   ATTEMPT#r<run>#<stepId>#<n>      what an agent attempt produced, before the step completes
  * (the agent's `output` as JSON text in `outputJson`, table.ts jsonAttr)
  */
@@ -40,9 +41,15 @@ export class DynamoResults implements ResultPort {
         new PutCommand({
           TableName: this.t.name,
           Item: { pk: pk(taskId), sk: `RESULT#${result.stepId}`, ...withJsonOutput(result) },
-          ConditionExpression: 'attribute_not_exists(pk) OR (#run < :run AND #status <> :ok)',
-          ExpressionAttributeNames: { '#run': 'run', '#status': 'status' },
-          ExpressionAttributeValues: { ':run': result.run, ':ok': 'SUCCEEDED' },
+          ConditionExpression:
+            'attribute_not_exists(pk) OR (#run < :run AND (#status <> :ok OR #items.#failed > :zero))',
+          ExpressionAttributeNames: {
+            '#run': 'run',
+            '#status': 'status',
+            '#items': 'items',
+            '#failed': 'failed',
+          },
+          ExpressionAttributeValues: { ':run': result.run, ':ok': 'SUCCEEDED', ':zero': 0 },
         }),
       );
       return true;

@@ -13,6 +13,24 @@ export interface GraphStep {
   attempts: number;
   startedAt?: string;
   endedAt?: string;
+  /** A fan-out step's progress (GET /tasks/{id}): drawn as one node with a progress bar. */
+  fanOut?: { total: number; succeeded: number; failed: number; running: number; pending: number };
+}
+
+/** A fan-out node's progress bar: the widths of its succeeded, failed and running parts (whole pixels). */
+export function fanOutBar(
+  p: NonNullable<GraphStep['fanOut']>,
+  width: number,
+): { succeeded: number; failed: number; running: number; label: string } {
+  const part = (n: number) => (p.total > 0 ? Math.round((n / p.total) * width) : 0);
+  const succeeded = part(p.succeeded);
+  const failed = Math.min(width - succeeded, part(p.failed));
+  const running = Math.min(width - succeeded - failed, part(p.running));
+  const label =
+    `${p.succeeded + p.failed}/${p.total} done` +
+    (p.failed ? ` · ${p.failed} failed` : '') +
+    (p.running ? ` · ${p.running} running` : '');
+  return { succeeded, failed, running, label };
 }
 
 export interface LaidOutNode {

@@ -11,7 +11,13 @@ export function previewKind(contentType: string, name = ''): PreviewKind {
   if (type === 'text/markdown' || type === 'text/x-markdown' || ext === 'md') return 'markdown';
   if (type === 'application/json' || type.endsWith('+json') || ext === 'json') return 'json';
   if (type === 'text/csv' || ext === 'csv') return 'csv';
-  if (type.startsWith('text/') || type === 'application/xml' || ext === 'txt' || ext === 'log') return 'text';
+  if (
+    type.startsWith('text/') ||
+    type === 'application/xml' ||
+    type === 'application/jsonl' ||
+    ['txt', 'log', 'jsonl'].includes(ext)
+  )
+    return 'text';
   return 'none';
 }
 

@@ -12,7 +12,7 @@ import {
   type TaskEvent,
   type TaskView,
 } from './api.js';
-import { edgePath, formatDuration, layoutPlan, stepDurationMs } from './graph.js';
+import { edgePath, fanOutBar, formatDuration, type GraphStep, layoutPlan, stepDurationMs } from './graph.js';
 import { renderMarkdown } from './markdown.js';
 import { formatBytes, MAX_PREVIEW_BYTES, parseCsv, prettyJson, previewKind } from './preview.js';
 import { ErrorNote, StatusBadge, statusLabel, useInterval, when } from './ui.js';
@@ -63,12 +63,29 @@ function PlanGraph({
           }}>
           <rect width=${n.width} height=${n.height} rx="8" />
           <text x="12" y="22" class="node-id">${s.id}</text>
-          <text x="12" y="40" class="node-agent">${s.agent}</text>
-          <text x="12" y="60" class="node-status">${statusLabel(s.status)} · ${s.attempts} att.${duration ? ` · ${duration}` : ''}</text>
+          <text x="12" y="40" class="node-agent">${s.agent}${s.fanOut ? ` · each of ${s.fanOut.total}` : ''}</text>
+          ${
+            s.fanOut
+              ? fanOutNode(s.fanOut, n.width - 24, statusLabel(s.status), duration)
+              : html`<text x="12" y="60" class="node-status">${statusLabel(s.status)} · ${s.attempts} att.${duration ? ` · ${duration}` : ''}</text>`
+          }
         </g>`;
       })}
     </svg>
   </div>`;
+}
+
+/** A fan-out step's node body: its status and counts, and a progress bar (succeeded, failed, running). */
+function fanOutNode(p: NonNullable<GraphStep['fanOut']>, width: number, status: string, duration: string) {
+  const bar = fanOutBar(p, width);
+  return html`<text x="12" y="56" class="node-status">${status} · ${bar.label}${duration ? ` · ${duration}` : ''}</text>
+    <g class="fanout-bar" transform="translate(12,62)" role="progressbar" aria-label=${`items: ${bar.label}`}
+      aria-valuemin="0" aria-valuemax=${p.total} aria-valuenow=${p.succeeded + p.failed}>
+      <rect class="bar-track" width=${width} height="8" rx="3" />
+      <rect class="bar-succeeded" width=${bar.succeeded} height="8" rx="3" />
+      <rect class="bar-failed" x=${bar.succeeded} width=${bar.failed} height="8" />
+      <rect class="bar-running" x=${bar.succeeded + bar.failed} width=${bar.running} height="8" />
+    </g>`;
 }
 
 /* ------------------------------------------------------------------ step detail */
@@ -95,6 +112,13 @@ function StepDetail({ step, events, now }: { step: Step; events: TaskEvent[]; no
       <div><dt>Duration</dt><dd>${formatDuration(stepDurationMs(step, now)) || '—'}</dd></div>
       <div><dt>Depends on</dt><dd>${step.dependsOn.join(', ') || '—'}</dd></div>
       ${step.approval === 'before' ? html`<div><dt>Approval</dt><dd>before it runs</dd></div>` : null}
+      ${
+        step.fanOut
+          ? html`<div><dt>Items</dt><dd>${step.fanOut.items}: ${fanOutBar(step.fanOut, 100).label}${
+              step.fanOut.pending ? ` · ${step.fanOut.pending} pending` : ''
+            }${step.fanOut.rerun !== undefined ? ` (this run re-runs ${step.fanOut.rerun})` : ''}</dd></div>`
+          : null
+      }
     </dl>
     ${step.summary ? html`<h3>Summary</h3><p>${step.summary}</p>` : null}
     <h3>Input</h3>

@@ -4,12 +4,13 @@ import type { PlanSpec } from '../../../lambdas/core/schemas.js';
 import {
   dataSpec,
   FACETS,
+  fanOutItems,
   goalBranches,
   goalParts,
   planFromGoal,
   researchTopics,
 } from '../../../lambdas/orchestrator/offline-planner.js';
-import { inputIssues } from '../../../lambdas/orchestrator/planner.js';
+import { inputIssues, planGoal } from '../../../lambdas/orchestrator/planner.js';
 
 const known = new Set(['research', 'writing', 'review', 'data', 'coding']);
 const shape = (spec: PlanSpec) => spec.steps.map((s) => [s.id, s.agent, s.dependsOn ?? []]);
@@ -169,5 +170,38 @@ describe('the deterministic planner', () => {
       aggregate: { fn: 'avg', column: 'Price' },
     });
     expect(dataSpec('tell me about it', ['a'])).toEqual({});
+  });
+});
+
+describe('fan-out plans ("each" / "every" over a dataset)', () => {
+  const inputs = {
+    datasets: [{ name: 'companies.csv', contentType: 'text/csv', body: 'name,country\nAcme,NO\nBeta,IT\n' }],
+  };
+
+  it('proposes one fan-out step over the dataset, then writes its results up', async () => {
+    // Act
+    const p = await planGoal({
+      goal: 'Research each of these companies and write a brief',
+      inputs,
+      knownAgents: known,
+    });
+    expect(p.steps.map((s) => [s.id, s.agent, s.dependsOn, s.forEach?.items])).toEqual([
+      ['each', 'research', [], 'inputs.datasets.companies.csv'],
+      ['write', 'writing', ['each'], undefined],
+    ]);
+    expect(p.rationale).toMatch(/each runs research once per item of inputs\.datasets\.companies\.csv/);
+    expect(p.source).toBe('planner:offline');
+  });
+
+  it('fans out over an s3:// prefix the goal names, and not without each/every or items', () => {
+    expect(fanOutItems('summarise every file under s3://reports/2026/q1/.', [])).toBe(
+      's3://reports/2026/q1/',
+    );
+    expect(fanOutItems('classify each row of sales', ['sales.csv', 'costs.csv'])).toBe(
+      'inputs.datasets.sales.csv',
+    );
+    expect(fanOutItems('classify each row', ['sales.csv', 'costs.csv'])).toBeUndefined();
+    expect(fanOutItems('research the companies', ['companies.csv'])).toBeUndefined();
+    expect(fanOutItems('research each company', [])).toBeUndefined();
   });
 });
