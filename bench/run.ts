@@ -17,7 +17,9 @@
  *     Lambda invocations, DynamoDB reads/writes, S3 GETs/PUTs, SQS calls (local IAM counts every
  *     call a function makes), priced with published us-east-1 prices;
  *  5. bundle sizes and module-init time of each bundle (a fresh Node process imports it: the
- *     cold-start proxy); peak RSS of the process during the run.
+ *     cold-start proxy); peak RSS of the process during the run;
+ *  6. a fan-out step of 10,000 items of a no-op agent (bench/fanout.ts): wall time, items/s, peak
+ *     RSS, and the AWS cost of the same run from the synthesized definition.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -28,6 +30,7 @@ import { type RunOptions, StateMachine, type StateMachineDefinition } from 'aws-
 import { criticalPath, validatePlan } from '../lambdas/core/plan.js';
 import type { PlanSpec } from '../lambdas/core/schemas.js';
 import { startLocalRuntime } from '../lib/local/runtime.js';
+import { fanOutBench, fanOutRows } from './fanout.js';
 
 const config = resolve(import.meta.dirname, '../test/fixtures/baton.config.json');
 const dataDir = mkdtempSync(join(tmpdir(), 'baton-bench-'));
@@ -340,6 +343,9 @@ function bundles() {
   return out.sort((a, b) => b.kb - a.kb);
 }
 const bundleFigures = bundles();
+
+// ---------------------------------------------------------------- 6. a 10,000-item fan-out (bench/fanout.ts)
+const fanOut = await fanOutBench(rt, { items: 10_000, apiKey: 'bench' });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
 // ---------------------------------------------------------------- report
@@ -372,6 +378,7 @@ const results = {
   tenStepTaskUsd: perChainStep.usd * 10 + (perOneStepTask.usd - perChainStep.usd),
   prices: PRICES,
   bundles: bundleFigures,
+  fanOut,
   peakRssMiB: peakRss / 1024 / 1024,
 };
 
@@ -418,6 +425,7 @@ const rows: [string, string][] = [
     `${f(Math.max(...bundleFigures.map((b) => b.initMs ?? 0)), 0)} / ${f(median(bundleFigures.map((b) => b.initMs ?? Number.NaN)), 0)} ms`,
   ],
   ['peak RSS (runtime, emulators and sandboxes in one process)', `${f(peakRss / 1024 / 1024, 0)} MiB`],
+  ...fanOutRows(fanOut),
 ];
 const width = Math.max(...rows.map(([k]) => k.length));
 console.log(
