@@ -17,7 +17,9 @@
  *     Lambda invocations, DynamoDB reads/writes, S3 GETs/PUTs, SQS calls (local IAM counts every
  *     call a function makes), priced with published us-east-1 prices;
  *  5. bundle sizes and module-init time of each bundle (a fresh Node process imports it: the
- *     cold-start proxy); peak RSS of the process during the run.
+ *     cold-start proxy); peak RSS of the process during the run;
+ *  6. a fan-out step of 10,000 items of a no-op agent (bench/fanout.ts): wall time, items/s, peak
+ *     RSS, and the AWS cost of the same run from the synthesized definition.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -27,6 +29,7 @@ import { criticalPath, validatePlan } from '../lambdas/core/plan.js';
 import type { PlanSpec } from '../lambdas/core/schemas.js';
 import { startLocalRuntime } from '../lib/local/runtime.js';
 import { measureBundles } from './bundles.js';
+import { fanOutBench, fanOutRows } from './fanout.js';
 
 const config = resolve(import.meta.dirname, '../test/fixtures/baton.config.json');
 const dataDir = mkdtempSync(join(tmpdir(), 'baton-bench-'));
@@ -311,6 +314,9 @@ const callsByCaller = Object.fromEntries(
 // ---------------------------------------------------------------- 5. bundles: size and module init
 // (bench/bundles.ts: each function's bundle from the runtime's assembly, imported in a fresh process)
 const bundleFigures = measureBundles(rt.functions.values());
+
+// ---------------------------------------------------------------- 6. a 10,000-item fan-out (bench/fanout.ts)
+const fanOut = await fanOutBench(rt, { items: 10_000, apiKey: 'bench' });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
 // ---------------------------------------------------------------- report
@@ -343,6 +349,7 @@ const results = {
   tenStepTaskUsd: perChainStep.usd * 10 + (perOneStepTask.usd - perChainStep.usd),
   prices: PRICES,
   bundles: bundleFigures,
+  fanOut,
   peakRssMiB: peakRss / 1024 / 1024,
 };
 
@@ -389,6 +396,7 @@ const rows: [string, string][] = [
     `${f(Math.max(...bundleFigures.map((b) => b.initMs ?? 0)), 0)} / ${f(median(bundleFigures.map((b) => b.initMs ?? Number.NaN)), 0)} ms`,
   ],
   ['peak RSS (runtime, emulators and sandboxes in one process)', `${f(peakRss / 1024 / 1024, 0)} MiB`],
+  ...fanOutRows(fanOut),
 ];
 const width = Math.max(...rows.map(([k]) => k.length));
 console.log(

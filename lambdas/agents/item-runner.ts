@@ -17,7 +17,14 @@
 import { BatonError, CancelledError, ContractViolationError } from '../core/errors.js';
 import { itemInput } from '../core/fanout.js';
 import type { ArtifactPort, EventPort, FanOutPort, ResultPort, TaskPort } from '../core/ports.js';
-import { AgentInput, type ArtifactRef, type Json, type UpstreamResult } from '../core/schemas.js';
+import {
+  AgentInput,
+  type ArtifactRef,
+  type Json,
+  type Plan,
+  type PlanStep,
+  type UpstreamResult,
+} from '../core/schemas.js';
 import { type ItemsResult, RunItemsContract } from '../core/states.js';
 import { countByShard } from '../orchestrator/item-counters.js';
 import { tokensUsedByTask } from './audit.js';
@@ -56,34 +63,20 @@ export async function runItems(deps: ItemRunnerDeps, raw: unknown): Promise<Item
   if (inv.itemAttempt === 1)
     await countByShard(deps.counters, task.taskId, inv.run, step.id, indexes, 'started');
 
-  const [results, inputs] = await Promise.all([
-    store.getResults(task.taskId, step.dependsOn),
+  const [{ upstream, stored }, inputs] = await Promise.all([
+    upstreamOf(store, task.taskId, inv.run, step, plan),
     store.getInputs(task.taskId),
   ]);
-  const upstream: UpstreamResult[] = step.dependsOn.map((dep) => {
-    const r = results.get(dep);
-    return {
-      stepId: dep,
-      agent: r?.agent ?? plan.steps.find((s) => s.id === dep)?.agent ?? 'unknown',
-      summary: r?.summary ?? '',
-      ...(r?.output !== undefined ? { output: r.output } : {}),
-      artifacts: r?.artifacts ?? [],
-    };
-  });
   const expiresIn = step.timeoutSeconds + URL_GRACE_SECONDS;
   const readable = await Promise.all(
-    upstream
-      .flatMap((u) => u.artifacts)
-      .map(async (ref: ArtifactRef) => {
-        const stored = await store.getArtifact(task.taskId, ref.id);
-        if (!stored) throw new ContractViolationError(`Upstream artifact ${ref.id} has no record`);
-        const url = await deps.artifacts.downloadUrl(stored.s3Key, {
-          contentType: stored.contentType,
-          fileName: stored.name,
-          expiresInSeconds: expiresIn,
-        });
-        return { ref, url };
+    stored.map(async ({ ref, s3Key, contentType, name }) => ({
+      ref,
+      url: await deps.artifacts.downloadUrl(s3Key, {
+        contentType,
+        fileName: name,
+        expiresInSeconds: expiresIn,
       }),
+    })),
   );
   const maxTokens = policyTokenBudget(task.policy);
   // The task's own model calls (item calls are item events, which allEvents leaves out).
@@ -169,6 +162,62 @@ export async function runItems(deps: ItemRunnerDeps, raw: unknown): Promise<Item
     );
   await countByShard(deps.counters, task.taskId, inv.run, step.id, indexes, 'succeeded');
   return { results: outcomes };
+}
+
+/**
+ * The step's upstream results and their artifacts' records, read once per task, run and step by
+ * each warm item runner (the batches of one step all see the same: its dependencies succeeded
+ * before it started, and a success is not replaced within a run). Presigned URLs are made per batch.
+ */
+type Upstream = {
+  upstream: UpstreamResult[];
+  stored: { ref: ArtifactRef; s3Key: string; contentType: string; name: string }[];
+};
+/** By store (one per warm function; each test's own), then by task, run and step. */
+const upstreamCaches = new WeakMap<object, Map<string, Promise<Upstream>>>();
+function upstreamOf(
+  store: ItemRunnerDeps['store'],
+  taskId: string,
+  run: number,
+  step: PlanStep,
+  plan: Plan,
+): Promise<Upstream> {
+  const key = `${taskId}#${run}#${step.id}`;
+  let upstreamCache = upstreamCaches.get(store);
+  if (!upstreamCache) {
+    upstreamCache = new Map();
+    upstreamCaches.set(store, upstreamCache);
+  }
+  const cache = upstreamCache;
+  const kept = cache.get(key);
+  if (kept) return kept;
+  const got = (async () => {
+    const results = await store.getResults(taskId, step.dependsOn);
+    const upstream: UpstreamResult[] = step.dependsOn.map((dep) => {
+      const r = results.get(dep);
+      return {
+        stepId: dep,
+        agent: r?.agent ?? plan.steps.find((s) => s.id === dep)?.agent ?? 'unknown',
+        summary: r?.summary ?? '',
+        ...(r?.output !== undefined ? { output: r.output } : {}),
+        artifacts: r?.artifacts ?? [],
+      };
+    });
+    const stored = await Promise.all(
+      upstream
+        .flatMap((u) => u.artifacts)
+        .map(async (ref) => {
+          const rec = await store.getArtifact(taskId, ref.id);
+          if (!rec) throw new ContractViolationError(`Upstream artifact ${ref.id} has no record`);
+          return { ref, s3Key: rec.s3Key, contentType: rec.contentType, name: rec.name };
+        }),
+    );
+    return { upstream, stored };
+  })();
+  got.catch(() => cache.delete(key));
+  if (cache.size >= 200) cache.delete(cache.keys().next().value as string);
+  cache.set(key, got);
+  return got;
 }
 
 /**

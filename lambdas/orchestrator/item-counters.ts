@@ -2,7 +2,11 @@
 import { counterShard, type ItemCounter } from '../core/fanout.js';
 import type { FanOutPort } from '../core/ports.js';
 
-/** Adds one per index to `counter`: one write per shard the indexes fall in, not one per item. */
+/**
+ * Adds one per index to `counter`, in one write: a batch's items (contiguous indexes) all go to
+ * the shard of their batch number (first index / batch size), so batches spread over the shards
+ * and a batch costs one write, not one per item.
+ */
 export async function countByShard(
   counters: FanOutPort,
   taskId: string,
@@ -11,13 +15,9 @@ export async function countByShard(
   indexes: readonly number[],
   counter: ItemCounter,
 ): Promise<void> {
-  const byShard = new Map<number, { index: number; n: number }>();
-  for (const index of indexes) {
-    const shard = counterShard(index);
-    const got = byShard.get(shard);
-    byShard.set(shard, { index: got?.index ?? index, n: (got?.n ?? 0) + 1 });
-  }
-  await Promise.all(
-    [...byShard.values()].map(({ index, n }) => counters.countItem(taskId, run, stepId, index, counter, n)),
-  );
+  const first = indexes[0];
+  if (first === undefined) return;
+  const batch = Math.floor(first / indexes.length);
+  // countItem shards by the index it is given: give it one that falls in the batch's shard.
+  await counters.countItem(taskId, run, stepId, counterShard(batch), counter, indexes.length);
 }
