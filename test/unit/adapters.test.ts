@@ -129,7 +129,7 @@ describe('TaskStore (DynamoDB)', () => {
     const written = await store.putResult('t1', { stepId: 'a', run: 2, status: 'FAILED', at: 'now' });
     expect(written).toBe(false);
     expect(ddb.commandCalls(PutCommand)[0]?.args[0].input.ConditionExpression).toBe(
-      'attribute_not_exists(pk) OR (#run < :run AND #status <> :ok)',
+      'attribute_not_exists(pk) OR (#run < :run AND (#status <> :ok OR #items.#failed > :zero))',
     );
   });
 

@@ -165,6 +165,8 @@ describe('the agent catalog', () => {
       'hang',
       'tally',
       'bulky',
+      'picky',
+      'rows',
     ]);
   });
 });
