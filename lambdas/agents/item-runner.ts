@@ -31,7 +31,7 @@ import { tokensUsedByTask } from './audit.js';
 import { policyTokenBudget } from './context.js';
 import { checkAgentOutput } from './define.js';
 import { type AgentRequest, AgentResponse, URL_GRACE_SECONDS } from './protocol.js';
-import { AgentInvocationError, agentError, auditEvents } from './runner.js';
+import { AgentInvocationError, agentError, auditEvents, upstreamResults } from './runner.js';
 
 /** All of a batch's items' results, serialized: the child execution's output (256 KB) with room to spare. */
 export const MAX_BATCH_RESULT_BYTES = 200 * 1024;
@@ -193,25 +193,17 @@ function upstreamOf(
   if (kept) return kept;
   const got = (async () => {
     const results = await store.getResults(taskId, step.dependsOn);
-    const upstream: UpstreamResult[] = step.dependsOn.map((dep) => {
-      const r = results.get(dep);
-      return {
-        stepId: dep,
-        agent: r?.agent ?? plan.steps.find((s) => s.id === dep)?.agent ?? 'unknown',
-        summary: r?.summary ?? '',
-        ...(r?.output !== undefined ? { output: r.output } : {}),
-        artifacts: r?.artifacts ?? [],
-      };
-    });
-    const stored = await Promise.all(
-      upstream
-        .flatMap((u) => u.artifacts)
-        .map(async (ref) => {
-          const rec = await store.getArtifact(taskId, ref.id);
-          if (!rec) throw new ContractViolationError(`Upstream artifact ${ref.id} has no record`);
-          return { ref, s3Key: rec.s3Key, contentType: rec.contentType, name: rec.name };
-        }),
+    const upstream = upstreamResults(step, plan, results);
+    const refs = upstream.flatMap((u) => u.artifacts);
+    const records = await store.getArtifacts(
+      taskId,
+      refs.map((r) => r.id),
     );
+    const stored = refs.map((ref) => {
+      const rec = records.get(ref.id);
+      if (!rec) throw new ContractViolationError(`Upstream artifact ${ref.id} has no record`);
+      return { ref, s3Key: rec.s3Key, contentType: rec.contentType, name: rec.name };
+    });
     return { upstream, stored };
   })();
   got.catch(() => cache.delete(key));

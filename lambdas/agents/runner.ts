@@ -28,6 +28,7 @@ import type {
   AttemptRecord,
   EventPort,
   ResultPort,
+  StepResult,
   StoredArtifact,
   TaskPort,
 } from '../core/ports.js';
@@ -126,16 +127,7 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
     stepId: step.id,
     attempt: inv.attempt,
   };
-  const upstream: UpstreamResult[] = step.dependsOn.map((dep) => {
-    const r = results.get(dep);
-    return {
-      stepId: dep,
-      agent: r?.agent ?? plan.steps.find((s) => s.id === dep)?.agent ?? 'unknown',
-      summary: r?.summary ?? '',
-      ...(r?.output !== undefined ? { output: r.output } : {}),
-      artifacts: r?.artifacts ?? [],
-    };
-  });
+  const upstream = upstreamResults(step, plan, results);
   const refs = upstream.flatMap((u) => u.artifacts);
   // Independent of one another, so side by side: the start in the trail, the task's inputs, the
   // upstream artifacts' records.
@@ -304,6 +296,24 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
   await store.putAttempt(task.taskId, attempt);
   await deps.complete(completion, { ctx: { task: current, plan, run: inv.run }, attempt });
   return { stepId: step.id, attempt: inv.attempt, agent: agentName };
+}
+
+/** What a step's agent is told of its dependencies: their results (agent, summary, output, artifacts). */
+export function upstreamResults(
+  step: { dependsOn: readonly string[] },
+  plan: { steps: readonly { id: string; agent: string }[] },
+  results: ReadonlyMap<string, StepResult>,
+): UpstreamResult[] {
+  return step.dependsOn.map((dep) => {
+    const r = results.get(dep);
+    return {
+      stepId: dep,
+      agent: r?.agent ?? plan.steps.find((s) => s.id === dep)?.agent ?? 'unknown',
+      summary: r?.summary ?? '',
+      ...(r?.output !== undefined ? { output: r.output } : {}),
+      artifacts: r?.artifacts ?? [],
+    };
+  });
 }
 
 /**
