@@ -30,6 +30,9 @@ export const PLANNER_SYSTEM_PROMPT = [
   'that depends on all of them, then a review step). Use only the agents listed, with inputs that match their',
   'input schemas. Step ids: letters, digits, "-" or "_". Keep plans small (usually 2-8 steps).',
   'A step sees the outputs and artifacts of the steps it depends on, and the task inputs.',
+  'When the goal asks for something for each or every row, item, record or file of a dataset, use ONE step',
+  'with "forEach": { "items": "inputs.datasets.<name>" | "steps.<id>.output.<field>" | "steps.<id>.artifacts.<name>" }',
+  '(its agent runs once per item, with the item as input.item), never one step per item.',
 ].join(' ');
 
 export interface PlanGoalOptions {
