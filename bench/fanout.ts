@@ -167,11 +167,12 @@ export async function fanOutBench(
       executionArn: arn,
       maxResults: 1000,
       ...(token ? { nextToken: token } : {}),
-    })) as { events: { type: string }[]; nextToken?: string };
+    })) as { events: { type: string; stateEnteredEventDetails?: { name?: string } }[]; nextToken?: string };
     parentTransitions += page.events.filter((e) => e.type.endsWith('StateEntered')).length;
-    parentLambdas += page.events.filter(
-      (e) => e.type === 'TaskScheduled' || e.type === 'LambdaFunctionScheduled',
-    ).length;
+    // every parent Task state is a Lambda invocation; RunAgent's step runner invokes its agent too
+    const tasks = page.events.filter((e) => e.type === 'TaskStateEntered');
+    parentLambdas +=
+      tasks.length + tasks.filter((e) => e.stateEnteredEventDetails?.name === STATE.runAgent).length;
     token = page.nextToken;
   }
   // the children's, from the synthesized child workflow
