@@ -12,7 +12,9 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } fro
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulators, LOCAL_CREDENTIALS, startEmulators } from '../../lib/local/emulators.js';
 import { LocalIam, type NamedPolicy } from '../../lib/local/iam/index.js';
+import { prepareDefinition } from '../../lib/local/sfn/definition.js';
 import { type LocalLambdaInvoker, LocalStepFunctions, SfnServiceError } from '../../lib/local/sfn/index.js';
+import { MAX_TIMER_SECONDS } from '../../lib/local/sfn/types.js';
 
 const REGION = 'us-east-1';
 const ACCOUNT = '000000000000';
@@ -1042,6 +1044,23 @@ describe('Distributed Map: restarts, nesting, scale', () => {
     const seen = succeeded.map((e) => (JSON.parse(e.Output) as { seen: string }).seen);
     expect(new Set(seen).size).toBe(1000);
     expect(seen).toEqual(keys.map((k) => k.key));
+  });
+});
+
+describe('Distributed Map: no timeout of its own', () => {
+  // https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html lists no
+  // TimeoutSeconds for a Map state: a Map Run lasts as long as its children take.
+  it("gives the Map state's stand-in Task the longest timer, not the library's 60 s Task default", () => {
+    // Prepare
+    const source = mapState({ ItemsPath: '$.items', ItemProcessor: PASS_PROCESSOR });
+
+    // Act
+    const { definition } = prepareDefinition(source);
+
+    // Assess
+    const fan = (definition.States as Record<string, Record<string, unknown>>).Fan;
+    expect(fan?.Type).toBe('Task');
+    expect(fan?.TimeoutSeconds).toBe(MAX_TIMER_SECONDS);
   });
 });
 

@@ -475,7 +475,15 @@ function prepareDistributedMap(name: string, state: JsonObject): TaskInfo {
     if (path) wrapper[`${key}.$`] = path;
   }
 
-  const standIn: JsonObject = { Type: 'Task', Resource: DISTRIBUTED_MAP_RESOURCE, Parameters: wrapper };
+  // A Map state has no timeout of its own in AWS (its children's states may have theirs), so the
+  // stand-in gets the longest timer: without one the library's 60 s Task default would cut off
+  // a Map Run longer than a minute.
+  const standIn: JsonObject = {
+    Type: 'Task',
+    Resource: DISTRIBUTED_MAP_RESOURCE,
+    Parameters: wrapper,
+    TimeoutSeconds: MAX_TIMER_SECONDS,
+  };
   for (const field of STAND_IN_FIELDS) {
     const value = state[field];
     if (value !== undefined) standIn[field] = value;
