@@ -16,9 +16,9 @@
  *   DynamoDB, S3     every call the functions made, as local IAM counted them
  * Lambda duration (GB-seconds) is not priced: it is the agent's own time.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type LocalRuntime, startLocalRuntime } from '../lib/local/runtime.js';
 import { defaultLocalNames, resolveIntrinsics, resourcesOfType } from '../lib/local/template.js';
@@ -75,6 +75,8 @@ export interface FanOutFigures {
   status: string;
   /** The task's error when it did not succeed. */
   error?: unknown;
+  /** When it did not succeed: the items that had succeeded by the last progress sample, and since the step started. */
+  doneBeforeEnd?: { items: number; seconds: number };
   wallMs: number;
   itemsPerSecond: number;
   peakRssMiB: number;
@@ -133,9 +135,18 @@ export async function fanOutBench(
   });
   const taskId = String(submitted.taskId);
   let status = 'QUEUED';
+  // The progress counts as GET /tasks/{id} shows them, sampled: what a run that failed got done.
+  let progress: { at: number; done: number } | undefined;
+  let polls = 0;
   while (!['SUCCEEDED', 'FAILED', 'DEGRADED', 'CANCELLED'].includes(status)) {
     await new Promise((r) => setTimeout(r, 500));
     status = String((await api('GET', `/tasks/${taskId}/status`)).status);
+    if (++polls % 4 === 0 && status === 'RUNNING') {
+      const fan = (await api('GET', `/tasks/${taskId}`)).plan?.steps?.find(
+        (x: Loose) => x.id === 'each',
+      )?.fanOut;
+      if (fan && fan.succeeded > (progress?.done ?? 0)) progress = { at: Date.now(), done: fan.succeeded };
+    }
   }
   await rt.idle();
   clearInterval(timer);
@@ -203,7 +214,14 @@ export async function fanOutBench(
     itemsPerBatch,
     maxConcurrency,
     status,
-    ...(status !== 'SUCCEEDED' ? { error: trail.find((e) => e.type === 'TaskFailed')?.data } : {}),
+    ...(status !== 'SUCCEEDED'
+      ? {
+          error: (trail.find((e) => e.type === 'TaskFailed')?.data as Loose | undefined)?.error,
+          ...(progress
+            ? { doneBeforeEnd: { items: progress.done, seconds: (progress.at - at('StepStarted')) / 1000 } }
+            : {}),
+        }
+      : {}),
     wallMs,
     itemsPerSecond: opts.items / (wallMs / 1000),
     peakRssMiB: peak / 1024 / 1024,
@@ -232,6 +250,14 @@ export function fanOutRows(r: FanOutFigures): [string, string][] {
       `fan-out of ${r.items} no-op items (${r.maxConcurrency} children at a time, ${r.itemsPerBatch} per child): wall time, items/s`,
       `${f(r.wallMs / 1000)} s, ${f(r.itemsPerSecond)} items/s (${r.status})`,
     ],
+    ...(r.doneBeforeEnd
+      ? ([
+          [
+            `  ended ${r.status} (${JSON.stringify(r.error)}); succeeded before the end`,
+            `${r.doneBeforeEnd.items} items in ${f(r.doneBeforeEnd.seconds)} s, ${f(r.doneBeforeEnd.items / r.doneBeforeEnd.seconds)} items/s`,
+          ],
+        ] as [string, string][])
+      : []),
     ['  peak RSS during the fan-out', `${f(r.peakRssMiB, 0)} MiB`],
     [
       '  in AWS: transitions (parent + child starts and states)',
@@ -269,7 +295,17 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       apiKey: 'bench',
     });
     for (const [k, v] of fanOutRows(figures)) console.log(`  ${k.padEnd(70)}  ${v}`);
-    console.log(JSON.stringify(figures, null, 2));
+    const out = resolve(
+      import.meta.dirname,
+      'results',
+      `${new Date().toISOString().slice(0, 10)}-fanout-${figures.items}x${figures.itemsPerBatch}.json`,
+    );
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(
+      out,
+      `${JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, ...figures, prices: FANOUT_PRICES }, null, 2)}\n`,
+    );
+    console.log(`  written: ${out}`);
   } finally {
     await rt.close();
     rmSync(dataDir, { recursive: true, force: true });
