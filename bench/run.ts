@@ -20,6 +20,7 @@
  *     cold-start proxy); peak RSS of the process during the run;
  *  6. a fan-out step of 10,000 items of a no-op agent (bench/fanout.ts): wall time, items/s, peak
  *     RSS, and the AWS cost of the same run from the synthesized definition.
+ * `BENCH_ONLY=chain` runs 0 and 1 only and prints the overhead per step (no JSON written).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -166,6 +167,17 @@ const firstStart = ms(chainEvents.find((e) => e.type === 'StepStarted'));
 const lastDone = ms([...chainEvents].reverse().find((e) => e.type === 'StepSucceeded'));
 const perStep = (lastDone - firstStart) / CHAIN;
 const chainTransitions = await transitionsOf(chainRun.result);
+if (process.env.BENCH_ONLY === 'chain') {
+  // `BENCH_ONLY=chain npm run bench`: the chain alone (e.g. to compare BATON_LOCAL_TRANSPORT=tcp with
+  // the default), nothing written.
+  console.log(
+    `chain of ${CHAIN} no-op steps: ${perStep.toFixed(1)} ms per step (bare engine ${enginePerState.toFixed(3)} ms per Task state), ${(chainTransitions / CHAIN).toFixed(1)} transitions per step`,
+  );
+  clearInterval(rssTimer);
+  await rt.close();
+  rmSync(dataDir, { recursive: true, force: true });
+  process.exit(0);
+}
 
 // ---------------------------------------------------------------- 2. critical-path scheduling
 function waveMakespan(plan: PlanSpec, dur: (id: string) => number): number {
