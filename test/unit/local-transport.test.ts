@@ -23,7 +23,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/emulators.js';
 import { LocalFunction } from '../../lib/local/functions.js';
-import type { LocalTransport } from '../../lib/local/transport.js';
+import { type LocalTransport, localTransportMode } from '../../lib/local/transport.js';
 import { type Harness, startHarness } from '../integration/harness.js';
 
 const require = createRequire(import.meta.url);
@@ -337,6 +337,19 @@ describe('the in-process transport of the local sandboxes', () => {
     for (const s of services) expect(count(s), s).toBeGreaterThan(calls0[s] ?? 0);
     expect(tcpConnections('dynamodb')).toBe(tcp0.dynamodb);
     expect(tcpConnections('s3')).toBe(tcp0.s3);
+  });
+});
+
+describe('BATON_LOCAL_TRANSPORT', () => {
+  it('is in-process unless it says tcp, and refuses anything else by name', () => {
+    // Act
+    const modes = [undefined, '', 'in-process', 'tcp'].map((v) =>
+      localTransportMode(v === undefined ? {} : { BATON_LOCAL_TRANSPORT: v }),
+    );
+
+    // Assess
+    expect(modes).toEqual(['in-process', 'in-process', 'in-process', 'tcp']);
+    expect(() => localTransportMode({ BATON_LOCAL_TRANSPORT: 'udp' })).toThrow(/BATON_LOCAL_TRANSPORT/);
   });
 });
 
