@@ -236,7 +236,13 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
   if (audit.length > 0) await store.appendEvents(audit);
   if (!answer.ok) throw agentError(answer.error);
   // A task cancelled while its agent ran keeps nothing the agent made (no artifact, no attempt).
-  const current = await store.getTask(task.taskId);
+  // Side by side with that check, the numbers of the completion's events (an ArtifactStored per
+  // artifact, then StepSucceeded): kept in the attempt record, so that the events have their
+  // place in the trail however late they are written (numbers of a discarded answer are gaps).
+  const [current, firstSeq] = await Promise.all([
+    store.getTask(task.taskId),
+    store.reserveSeqs(task.taskId, answer.artifacts.length + 1),
+  ]);
   if (!current || current.status === 'CANCELLED') throw cancelled(task.taskId, step.id);
 
   const out = checkAgentOutput(agentName, {
@@ -312,6 +318,7 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
     ...(out.output !== undefined ? { output: out.output as Json } : {}),
     artifacts: stored.map(({ s3Key: _k, attempt: _a, ...ref }) => ref),
     at: new Date().toISOString(),
+    firstSeq,
   };
   // The records first: a completion done again from the attempt record (after a crash) names
   // artifacts whose records must exist.
