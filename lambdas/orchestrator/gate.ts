@@ -68,7 +68,11 @@ async function gateView(
   return { task: { taskId: req.taskId, traceId: req.traceId }, plan, run: req.run };
 }
 
-export async function loadContext(deps: OrchestratorDeps, taskId: string, run: number): Promise<GateContext> {
+export async function loadContext(
+  deps: Pick<OrchestratorDeps, 'store'>,
+  taskId: string,
+  run: number,
+): Promise<GateContext> {
   const [task, plan] = await Promise.all([deps.store.getTask(taskId), deps.store.getPlan(taskId)]);
   if (!task || !plan) throw new Error(`Task ${taskId} has no plan`);
   return { task, plan, run };
