@@ -8,8 +8,9 @@
  * the moment a poller noticed: the bench polls `GET /tasks/{id}/status` (one read) every 250 ms
  * only to know when to stop, so its polling hardly loads what it measures.
  *
- *  1. orchestration overhead per step: a chain of 40 no-op (echo) steps, first StepStarted to
- *     last StepSucceeded, divided by 40; next to the bare engine's time per Task state;
+ *  1. orchestration overhead per step: a chain of 40 no-op steps (the sleep fixture, 0 ms: no
+ *     artifacts), first StepStarted to last StepSucceeded, divided by 40; next to the bare
+ *     engine's time per Task state; the same chain of echo steps (two artifacts each) beside it;
  *  2. critical-path scheduling: makespan / critical path of a skewed DAG (a 3 s branch beside a
  *     chain of 400 ms steps) and of a diamond ladder, next to wave-by-wave scheduling;
  *  3. a burst of 100 one-step tasks submitted at once: throughput, p50/p99 task latency;
@@ -150,28 +151,36 @@ await waitEnded(
   (await api('POST', '/tasks', { goal: 'warm-up', plan: { steps: [{ id: 'w', agent: 'echo' }] } })).taskId,
 );
 const CHAIN = 40;
-const chainPlan: PlanSpec = {
-  steps: Array.from({ length: CHAIN }, (_, i) => ({
-    id: `s${i}`,
-    agent: 'echo',
-    ...(i ? { dependsOn: [`s${i - 1}`] } : {}),
-  })),
-};
-const chainRun = await metered(async () => {
-  const { taskId } = await api('POST', '/tasks', { goal: 'chain', plan: chainPlan });
-  await waitEnded(taskId);
-  return taskId as string;
-});
-const chainEvents = await events(chainRun.result);
-const firstStart = ms(chainEvents.find((e) => e.type === 'StepStarted'));
-const lastDone = ms([...chainEvents].reverse().find((e) => e.type === 'StepSucceeded'));
-const perStep = (lastDone - firstStart) / CHAIN;
-const chainTransitions = await transitionsOf(chainRun.result);
+/** A chain of CHAIN steps of `agent`: overhead per step (first StepStarted to last StepSucceeded), what it called. */
+async function chain(agent: string, input?: PlanSpec['steps'][number]['input']) {
+  const plan: PlanSpec = {
+    steps: Array.from({ length: CHAIN }, (_, i) => ({
+      id: `s${i}`,
+      agent,
+      ...(input ? { input } : {}),
+      ...(i ? { dependsOn: [`s${i - 1}`] } : {}),
+    })),
+  };
+  const run = await metered(async () => {
+    const { taskId } = await api('POST', '/tasks', { goal: `chain of ${agent}`, plan });
+    await waitEnded(taskId);
+    return taskId as string;
+  });
+  const evs = await events(run.result);
+  const firstStart = ms(evs.find((e) => e.type === 'StepStarted'));
+  const lastDone = ms([...evs].reverse().find((e) => e.type === 'StepSucceeded'));
+  return { run, perStep: (lastDone - firstStart) / CHAIN, transitions: await transitionsOf(run.result) };
+}
+// The issue's chain: a no-op agent (the sleep fixture with 0 ms: a summary and an output, no
+// artifacts). Then the same chain of echo steps, which write two artifacts each.
+const noop = await chain('sleep', { ms: 0 });
+const { run: chainRun, perStep, transitions: chainTransitions } = noop;
+const withArtifacts = await chain('echo');
 if (process.env.BENCH_ONLY === 'chain') {
-  // `BENCH_ONLY=chain npm run bench`: the chain alone (e.g. to compare BATON_LOCAL_TRANSPORT=tcp with
+  // `BENCH_ONLY=chain npm run bench`: the chains alone (e.g. to compare BATON_LOCAL_TRANSPORT=tcp with
   // the default), nothing written.
   console.log(
-    `chain of ${CHAIN} no-op steps: ${perStep.toFixed(1)} ms per step (bare engine ${enginePerState.toFixed(3)} ms per Task state), ${(chainTransitions / CHAIN).toFixed(1)} transitions per step`,
+    `chain of ${CHAIN} no-op steps: ${perStep.toFixed(1)} ms per step (bare engine ${enginePerState.toFixed(3)} ms per Task state), ${(chainTransitions / CHAIN).toFixed(1)} transitions per step; chain of ${CHAIN} echo steps (2 artifacts each): ${withArtifacts.perStep.toFixed(1)} ms per step`,
   );
   clearInterval(rssTimer);
   await rt.close();
@@ -314,6 +323,12 @@ function counts(calls: Map<string, number>, invocations: number, transitions: nu
   return { ...c, usd };
 }
 const perChainStep = counts(chainRun.calls, chainRun.invocations, chainTransitions, CHAIN);
+const perArtifactStep = counts(
+  withArtifacts.run.calls,
+  withArtifacts.run.invocations,
+  withArtifacts.transitions,
+  CHAIN,
+);
 const perOneStepTask = counts(burstRun.calls, burstRun.invocations, oneStepTransitions * BURST, BURST);
 const callsByAction = Object.fromEntries(
   [...chainRun.calls].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, v / CHAIN]),
@@ -345,6 +360,8 @@ const results = {
     perStepMs: perStep,
     bareEnginePerStateMs: enginePerState,
     ratio: perStep / enginePerState,
+    agent: 'sleep 0 ms (no artifacts)',
+    withTwoArtifacts: { agent: 'echo', perStepMs: withArtifacts.perStep, calls: perArtifactStep.allCalls },
   },
   scheduling: [skew, ladder],
   burst: {
@@ -370,6 +387,10 @@ const rows: [string, string][] = [
   ['orchestration overhead per step (chain of 40 no-op steps)', `${f(perStep)} ms`],
   ['bare aws-local-stepfunctions engine per Task state', `${f(enginePerState, 3)} ms`],
   ['  ratio', `${f(perStep / enginePerState, 0)}×`],
+  [
+    '  the same chain of echo steps (2 artifacts each): per step, calls',
+    `${f(withArtifacts.perStep)} ms, ${f(perArtifactStep.allCalls)} calls`,
+  ],
   ...[skew, ladder].flatMap((s): [string, string][] => [
     [
       `${s.name}: makespan / critical path`,

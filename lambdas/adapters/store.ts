@@ -104,6 +104,7 @@ export class TaskStore implements StorePorts {
   readonly listEvents: EventPort['listEvents'] = (...a) => this.events.listEvents(...a);
   readonly allEvents: EventPort['allEvents'] = (...a) => this.events.allEvents(...a);
   readonly appendEvents: EventPort['appendEvents'] = (...a) => this.events.appendEvents(...a);
+  readonly reserveSeqs: EventPort['reserveSeqs'] = (...a) => this.events.reserveSeqs(...a);
   readonly eventsWithIdPrefix: EventPort['eventsWithIdPrefix'] = (...a) =>
     this.events.eventsWithIdPrefix(...a);
   // step results and attempts

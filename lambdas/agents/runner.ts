@@ -93,18 +93,24 @@ const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]
 export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResult> {
   const inv = AgentContract.input.parse(raw);
   const { store } = deps;
-  const [task, plan] = await Promise.all([store.getTask(inv.taskId), store.getPlan(inv.taskId)]);
+  // The plan first: it is immutable, so a warm instance has it without a call. Then, side by
+  // side, the task record and, in one read, this step's own result, its dependencies' (only
+  // those: O(dependencies)) and this attempt's record.
+  const plan = await store.getPlan(inv.taskId);
   const step = plan?.steps.find((s) => s.id === inv.stepId);
+  const [task, { results, attempt: recorded }] = await Promise.all([
+    store.getTask(inv.taskId),
+    step
+      ? store.getResultsAndAttempt(inv.taskId, [step.id, ...step.dependsOn], {
+          run: inv.run,
+          stepId: step.id,
+          attempt: inv.attempt,
+        })
+      : { results: new Map<string, StepResult>(), attempt: undefined },
+  ]);
   if (!task || !plan || !step) {
     throw new ContractViolationError(`Step ${inv.stepId} of task ${inv.taskId} does not exist`);
   }
-  // This step's own result and its dependencies' only (O(dependencies)), and this attempt's
-  // record, in one read.
-  const { results, attempt: recorded } = await store.getResultsAndAttempt(
-    inv.taskId,
-    [step.id, ...step.dependsOn],
-    { run: inv.run, stepId: step.id, attempt: inv.attempt },
-  );
   const agentName = inv.failure ? step.fallbackAgent : step.agent;
   if (!agentName) throw new ContractViolationError(`Step ${step.id} has no fallback agent`);
   const completion = { taskId: task.taskId, run: inv.run, stepId: step.id, attempt: inv.attempt };
@@ -129,78 +135,95 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
   };
   const upstream = upstreamResults(step, plan, results);
   const refs = upstream.flatMap((u) => u.artifacts);
-  // Independent of one another, so side by side: the start in the trail, the task's inputs, the
-  // upstream artifacts' records.
-  const [, inputs, records] = await Promise.all([
-    recordStart(store, scope, { attempt: inv.attempt, agent: agentName, run: inv.run }),
-    store.getInputs(task.taskId),
-    store.getArtifacts(
-      task.taskId,
-      refs.map((r) => r.id),
-    ),
-  ]);
-  const input = AgentInput.parse({
-    taskId: task.taskId,
-    stepId: step.id,
-    attempt: inv.attempt,
-    agent: agentName,
-    goal: task.goal,
-    input: step.input,
-    inputs,
-    upstream,
-    ...(inv.failure ? { failure: inv.failure } : {}),
-  });
-
-  const expiresIn = step.timeoutSeconds + URL_GRACE_SECONDS;
-  const readable = await Promise.all(
-    refs.map(async (ref: ArtifactRef) => {
-      const stored = records.get(ref.id);
-      if (!stored) throw new ContractViolationError(`Upstream artifact ${ref.id} has no record`);
-      const url = await deps.artifacts.downloadUrl(stored.s3Key, {
-        contentType: stored.contentType,
-        fileName: stored.name,
-        expiresInSeconds: expiresIn,
-      });
-      return { ref, url };
-    }),
+  // The start in the trail is written while the rest of the attempt goes on (the inputs, the
+  // upstream artifacts' records, the agent itself): it only has to be in the trail before
+  // anything else of this attempt is, so it is awaited before the attempt writes its first
+  // event, and before the runner gives up on a failed agent (StepFailed then writes after it).
+  const started = recordStart(store, scope, { attempt: inv.attempt, agent: agentName, run: inv.run }).then(
+    () => undefined,
+    (err: unknown) => ({ err }),
   );
-  const uploads = await Promise.all(
-    Array.from({ length: UPLOAD_SLOTS }, (_, slot) =>
-      deps.artifacts.uploadUrl(uploadKey(task.taskId, step.id, inv.attempt, slot), expiresIn),
-    ),
-  );
-  const maxTokens = policyTokenBudget(task.policy);
-  const request: AgentRequest = {
-    protocol: 1,
-    input,
-    run: inv.run,
-    traceId: task.traceId,
-    timeoutSeconds: step.timeoutSeconds,
-    ...(maxTokens !== undefined ? { taskMaxTokens: maxTokens } : {}),
-    // The task's token use so far: read (the whole trail, O(events)) only under a task budget.
-    taskTokensUsed:
-      maxTokens === undefined
-        ? 0
-        : tokensUsedByTask(await store.allEvents(task.taskId), {
-            run: inv.run,
-            stepId: step.id,
-            attempt: inv.attempt,
-          }),
-    readable,
-    uploads,
+  const startRecorded = async () => {
+    const failed = await started;
+    if (failed) throw failed.err;
   };
-
   let rawAnswer: unknown;
   try {
-    rawAnswer = await deps.invokeAgent(inv.agentFunction, request);
+    const [inputs, records] = await Promise.all([
+      store.getInputs(task.taskId),
+      store.getArtifacts(
+        task.taskId,
+        refs.map((r) => r.id),
+      ),
+    ]);
+    const input = AgentInput.parse({
+      taskId: task.taskId,
+      stepId: step.id,
+      attempt: inv.attempt,
+      agent: agentName,
+      goal: task.goal,
+      input: step.input,
+      inputs,
+      upstream,
+      ...(inv.failure ? { failure: inv.failure } : {}),
+    });
+
+    const expiresIn = step.timeoutSeconds + URL_GRACE_SECONDS;
+    const readable = await Promise.all(
+      refs.map(async (ref: ArtifactRef) => {
+        const stored = records.get(ref.id);
+        if (!stored) throw new ContractViolationError(`Upstream artifact ${ref.id} has no record`);
+        const url = await deps.artifacts.downloadUrl(stored.s3Key, {
+          contentType: stored.contentType,
+          fileName: stored.name,
+          expiresInSeconds: expiresIn,
+        });
+        return { ref, url };
+      }),
+    );
+    const uploads = await Promise.all(
+      Array.from({ length: UPLOAD_SLOTS }, (_, slot) =>
+        deps.artifacts.uploadUrl(uploadKey(task.taskId, step.id, inv.attempt, slot), expiresIn),
+      ),
+    );
+    const maxTokens = policyTokenBudget(task.policy);
+    const request: AgentRequest = {
+      protocol: 1,
+      input,
+      run: inv.run,
+      traceId: task.traceId,
+      timeoutSeconds: step.timeoutSeconds,
+      ...(maxTokens !== undefined ? { taskMaxTokens: maxTokens } : {}),
+      // The task's token use so far: read (the whole trail, O(events)) only under a task budget.
+      taskTokensUsed:
+        maxTokens === undefined
+          ? 0
+          : tokensUsedByTask(await store.allEvents(task.taskId), {
+              run: inv.run,
+              stepId: step.id,
+              attempt: inv.attempt,
+            }),
+      readable,
+      uploads,
+    };
+
+    try {
+      rawAnswer = await deps.invokeAgent(inv.agentFunction, request);
+    } catch (err) {
+      // An answer over Lambda's 6 MB response limit is the agent's doing, and would be every time.
+      if (err instanceof AgentInvocationError && err.errorType === 'Function.ResponseSizeTooLarge')
+        throw new ContractViolationError(`Agent "${agentName}" answered more than a Lambda response holds`, {
+          cause: err,
+        });
+      throw err;
+    }
   } catch (err) {
-    // An answer over Lambda's 6 MB response limit is the agent's doing, and would be every time.
-    if (err instanceof AgentInvocationError && err.errorType === 'Function.ResponseSizeTooLarge')
-      throw new ContractViolationError(`Agent "${agentName}" answered more than a Lambda response holds`, {
-        cause: err,
-      });
+    // Whatever failed, the start is in the trail before the runner gives up (StepFailed writes
+    // after it); a start that could not be written is the error then.
+    await startRecorded();
     throw err;
   }
+  await startRecorded();
   const parsed = AgentResponse.safeParse(rawAnswer);
   if (!parsed.success) {
     throw new ContractViolationError(`Agent "${agentName}" answered outside the runner protocol`, {
@@ -213,7 +236,13 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
   if (audit.length > 0) await store.appendEvents(audit);
   if (!answer.ok) throw agentError(answer.error);
   // A task cancelled while its agent ran keeps nothing the agent made (no artifact, no attempt).
-  const current = await store.getTask(task.taskId);
+  // Side by side with that check, the numbers of the completion's events (an ArtifactStored per
+  // artifact, then StepSucceeded): kept in the attempt record, so that the events have their
+  // place in the trail however late they are written (numbers of a discarded answer are gaps).
+  const [current, firstSeq] = await Promise.all([
+    store.getTask(task.taskId),
+    store.reserveSeqs(task.taskId, answer.artifacts.length + 1),
+  ]);
   if (!current || current.status === 'CANCELLED') throw cancelled(task.taskId, step.id);
 
   const out = checkAgentOutput(agentName, {
@@ -289,6 +318,7 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
     ...(out.output !== undefined ? { output: out.output as Json } : {}),
     artifacts: stored.map(({ s3Key: _k, attempt: _a, ...ref }) => ref),
     at: new Date().toISOString(),
+    firstSeq,
   };
   // The records first: a completion done again from the attempt record (after a crash) names
   // artifacts whose records must exist.

@@ -55,6 +55,12 @@ export interface AttemptRecord {
   output?: Json;
   artifacts: ArtifactRef[];
   at: string;
+  /**
+   * The sequence numbers reserved for the completion's events (ArtifactStored per artifact, then
+   * StepSucceeded), from this one: a completion done again after a crash writes them with the
+   * same numbers, so their place in the trail does not depend on when they were written.
+   */
+  firstSeq?: number;
 }
 
 /** What a failed run leaves behind: everything an operator needs to act on it. */
@@ -171,7 +177,16 @@ export interface EventPort {
    * Appends several events of one task with one sequence reservation, in the order given (each
    * unless one with its id exists). Returns each stored event, or undefined for a duplicate.
    */
-  appendEvents(events: readonly NewEvent[]): Promise<(TaskEvent | undefined)[]>;
+  appendEvents(
+    events: readonly NewEvent[],
+    /** Numbers reserved before (`reserveSeqs`): event i gets `firstSeq + i`, no reservation is made. */
+    opts?: { firstSeq?: number },
+  ): Promise<(TaskEvent | undefined)[]>;
+  /**
+   * Reserves `count` sequence numbers of the task's trail for events written later (appendEvents
+   * with `firstSeq`) and returns the first. Numbers reserved and never used are gaps.
+   */
+  reserveSeqs(taskId: string, count: number): Promise<number>;
   listEvents(taskId: string, opts: { after?: number; limit: number }): Promise<EventPage>;
   /**
    * The events whose id starts with `prefix`, in seq order: ids are deterministic

@@ -40,20 +40,17 @@ import {
 } from '../core/fanout.js';
 import { itemsFromText } from '../core/fanout-items.js';
 import type { ArtifactPort, FanOutPort, StepResult } from '../core/ports.js';
-import { decideRetry } from '../core/retry.js';
 import { type Json, LIMITS, type PlanStep } from '../core/schemas.js';
 import {
   CollectItemsContract,
   type CollectItemsOutput,
-  ItemsFailedContract,
-  type ItemsFailureDecision,
   ItemsResult,
   type PreparedItems,
   PrepareItemsContract,
 } from '../core/states.js';
 import type { OrchestratorDeps } from './deps.js';
+import { fanOutStep } from './fanout-step.js';
 import { type GateContext, loadContext, releaseDependents } from './gate.js';
-import { countByShard } from './item-counters.js';
 import { readCause } from './steps.js';
 
 /** The S3 operations of a fan-out (lambdas/adapters/objects.ts ObjectStore; a fake in tests). */
@@ -72,16 +69,6 @@ export interface FanOutDeps extends OrchestratorDeps {
   bucket: string;
   /** Buckets an `s3://` items source may name (the stack grants reading them); none by default. */
   sourceBuckets?: readonly string[];
-}
-
-function fanOutStep(
-  ctx: GateContext,
-  stepId: string,
-): PlanStep & { forEach: NonNullable<PlanStep['forEach']> } {
-  const step = ctx.plan.steps.find((s) => s.id === stepId);
-  if (!step?.forEach)
-    throw new ContractViolationError(`Step ${stepId} of task ${ctx.task.taskId} is not a fan-out step`);
-  return step as PlanStep & { forEach: NonNullable<PlanStep['forEach']> };
 }
 
 /** The step's result of an earlier run that left items failed (a redrive re-runs those). */
@@ -241,36 +228,6 @@ async function readResults(deps: FanOutDeps, taskId: string, result: StepResult)
  * step's attempts, lambdas/core/retry.ts); when it gives up, each of its items is recorded FAILED
  * (a FanOutItemFailed item event, the failed counter) and the child execution fails.
  */
-export async function itemsFailed(deps: FanOutDeps, raw: unknown): Promise<ItemsFailureDecision> {
-  const req = ItemsFailedContract.input.parse(raw);
-  const ctx = await loadContext(deps, req.taskId, req.run);
-  const step = fanOutStep(ctx, req.stepId);
-  const error = readCause(req.error);
-  const decision = decideRetry(step.retry, req.itemAttempt, error.name);
-  if (!decision.retry) {
-    const scope = {
-      taskId: req.taskId,
-      traceId: ctx.task.traceId,
-      run: req.run,
-      stepId: step.id,
-      attempt: req.attempt,
-    };
-    await deps.store.appendEvents(
-      req.indexes.map((index) =>
-        Events.fanOutItemFailed({ ...scope, index }, { index, attempts: req.itemAttempt, error }),
-      ),
-    );
-    await countByShard(deps.counters, req.taskId, req.run, step.id, req.indexes, 'failed');
-  }
-  return {
-    retry: decision.retry,
-    waitSeconds: decision.waitSeconds,
-    nextAttempt: decision.nextAttempt,
-    error: error.name,
-    cause: error.message,
-  };
-}
-
 /* ------------------------------------------------------------------------- CollectItems */
 
 /** The ResultWriter's manifest (AWS's format: result files by child execution status). */

@@ -16,10 +16,15 @@ import type { OrchestratorDeps } from './deps.js';
 
 export type { GateAction } from '../core/states.js';
 
-export interface GateContext {
-  task: StoredTask;
+/** What a gate decision needs of a task: its ids and plan (not its mutable record). */
+export interface GateView {
+  task: Pick<StoredTask, 'taskId' | 'traceId'>;
   plan: Plan;
   run: number;
+}
+
+export interface GateContext extends GateView {
+  task: StoredTask;
 }
 
 /**
@@ -32,8 +37,12 @@ export interface GateContext {
  */
 export async function awaitDependencies(deps: OrchestratorDeps, raw: unknown): Promise<GateOutput> {
   const req = GateContract.input.parse(raw);
-  const ctx = await loadContext(deps, req.taskId, req.run);
-  await deps.store.putToken(req.taskId, req.run, req.stepId, req.taskToken);
+  // Side by side: the token's write, and the plan (immutable: cached per function instance). The
+  // task record is read only when the input lacks the trace id (the state machine passes it).
+  const [ctx] = await Promise.all([
+    gateView(deps, req),
+    deps.store.putToken(req.taskId, req.run, req.stepId, req.taskToken),
+  ]);
   const look = await lookAtGate(deps, ctx, req.stepId, req.taskToken);
   if (!look.action) {
     const step = ctx.plan.steps.find((s) => s.id === req.stepId);
@@ -49,7 +58,21 @@ export async function awaitDependencies(deps: OrchestratorDeps, raw: unknown): P
   return { registered: true };
 }
 
-export async function loadContext(deps: OrchestratorDeps, taskId: string, run: number): Promise<GateContext> {
+async function gateView(
+  deps: OrchestratorDeps,
+  req: { taskId: string; run: number; traceId?: string | undefined },
+): Promise<GateView> {
+  if (req.traceId === undefined) return loadContext(deps, req.taskId, req.run);
+  const plan = await deps.store.getPlan(req.taskId);
+  if (!plan) throw new Error(`Task ${req.taskId} has no plan`);
+  return { task: { taskId: req.taskId, traceId: req.traceId }, plan, run: req.run };
+}
+
+export async function loadContext(
+  deps: Pick<OrchestratorDeps, 'store'>,
+  taskId: string,
+  run: number,
+): Promise<GateContext> {
   const [task, plan] = await Promise.all([deps.store.getTask(taskId), deps.store.getPlan(taskId)]);
   if (!task || !plan) throw new Error(`Task ${taskId} has no plan`);
   return { task, plan, run };
@@ -62,7 +85,7 @@ export async function loadContext(deps: OrchestratorDeps, taskId: string, run: n
  */
 export async function evaluateGate(
   deps: OrchestratorDeps,
-  ctx: GateContext,
+  ctx: GateView,
   stepId: string,
 ): Promise<GateAction | undefined> {
   return (await lookAtGate(deps, ctx, stepId)).action;
@@ -74,7 +97,7 @@ export async function evaluateGate(
  */
 async function lookAtGate(
   deps: OrchestratorDeps,
-  ctx: GateContext,
+  ctx: GateView,
   stepId: string,
   heldToken?: string,
 ): Promise<{ action?: GateAction; results: Map<string, StepResult> }> {
@@ -129,7 +152,7 @@ async function lookAtGate(
 /** Re-evaluates the gates of the steps that depend on `stepId`. */
 export async function releaseDependents(
   deps: OrchestratorDeps,
-  ctx: GateContext,
+  ctx: GateView,
   stepId: string,
 ): Promise<void> {
   // Each dependent's gate on its own (they are independent): in parallel.

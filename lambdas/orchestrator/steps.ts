@@ -205,7 +205,7 @@ export async function completeStep(
   // sequence reservation. A completion done again (after a crash) writes none of them twice:
   // their ids are deterministic.
   const scope = { taskId: req.taskId, traceId: ctx.task.traceId, run: req.run, stepId: req.stepId };
-  await deps.store.appendEvents([
+  const events = [
     ...rec.artifacts.map((a) =>
       Events.artifactStored(
         { ...scope, attempt: rec.attempt },
@@ -219,18 +219,29 @@ export async function completeStep(
       ...(rec.output !== undefined ? { output: rec.output } : {}),
       artifacts: rec.artifacts,
     }),
-  ]);
-  await deps.store.putResult(req.taskId, {
-    stepId: req.stepId,
-    run: req.run,
-    status: 'SUCCEEDED',
-    attempt: rec.attempt,
-    agent: rec.agent,
-    summary: rec.summary,
-    ...(rec.output !== undefined ? { output: rec.output } : {}),
-    artifacts: rec.artifacts,
-    at: new Date().toISOString(),
-  });
+  ];
+  const putResult = () =>
+    deps.store.putResult(req.taskId, {
+      stepId: req.stepId,
+      run: req.run,
+      status: 'SUCCEEDED',
+      attempt: rec.attempt,
+      agent: rec.agent,
+      summary: rec.summary,
+      ...(rec.output !== undefined ? { output: rec.output } : {}),
+      artifacts: rec.artifacts,
+      at: new Date().toISOString(),
+    });
+  if (rec.firstSeq !== undefined) {
+    // Numbered when the attempt was recorded, before the result exists: whatever a dependent
+    // released by it writes comes later in the trail, so the events and the result are written
+    // side by side (after a crash between the two, the completion done again uses the same numbers).
+    await Promise.all([deps.store.appendEvents(events, { firstSeq: rec.firstSeq }), putResult()]);
+  } else {
+    // Numbered now: the events first, so that no dependent can start before them in the trail.
+    await deps.store.appendEvents(events);
+    await putResult();
+  }
   await releaseDependents(deps, ctx, req.stepId);
   return { stepId: req.stepId };
 }

@@ -22,7 +22,10 @@ import type { OrchestratorDeps } from './deps.js';
 const meter = new EventMeter(estimateModelCost);
 
 /** The store (its events metered), the workflow client, the log and X-Ray spans. */
-export function orchestratorDeps(env: { TABLE_NAME: string; STATE_MACHINE_ARN?: string }): OrchestratorDeps {
+export function orchestratorDeps(env: {
+  TABLE_NAME: string;
+  STATE_MACHINE_ARN?: string;
+}): OrchestratorDeps & { store: TaskStore } {
   return {
     store: meteredEvents(new TaskStore(documentClient(), env.TABLE_NAME), meter),
     workflow: new WorkflowClient(sfnClient(), env.STATE_MACHINE_ARN),
@@ -51,12 +54,9 @@ export type StateFunctionName = Exclude<keyof typeof STATE_CONTRACTS, 'stepRunne
 export function stateFunction<
   F extends StateFunctionName,
   T extends z.output<(typeof STATE_CONTRACTS)[F]['output']>,
->(
-  name: F,
-  fn: (d: OrchestratorDeps, event: unknown) => Promise<T>,
-  wire: (env: EnvOf<(typeof FUNCTION_ENV)[F]>) => OrchestratorDeps,
-) {
-  let deps: OrchestratorDeps | undefined;
+  D = OrchestratorDeps,
+>(name: F, fn: (d: D, event: unknown) => Promise<T>, wire: (env: EnvOf<(typeof FUNCTION_ENV)[F]>) => D) {
+  let deps: D | undefined;
   return middy<unknown, T>()
     .use(observed())
     .use(outputContract(STATE_CONTRACTS[name].output, `The ${name} function`))

@@ -212,7 +212,7 @@ export function publishMetrics(points: readonly MetricPoint[]): void {
 export function meteredEvents<
   S extends {
     appendEvent(e: NewEvent): Promise<unknown>;
-    appendEvents?(events: readonly NewEvent[]): Promise<unknown[]>;
+    appendEvents?(events: readonly NewEvent[], opts?: { firstSeq?: number }): Promise<unknown[]>;
   },
 >(store: S, meter: EventMeter, publish: (points: readonly MetricPoint[]) => void = publishMetrics): S {
   const append = store.appendEvent.bind(store);
@@ -228,9 +228,9 @@ export function meteredEvents<
     observe(e, written);
     return written;
   };
-  const appendEvents = async (events: readonly NewEvent[]) => {
+  const appendEvents = async (events: readonly NewEvent[], opts?: { firstSeq?: number }) => {
     const written = store.appendEvents
-      ? await store.appendEvents(events)
+      ? await store.appendEvents(events, opts)
       : await Promise.all(events.map((e) => append(e)));
     events.forEach((e, i) => {
       observe(e, written[i]);

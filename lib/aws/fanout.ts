@@ -48,7 +48,7 @@ export class FanOutLambdas extends Construct implements FanOutFunctions {
       });
     this.prepareItems = fn(
       'PrepareItems',
-      'lambdas/orchestrator/fanout-handlers.ts',
+      'lambdas/orchestrator/functions/prepare-items.ts',
       'prepareItems',
       environment(FUNCTION_ENV.prepareItems, {
         ...storeEnv,
@@ -59,7 +59,7 @@ export class FanOutLambdas extends Construct implements FanOutFunctions {
     );
     this.collectItems = fn(
       'CollectItems',
-      'lambdas/orchestrator/fanout-handlers.ts',
+      'lambdas/orchestrator/functions/collect-items.ts',
       'collectItems',
       environment(FUNCTION_ENV.collectItems, storeEnv),
       // Reads every result file of the map run and writes results.jsonl.
@@ -67,7 +67,7 @@ export class FanOutLambdas extends Construct implements FanOutFunctions {
     );
     this.itemsFailed = fn(
       'ItemsFailed',
-      'lambdas/orchestrator/fanout-handlers.ts',
+      'lambdas/orchestrator/functions/items-failed.ts',
       'itemsFailed',
       environment(FUNCTION_ENV.itemsFailed, tableEnv),
     );

@@ -54,10 +54,11 @@ const OVER_GOAL_KB: Record<string, { kb: number; why: string }> = {
     kb: 790,
     why: 'AWS SDK: DynamoDB, S3 (items object, s3:// prefixes), SFN; csv-parse (CSV datasets)',
   },
-  // CollectItems and ItemsFailed share PrepareItems' entry (lambdas/orchestrator/fanout-handlers.ts):
-  // one per-function entry each would drop csv-parse and the S3 listing code from them (not done).
-  CollectItems: { kb: 790, why: "PrepareItems' bundle (one fan-out entry for three functions)" },
-  ItemsFailed: { kb: 790, why: "PrepareItems' bundle (one fan-out entry for three functions)" },
+  CollectItems: {
+    kb: 750,
+    why: 'AWS SDK: DynamoDB, S3 (ResultWriter files, results.jsonl), SFN; csv-parse (shares fanout.ts)',
+  },
+  ItemsFailed: { kb: 570, why: 'AWS SDK ~250 KB: DynamoDB, SFN' },
   ItemRunner: { kb: 840, why: 'AWS SDK ~490 KB as the StepRunner: DynamoDB, S3 (+ presigner), Lambda' },
   'Agent-asker': {
     kb: 1030,
@@ -205,13 +206,32 @@ describe('the functions that run no agent', () => {
         expect(files.has(TOOL_MODULES[section].path), nameOf(b)).toBe(false);
       for (const provider of Object.values(MODEL_PROVIDER_MODULES))
         expect(files.has(provider.path), nameOf(b)).toBe(false);
-      // csv-parse: the Planner's (the agents' contracts) and the fan-out functions' (CSV datasets)
-      const readsCsv = ['Planner', 'PrepareItems', 'CollectItems', 'ItemsFailed'].includes(nameOf(b));
+      // csv-parse: the Planner's (the agents' contracts) and PrepareItems' (CSV datasets); CollectItems
+      // keeps it too: it shares lambdas/orchestrator/fanout.ts, and csv-parse is not marked free of
+      // side effects, so esbuild keeps the import of a function it does not call
+      const readsCsv = ['Planner', 'PrepareItems', 'CollectItems'].includes(nameOf(b));
       for (const pkg of heavy.filter((p) => !(p === 'csv-parse' && readsCsv)))
         expect(packages.has(pkg), `${nameOf(b)}: ${pkg}`).toBe(false);
       for (const mod of agentModules)
         expect(files.has(mod), `${nameOf(b)}: ${mod}`).toBe(nameOf(b) === 'Planner');
     }
+  });
+
+  it('give each fan-out function its own entry: ItemsFailed carries no S3 client and no CSV parser', () => {
+    // Act
+    const [prepare, collect, failed] = ['PrepareItems', 'CollectItems', 'ItemsFailed'].map((n) =>
+      find(offline, n),
+    );
+    // Assess
+    expect([prepare, collect, failed].map((b) => b?.metadata[METADATA.entry])).toEqual([
+      'lambdas/orchestrator/functions/prepare-items.ts',
+      'lambdas/orchestrator/functions/collect-items.ts',
+      'lambdas/orchestrator/functions/items-failed.ts',
+    ]);
+    expect(contents(find(offline, 'PrepareItems')).packages.has('csv-parse')).toBe(true);
+    expect(contents(find(offline, 'CollectItems')).packages.has('@aws-sdk/client-s3')).toBe(true);
+    expect(contents(find(offline, 'ItemsFailed')).packages.has('@aws-sdk/client-s3')).toBe(false);
+    expect(contents(find(offline, 'ItemsFailed')).packages.has('csv-parse')).toBe(false);
   });
 
   it('give the Planner the deployment model’s provider: none offline, the AI SDK for OpenAI-compatible', () => {

@@ -130,11 +130,17 @@ describe('POST /tasks with a DynamoDB fault at every call', () => {
     });
 });
 
-describe('step completion with a DynamoDB fault at every call', () => {
+// The runner numbers the completion's events when it records the attempt (the events and the
+// result are then written side by side); a record without numbers is completed the older way.
+describe.each([
+  ['its events numbered in the attempt record', true],
+  ['its events numbered at completion', false],
+] as const)('step completion, %s, with a DynamoDB fault at every call', (_name, numbered) => {
   const scope = { taskId: 't1', traceId: 'tr', run: 1 };
   const at = '2030-01-01T00:00:00.000Z';
 
   /** Task t1 with plan a → b, a's attempt 1 recorded by the runner, b parked on its gate. */
+  let reserved: number | undefined;
   async function prepared(): Promise<string> {
     const table = await freshTable();
     const store = new TaskStore(real, table);
@@ -151,7 +157,9 @@ describe('step completion with a DynamoDB fault at every call', () => {
     await store.appendEvent(
       Events.stepStarted({ ...scope, stepId: 'a', attempt: 1 }, { attempt: 1, agent: 'echo', run: 1 }),
     );
+    const firstSeq = numbered ? await store.reserveSeqs('t1', 1) : undefined;
     await store.putAttempt('t1', {
+      ...(firstSeq !== undefined ? { firstSeq } : {}),
       run: 1,
       stepId: 'a',
       attempt: 1,
@@ -162,6 +170,7 @@ describe('step completion with a DynamoDB fault at every call', () => {
       at,
     } as never);
     await store.putToken('t1', 1, 'b', 'token-of-b');
+    reserved = firstSeq;
     return table;
   }
 
@@ -209,6 +218,8 @@ describe('step completion with a DynamoDB fault at every call', () => {
           events.filter((e) => e.type === 'StepSucceeded').map((e) => e.stepId),
           where,
         ).toEqual(['a']);
+        if (reserved !== undefined)
+          expect(events.find((e) => e.type === 'StepSucceeded')?.seq, where).toBe(reserved);
         expect(new Set(events.map((e) => e.id)).size, where).toBe(events.length);
         const results = await store.getResults('t1');
         expect(results.get('a')?.status, where).toBe('SUCCEEDED');

@@ -296,6 +296,28 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.appendEvents([])).toEqual([]);
       });
 
+      it('writes events with numbers reserved before, in their place in the trail, once', async () => {
+        // Prepare: numbers reserved, then an event appended the usual way
+        const store = await makeStore();
+        await store.createTask(task('t1'), {});
+        const first = await store.reserveSeqs('t1', 2);
+        const later = await store.appendEvent(event('e3', 'StepStarted', { stepId: 'b' }));
+        // Act: the reserved ones written after it, twice (a completion done again)
+        const reserved: NewEvent[] = [
+          event('e1', 'StepStarted', { stepId: 'a' }),
+          event('e2', 'StepSucceeded', { stepId: 'a' }),
+        ];
+        const written = await store.appendEvents(reserved, { firstSeq: first });
+        const again = await store.appendEvents(reserved, { firstSeq: first });
+        // Assess
+        expect(written.map((e) => e?.seq)).toEqual([first, first + 1]);
+        expect(later?.seq).toBeGreaterThan(first + 1);
+        expect(again).toEqual([undefined, undefined]);
+        expect((await store.allEvents('t1')).map((e) => e.id)).toEqual(['e1', 'e2', 'e3']);
+        const page = await store.listEvents('t1', { after: first, limit: 10 });
+        expect(page.events.map((e) => e.id)).toEqual(['e2', 'e3']);
+      });
+
       it('reads the events of one id prefix, in seq order, without the rest of the trail', async () => {
         // Prepare
         const store = await makeStore();

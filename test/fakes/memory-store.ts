@@ -135,10 +135,9 @@ export class MemoryStore implements StorePorts {
 
   /* ----------------------------------------------------------------------------- events */
 
-  async appendEvent(e: NewEvent): Promise<TaskEvent | undefined> {
+  async appendEvent(e: NewEvent, reserved?: number): Promise<TaskEvent | undefined> {
     // A duplicate burns a sequence number, as the DynamoDB adapter's counter does.
-    const seq = (this.counters.get(e.taskId) ?? 0) + 1;
-    this.counters.set(e.taskId, seq);
+    const seq = reserved ?? (await this.reserveSeqs(e.taskId, 1));
     const events = inner(this.events, e.taskId);
     if (events.has(e.id)) return undefined;
     const event = recordedEvent(e, seq, new Date().toISOString());
@@ -170,10 +169,22 @@ export class MemoryStore implements StorePorts {
     return { events, next: events.length === opts.limit && last ? last.seq : undefined };
   }
 
-  async appendEvents(events: readonly NewEvent[]): Promise<(TaskEvent | undefined)[]> {
+  async appendEvents(
+    events: readonly NewEvent[],
+    opts: { firstSeq?: number } = {},
+  ): Promise<(TaskEvent | undefined)[]> {
+    const first = events[0];
+    if (!first) return [];
+    const from = opts.firstSeq ?? (await this.reserveSeqs(first.taskId, events.length));
     const out: (TaskEvent | undefined)[] = [];
-    for (const e of events) out.push(await this.appendEvent(e));
+    for (const [i, e] of events.entries()) out.push(await this.appendEvent(e, from + i));
     return out;
+  }
+
+  async reserveSeqs(taskId: string, count: number): Promise<number> {
+    const last = (this.counters.get(taskId) ?? 0) + count;
+    this.counters.set(taskId, last);
+    return last - count + 1;
   }
 
   async eventsWithIdPrefix(taskId: string, prefix: string): Promise<TaskEvent[]> {

@@ -166,7 +166,9 @@ describe('timeouts and fallback', () => {
       goal: 'hung',
       plan: {
         steps: [
-          { id: 'h', agent: 'hang', timeoutSeconds: 1, retry: { maxAttempts: 1 }, fallbackAgent: 'echo' },
+          // 3 s: the fallback attempt has the step's timeout too, and starts two cold sandboxes
+          // (a runner beside the hung one, and echo's) on a machine that may be busy
+          { id: 'h', agent: 'hang', timeoutSeconds: 3, retry: { maxAttempts: 1 }, fallbackAgent: 'echo' },
         ],
       },
     });

@@ -18,12 +18,8 @@ import { decideOutcome } from '../../lambdas/core/outcome.js';
 import { normalizeStep } from '../../lambdas/core/plan.js';
 import type { StepSpec } from '../../lambdas/core/schemas.js';
 import type { PreparedItems } from '../../lambdas/core/states.js';
-import {
-  collectItems,
-  type FanOutDeps,
-  itemsFailed,
-  prepareItems,
-} from '../../lambdas/orchestrator/fanout.js';
+import { collectItems, type FanOutDeps, prepareItems } from '../../lambdas/orchestrator/fanout.js';
+import { itemsFailed } from '../../lambdas/orchestrator/fanout-step.js';
 import { MemoryBucket } from '../fakes/memory-bucket.js';
 import {
   type FakeChild,

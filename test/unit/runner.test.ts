@@ -396,6 +396,52 @@ describe('the step runner', () => {
     expect(sent).toHaveLength(1);
   });
 
+  it('writes StepStarted while the agent runs, yet before any other event of the attempt, and before it gives up on a failed agent', async () => {
+    // Prepare: the start's write is slow (it ends only after the agent answered)
+    await prepareTask([
+      { id: 'a', agent: 'echo' },
+      { id: 'b', agent: 'echo' },
+    ]);
+    const append = store.appendEvent.bind(store);
+    let agentRan = false;
+    let startWrittenAfterAgent = false;
+    store.appendEvent = async (e) => {
+      if (e.type === 'StepStarted') {
+        await new Promise((r) => setTimeout(r, 30));
+        startWrittenAfterAgent = agentRan;
+      }
+      return append(e);
+    };
+    const audited = (ok: boolean) => async () => {
+      agentRan = true;
+      return {
+        ok,
+        ...(ok
+          ? { summary: 'done', artifacts: [] }
+          : { error: { name: 'Baton.AgentFailed', message: 'no' } }),
+        audit: [
+          {
+            type: 'ToolCalled',
+            data: { call: 1, tool: 'http', argsDigest: 'x', durationMs: 1, outcome: 'ok', startedAt: 'x' },
+          },
+        ],
+      };
+    };
+
+    // Act
+    await runStep(deps(audited(true)), invocation);
+    const failed = await failureOf(runStep(deps(audited(false)), { ...invocation, stepId: 'b' }));
+
+    // Assess: the writes overlapped the agent, and the trail has each start first
+    expect(startWrittenAfterAgent).toBe(true);
+    expect(failed?.name).toBe(ErrorNames.AgentFailed);
+    const trail = await store.allEvents(TASK);
+    for (const stepId of ['a', 'b']) {
+      const own = trail.filter((e) => e.stepId === stepId && e.type !== 'StepSucceeded');
+      expect(own.map((e) => e.type)).toEqual(['StepStarted', 'ToolCalled']);
+    }
+  });
+
   it('says in the trail when an attempt that had started runs again (an interrupted runner, resumed)', async () => {
     // Prepare: the first run of attempt 1 was interrupted after StepStarted
     await prepareTask([{ id: 'a', agent: 'echo' }]);

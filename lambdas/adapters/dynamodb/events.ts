@@ -43,25 +43,32 @@ export class DynamoEvents implements EventPort {
     return (await this.appendEvents([e]))[0];
   }
 
-  async appendEvents(events: readonly NewEvent[]): Promise<(TaskEvent | undefined)[]> {
+  async appendEvents(
+    events: readonly NewEvent[],
+    opts: { firstSeq?: number } = {},
+  ): Promise<(TaskEvent | undefined)[]> {
     const first = events[0];
     if (!first) return [];
     if (events.some((e) => e.taskId !== first.taskId))
       throw new StoreError('appendEvents takes the events of one task');
-    // One sequence reservation for all of them. No read first: a duplicate only burns its
-    // number and loses the conditional put.
+    // One sequence reservation for all of them (unless made before). No read first: a duplicate
+    // only burns its number and loses the conditional put.
+    const from = opts.firstSeq ?? (await this.reserveSeqs(first.taskId, events.length));
+    const at = new Date().toISOString();
+    return Promise.all(events.map((e, i) => this.put(e, from + i, at)));
+  }
+
+  async reserveSeqs(taskId: string, count: number): Promise<number> {
     const counter = await this.t.ddb.send(
       new UpdateCommand({
         TableName: this.t.name,
-        Key: { pk: pk(first.taskId), sk: 'COUNTER' },
+        Key: { pk: pk(taskId), sk: 'COUNTER' },
         UpdateExpression: 'ADD seq :n',
-        ExpressionAttributeValues: { ':n': events.length },
+        ExpressionAttributeValues: { ':n': count },
         ReturnValues: 'UPDATED_NEW',
       }),
     );
-    const last = Number(counter.Attributes?.seq);
-    const at = new Date().toISOString();
-    return Promise.all(events.map((e, i) => this.put(e, last - events.length + 1 + i, at)));
+    return Number(counter.Attributes?.seq) - count + 1;
   }
 
   private async put(e: NewEvent, seq: number, now: string): Promise<TaskEvent | undefined> {

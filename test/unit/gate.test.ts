@@ -1,0 +1,122 @@
+/**
+ * The dependency gate's AwaitDependencies (lambdas/orchestrator/gate.ts): what it reads and
+ * writes on its happy path, on the memory store with the Step Functions client mocked.
+ */
+import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { WorkflowClient } from '../../lambdas/adapters/workflow.js';
+import { Events } from '../../lambdas/core/events.js';
+import { validatePlan } from '../../lambdas/core/plan.js';
+import type { OrchestratorDeps } from '../../lambdas/orchestrator/deps.js';
+import { awaitDependencies } from '../../lambdas/orchestrator/gate.js';
+import { MemoryStore } from '../fakes/memory-store.js';
+import { storedTask } from '../fakes/tasks.js';
+
+const sfnMock = mockClient(SFNClient);
+const plan = validatePlan(
+  {
+    steps: [
+      { id: 'a', agent: 'echo' },
+      { id: 'b', agent: 'echo', dependsOn: ['a'] },
+    ],
+  },
+  { knownAgents: new Set(['echo']), source: 'explicit' },
+);
+const task = storedTask({ taskId: 't1', traceId: 'trace-of-t1', status: 'RUNNING' });
+
+let store: MemoryStore;
+let deps: OrchestratorDeps;
+
+beforeEach(async () => {
+  sfnMock.reset();
+  sfnMock.on(SendTaskSuccessCommand).resolves({});
+  store = new MemoryStore();
+  await store.createTask(task, {});
+  await store.putPlan(task.taskId, plan);
+  deps = {
+    store,
+    workflow: new WorkflowClient(
+      new SFNClient({ region: 'us-east-1' }),
+      'arn:aws:states:us-east-1:0:stateMachine:x',
+    ),
+    agentFunctions: {},
+  };
+});
+
+describe('AwaitDependencies', () => {
+  it('parks a step whose dependency runs: token stored, StepWaiting with the trace id of its input, task record not read', async () => {
+    // Prepare
+    const getTask = vi.spyOn(store, 'getTask');
+
+    // Act
+    await awaitDependencies(deps, {
+      taskId: 't1',
+      run: 1,
+      stepId: 'b',
+      taskToken: 'tok-b',
+      traceId: 'trace-of-t1',
+    });
+
+    // Assess
+    expect(await store.getToken('t1', 1, 'b')).toBe('tok-b');
+    const waiting = (await store.allEvents('t1')).filter((e) => e.type === 'StepWaiting');
+    expect(waiting).toHaveLength(1);
+    expect(waiting[0]).toMatchObject({ stepId: 'b', traceId: 'trace-of-t1', data: { waitingFor: ['a'] } });
+    expect(getTask).not.toHaveBeenCalled();
+    expect(sfnMock.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+  });
+
+  it('releases a step whose dependencies succeeded at once, with run', async () => {
+    // Prepare
+    await store.appendEvent(
+      Events.stepSucceeded(
+        { taskId: 't1', traceId: 'trace-of-t1', run: 1, stepId: 'a' },
+        { attempt: 1, agent: 'echo', summary: 'done', artifacts: [] },
+      ),
+    );
+    await store.putResult('t1', {
+      stepId: 'a',
+      run: 1,
+      status: 'SUCCEEDED',
+      attempt: 1,
+      agent: 'echo',
+      at: 'x',
+    });
+
+    // Act
+    await awaitDependencies(deps, {
+      taskId: 't1',
+      run: 1,
+      stepId: 'b',
+      taskToken: 'tok-b',
+      traceId: 'trace-of-t1',
+    });
+
+    // Assess
+    const sent = sfnMock.commandCalls(SendTaskSuccessCommand).map((c) => c.args[0].input);
+    expect(sent).toEqual([{ taskToken: 'tok-b', output: JSON.stringify({ action: 'run' }) }]);
+    expect((await store.allEvents('t1')).some((e) => e.type === 'StepWaiting')).toBe(false);
+  });
+
+  it('reads the trace id from the task record when its input has none (an execution started before it was passed)', async () => {
+    // Prepare
+    const getTask = vi.spyOn(store, 'getTask');
+
+    // Act
+    await awaitDependencies(deps, { taskId: 't1', run: 1, stepId: 'b', taskToken: 'tok-b' });
+
+    // Assess
+    expect(getTask).toHaveBeenCalledWith('t1');
+    const waiting = (await store.allEvents('t1')).find((e) => e.type === 'StepWaiting');
+    expect(waiting?.traceId).toBe('trace-of-t1');
+  });
+
+  it('refuses a task that has no plan, storing nothing but the token', async () => {
+    // Act / Assess
+    await expect(
+      awaitDependencies(deps, { taskId: 'nope', run: 1, stepId: 'b', taskToken: 'tok', traceId: 'x' }),
+    ).rejects.toThrow(/has no plan/);
+    expect(await store.allEvents('nope')).toEqual([]);
+  });
+});
