@@ -1,5 +1,7 @@
 /**
- * An authorizing HTTP front for an emulator: it reads each request whole, authenticates it
+ * An authorizing front for an emulator (one handler, `authorizingFront`, behind its HTTP server
+ * and behind the sandboxes' in-process transport, lib/local/transport.ts, so that both are
+ * checked the same way): it reads each request whole, authenticates it
  * (SigV4, verified), checks every IAM call of the operation (lib/local/iam/actions.ts) against the
  * caller's role policies, and answers a refusal in the service's AWS error shape; an allowed
  * request is forwarded unchanged to the emulator behind it (for s3rver, signed again with
