@@ -44,6 +44,30 @@ export async function startTask(deps: OrchestratorDeps, body: string, traceHeade
   );
 }
 
+/** One message of an intake batch (an SQS record's id, body and AWSTraceHeader). */
+export interface IntakeRecord {
+  messageId: string;
+  body: string;
+  traceHeader?: string | undefined;
+}
+
+/**
+ * An intake batch: every record's execution started side by side (they are independent tasks;
+ * one after another, a batch of 10 took 10 times the latency of one). Returns the ids of the
+ * records that failed, for SQS to deliver again (partial batch response); `each` runs around
+ * every record (the handler's per-record log scope and lines).
+ */
+export async function startTasks(
+  deps: OrchestratorDeps,
+  records: readonly IntakeRecord[],
+  each: (record: IntakeRecord, start: () => Promise<void>) => Promise<void> = (_r, start) => start(),
+): Promise<string[]> {
+  const outcomes = await Promise.allSettled(
+    records.map((r) => each(r, () => startTask(deps, r.body, r.traceHeader))),
+  );
+  return records.flatMap((r, i) => (outcomes[i]?.status === 'rejected' ? [r.messageId] : []));
+}
+
 /** Plan: the explicit plan, or one made from the goal; Map items in topological order. */
 export async function planTask(deps: OrchestratorDeps, raw: unknown): Promise<PlanOutput> {
   const req = PlanContract.input.parse(raw);
