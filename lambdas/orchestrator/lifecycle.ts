@@ -9,7 +9,13 @@ import { isFinalSuccess } from '../core/fanout.js';
 import { decideOutcome } from '../core/outcome.js';
 import type { DeadLetterRecord, StepResult, StoredTask } from '../core/ports.js';
 import { type ExecutionInput, IntakeMessage, type Plan } from '../core/schemas.js';
-import { FinalizeContract, type FinalizeOutput, PlanContract, type PlanOutput } from '../core/states.js';
+import {
+  FinalizeContract,
+  type FinalizeOutput,
+  PlanContract,
+  type PlanOutput,
+  TASK_FAILED_CAUSE,
+} from '../core/states.js';
 import { isTraceId, traceHeaderFor } from '../core/trace.js';
 import type { OrchestratorDeps } from './deps.js';
 import { readCause } from './steps.js';
@@ -130,6 +136,21 @@ export async function planTask(deps: OrchestratorDeps, raw: unknown): Promise<Pl
 /** Finalize: merges step outcomes into the task's result and its terminal status. */
 export async function finalizeTask(deps: OrchestratorDeps, raw: unknown): Promise<FinalizeOutput> {
   const req = FinalizeContract.input.parse(raw);
+  const out = await endTask(deps, req);
+  // The normal ending waits for its token: a FAILED task fails the state (the execution ends
+  // FAILED through the Fail state its Catch leads to), any other outcome succeeds it.
+  if (req.taskToken) {
+    if (out.status === 'FAILED')
+      await deps.workflow.fail(req.taskToken, ErrorNames.TaskFailed, TASK_FAILED_CAUSE);
+    else await deps.workflow.succeed(req.taskToken, out);
+  }
+  return out;
+}
+
+async function endTask(
+  deps: OrchestratorDeps,
+  req: z.infer<typeof FinalizeContract.input>,
+): Promise<FinalizeOutput> {
   const [task, plan, results] = await Promise.all([
     deps.store.getTask(req.taskId),
     deps.store.getPlan(req.taskId),
