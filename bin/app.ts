@@ -19,6 +19,7 @@ const config = loadBatonConfig();
 const stack = new BatonStack(app, process.env.BATON_STACK_NAME ?? 'Baton', {
   agents: agentCatalog(config),
   intakeSweepAfterSeconds: config.config.intake?.sweepAfterSeconds,
+  ...(config.config.fanOut ? { fanOutSourceBuckets: config.config.fanOut.sourceBuckets } : {}),
   // Approval links start with this URL (e.g. a custom domain); default: the HTTP API's URL.
   publicUrl:
     (app.node.tryGetContext('baton:publicUrl') as string | undefined) ?? process.env.BATON_PUBLIC_URL,

@@ -16,6 +16,7 @@ import type {
   EventPort,
   IdempotencyPort,
   ResultPort,
+  StepResult,
   StorePorts,
   TaskPort,
   TokenPort,
@@ -25,9 +26,10 @@ import { DynamoArtifacts } from './dynamodb/artifacts.js';
 import { DynamoDeadLetters } from './dynamodb/dead-letters.js';
 import { DynamoEvents } from './dynamodb/events.js';
 import { DynamoIdempotency } from './dynamodb/idempotency.js';
-import { DynamoResults } from './dynamodb/results.js';
+import { DynamoResults, resultKey, resultOf } from './dynamodb/results.js';
+import { DynamoTable } from './dynamodb/table.js';
 import { DynamoTasks } from './dynamodb/tasks.js';
-import { DynamoTokens } from './dynamodb/tokens.js';
+import { DynamoTokens, tokenKey } from './dynamodb/tokens.js';
 
 // Where these lived before the split; importers keep working.
 export type {
@@ -68,9 +70,11 @@ export class TaskStore implements StorePorts {
   private readonly results: ResultPort;
   private readonly artifacts: ArtifactPort;
   private readonly deadLetters: DeadLetterPort;
-  private readonly tokens: TokenPort;
+  private readonly tokens: Omit<TokenPort, 'getResultsAndToken'>;
   private readonly approvals: ApprovalPort;
   private readonly idempotency: IdempotencyPort;
+  /** The table, when tokens live in it too (reads that take both in one BatchGetItem). */
+  private readonly shared: DynamoTable | undefined;
 
   /** `controlTable`: where task tokens, approvals and idempotency keys live (default: `table`). */
   constructor(ddb: DynamoDBDocumentClient, table: string, controlTable: string = table) {
@@ -82,6 +86,7 @@ export class TaskStore implements StorePorts {
     this.tokens = new DynamoTokens(ddb, controlTable);
     this.approvals = new DynamoApprovals(ddb, controlTable);
     this.idempotency = new DynamoIdempotency(ddb, controlTable);
+    this.shared = controlTable === table ? new DynamoTable(ddb, table) : undefined;
   }
 
   // tasks
@@ -128,6 +133,27 @@ export class TaskStore implements StorePorts {
   // control plane: task tokens
   readonly putToken: TokenPort['putToken'] = (...a) => this.tokens.putToken(...a);
   readonly getToken: TokenPort['getToken'] = (...a) => this.tokens.getToken(...a);
+  readonly getResultsAndToken: TokenPort['getResultsAndToken'] = async (taskId, stepIds, gate) => {
+    if (!this.shared) {
+      const [results, token] = await Promise.all([
+        this.results.getResults(taskId, stepIds),
+        this.tokens.getToken(taskId, gate.run, gate.stepId),
+      ]);
+      return { results, ...(token !== undefined ? { token } : {}) };
+    }
+    const own = tokenKey(taskId, gate.run, gate.stepId);
+    const items = await this.shared.getMany(
+      [...new Set(stepIds)].map((id) => resultKey(taskId, id)).concat(own),
+    );
+    const results = new Map<string, StepResult>();
+    let token: string | undefined;
+    for (const item of items) {
+      if (item.sk === own.sk) token = item.token as string;
+      const result = resultOf(item);
+      if (result) results.set(result.stepId, result);
+    }
+    return { results, ...(token !== undefined ? { token } : {}) };
+  };
   // control plane: approvals
   readonly createApproval: ApprovalPort['createApproval'] = (...a) => this.approvals.createApproval(...a);
   readonly latestApproval: ApprovalPort['latestApproval'] = (...a) => this.approvals.latestApproval(...a);

@@ -64,6 +64,19 @@ export const BatonConfig = z
       .object({ sweepAfterSeconds: z.number().int().min(1).max(86_400).optional() })
       .strict()
       .optional(),
+    /**
+     * Fan-out steps: the buckets an `s3://<bucket>/<prefix>` item source may name (PrepareItems
+     * may list them; agents get object references, never access). Locally they are created empty
+     * in the S3 emulator at start.
+     */
+    fanOut: z
+      .object({
+        sourceBuckets: z
+          .array(z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name'))
+          .max(100),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type BatonConfig = z.infer<typeof BatonConfig>;

@@ -144,7 +144,7 @@ export const HISTORY_EVENTS = {
  *   fallback        RunFallback + FallbackFailed + RetryOrGiveUp?                                            5+5+2       = 12
  *   approvalRound   RequestApproval(cb) + ResolveApproval + AfterApproval?                                   6+5+2       = 13
  *   review          its gate's rounds + ReviewRetry + one more attempt (RunAgent, RecordAttemptFailure, RetryOrGiveUp?)  2+12 = 14 + rounds
- *   task            Execution + Plan + PlanApproval? + RunSteps(Map) + Finalize + Outcome? + TaskSucceeded   2+5+2+4+5+2+2 = 22
+ *   task            Execution + Plan + PlanApproval? + RunSteps(Map) + Finalize(cb, which ends it)             2+5+2+4+6     = 19
  *   fanOutStep      MapIteration + AwaitDependencies(cb) + Proceed? + PrepareItems + Items? + RunItems (a Distributed
  *                   Map: MapStateEntered, MapRunStarted, MapRunSucceeded|Failed, MapStateExited) + CollectItems
  *                   + StepDone                                                                  2+6+2+5+2+4+5+2 = 28
@@ -159,7 +159,7 @@ export const HISTORY_PATHS = {
   fallback: 12,
   approvalRound: 13,
   reviewExtra: 14,
-  task: 22,
+  task: 19,
   fanOutStep: 28,
 } as const;
 

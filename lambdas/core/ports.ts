@@ -234,6 +234,15 @@ export interface TokenPort {
   /** Stores (or replaces) the token a parked step waits with. */
   putToken(taskId: string, run: number, stepId: string, token: string): Promise<void>;
   getToken(taskId: string, run: number, stepId: string): Promise<string | undefined>;
+  /**
+   * A gate's look (lambdas/orchestrator/gate.ts): the results of `stepIds` and the token `gate`
+   * parked with, strongly consistent, in one read where tokens and results share a table.
+   */
+  getResultsAndToken(
+    taskId: string,
+    stepIds: readonly string[],
+    gate: { run: number; stepId: string },
+  ): Promise<{ results: Map<string, StepResult>; token?: string }>;
 }
 
 /** Control plane. Approval gates: records, decisions (single-use) and, while PENDING, the gate's token. */

@@ -134,7 +134,15 @@ export const CompleteContract = { input: StepRef, output: CompleteOutput } satis
 
 /* -------------------------------------------------------- Finalize, FinalizeAfterError */
 
-export const FinalizeInput = ExecutionInput.extend({ error: CaughtError.optional() });
+export const FinalizeInput = ExecutionInput.extend({
+  error: CaughtError.optional(),
+  /**
+   * Finalize's callback token (the normal ending): Finalize answers it itself, with its output,
+   * or with the failure Baton.TaskFailed for a FAILED task, so the execution ends as the task
+   * did without a Choice and a Succeed/Fail state after it (lib/workflow/finalize.ts).
+   */
+  taskToken: z.string().min(1).optional(),
+});
 export type FinalizeInput = z.infer<typeof FinalizeInput>;
 export const FinalStatus = z.enum(['SUCCEEDED', 'DEGRADED', 'FAILED', 'CANCELLED']);
 export const FinalizeOutput = z.object({ status: FinalStatus });
@@ -142,6 +150,8 @@ export type FinalizeOutput = z.infer<typeof FinalizeOutput>;
 
 /** Finalize: merges step outcomes into the task's result and its terminal status. */
 export const FinalizeContract = { input: FinalizeInput, output: FinalizeOutput } satisfies StateContract;
+/** The cause a failed task's execution ends with, beside the error Baton.TaskFailed (its events say why). */
+export const TASK_FAILED_CAUSE = 'The task failed; see its events for why.';
 
 /* ------------------------------------------------------------------- approval gates */
 

@@ -104,11 +104,12 @@ async function lookAtGate(
   const step = ctx.plan.steps.find((s) => s.id === stepId);
   if (!step) throw new Error(`Step ${stepId} is not in the plan of task ${ctx.task.taskId}`);
   // Only this step's own result and its dependencies': O(dependencies), whatever the plan's size.
-  // The token is read beside them: it only matters once they allow a decision.
-  const [results, readToken] = await Promise.all([
-    deps.store.getResults(ctx.task.taskId, [stepId, ...step.dependsOn]),
-    heldToken === undefined ? deps.store.getToken(ctx.task.taskId, ctx.run, stepId) : undefined,
-  ]);
+  // The token is read with them (one BatchGetItem): it only matters once they allow a decision.
+  const ids = [stepId, ...step.dependsOn];
+  const { results, token: readToken } =
+    heldToken === undefined
+      ? await deps.store.getResultsAndToken(ctx.task.taskId, ids, { run: ctx.run, stepId })
+      : { results: await deps.store.getResults(ctx.task.taskId, ids), token: undefined };
   let action: GateAction | undefined;
   const failedDep = step.dependsOn.find((d) => isFailedInRun(results.get(d), ctx.run));
   const own = results.get(stepId);

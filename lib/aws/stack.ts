@@ -373,7 +373,7 @@ export class BatonStack extends Stack {
         }),
       ],
       roles: [
-        ...[gate, stepFailed, stepRunner, requestApproval, resolveApproval].map((fn) => {
+        ...[gate, stepFailed, stepRunner, requestApproval, resolveApproval, finalize].map((fn) => {
           if (!fn.role) throw new Error(`Function ${fn.node.id} has no role`);
           return fn.role;
         }),

@@ -81,11 +81,13 @@ export function synthAssembly(
   // cdk-nag runs on `cdk synth`; local start-up skips it (it takes seconds).
   process.env.CDK_VALIDATION = 'false';
   try {
+    const batonConfig = loadBatonConfig(opts.configPath).config;
     const app = new App({ outdir, context: { 'aws:cdk:enable-asset-metadata': true } });
     new BatonStack(app, LOCAL_STACK, {
       agents,
       modelConfig: modelConfigOf(rawModel),
-      intakeSweepAfterSeconds: loadBatonConfig(opts.configPath).config.intake?.sweepAfterSeconds,
+      intakeSweepAfterSeconds: batonConfig.intake?.sweepAfterSeconds,
+      ...(batonConfig.fanOut ? { fanOutSourceBuckets: batonConfig.fanOut.sourceBuckets } : {}),
       env: { account: LOCAL_ACCOUNT, region: LOCAL_REGION },
     });
     app.synth();

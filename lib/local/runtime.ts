@@ -87,6 +87,11 @@ export interface LocalRuntime {
   apiKey: string;
   dataDir: string;
   template: CfnTemplate;
+  /**
+   * The S3 endpoint (path-style, behind local IAM): with the local admin key pair
+   * (`LOCAL_CREDENTIALS`), how a user puts objects into a fan-out source bucket.
+   */
+  s3Endpoint: string;
   /** The cloud assembly whose bundles the functions run (cdk.out of the local synth). */
   assemblyDir: string;
   /** The template's functions by logical id, each running its bundle in sandboxes of its own. */
@@ -441,6 +446,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     apiKey,
     dataDir,
     template,
+    s3Endpoint: emulators.s3,
     assemblyDir: assembly.dir,
     functions,
     stepFunctions,
@@ -697,10 +703,23 @@ async function createTables(template: CfnTemplate, names: LocalNames, ddb: Dynam
   }
 }
 
+/**
+ * The template's buckets, and the buckets a fan-out may read items from (a function's
+ * FANOUT_SOURCE_BUCKETS: the config's `fanOut.sourceBuckets`, buckets of the account in AWS,
+ * created empty here so that local mode can run `s3://` item sources too).
+ */
 async function createBuckets(template: CfnTemplate, names: LocalNames, s3: S3Client): Promise<void> {
-  for (const [id, b] of resourcesOfType(template, 'AWS::S3::Bucket')) {
+  const buckets = new Set(resourcesOfType(template, 'AWS::S3::Bucket').map(([id, b]) => names.ref(id, b)));
+  for (const [, fn] of resourcesOfType(template, 'AWS::Lambda::Function')) {
+    const vars = (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
+      ?.Variables;
+    const sources = vars?.FANOUT_SOURCE_BUCKETS;
+    if (typeof sources === 'string')
+      for (const b of sources.split(',').map((x) => x.trim())) if (b) buckets.add(b);
+  }
+  for (const bucket of buckets) {
     try {
-      await s3.send(new CreateBucketCommand({ Bucket: names.ref(id, b) }));
+      await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     } catch (err) {
       if (!['BucketAlreadyOwnedByYou', 'BucketAlreadyExists'].includes((err as Error).name)) throw err;
     }

@@ -2,7 +2,7 @@
  * The Baton state machine, defined once. `cdk deploy` ships it; local mode runs the same
  * definition, read back from the synthesized template.
  *
- *   Plan ─▶ [RequestPlanApproval] ─▶ RunSteps (Map, items in topological order) ─▶ Finalize ─▶ Succeed | Fail
+ *   Plan ─▶ [RequestPlanApproval] ─▶ RunSteps (Map, items in topological order) ─▶ Finalize (ends it) | ─▶ Fail
  *     per step: AwaitDependencies (.waitForTaskToken) ─▶ [RequestApproval] ─▶ RunAgent (per-step timeout;
  *               the step runner completes the step) ■;   RunAgent errors ─▶ RecordAttemptFailure ─▶ Backoff ─▶ RunAgent
  *                                                   ─▶ RunFallback ─▶ [RequestReview]

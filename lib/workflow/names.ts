@@ -47,8 +47,6 @@ export const STATE = {
   itemsGaveUp: 'ItemsGaveUp',
   itemsFailureUnrecorded: 'ItemsFailureUnrecorded',
   finalize: 'Finalize',
-  outcome: 'Outcome?',
   finalizeAfterError: 'FinalizeAfterError',
-  taskSucceeded: 'TaskSucceeded',
   taskFailed: 'TaskFailed',
 } as const;

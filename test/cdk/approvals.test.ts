@@ -23,6 +23,7 @@ describe('approval gates in the state machine', () => {
     expect(tokenStates.map(([name]) => name).sort()).toEqual(
       [
         STATE.awaitDependencies,
+        STATE.finalize,
         STATE.requestApproval,
         STATE.requestItemsApproval,
         STATE.requestPlanApproval,

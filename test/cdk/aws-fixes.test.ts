@@ -137,8 +137,8 @@ describe('the stack in any partition, replaceable, and guarded', () => {
         r.Type === 'AWS::IAM::Policy' &&
         JSON.stringify(r.Properties?.PolicyDocument).includes('states:SendTaskSuccess') &&
         Array.isArray(r.Properties?.Roles) &&
-        // gate, stepFailed, stepRunner, requestApproval, resolveApproval, prepareItems, collectItems
-        r.Properties.Roles.length === 7,
+        // gate, stepFailed, stepRunner, requestApproval, resolveApproval, finalize, prepareItems, collectItems
+        r.Properties.Roles.length === 8,
     );
     expect(callbacks).toHaveLength(1);
     expect(JSON.stringify(callbacks[0]?.Properties?.PolicyDocument)).toContain(`{"Ref":"${machineId}"}`);

@@ -106,10 +106,10 @@ const ROLES: Record<string, { allowed: Call[]; denied: Call[] }> = {
     ],
   },
   finalize: {
-    allowed: [...STORE, ['sqs:SendMessage', (a) => a.queue('TaskDeadLetters')]],
+    // it answers its own token (the normal ending, lib/workflow/finalize.ts)
+    allowed: [...STORE, ...SEND_TASK, ['sqs:SendMessage', (a) => a.queue('TaskDeadLetters')]],
     denied: [
       ['sqs:SendMessage', (a) => a.queue('Intake')],
-      ['states:SendTaskSuccess', (a) => a.stateMachine],
       ['states:StartExecution', (a) => a.stateMachine],
     ],
   },

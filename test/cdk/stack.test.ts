@@ -1,6 +1,6 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LAMBDA_SERVICE_ERRORS } from '../../lambdas/core/errors.js';
+import { ErrorNames, LAMBDA_SERVICE_ERRORS } from '../../lambdas/core/errors.js';
 import { STATE } from '../../lib/workflow/definition.js';
 import { type Asl, synthStack } from './synth.js';
 
@@ -105,7 +105,17 @@ describe('Baton state machine', () => {
       Next: STATE.finalize,
       Catch: [{ ErrorEquals: ['States.ALL'], Next: STATE.finalizeAfterError }],
     });
-    expect(asl.States[STATE.outcome]).toMatchObject({ Type: 'Choice', Default: STATE.taskSucceeded });
+    // Finalize answers its own token: it ends a task that did not fail, and a failed one goes to
+    // the Fail state with Baton.TaskFailed (no Outcome Choice, no Succeed state)
+    expect(asl.States[STATE.finalize]).toMatchObject({
+      Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+      End: true,
+      Catch: [
+        { ErrorEquals: [ErrorNames.TaskFailed], Next: STATE.taskFailed },
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.finalizeAfterError },
+      ],
+    });
+    expect(asl.States[STATE.taskFailed]).toMatchObject({ Type: 'Fail', Error: ErrorNames.TaskFailed });
   });
 
   it('parks each step on its own dependencies with a task token, and never forever', () => {

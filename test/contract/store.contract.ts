@@ -580,6 +580,33 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.getToken('t1', 2, 'a')).toBe('token-3');
         expect(await store.getToken('t1', 1, 'b')).toBeUndefined();
       });
+
+      it("reads a gate's results and its token together", async () => {
+        // Prepare
+        const store = await makeStore();
+        await store.createTask(task('t1'), {});
+        await store.putResult('t1', {
+          stepId: 'a',
+          run: 1,
+          status: 'SUCCEEDED',
+          agent: 'echo',
+          summary: 'A',
+          artifacts: [],
+          at: '2030-01-01T00:00:01.000Z',
+        });
+        await store.putToken('t1', 1, 'b', 'token-of-b');
+        // Act
+        const parked = await store.getResultsAndToken('t1', ['b', 'a'], { run: 1, stepId: 'b' });
+        const notParked = await store.getResultsAndToken('t1', ['c', 'a'], { run: 1, stepId: 'c' });
+        const otherRun = await store.getResultsAndToken('t1', ['b'], { run: 2, stepId: 'b' });
+        // Assess
+        expect([...parked.results.keys()]).toEqual(['a']);
+        expect(parked.results.get('a')?.summary).toBe('A');
+        expect(parked.token).toBe('token-of-b');
+        expect(notParked.token).toBeUndefined();
+        expect([...notParked.results.keys()]).toEqual(['a']);
+        expect(otherRun).toEqual({ results: new Map() });
+      });
     });
 
     describe('approvals (control plane)', () => {

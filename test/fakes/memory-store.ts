@@ -295,6 +295,15 @@ export class MemoryStore implements StorePorts {
     return this.tokens.get(`${taskId}|${run}|${stepId}`);
   }
 
+  async getResultsAndToken(
+    taskId: string,
+    stepIds: readonly string[],
+    gate: { run: number; stepId: string },
+  ): Promise<{ results: Map<string, StepResult>; token?: string }> {
+    const token = await this.getToken(taskId, gate.run, gate.stepId);
+    return { results: await this.getResults(taskId, stepIds), ...(token !== undefined ? { token } : {}) };
+  }
+
   /* --------------------------------------------------------- control plane: approvals */
 
   async createApproval(

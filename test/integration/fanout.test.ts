@@ -3,7 +3,9 @@
  * on the local Step Functions, the items object and the ResultWriter's files on s3rver, the item
  * runner and the agents in their sandboxes, every call IAM-checked.
  */
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/emulators.js';
 import { type Harness, startHarness } from './harness.js';
 
 let h: Harness;
@@ -15,7 +17,12 @@ afterAll(async () => {
 });
 
 const ENDED = ['SUCCEEDED', 'FAILED', 'DEGRADED', 'CANCELLED'];
-type Line = { index: number; status: string; output?: { index: number; name: string }; run?: number };
+type Line = {
+  index: number;
+  status: string;
+  output?: { index: number; name: string | null; key?: string };
+  run?: number;
+};
 
 /** The step's results.jsonl, read through the API. */
 async function resultsOf(taskId: string, stepId: string): Promise<Line[]> {
@@ -76,6 +83,51 @@ describe('a fan-out step through the local runtime', () => {
     });
     expect(task.plan.steps.find((s) => s.id === 'report')?.status).toBe('SUCCEEDED');
   }, 660_000);
+
+  it('runs an item per object under an s3:// prefix of a source bucket the config names', async () => {
+    // Prepare: three objects under docs/ (and one beside it) in the config's source bucket,
+    // put as a user would, with the local admin key pair at the runtime's S3 endpoint
+    const s3 = new S3Client({
+      region: LOCAL_REGION,
+      endpoint: h.rt.s3Endpoint,
+      forcePathStyle: true,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    for (const key of ['docs/a.txt', 'docs/b.txt', 'docs/c.txt', 'other/d.txt'])
+      await s3.send(
+        new PutObjectCommand({ Bucket: 'baton-local-sources', Key: key, Body: `text of ${key}` }),
+      );
+
+    // Act
+    const taskId = await h.submit({
+      goal: 'summarise every file under docs/',
+      plan: { steps: [{ id: 'each', agent: 'picky', forEach: { items: 's3://baton-local-sources/docs/' } }] },
+    });
+    const task = await h.waitFor(taskId, ENDED, 300_000);
+
+    // Assess: one item per object under the prefix, the agent given its reference
+    expect(task.status, JSON.stringify(task.error)).toBe('SUCCEEDED');
+    const lines = await resultsOf(taskId, 'each');
+    expect(lines.map((l) => [l.status, l.output?.key])).toEqual([
+      ['SUCCEEDED', 'docs/a.txt'],
+      ['SUCCEEDED', 'docs/b.txt'],
+      ['SUCCEEDED', 'docs/c.txt'],
+    ]);
+  }, 360_000);
+
+  it('refuses an s3:// prefix of a bucket the config does not name, failing the step at once', async () => {
+    // Act
+    const taskId = await h.submit({
+      goal: 'every file of a bucket it may not read',
+      plan: { steps: [{ id: 'each', agent: 'picky', forEach: { items: 's3://someone-elses-bucket/x/' } }] },
+    });
+    const task = await h.waitFor(taskId, ENDED, 300_000);
+    // Assess
+    expect(task.status).toBe('FAILED');
+    const each = task.plan.steps.find((s) => s.id === 'each');
+    expect(each?.error?.name).toBe('Baton.ItemsUnavailable');
+    expect(each?.error?.message).toContain('may not read bucket someone-elses-bucket');
+  }, 360_000);
 
   it('ends DEGRADED naming the failed items within the tolerance, and a redrive re-runs only those', async () => {
     // Prepare: 3 of 100 items fail in the step's first attempt (run 1), 5% tolerated

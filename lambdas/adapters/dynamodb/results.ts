@@ -29,6 +29,14 @@ function withJsonOutput<T extends { output?: unknown }>(rec: T): Item {
 
 const fromItem = (item: Item): Item => readJsonAttrs(strip(item), ['output']);
 
+/** The key of a step's result item, and the result an item read with it holds. */
+export const resultKey = (taskId: string, stepId: string): Item => ({
+  pk: pk(taskId),
+  sk: `RESULT#${stepId}`,
+});
+export const resultOf = (item: Item): StepResult | undefined =>
+  String(item.sk).startsWith('RESULT#') ? (fromItem(item) as StepResult) : undefined;
+
 export class DynamoResults implements ResultPort {
   private readonly t: DynamoTable;
   constructor(ddb: DynamoDBDocumentClient, table: string) {
@@ -61,7 +69,7 @@ export class DynamoResults implements ResultPort {
 
   async getResults(taskId: string, stepIds?: readonly string[]): Promise<Map<string, StepResult>> {
     const items = stepIds
-      ? await this.t.getMany([...new Set(stepIds)].map((id) => ({ pk: pk(taskId), sk: `RESULT#${id}` })))
+      ? await this.t.getMany([...new Set(stepIds)].map((id) => resultKey(taskId, id)))
       : await this.t.queryPrefix(pk(taskId), 'RESULT#');
     return new Map(items.map((i) => [i.stepId as string, fromItem(i) as StepResult]));
   }

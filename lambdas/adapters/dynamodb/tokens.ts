@@ -8,7 +8,14 @@ import { DynamoTable, taskPk as pk } from './table.js';
 
 const tokenSk = (run: number, stepId: string) => `TOKEN#r${run}#${stepId}`;
 
-export class DynamoTokens implements TokenPort {
+/** The key of a parked step's token item (read beside its results: store.ts getResultsAndToken). */
+export const tokenKey = (taskId: string, run: number, stepId: string) => ({
+  pk: pk(taskId),
+  sk: tokenSk(run, stepId),
+});
+
+/** The token items alone; a gate's read of results and token together is the store's (store.ts). */
+export class DynamoTokens implements Omit<TokenPort, 'getResultsAndToken'> {
   private readonly t: DynamoTable;
   constructor(ddb: DynamoDBDocumentClient, controlTable: string) {
     this.t = new DynamoTable(ddb, controlTable);
@@ -27,7 +34,7 @@ export class DynamoTokens implements TokenPort {
     const res = await this.t.ddb.send(
       new GetCommand({
         TableName: this.t.name,
-        Key: { pk: pk(taskId), sk: tokenSk(run, stepId) },
+        Key: tokenKey(taskId, run, stepId),
         ConsistentRead: true,
       }),
     );

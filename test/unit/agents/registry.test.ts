@@ -123,6 +123,18 @@ describe('the agent catalog', () => {
     expect(() =>
       loadBatonConfig(configFile({ agents: { coding: { tools: { shell: { enabled: 'yes' } } } } })),
     ).toThrow(/agents\.coding\.tools\.shell\.enabled/);
+    expect(() => loadBatonConfig(configFile({ fanOut: { sourceBuckets: ['Not_A_Bucket'] } }))).toThrow(
+      /fanOut\.sourceBuckets\.0: an S3 bucket name/,
+    );
+  });
+
+  it('names the buckets fan-out steps may read items from', () => {
+    // Act
+    const { config } = loadBatonConfig(
+      configFile({ fanOut: { sourceBuckets: ['reports-2026', 'my.data'] } }),
+    );
+    // Assess
+    expect(config.fanOut?.sourceBuckets).toEqual(['reports-2026', 'my.data']);
   });
 
   it('loads a registered defineAgent definition, and refuses one registered under another name', async () => {
