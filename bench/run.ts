@@ -21,6 +21,7 @@
  *     cold-start proxy); peak RSS of the process during the run;
  *  6. a fan-out step of 10,000 items of a no-op agent (bench/fanout.ts): wall time, items/s, peak
  *     RSS, and the AWS cost of the same run from the synthesized definition.
+ * `BENCH_ONLY=chain` runs 0 and 1 only and prints the overhead per step (no JSON written).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -175,6 +176,17 @@ async function chain(agent: string, input?: PlanSpec['steps'][number]['input']) 
 const noop = await chain('sleep', { ms: 0 });
 const { run: chainRun, perStep, transitions: chainTransitions } = noop;
 const withArtifacts = await chain('echo');
+if (process.env.BENCH_ONLY === 'chain') {
+  // `BENCH_ONLY=chain npm run bench`: the chains alone (e.g. to compare BATON_LOCAL_TRANSPORT=tcp with
+  // the default), nothing written.
+  console.log(
+    `chain of ${CHAIN} no-op steps: ${perStep.toFixed(1)} ms per step (bare engine ${enginePerState.toFixed(3)} ms per Task state), ${(chainTransitions / CHAIN).toFixed(1)} transitions per step; chain of ${CHAIN} echo steps (2 artifacts each): ${withArtifacts.perStep.toFixed(1)} ms per step`,
+  );
+  clearInterval(rssTimer);
+  await rt.close();
+  rmSync(dataDir, { recursive: true, force: true });
+  process.exit(0);
+}
 
 // ---------------------------------------------------------------- 2. critical-path scheduling
 function waveMakespan(plan: PlanSpec, dur: (id: string) => number): number {

@@ -31,7 +31,13 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { createRequestHandler } from 'local-aws-sqs';
 import { BatonError, ErrorNames } from '../../lambdas/core/errors.js';
-import { createAuthorizingFront, type InProcessDispatch, type InProcessResponse } from './iam/front.js';
+import {
+  authorizingFront,
+  createFrontServer,
+  type FrontHandler,
+  type InProcessDispatch,
+  type InProcessResponse,
+} from './iam/front.js';
 import type { LocalIam } from './iam/local-iam.js';
 
 export type EmulatedService = 'dynamodb' | 's3' | 'sqs';
@@ -41,6 +47,11 @@ export interface Emulators {
   readonly dynamodb: string;
   readonly s3: string;
   readonly sqs: string;
+  /**
+   * With `iam`: each front's handler, what its HTTP server at the endpoint URL answers (the
+   * sandboxes' in-process transport calls it), and the TCP connections each front has accepted.
+   */
+  readonly fronts?: Record<EmulatedService, { handle: FrontHandler; connections(): number }>;
   /** Stops the three servers and flushes SQS state; safe to call more than once. */
   close(): Promise<void>;
 }
@@ -129,10 +140,15 @@ export async function startEmulators(opts: StartEmulatorsOptions): Promise<Emula
   }
   const [dynamodb, s3, sqs] = started as [RunningServer, RunningServer, RunningServer];
   let closing: Promise<void> | undefined;
+  const fronts =
+    dynamodb.front && s3.front && sqs.front
+      ? { dynamodb: dynamodb.front, s3: s3.front, sqs: sqs.front }
+      : undefined;
   return {
     dynamodb: dynamodb.url,
     s3: s3.url,
     sqs: sqs.url,
+    ...(fronts ? { fronts } : {}),
     close() {
       closing ??= closeAll(started);
       return closing;
@@ -146,6 +162,8 @@ interface RunningServer {
   close(): Promise<void>;
   /** The emulator's request handler, called in process by its front (no second HTTP hop). */
   dispatch?: InProcessDispatch;
+  /** A front's: its handler and the TCP connections its server has accepted. */
+  front?: { handle: FrontHandler; connections(): number };
 }
 
 async function closeAll(servers: RunningServer[]): Promise<void> {
@@ -167,12 +185,18 @@ async function startFront(
   host: string,
   port: number,
 ): Promise<RunningServer> {
-  const server = createAuthorizingFront(backend.service, iam, () => backend.url, backend.dispatch);
+  const handle = authorizingFront(backend.service, iam, () => backend.url, backend.dispatch);
+  const server = createFrontServer(handle);
+  let connections = 0;
+  server.on('connection', () => {
+    connections += 1;
+  });
   try {
     const url = await listen(server, backend.service, host, port);
     return {
       service: backend.service,
       url,
+      front: { handle, connections: () => connections },
       close: async () => {
         // Forced: a long poll through the front would otherwise hold close() for its wait.
         await closeServer(server, backend.service, { force: true });

@@ -17,6 +17,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { BatonError, ErrorNames } from '../../lambdas/core/errors.js';
+import { type LocalTransport, type SandboxRequest, wireHeaders } from './transport.js';
 
 /** A function's response is refused above this size, as Lambda refuses a synchronous one. */
 export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024;
@@ -72,6 +73,12 @@ export interface LocalFunctionSpec {
   maxSandboxes?: number;
   /** Where V8 keeps the bundles' compiled code between cold starts (optional). */
   compileCacheDir?: string;
+  /**
+   * The in-process transport to the local endpoints (lib/local/transport.ts): the sandbox's
+   * requests to `transport.origins()` (read when a sandbox starts) come as messages. Without
+   * it they go over TCP.
+   */
+  transport?: LocalTransport;
 }
 
 /** V8's CPU profiler in each sandbox, when BATON_SANDBOX_CPU_PROF_DIR names where profiles go. */
@@ -86,6 +93,9 @@ type Outcome = { ok: true; payload: string } | { ok: false; error: Error; fatal:
 interface Sandbox {
   worker: Worker;
   busy: boolean;
+  /** Its requests on the in-process transport being answered, by the sandbox's id. */
+  requests: Map<number, AbortController>;
+  exited: boolean;
   /** Ends the invocation it runs: its result message, its timeout or its exit. */
   settle?: (outcome: Outcome) => void;
 }
@@ -115,6 +125,11 @@ export class LocalFunction {
     this.functionName = spec.arn.split(':').at(-1) || spec.logicalId;
     this.timeoutSeconds = spec.timeoutSeconds;
     this.file = spec.file;
+  }
+
+  /** The environment a sandbox of it starts with (tests run a probe module under a function's identity). */
+  environment(): Record<string, string> {
+    return this.spec.env();
   }
 
   /** Invokes the function with a copy of `event` (through JSON, as Lambda hands it over). */
@@ -213,6 +228,7 @@ export class LocalFunction {
         file: this.file,
         exportName: this.spec.exportName,
         compileCacheDir: this.spec.compileCacheDir,
+        ...(this.spec.transport ? { localOrigins: this.spec.transport.origins() } : {}),
       },
       env: this.spec.env(),
       // No loader of the runtime's (tsx) and no flag of its: the bundle runs as in Lambda. The
@@ -223,11 +239,15 @@ export class LocalFunction {
       stderr: true,
       name: this.logicalId,
     });
-    const sandbox: Sandbox = { worker, busy: false };
+    const sandbox: Sandbox = { worker, busy: false, requests: new Map(), exited: false };
     this.forward(worker.stdout, 'stdout');
     this.forward(worker.stderr, 'stderr');
     worker.on('message', (msg: WorkerMessage) => {
-      if (msg.type === 'result') {
+      if (msg.type === 'http-request') this.carry(sandbox, msg);
+      else if (msg.type === 'http-abort') {
+        sandbox.requests.get(msg.id)?.abort();
+        sandbox.requests.delete(msg.id);
+      } else if (msg.type === 'result') {
         sandbox.settle?.(
           msg.ok
             ? { ok: true, payload: msg.payload }
@@ -254,6 +274,10 @@ export class LocalFunction {
     });
     worker.on('exit', (code) => {
       this.sandboxes.delete(sandbox);
+      // A terminated sandbox's requests end with it (a long poll stops, as when its socket closes).
+      sandbox.exited = true;
+      for (const request of sandbox.requests.values()) request.abort();
+      sandbox.requests.clear();
       sandbox.settle?.({
         ok: false,
         error: new LambdaInvocationError(
@@ -265,6 +289,38 @@ export class LocalFunction {
     });
     this.sandboxes.add(sandbox);
     return sandbox;
+  }
+
+  /** Answers a request of the sandbox's on the in-process transport. */
+  private carry(sandbox: Sandbox, msg: SandboxRequest & { id: number }): void {
+    const { transport } = this.spec;
+    const { id } = msg;
+    const answer = (reply: Record<string, unknown>) => {
+      if (!sandbox.exited && sandbox.requests.delete(id)) sandbox.worker.postMessage(reply);
+    };
+    const aborted = new AbortController();
+    sandbox.requests.set(id, aborted);
+    if (!transport) {
+      answer({ type: 'http-error', id, code: 'ECONNREFUSED', message: 'no in-process transport' });
+      return;
+    }
+    transport.handle(msg, aborted.signal).then(
+      (r) =>
+        answer({
+          type: 'http-response',
+          id,
+          status: r.status,
+          headers: wireHeaders(r.headers),
+          body: r.body,
+        }),
+      (err: unknown) =>
+        answer({
+          type: 'http-error',
+          id,
+          code: 'ECONNRESET',
+          message: `socket hang up (${err instanceof Error ? err.message : String(err)})`,
+        }),
+    );
   }
 
   private forward(from: Readable, stream: 'stdout' | 'stderr'): void {
@@ -288,4 +344,6 @@ type WorkerMessage =
       errorMessage: string;
       trace?: string[];
     }
-  | { type: 'crash'; errorType: string; errorMessage: string };
+  | { type: 'crash'; errorType: string; errorMessage: string }
+  | ({ type: 'http-request'; id: number } & SandboxRequest)
+  | { type: 'http-abort'; id: number };

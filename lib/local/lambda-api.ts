@@ -10,6 +10,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LambdaInvocationError, type LocalFunction, MAX_RESPONSE_BYTES } from './functions.js';
+import { headersOf, type InProcessRequest, type InProcessResponse } from './iam/front.js';
 import { AccessDeniedError, type LocalIam, wireError } from './iam/index.js';
 
 /** Lambda's synchronous request payload limit. */
@@ -19,6 +20,8 @@ const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
 
 export interface LocalLambdaApi {
   url: string;
+  /** One request read whole, answered without the HTTP server (the sandboxes' in-process transport). */
+  handle(req: InProcessRequest): Promise<InProcessResponse>;
   close(): Promise<void>;
 }
 
@@ -29,74 +32,85 @@ export interface LocalLambdaApiOptions {
   log?: (line: Record<string, unknown>) => void;
 }
 
-function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string): void {
-  res.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(body)) });
-  res.end(body);
+function reply(status: number, headers: Record<string, string>, body: string): InProcessResponse {
+  return {
+    status,
+    headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+    body: Buffer.from(body),
+  };
 }
 
-function serviceError(res: ServerResponse, status: number, code: string, message: string): void {
-  send(
-    res,
+function serviceError(status: number, code: string, message: string): InProcessResponse {
+  return reply(
     status,
     { 'content-type': 'application/json', 'x-amzn-errortype': code },
     JSON.stringify({ Type: 'User', message }),
   );
 }
 
+const tooLarge = () =>
+  serviceError(
+    413,
+    'RequestTooLargeException',
+    `Request must be smaller than ${MAX_REQUEST_BYTES} bytes for the InvokeFunction operation`,
+  );
+
+/** Serves one request over HTTP: reads it (refusing one over the limit as it comes), then `answer`. */
 async function serve(opts: LocalLambdaApiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const write = (r: InProcessResponse) => {
+    res.writeHead(r.status, r.headers);
+    res.end(r.body);
+  };
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
     if (size > MAX_REQUEST_BYTES) {
-      serviceError(
-        res,
-        413,
-        'RequestTooLargeException',
-        `Request must be smaller than ${MAX_REQUEST_BYTES} bytes for the InvokeFunction operation`,
-      );
+      write(tooLarge());
       req.destroy();
       return;
     }
     chunks.push(chunk as Buffer);
   }
-  const body = Buffer.concat(chunks);
-  const url = new URL(req.url ?? '/', 'http://local');
+  const request = { method: req.method ?? 'GET', url: req.url ?? '/', headers: headersOf(req.headers) };
+  write(await answer(opts, { ...request, body: Buffer.concat(chunks) }));
+}
+
+/** One Invoke request, read whole: its answer (the HTTP server and the in-process transport's). */
+export async function answer(opts: LocalLambdaApiOptions, req: InProcessRequest): Promise<InProcessResponse> {
+  try {
+    return await answerInvoke(opts, req);
+  } catch (err) {
+    return serviceError(500, 'ServiceException', `local Lambda failed: ${String(err)}`);
+  }
+}
+
+async function answerInvoke(opts: LocalLambdaApiOptions, req: InProcessRequest): Promise<InProcessResponse> {
+  const { body } = req;
+  if (body.length > MAX_REQUEST_BYTES) return tooLarge();
+  const url = new URL(req.url, 'http://local');
   const match = req.method === 'POST' ? INVOKE_PATH.exec(url.pathname) : null;
-  if (!match) {
-    serviceError(
-      res,
+  if (!match)
+    return serviceError(
       404,
       'UnknownOperationException',
       `Local Lambda serves Invoke only (${req.method} ${url.pathname})`,
     );
-    return;
-  }
   const name = decodeURIComponent(match[1] as string);
   try {
-    await opts.iam.authorizeOperation(
-      'lambda',
-      { method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body },
-      'Invoke',
-      { FunctionName: name },
-    );
+    await opts.iam.authorizeOperation('lambda', req, 'Invoke', { FunctionName: name });
   } catch (err) {
     if (!(err instanceof AccessDeniedError)) throw err;
     const wire = wireError('lambda', err);
-    send(res, wire.status, wire.headers, wire.body);
-    return;
+    return reply(wire.status, wire.headers, wire.body);
   }
   const fn = opts.functionOf(name);
-  if (!fn) {
-    serviceError(res, 404, 'ResourceNotFoundException', `Function not found: ${name}`);
-    return;
-  }
+  if (!fn) return serviceError(404, 'ResourceNotFoundException', `Function not found: ${name}`);
   let event: unknown;
   try {
     event = body.length ? JSON.parse(body.toString('utf8')) : {};
   } catch {
-    serviceError(res, 400, 'InvalidRequestContentException', 'Could not parse request body into json');
-    return;
+    return serviceError(400, 'InvalidRequestContentException', 'Could not parse request body into json');
   }
   const type = String(req.headers['x-amz-invocation-type'] ?? 'RequestResponse');
   if (type === 'Event') {
@@ -108,22 +122,17 @@ async function serve(opts: LocalLambdaApiOptions, req: IncomingMessage, res: Ser
         error: String(err),
       }),
     );
-    send(res, 202, { 'content-type': 'application/json' }, '');
-    return;
+    return reply(202, { 'content-type': 'application/json' }, '');
   }
-  if (type !== 'RequestResponse') {
-    serviceError(
-      res,
+  if (type !== 'RequestResponse')
+    return serviceError(
       400,
       'InvalidParameterValueException',
       `Local Lambda does not serve ${type} invocations`,
     );
-    return;
-  }
   try {
     const result = await fn.invoke(event);
-    send(
-      res,
+    return reply(
       200,
       { 'content-type': 'application/json', 'x-amz-executed-version': '$LATEST' },
       JSON.stringify(result ?? null),
@@ -133,8 +142,7 @@ async function serve(opts: LocalLambdaApiOptions, req: IncomingMessage, res: Ser
     const errorType = err instanceof LambdaInvocationError ? err.errorType : e.name || 'Error';
     const trace = err instanceof LambdaInvocationError ? err.trace : [];
     const payload = JSON.stringify({ errorType, errorMessage: e.message, trace });
-    send(
-      res,
+    return reply(
       200,
       {
         'content-type': 'application/json',
@@ -150,15 +158,13 @@ async function serve(opts: LocalLambdaApiOptions, req: IncomingMessage, res: Ser
 
 export async function startLambdaApi(opts: LocalLambdaApiOptions): Promise<LocalLambdaApi> {
   const server: Server = createServer((req, res) => {
-    serve(opts, req, res).catch((err: unknown) => {
-      if (!res.headersSent) serviceError(res, 500, 'ServiceException', `local Lambda failed: ${String(err)}`);
-      else res.destroy();
-    });
+    serve(opts, req, res).catch(() => res.destroy());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    handle: (req) => answer(opts, req),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

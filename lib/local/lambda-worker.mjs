@@ -4,7 +4,9 @@
  * Plain JavaScript on purpose: no TypeScript loader runs here, as none runs in Lambda. Its
  * process.env is the function's environment only (the parent passes it as the Worker's `env`).
  *
- * workerData: { file, exportName, compileCacheDir? }. Messages from the parent: { type: 'invoke', id, event
+ * workerData: { file, exportName, compileCacheDir?, localOrigins? }. With `localOrigins` (the local
+ * runtime's own endpoints), requests to them go to the parent as messages (sandbox-transport.mjs),
+ * installed before the bundle is imported. Messages from the parent: { type: 'invoke', id, event
  * (JSON text), context }. Answers: { type: 'result', id, ok: true, payload (JSON text) } or
  * { type: 'result', id, ok: false, errorType, errorMessage, trace, fatal } (`fatal`: the sandbox
  * failed to initialize and must be replaced).
@@ -12,8 +14,11 @@
 
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
+import { installLocalTransport } from './sandbox-transport.mjs';
 
-const { file, exportName } = workerData;
+const { file, exportName, localOrigins } = workerData;
+
+if (Array.isArray(localOrigins)) installLocalTransport(parentPort, localOrigins);
 
 /** The Lambda runtime's error for an init failure, as AWS reports it. */
 function initFailure(err) {

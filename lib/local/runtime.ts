@@ -55,6 +55,7 @@ import {
   resolveIntrinsics,
   resourcesOfType,
 } from './template.js';
+import { LocalTransport, localTransportMode } from './transport.js';
 
 export interface LocalRuntimeOptions {
   /** Where all state lives (default ./.baton). */
@@ -100,6 +101,13 @@ export interface LocalRuntime {
   stateMachineArn: string;
   /** Local IAM: the identities and the check another local endpoint plugs in (lib/local/iam/index.ts). */
   iam: LocalIam;
+  /**
+   * The sandboxes' in-process transport to the local endpoints (lib/local/transport.ts); absent
+   * with BATON_LOCAL_TRANSPORT=tcp.
+   */
+  transport: LocalTransport | undefined;
+  /** The emulators' endpoints and IAM fronts. */
+  emulators: Emulators;
   /**
    * Fires the scheduled rule `ruleId` (logical id; every scheduled rule when omitted) now, as its
    * rate would next: how tests run the intake sweep without waiting a minute.
@@ -238,7 +246,12 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     (process.stdout.isTTY
       ? (line: string, fn: string) => process.stdout.write(`${prettyLogLine(line, fn)}\n`)
       : undefined);
-  const functions = loadFunctions(assembly, names, functionEnvironment, approvalLine, functionLog);
+  // The sandboxes' requests to the endpoints below go in process unless BATON_LOCAL_TRANSPORT=tcp.
+  const transport = localTransportMode() === 'in-process' ? new LocalTransport() : undefined;
+  if (transport && emulators.fronts)
+    for (const service of ['dynamodb', 's3', 'sqs'] as const)
+      transport.add(service, emulators[service], emulators.fronts[service].handle);
+  const functions = loadFunctions(assembly, names, functionEnvironment, approvalLine, functionLog, transport);
   const byName = new Map<string, LocalFunction>();
   for (const fn of functions.values()) {
     byName.set(fn.logicalId, fn);
@@ -351,6 +364,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
   const sfnServer = await stepFunctions.listen(0, '127.0.0.1', { iam });
   process.env.AWS_ENDPOINT_URL_SFN = sfnServer.url;
   late.sfnEndpoint = sfnServer.url;
+  transport?.add('sfn', sfnServer.url, (req) => sfnServer.handle(req));
 
   // Lambda's Invoke API: how the step runner reaches agent functions (IAM-checked, as in AWS).
   const lambdaApi = await startLambdaApi({
@@ -359,6 +373,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     log: (line) => log({ component: 'lambda', ...line }),
   });
   late.lambdaEndpoint = lambdaApi.url;
+  transport?.add('lambda', lambdaApi.url, (req) => lambdaApi.handle(req));
 
   // SQS event source mappings.
   const pollers: SqsPoller[] = [];
@@ -437,11 +452,14 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     stepFunctions,
     stateMachineArn: smArn,
     iam,
+    transport,
+    emulators,
     runScheduled: (ruleId) => bus.runScheduled(ruleId),
     idle: () => stepFunctions.idle(),
     async close() {
       if (closed) return;
       closed = true;
+      transport?.close();
       await new Promise<void>((ok) => {
         server.close(() => ok());
         server.closeAllConnections();
@@ -565,6 +583,7 @@ function loadFunctions(
   env: (id: string, fn: CfnResource) => Record<string, string>,
   approvalLine: (line: string) => void,
   functionLog?: (line: string, fn: string) => void,
+  transport?: LocalTransport,
 ): Map<string, LocalFunction> {
   const out = new Map<string, LocalFunction>();
   for (const [id, r] of resourcesOfType(assembly.template, 'AWS::Lambda::Function')) {
@@ -595,6 +614,7 @@ function loadFunctions(
             }
           : {}),
         compileCacheDir: join(assembly.dir, '.compile-cache'),
+        ...(transport ? { transport } : {}),
       }),
     );
   }

@@ -1,5 +1,7 @@
 /**
- * An authorizing HTTP front for an emulator: it reads each request whole, authenticates it
+ * An authorizing front for an emulator (one handler, `authorizingFront`, behind its HTTP server
+ * and behind the sandboxes' in-process transport, lib/local/transport.ts, so that both are
+ * checked the same way): it reads each request whole, authenticates it
  * (SigV4, verified), checks every IAM call of the operation (lib/local/iam/actions.ts) against the
  * caller's role policies, and answers a refusal in the service's AWS error shape; an allowed
  * request is forwarded unchanged to the emulator behind it (for s3rver, signed again with
@@ -9,10 +11,13 @@
 import {
   createServer,
   request as httpRequest,
+  type IncomingHttpHeaders,
   type IncomingMessage,
+  type OutgoingHttpHeaders,
   type Server,
   type ServerResponse,
 } from 'node:http';
+import type { Readable } from 'node:stream';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../emulators.js';
 import type { IamService } from './actions.js';
@@ -44,30 +49,56 @@ export interface InProcessResponse {
 }
 export type InProcessDispatch = (req: InProcessRequest) => Promise<InProcessResponse>;
 
+/** What a front answers: a body whole, or streamed as the emulator sends it (s3rver's GetObject). */
+export interface FrontAnswer {
+  status: number;
+  headers: OutgoingHttpHeaders;
+  body: Buffer | Readable;
+}
+
+/** A front's handler of one request already read whole; `signal` aborts it (the client went away). */
+export type FrontHandler = (req: InProcessRequest, signal?: AbortSignal) => Promise<FrontAnswer>;
+
 /**
- * Creates (does not listen) the front of `service`, forwarding to `backend` (http://host:port),
- * or, when the emulator lives in this process and gives `dispatch`, handing it each allowed
- * request directly: the same bytes in and out, without a second HTTP round trip.
+ * The front of `service`, forwarding to `backend` (http://host:port), or, when the emulator lives
+ * in this process and gives `dispatch`, handing it each allowed request directly: the same bytes
+ * in and out, without a second HTTP round trip. Its HTTP server (createAuthorizingFront) and the
+ * in-process transport of the Lambda sandboxes (lib/local/transport.ts) both call it.
  */
+export function authorizingFront(
+  service: FrontedService,
+  iam: LocalIam,
+  backend: () => string,
+  dispatch?: InProcessDispatch,
+): FrontHandler {
+  return (req, signal) => answer(service, iam, backend(), req, signal, dispatch);
+}
+
+/** Creates (does not listen) the HTTP server of a front (see authorizingFront). */
 export function createAuthorizingFront(
   service: FrontedService,
   iam: LocalIam,
   backend: () => string,
   dispatch?: InProcessDispatch,
 ): Server {
+  return createFrontServer(authorizingFront(service, iam, backend, dispatch));
+}
+
+/** The HTTP server of a front's handler: each request read whole, the answer written (or piped). */
+export function createFrontServer(handle: FrontHandler): Server {
   return createServer((req, res) => {
-    void serve(service, iam, backend(), req, res, dispatch);
+    void serve(handle, req, res);
   });
 }
 
-async function serve(
-  service: FrontedService,
-  iam: LocalIam,
-  backend: string,
-  req: IncomingMessage,
-  res: ServerResponse,
-  dispatch?: InProcessDispatch,
-): Promise<void> {
+/** A request's headers as a plain record (the ones Node left undefined dropped). */
+export function headersOf(headers: IncomingHttpHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+async function serve(handle: FrontHandler, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const chunks: Buffer[] = [];
   try {
     for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -76,49 +107,85 @@ async function serve(
     return;
   }
   const body = Buffer.concat(chunks);
-  const signed = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body };
+  // A client that goes away (a long poll stopped) takes the upstream request with it.
+  const gone = new AbortController();
+  res.on('close', () => {
+    if (!res.writableEnded) gone.abort();
+  });
+  const {
+    status,
+    headers,
+    body: out,
+  } = await handle(
+    { method: req.method ?? 'GET', url: req.url ?? '/', headers: headersOf(req.headers), body },
+    gone.signal,
+  );
+  if (res.destroyed) {
+    if (!Buffer.isBuffer(out)) out.destroy();
+    return;
+  }
+  res.writeHead(status, headers);
+  if (Buffer.isBuffer(out)) {
+    res.end(out);
+    return;
+  }
+  out.pipe(res);
+  out.on('error', () => res.destroy());
+}
+
+async function answer(
+  service: FrontedService,
+  iam: LocalIam,
+  backend: string,
+  req: InProcessRequest,
+  signal: AbortSignal | undefined,
+  dispatch?: InProcessDispatch,
+): Promise<FrontAnswer> {
+  const { body } = req;
   let sqsQueryProtocol = false;
   try {
     if (service === 's3') {
-      await iam.authorizeS3(signed);
+      await iam.authorizeS3(req);
     } else {
-      const { operation, input, query } = operationOf(service, req, body);
+      const { operation, input, query } = operationOf(service, req);
       sqsQueryProtocol = query;
-      await iam.authorizeOperation(service, signed, operation, input);
+      await iam.authorizeOperation(service, req, operation, input);
     }
   } catch (err) {
-    if (!(err instanceof AccessDeniedError)) {
-      res.writeHead(500, { 'content-type': 'text/plain' });
-      res.end(`local IAM failed: ${err instanceof Error ? err.message : String(err)}`);
-      return;
-    }
+    if (!(err instanceof AccessDeniedError))
+      return text(500, `local IAM failed: ${err instanceof Error ? err.message : String(err)}`);
     const wire = wireError(service as IamService, err, { method: req.method, sqsQueryProtocol });
-    res.writeHead(wire.status, { ...wire.headers, 'content-length': String(Buffer.byteLength(wire.body)) });
-    res.end(wire.body);
-    return;
+    return {
+      status: wire.status,
+      headers: { ...wire.headers, 'content-length': String(Buffer.byteLength(wire.body)) },
+      body: Buffer.from(wire.body),
+    };
   }
   if (dispatch && service !== 's3') {
-    const headers: Record<string, string | string[]> = {};
-    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = v;
     try {
-      const answer = await dispatch({ method: req.method ?? 'GET', url: req.url ?? '/', headers, body });
-      res.writeHead(answer.status, { ...answer.headers, 'content-length': String(answer.body.length) });
-      res.end(answer.body);
+      const answer = await dispatch({ method: req.method, url: req.url, headers: req.headers, body });
+      return {
+        status: answer.status,
+        headers: { ...answer.headers, 'content-length': String(answer.body.length) },
+        body: answer.body,
+      };
     } catch (err) {
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-      res.end(`local emulator failed: ${err instanceof Error ? err.message : String(err)}`);
+      return text(500, `local emulator failed: ${err instanceof Error ? err.message : String(err)}`);
     }
-    return;
   }
-  await forward(service, backend, req, res, body);
+  return forward(service, backend, req, signal);
+}
+
+function text(status: number, message: string): FrontAnswer {
+  return { status, headers: { 'content-type': 'text/plain' }, body: Buffer.from(message) };
 }
 
 /** The operation and input of a JSON-protocol (or SQS query-protocol) request. */
 function operationOf(
   service: Exclude<FrontedService, 's3'>,
-  req: IncomingMessage,
-  body: Buffer,
+  req: InProcessRequest,
 ): { operation: string; input: Record<string, unknown>; query: boolean } {
+  const { body } = req;
   const target = req.headers['x-amz-target'];
   if (typeof target === 'string' && target.startsWith(JSON_TARGET_PREFIX[service])) {
     let input: Record<string, unknown> = {};
@@ -186,41 +253,36 @@ async function resignForS3rver(
   return signed.headers;
 }
 
-async function forward(
+function forward(
   service: FrontedService,
   backend: string,
-  req: IncomingMessage,
-  res: ServerResponse,
-  body: Buffer,
-): Promise<void> {
-  const target = new URL(backend);
-  let headers: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = v;
-  delete headers.expect;
-  let path = req.url ?? '/';
-  if (!headers['transfer-encoding']) headers['content-length'] = String(body.length);
-  if (service === 's3') {
-    delete headers.authorization;
-    const url = new URL(path, 'http://local');
-    for (const k of [...url.searchParams.keys()]) if (PRESIGN_QUERY.test(k)) url.searchParams.delete(k);
-    path = `${url.pathname}${url.search}`;
-    headers = await resignForS3rver(target, req.method ?? 'GET', path, headers);
-  }
-  const upstream = httpRequest(
-    { host: target.hostname, port: Number(target.port), method: req.method, path, headers },
-    (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-      answer.on('error', () => res.destroy());
-    },
-  );
-  // A client that goes away (a long poll stopped) takes the upstream request with it.
-  res.on('close', () => {
-    if (!res.writableEnded) upstream.destroy();
+  req: InProcessRequest,
+  signal: AbortSignal | undefined,
+): Promise<FrontAnswer> {
+  return new Promise<FrontAnswer>((resolve) => {
+    void (async () => {
+      const target = new URL(backend);
+      let headers: Record<string, string | string[]> = { ...req.headers };
+      delete headers.expect;
+      let path = req.url;
+      const { body } = req;
+      if (!headers['transfer-encoding']) headers['content-length'] = String(body.length);
+      if (service === 's3') {
+        delete headers.authorization;
+        const url = new URL(path, 'http://local');
+        for (const k of [...url.searchParams.keys()]) if (PRESIGN_QUERY.test(k)) url.searchParams.delete(k);
+        path = `${url.pathname}${url.search}`;
+        headers = await resignForS3rver(target, req.method, path, headers);
+      }
+      const upstream = httpRequest(
+        { host: target.hostname, port: Number(target.port), method: req.method, path, headers },
+        (answer) => resolve({ status: answer.statusCode ?? 502, headers: answer.headers, body: answer }),
+      );
+      // A client that goes away (a long poll stopped) takes the upstream request with it.
+      if (signal?.aborted) upstream.destroy();
+      else signal?.addEventListener('abort', () => upstream.destroy(), { once: true });
+      upstream.on('error', () => resolve(text(502, 'local emulator unreachable')));
+      upstream.end(body);
+    })();
   });
-  upstream.on('error', () => {
-    if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
-    res.end('local emulator unreachable');
-  });
-  upstream.end(body);
 }

@@ -14,7 +14,8 @@
  * - Action table: actions.ts (operation -> IAM action(s) and resource ARN(s); unknown -> denied).
  * - Evaluation: @cloud-copilot/iam-simulate (AGPL-3.0, devDependency of local mode only).
  * - Authentication: sigv4.ts (the signature is verified with the signer's secret).
- * - Enforcement: front.ts (in front of dynalite, s3rver and local-aws-sqs), the local SFN API
+ * - Enforcement: front.ts (in front of dynalite, s3rver and local-aws-sqs; its HTTP server and the
+ *   sandboxes' in-process transport share one handler), the local SFN API
  *   (sfn/service.ts `listen`), the local Step Functions' Lambda invocations (runtime.ts).
  * - Refusals: errors.ts (`AccessDeniedError`, `wireError`: each service's AWS error shape).
  *

@@ -41,6 +41,8 @@ export class WireResponseError extends Error {
 
 export interface AwsJsonEndpoint {
   url: string;
+  /** One request read whole, answered without the HTTP server (the sandboxes' in-process transport). */
+  handle(req: AwsJsonRequest & { body: Buffer }): ReturnType<typeof answerAwsJson>;
   close(): Promise<void>;
 }
 
@@ -66,6 +68,7 @@ export async function listenAwsJson(
   let closing: Promise<void> | undefined;
   return {
     url,
+    handle: (req) => answerAwsJson(handle, log, req),
     close: () => {
       closing ??= closeServer(server);
       return closing;
@@ -86,14 +89,41 @@ async function serveHttp(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
-  const send = (status: number, body: Record<string, unknown>): void => {
-    const data = JSON.stringify(body);
-    res.writeHead(status, {
-      'content-type': 'application/x-amz-json-1.0',
-      'content-length': Buffer.byteLength(data),
-      'x-amzn-requestid': randomUUID(),
-    });
-    res.end(data);
+  const answer = await answerAwsJson(handle, log, {
+    method: req.method ?? 'GET',
+    url: req.url ?? '/',
+    headers: req.headers,
+    body: () => readBody(req),
+  });
+  res.writeHead(answer.status, answer.headers);
+  res.end(answer.body);
+}
+
+/** A request of the protocol: its body is read once the operation is known to be one. */
+export interface AwsJsonRequest {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  body: Buffer | (() => Promise<Buffer>);
+}
+
+/** Answers one request (the HTTP server's and the in-process transport's): status, headers, body. */
+export async function answerAwsJson(
+  handle: OperationHandler,
+  log: LogSink,
+  req: AwsJsonRequest,
+): Promise<{ status: number; headers: Record<string, string | number>; body: Buffer }> {
+  const send = (status: number, body: Record<string, unknown>) => {
+    const data = Buffer.from(JSON.stringify(body));
+    return {
+      status,
+      headers: {
+        'content-type': 'application/x-amz-json-1.0',
+        'content-length': data.length,
+        'x-amzn-requestid': randomUUID(),
+      },
+      body: data,
+    };
   };
   try {
     const target = req.headers['x-amz-target'];
@@ -103,7 +133,10 @@ async function serveHttp(
         'Expected POST with X-Amz-Target: AWSStepFunctions.<Operation>',
       );
     }
-    const text = await readBody(req);
+    const raw = typeof req.body === 'function' ? await req.body() : req.body;
+    if (raw.length > MAX_REQUEST_BYTES)
+      throw new SfnServiceError('ValidationException', 'Request body too large');
+    const text = raw.toString('utf8');
     let body: unknown;
     try {
       body = text.trim() === '' ? {} : JSON.parse(text);
@@ -115,31 +148,30 @@ async function serveHttp(
     if (!isObject(body)) {
       throw new SfnServiceError('SerializationException', 'The request body must be a JSON object');
     }
-    const request = { method: req.method, url: req.url ?? '/', headers: req.headers, body: text };
-    send(200, await handle(target.slice(TARGET_PREFIX.length), body, request));
+    const request = { method: req.method, url: req.url, headers: req.headers, body: text };
+    return send(200, await handle(target.slice(TARGET_PREFIX.length), body, request));
   } catch (err) {
     if (err instanceof WireResponseError) {
-      res.writeHead(err.status, { ...err.headers, 'content-length': Buffer.byteLength(err.body) });
-      res.end(err.body);
-      return;
+      return {
+        status: err.status,
+        headers: { ...err.headers, 'content-length': Buffer.byteLength(err.body) },
+        body: Buffer.from(err.body),
+      };
     }
-    if (err instanceof SfnServiceError) {
-      send(400, { __type: err.name, message: err.message });
-      return;
-    }
+    if (err instanceof SfnServiceError) return send(400, { __type: err.name, message: err.message });
     log({
       level: 'error',
       msg: 'request failed',
       error: err instanceof Error ? err.stack : String(err),
     });
-    send(500, {
+    return send(500, {
       __type: 'InternalFailure',
       message: 'Internal error in the local Step Functions emulator',
     });
   }
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -148,7 +180,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
     if (size > MAX_REQUEST_BYTES) throw new SfnServiceError('ValidationException', 'Request body too large');
     chunks.push(buffer);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 export function requiredString(body: Record<string, unknown>, key: string): string {

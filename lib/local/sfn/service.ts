@@ -231,7 +231,7 @@ export class LocalStepFunctions {
     port: number,
     host = '127.0.0.1',
     options: { iam?: LocalIam } = {},
-  ): Promise<{ url: string; close(): Promise<void> }> {
+  ): Promise<{ url: string; handle: AwsJsonEndpoint['handle']; close(): Promise<void> }> {
     const { iam } = options;
     if (iam) iam.stateMachineOfToken = (token) => this.stateMachineOfToken(token);
     const endpoint = await listenAwsJson(
@@ -246,6 +246,7 @@ export class LocalStepFunctions {
     this.endpoints.add(endpoint);
     return {
       url: endpoint.url,
+      handle: endpoint.handle,
       close: () => {
         this.endpoints.delete(endpoint);
         return endpoint.close();
