@@ -19,6 +19,7 @@ import type {
   IdempotencyPort,
   ResultPort,
   StoredArtifact,
+  StoredTask,
   TaskPort,
 } from '../core/ports.js';
 import {
@@ -96,6 +97,8 @@ export async function submitTask(
   const now = new Date().toISOString();
   const requestHash = sha256Hex(canonicalJson(body));
   let taskId = newTaskId();
+  // A new id names no task yet; only a claimed Idempotency-Key can name one that exists.
+  let existing: StoredTask | undefined;
   if (idempotencyKey) {
     const claim = await deps.store.claimIdempotencyKey(idempotencyKey, taskId, requestHash, now);
     if (claim.requestHash !== requestHash) {
@@ -105,16 +108,16 @@ export async function submitTask(
       );
     }
     taskId = claim.taskId;
-    const existing = await deps.store.getTask(taskId);
+    existing = await deps.store.getTask(taskId);
     if (existing && existing.status !== 'QUEUED') {
       deps.inTask?.({ taskId, run: existing.run, traceId: existing.traceId });
       return { taskId, status: existing.status, created: false };
     }
   }
-  const existing = await deps.store.getTask(taskId);
   const traceId = existing?.traceId ?? deps.traceId?.() ?? newTraceId();
   deps.inTask?.({ taskId, run: 1, traceId });
-  if (plan) await deps.store.putPlan(taskId, plan);
+  // The plan is written with the task's other items, before its META (the sweeper and the planner
+  // tell an explicit plan by it).
   await deps.store.createTask(
     {
       taskId,
@@ -129,6 +132,7 @@ export async function submitTask(
       ...(idempotencyKey ? { idempotencyKey } : {}),
     },
     body.inputs ?? {},
+    plan,
   );
   await deps.store.appendEvent(
     Events.taskSubmitted(

@@ -152,8 +152,12 @@ export interface EventPage {
 
 /** Tasks: META (with the status projection), INPUTS and PLAN; listing; runs (redrive). */
 export interface TaskPort {
-  /** Writes the task's items. Safe to repeat with the same values (a retried request). */
-  createTask(task: StoredTask, inputs: Record<string, Json>): Promise<void>;
+  /**
+   * Writes the task's items: INPUTS, the event COUNTER and, when given, the explicit PLAN side by
+   * side, then META, so that a task exists (META) only once all of it does. Safe to repeat with
+   * the same values (a retried request); a plan already stored is kept.
+   */
+  createTask(task: StoredTask, inputs: Record<string, Json>, plan?: Plan): Promise<void>;
   getTask(taskId: string): Promise<StoredTask | undefined>;
   /** The request's inputs; `{}` when the task has none. */
   getInputs(taskId: string): Promise<Record<string, Json>>;

@@ -117,6 +117,17 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.getPlan('t1')).toEqual(plan('echo'));
       });
 
+      it('creates a task with its explicit plan, keeping the first plan on a repeated create', async () => {
+        // Prepare
+        const store = await makeStore();
+        // Act
+        await store.createTask(task('t1'), {}, plan('echo'));
+        await store.createTask(task('t1'), {}, plan('other'));
+        // Assess
+        expect(await store.getTask('t1')).toEqual(task('t1'));
+        expect(await store.getPlan('t1')).toEqual(plan('echo'));
+      });
+
       it('moves a task to a later run only, once', async () => {
         const store = await makeStore();
         await store.createTask(task('t1'), {});

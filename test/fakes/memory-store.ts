@@ -77,7 +77,8 @@ export class MemoryStore implements StorePorts {
 
   /* ------------------------------------------------------------------------------ tasks */
 
-  async createTask(task: StoredTask, inputs: Record<string, Json>): Promise<void> {
+  async createTask(task: StoredTask, inputs: Record<string, Json>, plan?: Plan): Promise<void> {
+    if (plan) await this.putPlan(task.taskId, plan);
     if (!this.inputs.has(task.taskId)) this.inputs.set(task.taskId, copy(inputs));
     if (!this.counters.has(task.taskId)) this.counters.set(task.taskId, 0);
     if (!this.metas.has(task.taskId)) this.metas.set(task.taskId, { task: copy(task), pendingApprovals: 0 });

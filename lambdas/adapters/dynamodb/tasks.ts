@@ -34,9 +34,13 @@ export class DynamoTasks implements TaskPort {
     this.t = new DynamoTable(ddb, table);
   }
 
-  async createTask(task: StoredTask, inputs: Record<string, Json>): Promise<void> {
-    await this.t.putIfAbsent({ pk: pk(task.taskId), sk: 'INPUTS', ...jsonAttr('inputs', inputs) });
-    await this.t.putIfAbsent({ pk: pk(task.taskId), sk: 'COUNTER', seq: 0 });
+  async createTask(task: StoredTask, inputs: Record<string, Json>, plan?: Plan): Promise<void> {
+    // Independent of one another: side by side. META last: the task exists once all of it does.
+    await Promise.all([
+      this.t.putIfAbsent({ pk: pk(task.taskId), sk: 'INPUTS', ...jsonAttr('inputs', inputs) }),
+      this.t.putIfAbsent({ pk: pk(task.taskId), sk: 'COUNTER', seq: 0 }),
+      plan ? this.putPlan(task.taskId, plan) : undefined,
+    ]);
     await this.t.putIfAbsent({
       pk: pk(task.taskId),
       sk: 'META',
