@@ -95,7 +95,6 @@ interface Sandbox {
   busy: boolean;
   /** Its requests on the in-process transport being answered, by the sandbox's id. */
   requests: Map<number, AbortController>;
-  exited: boolean;
   /** Ends the invocation it runs: its result message, its timeout or its exit. */
   settle?: (outcome: Outcome) => void;
 }
@@ -239,7 +238,7 @@ export class LocalFunction {
       stderr: true,
       name: this.logicalId,
     });
-    const sandbox: Sandbox = { worker, busy: false, requests: new Map(), exited: false };
+    const sandbox: Sandbox = { worker, busy: false, requests: new Map() };
     this.forward(worker.stdout, 'stdout');
     this.forward(worker.stderr, 'stderr');
     worker.on('message', (msg: WorkerMessage) => {
@@ -274,8 +273,8 @@ export class LocalFunction {
     });
     worker.on('exit', (code) => {
       this.sandboxes.delete(sandbox);
-      // A terminated sandbox's requests end with it (a long poll stops, as when its socket closes).
-      sandbox.exited = true;
+      // A terminated sandbox's requests end with it (a long poll stops, as when its socket closes);
+      // an answer that comes later finds its request gone and is dropped.
       for (const request of sandbox.requests.values()) request.abort();
       sandbox.requests.clear();
       sandbox.settle?.({
@@ -296,7 +295,7 @@ export class LocalFunction {
     const { transport } = this.spec;
     const { id } = msg;
     const answer = (reply: Record<string, unknown>) => {
-      if (!sandbox.exited && sandbox.requests.delete(id)) sandbox.worker.postMessage(reply);
+      if (sandbox.requests.delete(id)) sandbox.worker.postMessage(reply);
     };
     const aborted = new AbortController();
     sandbox.requests.set(id, aborted);

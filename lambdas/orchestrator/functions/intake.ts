@@ -23,10 +23,7 @@ export const intake = middy<SQSEvent, SQSBatchResponse>()
       // run side by side, so each logs through a child logger of its own: the invocation-wide
       // scope (withLogScope) would mix them.
       async (record, start) => {
-        const scope = Object.fromEntries(
-          Object.entries(scopeOf(parseJson(record.body))).filter(([, v]) => v !== undefined),
-        );
-        const log = logger.createChild({ persistentKeys: scope });
+        const log = logger.createChild({ persistentKeys: { ...scopeOf(parseJson(record.body)) } });
         try {
           await start();
           log.info('execution started', { messageId: record.messageId });
