@@ -9,6 +9,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { tracer } from '../shared/observability.js';
+import { DOCUMENT_MARSHALLING } from './dynamodb/table.js';
 
 /** X-Ray subsegments per SDK call, and the trace header on each request (no-op with tracing off). */
 const traced = <C>(client: C): C => tracer.captureAWSv3Client(client);
@@ -20,9 +21,7 @@ let sqs: SQSClient | undefined;
 let lambda: LambdaClient | undefined;
 
 export function documentClient(): DynamoDBDocumentClient {
-  ddb ??= DynamoDBDocumentClient.from(traced(new DynamoDBClient({})), {
-    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
-  });
+  ddb ??= DynamoDBDocumentClient.from(traced(new DynamoDBClient({})), DOCUMENT_MARSHALLING);
   return ddb;
 }
 

@@ -9,6 +9,8 @@
  * reach needs no change here.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { succeededAttempt } from '../core/events.js';
+import { eventId } from '../core/ids.js';
 import type {
   ApprovalPort,
   ArtifactPort,
@@ -16,6 +18,7 @@ import type {
   EventPort,
   IdempotencyPort,
   ResultPort,
+  StepContext,
   StepResult,
   StorePorts,
   TaskPort,
@@ -24,11 +27,11 @@ import type {
 import { DynamoApprovals } from './dynamodb/approvals.js';
 import { DynamoArtifacts } from './dynamodb/artifacts.js';
 import { DynamoDeadLetters } from './dynamodb/dead-letters.js';
-import { DynamoEvents } from './dynamodb/events.js';
+import { DynamoEvents, eventKey, toEvent } from './dynamodb/events.js';
 import { DynamoIdempotency } from './dynamodb/idempotency.js';
 import { DynamoResults, resultKey, resultOf } from './dynamodb/results.js';
 import { DynamoTable } from './dynamodb/table.js';
-import { DynamoTasks } from './dynamodb/tasks.js';
+import { DynamoTasks, inputsKey, inputsOf, metaKey, taskOf } from './dynamodb/tasks.js';
 import { DynamoTokens, tokenKey } from './dynamodb/tokens.js';
 
 // Where these lived before the split; importers keep working.
@@ -45,15 +48,27 @@ export type {
 } from '../core/ports.js';
 export { InvalidCursorError, StoreError, TABLE_INDEXES } from './dynamodb/table.js';
 
+/** The key of a step's StepSucceeded in a run (its id is deterministic: one per run and step). */
+const succeededKey = (taskId: string, run: number, stepId: string) =>
+  eventKey(taskId, { id: eventId({ run, type: 'StepSucceeded', stepId }) });
+
 /** Values read once per key (a found value is kept; a missing one is read again), the oldest dropped past `max`. */
 class ReadOnce<V> {
   private readonly values = new Map<string, V>();
   constructor(private readonly max: number) {}
   async get(key: string, read: () => Promise<V | undefined>): Promise<V | undefined> {
-    const kept = this.values.get(key);
-    if (kept !== undefined) return structuredClone(kept);
+    const kept = this.peek(key);
+    if (kept !== undefined) return kept;
     const value = await read();
-    if (value === undefined) return undefined;
+    return value === undefined ? undefined : this.keep(key, value);
+  }
+  /** The value kept for `key` (a copy), if any. */
+  peek(key: string): V | undefined {
+    const kept = this.values.get(key);
+    return kept === undefined ? undefined : structuredClone(kept);
+  }
+  /** Keeps a value read elsewhere (e.g. in a BatchGetItem of several items); returns a copy. */
+  keep(key: string, value: V): V {
     if (this.values.size >= this.max) this.values.delete(this.values.keys().next().value as string);
     this.values.set(key, value);
     return structuredClone(value);
@@ -67,12 +82,14 @@ export class TaskStore implements StorePorts {
   };
   private readonly tasks: TaskPort;
   private readonly events: EventPort;
-  private readonly results: ResultPort;
+  private readonly results: Pick<ResultPort, 'putResult' | 'getResults'>;
   private readonly artifacts: ArtifactPort;
   private readonly deadLetters: DeadLetterPort;
   private readonly tokens: Omit<TokenPort, 'getResultsAndToken'>;
   private readonly approvals: ApprovalPort;
   private readonly idempotency: IdempotencyPort;
+  /** The data plane's table (reads of several aggregates' items in one BatchGetItem). */
+  private readonly table: DynamoTable;
   /** The table, when tokens live in it too (reads that take both in one BatchGetItem). */
   private readonly shared: DynamoTable | undefined;
 
@@ -86,7 +103,8 @@ export class TaskStore implements StorePorts {
     this.tokens = new DynamoTokens(ddb, controlTable);
     this.approvals = new DynamoApprovals(ddb, controlTable);
     this.idempotency = new DynamoIdempotency(ddb, controlTable);
-    this.shared = controlTable === table ? new DynamoTable(ddb, table) : undefined;
+    this.table = new DynamoTable(ddb, table);
+    this.shared = controlTable === table ? this.table : undefined;
   }
 
   // tasks
@@ -115,10 +133,36 @@ export class TaskStore implements StorePorts {
   // step results and attempts
   readonly putResult: ResultPort['putResult'] = (...a) => this.results.putResult(...a);
   readonly getResults: ResultPort['getResults'] = (...a) => this.results.getResults(...a);
-  readonly putAttempt: ResultPort['putAttempt'] = (...a) => this.results.putAttempt(...a);
-  readonly getAttempt: ResultPort['getAttempt'] = (...a) => this.results.getAttempt(...a);
-  readonly getResultsAndAttempt: ResultPort['getResultsAndAttempt'] = (...a) =>
-    this.results.getResultsAndAttempt(...a);
+  readonly getSucceeded: ResultPort['getSucceeded'] = async (taskId, run, stepId) => {
+    const [item] = await this.table.getMany([succeededKey(taskId, run, stepId)]);
+    return item ? succeededAttempt(toEvent(item), run) : undefined;
+  };
+  /**
+   * One BatchGetItem: META, the results, the step's StepSucceeded of the run, and INPUTS unless
+   * this instance holds them (immutable: kept like the plan).
+   */
+  readonly getStepContext: ResultPort['getStepContext'] = async (taskId, stepIds, step) => {
+    const cached = this.immutable.inputs.peek(taskId);
+    const succeeded = succeededKey(taskId, step.run, step.stepId);
+    const items = await this.table.getMany([
+      metaKey(taskId),
+      ...(cached ? [] : [inputsKey(taskId)]),
+      succeeded,
+      ...[...new Set(stepIds)].map((id) => resultKey(taskId, id)),
+    ]);
+    const out: StepContext = { inputs: cached ?? {}, results: new Map() };
+    for (const item of items) {
+      const result = resultOf(item);
+      if (result) out.results.set(result.stepId, result);
+      else if (item.sk === 'META') out.task = taskOf(item);
+      else if (item.sk === 'INPUTS') out.inputs = this.immutable.inputs.keep(taskId, inputsOf(item));
+      else if (item.sk === succeeded.sk) {
+        const rec = succeededAttempt(toEvent(item), step.run);
+        if (rec) out.succeeded = rec;
+      }
+    }
+    return out;
+  };
   // artifacts
   readonly putArtifact: ArtifactPort['putArtifact'] = (...a) => this.artifacts.putArtifact(...a);
   readonly listArtifacts: ArtifactPort['listArtifacts'] = (...a) => this.artifacts.listArtifacts(...a);

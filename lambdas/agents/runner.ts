@@ -8,7 +8,7 @@
  * - checks the answer before it writes any of it: the generic output contract, artifact names
  *   unique, base64 strict, each size and sha256 computed here (uploads read back), audit records
  *   rebuilt as this attempt's own ToolCalled / ModelCalled events;
- * - writes the artifacts, their events and the attempt record.
+ * - writes the artifacts and completes the step (their events, StepSucceeded and the result).
  * A failed attempt is thrown with the agent's error name when it is one an agent may give
  * (AgentFailed, NonRetryable, ContractViolation); any other name becomes AgentFailed.
  */
@@ -93,35 +93,31 @@ const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]
 export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResult> {
   const inv = AgentContract.input.parse(raw);
   const { store } = deps;
-  // The plan first: it is immutable, so a warm instance has it without a call. Then, side by
-  // side, the task record and, in one read, this step's own result, its dependencies' (only
-  // those: O(dependencies)) and this attempt's record.
+  // The plan first: it is immutable, so a warm instance has it without a call. Then one read
+  // (getStepContext): the task record, this step's own result, its dependencies' (only those:
+  // O(dependencies)), its StepSucceeded of this run and, unless held already, the task's inputs.
   const plan = await store.getPlan(inv.taskId);
   const step = plan?.steps.find((s) => s.id === inv.stepId);
-  const [task, { results, attempt: recorded }] = await Promise.all([
-    store.getTask(inv.taskId),
-    step
-      ? store.getResultsAndAttempt(inv.taskId, [step.id, ...step.dependsOn], {
-          run: inv.run,
-          stepId: step.id,
-          attempt: inv.attempt,
-        })
-      : { results: new Map<string, StepResult>(), attempt: undefined },
-  ]);
+  const { task, inputs, results, succeeded } = step
+    ? await store.getStepContext(inv.taskId, [step.id, ...step.dependsOn], {
+        run: inv.run,
+        stepId: step.id,
+      })
+    : { task: undefined, inputs: {}, results: new Map<string, StepResult>(), succeeded: undefined };
   if (!task || !plan || !step) {
     throw new ContractViolationError(`Step ${inv.stepId} of task ${inv.taskId} does not exist`);
   }
   const agentName = inv.failure ? step.fallbackAgent : step.agent;
   if (!agentName) throw new ContractViolationError(`Step ${step.id} has no fallback agent`);
   const completion = { taskId: task.taskId, run: inv.run, stepId: step.id, attempt: inv.attempt };
-  if (results.get(step.id)?.status === 'SUCCEEDED' || recorded) {
-    // Done before: the step succeeded, or this attempt's record was written and the runner (or
-    // its execution) stopped before the completion. Complete again (idempotent: the events and
-    // the result are written once, the dependents' gates released if they were not); the agent
-    // does not run again.
+  if (results.get(step.id)?.status === 'SUCCEEDED' || succeeded) {
+    // Done before: the step's result or its StepSucceeded was written and the runner (or its
+    // execution) stopped before the completion ended. Complete again from what was written
+    // (idempotent: the events and the result are written once, in their numbered place, the
+    // dependents' gates released if they were not); the agent does not run again.
     await deps.complete(
       completion,
-      recorded ? { ctx: { task, plan, run: inv.run }, attempt: recorded } : undefined,
+      succeeded ? { ctx: { task, plan, run: inv.run }, attempt: succeeded } : undefined,
     );
     return { stepId: step.id, attempt: inv.attempt, agent: agentName, alreadyDone: true };
   }
@@ -149,13 +145,10 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
   };
   let rawAnswer: unknown;
   try {
-    const [inputs, records] = await Promise.all([
-      store.getInputs(task.taskId),
-      store.getArtifacts(
-        task.taskId,
-        refs.map((r) => r.id),
-      ),
-    ]);
+    const records = await store.getArtifacts(
+      task.taskId,
+      refs.map((r) => r.id),
+    );
     const input = AgentInput.parse({
       taskId: task.taskId,
       stepId: step.id,
@@ -235,15 +228,16 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
   const audit = auditEvents(agentName, scope, answer.audit);
   if (audit.length > 0) await store.appendEvents(audit);
   if (!answer.ok) throw agentError(answer.error);
-  // A task cancelled while its agent ran keeps nothing the agent made (no artifact, no attempt).
-  // Side by side with that check, the numbers of the completion's events (an ArtifactStored per
-  // artifact, then StepSucceeded): kept in the attempt record, so that the events have their
-  // place in the trail however late they are written (numbers of a discarded answer are gaps).
-  const [current, firstSeq] = await Promise.all([
-    store.getTask(task.taskId),
-    store.reserveSeqs(task.taskId, answer.artifacts.length + 1),
-  ]);
-  if (!current || current.status === 'CANCELLED') throw cancelled(task.taskId, step.id);
+  // The numbers of the completion's events (an ArtifactStored per artifact, then StepSucceeded),
+  // reserved before anything is written: the events and the result can then be written side by
+  // side, and a completion finished later (after a crash) puts the events in the same place.
+  // The reservation also says whether the task was cancelled while its agent ran: then it keeps
+  // nothing the agent made (no artifact, no result; the numbers are gaps).
+  const { first: firstSeq, cancelled: wasCancelled } = await store.reserveSeqs(
+    task.taskId,
+    answer.artifacts.length + 1,
+  );
+  if (wasCancelled) throw cancelled(task.taskId, step.id);
 
   const out = checkAgentOutput(agentName, {
     summary: answer.summary,
@@ -307,8 +301,8 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
   );
   const byName = new Map<string, StoredArtifact>([...written, ...adopted].map((m) => [m.name, m]));
   const stored = answer.artifacts.map((a) => byName.get(a.name) as StoredArtifact);
-  // Each artifact's record, then the attempt's; the completion writes their events
-  // (ArtifactStored, StepSucceeded) from the attempt record.
+  // Each artifact's record, then the completion: their events (ArtifactStored, StepSucceeded)
+  // and the step's result, written from what the attempt produced.
   const attempt: AttemptRecord = {
     stepId: step.id,
     run: inv.run,
@@ -320,11 +314,10 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
     at: new Date().toISOString(),
     firstSeq,
   };
-  // The records first: a completion done again from the attempt record (after a crash) names
-  // artifacts whose records must exist.
+  // The records first: the completion's events and result (and a completion finished from them
+  // after a crash) name artifacts whose records must exist.
   await Promise.all(stored.map((meta) => store.putArtifact(task.taskId, meta)));
-  await store.putAttempt(task.taskId, attempt);
-  await deps.complete(completion, { ctx: { task: current, plan, run: inv.run }, attempt });
+  await deps.complete(completion, { ctx: { task, plan, run: inv.run }, attempt });
   return { stepId: step.id, attempt: inv.attempt, agent: agentName };
 }
 

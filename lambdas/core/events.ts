@@ -15,6 +15,7 @@
 import * as z from 'zod';
 import { ApprovalKind, DecisionValue, DecisionVia } from './approvals.js';
 import { eventId } from './ids.js';
+import type { AttemptRecord } from './ports.js';
 import {
   AgentName,
   ArtifactRef,
@@ -501,4 +502,25 @@ export function withPendingApprovals(status: TaskStatus, pendingApprovals: numbe
   return status === AWAITING_APPROVAL_RULE.while && pendingApprovals > 0
     ? AWAITING_APPROVAL_RULE.becomes
     : status;
+}
+
+/**
+ * What the attempt of a StepSucceeded (of run `run`) produced, as the step runner held it (AttemptRecord): the
+ * event is that record once written. Its completion's events were numbered from `firstSeq` (an
+ * ArtifactStored per artifact, then the StepSucceeded itself).
+ */
+export function succeededAttempt(e: TaskEvent, run: number): AttemptRecord | undefined {
+  if (e.type !== 'StepSucceeded' || e.stepId === undefined) return undefined;
+  const d = e.data;
+  return {
+    stepId: e.stepId,
+    run,
+    attempt: d.attempt,
+    agent: d.agent,
+    summary: d.summary,
+    ...(d.output !== undefined ? { output: d.output } : {}),
+    artifacts: d.artifacts,
+    at: e.at,
+    firstSeq: e.seq - d.artifacts.length,
+  };
 }

@@ -44,8 +44,20 @@ export interface StepResult {
    */
   items?: ItemCounts;
   at: string;
+  /**
+   * A SUCCEEDED result's completion: the seq of its first event (an ArtifactStored per artifact,
+   * then StepSucceeded). The result and those events are written side by side, so a completion
+   * cut short after the result finishes from it, the events in their numbered place.
+   */
+  firstSeq?: number;
 }
 
+/**
+ * What a successful agent attempt produced, as the step runner holds it until the step completes.
+ * It is not stored on its own: the completion writes it as the step's StepSucceeded event and its
+ * result side by side, and a completion cut short is finished from whichever of the two exists
+ * (`getSucceeded` reads it back from the event).
+ */
 export interface AttemptRecord {
   stepId: string;
   run: number;
@@ -189,8 +201,11 @@ export interface EventPort {
   /**
    * Reserves `count` sequence numbers of the task's trail for events written later (appendEvents
    * with `firstSeq`) and returns the first. Numbers reserved and never used are gaps.
+   * `cancelled`: the task's TaskCancelled has been numbered (appending it marks the sequence in
+   * the same write), so a reservation also tells a step runner whether to discard its attempt,
+   * without reading the task.
    */
-  reserveSeqs(taskId: string, count: number): Promise<number>;
+  reserveSeqs(taskId: string, count: number): Promise<{ first: number; cancelled: boolean }>;
   listEvents(taskId: string, opts: { after?: number; limit: number }): Promise<EventPage>;
   /**
    * The events whose id starts with `prefix`, in seq order: ids are deterministic
@@ -217,20 +232,28 @@ export interface ResultPort {
    * dependencies', not every step's: O(dependencies), not O(steps)).
    */
   getResults(taskId: string, stepIds?: readonly string[]): Promise<Map<string, StepResult>>;
-  /** Records an attempt once; a repeated write keeps the first record. */
-  putAttempt(taskId: string, rec: AttemptRecord): Promise<void>;
-  getAttempt(
-    taskId: string,
-    run: number,
-    stepId: string,
-    attempt: number,
-  ): Promise<AttemptRecord | undefined>;
-  /** getResults(taskId, stepIds) and getAttempt of `attempt` in one read (the step runner's first look). */
-  getResultsAndAttempt(
+  /**
+   * What the attempt that made the step succeed in `run` produced, read back from the step's
+   * StepSucceeded event (`firstSeq`: that of the completion's first event); undefined before.
+   */
+  getSucceeded(taskId: string, run: number, stepId: string): Promise<AttemptRecord | undefined>;
+  /**
+   * The step runner's first look, in one read: the task record, the results of `stepIds` (the
+   * step's own and its dependencies'), getSucceeded of `step` in `run`, and the task's inputs.
+   */
+  getStepContext(
     taskId: string,
     stepIds: readonly string[],
-    attempt: { run: number; stepId: string; attempt: number },
-  ): Promise<{ results: Map<string, StepResult>; attempt?: AttemptRecord }>;
+    step: { run: number; stepId: string },
+  ): Promise<StepContext>;
+}
+
+/** What `getStepContext` reads. */
+export interface StepContext {
+  task?: StoredTask;
+  inputs: Record<string, Json>;
+  results: Map<string, StepResult>;
+  succeeded?: AttemptRecord;
 }
 
 /** Control plane. The dependency gate's task tokens (they never leave the backend). */

@@ -1,7 +1,7 @@
 /** The Lambdas of one step's life after its gate: attempt failure (retry, fallback, review or fail) and completion. */
 import { CancelledError, ContractViolationError } from '../core/errors.js';
 import { type EventData, Events } from '../core/events.js';
-import type { AttemptRecord } from '../core/ports.js';
+import type { AttemptRecord, StepResult } from '../core/ports.js';
 import { decideRetry } from '../core/retry.js';
 import { LIMITS } from '../core/schemas.js';
 import {
@@ -182,8 +182,8 @@ export async function completeStep(
   deps: OrchestratorDeps,
   raw: unknown,
   /**
-   * What the caller already holds (the step runner: the task as it checked it after the agent,
-   * the plan, the attempt record it wrote), so the completion reads neither again.
+   * What the caller already holds (the step runner: the task as it read it, the plan, what the
+   * attempt produced with its events' numbers), so the completion reads none of it.
    */
   known?: { ctx: GateContext; attempt: AttemptRecord },
 ): Promise<CompleteOutput> {
@@ -195,12 +195,16 @@ export async function completeStep(
       `Task ${req.taskId} was cancelled; the result of step ${req.stepId} is discarded`,
     );
   }
-  const rec = known?.attempt ?? (await deps.store.getAttempt(req.taskId, req.run, req.stepId, req.attempt));
+  // What the attempt produced: as the runner holds it, or (a completion finished after a crash)
+  // from the StepSucceeded or the result that was written of it.
+  let rec = known?.attempt ?? (await deps.store.getSucceeded(req.taskId, req.run, req.stepId));
   if (!rec) {
     const existing = (await deps.store.getResults(req.taskId, [req.stepId])).get(req.stepId);
-    if (existing?.status === 'SUCCEEDED') return { stepId: req.stepId };
-    throw new ContractViolationError(`No record of attempt ${req.attempt} of step ${req.stepId}`);
+    // Succeeded in an earlier run (its result is final): nothing of this run to complete.
+    if (existing?.status === 'SUCCEEDED' && existing.run !== req.run) return { stepId: req.stepId };
+    rec = attemptOfResult(existing);
   }
+  if (!rec) throw new ContractViolationError(`No record of attempt ${req.attempt} of step ${req.stepId}`);
   // The attempt's ArtifactStored events and the StepSucceeded, from the attempt record, with one
   // sequence reservation. A completion done again (after a crash) writes none of them twice:
   // their ids are deterministic.
@@ -220,7 +224,7 @@ export async function completeStep(
       artifacts: rec.artifacts,
     }),
   ];
-  const putResult = () =>
+  const putResult = (firstSeq?: number) =>
     deps.store.putResult(req.taskId, {
       stepId: req.stepId,
       run: req.run,
@@ -231,12 +235,15 @@ export async function completeStep(
       ...(rec.output !== undefined ? { output: rec.output } : {}),
       artifacts: rec.artifacts,
       at: new Date().toISOString(),
+      ...(firstSeq !== undefined ? { firstSeq } : {}),
     });
   if (rec.firstSeq !== undefined) {
-    // Numbered when the attempt was recorded, before the result exists: whatever a dependent
-    // released by it writes comes later in the trail, so the events and the result are written
-    // side by side (after a crash between the two, the completion done again uses the same numbers).
-    await Promise.all([deps.store.appendEvents(events, { firstSeq: rec.firstSeq }), putResult()]);
+    // Numbered before the result exists (by the runner, or read back from what was written):
+    // whatever a dependent released by it writes comes later in the trail, so the events and the
+    // result are written side by side. Each holds all of the attempt and the numbers, so after a
+    // crash between the two the completion is finished from the one written (above).
+    const { firstSeq } = rec;
+    await Promise.all([deps.store.appendEvents(events, { firstSeq }), putResult(firstSeq)]);
   } else {
     // Numbered now: the events first, so that no dependent can start before them in the trail.
     await deps.store.appendEvents(events);
@@ -244,4 +251,20 @@ export async function completeStep(
   }
   await releaseDependents(deps, ctx, req.stepId);
   return { stepId: req.stepId };
+}
+
+/** A SUCCEEDED result as the attempt record it was written from (a completion finished after a crash). */
+function attemptOfResult(r: StepResult | undefined): AttemptRecord | undefined {
+  if (r?.status !== 'SUCCEEDED' || r.attempt === undefined || r.agent === undefined) return undefined;
+  return {
+    stepId: r.stepId,
+    run: r.run,
+    attempt: r.attempt,
+    agent: r.agent,
+    summary: r.summary ?? '',
+    ...(r.output !== undefined ? { output: r.output } : {}),
+    artifacts: r.artifacts ?? [],
+    at: r.at,
+    ...(r.firstSeq !== undefined ? { firstSeq: r.firstSeq } : {}),
+  };
 }

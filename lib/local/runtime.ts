@@ -27,8 +27,9 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { documentClient } from '../../lambdas/adapters/clients.js';
+import { DOCUMENT_MARSHALLING } from '../../lambdas/adapters/dynamodb/table.js';
 import { SECRET_FILE_ENV, SECRET_PARAM_ENV } from '../../lambdas/adapters/secrets.js';
 import { TaskStore } from '../../lambdas/adapters/store.js';
 import { agentCatalog, loadBatonConfig } from '../../lambdas/agents/registry.js';
@@ -436,7 +437,15 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
   const resumed = await stepFunctions.resumeInterrupted();
   if (resumed.length > 0) {
     log({ message: 'Resumed interrupted executions', executions: resumed });
-    await recordResumptions(resumed, union.TABLE_NAME as string);
+    // The runtime's own client (not lambdas/adapters/clients.ts: that one loads the X-Ray SDK,
+    // whose async hook would then tax every promise of the main thread).
+    const ddb = new DynamoDBClient({ ...clientConfig, endpoint: emulators.dynamodb });
+    await recordResumptions(
+      resumed,
+      DynamoDBDocumentClient.from(ddb, DOCUMENT_MARSHALLING),
+      union.TABLE_NAME as string,
+    );
+    ddb.destroy();
   }
 
   let closed = false;
@@ -478,8 +487,12 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
 }
 
 /** The audit trail shows each interruption: one ExecutionResumed event per resumed execution. */
-async function recordResumptions(executionArns: string[], table: string): Promise<void> {
-  const store = new TaskStore(documentClient(), table);
+async function recordResumptions(
+  executionArns: string[],
+  ddb: DynamoDBDocumentClient,
+  table: string,
+): Promise<void> {
+  const store = new TaskStore(ddb, table);
   for (const arn of executionArns) {
     const [, taskId, run] = /:execution:[^:]+:(.+)-r(\d+)$/.exec(arn) ?? [];
     if (!taskId || !run) continue;

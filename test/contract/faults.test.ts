@@ -16,8 +16,10 @@ import type { IntakeQueue } from '../../lambdas/adapters/queue.js';
 import { TaskStore } from '../../lambdas/adapters/store.js';
 import { submitTask } from '../../lambdas/api/tasks.js';
 import { Events } from '../../lambdas/core/events.js';
+import type { AttemptRecord } from '../../lambdas/core/ports.js';
 import type { IntakeMessage } from '../../lambdas/core/schemas.js';
 import type { OrchestratorDeps } from '../../lambdas/orchestrator/deps.js';
+import { loadContext } from '../../lambdas/orchestrator/gate.js';
 import { completeStep } from '../../lambdas/orchestrator/steps.js';
 import { sweepQueuedTasks } from '../../lambdas/orchestrator/sweep.js';
 import { LOCAL_REGION } from '../../lib/local/emulators.js';
@@ -130,17 +132,18 @@ describe('POST /tasks with a DynamoDB fault at every call', () => {
     });
 });
 
-// The runner numbers the completion's events when it records the attempt (the events and the
-// result are then written side by side); a record without numbers is completed the older way.
+// The runner numbers the completion's events before it completes (the events and the result are
+// then written side by side, each holding all of the attempt); a completion without numbers
+// reserves them itself and writes the events first.
 describe.each([
-  ['its events numbered in the attempt record', true],
+  ['its events numbered by the runner', true],
   ['its events numbered at completion', false],
 ] as const)('step completion, %s, with a DynamoDB fault at every call', (_name, numbered) => {
   const scope = { taskId: 't1', traceId: 'tr', run: 1 };
   const at = '2030-01-01T00:00:00.000Z';
+  const req = { taskId: 't1', run: 1, stepId: 'a', attempt: 1 };
 
-  /** Task t1 with plan a → b, a's attempt 1 recorded by the runner, b parked on its gate. */
-  let reserved: number | undefined;
+  /** Task t1 with plan a → b, a's agent run (what it produced held as the runner holds it), b parked on its gate. */
   async function prepared(): Promise<string> {
     const table = await freshTable();
     const store = new TaskStore(real, table);
@@ -157,8 +160,14 @@ describe.each([
     await store.appendEvent(
       Events.stepStarted({ ...scope, stepId: 'a', attempt: 1 }, { attempt: 1, agent: 'echo', run: 1 }),
     );
-    const firstSeq = numbered ? await store.reserveSeqs('t1', 1) : undefined;
-    await store.putAttempt('t1', {
+    await store.putToken('t1', 1, 'b', 'token-of-b');
+    return table;
+  }
+
+  /** What a's agent produced, as the runner holds it once it reserved the completion's numbers. */
+  async function produced(store: TaskStore): Promise<AttemptRecord> {
+    const firstSeq = numbered ? (await store.reserveSeqs('t1', 1)).first : undefined;
+    return {
       ...(firstSeq !== undefined ? { firstSeq } : {}),
       run: 1,
       stepId: 'a',
@@ -168,21 +177,30 @@ describe.each([
       output: { ok: true },
       artifacts: [],
       at,
-    } as never);
-    await store.putToken('t1', 1, 'b', 'token-of-b');
-    reserved = firstSeq;
-    return table;
+    };
   }
 
-  async function completeOnce(table: string, failAt: number, fault: Fault, released: string[]) {
+  /**
+   * One invocation of the runner's completion through a client failing at call `failAt`. `redo`:
+   * the runner invoked again (Step Functions' retry): it looks first, and completes from what
+   * was written, or runs the agent again (the same answer) when nothing was.
+   */
+  async function completeOnce(table: string, failAt: number, fault: Fault, released: string[], redo = false) {
+    const ctx = await loadContext({ store: new TaskStore(real, table) }, 't1', 1);
     const client = faulty(failAt, fault);
+    const store = new TaskStore(client.doc, table);
     const deps: OrchestratorDeps = {
-      store: new TaskStore(client.doc, table),
+      store,
       workflow: { succeed: async (token: string) => void released.push(token) } as never,
       agentFunctions: {},
     };
     try {
-      return await completeStep(deps, { taskId: 't1', run: 1, stepId: 'a', attempt: 1 });
+      if (redo) {
+        const look = await store.getStepContext('t1', ['a'], { run: 1, stepId: 'a' });
+        if (look.succeeded) return await completeStep(deps, req, { ctx, attempt: look.succeeded });
+        if (look.results.get('a')?.status === 'SUCCEEDED') return await completeStep(deps, req);
+      }
+      return await completeStep(deps, req, { ctx, attempt: await produced(store) });
     } finally {
       client.restore();
       lastCalls = client.calls();
@@ -208,21 +226,23 @@ describe.each([
         // Act: the faulted invocation, then Step Functions' retry of the task state
         const first = await completeOnce(table, k, fault, released).catch((e: Error) => e);
         if (fault === 'ThrottlingException') expect(first, `throttled call ${k}`).toBeInstanceOf(Error);
-        await completeOnce(table, 0, fault, released);
+        await completeOnce(table, 0, fault, released, true);
 
         // Assess
         const where = `${fault} at call ${k} of ${callsOfCleanRun}`;
         const store = new TaskStore(real, table);
         const events = await store.allEvents('t1');
+        const succeeded = events.filter((e) => e.type === 'StepSucceeded');
         expect(
-          events.filter((e) => e.type === 'StepSucceeded').map((e) => e.stepId),
+          succeeded.map((e) => e.stepId),
           where,
         ).toEqual(['a']);
-        if (reserved !== undefined)
-          expect(events.find((e) => e.type === 'StepSucceeded')?.seq, where).toBe(reserved);
         expect(new Set(events.map((e) => e.id)).size, where).toBe(events.length);
         const results = await store.getResults('t1');
         expect(results.get('a')?.status, where).toBe('SUCCEEDED');
+        expect(results.get('a')?.output, where).toEqual({ ok: true });
+        // the trail and the result name the same numbers (the event in its reserved place)
+        if (numbered) expect(results.get('a')?.firstSeq, where).toBe(succeeded[0]?.seq);
         expect(new Set(released), where).toEqual(new Set(['token-of-b']));
       }
     });

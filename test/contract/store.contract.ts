@@ -311,7 +311,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         // Prepare: numbers reserved, then an event appended the usual way
         const store = await makeStore();
         await store.createTask(task('t1'), {});
-        const first = await store.reserveSeqs('t1', 2);
+        const { first } = await store.reserveSeqs('t1', 2);
         const later = await store.appendEvent(event('e3', 'StepStarted', { stepId: 'b' }));
         // Act: the reserved ones written after it, twice (a completion done again)
         const reserved: NewEvent[] = [
@@ -415,7 +415,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       });
     });
 
-    describe('step results and attempts', () => {
+    describe('step results and succeeded attempts', () => {
       const result = (run: number, status: StepResult['status']): StepResult => ({
         stepId: 'a',
         run,
@@ -471,37 +471,63 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect((await store.getResults('t1')).get('a')).toEqual(whole);
       });
 
-      it('records an attempt once, by run, step and attempt', async () => {
+      it("reads back what a step's succeeded attempt produced from its StepSucceeded, numbers included", async () => {
+        // Prepare: numbers reserved for an ArtifactStored and the StepSucceeded, then both written
         const store = await makeStore();
-        const rec = {
+        await store.createTask(task('t1'), {});
+        const artifact = {
+          id: 'a_1',
+          stepId: 'a',
+          name: 'out.md',
+          contentType: 'text/markdown',
+          size: 2,
+          sha256: 'f'.repeat(64),
+        };
+        const scope = { taskId: 't1', traceId: 'tr', run: 1, stepId: 'a' };
+        const { first } = await store.reserveSeqs('t1', 2);
+        await store.appendEvents(
+          [
+            Events.artifactStored(
+              { ...scope, attempt: 2 },
+              {
+                artifactId: artifact.id,
+                name: artifact.name,
+                contentType: artifact.contentType,
+                size: artifact.size,
+                sha256: artifact.sha256,
+              },
+            ),
+            Events.stepSucceeded(scope, {
+              attempt: 2,
+              agent: 'echo',
+              summary: 'done',
+              output: { ok: true },
+              artifacts: [artifact],
+            }),
+          ],
+          { firstSeq: first },
+        );
+        // Act
+        const rec = await store.getSucceeded('t1', 1, 'a');
+        // Assess
+        expect(rec).toMatchObject({
           stepId: 'a',
           run: 1,
           attempt: 2,
           agent: 'echo',
           summary: 'done',
           output: { ok: true },
-          artifacts: [],
-          at: at(1),
-        };
-        await store.putAttempt('t1', rec);
-        await store.putAttempt('t1', { ...rec, summary: 'again' });
-        expect(await store.getAttempt('t1', 1, 'a', 2)).toEqual(rec);
-        expect(await store.getAttempt('t1', 1, 'a', 1)).toBeUndefined();
-        expect(await store.getAttempt('t1', 2, 'a', 2)).toBeUndefined();
+          artifacts: [artifact],
+          firstSeq: first,
+        });
+        expect(await store.getSucceeded('t1', 2, 'a')).toBeUndefined();
+        expect(await store.getSucceeded('t1', 1, 'b')).toBeUndefined();
       });
 
-      it("reads a step's results and one attempt's record together, in one read", async () => {
+      it("reads a step runner's first look in one read: task, inputs, results and the step's success", async () => {
         // Prepare
         const store = await makeStore();
-        const rec = {
-          stepId: 'b',
-          run: 1,
-          attempt: 1,
-          agent: 'echo',
-          summary: 's',
-          artifacts: [],
-          at: at(2),
-        };
+        await store.createTask(task('t1'), { brief: 'text' });
         await store.putResult('t1', {
           stepId: 'a',
           run: 1,
@@ -511,16 +537,49 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
           artifacts: [],
           at: at(1),
         });
-        await store.putAttempt('t1', rec);
+        await store.appendEvent(
+          Events.stepSucceeded(
+            { taskId: 't1', traceId: 'tr', run: 1, stepId: 'b' },
+            { attempt: 1, agent: 'echo', summary: 'B', artifacts: [] },
+          ),
+        );
         // Act
-        const both = await store.getResultsAndAttempt('t1', ['b', 'a'], { run: 1, stepId: 'b', attempt: 1 });
-        const none = await store.getResultsAndAttempt('t1', ['b'], { run: 1, stepId: 'b', attempt: 2 });
+        const both = await store.getStepContext('t1', ['b', 'a'], { run: 1, stepId: 'b' });
+        const later = await store.getStepContext('t1', ['b'], { run: 2, stepId: 'b' });
+        const none = await store.getStepContext('t2', ['b'], { run: 1, stepId: 'b' });
         // Assess
+        expect(both.task?.taskId).toBe('t1');
+        expect(both.inputs).toEqual({ brief: 'text' });
         expect([...both.results.keys()]).toEqual(['a']);
         expect(both.results.get('a')?.summary).toBe('A');
-        expect(both.attempt).toEqual(rec);
+        expect(both.succeeded).toMatchObject({ stepId: 'b', run: 1, attempt: 1, summary: 'B' });
+        expect(later.succeeded).toBeUndefined();
+        expect(later.inputs).toEqual({ brief: 'text' });
+        expect(none.task).toBeUndefined();
+        expect(none.inputs).toEqual({});
         expect(none.results.size).toBe(0);
-        expect(none.attempt).toBeUndefined();
+      });
+
+      it('a reservation tells whether the task was cancelled: its TaskCancelled marks the sequence', async () => {
+        // Prepare
+        const store = await makeStore();
+        await store.createTask(task('t1'), {});
+        await store.createTask(task('t2'), {});
+        const before = await store.reserveSeqs('t1', 1);
+        // Act
+        await store.appendEvent(
+          Events.taskCancelled(
+            { taskId: 't1', traceId: 'tr', run: 1 },
+            { run: 1, previousStatus: 'RUNNING' },
+          ),
+        );
+        const after = await store.reserveSeqs('t1', 2);
+        const other = await store.reserveSeqs('t2', 1);
+        // Assess
+        expect(before.cancelled).toBe(false);
+        expect(after.cancelled).toBe(true);
+        expect(after.first).toBeGreaterThan(before.first + 1);
+        expect(other.cancelled).toBe(false);
       });
     });
 
@@ -552,17 +611,6 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         await store.createTask(task('t1'), { json });
         await store.putPlan('t1', withInput);
         await store.putResult('t1', { stepId: 'a', run: 1, status: 'SUCCEEDED', output: json, at: at(1) });
-        const rec = {
-          stepId: 'a',
-          run: 1,
-          attempt: 1,
-          agent: 'echo',
-          summary: 's',
-          output: json,
-          artifacts: [],
-          at: at(1),
-        };
-        await store.putAttempt('t1', rec);
         await store.appendEvent(
           Events.stepSucceeded(
             { taskId: 't1', traceId: 'tr', run: 1, stepId: 'a' },
@@ -574,7 +622,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         same((await store.getInputs('t1')).json);
         same((await store.getPlan('t1'))?.steps[0]?.input.json);
         same((await store.getResults('t1')).get('a')?.output);
-        same((await store.getAttempt('t1', 1, 'a', 1))?.output);
+        same((await store.getSucceeded('t1', 1, 'a'))?.output);
         const [event] = await store.allEvents('t1');
         if (event?.type !== 'StepSucceeded') throw new Error(`expected StepSucceeded, got ${event?.type}`);
         same(event.data.output);

@@ -12,10 +12,12 @@ import {
   AWAITING_APPROVAL_RULE,
   isItemEvent,
   recordedEvent,
+  succeededAttempt,
   type TaskEvent,
   taskStatusEffect,
 } from '../../lambdas/core/events.js';
 import { isFinalSuccess } from '../../lambdas/core/fanout.js';
+import { eventId } from '../../lambdas/core/ids.js';
 import type {
   ApprovalGate,
   ApprovalItem,
@@ -25,6 +27,7 @@ import type {
   EventPage,
   IdempotencyClaim,
   NewEvent,
+  StepContext,
   StepResult,
   StoredArtifact,
   StoredTask,
@@ -66,7 +69,8 @@ export class MemoryStore implements StorePorts {
   private readonly counters = new Map<string, number>();
   private readonly events = new Map<string, Map<string, TaskEvent>>();
   private readonly results = new Map<string, Map<string, StepResult>>();
-  private readonly attempts = new Map<string, AttemptRecord>();
+  /** Tasks whose TaskCancelled was numbered (the DynamoDB adapter marks its COUNTER item). */
+  private readonly cancelled = new Set<string>();
   private readonly artifacts = new Map<string, Map<string, StoredArtifact>>();
   private readonly deadLetters = new Map<string, DeadLetterRecord>();
   private readonly tokens = new Map<string, string>();
@@ -138,7 +142,8 @@ export class MemoryStore implements StorePorts {
 
   async appendEvent(e: NewEvent, reserved?: number): Promise<TaskEvent | undefined> {
     // A duplicate burns a sequence number, as the DynamoDB adapter's counter does.
-    const seq = reserved ?? (await this.reserveSeqs(e.taskId, 1));
+    if (reserved === undefined && taskStatusEffect(e).status === 'CANCELLED') this.cancelled.add(e.taskId);
+    const seq = reserved ?? (await this.reserveSeqs(e.taskId, 1)).first;
     const events = inner(this.events, e.taskId);
     if (events.has(e.id)) return undefined;
     const event = recordedEvent(e, seq, new Date().toISOString());
@@ -176,16 +181,18 @@ export class MemoryStore implements StorePorts {
   ): Promise<(TaskEvent | undefined)[]> {
     const first = events[0];
     if (!first) return [];
-    const from = opts.firstSeq ?? (await this.reserveSeqs(first.taskId, events.length));
+    if (opts.firstSeq === undefined && events.some((e) => taskStatusEffect(e).status === 'CANCELLED'))
+      this.cancelled.add(first.taskId);
+    const from = opts.firstSeq ?? (await this.reserveSeqs(first.taskId, events.length)).first;
     const out: (TaskEvent | undefined)[] = [];
     for (const [i, e] of events.entries()) out.push(await this.appendEvent(e, from + i));
     return out;
   }
 
-  async reserveSeqs(taskId: string, count: number): Promise<number> {
+  async reserveSeqs(taskId: string, count: number): Promise<{ first: number; cancelled: boolean }> {
     const last = (this.counters.get(taskId) ?? 0) + count;
     this.counters.set(taskId, last);
-    return last - count + 1;
+    return { first: last - count + 1, cancelled: this.cancelled.has(taskId) };
   }
 
   async eventsWithIdPrefix(taskId: string, prefix: string): Promise<TaskEvent[]> {
@@ -198,7 +205,7 @@ export class MemoryStore implements StorePorts {
     );
   }
 
-  /* ------------------------------------------------------------------ results, attempts */
+  /* --------------------------------------------------------------------------- results */
 
   async putResult(taskId: string, result: StepResult): Promise<boolean> {
     const results = inner(this.results, taskId);
@@ -215,28 +222,24 @@ export class MemoryStore implements StorePorts {
     return new Map(all.map((r) => [r.stepId, copy(r)]));
   }
 
-  async putAttempt(taskId: string, rec: AttemptRecord): Promise<void> {
-    const key = `${taskId}|${rec.run}|${rec.stepId}|${rec.attempt}`;
-    if (!this.attempts.has(key)) this.attempts.set(key, copy(rec));
+  async getSucceeded(taskId: string, run: number, stepId: string): Promise<AttemptRecord | undefined> {
+    const e = this.events.get(taskId)?.get(eventId({ run, type: 'StepSucceeded', stepId }));
+    return e ? succeededAttempt(copy(e), run) : undefined;
   }
 
-  async getAttempt(
-    taskId: string,
-    run: number,
-    stepId: string,
-    attempt: number,
-  ): Promise<AttemptRecord | undefined> {
-    const rec = this.attempts.get(`${taskId}|${run}|${stepId}|${attempt}`);
-    return rec ? copy(rec) : undefined;
-  }
-
-  async getResultsAndAttempt(
+  async getStepContext(
     taskId: string,
     stepIds: readonly string[],
-    a: { run: number; stepId: string; attempt: number },
-  ): Promise<{ results: Map<string, StepResult>; attempt?: AttemptRecord }> {
-    const attempt = await this.getAttempt(taskId, a.run, a.stepId, a.attempt);
-    return { results: await this.getResults(taskId, stepIds), ...(attempt ? { attempt } : {}) };
+    step: { run: number; stepId: string },
+  ): Promise<StepContext> {
+    const task = await this.getTask(taskId);
+    const succeeded = await this.getSucceeded(taskId, step.run, step.stepId);
+    return {
+      ...(task ? { task } : {}),
+      inputs: await this.getInputs(taskId),
+      results: await this.getResults(taskId, stepIds),
+      ...(succeeded ? { succeeded } : {}),
+    };
   }
 
   /* -------------------------------------------------------------------------- artifacts */

@@ -405,7 +405,7 @@ describe('the step runner, given arbitrary agent answers', () => {
 
     // Assess
     expect(err?.name).toBe(ErrorNames.ContractViolation);
-    expect(await store.getAttempt(TASK, 1, 'a', 1)).toBeUndefined();
+    expect(await store.getSucceeded(TASK, 1, 'a')).toBeUndefined();
     expect(await store.listArtifacts(TASK)).toEqual([]);
   });
 
@@ -433,7 +433,7 @@ describe('the step runner, given arbitrary agent answers', () => {
           (result) => ({ result }),
           (error: Error) => ({ error }),
         );
-        const attempt = await store.getAttempt(TASK, 1, 'a', 1);
+        const attempt = await store.getSucceeded(TASK, 1, 'a');
         const recorded = await store.listArtifacts(TASK);
 
         // Assess

@@ -18,6 +18,7 @@ import { MemoryBucket } from '../fakes/memory-bucket.js';
 import { MemoryStore } from '../fakes/memory-store.js';
 
 const TASK = 't_runner';
+const TRACE = 'trace-runner';
 const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 
 let store: MemoryStore;
@@ -121,7 +122,7 @@ describe('the step runner', () => {
 
     // Assess
     expect(result).toEqual({ stepId: 'a', attempt: 1, agent: 'echo' });
-    const attempt = await store.getAttempt(TASK, 1, 'a', 1);
+    const attempt = await store.getSucceeded(TASK, 1, 'a');
     expect(attempt?.output).toEqual({ ok: true });
     expect(attempt?.artifacts.map((a) => [a.name, a.size, a.sha256])).toEqual([
       ['a.txt', 5, sha('hello')],
@@ -149,18 +150,19 @@ describe('the step runner', () => {
     expect(released).toEqual(['token-b']);
   });
 
-  it('does not run the agent again for an attempt whose record exists; it finishes the completion', async () => {
-    // Prepare: attempt 1 ran and was recorded, then the runner stopped before completing
+  it('does not run the agent again for a step whose StepSucceeded exists; it finishes the completion', async () => {
+    // Prepare: attempt 1 ran, its StepSucceeded was written, then the runner stopped before the result
     await prepareTask([{ id: 'a', agent: 'echo' }]);
-    await store.putAttempt(TASK, {
-      stepId: 'a',
-      run: 1,
-      attempt: 1,
-      agent: 'echo',
-      summary: 'made before',
-      artifacts: [],
-      at: new Date().toISOString(),
-    });
+    const { first } = await store.reserveSeqs(TASK, 1);
+    await store.appendEvents(
+      [
+        Events.stepSucceeded(
+          { taskId: TASK, traceId: TRACE, run: 1, stepId: 'a' },
+          { attempt: 1, agent: 'echo', summary: 'made before', artifacts: [] },
+        ),
+      ],
+      { firstSeq: first },
+    );
     const echo: AgentModule = async () => ({ summary: 'must not run' });
 
     // Act
@@ -172,8 +174,52 @@ describe('the step runner', () => {
     expect((await store.getResults(TASK)).get('a')).toMatchObject({
       status: 'SUCCEEDED',
       summary: 'made before',
+      firstSeq: first,
     });
     expect((await store.allEvents(TASK)).map((e) => e.type)).toEqual(['StepSucceeded']);
+  });
+
+  it('does not run the agent again for a step whose result exists; its StepSucceeded lands in its numbered place', async () => {
+    // Prepare: attempt 1's result was written with the numbers reserved for its completion, then
+    // the runner stopped before the StepSucceeded; another event was numbered meanwhile
+    await prepareTask([{ id: 'a', agent: 'echo' }]);
+    const { first } = await store.reserveSeqs(TASK, 1);
+    await store.putResult(TASK, {
+      stepId: 'a',
+      run: 1,
+      status: 'SUCCEEDED',
+      attempt: 1,
+      agent: 'echo',
+      summary: 'made before',
+      artifacts: [],
+      at: new Date().toISOString(),
+      firstSeq: first,
+    });
+    await store.appendEvent(
+      Events.stepStarted(
+        { taskId: TASK, traceId: TRACE, run: 1, stepId: 'z', attempt: 1 },
+        {
+          attempt: 1,
+          agent: 'echo',
+          run: 1,
+        },
+      ),
+    );
+    const echo: AgentModule = async () => ({ summary: 'must not run' });
+
+    // Act
+    const result = await runStep(deps(agentSide('echo', echo)), invocation);
+
+    // Assess
+    expect(result).toMatchObject({ alreadyDone: true });
+    expect(sent).toEqual([]);
+    const trail = await store.allEvents(TASK);
+    expect(trail.map((e) => [e.type, e.stepId])).toEqual([
+      ['StepSucceeded', 'a'],
+      ['StepStarted', 'z'],
+    ]);
+    expect(trail[0]?.seq).toBe(first);
+    if (trail[0]?.type === 'StepSucceeded') expect(trail[0].data.summary).toBe('made before');
   });
 
   it('sends the hydrated input, presigned GETs of exactly the upstream artifacts and the attempt’s upload slots', async () => {
@@ -189,7 +235,7 @@ describe('the step runner', () => {
     });
     for (const stepId of ['a', 'c']) {
       await runStep(deps(agentSide('echo', maker)), { ...invocation, stepId });
-      const done = await store.getAttempt(TASK, 1, stepId, 1);
+      const done = await store.getSucceeded(TASK, 1, stepId);
       await store.putResult(TASK, {
         stepId,
         run: 1,
@@ -216,7 +262,7 @@ describe('the step runner', () => {
     expect(req.readable.map((r) => r.url)).toEqual(['mem://get/tasks/t_runner/steps/a/1/a.txt']);
     expect(req.uploads).toHaveLength(50);
     expect(req.uploads[0]).toBe(`mem://put/${uploadKey(TASK, 'b', 1, 0)}`);
-    expect((await store.getAttempt(TASK, 1, 'b', 1))?.summary).toBe('from a');
+    expect((await store.getSucceeded(TASK, 1, 'b'))?.summary).toBe('from a');
   });
 
   it('stores a large artifact from the agent’s upload slot, with the size and sha256 it computed itself', async () => {
@@ -326,7 +372,7 @@ describe('the step runner', () => {
     // Assess
     expect(err?.name).toBe(ErrorNames.ContractViolation);
     expect(await store.listArtifacts(TASK)).toEqual([]);
-    expect(await store.getAttempt(TASK, 1, 'a', 1)).toBeUndefined();
+    expect(await store.getSucceeded(TASK, 1, 'a')).toBeUndefined();
   });
 
   it('lets an agent fail only with the names an agent may give: anything else is a retryable AgentFailed', async () => {
@@ -391,7 +437,7 @@ describe('the step runner', () => {
     // Assess: cancelled, nothing listed or recorded, and a cancelled task's next attempt never reaches the agent
     expect(err?.name).toBe(ErrorNames.Cancelled);
     expect(await store.listArtifacts(TASK)).toEqual([]);
-    expect(await store.getAttempt(TASK, 1, 'a', 1)).toBeUndefined();
+    expect(await store.getSucceeded(TASK, 1, 'a')).toBeUndefined();
     expect(again?.name).toBe(ErrorNames.Cancelled);
     expect(sent).toHaveLength(1);
   });
@@ -499,7 +545,7 @@ describe('the step runner', () => {
     // Assess
     expect(result.agent).toBe('echo');
     expect(sent[0]?.input.agent).toBe('echo');
-    expect((await store.getAttempt(TASK, 1, 'a', 2))?.summary).toBe(
+    expect((await store.getSucceeded(TASK, 1, 'a'))?.summary).toBe(
       `fallback after ${ErrorNames.AgentFailed}`,
     );
   });

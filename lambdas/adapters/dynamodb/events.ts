@@ -33,6 +33,15 @@ import {
 
 const seqKey = (seq: number) => `SEQ#${String(seq).padStart(12, '0')}`;
 
+/** The key of an event item (store.ts reads one beside other items: a StepSucceeded, say). */
+export const eventKey = (taskId: string, e: { id: string; item?: number }): Item => ({
+  pk: pk(taskId),
+  sk: `${isItemEvent(e) ? 'IEVT' : 'EVT'}#${e.id}`,
+});
+
+/** Appending it cancels the task (its reservation marks the sequence: reserveSeqs' `cancelled`). */
+const cancels = (e: NewEvent) => taskStatusEffect(e).status === 'CANCELLED';
+
 export class DynamoEvents implements EventPort {
   private readonly t: DynamoTable;
   constructor(ddb: DynamoDBDocumentClient, table: string) {
@@ -52,27 +61,36 @@ export class DynamoEvents implements EventPort {
     if (events.some((e) => e.taskId !== first.taskId))
       throw new StoreError('appendEvents takes the events of one task');
     // One sequence reservation for all of them (unless made before). No read first: a duplicate
-    // only burns its number and loses the conditional put.
-    const from = opts.firstSeq ?? (await this.reserveSeqs(first.taskId, events.length));
+    // only burns its number and loses the conditional put. A TaskCancelled marks the sequence
+    // in its reservation (what a step runner's reservation reads back: reserveSeqs).
+    const from =
+      opts.firstSeq ?? (await this.reserve(first.taskId, events.length, events.some(cancels))).first;
     const at = new Date().toISOString();
     return Promise.all(events.map((e, i) => this.put(e, from + i, at)));
   }
 
-  async reserveSeqs(taskId: string, count: number): Promise<number> {
+  reserveSeqs(taskId: string, count: number): Promise<{ first: number; cancelled: boolean }> {
+    return this.reserve(taskId, count, false);
+  }
+
+  private async reserve(taskId: string, count: number, cancel: boolean) {
     const counter = await this.t.ddb.send(
       new UpdateCommand({
         TableName: this.t.name,
         Key: { pk: pk(taskId), sk: 'COUNTER' },
-        UpdateExpression: 'ADD seq :n',
-        ExpressionAttributeValues: { ':n': count },
-        ReturnValues: 'UPDATED_NEW',
+        UpdateExpression: cancel ? 'ADD seq :n SET cancelled = :yes' : 'ADD seq :n',
+        ExpressionAttributeValues: { ':n': count, ...(cancel ? { ':yes': true } : {}) },
+        ReturnValues: 'ALL_NEW',
       }),
     );
-    return Number(counter.Attributes?.seq) - count + 1;
+    return {
+      first: Number(counter.Attributes?.seq) - count + 1,
+      cancelled: counter.Attributes?.cancelled === true,
+    };
   }
 
   private async put(e: NewEvent, seq: number, now: string): Promise<TaskEvent | undefined> {
-    const key = { pk: pk(e.taskId), sk: `${isItemEvent(e) ? 'IEVT' : 'EVT'}#${e.id}` };
+    const key = eventKey(e.taskId, e);
     const event = recordedEvent(e, seq, now);
     const { data, ...envelope } = event;
     const created = await this.t.putIfAbsent({
@@ -209,7 +227,7 @@ export class DynamoEvents implements EventPort {
 }
 
 /** A stored event item, checked against its type's schema (the table's keys are dropped). */
-function toEvent(item: Item): TaskEvent {
+export function toEvent(item: Item): TaskEvent {
   const parsed = TaskEvent.safeParse(readJsonAttrs(item, ['data']));
   if (!parsed.success) {
     throw new StoreError(`Event ${String(item.sk)} of ${String(item.pk)} does not match its schema`, {

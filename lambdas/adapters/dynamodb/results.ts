@@ -1,13 +1,13 @@
 /**
  * Step outcomes in the task partition `TASK#<id>`:
- *   RESULT#<stepId>                  the step's outcome (what dependents and finalize read); a
- *                                    SUCCEEDED one is final across runs (unless it is a fan-out
- *                                    step's with failed items, `items.failed > 0`: a redrive re-runs them)
- *   ATTEMPT#r<run>#<stepId>#<n>      what an agent attempt produced, before the step completes
- * (the agent's `output` as JSON text in `outputJson`, table.ts jsonAttr)
+ *   RESULT#<stepId>   the step's outcome (what dependents and finalize read); a SUCCEEDED one is
+ *                     final across runs (unless it is a fan-out step's with failed items,
+ *                     `items.failed > 0`: a redrive re-runs them)
+ * (the agent's `output` as JSON text in `outputJson`, table.ts jsonAttr). What an attempt produced
+ * before its step completes is not stored apart: store.ts reads it back from its StepSucceeded.
  */
-import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { AttemptRecord, ResultPort, StepResult } from '../../core/ports.js';
+import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { ResultPort, StepResult } from '../../core/ports.js';
 import {
   DynamoTable,
   type Item,
@@ -18,8 +18,6 @@ import {
   StoreError,
   strip,
 } from './table.js';
-
-const attemptSk = (run: number, stepId: string, attempt: number) => `ATTEMPT#r${run}#${stepId}#${attempt}`;
 
 /** An agent's output is the agent's JSON: stored as JSON text (table.ts jsonAttr). */
 function withJsonOutput<T extends { output?: unknown }>(rec: T): Item {
@@ -37,7 +35,7 @@ export const resultKey = (taskId: string, stepId: string): Item => ({
 export const resultOf = (item: Item): StepResult | undefined =>
   String(item.sk).startsWith('RESULT#') ? (fromItem(item) as StepResult) : undefined;
 
-export class DynamoResults implements ResultPort {
+export class DynamoResults implements Pick<ResultPort, 'putResult' | 'getResults'> {
   private readonly t: DynamoTable;
   constructor(ddb: DynamoDBDocumentClient, table: string) {
     this.t = new DynamoTable(ddb, table);
@@ -72,48 +70,5 @@ export class DynamoResults implements ResultPort {
       ? await this.t.getMany([...new Set(stepIds)].map((id) => resultKey(taskId, id)))
       : await this.t.queryPrefix(pk(taskId), 'RESULT#');
     return new Map(items.map((i) => [i.stepId as string, fromItem(i) as StepResult]));
-  }
-
-  async putAttempt(taskId: string, rec: AttemptRecord): Promise<void> {
-    await this.t.putIfAbsent({
-      pk: pk(taskId),
-      sk: attemptSk(rec.run, rec.stepId, rec.attempt),
-      ...withJsonOutput(rec),
-    });
-  }
-
-  async getAttempt(
-    taskId: string,
-    run: number,
-    stepId: string,
-    attempt: number,
-  ): Promise<AttemptRecord | undefined> {
-    const res = await this.t.ddb.send(
-      new GetCommand({
-        TableName: this.t.name,
-        Key: { pk: pk(taskId), sk: attemptSk(run, stepId, attempt) },
-        ConsistentRead: true,
-      }),
-    );
-    return res.Item ? (fromItem(res.Item) as AttemptRecord) : undefined;
-  }
-
-  async getResultsAndAttempt(
-    taskId: string,
-    stepIds: readonly string[],
-    a: { run: number; stepId: string; attempt: number },
-  ): Promise<{ results: Map<string, StepResult>; attempt?: AttemptRecord }> {
-    const attemptKey = attemptSk(a.run, a.stepId, a.attempt);
-    const items = await this.t.getMany([
-      ...[...new Set(stepIds)].map((id) => ({ pk: pk(taskId), sk: `RESULT#${id}` })),
-      { pk: pk(taskId), sk: attemptKey },
-    ]);
-    const results = new Map<string, StepResult>();
-    let attempt: AttemptRecord | undefined;
-    for (const item of items) {
-      if (item.sk === attemptKey) attempt = fromItem(item) as AttemptRecord;
-      else results.set(item.stepId as string, fromItem(item) as StepResult);
-    }
-    return { results, ...(attempt ? { attempt } : {}) };
   }
 }

@@ -5,7 +5,7 @@
  * Key design (one partition per task, `TASK#<id>`; see each adapter for its items):
  *   META, INPUTS, PLAN, COUNTER   tasks.ts (COUNTER is the event sequence, events.ts)
  *   EVT#<eventId>                 events.ts (LSI `bySeq` on `lsi1sk` orders them)
- *   RESULT#…, ATTEMPT#…           results.ts
+ *   RESULT#…                      results.ts
  *   ART#<artifactId>              artifacts.ts
  *   TOKEN#…                       tokens.ts     (control plane)
  *   APPROVAL#…                    approvals.ts  (control plane; lookup by id in `APPROVAL#<id>`)
@@ -39,6 +39,14 @@ export class InvalidCursorError extends ValidationError {
     this.name = ErrorNames.InvalidCursor;
   }
 }
+
+/**
+ * How every document client of the table marshals (lambdas/adapters/clients.ts, the local
+ * runtime's own): undefined attributes dropped, class instances refused.
+ */
+export const DOCUMENT_MARSHALLING = {
+  marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+} as const;
 
 /** An item as the document client reads and writes it. */
 export type Item = Record<string, NativeAttributeValue>;

@@ -20,6 +20,7 @@ import {
   DynamoTable,
   decodeCursor,
   encodeCursor,
+  type Item,
   isConditionalFailure,
   jsonAttr,
   taskPk as pk,
@@ -27,6 +28,29 @@ import {
   StoreError,
   TABLE_INDEXES,
 } from './table.js';
+
+/** The keys of a task's record and inputs (store.ts reads them beside other items). */
+export const metaKey = (taskId: string): Item => ({ pk: pk(taskId), sk: 'META' });
+export const inputsKey = (taskId: string): Item => ({ pk: pk(taskId), sk: 'INPUTS' });
+
+/** The task record a META item holds (its keys and projections dropped). */
+export function taskOf(item: Item): StoredTask {
+  const {
+    pk: _p,
+    sk: _s,
+    gsi1pk: _g1,
+    gsi1sk: _g1s,
+    gsi2pk: _g2,
+    gsi2sk: _g2s,
+    statusSeq: _ss,
+    pendingApprovals: _pa,
+    ...rest
+  } = item;
+  return rest as StoredTask;
+}
+
+export const inputsOf = (item: Item): Record<string, Json> =>
+  (readJsonAttrs(item, ['inputs']).inputs as Record<string, Json>) ?? {};
 
 export class DynamoTasks implements TaskPort {
   private readonly t: DynamoTable;
@@ -54,28 +78,14 @@ export class DynamoTasks implements TaskPort {
 
   async getTask(taskId: string): Promise<StoredTask | undefined> {
     const res = await this.t.ddb.send(
-      new GetCommand({ TableName: this.t.name, Key: { pk: pk(taskId), sk: 'META' }, ConsistentRead: true }),
+      new GetCommand({ TableName: this.t.name, Key: metaKey(taskId), ConsistentRead: true }),
     );
-    if (!res.Item) return undefined;
-    const {
-      pk: _p,
-      sk: _s,
-      gsi1pk: _g1,
-      gsi1sk: _g1s,
-      gsi2pk: _g2,
-      gsi2sk: _g2s,
-      statusSeq: _ss,
-      pendingApprovals: _pa,
-      ...rest
-    } = res.Item;
-    return rest as StoredTask;
+    return res.Item ? taskOf(res.Item) : undefined;
   }
 
   async getInputs(taskId: string): Promise<Record<string, Json>> {
-    const res = await this.t.ddb.send(
-      new GetCommand({ TableName: this.t.name, Key: { pk: pk(taskId), sk: 'INPUTS' } }),
-    );
-    return res.Item ? ((readJsonAttrs(res.Item, ['inputs']).inputs as Record<string, Json>) ?? {}) : {};
+    const res = await this.t.ddb.send(new GetCommand({ TableName: this.t.name, Key: inputsKey(taskId) }));
+    return res.Item ? inputsOf(res.Item) : {};
   }
 
   async putPlan(taskId: string, plan: Plan): Promise<Plan> {
