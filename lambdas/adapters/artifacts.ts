@@ -1,6 +1,8 @@
 /** S3 artifact storage: `tasks/<taskId>/steps/<stepId>/<attempt>/<name>`, sha256 recorded. */
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { formatUrl } from '@aws-sdk/core/util';
+import { getSignedUrl, S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
+import { HttpRequest } from '@smithy/core/protocols';
 import { attachment } from '../core/attachment.js';
 import { BatonError, ErrorNames } from '../core/errors.js';
 import { artifactId, artifactKey, sha256Hex } from '../core/ids.js';
@@ -13,7 +15,20 @@ export class ArtifactStoreError extends BatonError {
   }
 }
 
+/** The query parameters of a presigned URL's signature (the rest is the request's own). */
+const PRESIGN_QUERY = new Set([
+  'X-Amz-Algorithm',
+  'X-Amz-Credential',
+  'X-Amz-Date',
+  'X-Amz-Expires',
+  'X-Amz-SignedHeaders',
+  'X-Amz-Signature',
+  'X-Amz-Security-Token',
+]);
+
 export class ArtifactStore {
+  /** The presigner of upload slots after the first (uploadUrls), made once per instance. */
+  private presigner: S3RequestPresigner | undefined;
   constructor(
     private readonly s3: S3Client,
     private readonly bucket: string,
@@ -93,6 +108,70 @@ export class ArtifactStore {
       });
     } catch (err) {
       throw new ArtifactStoreError(`Could not sign an upload to ${s3Key}`, { cause: err });
+    }
+  }
+
+  /**
+   * Presigned PUTs of several keys (an attempt's upload slots), signed at one time. The first is
+   * signed through the client (getSignedUrl: the endpoint resolved, the request serialized as
+   * for any PutObject); the others are the same request with their own key, signed by the same
+   * presigner, so that 50 slots cost one endpoint resolution and one signing key, not 50. Each
+   * URL is the one getSignedUrl gives for its key at that time (test/unit/artifacts-presign.test.ts).
+   */
+  async uploadUrls(s3Keys: readonly string[], expiresInSeconds: number, now = new Date()): Promise<string[]> {
+    const [head, ...rest] = s3Keys;
+    if (head === undefined) return [];
+    const sign = (key: string) =>
+      getSignedUrl(this.s3, new PutObjectCommand({ Bucket: this.bucket, Key: key }), {
+        expiresIn: expiresInSeconds,
+        signingDate: now,
+      });
+    try {
+      const first = new URL(await sign(head));
+      const scope = first.searchParams.get('X-Amz-Credential')?.split('/');
+      // The others are derived only where the key is its own path's tail, unescaped.
+      const plain = (key: string) => /^[A-Za-z0-9._~/-]+$/.test(key);
+      if (!scope || scope.length < 5 || !first.pathname.endsWith(`/${head}`) || !plain(head)) {
+        return [first.href, ...(await Promise.all(rest.map(sign)))];
+      }
+      const [, , signingRegion = '', signingService = ''] = scope;
+      const base = first.pathname.slice(0, -head.length);
+      const query: Record<string, string> = {};
+      for (const [k, v] of first.searchParams) if (!PRESIGN_QUERY.has(k)) query[k] = v;
+      const signableHeaders = new Set((first.searchParams.get('X-Amz-SignedHeaders') ?? 'host').split(';'));
+      this.presigner ??= new S3RequestPresigner({
+        ...this.s3.config,
+        signingName: signingService,
+        region: async () => signingRegion,
+      });
+      const presigner = this.presigner;
+      const others = await Promise.all(
+        rest.map(async (key) => {
+          if (!plain(key)) return sign(key);
+          const request = new HttpRequest({
+            method: 'PUT',
+            protocol: first.protocol,
+            hostname: first.hostname,
+            ...(first.port ? { port: Number(first.port) } : {}),
+            path: `${base}${key}`,
+            query: { ...query },
+            headers: { host: first.host },
+          });
+          const signed = await presigner.presign(request, {
+            expiresIn: expiresInSeconds,
+            signingDate: now,
+            signingRegion,
+            signingService,
+            signableHeaders,
+          });
+          return formatUrl(signed);
+        }),
+      );
+      return [first.href, ...others];
+    } catch (err) {
+      throw new ArtifactStoreError(`Could not sign the uploads to ${head} and ${rest.length} more`, {
+        cause: err,
+      });
     }
   }
 

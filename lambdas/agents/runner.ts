@@ -61,7 +61,7 @@ export class AgentInvocationError extends BatonError {
 export interface RunnerDeps {
   /** Data plane only: the runner reaches no task tokens, approvals or idempotency keys. */
   store: TaskPort & EventPort & ResultPort & ArtifactPort;
-  artifacts: Pick<ArtifactStore, 'put' | 'downloadUrl' | 'uploadUrl' | 'adopt'>;
+  artifacts: Pick<ArtifactStore, 'put' | 'downloadUrl' | 'uploadUrls' | 'adopt'>;
   /**
    * Invokes the agent function synchronously and returns what it answered (unchecked); a function
    * error (it threw, crashed or timed out) is an AgentInvocationError.
@@ -174,10 +174,9 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
         return { ref, url };
       }),
     );
-    const uploads = await Promise.all(
-      Array.from({ length: UPLOAD_SLOTS }, (_, slot) =>
-        deps.artifacts.uploadUrl(uploadKey(task.taskId, step.id, inv.attempt, slot), expiresIn),
-      ),
+    const uploads = await deps.artifacts.uploadUrls(
+      Array.from({ length: UPLOAD_SLOTS }, (_, slot) => uploadKey(task.taskId, step.id, inv.attempt, slot)),
+      expiresIn,
     );
     const maxTokens = policyTokenBudget(task.policy);
     const request: AgentRequest = {

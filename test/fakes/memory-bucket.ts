@@ -31,6 +31,10 @@ export class MemoryBucket {
     return `mem://put/${s3Key}`;
   }
 
+  async uploadUrls(s3Keys: readonly string[]): Promise<string[]> {
+    return s3Keys.map((k) => `mem://put/${k}`);
+  }
+
   async adopt(p: {
     s3Key: string;
     stepId: string;
