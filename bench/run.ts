@@ -29,6 +29,7 @@ import { join, resolve } from 'node:path';
 import { type RunOptions, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { criticalPath, validatePlan } from '../lambdas/core/plan.js';
 import type { PlanSpec } from '../lambdas/core/schemas.js';
+import { DEFAULT_MAX_SANDBOXES } from '../lib/local/functions.js';
 import { startLocalRuntime } from '../lib/local/runtime.js';
 import { measureBundles } from './bundles.js';
 import { fanOutBench, fanOutRows } from './fanout.js';
@@ -147,8 +148,21 @@ async function bareEngine(states: number): Promise<number> {
 const enginePerState = await bareEngine(400);
 
 // ---------------------------------------------------------------- 1. overhead per step (chain of 40)
+// Warm: the per-step figures are of warm functions (cold starts are the bundles' init times,
+// below). A chain starts all its gates at once, so the warm-up is as wide as a function's sandbox
+// pool (lib/local/functions.ts DEFAULT_MAX_SANDBOXES), with both agents of the chains.
 await waitEnded(
-  (await api('POST', '/tasks', { goal: 'warm-up', plan: { steps: [{ id: 'w', agent: 'echo' }] } })).taskId,
+  (
+    await api('POST', '/tasks', {
+      goal: 'warm-up',
+      plan: {
+        steps: Array.from({ length: DEFAULT_MAX_SANDBOXES }, (_, i) => ({
+          id: `w${i}`,
+          ...(i % 2 ? { agent: 'echo' } : { agent: 'sleep', input: { ms: 0 } }),
+        })),
+      },
+    })
+  ).taskId,
 );
 const CHAIN = 40;
 /** A chain of CHAIN steps of `agent`: overhead per step (first StepStarted to last StepSucceeded), what it called. */
