@@ -110,14 +110,7 @@ async function lookAtGate(
     heldToken === undefined
       ? await deps.store.getResultsAndToken(ctx.task.taskId, ids, { run: ctx.run, stepId })
       : { results: await deps.store.getResults(ctx.task.taskId, ids), token: undefined };
-  let action: GateAction | undefined;
-  const failedDep = step.dependsOn.find((d) => isFailedInRun(results.get(d), ctx.run));
-  const own = results.get(stepId);
-  // Already decided: succeeded in any run, or ended in this one (an execution re-run after a
-  // crash does not run it again).
-  if (own && (isFinalSuccess(own) || own.run === ctx.run)) action = 'done';
-  else if (failedDep) action = 'skip';
-  else if (step.dependsOn.every((d) => results.get(d)?.status === 'SUCCEEDED')) action = 'run';
+  const { action, failedDep } = gateAction(step, results, ctx.run);
   if (!action) return { results };
 
   const token = heldToken ?? readToken;
@@ -150,15 +143,72 @@ async function lookAtGate(
   return { action, results };
 }
 
-/** Re-evaluates the gates of the steps that depend on `stepId`. */
+/** A gate's decision from the results it read: run, skip, done, or nothing yet (undefined). */
+function gateAction(
+  step: Plan['steps'][number],
+  results: ReadonlyMap<string, StepResult>,
+  run: number,
+): { action?: GateAction; failedDep?: string } {
+  const failedDep = step.dependsOn.find((d) => isFailedInRun(results.get(d), run));
+  const own = results.get(step.id);
+  // Already decided: succeeded in any run, or ended in this one (an execution re-run after a
+  // crash does not run it again).
+  if (own && (isFinalSuccess(own) || own.run === run)) return { action: 'done' };
+  if (failedDep) return { action: 'skip', failedDep };
+  if (step.dependsOn.every((d) => results.get(d)?.status === 'SUCCEEDED')) return { action: 'run' };
+  return {};
+}
+
+/**
+ * The dependents of `own.stepId` that will run once `own` (its SUCCEEDED result, being written)
+ * is stored, with the tokens they parked with: read while the result is written, not after it.
+ * A gate found parked with every other dependency succeeded can only be decided `run` (successes
+ * are final in a run), so it is released as soon as the write has landed. Any other gate (not
+ * parked yet, another dependency still running, a skip) is looked at again after the write
+ * (`releaseDependents`): that look, after the write, is what keeps wake-ups from being lost.
+ */
+export async function readyDependents(
+  deps: OrchestratorDeps,
+  ctx: GateView,
+  own: StepResult,
+): Promise<Map<string, string>> {
+  const ready = new Map<string, string>();
+  await Promise.all(
+    ctx.plan.steps
+      .filter((s) => s.dependsOn.includes(own.stepId))
+      .map(async (s) => {
+        const { results, token } = await deps.store.getResultsAndToken(
+          ctx.task.taskId,
+          [s.id, ...s.dependsOn],
+          { run: ctx.run, stepId: s.id },
+        );
+        results.set(own.stepId, own);
+        if (token && gateAction(s, results, ctx.run).action === 'run') ready.set(s.id, token);
+      }),
+  );
+  return ready;
+}
+
+/**
+ * Re-evaluates the gates of the steps that depend on `stepId`; `ready`: those found ready
+ * beside the write of its result (readyDependents), released without another look.
+ */
 export async function releaseDependents(
   deps: OrchestratorDeps,
   ctx: GateView,
   stepId: string,
+  ready?: ReadonlyMap<string, string>,
 ): Promise<void> {
   // Each dependent's gate on its own (they are independent): in parallel.
   await Promise.all(
-    ctx.plan.steps.filter((s) => s.dependsOn.includes(stepId)).map((s) => evaluateGate(deps, ctx, s.id)),
+    ctx.plan.steps
+      .filter((s) => s.dependsOn.includes(stepId))
+      .map((s) => {
+        const token = ready?.get(s.id);
+        if (token === undefined) return evaluateGate(deps, ctx, s.id);
+        const release: GateRelease = { action: 'run' };
+        return deps.workflow.succeed(token, release);
+      }),
   );
 }
 

@@ -12,7 +12,7 @@ import {
   type CompleteOutput,
 } from '../core/states.js';
 import type { OrchestratorDeps } from './deps.js';
-import { type GateContext, loadContext, releaseDependents } from './gate.js';
+import { type GateContext, loadContext, readyDependents, releaseDependents } from './gate.js';
 
 /** Lambda errors arrive with Cause = JSON `{ errorType, errorMessage, trace }`; keep the message. */
 export function readCause(error: CaughtError): { name: string; message: string } {
@@ -224,32 +224,40 @@ export async function completeStep(
       artifacts: rec.artifacts,
     }),
   ];
-  const putResult = (firstSeq?: number) =>
-    deps.store.putResult(req.taskId, {
-      stepId: req.stepId,
-      run: req.run,
-      status: 'SUCCEEDED',
-      attempt: rec.attempt,
-      agent: rec.agent,
-      summary: rec.summary,
-      ...(rec.output !== undefined ? { output: rec.output } : {}),
-      artifacts: rec.artifacts,
-      at: new Date().toISOString(),
-      ...(firstSeq !== undefined ? { firstSeq } : {}),
-    });
+  const result = (firstSeq?: number): StepResult => ({
+    stepId: req.stepId,
+    run: req.run,
+    status: 'SUCCEEDED',
+    attempt: rec.attempt,
+    agent: rec.agent,
+    summary: rec.summary,
+    ...(rec.output !== undefined ? { output: rec.output } : {}),
+    artifacts: rec.artifacts,
+    at: new Date().toISOString(),
+    ...(firstSeq !== undefined ? { firstSeq } : {}),
+  });
+  let ready: Map<string, string> | undefined;
   if (rec.firstSeq !== undefined) {
     // Numbered before the result exists (by the runner, or read back from what was written):
     // whatever a dependent released by it writes comes later in the trail, so the events and the
     // result are written side by side. Each holds all of the attempt and the numbers, so after a
-    // crash between the two the completion is finished from the one written (above).
-    const { firstSeq } = rec;
-    await Promise.all([deps.store.appendEvents(events, { firstSeq }), putResult(firstSeq)]);
+    // crash between the two the completion is finished from the one written (above). Beside
+    // them, the dependents' gates as they will be with this result (readyDependents).
+    const own = result(rec.firstSeq);
+    const [, written, early] = await Promise.all([
+      deps.store.appendEvents(events, { firstSeq: rec.firstSeq }),
+      deps.store.putResult(req.taskId, own),
+      readyDependents(deps, ctx, own),
+    ]);
+    // Only this write's result releases them unseen (a result of this run written before,
+    // a failed one say, is looked at again).
+    if (written) ready = early;
   } else {
     // Numbered now: the events first, so that no dependent can start before them in the trail.
     await deps.store.appendEvents(events);
-    await putResult();
+    await deps.store.putResult(req.taskId, result());
   }
-  await releaseDependents(deps, ctx, req.stepId);
+  await releaseDependents(deps, ctx, req.stepId, ready);
   return { stepId: req.stepId };
 }
 

@@ -10,6 +10,7 @@ import { Events } from '../../lambdas/core/events.js';
 import { validatePlan } from '../../lambdas/core/plan.js';
 import type { OrchestratorDeps } from '../../lambdas/orchestrator/deps.js';
 import { awaitDependencies } from '../../lambdas/orchestrator/gate.js';
+import { completeStep } from '../../lambdas/orchestrator/steps.js';
 import { MemoryStore } from '../fakes/memory-store.js';
 import { storedTask } from '../fakes/tasks.js';
 
@@ -118,5 +119,87 @@ describe('AwaitDependencies', () => {
       awaitDependencies(deps, { taskId: 'nope', run: 1, stepId: 'b', taskToken: 'tok', traceId: 'x' }),
     ).rejects.toThrow(/has no plan/);
     expect(await store.allEvents('nope')).toEqual([]);
+  });
+});
+
+describe("a step's completion releasing its dependents", () => {
+  const diamond = validatePlan(
+    {
+      steps: [
+        { id: 'a', agent: 'echo' },
+        { id: 'c', agent: 'echo' },
+        { id: 'b', agent: 'echo', dependsOn: ['a'] },
+        { id: 'j', agent: 'echo', dependsOn: ['a', 'c'] },
+      ],
+    },
+    { knownAgents: new Set(['echo']), source: 'explicit' },
+  );
+  const attempt = (stepId: string, firstSeq: number) => ({
+    stepId,
+    run: 1,
+    attempt: 1,
+    agent: 'echo',
+    summary: `${stepId} done`,
+    artifacts: [],
+    at: new Date().toISOString(),
+    firstSeq,
+  });
+  const complete = async (stepId: string) =>
+    completeStep(
+      deps,
+      { taskId: 't1', run: 1, stepId, attempt: 1 },
+      {
+        ctx: { task, plan: diamond, run: 1 },
+        attempt: attempt(stepId, (await store.reserveSeqs('t1', 1)).first),
+      },
+    );
+  const sentTokens = () => sfnMock.commandCalls(SendTaskSuccessCommand).map((c) => c.args[0].input.taskToken);
+
+  it('releases a parked dependent found ready beside its result write, without a second look', async () => {
+    // Prepare: b parked on a alone
+    await store.putToken('t1', 1, 'b', 'tok-b');
+    const looks = vi.spyOn(store, 'getResultsAndToken');
+
+    // Act
+    await complete('a');
+
+    // Assess: b released with run after one look each at b and j (j waits for c: looked at again)
+    expect(sentTokens()).toEqual(['tok-b']);
+    expect(looks.mock.calls.map((c) => c[2].stepId).sort()).toEqual(['b', 'j', 'j']);
+    expect((await store.getResults('t1')).get('a')).toMatchObject({ status: 'SUCCEEDED', firstSeq: 1 });
+  });
+
+  it('looks again after the write at a dependent not parked yet or waiting on another step, and loses no wake-up', async () => {
+    // Prepare: j waits for a and c; c completes first (j not parked yet), then j parks, then a completes
+    await complete('c');
+    await store.putToken('t1', 1, 'j', 'tok-j');
+    expect(sentTokens()).toEqual([]);
+
+    // Act
+    await complete('a');
+
+    // Assess
+    expect(sentTokens()).toEqual(['tok-j']);
+  });
+
+  it('does not release unseen when its result was not written (a result of this run exists)', async () => {
+    // Prepare: a ended FAILED in this run (its gate path), b parked
+    await store.putResult('t1', {
+      stepId: 'a',
+      run: 1,
+      status: 'FAILED',
+      attempt: 1,
+      agent: 'echo',
+      error: { name: 'Baton.AgentFailed', message: 'x' },
+      at: new Date().toISOString(),
+    });
+    await store.putToken('t1', 1, 'b', 'tok-b');
+
+    // Act: a late attempt's completion
+    await complete('a');
+
+    // Assess: b is looked at again and skipped, not run
+    const outputs = sfnMock.commandCalls(SendTaskSuccessCommand).map((c) => c.args[0].input);
+    expect(outputs).toEqual([{ taskToken: 'tok-b', output: JSON.stringify({ action: 'skip' }) }]);
   });
 });
