@@ -22,6 +22,7 @@ import type {
   StoredTask,
   TaskPort,
 } from '../core/ports.js';
+import { SUBMITTED_SEQ } from '../core/ports.js';
 import {
   ArtifactRef,
   type CreateTaskBody,
@@ -117,34 +118,40 @@ export async function submitTask(
   const traceId = existing?.traceId ?? deps.traceId?.() ?? newTraceId();
   deps.inTask?.({ taskId, run: 1, traceId });
   // The plan is written with the task's other items, before its META (the sweeper and the planner
-  // tell an explicit plan by it).
-  await deps.store.createTask(
-    {
-      taskId,
-      goal: body.goal,
-      createdAt: existing?.createdAt ?? now,
-      updatedAt: now,
-      traceId,
-      status: 'QUEUED',
-      policy: body.policy ?? {},
-      run: 1,
-      requestHash,
-      ...(idempotencyKey ? { idempotencyKey } : {}),
-    },
-    body.inputs ?? {},
-    plan,
-  );
-  await deps.store.appendEvent(
-    Events.taskSubmitted(
-      { taskId, traceId, run: 1 },
+  // tell an explicit plan by it). Beside them, the TaskSubmitted, with the number the task's
+  // COUNTER starts with taken (SUBMITTED_SEQ): no reservation. Only then is the task queued.
+  await Promise.all([
+    deps.store.createTask(
       {
+        taskId,
         goal: body.goal,
-        explicitPlan: Boolean(plan),
-        ...(body.policy ? { policy: body.policy } : {}),
+        createdAt: existing?.createdAt ?? now,
+        updatedAt: now,
+        traceId,
+        status: 'QUEUED',
+        policy: body.policy ?? {},
+        run: 1,
+        requestHash,
         ...(idempotencyKey ? { idempotencyKey } : {}),
       },
+      body.inputs ?? {},
+      plan,
     ),
-  );
+    deps.store.appendEvents(
+      [
+        Events.taskSubmitted(
+          { taskId, traceId, run: 1 },
+          {
+            goal: body.goal,
+            explicitPlan: Boolean(plan),
+            ...(body.policy ? { policy: body.policy } : {}),
+            ...(idempotencyKey ? { idempotencyKey } : {}),
+          },
+        ),
+      ],
+      { firstSeq: SUBMITTED_SEQ },
+    ),
+  ]);
   await deps.queue.send({ taskId, run: 1, traceId });
   return { taskId, status: 'QUEUED', created: !existing };
 }

@@ -162,12 +162,17 @@ export interface EventPage {
 
 /* --------------------------------------------------------------------------------- ports */
 
+/** The sequence number of a task's first event (its TaskSubmitted): taken when the task is created. */
+export const SUBMITTED_SEQ = 1;
+
 /** Tasks: META (with the status projection), INPUTS and PLAN; listing; runs (redrive). */
 export interface TaskPort {
   /**
    * Writes the task's items: INPUTS, the event COUNTER and, when given, the explicit PLAN side by
    * side, then META, so that a task exists (META) only once all of it does. Safe to repeat with
-   * the same values (a retried request); a plan already stored is kept.
+   * the same values (a retried request); a plan already stored is kept. The COUNTER starts with
+   * number `SUBMITTED_SEQ` taken: the task's first event (its TaskSubmitted) is written with it
+   * (`appendEvents(…, { firstSeq: SUBMITTED_SEQ })`), beside these writes, with no reservation.
    */
   createTask(task: StoredTask, inputs: Record<string, Json>, plan?: Plan): Promise<void>;
   getTask(taskId: string): Promise<StoredTask | undefined>;

@@ -116,6 +116,8 @@ export class LocalFunction {
   private closed = false;
   /** Sandboxes started so far (cold starts). */
   coldStarts = 0;
+  /** Requests its sandboxes sent on the in-process transport (not over TCP). */
+  carried = 0;
 
   constructor(spec: LocalFunctionSpec) {
     this.spec = spec;
@@ -299,6 +301,7 @@ export class LocalFunction {
     };
     const aborted = new AbortController();
     sandbox.requests.set(id, aborted);
+    this.carried += 1;
     if (!transport) {
       answer({ type: 'http-error', id, code: 'ECONNREFUSED', message: 'no in-process transport' });
       return;

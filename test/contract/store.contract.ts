@@ -18,6 +18,7 @@ import type {
   StoredTask,
   StorePorts,
 } from '../../lambdas/core/ports.js';
+import { SUBMITTED_SEQ } from '../../lambdas/core/ports.js';
 import type { Json, Plan, TaskStatus } from '../../lambdas/core/schemas.js';
 
 const task = (taskId: string, createdAt = '2030-01-01T00:00:00.000Z'): StoredTask => ({
@@ -106,6 +107,29 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.getInputs('t1')).toEqual({ documents: ['x'] });
         expect(await store.getTask('nope')).toBeUndefined();
         expect(await store.getInputs('nope')).toEqual({});
+      });
+
+      it("starts the task's sequence with its first event's number taken: TaskSubmitted is written with it, unreserved", async () => {
+        // Prepare
+        const store = await makeStore();
+        const submitted = Events.taskSubmitted(
+          { taskId: 't1', traceId: 'tr', run: 1 },
+          { goal: 'g', explicitPlan: false },
+        );
+        // Act: the event beside the task's items (as POST /tasks writes them), then the next one
+        await Promise.all([
+          store.createTask(task('t1'), {}),
+          store.appendEvents([submitted], { firstSeq: SUBMITTED_SEQ }),
+        ]);
+        const next = await store.reserveSeqs('t1', 1);
+        const again = await store.appendEvents([submitted], { firstSeq: SUBMITTED_SEQ });
+        // Assess
+        expect((await store.allEvents('t1')).map((e) => [e.type, e.seq])).toEqual([
+          ['TaskSubmitted', SUBMITTED_SEQ],
+        ]);
+        expect(next.first).toBe(SUBMITTED_SEQ + 1);
+        expect(again).toEqual([undefined]);
+        expect((await store.getTask('t1'))?.status).toBe('QUEUED');
       });
 
       it('keeps the first plan and returns it to a later writer', async () => {

@@ -34,6 +34,7 @@ import type {
   StorePorts,
   TaskPage,
 } from '../../lambdas/core/ports.js';
+import { SUBMITTED_SEQ } from '../../lambdas/core/ports.js';
 import type { Json, Plan, TaskStatus } from '../../lambdas/core/schemas.js';
 
 /** A deep copy without undefined fields: what a write and a read through DynamoDB give back. */
@@ -84,7 +85,7 @@ export class MemoryStore implements StorePorts {
   async createTask(task: StoredTask, inputs: Record<string, Json>, plan?: Plan): Promise<void> {
     if (plan) await this.putPlan(task.taskId, plan);
     if (!this.inputs.has(task.taskId)) this.inputs.set(task.taskId, copy(inputs));
-    if (!this.counters.has(task.taskId)) this.counters.set(task.taskId, 0);
+    if (!this.counters.has(task.taskId)) this.counters.set(task.taskId, SUBMITTED_SEQ);
     if (!this.metas.has(task.taskId)) this.metas.set(task.taskId, { task: copy(task), pendingApprovals: 0 });
   }
 

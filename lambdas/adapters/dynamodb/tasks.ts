@@ -5,7 +5,8 @@
  *             both sorted by `<createdAt>#<taskId>`
  *   INPUTS    the request's inputs (JSON text, table.ts jsonAttr)
  *   PLAN      the validated plan (written once; JSON text)
- *   COUNTER   the event sequence, started at 0 here and advanced by events.ts
+ *   COUNTER   the event sequence, started here with number 1 taken (the TaskSubmitted's) and
+ *             advanced by events.ts
  */
 import {
   type DynamoDBDocumentClient,
@@ -14,7 +15,7 @@ import {
   type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { StoredTask, TaskPage, TaskPort } from '../../core/ports.js';
+import { type StoredTask, SUBMITTED_SEQ, type TaskPage, type TaskPort } from '../../core/ports.js';
 import type { Json, Plan, TaskStatus, TaskSummary } from '../../core/schemas.js';
 import {
   DynamoTable,
@@ -62,7 +63,8 @@ export class DynamoTasks implements TaskPort {
     // Independent of one another: side by side. META last: the task exists once all of it does.
     await Promise.all([
       this.t.putIfAbsent({ pk: pk(task.taskId), sk: 'INPUTS', ...jsonAttr('inputs', inputs) }),
-      this.t.putIfAbsent({ pk: pk(task.taskId), sk: 'COUNTER', seq: 0 }),
+      // Number SUBMITTED_SEQ is the TaskSubmitted's (the API writes it beside these).
+      this.t.putIfAbsent({ pk: pk(task.taskId), sk: 'COUNTER', seq: SUBMITTED_SEQ }),
       plan ? this.putPlan(task.taskId, plan) : undefined,
     ]);
     await this.t.putIfAbsent({
