@@ -16,6 +16,7 @@
  *   DynamoDB, S3     every call the functions made, as local IAM counted them
  * Lambda duration (GB-seconds) is not priced: it is the agent's own time.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -104,12 +105,22 @@ export async function fanOutBench(
   rt: LocalRuntime,
   opts: { items: number; maxConcurrency?: number; itemsPerBatch?: number; apiKey: string },
 ): Promise<FanOutFigures> {
+  // One retry of a request the connection dropped (a kept-alive socket the server closed while
+  // this process was busy elsewhere, e.g. timing bundle imports): safe, a POST carries an
+  // Idempotency-Key.
   const api = async (method: string, path: string, body?: unknown): Promise<Loose> => {
-    const res = await fetch(`${rt.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${opts.apiKey}`, 'content-type': 'application/json' },
-      body: body ? JSON.stringify(body) : undefined,
-    });
+    const key = `bench-${randomUUID()}`;
+    const send = () =>
+      fetch(`${rt.url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${opts.apiKey}`,
+          'content-type': 'application/json',
+          ...(method === 'POST' ? { 'idempotency-key': key } : {}),
+        },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+    const res = await send().catch(send);
     return (await res.json()) as Loose;
   };
   const maxConcurrency = opts.maxConcurrency ?? 100;

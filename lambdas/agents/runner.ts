@@ -68,13 +68,13 @@ export interface RunnerDeps {
    */
   invokeAgent(functionName: string, request: AgentRequest): Promise<unknown>;
   /**
-   * Completes the step from its attempt record (lambdas/orchestrator/steps.ts completeStep: the
-   * step's StepSucceeded and result, its dependents' gates released). Idempotent. The runner does
-   * it as part of the attempt, so a step's happy path is one state (RunAgent), not two.
+   * Completes the step from what the attempt produced (lambdas/orchestrator/steps.ts completeStep:
+   * the step's StepSucceeded and result, its dependents' gates released). Idempotent. The runner
+   * does it as part of the attempt, so a step's happy path is one state (RunAgent), not two.
    */
   complete(
     req: { taskId: string; run: number; stepId: string; attempt: number },
-    /** What the runner holds already (the task as it last read it, the plan, the attempt record). */
+    /** What the runner holds already (the task as it read it, the plan, what the attempt produced). */
     known?: { ctx: GateContext; attempt: AttemptRecord },
   ): Promise<void>;
   log?: (line: Record<string, unknown>) => void;

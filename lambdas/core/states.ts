@@ -129,7 +129,7 @@ export const AttemptFailureContract = {
 
 export const CompleteOutput = z.object({ stepId: z.string() });
 export type CompleteOutput = z.infer<typeof CompleteOutput>;
-/** Step completion (the step runner does it after a successful attempt): the attempt's record becomes the step's result; dependents are released. */
+/** Step completion (the step runner does it after a successful attempt): what the attempt produced becomes the step's StepSucceeded and result; dependents are released. */
 export const CompleteContract = { input: StepRef, output: CompleteOutput } satisfies StateContract;
 
 /* -------------------------------------------------------- Finalize, FinalizeAfterError */

@@ -177,7 +177,7 @@ export async function recordAttemptFailure(
   };
 }
 
-/** Step completion (the step runner does it after a successful attempt): the attempt's record becomes the step's result; dependents are released. */
+/** Step completion (the step runner does it after a successful attempt): what the attempt produced becomes the step's StepSucceeded and result; dependents are released. */
 export async function completeStep(
   deps: OrchestratorDeps,
   raw: unknown,
@@ -205,9 +205,8 @@ export async function completeStep(
     rec = attemptOfResult(existing);
   }
   if (!rec) throw new ContractViolationError(`No record of attempt ${req.attempt} of step ${req.stepId}`);
-  // The attempt's ArtifactStored events and the StepSucceeded, from the attempt record, with one
-  // sequence reservation. A completion done again (after a crash) writes none of them twice:
-  // their ids are deterministic.
+  // The attempt's ArtifactStored events and the StepSucceeded, numbered by one reservation. A
+  // completion done again (after a crash) writes none of them twice: their ids are deterministic.
   const scope = { taskId: req.taskId, traceId: ctx.task.traceId, run: req.run, stepId: req.stepId };
   const events = [
     ...rec.artifacts.map((a) =>
