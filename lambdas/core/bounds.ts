@@ -138,29 +138,29 @@ export const HISTORY_EVENTS = {
  * Events per path of the definition (test/cdk/history.test.ts walks the synthesized ASL and checks
  * each against these counts):
  *
- *   step            MapIteration + AwaitDependencies(cb) + Proceed? + RunAgent (which ends a step that succeeds)
- *                   + StepDone (where a step that does not succeed ends)                                      2+6+2+5+2   = 17
+ *   step            MapIteration + AwaitDependencies(cb) + RunAgent (which ends a step that succeeds)
+ *                   + StepDone (where a step that does not succeed ends)                                      2+6+5+2     = 15
  *   failedAttempt   RunAgent + RecordAttemptFailure + RetryOrGiveUp? + Backoff + NextAttempt                  5+5+2+2+2   = 16
  *   fallback        RunFallback + FallbackFailed + RetryOrGiveUp?                                            5+5+2       = 12
  *   approvalRound   RequestApproval(cb) + ResolveApproval + AfterApproval?                                   6+5+2       = 13
  *   review          its gate's rounds + ReviewRetry + one more attempt (RunAgent, RecordAttemptFailure, RetryOrGiveUp?)  2+12 = 14 + rounds
  *   task            Execution + Plan + PlanApproval? + RunSteps(Map) + Finalize(cb, which ends it)             2+5+2+4+6     = 19
- *   fanOutStep      MapIteration + AwaitDependencies(cb) + Proceed? + PrepareItems + Items? + RunItems (a Distributed
- *                   Map: MapStateEntered, MapRunStarted, MapRunSucceeded|Failed, MapStateExited) + CollectItems
- *                   + StepDone                                                                  2+6+2+5+2+4+5+2 = 28
+ *   fanOutStep      MapIteration + AwaitDependencies(cb, left by its route) + PrepareItems + Items? + RunItems
+ *                   (a Distributed Map: MapStateEntered, MapRunStarted, MapRunSucceeded|Failed, MapStateExited)
+ *                   + CollectItems + StepDone                                                    2+6+5+2+4+5+2 = 26
  *                   whatever the number of items: they run (and retry) in child executions of their own
  *
  * Not counted: the Lambda-service retrier on RunAgent / RunFallback (3 events per retry of a
  * transient Lambda fault); the quota check keeps that margin only when the plan is below it.
  */
 export const HISTORY_PATHS = {
-  step: 17,
+  step: 15,
   failedAttempt: 16,
   fallback: 12,
   approvalRound: 13,
   reviewExtra: 14,
   task: 19,
-  fanOutStep: 28,
+  fanOutStep: 26,
 } as const;
 
 /** The Standard workflow's execution history quota (events per execution; not adjustable). */

@@ -42,6 +42,20 @@ export const ErrorNames = {
   /** A fan-out step's items could not be read (a missing dataset or artifact, not an array, too many). */
   ItemsUnavailable: 'Baton.ItemsUnavailable',
 
+  /*
+   * ---- a parked step's way out of AwaitDependencies other than simply running (sent as the task
+   * failure of its token, each caught by the step iteration into its own next state: no Choice
+   * state on any step's path). Not failures: states.ts gateRoute.
+   */
+  /** The step does not run: skipped (a dependency failed) or done (it succeeded before). */
+  GateNotRun: 'Baton.Gate.NotRun',
+  /** The step runs after its approval gate. */
+  GateApproval: 'Baton.Gate.Approval',
+  /** A fan-out step runs its items. */
+  GateFanOut: 'Baton.Gate.FanOut',
+  /** A fan-out step runs its items after its approval gate. */
+  GateFanOutApproval: 'Baton.Gate.FanOutApproval',
+
   /* ---- domain errors the API maps to problem documents (lambdas/api/http.ts) */
   /** Request validation failed. */
   Validation: 'Baton.Validation',

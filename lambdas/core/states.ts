@@ -8,6 +8,7 @@
  */
 import * as z from 'zod';
 import { ApprovalKind } from './approvals.js';
+import { ErrorNames } from './errors.js';
 import { FanOutItem, ItemOutcome } from './fanout.js';
 import { ExecutionInput } from './schemas.js';
 
@@ -92,6 +93,50 @@ export type GateAction = z.infer<typeof GateAction>;
 /** What whoever releases a parked step sends with SendTaskSuccess: the AwaitDependencies result. */
 export const GateRelease = z.object({ action: GateAction });
 export type GateRelease = z.infer<typeof GateRelease>;
+
+/** How a step's iteration goes on after its gate (the Map item's `approval` and `forEach`). */
+export interface StepRouting {
+  approval: boolean;
+  forEach: boolean;
+}
+
+/** A plan step's routing, as its Map item carries it. */
+export function routingOf(step: { approval?: string; forEach?: unknown }): StepRouting {
+  return { approval: step.approval === 'before', forEach: step.forEach !== undefined };
+}
+
+/**
+ * How a released gate leaves AwaitDependencies. A step that simply runs (`run`, no approval, no
+ * fan-out) gets the task success, and AwaitDependencies' Next is RunAgent: its happy path is two
+ * states. Every other way out is a route: the task failure of the token with the route's name
+ * (ErrorNames.Gate*), which the iteration catches into that route's first state, so no step's
+ * path has a Choice state. Undefined: the plain run.
+ */
+export function gateRoute(
+  action: GateAction,
+  step: StepRouting,
+): { error: GateRouteName; cause: string } | undefined {
+  if (action !== 'run')
+    return {
+      error: ErrorNames.GateNotRun,
+      cause: JSON.stringify({ action, why: action === 'skip' ? 'a dependency failed' : 'done before' }),
+    };
+  if (step.approval && step.forEach)
+    return {
+      error: ErrorNames.GateFanOutApproval,
+      cause: JSON.stringify({ action, approval: true, forEach: true }),
+    };
+  if (step.approval)
+    return { error: ErrorNames.GateApproval, cause: JSON.stringify({ action, approval: true }) };
+  if (step.forEach) return { error: ErrorNames.GateFanOut, cause: JSON.stringify({ action, forEach: true }) };
+  return undefined;
+}
+
+export type GateRouteName =
+  | typeof ErrorNames.GateNotRun
+  | typeof ErrorNames.GateApproval
+  | typeof ErrorNames.GateFanOut
+  | typeof ErrorNames.GateFanOutApproval;
 
 /** AwaitDependencies (.waitForTaskToken): registers the token, releases at once if it can. */
 export const GateContract = { input: GateInput, output: GateOutput } satisfies StateContract;

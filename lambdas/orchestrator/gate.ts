@@ -11,7 +11,14 @@ import { Events } from '../core/events.js';
 import { isFinalSuccess } from '../core/fanout.js';
 import type { StepResult, StoredTask } from '../core/ports.js';
 import type { Plan } from '../core/schemas.js';
-import { type GateAction, GateContract, type GateOutput, type GateRelease } from '../core/states.js';
+import {
+  type GateAction,
+  GateContract,
+  type GateOutput,
+  type GateRelease,
+  gateRoute,
+  routingOf,
+} from '../core/states.js';
 import type { OrchestratorDeps } from './deps.js';
 
 export type { GateAction } from '../core/states.js';
@@ -137,10 +144,29 @@ async function lookAtGate(
       at: new Date().toISOString(),
     });
   }
-  const release: GateRelease = { action };
-  await deps.workflow.succeed(token, release);
+  await releaseGate(deps, step, token, action);
   if (action !== 'run') await releaseDependents(deps, ctx, stepId);
   return { action, results };
+}
+
+/**
+ * Answers a parked gate: a step that simply runs gets the task success (AwaitDependencies goes on
+ * to RunAgent); any other way out is its route's task failure, which the iteration catches into
+ * the route's first state (lambdas/core/states.ts gateRoute). A duplicate answer is harmless.
+ */
+async function releaseGate(
+  deps: OrchestratorDeps,
+  step: Plan['steps'][number],
+  token: string,
+  action: GateAction,
+): Promise<void> {
+  const route = gateRoute(action, routingOf(step));
+  if (route) {
+    await deps.workflow.fail(token, route.error, route.cause);
+    return;
+  }
+  const release: GateRelease = { action };
+  await deps.workflow.succeed(token, release);
 }
 
 /** A gate's decision from the results it read: run, skip, done, or nothing yet (undefined). */
@@ -205,9 +231,7 @@ export async function releaseDependents(
       .filter((s) => s.dependsOn.includes(stepId))
       .map((s) => {
         const token = ready?.get(s.id);
-        if (token === undefined) return evaluateGate(deps, ctx, s.id);
-        const release: GateRelease = { action: 'run' };
-        return deps.workflow.succeed(token, release);
+        return token === undefined ? evaluateGate(deps, ctx, s.id) : releaseGate(deps, s, token, 'run');
       }),
   );
 }

@@ -14,6 +14,7 @@ import {
   type FinalizeOutput,
   PlanContract,
   type PlanOutput,
+  routingOf,
   TASK_FAILED_CAUSE,
 } from '../core/states.js';
 import { isTraceId, traceHeaderFor } from '../core/trace.js';
@@ -113,8 +114,7 @@ export async function planTask(deps: OrchestratorDeps, raw: unknown): Promise<Pl
       agentFunction,
       timeoutSeconds: s.timeoutSeconds,
       firstAttempt,
-      approval: s.approval === 'before',
-      forEach: s.forEach !== undefined,
+      ...routingOf(s),
       approvalTimeoutSeconds: approvalTimeoutSeconds(task.policy, s),
       dependencyTimeoutSeconds: dependencyWait.get(s.id) ?? WORKFLOW_TIMING.dependencyWaitFloorSeconds,
     };

@@ -18,7 +18,6 @@ export const STATE = {
   reviewRetry: 'ReviewRetry',
   runSteps: 'RunSteps',
   awaitDependencies: 'AwaitDependencies',
-  proceed: 'Proceed?',
   runAgent: 'RunAgent',
   recordAttemptFailure: 'RecordAttemptFailure',
   retryOrGiveUp: 'RetryOrGiveUp?',

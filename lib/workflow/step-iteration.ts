@@ -1,23 +1,29 @@
 /**
  * One step's iteration of the RunSteps Map:
  *
- *   AwaitDependencies (.waitForTaskToken, the item's dependencyTimeoutSeconds) ─▶ Proceed?
- *     ├─ run + approval ─▶ [step approval gate] ─▶ RunAgent
- *     ├─ run ─▶ RunAgent (the step runner runs the agent and completes the step) ■
- *     └─ otherwise (skip, done) ─▶ StepDone
+ *   AwaitDependencies (.waitForTaskToken, the item's dependencyTimeoutSeconds)
+ *     ├─ released: run ─▶ RunAgent (the step runner runs the agent and completes the step) ■
+ *     ├─ route Baton.Gate.Approval ─▶ [step approval gate] ─▶ RunAgent
+ *     ├─ route Baton.Gate.FanOut ─▶ the fan-out (its items as a Distributed Map) ─▶ StepDone
+ *     ├─ route Baton.Gate.FanOutApproval ─▶ [approval gate] ─▶ the fan-out
+ *     ├─ route Baton.Gate.NotRun (skipped, done before) ─▶ StepDone
+ *     └─ any other failure ─▶ GateFailed (the step fails) ─▶ StepDone
  *   RunAgent failures ─▶ the retry loop (retries, fallback, [review gate]) ─▶ RunAgent | RunFallback ■ | StepDone
- *   AwaitDependencies failures ─▶ GateFailed (the step fails) ─▶ StepDone
  *
- * A step's happy path is three states (AwaitDependencies, Proceed, RunAgent): the step runner
- * completes the step (its StepSucceeded and result, its dependents' gates) as part of the attempt,
- * so no CompleteStep state or function follows it (test/cdk/stack.test.ts counts them).
+ * A step's happy path is two states (AwaitDependencies, RunAgent): whoever releases the gate
+ * answers its token with success only for a step that simply runs, and with its route's task
+ * failure otherwise (lambdas/core/states.ts gateRoute), caught into the route's first state, so
+ * no Choice state follows the gate; and the step runner completes the step (its StepSucceeded and
+ * result, its dependents' gates) as part of the attempt, so no CompleteStep state follows it
+ * (test/cdk/stack.test.ts counts them).
  */
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import { ErrorNames } from '../../lambdas/core/errors.js';
 import { AttemptFailureContract, GateContract } from '../../lambdas/core/states.js';
 import { ApprovalGate } from './approval-gate.js';
-import { equals, step, stepRef, TASK_TOKEN } from './contract.js';
+import { step, stepRef, TASK_TOKEN } from './contract.js';
 import { FanOut, type FanOutFunctions } from './fan-out.js';
 import { AgentTask, LambdaTask } from './lambda-task.js';
 import { STATE } from './names.js';
@@ -70,7 +76,6 @@ export class StepIteration extends sfn.StateMachineFragment {
         phase: 'gate',
       },
     }).next(stepDone);
-    awaitDependencies.addCatch(gateFailed, { errors: ['States.ALL'], resultPath: step.at('error').path });
 
     // RunAgent: the step runner runs the step's own agent function, named in the Map item.
     const runAgent = new AgentTask(this, STATE.runAgent, {
@@ -132,18 +137,20 @@ export class StepIteration extends sfn.StateMachineFragment {
       otherwise: stepDone,
     });
 
-    const gateAction = step.at('gate').at('action');
-    const run = equals(gateAction, 'run');
-    const gated = equals(step.at('approval'), true);
-    const forEach = equals(step.at('forEach'), true);
-    awaitDependencies.next(
-      new sfn.Choice(this, STATE.proceed)
-        .when(sfn.Condition.and(run, gated, forEach), fanOutApproval)
-        .when(sfn.Condition.and(run, gated), approval)
-        .when(sfn.Condition.and(run, forEach), fanOut)
-        .when(run, runAgent)
-        .otherwise(stepDone),
-    );
+    // A released gate of a step that simply runs goes on to RunAgent; every other way out is a
+    // route, its token's task failure by the route's name (lambdas/core/states.ts gateRoute),
+    // caught into the route's first state. No Choice on any step's path. The routes are caught
+    // before anything else (GateFailed: States.ALL, added last).
+    awaitDependencies.next(runAgent);
+    const routes: [string, sfn.IChainable][] = [
+      [ErrorNames.GateNotRun, stepDone],
+      [ErrorNames.GateApproval, approval],
+      [ErrorNames.GateFanOut, fanOut],
+      [ErrorNames.GateFanOutApproval, fanOutApproval],
+    ];
+    for (const [name, next] of routes)
+      awaitDependencies.addCatch(next, { errors: [name], resultPath: step.at('gate').path });
+    awaitDependencies.addCatch(gateFailed, { errors: ['States.ALL'], resultPath: step.at('error').path });
     // Built last: the order states are wired in decides their order in the ASL (kept as it was).
     new RetryLoop(this, 'Attempts', {
       stepFailed: fns.stepFailed,

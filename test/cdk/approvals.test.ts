@@ -1,6 +1,7 @@
 /** CDK assertions for the approval gates: their states, timeouts, Catch routes, and the stack's approval plumbing. */
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ErrorNames } from '../../lambdas/core/errors.js';
 import { STATE } from '../../lib/workflow/definition.js';
 import { type Asl, synthStack } from './synth.js';
 
@@ -38,19 +39,13 @@ describe('approval gates in the state machine', () => {
   });
 
   it('gates a step with approval "before" after its dependencies, with the timeout the planner puts in the Map item', () => {
-    const proceed = iteration.States[STATE.proceed] as {
-      Choices: Record<string, unknown>[];
-      Default: string;
+    // The gate of a step with an approval is left by its route (lambdas/core/states.ts gateRoute).
+    const gate = iteration.States[STATE.awaitDependencies] as {
+      Catch: { ErrorEquals: string[]; Next: string }[];
     };
-    // (a fan-out step's gate comes first: lib/workflow/fan-out.ts, test/cdk/fanout.test.ts)
-    expect(proceed.Choices[1]).toEqual({
-      And: [
-        { Variable: '$.gate.action', StringEquals: 'run' },
-        { Variable: '$.approval', BooleanEquals: true },
-      ],
-      Next: STATE.requestApproval,
-    });
-    expect(proceed.Choices[3]).toMatchObject({ Next: STATE.runAgent });
+    expect(gate.Catch).toContainEqual(
+      expect.objectContaining({ ErrorEquals: [ErrorNames.GateApproval], Next: STATE.requestApproval }),
+    );
     expect(asl.States[STATE.runSteps]).toMatchObject({
       ItemSelector: {
         'approval.$': '$$.Map.Item.Value.approval',

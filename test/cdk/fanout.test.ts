@@ -15,13 +15,15 @@ const child = map.ItemProcessor;
 
 describe('a fan-out step in the definition', () => {
   it('routes a fan-out step (and its approval gate) to PrepareItems, others to RunAgent', () => {
-    const proceed = iteration.States[STATE.proceed] as { Choices: { Next: string }[] };
-    expect(proceed.Choices.map((c) => c.Next)).toEqual([
-      STATE.requestItemsApproval,
+    const gate = iteration.States[STATE.awaitDependencies] as { Next: string; Catch: { Next: string }[] };
+    expect(gate.Catch.map((c) => c.Next)).toEqual([
+      STATE.stepDone,
       STATE.requestApproval,
       STATE.prepareItems,
-      STATE.runAgent,
+      STATE.requestItemsApproval,
+      STATE.gateFailed,
     ]);
+    expect(gate.Next).toBe(STATE.runAgent);
     expect(iteration.States[STATE.requestItemsApproval]?.Next).toBe(STATE.prepareItems);
     expect(iteration.States[STATE.itemsReady]).toMatchObject({
       Choices: [

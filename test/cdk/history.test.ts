@@ -47,7 +47,7 @@ function walk(machine: Asl, path: string[]): number {
 describe('history events per path, from the synthesized definition', () => {
   it('a step that succeeds at once', () => {
     // RunAgent ends the iteration of a step that succeeds (the step runner completed it)
-    const path = [STATE.awaitDependencies, STATE.proceed, STATE.runAgent];
+    const path = [STATE.awaitDependencies, STATE.runAgent];
     expect(iteration.States[STATE.runAgent]?.End).toBe(true);
     const stepDone = eventsOf(iteration.States[STATE.stepDone] as State);
     expect(HISTORY_EVENTS.mapIteration + walk(iteration, path) + stepDone).toBe(HISTORY_PATHS.step);
@@ -92,7 +92,6 @@ describe('history events per path, from the synthesized definition', () => {
   it('a fan-out step, whatever its number of items (they run in child executions)', () => {
     const path = [
       STATE.awaitDependencies,
-      STATE.proceed,
       STATE.prepareItems,
       STATE.itemsReady,
       STATE.runItems,

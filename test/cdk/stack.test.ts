@@ -128,9 +128,12 @@ describe('Baton state machine', () => {
     // Never forever, and never shorter than what the dependencies can take (lambdas/core/bounds.ts).
     expect(gate.TimeoutSeconds).toBeUndefined();
     expect(gate.TimeoutSecondsPath).toBe('$.dependencyTimeoutSeconds');
-    expect(gate.Catch).toEqual([
-      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.gateFailed },
-    ]);
+    // Its routes are caught first (below); any other failure fails the step.
+    expect((gate.Catch as unknown[]).at(-1)).toEqual({
+      ErrorEquals: ['States.ALL'],
+      ResultPath: '$.error',
+      Next: STATE.gateFailed,
+    });
   });
 
   it("runs the step's own agent function through the step runner, with its own timeout and AWS's Lambda retrier", () => {
@@ -210,21 +213,33 @@ describe('Baton state machine', () => {
     });
   });
 
-  it('runs a step that succeeds in three states: AwaitDependencies, Proceed, RunAgent', () => {
-    // Prepare: follow the happy path (gate says run, no approval) through the iteration
+  it('runs a step that succeeds in two states: AwaitDependencies, RunAgent', () => {
+    // Prepare: follow the happy path (the gate's task success) through the iteration
     const gate = iteration.States[STATE.awaitDependencies] as { Next?: string };
-    const proceed = iteration.States[gate.Next as string] as {
-      Type: string;
-      Choices: { Next: string; And?: unknown; StringEquals?: string }[];
-    };
-    const run = proceed.Choices.find((c) => c.StringEquals === 'run' && !c.And);
-    const path = [STATE.awaitDependencies, gate.Next, run?.Next];
-    const last = iteration.States[run?.Next as string] as { End?: boolean };
+    const path = [STATE.awaitDependencies, gate.Next];
+    const last = iteration.States[gate.Next as string] as { End?: boolean };
     // Assess
-    expect(path).toEqual([STATE.awaitDependencies, STATE.proceed, STATE.runAgent]);
-    expect(proceed.Type).toBe('Choice');
+    expect(path).toEqual([STATE.awaitDependencies, STATE.runAgent]);
     expect(last.End).toBe(true);
-    expect(path).toHaveLength(3);
+    // No Choice state reads the gate's answer: the routes are its token's task failures.
+    expect(JSON.stringify(iteration)).not.toContain('$.gate.action');
+  });
+
+  it('leaves a gate by its route for anything but a plain run, each route caught into its first state, before GateFailed', () => {
+    const gate = iteration.States[STATE.awaitDependencies] as {
+      Catch: { ErrorEquals: string[]; Next: string; ResultPath: string }[];
+    };
+    expect(gate.Catch).toEqual([
+      { ErrorEquals: [ErrorNames.GateNotRun], ResultPath: '$.gate', Next: STATE.stepDone },
+      { ErrorEquals: [ErrorNames.GateApproval], ResultPath: '$.gate', Next: STATE.requestApproval },
+      { ErrorEquals: [ErrorNames.GateFanOut], ResultPath: '$.gate', Next: STATE.prepareItems },
+      {
+        ErrorEquals: [ErrorNames.GateFanOutApproval],
+        ResultPath: '$.gate',
+        Next: STATE.requestItemsApproval,
+      },
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATE.gateFailed },
+    ]);
   });
 
   it('bounds every orchestrator Lambda task with a timeout', () => {

@@ -191,7 +191,10 @@ describe.each([
     const store = new TaskStore(client.doc, table);
     const deps: OrchestratorDeps = {
       store,
-      workflow: { succeed: async (token: string) => void released.push(token) } as never,
+      workflow: {
+        succeed: async (token: string) => void released.push(token),
+        fail: async (token: string) => void released.push(token),
+      } as never,
       agentFunctions: {},
     };
     try {

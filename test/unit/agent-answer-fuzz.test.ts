@@ -376,7 +376,7 @@ const runnerDeps = (store: MemoryStore, bucket: MemoryBucket, agent: () => Promi
   // the real completion (the orchestrator's): it writes the attempt's ArtifactStored events
   complete: async (req, known) => {
     await completeStep(
-      { store, workflow: { succeed: async () => {} } as never, agentFunctions: {} },
+      { store, workflow: { succeed: async () => {}, fail: async () => {} } as never, agentFunctions: {} },
       req,
       known,
     );

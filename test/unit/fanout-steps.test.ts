@@ -52,7 +52,10 @@ function fanOutDeps(): FanOutDeps {
         return stored;
       },
     },
-    workflow: { succeed: async (token: string) => void released.push(token) } as never,
+    workflow: {
+      succeed: async (token: string) => void released.push(token),
+      fail: async (token: string) => void released.push(token),
+    } as never,
     agentFunctions: {},
   };
 }

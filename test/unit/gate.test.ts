@@ -2,10 +2,11 @@
  * The dependency gate's AwaitDependencies (lambdas/orchestrator/gate.ts): what it reads and
  * writes on its happy path, on the memory store with the Step Functions client mocked.
  */
-import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { WorkflowClient } from '../../lambdas/adapters/workflow.js';
+import { ErrorNames } from '../../lambdas/core/errors.js';
 import { Events } from '../../lambdas/core/events.js';
 import { validatePlan } from '../../lambdas/core/plan.js';
 import type { OrchestratorDeps } from '../../lambdas/orchestrator/deps.js';
@@ -32,6 +33,7 @@ let deps: OrchestratorDeps;
 beforeEach(async () => {
   sfnMock.reset();
   sfnMock.on(SendTaskSuccessCommand).resolves({});
+  sfnMock.on(SendTaskFailureCommand).resolves({});
   store = new MemoryStore();
   await store.createTask(task, {});
   await store.putPlan(task.taskId, plan);
@@ -202,8 +204,9 @@ describe("a step's completion releasing its dependents", () => {
     // Act: a late attempt's completion
     await complete('a');
 
-    // Assess: b is looked at again and skipped, not run
-    const outputs = sfnMock.commandCalls(SendTaskSuccessCommand).map((c) => c.args[0].input);
-    expect(outputs).toEqual([{ taskToken: 'tok-b', output: JSON.stringify({ action: 'skip' }) }]);
+    // Assess: b is looked at again and skipped (its gate's route), not run
+    expect(sfnMock.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+    const routes = sfnMock.commandCalls(SendTaskFailureCommand).map((c) => c.args[0].input);
+    expect(routes).toMatchObject([{ taskToken: 'tok-b', error: ErrorNames.GateNotRun }]);
   });
 });

@@ -18,14 +18,14 @@ const wide = (n: number, maxAttempts: number): PlanSpec => ({
 });
 
 describe('the history worst case of a plan', () => {
-  it('counts ~17 events per step and ~16 per failed attempt, plus the task’s own', () => {
+  it('counts ~15 events per step and ~16 per failed attempt, plus the task’s own', () => {
     // Prepare
     const step = normalizeStep({ id: 'a', agent: 'research', retry: { maxAttempts: 10 } });
     // Act
     const events = planHistoryEvents([step], {});
     // Assess
-    expect(stepHistoryEvents(step, {})).toBe(17 + 10 * 16);
-    expect(events).toBe(HISTORY_PATHS.task + 17 + 10 * 16);
+    expect(stepHistoryEvents(step, {})).toBe(HISTORY_PATHS.step + 10 * 16);
+    expect(events).toBe(HISTORY_PATHS.task + 15 + 10 * 16);
   });
 
   it('counts approvals (doubled by escalation), the fallback and the reviews', () => {
@@ -53,7 +53,7 @@ describe('plan validation and the history quota', () => {
     expect(caught).toBeInstanceOf(ValidationError);
     const problem = problemFor(caught);
     expect(problem?.status).toBe(400);
-    const expected = HISTORY_PATHS.task + 200 * (17 + 10 * 16);
+    const expected = HISTORY_PATHS.task + 200 * (15 + 10 * 16);
     expect(problem?.detail).toContain(`${expected} execution history events`);
     expect(problem?.detail).toContain(`quota of ${HISTORY_QUOTA}`);
     expect((caught as ValidationError).issues).toEqual([

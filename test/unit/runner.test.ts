@@ -71,7 +71,10 @@ function deps(answer: (req: AgentRequest) => Promise<unknown>): RunnerDeps {
       await completeStep(
         {
           store,
-          workflow: { succeed: async (token: string) => void released.push(token) } as never,
+          workflow: {
+            succeed: async (token: string) => void released.push(token),
+            fail: async (token: string) => void released.push(token),
+          } as never,
           agentFunctions: {},
         },
         req,
