@@ -227,17 +227,6 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
   const audit = auditEvents(agentName, scope, answer.audit);
   if (audit.length > 0) await store.appendEvents(audit);
   if (!answer.ok) throw agentError(answer.error);
-  // The numbers of the completion's events (an ArtifactStored per artifact, then StepSucceeded),
-  // reserved before anything is written: the events and the result can then be written side by
-  // side, and a completion finished later (after a crash) puts the events in the same place.
-  // The reservation also says whether the task was cancelled while its agent ran: then it keeps
-  // nothing the agent made (no artifact, no result; the numbers are gaps).
-  const { first: firstSeq, cancelled: wasCancelled } = await store.reserveSeqs(
-    task.taskId,
-    answer.artifacts.length + 1,
-  );
-  if (wasCancelled) throw cancelled(task.taskId, step.id);
-
   const out = checkAgentOutput(agentName, {
     summary: answer.summary,
     ...(answer.output !== undefined ? { output: answer.output } : {}),
@@ -258,46 +247,60 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
 
   // Every artifact is checked before any is recorded: inline bodies decoded, uploads read back.
   const inline = (out.artifacts ?? []).map((art) => ({ art, body: decodeBody(agentName, art) }));
-  const adopted = await Promise.all(
-    answer.artifacts.flatMap((a) =>
-      'upload' in a
-        ? [
-            (async () => {
-              const s3Key = uploadKey(task.taskId, step.id, inv.attempt, a.upload);
-              const got = await deps.artifacts.adopt({
-                s3Key,
-                stepId: step.id,
-                attempt: inv.attempt,
-                name: a.name,
-                contentType: a.contentType,
-                maxBytes: LIMITS.maxArtifactBytes,
-              });
-              if (got === 'missing')
-                throw new ContractViolationError(
-                  `Artifact ${a.name}: nothing was uploaded to slot ${a.upload}`,
-                );
-              if ('tooLarge' in got)
-                throw new ContractViolationError(
-                  `Artifact ${a.name} is ${got.tooLarge} bytes; the limit is ${LIMITS.maxArtifactBytes}`,
-                );
-              return got;
-            })(),
-          ]
-        : [],
-    ),
-  );
-  const written = await Promise.all(
-    inline.map(({ art, body }) =>
-      deps.artifacts.put({
-        taskId: task.taskId,
-        stepId: step.id,
-        attempt: inv.attempt,
-        name: art.name,
-        contentType: art.contentType,
-        body,
-      }),
-    ),
-  );
+  // Side by side: the numbers of the completion's events (an ArtifactStored per artifact, then
+  // StepSucceeded), and the artifacts' bytes (uploads read back, then inline bodies stored). The
+  // numbers are reserved before anything is recorded: the events and the result can then be
+  // written side by side, and a completion finished later (after a crash) puts the events in the
+  // same place. The reservation also says whether the task was cancelled while its agent ran:
+  // then it keeps nothing the agent made (no artifact record, no result; the numbers are gaps;
+  // the bytes stay in the bucket under the attempt's keys, as a failed attempt's uploads do).
+  const [{ first: firstSeq, cancelled: wasCancelled }, { adopted, written }] = await Promise.all([
+    store.reserveSeqs(task.taskId, answer.artifacts.length + 1),
+    (async () => {
+      const adopted = await Promise.all(
+        answer.artifacts.flatMap((a) =>
+          'upload' in a
+            ? [
+                (async () => {
+                  const s3Key = uploadKey(task.taskId, step.id, inv.attempt, a.upload);
+                  const got = await deps.artifacts.adopt({
+                    s3Key,
+                    stepId: step.id,
+                    attempt: inv.attempt,
+                    name: a.name,
+                    contentType: a.contentType,
+                    maxBytes: LIMITS.maxArtifactBytes,
+                  });
+                  if (got === 'missing')
+                    throw new ContractViolationError(
+                      `Artifact ${a.name}: nothing was uploaded to slot ${a.upload}`,
+                    );
+                  if ('tooLarge' in got)
+                    throw new ContractViolationError(
+                      `Artifact ${a.name} is ${got.tooLarge} bytes; the limit is ${LIMITS.maxArtifactBytes}`,
+                    );
+                  return got;
+                })(),
+              ]
+            : [],
+        ),
+      );
+      const written = await Promise.all(
+        inline.map(({ art, body }) =>
+          deps.artifacts.put({
+            taskId: task.taskId,
+            stepId: step.id,
+            attempt: inv.attempt,
+            name: art.name,
+            contentType: art.contentType,
+            body,
+          }),
+        ),
+      );
+      return { adopted, written };
+    })(),
+  ]);
+  if (wasCancelled) throw cancelled(task.taskId, step.id);
   const byName = new Map<string, StoredArtifact>([...written, ...adopted].map((m) => [m.name, m]));
   const stored = answer.artifacts.map((a) => byName.get(a.name) as StoredArtifact);
   // Each artifact's record, then the completion: their events (ArtifactStored, StepSucceeded)
