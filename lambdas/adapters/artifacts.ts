@@ -6,6 +6,7 @@ import { HttpRequest } from '@smithy/core/protocols';
 import { attachment } from '../core/attachment.js';
 import { BatonError, ErrorNames } from '../core/errors.js';
 import { artifactId, artifactKey, sha256Hex } from '../core/ids.js';
+import { PRESIGNED_QUERY_PARAMS } from './presigned-query.js';
 import type { StoredArtifact } from './store.js';
 
 export class ArtifactStoreError extends BatonError {
@@ -14,17 +15,6 @@ export class ArtifactStoreError extends BatonError {
     this.name = ErrorNames.ArtifactStoreError;
   }
 }
-
-/** The query parameters of a presigned URL's signature (the rest is the request's own). */
-const PRESIGN_QUERY = new Set([
-  'X-Amz-Algorithm',
-  'X-Amz-Credential',
-  'X-Amz-Date',
-  'X-Amz-Expires',
-  'X-Amz-SignedHeaders',
-  'X-Amz-Signature',
-  'X-Amz-Security-Token',
-]);
 
 export class ArtifactStore {
   /** The presigner of upload slots after the first (uploadUrls), made once per instance. */
@@ -137,7 +127,7 @@ export class ArtifactStore {
       const [, , signingRegion = '', signingService = ''] = scope;
       const base = first.pathname.slice(0, -head.length);
       const query: Record<string, string> = {};
-      for (const [k, v] of first.searchParams) if (!PRESIGN_QUERY.has(k)) query[k] = v;
+      for (const [k, v] of first.searchParams) if (!PRESIGNED_QUERY_PARAMS.has(k)) query[k] = v;
       const signableHeaders = new Set((first.searchParams.get('X-Amz-SignedHeaders') ?? 'host').split(';'));
       this.presigner ??= new S3RequestPresigner({
         ...this.s3.config,

@@ -8,6 +8,7 @@
 import { createHash, createHmac, type Hash, type Hmac, timingSafeEqual } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { Checksum, HttpRequest, SourceData } from '@smithy/types';
+import { PRESIGNED_QUERY_PARAMS } from '../../../lambdas/adapters/presigned-query.js';
 
 /** SHA-256 (and HMAC-SHA-256 with a secret) for the signer, from node:crypto. */
 export class Sha256 implements Checksum {
@@ -65,16 +66,6 @@ interface Parsed {
   presigned: boolean;
   expires?: number;
 }
-
-const PRESIGN_PARAMS = new Set([
-  'X-Amz-Algorithm',
-  'X-Amz-Credential',
-  'X-Amz-Date',
-  'X-Amz-Expires',
-  'X-Amz-SignedHeaders',
-  'X-Amz-Signature',
-  'X-Amz-Security-Token',
-]);
 
 function header(headers: SignedRequest['headers'], name: string): string | undefined {
   const v = headers[name];
@@ -193,7 +184,7 @@ export async function authenticate(
   }
   const query: Record<string, string | string[]> = {};
   for (const [k, v] of url.searchParams) {
-    if (parsed.presigned && PRESIGN_PARAMS.has(k)) continue;
+    if (parsed.presigned && PRESIGNED_QUERY_PARAMS.has(k)) continue;
     const prior = query[k];
     query[k] = prior === undefined ? v : Array.isArray(prior) ? [...prior, v] : [prior, v];
   }
