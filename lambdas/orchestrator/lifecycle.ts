@@ -33,21 +33,29 @@ export async function startTask(deps: OrchestratorDeps, body: string, traceHeade
   // Cancelled while queued, or a stale message of an earlier run: nothing to start.
   if (task.status === 'CANCELLED' || task.run !== msg.run) return;
   const input: ExecutionInput = { taskId: msg.taskId, run: msg.run, traceId: task.traceId };
-  const started = await deps.workflow.start(
-    msg.taskId,
-    msg.run,
-    input,
-    isTraceId(task.traceId) ? traceHeaderFor(task.traceId, traceHeader) : undefined,
-  );
-  await deps.store.appendEvent(
-    Events.executionStarted(
-      { taskId: msg.taskId, traceId: msg.traceId, run: msg.run },
-      {
-        run: msg.run,
-        executionName: WorkflowClient.executionName(msg.taskId, msg.run),
-        ...(started.executionArn ? { executionArn: started.executionArn } : {}),
-      },
+  // The ExecutionStarted's number is reserved while the execution starts: it comes before
+  // anything the execution writes (a start that fails leaves the number a gap).
+  const [started, { first }] = await Promise.all([
+    deps.workflow.start(
+      msg.taskId,
+      msg.run,
+      input,
+      isTraceId(task.traceId) ? traceHeaderFor(task.traceId, traceHeader) : undefined,
     ),
+    deps.store.reserveSeqs(msg.taskId, 1),
+  ]);
+  await deps.store.appendEvents(
+    [
+      Events.executionStarted(
+        { taskId: msg.taskId, traceId: msg.traceId, run: msg.run },
+        {
+          run: msg.run,
+          executionName: WorkflowClient.executionName(msg.taskId, msg.run),
+          ...(started.executionArn ? { executionArn: started.executionArn } : {}),
+        },
+      ),
+    ],
+    { firstSeq: first },
   );
 }
 
@@ -78,10 +86,11 @@ export async function startTasks(
 /** Plan: the explicit plan, or one made from the goal; Map items in topological order. */
 export async function planTask(deps: OrchestratorDeps, raw: unknown): Promise<PlanOutput> {
   const req = PlanContract.input.parse(raw);
-  const task = await deps.store.getTask(req.taskId);
+  // Side by side: the task record and its plan (an explicit plan was stored with the task).
+  const [task, stored] = await Promise.all([deps.store.getTask(req.taskId), deps.store.getPlan(req.taskId)]);
   if (!task) throw new ContractViolationError(`Task ${req.taskId} does not exist`);
   const base = { taskId: task.taskId, traceId: task.traceId, run: req.run };
-  let plan: Plan | undefined = await deps.store.getPlan(task.taskId);
+  let plan: Plan | undefined = stored;
   if (!plan) {
     if (!deps.plan)
       throw new ContractViolationError('This function has no planner (deps.plan): only the Planner plans');
@@ -92,15 +101,21 @@ export async function planTask(deps: OrchestratorDeps, raw: unknown): Promise<Pl
       await deps.plan(deps.store, task, req.run, known, deps.telemetry ? { telemetry: deps.telemetry } : {}),
     );
   }
-  await deps.store.appendEvent(
-    Events.planCreated(base, {
-      source: plan.source,
-      ...(plan.rationale ? { rationale: plan.rationale } : {}),
-      steps: plan.steps.map((s) => ({ id: s.id, agent: s.agent, dependsOn: s.dependsOn })),
-    }),
-  );
-  // A redriven step continues its attempt count (agents see attempt 2, 3, ... not 1 again).
-  const results = await deps.store.getResults(task.taskId);
+  // Side by side: the PlanCreated, the results (a redriven step continues its attempt count:
+  // agents see attempt 2, 3, ... not 1 again) and, under a plan gate, the earlier runs' approvals
+  // (a plan approved in an earlier run is not asked again when the task is redriven).
+  const planned = plan;
+  const [, results, approvals] = await Promise.all([
+    deps.store.appendEvent(
+      Events.planCreated(base, {
+        source: planned.source,
+        ...(planned.rationale ? { rationale: planned.rationale } : {}),
+        steps: planned.steps.map((s) => ({ id: s.id, agent: s.agent, dependsOn: s.dependsOn })),
+      }),
+    ),
+    deps.store.getResults(task.taskId),
+    task.policy.requirePlanApproval === true ? deps.store.listTaskApprovals(task.taskId) : [],
+  ]);
   const dependencyWait = dependencyWaitSeconds(plan.steps, task.policy);
   const items = plan.steps.map((s) => {
     const agentFunction = deps.agentFunctions[s.agent];
@@ -119,12 +134,9 @@ export async function planTask(deps: OrchestratorDeps, raw: unknown): Promise<Pl
       dependencyTimeoutSeconds: dependencyWait.get(s.id) ?? WORKFLOW_TIMING.dependencyWaitFloorSeconds,
     };
   });
-  // A plan approved in an earlier run is not asked again when the task is redriven.
-  const approvedBefore =
-    task.policy.requirePlanApproval === true &&
-    (await deps.store.listTaskApprovals(task.taskId)).some(
-      (a) => a.kind === 'plan' && a.run < req.run && a.decision?.decision === 'approve',
-    );
+  const approvedBefore = approvals.some(
+    (a) => a.kind === 'plan' && a.run < req.run && a.decision?.decision === 'approve',
+  );
   return {
     items,
     maxConcurrency: task.policy.maxConcurrency ?? 40,
