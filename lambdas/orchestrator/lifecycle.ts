@@ -171,7 +171,8 @@ async function endTask(
   if (!task) throw new ContractViolationError(`Task ${req.taskId} does not exist`);
   if (task.status === 'CANCELLED') return { status: 'CANCELLED' };
   const base = { taskId: task.taskId, traceId: task.traceId, run: req.run };
-  await deps.store.closePendingApprovals(task.taskId, 'the task ended');
+  // The task's pending gates are closed beside its ending (their links answer 410 from then on).
+  const closing = deps.store.closePendingApprovals(task.taskId, 'the task ended');
   const caught = req.error ? readCause(req.error) : undefined;
   const outcome = plan ? decideOutcome(plan, results, task.policy) : undefined;
   const status = caught || !outcome ? 'FAILED' : outcome.status;
@@ -185,14 +186,17 @@ async function endTask(
       : status === 'DEGRADED'
         ? Events.taskDegraded
         : Events.taskFailed;
-  if (status === 'FAILED')
-    await deadLetter(deps, task, req.run, error as { name: string; message: string }, results);
-  await deps.store.appendEvent(
-    ended(base, {
-      ...(outcome ? { result: outcome.result, missing: outcome.missing } : {}),
-      ...(error ? { error } : {}),
-    }),
-  );
+  const ending = async () => {
+    if (status === 'FAILED')
+      await deadLetter(deps, task, req.run, error as { name: string; message: string }, results);
+    await deps.store.appendEvent(
+      ended(base, {
+        ...(outcome ? { result: outcome.result, missing: outcome.missing } : {}),
+        ...(error ? { error } : {}),
+      }),
+    );
+  };
+  await Promise.all([closing, ending()]);
   return { status };
 }
 
