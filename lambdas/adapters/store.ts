@@ -30,7 +30,7 @@ import { DynamoDeadLetters } from './dynamodb/dead-letters.js';
 import { DynamoEvents, eventKey, toEvent } from './dynamodb/events.js';
 import { DynamoIdempotency } from './dynamodb/idempotency.js';
 import { DynamoResults, resultKey, resultOf } from './dynamodb/results.js';
-import { DynamoTable } from './dynamodb/table.js';
+import { DynamoTable, type Item } from './dynamodb/table.js';
 import { DynamoTasks, inputsKey, inputsOf, metaKey, taskOf } from './dynamodb/tasks.js';
 import { DynamoTokens, tokenKey } from './dynamodb/tokens.js';
 
@@ -90,6 +90,8 @@ export class TaskStore implements StorePorts {
   private readonly idempotency: IdempotencyPort;
   /** The data plane's table (reads of several aggregates' items in one BatchGetItem). */
   private readonly table: DynamoTable;
+  /** The control table (task tokens). */
+  private readonly tokenTable: DynamoTable;
   /** The table, when tokens live in it too (reads that take both in one BatchGetItem). */
   private readonly shared: DynamoTable | undefined;
 
@@ -104,6 +106,7 @@ export class TaskStore implements StorePorts {
     this.approvals = new DynamoApprovals(ddb, controlTable);
     this.idempotency = new DynamoIdempotency(ddb, controlTable);
     this.table = new DynamoTable(ddb, table);
+    this.tokenTable = new DynamoTable(ddb, controlTable);
     this.shared = controlTable === table ? this.table : undefined;
   }
 
@@ -178,25 +181,26 @@ export class TaskStore implements StorePorts {
   readonly putToken: TokenPort['putToken'] = (...a) => this.tokens.putToken(...a);
   readonly getToken: TokenPort['getToken'] = (...a) => this.tokens.getToken(...a);
   readonly getResultsAndToken: TokenPort['getResultsAndToken'] = async (taskId, stepIds, gate) => {
-    if (!this.shared) {
-      const [results, token] = await Promise.all([
-        this.results.getResults(taskId, stepIds),
-        this.tokens.getToken(taskId, gate.run, gate.stepId),
-      ]);
-      return { results, ...(token !== undefined ? { token } : {}) };
-    }
     const own = tokenKey(taskId, gate.run, gate.stepId);
-    const items = await this.shared.getMany(
-      [...new Set(stepIds)].map((id) => resultKey(taskId, id)).concat(own),
-    );
+    const [items, tokenItems] = this.shared
+      ? [await this.shared.getMany([...new Set(stepIds)].map((id) => resultKey(taskId, id)).concat(own)), []]
+      : await Promise.all([
+          this.table.getMany([...new Set(stepIds)].map((id) => resultKey(taskId, id))),
+          this.tokenTable.getMany([own]),
+        ]);
     const results = new Map<string, StepResult>();
-    let token: string | undefined;
-    for (const item of items) {
-      if (item.sk === own.sk) token = item.token as string;
+    let found: Item | undefined;
+    for (const item of [...items, ...tokenItems]) {
+      if (item.sk === own.sk) found = item;
       const result = resultOf(item);
       if (result) results.set(result.stepId, result);
     }
-    return { results, ...(token !== undefined ? { token } : {}) };
+    if (!found) return { results };
+    return {
+      results,
+      token: found.token as string,
+      ...(DynamoTokens.routesOf(found) ? { routes: true } : {}),
+    };
   };
   // control plane: approvals
   readonly createApproval: ApprovalPort['createApproval'] = (...a) => this.approvals.createApproval(...a);

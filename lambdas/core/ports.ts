@@ -263,18 +263,23 @@ export interface StepContext {
 
 /** Control plane. The dependency gate's task tokens (they never leave the backend). */
 export interface TokenPort {
-  /** Stores (or replaces) the token a parked step waits with. */
-  putToken(taskId: string, run: number, stepId: string, token: string): Promise<void>;
+  /**
+   * Stores (or replaces) the token a parked step waits with. `routes`: its execution's definition
+   * catches the gate's routes (lambdas/core/states.ts gateRoute), so releasers answer with them;
+   * without it (an execution started on an older definition) they answer `{ action }`.
+   */
+  putToken(taskId: string, run: number, stepId: string, token: string, routes?: boolean): Promise<void>;
   getToken(taskId: string, run: number, stepId: string): Promise<string | undefined>;
   /**
    * A gate's look (lambdas/orchestrator/gate.ts): the results of `stepIds` and the token `gate`
-   * parked with, strongly consistent, in one read where tokens and results share a table.
+   * parked with (and whether it takes routes), strongly consistent, in one read where tokens and
+   * results share a table.
    */
   getResultsAndToken(
     taskId: string,
     stepIds: readonly string[],
     gate: { run: number; stepId: string },
-  ): Promise<{ results: Map<string, StepResult>; token?: string }>;
+  ): Promise<{ results: Map<string, StepResult>; token?: string; routes?: boolean }>;
 }
 
 /** Control plane. Approval gates: records, decisions (single-use) and, while PENDING, the gate's token. */

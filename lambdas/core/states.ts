@@ -81,6 +81,12 @@ export const GateInput = z.object({
   stepId: z.string(),
   taskToken: z.string().min(1),
   traceId: z.string().optional(),
+  /**
+   * The definition catches the gate's routes (gateRoute): stored with the token, so that whoever
+   * releases the gate answers with them. Absent in an execution started on an older definition
+   * (its Proceed Choice reads the task success `{ action }`), which is answered that way.
+   */
+  routes: z.literal(true).optional(),
 });
 export type GateInput = z.infer<typeof GateInput>;
 

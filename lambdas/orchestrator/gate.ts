@@ -48,9 +48,9 @@ export async function awaitDependencies(deps: OrchestratorDeps, raw: unknown): P
   // task record is read only when the input lacks the trace id (the state machine passes it).
   const [ctx] = await Promise.all([
     gateView(deps, req),
-    deps.store.putToken(req.taskId, req.run, req.stepId, req.taskToken),
+    deps.store.putToken(req.taskId, req.run, req.stepId, req.taskToken, req.routes === true),
   ]);
-  const look = await lookAtGate(deps, ctx, req.stepId, req.taskToken);
+  const look = await lookAtGate(deps, ctx, req.stepId, { token: req.taskToken, routes: req.routes === true });
   if (!look.action) {
     const step = ctx.plan.steps.find((s) => s.id === req.stepId);
     await deps.store.appendEvent(
@@ -106,22 +106,23 @@ async function lookAtGate(
   deps: OrchestratorDeps,
   ctx: GateView,
   stepId: string,
-  heldToken?: string,
+  held?: ParkedGate,
 ): Promise<{ action?: GateAction; results: Map<string, StepResult> }> {
   const step = ctx.plan.steps.find((s) => s.id === stepId);
   if (!step) throw new Error(`Step ${stepId} is not in the plan of task ${ctx.task.taskId}`);
   // Only this step's own result and its dependencies': O(dependencies), whatever the plan's size.
   // The token is read with them (one BatchGetItem): it only matters once they allow a decision.
   const ids = [stepId, ...step.dependsOn];
-  const { results, token: readToken } =
-    heldToken === undefined
+  const { results, ...read } =
+    held === undefined
       ? await deps.store.getResultsAndToken(ctx.task.taskId, ids, { run: ctx.run, stepId })
-      : { results: await deps.store.getResults(ctx.task.taskId, ids), token: undefined };
+      : { results: await deps.store.getResults(ctx.task.taskId, ids) };
   const { action, failedDep } = gateAction(step, results, ctx.run);
   if (!action) return { results };
 
-  const token = heldToken ?? readToken;
-  if (!token) return { results }; // not parked yet: its own AwaitDependencies will evaluate
+  const parked: ParkedGate | undefined =
+    held ?? (read.token !== undefined ? { token: read.token, routes: read.routes === true } : undefined);
+  if (!parked) return { results }; // not parked yet: its own AwaitDependencies will evaluate
 
   if (action === 'skip' && failedDep) {
     const dep = results.get(failedDep) as StepResult;
@@ -144,29 +145,38 @@ async function lookAtGate(
       at: new Date().toISOString(),
     });
   }
-  await releaseGate(deps, step, token, action);
+  await releaseGate(deps, step, parked, action);
   if (action !== 'run') await releaseDependents(deps, ctx, stepId);
   return { action, results };
+}
+
+/** A parked gate's token, and whether its execution's definition takes the gate's routes. */
+interface ParkedGate {
+  token: string;
+  routes: boolean;
 }
 
 /**
  * Answers a parked gate: a step that simply runs gets the task success (AwaitDependencies goes on
  * to RunAgent); any other way out is its route's task failure, which the iteration catches into
- * the route's first state (lambdas/core/states.ts gateRoute). A duplicate answer is harmless.
+ * the route's first state (lambdas/core/states.ts gateRoute). A gate of an execution started on
+ * a definition without routes (its token stored without the flag) gets the task success with
+ * `{ action }` whatever it is, which that definition's Proceed Choice reads. A duplicate answer
+ * is harmless.
  */
 async function releaseGate(
   deps: OrchestratorDeps,
   step: Plan['steps'][number],
-  token: string,
+  gate: ParkedGate,
   action: GateAction,
 ): Promise<void> {
-  const route = gateRoute(action, routingOf(step));
+  const route = gate.routes ? gateRoute(action, routingOf(step)) : undefined;
   if (route) {
-    await deps.workflow.fail(token, route.error, route.cause);
+    await deps.workflow.fail(gate.token, route.error, route.cause);
     return;
   }
   const release: GateRelease = { action };
-  await deps.workflow.succeed(token, release);
+  await deps.workflow.succeed(gate.token, release);
 }
 
 /** A gate's decision from the results it read: run, skip, done, or nothing yet (undefined). */
@@ -197,19 +207,20 @@ export async function readyDependents(
   deps: OrchestratorDeps,
   ctx: GateView,
   own: StepResult,
-): Promise<Map<string, string>> {
-  const ready = new Map<string, string>();
+): Promise<Map<string, ParkedGate>> {
+  const ready = new Map<string, ParkedGate>();
   await Promise.all(
     ctx.plan.steps
       .filter((s) => s.dependsOn.includes(own.stepId))
       .map(async (s) => {
-        const { results, token } = await deps.store.getResultsAndToken(
+        const { results, token, routes } = await deps.store.getResultsAndToken(
           ctx.task.taskId,
           [s.id, ...s.dependsOn],
           { run: ctx.run, stepId: s.id },
         );
         results.set(own.stepId, own);
-        if (token && gateAction(s, results, ctx.run).action === 'run') ready.set(s.id, token);
+        if (token && gateAction(s, results, ctx.run).action === 'run')
+          ready.set(s.id, { token, routes: routes === true });
       }),
   );
   return ready;
@@ -223,15 +234,15 @@ export async function releaseDependents(
   deps: OrchestratorDeps,
   ctx: GateView,
   stepId: string,
-  ready?: ReadonlyMap<string, string>,
+  ready?: ReadonlyMap<string, ParkedGate>,
 ): Promise<void> {
   // Each dependent's gate on its own (they are independent): in parallel.
   await Promise.all(
     ctx.plan.steps
       .filter((s) => s.dependsOn.includes(stepId))
       .map((s) => {
-        const token = ready?.get(s.id);
-        return token === undefined ? evaluateGate(deps, ctx, s.id) : releaseGate(deps, s, token, 'run');
+        const gate = ready?.get(s.id);
+        return gate === undefined ? evaluateGate(deps, ctx, s.id) : releaseGate(deps, s, gate, 'run');
       }),
   );
 }

@@ -235,7 +235,7 @@ export async function completeStep(
     at: new Date().toISOString(),
     ...(firstSeq !== undefined ? { firstSeq } : {}),
   });
-  let ready: Map<string, string> | undefined;
+  let ready: Awaited<ReturnType<typeof readyDependents>> | undefined;
   if (rec.firstSeq !== undefined) {
     // Numbered before the result exists (by the runner, or read back from what was written):
     // whatever a dependent released by it writes comes later in the trail, so the events and the

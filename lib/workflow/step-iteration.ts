@@ -61,6 +61,8 @@ export class StepIteration extends sfn.StateMachineFragment {
       payload: {
         ...stepRef,
         taskToken: TASK_TOKEN,
+        // This definition catches the gate's routes (below): releasers answer with them.
+        routes: true,
       },
       // Bounded by what the dependencies can take (lambdas/core/bounds.ts), not a constant.
       timeout: sfn.Timeout.at(step.at('dependencyTimeoutSeconds').path),

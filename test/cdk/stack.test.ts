@@ -125,6 +125,8 @@ describe('Baton state machine', () => {
     expect((gate.Parameters as { Payload: Record<string, string> }).Payload['taskToken.$']).toBe(
       '$$.Task.Token',
     );
+    // It tells the gate that this definition catches its routes (stored with the token).
+    expect((gate.Parameters as { Payload: Record<string, unknown> }).Payload.routes).toBe(true);
     // Never forever, and never shorter than what the dependencies can take (lambdas/core/bounds.ts).
     expect(gate.TimeoutSeconds).toBeUndefined();
     expect(gate.TimeoutSecondsPath).toBe('$.dependencyTimeoutSeconds');

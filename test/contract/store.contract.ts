@@ -689,6 +689,23 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(notParked.token).toBeUndefined();
         expect([...notParked.results.keys()]).toEqual(['a']);
         expect(otherRun).toEqual({ results: new Map() });
+        expect(parked.routes).toBeUndefined();
+      });
+
+      it("keeps whether a parked gate takes routes with its token (its execution's definition)", async () => {
+        // Prepare
+        const store = await makeStore();
+        await store.putToken('t1', 1, 'b', 'token-of-b', true);
+        await store.putToken('t1', 1, 'c', 'token-of-c', true);
+        await store.putToken('t1', 1, 'c', 'token-of-c-again');
+        // Act
+        const b = await store.getResultsAndToken('t1', ['b'], { run: 1, stepId: 'b' });
+        const c = await store.getResultsAndToken('t1', ['c'], { run: 1, stepId: 'c' });
+        // Assess: a replaced token keeps only what its own write says
+        expect(b).toMatchObject({ token: 'token-of-b', routes: true });
+        expect(c.token).toBe('token-of-c-again');
+        expect(c.routes).toBeUndefined();
+        expect(await store.getToken('t1', 1, 'b')).toBe('token-of-b');
       });
     });
 

@@ -75,6 +75,7 @@ export class MemoryStore implements StorePorts {
   private readonly artifacts = new Map<string, Map<string, StoredArtifact>>();
   private readonly deadLetters = new Map<string, DeadLetterRecord>();
   private readonly tokens = new Map<string, string>();
+  private readonly routedTokens = new Set<string>();
   /** Per task, by gate and round. */
   private readonly approvals = new Map<string, Map<string, ApprovalItem>>();
   private readonly approvalIds = new Map<string, { taskId: string; key: string }>();
@@ -292,8 +293,16 @@ export class MemoryStore implements StorePorts {
 
   /* ------------------------------------------------------------ control plane: tokens */
 
-  async putToken(taskId: string, run: number, stepId: string, token: string): Promise<void> {
+  async putToken(
+    taskId: string,
+    run: number,
+    stepId: string,
+    token: string,
+    routes?: boolean,
+  ): Promise<void> {
     this.tokens.set(`${taskId}|${run}|${stepId}`, token);
+    if (routes) this.routedTokens.add(`${taskId}|${run}|${stepId}`);
+    else this.routedTokens.delete(`${taskId}|${run}|${stepId}`);
   }
 
   async getToken(taskId: string, run: number, stepId: string): Promise<string | undefined> {
@@ -304,9 +313,14 @@ export class MemoryStore implements StorePorts {
     taskId: string,
     stepIds: readonly string[],
     gate: { run: number; stepId: string },
-  ): Promise<{ results: Map<string, StepResult>; token?: string }> {
+  ): Promise<{ results: Map<string, StepResult>; token?: string; routes?: boolean }> {
     const token = await this.getToken(taskId, gate.run, gate.stepId);
-    return { results: await this.getResults(taskId, stepIds), ...(token !== undefined ? { token } : {}) };
+    const routes = this.routedTokens.has(`${taskId}|${gate.run}|${gate.stepId}`);
+    return {
+      results: await this.getResults(taskId, stepIds),
+      ...(token !== undefined ? { token } : {}),
+      ...(token !== undefined && routes ? { routes: true } : {}),
+    };
   }
 
   /* --------------------------------------------------------- control plane: approvals */

@@ -11,7 +11,7 @@ import { Events } from '../../lambdas/core/events.js';
 import { validatePlan } from '../../lambdas/core/plan.js';
 import type { OrchestratorDeps } from '../../lambdas/orchestrator/deps.js';
 import { awaitDependencies } from '../../lambdas/orchestrator/gate.js';
-import { completeStep } from '../../lambdas/orchestrator/steps.js';
+import { completeStep, failStep } from '../../lambdas/orchestrator/steps.js';
 import { MemoryStore } from '../fakes/memory-store.js';
 import { storedTask } from '../fakes/tasks.js';
 
@@ -189,7 +189,30 @@ describe("a step's completion releasing its dependents", () => {
   });
 
   it('does not release unseen when its result was not written (a result of this run exists)', async () => {
-    // Prepare: a ended FAILED in this run (its gate path), b parked
+    // Prepare: a ended FAILED in this run (its gate path), b parked (on this definition: routes)
+    await store.putResult('t1', {
+      stepId: 'a',
+      run: 1,
+      status: 'FAILED',
+      attempt: 1,
+      agent: 'echo',
+      error: { name: 'Baton.AgentFailed', message: 'x' },
+      at: new Date().toISOString(),
+    });
+    await store.putToken('t1', 1, 'b', 'tok-b', true);
+
+    // Act: a late attempt's completion
+    await complete('a');
+
+    // Assess: b is looked at again and skipped (its gate's route), not run
+    expect(sfnMock.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+    const routes = sfnMock.commandCalls(SendTaskFailureCommand).map((c) => c.args[0].input);
+    expect(routes).toMatchObject([{ taskToken: 'tok-b', error: ErrorNames.GateNotRun }]);
+  });
+
+  it('answers a gate parked on an older definition (its token stored without routes) with { action }, whatever it is', async () => {
+    // Prepare: a failed in this run; b (plain) and j (waits for a and c, c succeeded) parked by
+    // an execution whose definition has the Proceed Choice (no routes flag with their tokens)
     await store.putResult('t1', {
       stepId: 'a',
       run: 1,
@@ -200,13 +223,19 @@ describe("a step's completion releasing its dependents", () => {
       at: new Date().toISOString(),
     });
     await store.putToken('t1', 1, 'b', 'tok-b');
+    await store.putToken('t1', 1, 'j', 'tok-j', true);
 
-    // Act: a late attempt's completion
-    await complete('a');
+    // Act
+    await failStep(
+      deps,
+      { task, plan: diamond, run: 1 },
+      { stepId: 'a', run: 1, attempts: 1, error: { name: 'x', message: 'y' }, reason: 'z' },
+    );
 
-    // Assess: b is looked at again and skipped (its gate's route), not run
-    expect(sfnMock.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+    // Assess: b (older definition) gets the success with skip; j (this definition) its route
+    const sent = sfnMock.commandCalls(SendTaskSuccessCommand).map((c) => c.args[0].input);
+    expect(sent).toEqual([{ taskToken: 'tok-b', output: JSON.stringify({ action: 'skip' }) }]);
     const routes = sfnMock.commandCalls(SendTaskFailureCommand).map((c) => c.args[0].input);
-    expect(routes).toMatchObject([{ taskToken: 'tok-b', error: ErrorNames.GateNotRun }]);
+    expect(routes).toMatchObject([{ taskToken: 'tok-j', error: ErrorNames.GateNotRun }]);
   });
 });

@@ -21,13 +21,30 @@ export class DynamoTokens implements Omit<TokenPort, 'getResultsAndToken'> {
     this.t = new DynamoTable(ddb, controlTable);
   }
 
-  async putToken(taskId: string, run: number, stepId: string, token: string): Promise<void> {
+  async putToken(
+    taskId: string,
+    run: number,
+    stepId: string,
+    token: string,
+    routes?: boolean,
+  ): Promise<void> {
     await this.t.ddb.send(
       new PutCommand({
         TableName: this.t.name,
-        Item: { pk: pk(taskId), sk: tokenSk(run, stepId), token, at: new Date().toISOString() },
+        Item: {
+          pk: pk(taskId),
+          sk: tokenSk(run, stepId),
+          token,
+          ...(routes ? { routes: true } : {}),
+          at: new Date().toISOString(),
+        },
       }),
     );
+  }
+
+  /** Whether the token items `getToken` and the store read say their gate takes routes. */
+  static routesOf(item: Record<string, unknown>): boolean {
+    return item.routes === true;
   }
 
   async getToken(taskId: string, run: number, stepId: string): Promise<string | undefined> {
