@@ -9,6 +9,7 @@ import { WorkflowClient } from '../../lambdas/adapters/workflow.js';
 import { ErrorNames } from '../../lambdas/core/errors.js';
 import { Events } from '../../lambdas/core/events.js';
 import { validatePlan } from '../../lambdas/core/plan.js';
+import type { StepResult } from '../../lambdas/core/ports.js';
 import type { OrchestratorDeps } from '../../lambdas/orchestrator/deps.js';
 import { awaitDependencies } from '../../lambdas/orchestrator/gate.js';
 import { completeStep, failStep } from '../../lambdas/orchestrator/steps.js';
@@ -155,6 +156,16 @@ describe("a step's completion releasing its dependents", () => {
         attempt: attempt(stepId, (await store.reserveSeqs('t1', 1)).first),
       },
     );
+  /** Step a's result: FAILED in run 1. */
+  const aFailed = (): StepResult => ({
+    stepId: 'a',
+    run: 1,
+    status: 'FAILED',
+    attempt: 1,
+    agent: 'echo',
+    error: { name: 'Baton.AgentFailed', message: 'x' },
+    at: new Date().toISOString(),
+  });
   const sentTokens = () => sfnMock.commandCalls(SendTaskSuccessCommand).map((c) => c.args[0].input.taskToken);
 
   it('releases a parked dependent found ready beside its result write, without a second look', async () => {
@@ -190,15 +201,7 @@ describe("a step's completion releasing its dependents", () => {
 
   it('does not release unseen when its result was not written (a result of this run exists)', async () => {
     // Prepare: a ended FAILED in this run (its gate path), b parked (on this definition: routes)
-    await store.putResult('t1', {
-      stepId: 'a',
-      run: 1,
-      status: 'FAILED',
-      attempt: 1,
-      agent: 'echo',
-      error: { name: 'Baton.AgentFailed', message: 'x' },
-      at: new Date().toISOString(),
-    });
+    await store.putResult('t1', aFailed());
     await store.putToken('t1', 1, 'b', 'tok-b', true);
 
     // Act: a late attempt's completion
@@ -211,17 +214,9 @@ describe("a step's completion releasing its dependents", () => {
   });
 
   it('answers a gate parked on an older definition (its token stored without routes) with { action }, whatever it is', async () => {
-    // Prepare: a failed in this run; b (plain) and j (waits for a and c, c succeeded) parked by
-    // an execution whose definition has the Proceed Choice (no routes flag with their tokens)
-    await store.putResult('t1', {
-      stepId: 'a',
-      run: 1,
-      status: 'FAILED',
-      attempt: 1,
-      agent: 'echo',
-      error: { name: 'Baton.AgentFailed', message: 'x' },
-      at: new Date().toISOString(),
-    });
+    // Prepare: a failed in this run; b parked by an execution on the definition with the Proceed
+    // Choice (its token stored without the routes flag), j by one on this definition
+    await store.putResult('t1', aFailed());
     await store.putToken('t1', 1, 'b', 'tok-b');
     await store.putToken('t1', 1, 'j', 'tok-j', true);
 
