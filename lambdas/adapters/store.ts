@@ -141,20 +141,35 @@ export class TaskStore implements StorePorts {
     return item ? succeededAttempt(toEvent(item), run) : undefined;
   };
   /**
-   * One BatchGetItem: META, the results, the step's StepSucceeded of the run, and INPUTS unless
-   * this instance holds them (immutable: kept like the plan).
+   * One BatchGetItem: META, the results, the step's StepSucceeded of the run, INPUTS unless this
+   * instance holds them (immutable: kept like the plan), and the tokens of the `gates` asked for
+   * (in the same call where tokens share the table; beside it otherwise).
    */
   readonly getStepContext: ResultPort['getStepContext'] = async (taskId, stepIds, step) => {
     const cached = this.immutable.inputs.peek(taskId);
     const succeeded = succeededKey(taskId, step.run, step.stepId);
-    const items = await this.table.getMany([
+    const gateIds = [...new Set(step.gates ?? [])];
+    const gateKeys = gateIds.map((id) => tokenKey(taskId, step.run, id));
+    const keys = [
       metaKey(taskId),
       ...(cached ? [] : [inputsKey(taskId)]),
       succeeded,
       ...[...new Set(stepIds)].map((id) => resultKey(taskId, id)),
-    ]);
-    const out: StepContext = { inputs: cached ?? {}, results: new Map() };
-    for (const item of items) {
+    ];
+    const [items, tokenItems] = this.shared
+      ? [await this.shared.getMany([...keys, ...gateKeys]), []]
+      : await Promise.all([
+          this.table.getMany(keys),
+          gateKeys.length > 0 ? this.tokenTable.getMany(gateKeys) : [],
+        ]);
+    const out: StepContext = { inputs: cached ?? {}, results: new Map(), gates: new Map() };
+    const gateOf = new Map(gateKeys.map((k, i) => [k.sk, gateIds[i] as string]));
+    for (const item of [...items, ...tokenItems]) {
+      const gate = gateOf.get(String(item.sk));
+      if (gate !== undefined) {
+        out.gates.set(gate, { token: item.token as string, routes: DynamoTokens.routesOf(item) });
+        continue;
+      }
       const result = resultOf(item);
       if (result) out.results.set(result.stepId, result);
       else if (item.sk === 'META') out.task = taskOf(item);

@@ -27,6 +27,7 @@ import type {
   ArtifactPort,
   AttemptRecord,
   EventPort,
+  ParkedGate,
   ResultPort,
   StepResult,
   StoredArtifact,
@@ -34,7 +35,7 @@ import type {
 } from '../core/ports.js';
 import { AgentInput, type ArtifactRef, type Json, LIMITS, type UpstreamResult } from '../core/schemas.js';
 import { AgentContract, type AgentResult } from '../core/states.js';
-import type { GateContext } from '../orchestrator/gate.js';
+import { dependentsOf, type GateContext } from '../orchestrator/gate.js';
 import { tokensUsedByTask } from './audit.js';
 import { policyTokenBudget } from './context.js';
 import { checkAgentOutput } from './define.js';
@@ -75,7 +76,12 @@ export interface RunnerDeps {
   complete(
     req: { taskId: string; run: number; stepId: string; attempt: number },
     /** What the runner holds already (the task as it read it, the plan, what the attempt produced). */
-    known?: { ctx: GateContext; attempt: AttemptRecord },
+    known?: {
+      ctx: GateContext;
+      attempt: AttemptRecord;
+      /** The dependents' gates as the runner read them before the agent (completeStep's `look`). */
+      look?: { results: ReadonlyMap<string, StepResult>; gates: ReadonlyMap<string, ParkedGate> };
+    },
   ): Promise<void>;
   log?: (line: Record<string, unknown>) => void;
 }
@@ -87,6 +93,9 @@ const AGENT_ERROR_NAMES: ReadonlySet<string> = new Set([
   ErrorNames.ContractViolation,
 ]);
 
+/** The keys one BatchGetItem reads: a runner's look ahead at its dependents' gates fits in it or is not made. */
+const LOOK_AHEAD_KEYS = 100;
+
 const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** Runs one attempt of one step on its agent function (RunAgent / RunFallback). */
@@ -96,14 +105,28 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
   // The plan first: it is immutable, so a warm instance has it without a call. Then one read
   // (getStepContext): the task record, this step's own result, its dependencies' (only those:
   // O(dependencies)), its StepSucceeded of this run and, unless held already, the task's inputs.
+  // Beside them, what the completion needs to release the step's dependents: their gates' tokens
+  // and their dependencies' results (a look before the agent runs: the gates found ready then are
+  // not read again when it ends), as long as all of it fits the one read.
   const plan = await store.getPlan(inv.taskId);
   const step = plan?.steps.find((s) => s.id === inv.stepId);
-  const { task, inputs, results, succeeded } = step
-    ? await store.getStepContext(inv.taskId, [step.id, ...step.dependsOn], {
+  const dependents = plan && step ? dependentsOf(plan, step.id) : [];
+  const ahead = [...new Set(dependents.flatMap((d) => [d.id, ...d.dependsOn]))];
+  const own = step ? [step.id, ...step.dependsOn] : [];
+  const lookAhead = new Set([...own, ...ahead]).size + dependents.length + 3 <= LOOK_AHEAD_KEYS;
+  const { task, inputs, results, succeeded, gates } = step
+    ? await store.getStepContext(inv.taskId, lookAhead ? [...own, ...ahead] : own, {
         run: inv.run,
         stepId: step.id,
+        ...(lookAhead ? { gates: dependents.map((d) => d.id) } : {}),
       })
-    : { task: undefined, inputs: {}, results: new Map<string, StepResult>(), succeeded: undefined };
+    : {
+        task: undefined,
+        inputs: {},
+        results: new Map<string, StepResult>(),
+        succeeded: undefined,
+        gates: new Map(),
+      };
   if (!task || !plan || !step) {
     throw new ContractViolationError(`Step ${inv.stepId} of task ${inv.taskId} does not exist`);
   }
@@ -223,86 +246,121 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
     });
   }
   const answer = parsed.data;
-  // The audit records are written whether the attempt succeeded or not (they happened).
+  // The audit records are written whether the attempt succeeded or not (they happened). An attempt
+  // that fails its checks writes them on their own before it gives up; one that passes numbers
+  // them in the completion's reservation (below), so they cost no reservation of their own.
   const audit = auditEvents(agentName, scope, answer.audit);
-  if (audit.length > 0) await store.appendEvents(audit);
-  if (!answer.ok) throw agentError(answer.error);
-  const out = checkAgentOutput(agentName, {
-    summary: answer.summary,
-    ...(answer.output !== undefined ? { output: answer.output } : {}),
-    artifacts: answer.artifacts.flatMap((a) => ('body' in a ? [a] : [])),
-  });
-  const names = new Set<string>();
-  const slots = new Set<number>();
-  for (const a of answer.artifacts) {
-    if (names.has(a.name))
-      throw new ContractViolationError(`Agent "${agentName}" returned artifact ${a.name} twice`);
-    names.add(a.name);
-    if ('upload' in a) {
-      if (slots.has(a.upload))
-        throw new ContractViolationError(`Agent "${agentName}" named upload slot ${a.upload} twice`);
-      slots.add(a.upload);
+  const auditAlone = async () => {
+    if (audit.length > 0) await store.appendEvents(audit);
+  };
+  let ok: Extract<AgentResponse, { ok: true }>;
+  let out: ReturnType<typeof checkAgentOutput>;
+  let inline: { art: NonNullable<ReturnType<typeof checkAgentOutput>['artifacts']>[number]; body: Buffer }[];
+  try {
+    if (!answer.ok) throw agentError(answer.error);
+    ok = answer;
+    out = checkAgentOutput(agentName, {
+      summary: answer.summary,
+      ...(answer.output !== undefined ? { output: answer.output } : {}),
+      artifacts: answer.artifacts.flatMap((a) => ('body' in a ? [a] : [])),
+    });
+    const names = new Set<string>();
+    const slots = new Set<number>();
+    for (const a of answer.artifacts) {
+      if (names.has(a.name))
+        throw new ContractViolationError(`Agent "${agentName}" returned artifact ${a.name} twice`);
+      names.add(a.name);
+      if ('upload' in a) {
+        if (slots.has(a.upload))
+          throw new ContractViolationError(`Agent "${agentName}" named upload slot ${a.upload} twice`);
+        slots.add(a.upload);
+      }
     }
+    // Every artifact is checked before any is recorded: inline bodies decoded, uploads read back.
+    inline = (out.artifacts ?? []).map((art) => ({ art, body: decodeBody(agentName, art) }));
+  } catch (err) {
+    await auditAlone();
+    throw err;
   }
+  const artifacts = ok.artifacts;
 
-  // Every artifact is checked before any is recorded: inline bodies decoded, uploads read back.
-  const inline = (out.artifacts ?? []).map((art) => ({ art, body: decodeBody(agentName, art) }));
-  // Side by side: the numbers of the completion's events (an ArtifactStored per artifact, then
-  // StepSucceeded), and the artifacts' bytes (uploads read back, then inline bodies stored). The
-  // numbers are reserved before anything is recorded: the events and the result can then be
-  // written side by side, and a completion finished later (after a crash) puts the events in the
-  // same place. The reservation also says whether the task was cancelled while its agent ran:
-  // then it keeps nothing the agent made (no artifact record, no result; the numbers are gaps;
-  // the bytes stay in the bucket under the attempt's keys, as a failed attempt's uploads do).
-  const [{ first: firstSeq, cancelled: wasCancelled }, { adopted, written }] = await Promise.all([
-    store.reserveSeqs(task.taskId, answer.artifacts.length + 1),
-    (async () => {
-      const adopted = await Promise.all(
-        answer.artifacts.flatMap((a) =>
-          'upload' in a
-            ? [
-                (async () => {
-                  const s3Key = uploadKey(task.taskId, step.id, inv.attempt, a.upload);
-                  const got = await deps.artifacts.adopt({
-                    s3Key,
-                    stepId: step.id,
-                    attempt: inv.attempt,
-                    name: a.name,
-                    contentType: a.contentType,
-                    maxBytes: LIMITS.maxArtifactBytes,
-                  });
-                  if (got === 'missing')
-                    throw new ContractViolationError(
-                      `Artifact ${a.name}: nothing was uploaded to slot ${a.upload}`,
-                    );
-                  if ('tooLarge' in got)
-                    throw new ContractViolationError(
-                      `Artifact ${a.name} is ${got.tooLarge} bytes; the limit is ${LIMITS.maxArtifactBytes}`,
-                    );
-                  return got;
-                })(),
-              ]
-            : [],
-        ),
-      );
-      const written = await Promise.all(
-        inline.map(({ art, body }) =>
-          deps.artifacts.put({
-            taskId: task.taskId,
-            stepId: step.id,
-            attempt: inv.attempt,
-            name: art.name,
-            contentType: art.contentType,
-            body,
-          }),
-        ),
-      );
-      return { adopted, written };
-    })(),
-  ]);
-  if (wasCancelled) throw cancelled(task.taskId, step.id);
+  // Side by side: the numbers of the attempt's remaining events (its audit records, an
+  // ArtifactStored per artifact, then StepSucceeded), and the artifacts' bytes (uploads read back,
+  // then inline bodies stored). The numbers are reserved before anything is recorded: the events
+  // and the result can then be written side by side, and a completion finished later (after a
+  // crash) puts the events in the same place. The audit records are written as soon as their
+  // numbers are known. The reservation also says whether the task was cancelled while its agent
+  // ran: then it keeps nothing the agent made (no artifact record, no result; the numbers are
+  // gaps; the bytes stay in the bucket under the attempt's keys, as a failed attempt's uploads do).
+  const reservation = store.reserveSeqs(task.taskId, audit.length + artifacts.length + 1);
+  const auditWritten = reservation.then(async ({ first }) => {
+    if (audit.length > 0) await store.appendEvents(audit, { firstSeq: first });
+  });
+  auditWritten.catch(() => {}); // awaited below on every path; not an unhandled rejection meanwhile
+  let reserved: Awaited<typeof reservation>;
+  let adopted: StoredArtifact[];
+  let written: StoredArtifact[];
+  try {
+    [reserved, { adopted, written }] = await Promise.all([
+      reservation,
+      (async () => {
+        const adopted = await Promise.all(
+          artifacts.flatMap((a) =>
+            'upload' in a
+              ? [
+                  (async () => {
+                    const s3Key = uploadKey(task.taskId, step.id, inv.attempt, a.upload);
+                    const got = await deps.artifacts.adopt({
+                      s3Key,
+                      stepId: step.id,
+                      attempt: inv.attempt,
+                      name: a.name,
+                      contentType: a.contentType,
+                      maxBytes: LIMITS.maxArtifactBytes,
+                    });
+                    if (got === 'missing')
+                      throw new ContractViolationError(
+                        `Artifact ${a.name}: nothing was uploaded to slot ${a.upload}`,
+                      );
+                    if ('tooLarge' in got)
+                      throw new ContractViolationError(
+                        `Artifact ${a.name} is ${got.tooLarge} bytes; the limit is ${LIMITS.maxArtifactBytes}`,
+                      );
+                    return got;
+                  })(),
+                ]
+              : [],
+          ),
+        );
+        const written = await Promise.all(
+          inline.map(({ art, body }) =>
+            deps.artifacts.put({
+              taskId: task.taskId,
+              stepId: step.id,
+              attempt: inv.attempt,
+              name: art.name,
+              contentType: art.contentType,
+              body,
+            }),
+          ),
+        );
+        return { adopted, written };
+      })(),
+    ]);
+  } catch (err) {
+    // An artifact that fails its read-back fails the attempt; its audit records are kept first
+    // (numbered by the reservation, or on their own if that is what failed).
+    await auditWritten.catch(auditAlone);
+    throw err;
+  }
+  const { first: reservedFirst, cancelled: wasCancelled } = reserved;
+  const firstSeq = reservedFirst + audit.length;
+  if (wasCancelled) {
+    await auditWritten;
+    throw cancelled(task.taskId, step.id);
+  }
   const byName = new Map<string, StoredArtifact>([...written, ...adopted].map((m) => [m.name, m]));
-  const stored = answer.artifacts.map((a) => byName.get(a.name) as StoredArtifact);
+  const stored = artifacts.map((a) => byName.get(a.name) as StoredArtifact);
   // Each artifact's record, then the completion: their events (ArtifactStored, StepSucceeded)
   // and the step's result, written from what the attempt produced.
   const attempt: AttemptRecord = {
@@ -316,10 +374,14 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
     at: new Date().toISOString(),
     firstSeq,
   };
-  // The records first: the completion's events and result (and a completion finished from them
-  // after a crash) name artifacts whose records must exist.
-  await Promise.all(stored.map((meta) => store.putArtifact(task.taskId, meta)));
-  await deps.complete(completion, { ctx: { task, plan, run: inv.run }, attempt });
+  // The records first (beside the audit records' write): the completion's events and result (and
+  // a completion finished from them after a crash) name artifacts whose records must exist.
+  await Promise.all([auditWritten, ...stored.map((meta) => store.putArtifact(task.taskId, meta))]);
+  await deps.complete(completion, {
+    ctx: { task, plan, run: inv.run },
+    attempt,
+    ...(lookAhead ? { look: { results, gates } } : {}),
+  });
   return { stepId: step.id, attempt: inv.attempt, agent: agentName };
 }
 

@@ -249,7 +249,11 @@ export interface ResultPort {
   getStepContext(
     taskId: string,
     stepIds: readonly string[],
-    step: { run: number; stepId: string },
+    /**
+     * `gates`: steps whose parked tokens (of `run`) to read beside: a step runner's dependents,
+     * whose gates its completion releases (lambdas/orchestrator/gate.ts readyInLook).
+     */
+    step: { run: number; stepId: string; gates?: readonly string[] },
   ): Promise<StepContext>;
 }
 
@@ -259,6 +263,14 @@ export interface StepContext {
   inputs: Record<string, Json>;
   results: Map<string, StepResult>;
   succeeded?: AttemptRecord;
+  /** Of the `gates` asked for, those parked, by step id. */
+  gates: Map<string, ParkedGate>;
+}
+
+/** A parked gate's token, and whether its execution's definition takes the gate's routes. */
+export interface ParkedGate {
+  token: string;
+  routes: boolean;
 }
 
 /** Control plane. The dependency gate's task tokens (they never leave the backend). */

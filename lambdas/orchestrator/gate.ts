@@ -9,7 +9,7 @@
 import { ErrorNames } from '../core/errors.js';
 import { Events } from '../core/events.js';
 import { isFinalSuccess } from '../core/fanout.js';
-import type { StepResult, StoredTask } from '../core/ports.js';
+import type { ParkedGate, StepResult, StoredTask } from '../core/ports.js';
 import type { Plan } from '../core/schemas.js';
 import {
   type GateAction,
@@ -150,12 +150,6 @@ async function lookAtGate(
   return { action, results };
 }
 
-/** A parked gate's token, and whether its execution's definition takes the gate's routes. */
-interface ParkedGate {
-  token: string;
-  routes: boolean;
-}
-
 /**
  * Answers a parked gate: a step that simply runs gets the task success (AwaitDependencies goes on
  * to RunAgent); any other way out is its route's task failure, which the iteration catches into
@@ -169,14 +163,11 @@ async function releaseGate(
   step: Plan['steps'][number],
   gate: ParkedGate,
   action: GateAction,
-): Promise<void> {
+): Promise<boolean> {
   const route = gate.routes ? gateRoute(action, routingOf(step)) : undefined;
-  if (route) {
-    await deps.workflow.fail(gate.token, route.error, route.cause);
-    return;
-  }
+  if (route) return (await deps.workflow.fail(gate.token, route.error, route.cause)) !== false;
   const release: GateRelease = { action };
-  await deps.workflow.succeed(gate.token, release);
+  return (await deps.workflow.succeed(gate.token, release)) !== false;
 }
 
 /** A gate's decision from the results it read: run, skip, done, or nothing yet (undefined). */
@@ -202,16 +193,18 @@ function gateAction(
  * are final in a run), so it is released as soon as the write has landed. Any other gate (not
  * parked yet, another dependency still running, a skip) is looked at again after the write
  * (`releaseDependents`): that look, after the write, is what keeps wake-ups from being lost.
+ * `skip`: dependents found ready before (readyInLook), not read again.
  */
 export async function readyDependents(
   deps: OrchestratorDeps,
   ctx: GateView,
   own: StepResult,
+  skip?: ReadonlySet<string>,
 ): Promise<Map<string, ParkedGate>> {
   const ready = new Map<string, ParkedGate>();
   await Promise.all(
-    ctx.plan.steps
-      .filter((s) => s.dependsOn.includes(own.stepId))
+    dependentsOf(ctx.plan, own.stepId)
+      .filter((s) => !skip?.has(s.id))
       .map(async (s) => {
         const { results, token, routes } = await deps.store.getResultsAndToken(
           ctx.task.taskId,
@@ -226,9 +219,37 @@ export async function readyDependents(
   return ready;
 }
 
+/** The steps of the plan that depend on `stepId`. */
+export function dependentsOf(plan: Plan, stepId: string): Plan['steps'] {
+  return plan.steps.filter((s) => s.dependsOn.includes(stepId));
+}
+
+/**
+ * What a look taken before (the step runner's read before its agent: its dependents' results,
+ * their other dependencies' and the tokens they had parked with) says of the dependents once
+ * `own` (SUCCEEDED) is stored: those found parked with every other dependency succeeded then are
+ * ready (successes are final in a run, so the look cannot have gone stale but for the token,
+ * which `releaseDependents` looks at again if it was refused). The others are for readyDependents.
+ */
+export function readyInLook(
+  ctx: GateView,
+  own: StepResult,
+  look: { results: ReadonlyMap<string, StepResult>; gates: ReadonlyMap<string, ParkedGate> },
+): Map<string, ParkedGate> {
+  const ready = new Map<string, ParkedGate>();
+  const results = new Map(look.results).set(own.stepId, own);
+  for (const s of dependentsOf(ctx.plan, own.stepId)) {
+    const gate = look.gates.get(s.id);
+    if (gate && gateAction(s, results, ctx.run).action === 'run') ready.set(s.id, gate);
+  }
+  return ready;
+}
+
 /**
  * Re-evaluates the gates of the steps that depend on `stepId`; `ready`: those found ready
- * beside the write of its result (readyDependents), released without another look.
+ * beside the write of its result (readyDependents, readyInLook), released without another look
+ * unless the release is refused (the gate parked again since with a new token: its
+ * AwaitDependencies was retried), which looks again.
  */
 export async function releaseDependents(
   deps: OrchestratorDeps,
@@ -238,12 +259,11 @@ export async function releaseDependents(
 ): Promise<void> {
   // Each dependent's gate on its own (they are independent): in parallel.
   await Promise.all(
-    ctx.plan.steps
-      .filter((s) => s.dependsOn.includes(stepId))
-      .map((s) => {
-        const gate = ready?.get(s.id);
-        return gate === undefined ? evaluateGate(deps, ctx, s.id) : releaseGate(deps, s, gate, 'run');
-      }),
+    dependentsOf(ctx.plan, stepId).map(async (s) => {
+      const gate = ready?.get(s.id);
+      if (gate !== undefined && (await releaseGate(deps, s, gate, 'run'))) return;
+      await evaluateGate(deps, ctx, s.id);
+    }),
   );
 }
 

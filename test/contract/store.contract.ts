@@ -584,6 +584,23 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(none.results.size).toBe(0);
       });
 
+      it('the step context also reads the tokens of the gates asked for, of its run', async () => {
+        // Prepare: c parked in run 1 (with routes), d parked in run 2 only
+        const store = await makeStore();
+        await store.createTask(task('t1'), {});
+        await store.putToken('t1', 1, 'c', 'token-c', true);
+        await store.putToken('t1', 2, 'd', 'token-d');
+        // Act
+        const ctx = await store.getStepContext('t1', ['a'], { run: 1, stepId: 'a', gates: ['c', 'd', 'c'] });
+        const plain = await store.getStepContext('t1', ['a'], { run: 1, stepId: 'a' });
+        const later = await store.getStepContext('t1', ['a'], { run: 2, stepId: 'a', gates: ['c', 'd'] });
+        // Assess
+        expect([...ctx.gates]).toEqual([['c', { token: 'token-c', routes: true }]]);
+        expect(ctx.task?.taskId).toBe('t1');
+        expect(plain.gates.size).toBe(0);
+        expect([...later.gates]).toEqual([['d', { token: 'token-d', routes: false }]]);
+      });
+
       it('a reservation tells whether the task was cancelled: its TaskCancelled marks the sequence', async () => {
         // Prepare
         const store = await makeStore();

@@ -27,6 +27,7 @@ import type {
   EventPage,
   IdempotencyClaim,
   NewEvent,
+  ParkedGate,
   StepContext,
   StepResult,
   StoredArtifact,
@@ -232,15 +233,22 @@ export class MemoryStore implements StorePorts {
   async getStepContext(
     taskId: string,
     stepIds: readonly string[],
-    step: { run: number; stepId: string },
+    step: { run: number; stepId: string; gates?: readonly string[] },
   ): Promise<StepContext> {
     const task = await this.getTask(taskId);
     const succeeded = await this.getSucceeded(taskId, step.run, step.stepId);
+    const gates = new Map<string, ParkedGate>();
+    for (const id of step.gates ?? []) {
+      const token = await this.getToken(taskId, step.run, id);
+      const routes = this.routedTokens.has(`${taskId}|${step.run}|${id}`);
+      if (token !== undefined) gates.set(id, { token, routes });
+    }
     return {
       ...(task ? { task } : {}),
       inputs: await this.getInputs(taskId),
       results: await this.getResults(taskId, stepIds),
       ...(succeeded ? { succeeded } : {}),
+      gates,
     };
   }
 

@@ -72,8 +72,9 @@ function deps(answer: (req: AgentRequest) => Promise<unknown>): RunnerDeps {
         {
           store,
           workflow: {
-            succeed: async (token: string) => void released.push(token),
-            fail: async (token: string) => void released.push(token),
+            // a token in `refused` is answered as Step Functions answers a stale one
+            succeed: async (token: string) => !refused.has(token) && released.push(token) > 0,
+            fail: async (token: string) => !refused.has(token) && released.push(token) > 0,
           } as never,
           agentFunctions: {},
         },
@@ -84,6 +85,7 @@ function deps(answer: (req: AgentRequest) => Promise<unknown>): RunnerDeps {
   };
 }
 let released: string[] = [];
+let refused: Set<string>;
 const agentSide = (name: string, agent: AgentModule) => (req: AgentRequest) =>
   serveAgentRequest(name, agent, req, {
     fetch: bucket.fetch,
@@ -105,6 +107,7 @@ beforeEach(() => {
   bucket = new MemoryBucket();
   sent = [];
   released = [];
+  refused = new Set();
 });
 
 describe('the step runner', () => {
@@ -151,6 +154,73 @@ describe('the step runner', () => {
     // Assess
     expect((await store.getResults(TASK)).get('a')).toMatchObject({ status: 'SUCCEEDED', attempt: 1 });
     expect(released).toEqual(['token-b']);
+  });
+
+  it('releases a dependent whose gate it found parked before its agent ran, without reading that gate again', async () => {
+    // Prepare: b and c wait on a; c also on d, which has succeeded; every gate look is counted
+    await prepareTask([
+      { id: 'a', agent: 'echo' },
+      { id: 'd', agent: 'echo' },
+      { id: 'b', agent: 'echo', dependsOn: ['a'] },
+      { id: 'c', agent: 'echo', dependsOn: ['a', 'd'] },
+    ]);
+    await store.putResult(TASK, { stepId: 'd', run: 1, status: 'SUCCEEDED', agent: 'echo', at: 'x' });
+    await store.putToken(TASK, 1, 'b', 'token-b', true);
+    await store.putToken(TASK, 1, 'c', 'token-c', true);
+    let looks = 0;
+    const look = store.getResultsAndToken.bind(store);
+    store.getResultsAndToken = async (...a) => {
+      looks++;
+      return look(...a);
+    };
+
+    // Act
+    await runStep(deps(agentSide('echo', async () => ({ summary: 'ok' }))), invocation);
+
+    // Assess: both released, from the runner's one read before the agent
+    expect(released.sort()).toEqual(['token-b', 'token-c']);
+    expect(looks).toBe(0);
+  });
+
+  it('looks again at a dependent whose gate parked with a new token while the agent ran', async () => {
+    // Prepare: b parked with token-1; while a's agent runs, b's AwaitDependencies is retried and
+    // parks with token-2, so Step Functions refuses token-1
+    await prepareTask([
+      { id: 'a', agent: 'echo' },
+      { id: 'b', agent: 'echo', dependsOn: ['a'] },
+    ]);
+    await store.putToken(TASK, 1, 'b', 'token-1', true);
+    const agent: AgentModule = async () => {
+      refused.add('token-1');
+      await store.putToken(TASK, 1, 'b', 'token-2', true);
+      return { summary: 'ok' };
+    };
+
+    // Act
+    await runStep(deps(agentSide('echo', agent)), invocation);
+
+    // Assess: the new token released, not lost
+    expect(released).toEqual(['token-2']);
+  });
+
+  it('reads a dependent found not ready before the agent again when the result is written', async () => {
+    // Prepare: c waits on a and d; d succeeds while a's agent runs
+    await prepareTask([
+      { id: 'a', agent: 'echo' },
+      { id: 'd', agent: 'echo' },
+      { id: 'c', agent: 'echo', dependsOn: ['a', 'd'] },
+    ]);
+    await store.putToken(TASK, 1, 'c', 'token-c', true);
+    const agent: AgentModule = async () => {
+      await store.putResult(TASK, { stepId: 'd', run: 1, status: 'SUCCEEDED', agent: 'echo', at: 'x' });
+      return { summary: 'ok' };
+    };
+
+    // Act
+    await runStep(deps(agentSide('echo', agent)), invocation);
+
+    // Assess
+    expect(released).toEqual(['token-c']);
   });
 
   it('does not run the agent again for a step whose StepSucceeded exists; it finishes the completion', async () => {
@@ -375,6 +445,85 @@ describe('the step runner', () => {
     // Assess
     expect(err?.name).toBe(ErrorNames.ContractViolation);
     expect(await store.listArtifacts(TASK)).toEqual([]);
+    expect(await store.getSucceeded(TASK, 1, 'a')).toBeUndefined();
+  });
+
+  it('numbers a succeeded attempt’s call records in its completion’s one reservation, between its start and its StepSucceeded', async () => {
+    // Prepare: an answer with two call records and an artifact; every reservation is counted
+    await prepareTask([{ id: 'a', agent: 'echo' }]);
+    const reservations: number[] = [];
+    const reserve = store.reserveSeqs.bind(store);
+    store.reserveSeqs = async (taskId, count) => {
+      reservations.push(count);
+      return reserve(taskId, count);
+    };
+    const call = (n: number) => ({
+      type: 'ToolCalled',
+      data: { call: n, tool: 'http', argsDigest: 'x', durationMs: 1, outcome: 'ok', startedAt: 'x' },
+    });
+
+    // Act
+    await runStep(
+      deps(async () => ({
+        ok: true,
+        summary: 's',
+        artifacts: [{ name: 'a.txt', contentType: 'text/plain', body: 'hi' }],
+        audit: [call(1), call(2)],
+      })),
+      invocation,
+    );
+
+    // Assess: the start's reservation, then one for the two records, the artifact and the success,
+    // numbered in that order with no gap
+    const trail = await store.allEvents(TASK);
+    const own = trail.filter((e) => e.stepId === 'a');
+    expect(own.map((e) => e.type)).toEqual([
+      'StepStarted',
+      'ToolCalled',
+      'ToolCalled',
+      'ArtifactStored',
+      'StepSucceeded',
+    ]);
+    expect(reservations).toEqual([1, 4]);
+    const seqs = own.map((e) => e.seq);
+    expect(seqs.slice(1)).toEqual([1, 2, 3, 4].map((i) => (seqs[0] as number) + i));
+  });
+
+  it('keeps the call records of an attempt whose artifact fails its read-back', async () => {
+    // Prepare: the answer names an upload slot nothing was uploaded to
+    await prepareTask([{ id: 'a', agent: 'echo' }]);
+    const record = {
+      type: 'ModelCalled',
+      data: {
+        call: 1,
+        model: 'offline',
+        argsDigest: 'x',
+        tools: [],
+        durationMs: 1,
+        outcome: 'ok',
+        usage: { inputTokens: 1, outputTokens: 1, totalTokens: 2 },
+        stepTokensUsed: 2,
+        startedAt: 'x',
+      },
+    };
+
+    // Act
+    const err = await failureOf(
+      runStep(
+        deps(async () => ({
+          ok: true,
+          summary: 's',
+          artifacts: [{ name: 'big.bin', contentType: 'application/octet-stream', upload: 2 }],
+          audit: [record],
+        })),
+        invocation,
+      ),
+    );
+
+    // Assess: a contract violation, the call in the trail, no success
+    expect(err?.name).toBe(ErrorNames.ContractViolation);
+    const types = (await store.allEvents(TASK)).map((e) => e.type);
+    expect(types).toEqual(['StepStarted', 'ModelCalled']);
     expect(await store.getSucceeded(TASK, 1, 'a')).toBeUndefined();
   });
 
