@@ -351,6 +351,10 @@ const callsByAction = Object.fromEntries(
 const callsByCaller = Object.fromEntries(
   [...chainRun.byCaller].sort((a, b) => a[0].localeCompare(b[0])).map(([k, v]) => [k, v / CHAIN]),
 );
+/** Calls per one-step task of the burst by caller and action (what a task costs besides its step). */
+const callsPerTaskByCaller = Object.fromEntries(
+  [...burstRun.byCaller].sort((a, b) => a[0].localeCompare(b[0])).map(([k, v]) => [k, v / BURST]),
+);
 
 // ---------------------------------------------------------------- 5. bundles: size and module init
 // (bench/bundles.ts: each function's bundle from the runtime's assembly, imported in a fresh process)
@@ -389,6 +393,7 @@ const results = {
   perOneStepTask,
   callsPerStepByAction: callsByAction,
   callsPerStepByCaller: callsByCaller,
+  callsPerOneStepTaskByCaller: callsPerTaskByCaller,
   tenStepTaskUsd: perChainStep.usd * 10 + (perOneStepTask.usd - perChainStep.usd),
   prices: PRICES,
   bundles: bundleFigures,

@@ -123,6 +123,16 @@ export class TaskStore implements StorePorts {
   readonly putPlan: TaskPort['putPlan'] = (...a) => this.tasks.putPlan(...a);
   readonly getPlan: TaskPort['getPlan'] = (taskId) =>
     this.immutable.plans.get(taskId, () => this.tasks.getPlan(taskId));
+  /** The plan from this instance's cache when held (then only the task record is read). */
+  readonly getTaskAndPlan: TaskPort['getTaskAndPlan'] = async (taskId) => {
+    const cached = this.immutable.plans.peek(taskId);
+    if (cached) {
+      const task = await this.tasks.getTask(taskId);
+      return { ...(task ? { task } : {}), plan: cached };
+    }
+    const { task, plan } = await this.tasks.getTaskAndPlan(taskId);
+    return { ...(task ? { task } : {}), ...(plan ? { plan: this.immutable.plans.keep(taskId, plan) } : {}) };
+  };
   readonly listTasks: TaskPort['listTasks'] = (...a) => this.tasks.listTasks(...a);
   readonly setRun: TaskPort['setRun'] = (...a) => this.tasks.setRun(...a);
   // events

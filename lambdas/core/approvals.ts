@@ -546,6 +546,22 @@ export function approvalTimeoutSeconds(
   );
 }
 
+/**
+ * Whether a task can have asked for any approval: a plan gate (`requirePlanApproval`), a step
+ * gate (a step with `approval: before`) or a review gate (`humanReviewOnFailure`). A task that
+ * cannot has no approval to close when it ends (finalize skips the read).
+ */
+export function mayRequestApprovals(
+  plan: { steps: readonly { approval: string }[] } | undefined,
+  policy: { requirePlanApproval?: boolean; humanReviewOnFailure?: boolean },
+): boolean {
+  return (
+    policy.requirePlanApproval === true ||
+    policy.humanReviewOnFailure === true ||
+    (plan?.steps.some((s) => s.approval !== 'none') ?? false)
+  );
+}
+
 /** Error names a gate's Catch sees when its timeout passed (Step Functions' or ours on resume). */
 export const GATE_TIMEOUT_ERRORS: readonly string[] = [
   'States.Timeout',

@@ -181,6 +181,8 @@ export interface TaskPort {
   /** Stores the plan once; a second call keeps the first plan and returns it. */
   putPlan(taskId: string, plan: Plan): Promise<Plan>;
   getPlan(taskId: string): Promise<Plan | undefined>;
+  /** The task record and its plan in one read (strongly consistent; the plan as getPlan gives it). */
+  getTaskAndPlan(taskId: string): Promise<{ task?: StoredTask; plan?: Plan }>;
   /** Newest first, by status or all; a cursor this store did not return is an `InvalidCursorError`. */
   listTasks(opts: { status?: TaskStatus; limit: number; cursor?: string }): Promise<TaskPage>;
   /** Moves the task to a new run (redrive). Returns false if another redrive got there first. */

@@ -80,7 +80,7 @@ export async function loadContext(
   taskId: string,
   run: number,
 ): Promise<GateContext> {
-  const [task, plan] = await Promise.all([deps.store.getTask(taskId), deps.store.getPlan(taskId)]);
+  const { task, plan } = await deps.store.getTaskAndPlan(taskId);
   if (!task || !plan) throw new Error(`Task ${taskId} has no plan`);
   return { task, plan, run };
 }

@@ -1,7 +1,7 @@
 /** Task-level Lambdas: intake (start the execution), plan, finalize. */
 import * as z from 'zod';
 import { WorkflowClient } from '../adapters/workflow.js';
-import { approvalTimeoutSeconds } from '../core/approvals.js';
+import { approvalTimeoutSeconds, mayRequestApprovals } from '../core/approvals.js';
 import { dependencyWaitSeconds, WORKFLOW_TIMING } from '../core/bounds.js';
 import { ContractViolationError, ErrorNames } from '../core/errors.js';
 import { Events } from '../core/events.js';
@@ -86,8 +86,8 @@ export async function startTasks(
 /** Plan: the explicit plan, or one made from the goal; Map items in topological order. */
 export async function planTask(deps: OrchestratorDeps, raw: unknown): Promise<PlanOutput> {
   const req = PlanContract.input.parse(raw);
-  // Side by side: the task record and its plan (an explicit plan was stored with the task).
-  const [task, stored] = await Promise.all([deps.store.getTask(req.taskId), deps.store.getPlan(req.taskId)]);
+  // One read: the task record and its plan (an explicit plan was stored with the task).
+  const { task, plan: stored } = await deps.store.getTaskAndPlan(req.taskId);
   if (!task) throw new ContractViolationError(`Task ${req.taskId} does not exist`);
   const base = { taskId: task.taskId, traceId: task.traceId, run: req.run };
   let plan: Plan | undefined = stored;
@@ -113,7 +113,8 @@ export async function planTask(deps: OrchestratorDeps, raw: unknown): Promise<Pl
         steps: planned.steps.map((s) => ({ id: s.id, agent: s.agent, dependsOn: s.dependsOn })),
       }),
     ),
-    deps.store.getResults(task.taskId),
+    // Only a redriven run continues earlier runs' attempts: run 1 has nothing to read.
+    req.run > 1 ? deps.store.getResults(task.taskId) : new Map<string, StepResult>(),
     task.policy.requirePlanApproval === true ? deps.store.listTaskApprovals(task.taskId) : [],
   ]);
   const dependencyWait = dependencyWaitSeconds(plan.steps, task.policy);
@@ -163,16 +164,18 @@ async function endTask(
   deps: OrchestratorDeps,
   req: z.infer<typeof FinalizeContract.input>,
 ): Promise<FinalizeOutput> {
-  const [task, plan, results] = await Promise.all([
-    deps.store.getTask(req.taskId),
-    deps.store.getPlan(req.taskId),
+  const [{ task, plan }, results] = await Promise.all([
+    deps.store.getTaskAndPlan(req.taskId),
     deps.store.getResults(req.taskId),
   ]);
   if (!task) throw new ContractViolationError(`Task ${req.taskId} does not exist`);
   if (task.status === 'CANCELLED') return { status: 'CANCELLED' };
   const base = { taskId: task.taskId, traceId: task.traceId, run: req.run };
-  // The task's pending gates are closed beside its ending (their links answer 410 from then on).
-  const closing = deps.store.closePendingApprovals(task.taskId, 'the task ended');
+  // The task's pending gates are closed beside its ending (their links answer 410 from then on);
+  // a task whose plan and policy ask for no gate has none to close.
+  const closing = mayRequestApprovals(plan, task.policy)
+    ? deps.store.closePendingApprovals(task.taskId, 'the task ended')
+    : undefined;
   const caught = req.error ? readCause(req.error) : undefined;
   const outcome = plan ? decideOutcome(plan, results, task.policy) : undefined;
   const status = caught || !outcome ? 'FAILED' : outcome.status;

@@ -141,6 +141,23 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.getPlan('t1')).toEqual(plan('echo'));
       });
 
+      it('reads a task record and its plan together, each absent when it is', async () => {
+        // Prepare: t1 planned, t2 not yet, t3 does not exist
+        const store = await makeStore();
+        await store.createTask(task('t1'), {}, plan('echo'));
+        await store.createTask(task('t2'), {});
+        // Act
+        const planned = await store.getTaskAndPlan('t1');
+        const again = await store.getTaskAndPlan('t1');
+        const unplanned = await store.getTaskAndPlan('t2');
+        const missing = await store.getTaskAndPlan('t3');
+        // Assess
+        expect(planned).toEqual({ task: task('t1'), plan: plan('echo') });
+        expect(again).toEqual(planned);
+        expect(unplanned).toEqual({ task: task('t2') });
+        expect(missing).toEqual({});
+      });
+
       it('creates a task with its explicit plan, keeping the first plan on a repeated create', async () => {
         // Prepare
         const store = await makeStore();

@@ -112,6 +112,12 @@ export class MemoryStore implements StorePorts {
     return plan ? copy(plan) : undefined;
   }
 
+  async getTaskAndPlan(taskId: string): Promise<{ task?: StoredTask; plan?: Plan }> {
+    const meta = this.metas.get(taskId);
+    const plan = this.plans.get(taskId);
+    return { ...(meta ? { task: copy(meta.task) } : {}), ...(plan ? { plan: copy(plan) } : {}) };
+  }
+
   async listTasks(opts: { status?: TaskStatus; limit: number; cursor?: string }): Promise<TaskPage> {
     const after = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor);
     const sortKey = (t: StoredTask) => `${t.createdAt}#${t.taskId}`;

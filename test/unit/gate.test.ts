@@ -105,13 +105,13 @@ describe('AwaitDependencies', () => {
 
   it('reads the trace id from the task record when its input has none (an execution started before it was passed)', async () => {
     // Prepare
-    const getTask = vi.spyOn(store, 'getTask');
+    const read = vi.spyOn(store, 'getTaskAndPlan');
 
     // Act
     await awaitDependencies(deps, { taskId: 't1', run: 1, stepId: 'b', taskToken: 'tok-b' });
 
     // Assess
-    expect(getTask).toHaveBeenCalledWith('t1');
+    expect(read).toHaveBeenCalledWith('t1');
     const waiting = (await store.allEvents('t1')).find((e) => e.type === 'StepWaiting');
     expect(waiting?.traceId).toBe('trace-of-t1');
   });

@@ -50,6 +50,10 @@ export function taskOf(item: Item): StoredTask {
   return rest as StoredTask;
 }
 
+export const planKey = (taskId: string): Item => ({ pk: pk(taskId), sk: 'PLAN' });
+export const planOf = (item: Item): Plan | undefined =>
+  readJsonAttrs(item, ['plan']).plan as Plan | undefined;
+
 export const inputsOf = (item: Item): Record<string, Json> =>
   (readJsonAttrs(item, ['inputs']).inputs as Record<string, Json>) ?? {};
 
@@ -98,9 +102,22 @@ export class DynamoTasks implements TaskPort {
 
   async getPlan(taskId: string): Promise<Plan | undefined> {
     const res = await this.t.ddb.send(
-      new GetCommand({ TableName: this.t.name, Key: { pk: pk(taskId), sk: 'PLAN' }, ConsistentRead: true }),
+      new GetCommand({ TableName: this.t.name, Key: planKey(taskId), ConsistentRead: true }),
     );
-    return res.Item ? (readJsonAttrs(res.Item, ['plan']).plan as Plan | undefined) : undefined;
+    return res.Item ? planOf(res.Item) : undefined;
+  }
+
+  async getTaskAndPlan(taskId: string): Promise<{ task?: StoredTask; plan?: Plan }> {
+    const items = await this.t.getMany([metaKey(taskId), planKey(taskId)]);
+    const out: { task?: StoredTask; plan?: Plan } = {};
+    for (const item of items) {
+      if (item.sk === 'META') out.task = taskOf(item);
+      else {
+        const plan = planOf(item);
+        if (plan) out.plan = plan;
+      }
+    }
+    return out;
   }
 
   async listTasks(opts: { status?: TaskStatus; limit: number; cursor?: string }): Promise<TaskPage> {

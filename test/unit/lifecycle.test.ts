@@ -1,0 +1,157 @@
+/**
+ * The task-level Lambdas' reads (lambdas/orchestrator/lifecycle.ts): Plan and Finalize read a
+ * task's record and plan in one call, Plan reads earlier results only for a redriven run, and
+ * Finalize closes approvals only where the plan and policy can have asked for one.
+ */
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { WorkflowClient } from '../../lambdas/adapters/workflow.js';
+import { mayRequestApprovals } from '../../lambdas/core/approvals.js';
+import type { Policy } from '../../lambdas/core/schemas.js';
+import type { OrchestratorDeps } from '../../lambdas/orchestrator/deps.js';
+import { finalizeTask, planTask } from '../../lambdas/orchestrator/lifecycle.js';
+import { MemoryStore } from '../fakes/memory-store.js';
+import { storedTask } from '../fakes/tasks.js';
+
+const SM = 'arn:aws:states:us-east-1:000000000000:stateMachine:baton';
+let store: MemoryStore;
+let deps: OrchestratorDeps;
+/** Calls of the store's methods, by name. */
+let calls: Map<string, number>;
+
+const step = (id: string, approval: 'none' | 'before' = 'none') => ({
+  id,
+  agent: 'echo',
+  input: {},
+  dependsOn: [],
+  timeoutSeconds: 60,
+  retry: { maxAttempts: 1, intervalSeconds: 1, backoffRate: 2 },
+  approval,
+  optional: false,
+});
+
+async function prepare(opts: { approval?: 'none' | 'before'; policy?: Policy; succeeded?: boolean } = {}) {
+  await store.createTask(
+    storedTask({ status: 'RUNNING', policy: opts.policy ?? {} }),
+    {},
+    {
+      source: 'explicit',
+      steps: [step('a', opts.approval)],
+    },
+  );
+  if (opts.succeeded !== false)
+    await store.putResult('t1', {
+      stepId: 'a',
+      run: 1,
+      status: 'SUCCEEDED',
+      agent: 'echo',
+      attempt: 1,
+      at: 'x',
+    });
+}
+
+beforeEach(() => {
+  store = new MemoryStore();
+  calls = new Map();
+  for (const name of [
+    'getTask',
+    'getPlan',
+    'getTaskAndPlan',
+    'getResults',
+    'closePendingApprovals',
+  ] as const) {
+    const real = (store[name] as (...a: unknown[]) => Promise<unknown>).bind(store);
+    (store as unknown as Record<string, unknown>)[name] = (...a: unknown[]) => {
+      calls.set(name, (calls.get(name) ?? 0) + 1);
+      return real(...a);
+    };
+  }
+  deps = {
+    store,
+    workflow: new WorkflowClient(new SFNClient({ region: 'us-east-1' }), SM),
+    agentFunctions: { echo: 'fn-echo' },
+  };
+});
+
+describe('which tasks can have approvals', () => {
+  it.each([
+    ['no gate', [step('a')], {}, false],
+    ['a step gate', [step('a'), step('b', 'before')], {}, true],
+    ['a plan gate', [step('a')], { requirePlanApproval: true }, true],
+    ['review on failure', [step('a')], { humanReviewOnFailure: true }, true],
+    ['an explicit false', [step('a')], { requirePlanApproval: false, humanReviewOnFailure: false }, false],
+  ])('%s', (_name, steps, policy, expected) => {
+    // Act / Assess
+    expect(mayRequestApprovals({ steps }, policy)).toBe(expected);
+    expect(mayRequestApprovals(undefined, policy)).toBe(expected && steps.length === 1);
+  });
+});
+
+describe('Finalize', () => {
+  it('reads the task and its plan in one call, and closes no approval of a task that cannot have one', async () => {
+    // Prepare
+    await prepare();
+
+    // Act
+    const out = await finalizeTask(deps, { taskId: 't1', run: 1 });
+
+    // Assess
+    expect(out.status).toBe('SUCCEEDED');
+    expect(calls.get('getTaskAndPlan')).toBe(1);
+    expect(calls.get('getTask')).toBeUndefined();
+    expect(calls.get('closePendingApprovals')).toBeUndefined();
+  });
+
+  it('closes the pending approvals of a task with a gate when it ends', async () => {
+    // Prepare: a gated step whose approval is still pending
+    await prepare({ approval: 'before' });
+    await store.createApproval({
+      id: 'ap1',
+      taskId: 't1',
+      stepId: 'a',
+      kind: 'step',
+      status: 'PENDING',
+      requestedAt: 'x',
+      expiresAt: '2999-01-01T00:00:00.000Z',
+      run: 1,
+      round: 1,
+      timeoutSeconds: 60,
+      onTimeout: 'reject',
+      taskToken: 'tok',
+    });
+
+    // Act
+    await finalizeTask(deps, { taskId: 't1', run: 1 });
+
+    // Assess
+    expect(calls.get('closePendingApprovals')).toBe(1);
+    expect((await store.getApproval('ap1'))?.status).not.toBe('PENDING');
+  });
+});
+
+describe('Plan', () => {
+  it('reads no earlier results for run 1, and continues the attempts of a redriven run', async () => {
+    // Prepare: a's result of run 1 failed after 2 attempts
+    await prepare({ succeeded: false });
+    await store.putResult('t1', {
+      stepId: 'a',
+      run: 1,
+      status: 'FAILED',
+      agent: 'echo',
+      attempt: 2,
+      at: 'x',
+    });
+
+    // Act
+    const first = await planTask(deps, { taskId: 't1', run: 1 });
+    const firstReads = calls.get('getResults');
+    const redriven = await planTask(deps, { taskId: 't1', run: 2 });
+
+    // Assess
+    expect(firstReads).toBeUndefined();
+    expect(first.items[0]?.firstAttempt).toBe(1);
+    expect(redriven.items[0]?.firstAttempt).toBe(3);
+    expect(calls.get('getResults')).toBe(1);
+    expect(calls.get('getTask')).toBeUndefined();
+  });
+});
