@@ -108,8 +108,12 @@ export async function submitTask(
         { taskId: claim.taskId },
       );
     }
-    taskId = claim.taskId;
-    existing = await deps.store.getTask(taskId);
+    // A key claimed just now names the new id: no task to look for. One claimed before names the
+    // task of an earlier request (its retry, say), which may exist already.
+    if (claim.taskId !== taskId) {
+      taskId = claim.taskId;
+      existing = await deps.store.getTask(taskId);
+    }
     if (existing && existing.status !== 'QUEUED') {
       deps.inTask?.({ taskId, run: existing.run, traceId: existing.traceId });
       return { taskId, status: existing.status, created: false };
