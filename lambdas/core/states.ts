@@ -51,6 +51,12 @@ export const PlannedItem = z.object({
   approval: z.boolean(),
   /** A fan-out step (`forEach`): its agent runs once per item, as a Distributed Map. */
   forEach: z.boolean(),
+  /**
+   * The step's dependencies, for its gate (which then needs no plan to park or run); null when
+   * the plan's dependency lists together are over `CARRIED_DEPENDENCIES_CHARS` (the gate reads
+   * the plan then), so the items stay far below the execution state's 256 KB.
+   */
+  dependsOn: z.array(z.string()).nullable(),
   /** Its approval and review gates' timeout (TimeoutSecondsPath). */
   approvalTimeoutSeconds: z.number().int(),
   /**
@@ -60,6 +66,9 @@ export const PlannedItem = z.object({
   dependencyTimeoutSeconds: z.number().int().min(1),
 });
 export type PlannedItem = z.infer<typeof PlannedItem>;
+
+/** The most characters of dependency lists (JSON) a plan's Map items carry (PlannedItem.dependsOn). */
+export const CARRIED_DEPENDENCIES_CHARS = 32 * 1024;
 
 export const PlanOutput = z.object({
   items: z.array(PlannedItem),
@@ -87,6 +96,15 @@ export const GateInput = z.object({
    * (its Proceed Choice reads the task success `{ action }`), which is answered that way.
    */
   routes: z.literal(true).optional(),
+  /**
+   * The step's dependencies and routing as its Map item carries them (PlannedItem), so the gate
+   * needs no plan to park or to run: a root step's gate (no dependencies) stores no token either,
+   * since nobody but itself answers it. Null or absent (a plan too large to carry them, an older
+   * definition): the gate reads the plan.
+   */
+  dependsOn: z.array(z.string()).nullable().optional(),
+  approval: z.boolean().optional(),
+  forEach: z.boolean().optional(),
 });
 export type GateInput = z.infer<typeof GateInput>;
 

@@ -16,8 +16,10 @@ import {
   GateContract,
   type GateOutput,
   type GateRelease,
+  type GateInput,
   gateRoute,
   routingOf,
+  type StepRouting,
 } from '../core/states.js';
 import type { OrchestratorDeps } from './deps.js';
 
@@ -44,25 +46,74 @@ export interface GateContext extends GateView {
  */
 export async function awaitDependencies(deps: OrchestratorDeps, raw: unknown): Promise<GateOutput> {
   const req = GateContract.input.parse(raw);
+  const held: ParkedGate = { token: req.taskToken, routes: req.routes === true };
+  const carried = carriedStep(req);
+  if (carried) {
+    await awaitCarried(deps, { ...req, traceId: carried.traceId }, carried, held);
+    return { registered: true };
+  }
   // Side by side: the token's write, and the plan (immutable: cached per function instance). The
   // task record is read only when the input lacks the trace id (the state machine passes it).
   const [ctx] = await Promise.all([
     gateView(deps, req),
-    deps.store.putToken(req.taskId, req.run, req.stepId, req.taskToken, req.routes === true),
+    deps.store.putToken(req.taskId, req.run, req.stepId, req.taskToken, held.routes),
   ]);
-  const look = await lookAtGate(deps, ctx, req.stepId, { token: req.taskToken, routes: req.routes === true });
+  const look = await lookAtGate(deps, ctx, req.stepId, held);
   if (!look.action) {
     const step = ctx.plan.steps.find((s) => s.id === req.stepId);
-    await deps.store.appendEvent(
-      Events.stepWaiting(
-        { taskId: req.taskId, traceId: ctx.task.traceId, run: req.run, stepId: req.stepId },
-        {
-          waitingFor: (step?.dependsOn ?? []).filter((d) => look.results.get(d)?.status !== 'SUCCEEDED'),
-        },
-      ),
-    );
+    await recordWaiting(deps, { ...req, traceId: ctx.task.traceId }, step?.dependsOn ?? [], look.results);
   }
   return { registered: true };
+}
+
+/** What a gate decides with of its step: its dependencies, and how its iteration goes on. */
+interface GateStep {
+  id: string;
+  dependsOn: readonly string[];
+  routing: StepRouting;
+}
+
+/** The step as the gate's payload carries it (its Map item's dependsOn, approval, forEach), if it does. */
+function carriedStep(req: GateInput): (GateStep & { traceId: string }) | undefined {
+  const { dependsOn, approval, forEach, traceId } = req;
+  if (!dependsOn || approval === undefined || forEach === undefined || traceId === undefined) return undefined;
+  return { id: req.stepId, dependsOn, routing: { approval, forEach }, traceId };
+}
+
+/**
+ * AwaitDependencies with its step in the payload: no plan is read to park or to run. A root step
+ * (no dependencies) stores no token, since nobody but its own gate answers it. The other ways out
+ * (done before, a dependency failed) are decided by the plan's look (lookAtGate): they write the
+ * skip and release the step's dependents.
+ */
+async function awaitCarried(
+  deps: OrchestratorDeps,
+  req: GateInput & { traceId: string },
+  step: GateStep,
+  held: ParkedGate,
+): Promise<void> {
+  if (step.dependsOn.length > 0)
+    await deps.store.putToken(req.taskId, req.run, req.stepId, req.taskToken, held.routes);
+  const results = await deps.store.getResults(req.taskId, [step.id, ...step.dependsOn]);
+  const { action } = gateAction(step, results, req.run);
+  if (action === 'run') await releaseGate(deps, step.routing, held, 'run');
+  else if (action) await lookAtGate(deps, await gateView(deps, req), req.stepId, held);
+  else await recordWaiting(deps, req, step.dependsOn, results);
+}
+
+/** The StepWaiting of a parked gate, from what its look read. */
+async function recordWaiting(
+  deps: OrchestratorDeps,
+  req: { taskId: string; traceId: string; run: number; stepId: string },
+  dependsOn: readonly string[],
+  results: ReadonlyMap<string, StepResult>,
+): Promise<void> {
+  await deps.store.appendEvent(
+    Events.stepWaiting(
+      { taskId: req.taskId, traceId: req.traceId, run: req.run, stepId: req.stepId },
+      { waitingFor: dependsOn.filter((d) => results.get(d)?.status !== 'SUCCEEDED') },
+    ),
+  );
 }
 
 async function gateView(
@@ -145,7 +196,7 @@ async function lookAtGate(
       at: new Date().toISOString(),
     });
   }
-  await releaseGate(deps, step, parked, action);
+  await releaseGate(deps, routingOf(step), parked, action);
   if (action !== 'run') await releaseDependents(deps, ctx, stepId);
   return { action, results };
 }
@@ -160,11 +211,11 @@ async function lookAtGate(
  */
 async function releaseGate(
   deps: OrchestratorDeps,
-  step: Plan['steps'][number],
+  routing: StepRouting,
   gate: ParkedGate,
   action: GateAction,
 ): Promise<boolean> {
-  const route = gate.routes ? gateRoute(action, routingOf(step)) : undefined;
+  const route = gate.routes ? gateRoute(action, routing) : undefined;
   if (route) return (await deps.workflow.fail(gate.token, route.error, route.cause)) !== false;
   const release: GateRelease = { action };
   return (await deps.workflow.succeed(gate.token, release)) !== false;
@@ -172,7 +223,7 @@ async function releaseGate(
 
 /** A gate's decision from the results it read: run, skip, done, or nothing yet (undefined). */
 function gateAction(
-  step: Plan['steps'][number],
+  step: { id: string; dependsOn: readonly string[] },
   results: ReadonlyMap<string, StepResult>,
   run: number,
 ): { action?: GateAction; failedDep?: string } {
@@ -261,7 +312,7 @@ export async function releaseDependents(
   await Promise.all(
     dependentsOf(ctx.plan, stepId).map(async (s) => {
       const gate = ready?.get(s.id);
-      if (gate !== undefined && (await releaseGate(deps, s, gate, 'run'))) return;
+      if (gate !== undefined && (await releaseGate(deps, routingOf(s), gate, 'run'))) return;
       await evaluateGate(deps, ctx, s.id);
     }),
   );

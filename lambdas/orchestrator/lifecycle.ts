@@ -14,6 +14,7 @@ import {
   type FinalizeOutput,
   PlanContract,
   type PlanOutput,
+  CARRIED_DEPENDENCIES_CHARS,
   routingOf,
   TASK_FAILED_CAUSE,
 } from '../core/states.js';
@@ -118,6 +119,8 @@ export async function planTask(deps: OrchestratorDeps, raw: unknown): Promise<Pl
     task.policy.requirePlanApproval === true ? deps.store.listTaskApprovals(task.taskId) : [],
   ]);
   const dependencyWait = dependencyWaitSeconds(plan.steps, task.policy);
+  // The dependency lists ride in the items (each gate then needs no plan) unless together too long.
+  const carried = JSON.stringify(plan.steps.map((s) => s.dependsOn)).length <= CARRIED_DEPENDENCIES_CHARS;
   const items = plan.steps.map((s) => {
     const agentFunction = deps.agentFunctions[s.agent];
     if (!agentFunction)
@@ -131,6 +134,7 @@ export async function planTask(deps: OrchestratorDeps, raw: unknown): Promise<Pl
       timeoutSeconds: s.timeoutSeconds,
       firstAttempt,
       ...routingOf(s),
+      dependsOn: carried ? [...s.dependsOn] : null,
       approvalTimeoutSeconds: approvalTimeoutSeconds(task.policy, s),
       dependencyTimeoutSeconds: dependencyWait.get(s.id) ?? WORKFLOW_TIMING.dependencyWaitFloorSeconds,
     };

@@ -159,6 +159,8 @@ export const StepIteration = z.object({
   approval: z.boolean(),
   /** A fan-out step (lib/workflow/fan-out.ts). */
   forEach: z.boolean(),
+  /** The step's dependencies for its gate (PlannedItem.dependsOn). */
+  dependsOn: z.array(z.string()).nullable(),
   approvalTimeoutSeconds: z.number().int(),
   dependencyTimeoutSeconds: z.number().int().min(1),
 });

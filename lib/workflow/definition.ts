@@ -70,6 +70,7 @@ export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.I
       attempt: mapItem.at('firstAttempt'),
       approval: mapItem.at('approval'),
       forEach: mapItem.at('forEach'),
+      dependsOn: mapItem.at('dependsOn'),
       approvalTimeoutSeconds: mapItem.at('approvalTimeoutSeconds'),
       dependencyTimeoutSeconds: mapItem.at('dependencyTimeoutSeconds'),
     }),

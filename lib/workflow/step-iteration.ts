@@ -63,6 +63,10 @@ export class StepIteration extends sfn.StateMachineFragment {
         taskToken: TASK_TOKEN,
         // This definition catches the gate's routes (below): releasers answer with them.
         routes: true,
+        // What the gate decides with, from the Map item: it needs no plan to park or to run.
+        dependsOn: step.at('dependsOn'),
+        approval: step.at('approval'),
+        forEach: step.at('forEach'),
       },
       // Bounded by what the dependencies can take (lambdas/core/bounds.ts), not a constant.
       timeout: sfn.Timeout.at(step.at('dependencyTimeoutSeconds').path),

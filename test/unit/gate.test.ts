@@ -125,6 +125,90 @@ describe('AwaitDependencies', () => {
   });
 });
 
+describe('AwaitDependencies with its step in the payload (the Map item carries dependsOn, approval, forEach)', () => {
+  const carried = (stepId: string, dependsOn: string[]) => ({
+    taskId: 't1',
+    run: 1,
+    stepId,
+    taskToken: `tok-${stepId}`,
+    traceId: 'trace-of-t1',
+    routes: true as const,
+    dependsOn,
+    approval: false,
+    forEach: false,
+  });
+  let planReads: ReturnType<typeof vi.spyOn>;
+  beforeEach(() => {
+    planReads = vi.spyOn(store, 'getPlan');
+  });
+
+  it('answers a root step at once, storing no token and reading no plan', async () => {
+    // Act
+    await awaitDependencies(deps, carried('a', []));
+
+    // Assess
+    const sent = sfnMock.commandCalls(SendTaskSuccessCommand).map((c) => c.args[0].input);
+    expect(sent).toEqual([{ taskToken: 'tok-a', output: JSON.stringify({ action: 'run' }) }]);
+    expect(await store.getToken('t1', 1, 'a')).toBeUndefined();
+    expect(planReads).not.toHaveBeenCalled();
+  });
+
+  it('parks a dependent with its token and its StepWaiting, reading no plan; its dependency releases it', async () => {
+    // Act
+    await awaitDependencies(deps, carried('b', ['a']));
+    const parked = await store.getToken('t1', 1, 'b');
+    await completeStep(
+      deps,
+      { taskId: 't1', run: 1, stepId: 'a', attempt: 1 },
+      {
+        ctx: { task, plan, run: 1 },
+        attempt: {
+          stepId: 'a',
+          run: 1,
+          attempt: 1,
+          agent: 'echo',
+          summary: 'a done',
+          artifacts: [],
+          at: new Date().toISOString(),
+          firstSeq: (await store.reserveSeqs('t1', 1)).first,
+        },
+      },
+    );
+
+    // Assess
+    expect(parked).toBe('tok-b');
+    const waiting = (await store.allEvents('t1')).find((e) => e.type === 'StepWaiting');
+    expect(waiting).toMatchObject({ stepId: 'b', data: { waitingFor: ['a'] } });
+    expect(planReads).not.toHaveBeenCalled();
+    const sent = sfnMock.commandCalls(SendTaskSuccessCommand).map((c) => c.args[0].input.taskToken);
+    expect(sent).toEqual(['tok-b']);
+  });
+
+  it('routes a root step with an approval gate to its approval, from the payload alone', async () => {
+    // Act
+    await awaitDependencies(deps, { ...carried('a', []), approval: true });
+
+    // Assess
+    const failed = sfnMock.commandCalls(SendTaskFailureCommand).map((c) => c.args[0].input);
+    expect(failed).toMatchObject([{ taskToken: 'tok-a', error: ErrorNames.GateApproval }]);
+    expect(planReads).not.toHaveBeenCalled();
+  });
+
+  it('reads the plan to skip a step whose dependency failed, and writes the skip', async () => {
+    // Prepare
+    await store.putResult('t1', { stepId: 'a', run: 1, status: 'FAILED', agent: 'echo', at: 'x' });
+
+    // Act
+    await awaitDependencies(deps, carried('b', ['a']));
+
+    // Assess
+    expect((await store.getResults('t1', ['b'])).get('b')?.status).toBe('SKIPPED');
+    const failed = sfnMock.commandCalls(SendTaskFailureCommand).map((c) => c.args[0].input);
+    expect(failed).toMatchObject([{ taskToken: 'tok-b', error: ErrorNames.GateNotRun }]);
+    expect(planReads).toHaveBeenCalled();
+  });
+});
+
 describe("a step's completion releasing its dependents", () => {
   const diamond = validatePlan(
     {
