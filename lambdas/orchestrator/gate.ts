@@ -14,9 +14,9 @@ import type { Plan } from '../core/schemas.js';
 import {
   type GateAction,
   GateContract,
+  type GateInput,
   type GateOutput,
   type GateRelease,
-  type GateInput,
   gateRoute,
   routingOf,
   type StepRouting,
@@ -76,7 +76,8 @@ interface GateStep {
 /** The step as the gate's payload carries it (its Map item's dependsOn, approval, forEach), if it does. */
 function carriedStep(req: GateInput): (GateStep & { traceId: string }) | undefined {
   const { dependsOn, approval, forEach, traceId } = req;
-  if (!dependsOn || approval === undefined || forEach === undefined || traceId === undefined) return undefined;
+  if (!dependsOn || approval === undefined || forEach === undefined || traceId === undefined)
+    return undefined;
   return { id: req.stepId, dependsOn, routing: { approval, forEach }, traceId };
 }
 

@@ -10,11 +10,11 @@ import { decideOutcome } from '../core/outcome.js';
 import type { DeadLetterRecord, StepResult, StoredTask } from '../core/ports.js';
 import { type ExecutionInput, IntakeMessage, type Plan } from '../core/schemas.js';
 import {
+  CARRIED_DEPENDENCIES_CHARS,
   FinalizeContract,
   type FinalizeOutput,
   PlanContract,
   type PlanOutput,
-  CARRIED_DEPENDENCIES_CHARS,
   routingOf,
   TASK_FAILED_CAUSE,
 } from '../core/states.js';

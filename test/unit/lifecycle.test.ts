@@ -8,6 +8,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { WorkflowClient } from '../../lambdas/adapters/workflow.js';
 import { mayRequestApprovals } from '../../lambdas/core/approvals.js';
 import type { Policy } from '../../lambdas/core/schemas.js';
+import { CARRIED_DEPENDENCIES_CHARS } from '../../lambdas/core/states.js';
 import type { OrchestratorDeps } from '../../lambdas/orchestrator/deps.js';
 import { finalizeTask, planTask } from '../../lambdas/orchestrator/lifecycle.js';
 import { MemoryStore } from '../fakes/memory-store.js';
@@ -153,5 +154,31 @@ describe('Plan', () => {
     expect(redriven.items[0]?.firstAttempt).toBe(3);
     expect(calls.get('getResults')).toBe(1);
     expect(calls.get('getTask')).toBeUndefined();
+  });
+
+  it('carries each step’s dependencies in its Map item, unless the plan’s lists together are too long', async () => {
+    // Prepare: a small plan, and one of 200 steps each on up to 60 earlier ones
+    await prepare({ succeeded: false });
+    const big = Array.from({ length: 200 }, (_, i) => ({
+      ...step(`step-${String(i).padStart(3, '0')}`),
+      dependsOn: Array.from(
+        { length: Math.min(i, 60) },
+        (_, j) => `step-${String(i - j - 1).padStart(3, '0')}`,
+      ),
+    }));
+    await store.createTask(
+      storedTask({ taskId: 't2', status: 'RUNNING' }),
+      {},
+      { source: 'explicit', steps: big },
+    );
+
+    // Act
+    const small = await planTask(deps, { taskId: 't1', run: 1 });
+    const large = await planTask(deps, { taskId: 't2', run: 1 });
+
+    // Assess: the lists where they fit, null everywhere where they do not (the gates read the plan)
+    expect(small.items.map((i) => i.dependsOn)).toEqual([[]]);
+    expect(JSON.stringify(big.map((s) => s.dependsOn)).length).toBeGreaterThan(CARRIED_DEPENDENCIES_CHARS);
+    expect(new Set(large.items.map((i) => i.dependsOn))).toEqual(new Set([null]));
   });
 });
