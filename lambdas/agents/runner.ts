@@ -27,7 +27,6 @@ import type {
   ArtifactPort,
   AttemptRecord,
   EventPort,
-  ParkedGate,
   ResultPort,
   StepResult,
   StoredArtifact,
@@ -35,7 +34,8 @@ import type {
 } from '../core/ports.js';
 import { AgentInput, type ArtifactRef, type Json, LIMITS, type UpstreamResult } from '../core/schemas.js';
 import { AgentContract, type AgentResult } from '../core/states.js';
-import { dependentsOf, type GateContext } from '../orchestrator/gate.js';
+import { dependentsOf } from '../orchestrator/gate.js';
+import type { CompletionKnown } from '../orchestrator/steps.js';
 import { tokensUsedByTask } from './audit.js';
 import { policyTokenBudget } from './context.js';
 import { checkAgentOutput } from './define.js';
@@ -76,12 +76,7 @@ export interface RunnerDeps {
   complete(
     req: { taskId: string; run: number; stepId: string; attempt: number },
     /** What the runner holds already (the task as it read it, the plan, what the attempt produced). */
-    known?: {
-      ctx: GateContext;
-      attempt: AttemptRecord;
-      /** The dependents' gates as the runner read them before the agent (completeStep's `look`). */
-      look?: { results: ReadonlyMap<string, StepResult>; gates: ReadonlyMap<string, ParkedGate> };
-    },
+    known?: CompletionKnown,
   ): Promise<void>;
   log?: (line: Record<string, unknown>) => void;
 }
@@ -113,6 +108,7 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
   const dependents = plan && step ? dependentsOf(plan, step.id) : [];
   const ahead = [...new Set(dependents.flatMap((d) => [d.id, ...d.dependsOn]))];
   const own = step ? [step.id, ...step.dependsOn] : [];
+  // The read's keys: the results, the dependents' tokens, META, INPUTS and the StepSucceeded.
   const lookAhead = new Set([...own, ...ahead]).size + dependents.length + 3 <= LOOK_AHEAD_KEYS;
   const { task, inputs, results, succeeded, gates } = step
     ? await store.getStepContext(inv.taskId, lookAhead ? [...own, ...ahead] : own, {
@@ -253,36 +249,14 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
   const auditAlone = async () => {
     if (audit.length > 0) await store.appendEvents(audit);
   };
-  let ok: Extract<AgentResponse, { ok: true }>;
-  let out: ReturnType<typeof checkAgentOutput>;
-  let inline: { art: NonNullable<ReturnType<typeof checkAgentOutput>['artifacts']>[number]; body: Buffer }[];
+  let checked: ReturnType<typeof checkAnswer>;
   try {
-    if (!answer.ok) throw agentError(answer.error);
-    ok = answer;
-    out = checkAgentOutput(agentName, {
-      summary: answer.summary,
-      ...(answer.output !== undefined ? { output: answer.output } : {}),
-      artifacts: answer.artifacts.flatMap((a) => ('body' in a ? [a] : [])),
-    });
-    const names = new Set<string>();
-    const slots = new Set<number>();
-    for (const a of answer.artifacts) {
-      if (names.has(a.name))
-        throw new ContractViolationError(`Agent "${agentName}" returned artifact ${a.name} twice`);
-      names.add(a.name);
-      if ('upload' in a) {
-        if (slots.has(a.upload))
-          throw new ContractViolationError(`Agent "${agentName}" named upload slot ${a.upload} twice`);
-        slots.add(a.upload);
-      }
-    }
-    // Every artifact is checked before any is recorded: inline bodies decoded, uploads read back.
-    inline = (out.artifacts ?? []).map((art) => ({ art, body: decodeBody(agentName, art) }));
+    checked = checkAnswer(agentName, answer);
   } catch (err) {
     await auditAlone();
     throw err;
   }
-  const artifacts = ok.artifacts;
+  const { out, inline, artifacts } = checked;
 
   // Side by side: the numbers of the attempt's remaining events (its audit records, an
   // ArtifactStored per artifact, then StepSucceeded), and the artifacts' bytes (uploads read back,
@@ -297,62 +271,57 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
     if (audit.length > 0) await store.appendEvents(audit, { firstSeq: first });
   });
   auditWritten.catch(() => {}); // awaited below on every path; not an unhandled rejection meanwhile
-  let reserved: Awaited<typeof reservation>;
-  let adopted: StoredArtifact[];
-  let written: StoredArtifact[];
-  try {
-    [reserved, { adopted, written }] = await Promise.all([
-      reservation,
-      (async () => {
-        const adopted = await Promise.all(
-          artifacts.flatMap((a) =>
-            'upload' in a
-              ? [
-                  (async () => {
-                    const s3Key = uploadKey(task.taskId, step.id, inv.attempt, a.upload);
-                    const got = await deps.artifacts.adopt({
-                      s3Key,
-                      stepId: step.id,
-                      attempt: inv.attempt,
-                      name: a.name,
-                      contentType: a.contentType,
-                      maxBytes: LIMITS.maxArtifactBytes,
-                    });
-                    if (got === 'missing')
-                      throw new ContractViolationError(
-                        `Artifact ${a.name}: nothing was uploaded to slot ${a.upload}`,
-                      );
-                    if ('tooLarge' in got)
-                      throw new ContractViolationError(
-                        `Artifact ${a.name} is ${got.tooLarge} bytes; the limit is ${LIMITS.maxArtifactBytes}`,
-                      );
-                    return got;
-                  })(),
-                ]
-              : [],
-          ),
-        );
-        const written = await Promise.all(
-          inline.map(({ art, body }) =>
-            deps.artifacts.put({
-              taskId: task.taskId,
-              stepId: step.id,
-              attempt: inv.attempt,
-              name: art.name,
-              contentType: art.contentType,
-              body,
-            }),
-          ),
-        );
-        return { adopted, written };
-      })(),
-    ]);
-  } catch (err) {
+  const [reserved, { adopted, written }] = await Promise.all([
+    reservation,
+    (async () => {
+      const adopted = await Promise.all(
+        artifacts.flatMap((a) =>
+          'upload' in a
+            ? [
+                (async () => {
+                  const s3Key = uploadKey(task.taskId, step.id, inv.attempt, a.upload);
+                  const got = await deps.artifacts.adopt({
+                    s3Key,
+                    stepId: step.id,
+                    attempt: inv.attempt,
+                    name: a.name,
+                    contentType: a.contentType,
+                    maxBytes: LIMITS.maxArtifactBytes,
+                  });
+                  if (got === 'missing')
+                    throw new ContractViolationError(
+                      `Artifact ${a.name}: nothing was uploaded to slot ${a.upload}`,
+                    );
+                  if ('tooLarge' in got)
+                    throw new ContractViolationError(
+                      `Artifact ${a.name} is ${got.tooLarge} bytes; the limit is ${LIMITS.maxArtifactBytes}`,
+                    );
+                  return got;
+                })(),
+              ]
+            : [],
+        ),
+      );
+      const written = await Promise.all(
+        inline.map(({ art, body }) =>
+          deps.artifacts.put({
+            taskId: task.taskId,
+            stepId: step.id,
+            attempt: inv.attempt,
+            name: art.name,
+            contentType: art.contentType,
+            body,
+          }),
+        ),
+      );
+      return { adopted, written };
+    })(),
+  ]).catch(async (err: unknown) => {
     // An artifact that fails its read-back fails the attempt; its audit records are kept first
     // (numbered by the reservation, or on their own if that is what failed).
     await auditWritten.catch(auditAlone);
     throw err;
-  }
+  });
   const { first: reservedFirst, cancelled: wasCancelled } = reserved;
   const firstSeq = reservedFirst + audit.length;
   if (wasCancelled) {
@@ -383,6 +352,35 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
     ...(lookAhead ? { look: { results, gates } } : {}),
   });
   return { stepId: step.id, attempt: inv.attempt, agent: agentName };
+}
+
+/**
+ * The checks of a succeeded answer before any of it is written: the agent's output contract,
+ * artifact names and upload slots each used once, inline bodies decoded. A failed answer is its
+ * agent's error. Throws what the attempt fails with.
+ */
+function checkAnswer(agentName: string, answer: AgentResponse) {
+  if (!answer.ok) throw agentError(answer.error);
+  const out = checkAgentOutput(agentName, {
+    summary: answer.summary,
+    ...(answer.output !== undefined ? { output: answer.output } : {}),
+    artifacts: answer.artifacts.flatMap((a) => ('body' in a ? [a] : [])),
+  });
+  const names = new Set<string>();
+  const slots = new Set<number>();
+  for (const a of answer.artifacts) {
+    if (names.has(a.name))
+      throw new ContractViolationError(`Agent "${agentName}" returned artifact ${a.name} twice`);
+    names.add(a.name);
+    if ('upload' in a) {
+      if (slots.has(a.upload))
+        throw new ContractViolationError(`Agent "${agentName}" named upload slot ${a.upload} twice`);
+      slots.add(a.upload);
+    }
+  }
+  // Every artifact is checked before any is recorded: inline bodies decoded, uploads read back.
+  const inline = (out.artifacts ?? []).map((art) => ({ art, body: decodeBody(agentName, art) }));
+  return { out, inline, artifacts: answer.artifacts };
 }
 
 /** What a step's agent is told of its dependencies: their results (agent, summary, output, artifacts). */

@@ -253,7 +253,7 @@ export interface ResultPort {
     stepIds: readonly string[],
     /**
      * `gates`: steps whose parked tokens (of `run`) to read beside: a step runner's dependents,
-     * whose gates its completion releases (lambdas/orchestrator/gate.ts readyInLook).
+     * whose gates its completion releases (lambdas/orchestrator/gate.ts readyDependents).
      */
     step: { run: number; stepId: string; gates?: readonly string[] },
   ): Promise<StepContext>;

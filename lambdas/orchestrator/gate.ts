@@ -238,6 +238,14 @@ function gateAction(
   return {};
 }
 
+/** The dependents' gates as a step runner read them before its agent: their tokens and results. */
+export interface GateLook {
+  /** The dependents' results and their dependencies'. */
+  results: ReadonlyMap<string, StepResult>;
+  /** The dependents found parked, by step id. */
+  gates: ReadonlyMap<string, ParkedGate>;
+}
+
 /**
  * The dependents of `own.stepId` that will run once `own` (its SUCCEEDED result, being written)
  * is stored, with the tokens they parked with: read while the result is written, not after it.
@@ -245,18 +253,28 @@ function gateAction(
  * are final in a run), so it is released as soon as the write has landed. Any other gate (not
  * parked yet, another dependency still running, a skip) is looked at again after the write
  * (`releaseDependents`): that look, after the write, is what keeps wake-ups from being lost.
- * `skip`: dependents found ready before (readyInLook), not read again.
+ * `look`: the step runner's look before its agent; a dependent found ready in it is not read
+ * again (the look cannot have gone stale but for the token, which `releaseDependents` looks at
+ * again if its release is refused).
  */
 export async function readyDependents(
   deps: OrchestratorDeps,
   ctx: GateView,
   own: StepResult,
-  skip?: ReadonlySet<string>,
+  look?: GateLook,
 ): Promise<Map<string, ParkedGate>> {
   const ready = new Map<string, ParkedGate>();
+  const dependents = dependentsOf(ctx.plan, own.stepId);
+  if (look) {
+    const results = new Map(look.results).set(own.stepId, own);
+    for (const s of dependents) {
+      const gate = look.gates.get(s.id);
+      if (gate && gateAction(s, results, ctx.run).action === 'run') ready.set(s.id, gate);
+    }
+  }
   await Promise.all(
-    dependentsOf(ctx.plan, own.stepId)
-      .filter((s) => !skip?.has(s.id))
+    dependents
+      .filter((s) => !ready.has(s.id))
       .map(async (s) => {
         const { results, token, routes } = await deps.store.getResultsAndToken(
           ctx.task.taskId,
@@ -277,29 +295,8 @@ export function dependentsOf(plan: Plan, stepId: string): Plan['steps'] {
 }
 
 /**
- * What a look taken before (the step runner's read before its agent: its dependents' results,
- * their other dependencies' and the tokens they had parked with) says of the dependents once
- * `own` (SUCCEEDED) is stored: those found parked with every other dependency succeeded then are
- * ready (successes are final in a run, so the look cannot have gone stale but for the token,
- * which `releaseDependents` looks at again if it was refused). The others are for readyDependents.
- */
-export function readyInLook(
-  ctx: GateView,
-  own: StepResult,
-  look: { results: ReadonlyMap<string, StepResult>; gates: ReadonlyMap<string, ParkedGate> },
-): Map<string, ParkedGate> {
-  const ready = new Map<string, ParkedGate>();
-  const results = new Map(look.results).set(own.stepId, own);
-  for (const s of dependentsOf(ctx.plan, own.stepId)) {
-    const gate = look.gates.get(s.id);
-    if (gate && gateAction(s, results, ctx.run).action === 'run') ready.set(s.id, gate);
-  }
-  return ready;
-}
-
-/**
  * Re-evaluates the gates of the steps that depend on `stepId`; `ready`: those found ready
- * beside the write of its result (readyDependents, readyInLook), released without another look
+ * beside the write of its result (readyDependents), released without another look
  * unless the release is refused (the gate parked again since with a new token: its
  * AwaitDependencies was retried), which looks again.
  */

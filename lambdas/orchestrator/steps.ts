@@ -1,7 +1,7 @@
 /** The Lambdas of one step's life after its gate: attempt failure (retry, fallback, review or fail) and completion. */
 import { CancelledError, ContractViolationError } from '../core/errors.js';
 import { type EventData, Events } from '../core/events.js';
-import type { AttemptRecord, ParkedGate, StepResult } from '../core/ports.js';
+import type { AttemptRecord, StepResult } from '../core/ports.js';
 import { decideRetry } from '../core/retry.js';
 import { LIMITS } from '../core/schemas.js';
 import {
@@ -12,14 +12,7 @@ import {
   type CompleteOutput,
 } from '../core/states.js';
 import type { OrchestratorDeps } from './deps.js';
-import {
-  dependentsOf,
-  type GateContext,
-  loadContext,
-  readyDependents,
-  readyInLook,
-  releaseDependents,
-} from './gate.js';
+import { type GateContext, type GateLook, loadContext, readyDependents, releaseDependents } from './gate.js';
 
 /** Lambda errors arrive with Cause = JSON `{ errorType, errorMessage, trace }`; keep the message. */
 export function readCause(error: CaughtError): { name: string; message: string } {
@@ -184,6 +177,13 @@ export async function recordAttemptFailure(
   };
 }
 
+/** What a completion's caller already holds (completeStep's `known`). */
+export interface CompletionKnown {
+  ctx: GateContext;
+  attempt: AttemptRecord;
+  look?: GateLook;
+}
+
 /** Step completion (the step runner does it after a successful attempt): what the attempt produced becomes the step's StepSucceeded and result; dependents are released. */
 export async function completeStep(
   deps: OrchestratorDeps,
@@ -191,14 +191,10 @@ export async function completeStep(
   /**
    * What the caller already holds (the step runner: the task as it read it, the plan, what the
    * attempt produced with its events' numbers), so the completion reads none of it. `look`: the
-   * dependents' gates as the runner read them before its agent (readyInLook), so the dependents
-   * found ready then are not read again.
+   * dependents' gates as the runner read them before its agent (readyDependents), so the
+   * dependents found ready then are not read again.
    */
-  known?: {
-    ctx: GateContext;
-    attempt: AttemptRecord;
-    look?: { results: ReadonlyMap<string, StepResult>; gates: ReadonlyMap<string, ParkedGate> };
-  },
+  known?: CompletionKnown,
 ): Promise<CompleteOutput> {
   const req = CompleteContract.input.parse(raw);
   const ctx = known?.ctx ?? (await loadContext(deps, req.taskId, req.run));
@@ -256,16 +252,14 @@ export async function completeStep(
     // crash between the two the completion is finished from the one written (above). Beside
     // them, the dependents' gates as they will be with this result (readyDependents).
     const own = result(rec.firstSeq);
-    const seen = known?.look ? readyInLook(ctx, own, known.look) : new Map<string, ParkedGate>();
-    const unseen = dependentsOf(ctx.plan, req.stepId).some((s) => !seen.has(s.id));
     const [, written, early] = await Promise.all([
       deps.store.appendEvents(events, { firstSeq: rec.firstSeq }),
       deps.store.putResult(req.taskId, own),
-      unseen ? readyDependents(deps, ctx, own, new Set(seen.keys())) : new Map<string, ParkedGate>(),
+      readyDependents(deps, ctx, own, known?.look),
     ]);
     // Only this write's result releases them unseen (a result of this run written before,
     // a failed one say, is looked at again).
-    if (written) ready = new Map([...seen, ...early]);
+    if (written) ready = early;
   } else {
     // Numbered now: the events first, so that no dependent can start before them in the trail.
     await deps.store.appendEvents(events);
