@@ -96,6 +96,11 @@ const agentSide = (name: string, agent: AgentModule) => (req: AgentRequest) =>
     },
   });
 const invocation = { agentFunction: 'fn-a', taskId: TASK, run: 1, stepId: 'a', attempt: 1 };
+/** A tool call record as an agent reports it (its audit), fields overridden as a test needs. */
+const toolCall = (call: number, data: Record<string, unknown> = {}) => ({
+  type: 'ToolCalled',
+  data: { call, tool: 'http', argsDigest: 'x', durationMs: 1, outcome: 'ok', startedAt: 'x', ...data },
+});
 const failureOf = (p: Promise<unknown>) =>
   p.then(
     () => undefined,
@@ -369,18 +374,7 @@ describe('the step runner', () => {
   it('writes the agent’s tool and model call records as events of this attempt only, whatever the records claim', async () => {
     // Prepare: an answer whose record claims another attempt
     await prepareTask([{ id: 'a', agent: 'echo' }]);
-    const record = {
-      type: 'ToolCalled',
-      data: {
-        call: 1,
-        attempt: 9,
-        tool: 'http',
-        argsDigest: 'x',
-        durationMs: 1,
-        outcome: 'ok',
-        startedAt: new Date().toISOString(),
-      },
-    };
+    const record = toolCall(1, { attempt: 9, startedAt: new Date().toISOString() });
 
     // Act
     await runStep(
@@ -457,10 +451,6 @@ describe('the step runner', () => {
       reservations.push(count);
       return reserve(taskId, count);
     };
-    const call = (n: number) => ({
-      type: 'ToolCalled',
-      data: { call: n, tool: 'http', argsDigest: 'x', durationMs: 1, outcome: 'ok', startedAt: 'x' },
-    });
 
     // Act
     await runStep(
@@ -468,7 +458,7 @@ describe('the step runner', () => {
         ok: true,
         summary: 's',
         artifacts: [{ name: 'a.txt', contentType: 'text/plain', body: 'hi' }],
-        audit: [call(1), call(2)],
+        audit: [toolCall(1), toolCall(2)],
       })),
       invocation,
     );
@@ -617,12 +607,7 @@ describe('the step runner', () => {
         ...(ok
           ? { summary: 'done', artifacts: [] }
           : { error: { name: 'Baton.AgentFailed', message: 'no' } }),
-        audit: [
-          {
-            type: 'ToolCalled',
-            data: { call: 1, tool: 'http', argsDigest: 'x', durationMs: 1, outcome: 'ok', startedAt: 'x' },
-          },
-        ],
+        audit: [toolCall(1)],
       };
     };
 
