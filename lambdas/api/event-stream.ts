@@ -13,6 +13,7 @@ import { NotFoundError, ValidationError } from '../core/errors.js';
 import type { TaskEvent } from '../core/events.js';
 import { isTerminal } from '../core/fold.js';
 import type { StreamEventsQuery, TaskStatus } from '../core/schemas.js';
+import { settledEvents } from '../core/trail.js';
 import type { ApiDeps } from './tasks.js';
 
 /** How long a client waits before reconnecting (the `retry:` field), in milliseconds. */
@@ -59,7 +60,8 @@ export function streamCursor(lastEventId: string | undefined, after: number | un
 /**
  * The events after `after`, waiting up to `waitSeconds` for the first one while the task runs.
  * The task is read before the events: a task seen ended has its last event stored already, so
- * `ended` is never answered ahead of an event the client has not had.
+ * `ended` is never answered ahead of an event the client has not had. While the task runs,
+ * events behind a number that may still be written are not answered yet (settledEvents).
  */
 export async function streamTaskEvents(
   deps: ApiDeps & { sleep?: (ms: number) => Promise<void> },
@@ -73,8 +75,15 @@ export async function streamTaskEvents(
     const task = await deps.store.getTask(taskId);
     if (!task) throw new NotFoundError(`No task ${taskId}.`);
     const page = await deps.store.listEvents(taskId, { after: q.after, limit: STREAM_BATCH });
-    if (page.events.length > 0) return { events: page.events, more: page.next !== undefined };
-    if (isTerminal(task.status)) return { events: [], ended: { status: task.status }, more: false };
+    // While the task runs, never past a number that may still be written (lambdas/core/trail.ts):
+    // the wait goes on for it. An ended task's trail is given as it is.
+    const ended = isTerminal(task.status);
+    const settled = ended
+      ? { events: page.events, heldBack: false }
+      : settledEvents(page.events, q.after, new Date(now()));
+    if (settled.events.length > 0)
+      return { events: settled.events, more: !settled.heldBack && page.next !== undefined };
+    if (ended) return { events: [], ended: { status: task.status }, more: false };
     if (now() >= deadline) return { events: [], more: false };
     await sleep(STREAM_POLL_MS);
   }

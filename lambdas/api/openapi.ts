@@ -246,6 +246,11 @@ function buildDocument(): Record<string, unknown> {
         type: 'integer',
         description: 'Present when there are more events: pass it as `after` for the next page',
       },
+      heldBack: {
+        type: 'boolean',
+        description:
+          'Present (true) when the events after the last one given wait behind a smaller seq that may still be written (a writer numbers its events before it stores them): read again shortly with `after` the last seq given. A number missing for 10 s is a gap for good and is passed over.',
+      },
     },
     required: ['events'],
     additionalProperties: false,

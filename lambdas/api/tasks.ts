@@ -7,7 +7,7 @@ import type { WorkflowClient } from '../adapters/workflow.js';
 import type { SigningSecrets } from '../core/approvals.js';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
 import { Events } from '../core/events.js';
-import { foldTask } from '../core/fold.js';
+import { foldTask, isTerminal } from '../core/fold.js';
 import { canonicalJson, newTaskId, newTraceId, sha256Hex } from '../core/ids.js';
 import { validatePlan } from '../core/plan.js';
 import type {
@@ -33,6 +33,7 @@ import {
   TaskSummary,
   type TaskView,
 } from '../core/schemas.js';
+import { settledEvents } from '../core/trail.js';
 import { withFanOutProgress } from './fanout-progress.js';
 
 export interface ApiDeps {
@@ -189,8 +190,15 @@ export async function getTaskStatus(deps: ApiDeps, taskId: string): Promise<Task
 }
 
 export async function listTaskEvents(deps: ApiDeps, taskId: string, q: z.infer<typeof ListEventsQuery>) {
-  if (!(await deps.store.getTask(taskId))) throw new NotFoundError(`No task ${taskId}.`);
+  const task = await deps.store.getTask(taskId);
+  if (!task) throw new NotFoundError(`No task ${taskId}.`);
   const page = await deps.store.listEvents(taskId, { after: q.after, limit: q.limit });
+  // While the task runs, never past a number that may still be written (lambdas/core/trail.ts):
+  // what follows it is held back. An ended task's trail is given as it is (read after the end).
+  const settled = isTerminal(task.status)
+    ? undefined
+    : settledEvents(page.events, q.after, (deps.now ?? (() => new Date()))());
+  if (settled?.heldBack) return { events: settled.events, heldBack: true };
   return { events: page.events, ...(page.next !== undefined ? { next: page.next } : {}) };
 }
 

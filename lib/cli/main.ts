@@ -398,7 +398,8 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
 
 /**
  * --follow: polls the audit trail from the last event seen (GET /tasks/{id}/events?after=) and
- * the task (GET /tasks/{id}) until the task ends, printing each step transition as it appears.
+ * the task (GET /tasks/{id}) until the task ends, printing each step transition as it appears;
+ * after the end it reads on while the trail holds events back (`heldBack`).
  * SUCCEEDED is exit 0; any other end is exit 1 with the reason and the failed steps.
  */
 async function followTask(
@@ -422,14 +423,16 @@ async function followTask(
         else for (const line of transitions.lines(e)) io.stdout(`${line}\n`);
       }
       after = page.next ?? page.events.at(-1)?.seq ?? after;
-      if (page.next === undefined) return;
+      if (page.next === undefined) return page.heldBack === true;
     }
   };
+  const pause = () => new Promise((r) => setTimeout(r, io.pollMs ?? 500));
   for (;;) {
     await drain();
     const view = await call(client.GET('/tasks/{id}', { params: { path: { id } } }));
     if (isTerminal(view.status)) {
-      await drain();
+      // The last events may wait behind a number still being written (the page's heldBack).
+      while (await drain()) await pause();
       if (json) io.stdout(`${JSON.stringify({ task: view })}\n`);
       else {
         const took = duration(Date.parse(view.updatedAt) - Date.parse(view.createdAt));
@@ -441,6 +444,6 @@ async function followTask(
       io.stderr(`baton: ${failureReason(view)}\n`);
       return EXIT.taskNotSucceeded;
     }
-    await new Promise((r) => setTimeout(r, io.pollMs ?? 500));
+    await pause();
   }
 }

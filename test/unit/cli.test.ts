@@ -3,6 +3,8 @@
  * (lib/cli/main.ts: usage errors, the submit body, auth). Against the API: test/integration/cli.test.ts.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -324,5 +326,51 @@ describe('CLI command line', () => {
       type: 'sigv4',
       region: 'us-west-2',
     });
+  });
+});
+
+describe('baton status --follow', () => {
+  it('reads on after the end while the trail holds events back', async () => {
+    // Prepare: an ended task whose trail holds 2 and 3 back for the first two asks (as while a
+    // number before 3 was still being written)
+    const done: TaskView = { ...view, status: 'SUCCEEDED', error: undefined };
+    const trail = [
+      event(1, 'TaskSubmitted', undefined, { goal: 'g', explicitPlan: true }),
+      event(2, 'StepSucceeded', 'a', { attempt: 1, agent: 'research', summary: 'x', artifacts: [] }),
+      event(3, 'TaskSucceeded', undefined, {}),
+    ];
+    let asks = 0;
+    const server = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (url.pathname === '/tasks/t_1') return res.end(JSON.stringify(done));
+      const after = Number(url.searchParams.get('after') ?? 0);
+      asks += 1;
+      const events = trail.filter((e) => e.seq > after);
+      const page = asks <= 2 ? { events: events.filter((e) => e.seq < 2), heldBack: true } : { events };
+      return res.end(JSON.stringify(page));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const c = capture();
+    const { port } = server.address() as AddressInfo;
+    let code: number;
+    try {
+      // Act
+      code = await runCli(['status', 't_1', '--follow', '--json'], {
+        ...c.io,
+        env: { BATON_URL: `http://127.0.0.1:${port}`, BATON_AUTH: 'none' },
+        pollMs: 5,
+      });
+    } finally {
+      server.close();
+    }
+    // Assess: the held-back events were printed too, after the task had ended
+    expect(code).toBe(EXIT.ok);
+    const printed = c.out
+      .flatMap((l) => l.split('\n'))
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    expect(printed.filter((p) => p.event).map((p) => p.event.seq)).toEqual([1, 2, 3]);
+    expect(asks).toBe(3);
   });
 });

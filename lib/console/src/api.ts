@@ -268,7 +268,8 @@ export function followEvents(
       cursor = events.at(-1)?.seq ?? cursor;
       handlers.onEvents(events);
     }
-    if (events.length === 0) {
+    // Held back: later events wait behind a number still being written; the task is not done yet.
+    if (events.length === 0 && page.heldBack !== true) {
       const view = await getTask(taskId);
       if (['SUCCEEDED', 'DEGRADED', 'FAILED', 'CANCELLED'].includes(view.status)) {
         handlers.onEnd?.(view.status);
