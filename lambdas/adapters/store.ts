@@ -51,6 +51,14 @@ export { InvalidCursorError, StoreError, TABLE_INDEXES } from './dynamodb/table.
 /** The key of a step's StepSucceeded in a run (its id is deterministic: one per run and step). */
 const succeededKey = (taskId: string, run: number, stepId: string) =>
   eventKey(taskId, { id: eventId({ run, type: 'StepSucceeded', stepId }) });
+/** The keys of what tells a step runner whether it may use a carried StepStarted number (StepContext.start). */
+const startKeys = (taskId: string, run: number, stepId: string, attempt: number) => ({
+  waiting: eventKey(taskId, { id: eventId({ run, type: 'StepWaiting', stepId }) }),
+  earlier:
+    attempt > 1
+      ? eventKey(taskId, { id: eventId({ run, type: 'StepStarted', stepId, attempt: attempt - 1 }) })
+      : undefined,
+});
 
 /** Values read once per key (a found value is kept; a missing one is read again), the oldest dropped past `max`. */
 class ReadOnce<V> {
@@ -160,11 +168,13 @@ export class TaskStore implements StorePorts {
     const succeeded = succeededKey(taskId, step.run, step.stepId);
     const gateIds = [...new Set(step.gates ?? [])];
     const gateKeys = gateIds.map((id) => tokenKey(taskId, step.run, id));
+    const start = step.start ? startKeys(taskId, step.run, step.stepId, step.start.attempt) : undefined;
     const keys = [
       metaKey(taskId),
       ...(cached ? [] : [inputsKey(taskId)]),
       succeeded,
       ...[...new Set(stepIds)].map((id) => resultKey(taskId, id)),
+      ...(start ? [start.waiting, ...(start.earlier ? [start.earlier] : [])] : []),
     ];
     const [items, tokenItems] = this.shared
       ? [await this.shared.getMany([...keys, ...gateKeys]), []]
@@ -172,7 +182,12 @@ export class TaskStore implements StorePorts {
           this.table.getMany(keys),
           gateKeys.length > 0 ? this.tokenTable.getMany(gateKeys) : [],
         ]);
-    const out: StepContext = { inputs: cached ?? {}, results: new Map(), gates: new Map() };
+    const out: StepContext = {
+      inputs: cached ?? {},
+      results: new Map(),
+      gates: new Map(),
+      ...(start ? { start: { earlierAttempt: false } } : {}),
+    };
     const gateOf = new Map(gateKeys.map((k, i) => [k.sk, gateIds[i] as string]));
     for (const item of [...items, ...tokenItems]) {
       const gate = gateOf.get(String(item.sk));
@@ -187,7 +202,8 @@ export class TaskStore implements StorePorts {
       else if (item.sk === succeeded.sk) {
         const rec = succeededAttempt(toEvent(item), step.run);
         if (rec) out.succeeded = rec;
-      }
+      } else if (out.start && item.sk === start?.waiting.sk) out.start.waitingSeq = Number(item.seq);
+      else if (out.start && item.sk === start?.earlier?.sk) out.start.earlierAttempt = true;
     }
     return out;
   };

@@ -33,8 +33,9 @@ import type {
   TaskPort,
 } from '../core/ports.js';
 import { AgentInput, type ArtifactRef, type Json, LIMITS, type UpstreamResult } from '../core/schemas.js';
-import { AgentContract, type AgentResult } from '../core/states.js';
-import { dependentsOf } from '../orchestrator/gate.js';
+import { AgentContract, type AgentInvocation, type AgentResult, type CarriedStart } from '../core/states.js';
+import { EVENT_SETTLE_MS } from '../core/trail.js';
+import { carriedStarts, dependentsOf, readyInLook } from '../orchestrator/gate.js';
 import type { CompletionKnown } from '../orchestrator/steps.js';
 import { tokensUsedByTask } from './audit.js';
 import { policyTokenBudget } from './context.js';
@@ -93,6 +94,18 @@ const LOOK_AHEAD_KEYS = 100;
 
 const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
+/**
+ * The StepStarted number the step's releaser carried (GateRelease.started), if this is a primary
+ * run and the number is young enough that readers still wait for it (lambdas/core/trail.ts:
+ * within half the settle time), so that no reader has paged past it.
+ */
+function carriedStart(inv: AgentInvocation): CarriedStart | undefined {
+  const started = inv.failure ? undefined : inv.gate?.started;
+  if (!started) return undefined;
+  const age = Date.now() - Date.parse(started.at);
+  return Math.abs(age) < EVENT_SETTLE_MS / 2 ? started : undefined;
+}
+
 /** Runs one attempt of one step on its agent function (RunAgent / RunFallback). */
 export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResult> {
   const inv = AgentContract.input.parse(raw);
@@ -108,13 +121,19 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
   const dependents = plan && step ? dependentsOf(plan, step.id) : [];
   const ahead = [...new Set(dependents.flatMap((d) => [d.id, ...d.dependsOn]))];
   const own = step ? [step.id, ...step.dependsOn] : [];
-  // The read's keys: the results, the dependents' tokens, META, INPUTS and the StepSucceeded.
-  const lookAhead = new Set([...own, ...ahead]).size + dependents.length + 3 <= LOOK_AHEAD_KEYS;
-  const { task, inputs, results, succeeded, gates } = step
+  // A StepStarted number the releaser carried (in time: see EVENT_SETTLE_MS) is looked at with
+  // the step's StepWaiting and its attempt before (recordStart).
+  const carried = carriedStart(inv);
+  // The read's keys: the results, the dependents' tokens, META, INPUTS, the StepSucceeded (and
+  // the StepWaiting and an earlier StepStarted for a carried number).
+  const lookAhead =
+    new Set([...own, ...ahead]).size + dependents.length + 3 + (carried ? 2 : 0) <= LOOK_AHEAD_KEYS;
+  const { task, inputs, results, succeeded, gates, start } = step
     ? await store.getStepContext(inv.taskId, lookAhead ? [...own, ...ahead] : own, {
         run: inv.run,
         stepId: step.id,
         ...(lookAhead ? { gates: dependents.map((d) => d.id) } : {}),
+        ...(carried ? { start: { attempt: inv.attempt } } : {}),
       })
     : {
         task: undefined,
@@ -122,6 +141,7 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
         results: new Map<string, StepResult>(),
         succeeded: undefined,
         gates: new Map(),
+        start: undefined,
       };
   if (!task || !plan || !step) {
     throw new ContractViolationError(`Step ${inv.stepId} of task ${inv.taskId} does not exist`);
@@ -154,7 +174,19 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
   // upstream artifacts' records, the agent itself): it only has to be in the trail before
   // anything else of this attempt is, so it is awaited before the attempt writes its first
   // event, and before the runner gives up on a failed agent (StepFailed then writes after it).
-  const started = recordStart(store, scope, { attempt: inv.attempt, agent: agentName, run: inv.run }).then(
+  // A carried number is used only where it cannot misorder the trail: after the step's StepWaiting
+  // (the gate may still be writing it when its releaser reserves), for the iteration's first
+  // attempt (no StepStarted of the attempt before in this run). Otherwise it stays a gap.
+  const startSeq =
+    carried && start?.waitingSeq !== undefined && start.waitingSeq < carried.seq && !start.earlierAttempt
+      ? carried.seq
+      : undefined;
+  const started = recordStart(
+    store,
+    scope,
+    { attempt: inv.attempt, agent: agentName, run: inv.run },
+    startSeq,
+  ).then(
     () => undefined,
     (err: unknown) => ({ err }),
   );
@@ -266,7 +298,13 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
   // numbers are known. The reservation also says whether the task was cancelled while its agent
   // ran: then it keeps nothing the agent made (no artifact record, no result; the numbers are
   // gaps; the bytes stay in the bucket under the attempt's keys, as a failed attempt's uploads do).
-  const reservation = store.reserveSeqs(task.taskId, audit.length + artifacts.length + 1);
+  // With them, one number each for the dependents the look before the agent found ready to run
+  // plainly: their first StepStarted, sent with their release (right after this StepSucceeded).
+  const ownResult: StepResult = { stepId: step.id, run: inv.run, status: 'SUCCEEDED', at: '' };
+  const numbered = lookAhead
+    ? carriedStarts(plan, readyInLook(plan, ownResult, { results, gates }, inv.run))
+    : [];
+  const reservation = store.reserveSeqs(task.taskId, audit.length + artifacts.length + 1 + numbered.length);
   const auditWritten = reservation.then(async ({ first }) => {
     if (audit.length > 0) await store.appendEvents(audit, { firstSeq: first });
   });
@@ -324,6 +362,10 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
   });
   const { first: reservedFirst, cancelled: wasCancelled } = reserved;
   const firstSeq = reservedFirst + audit.length;
+  const reservedAt = new Date().toISOString();
+  const starts = new Map(
+    numbered.map((id, i) => [id, { seq: firstSeq + artifacts.length + 1 + i, at: reservedAt }]),
+  );
   if (wasCancelled) {
     await auditWritten;
     throw cancelled(task.taskId, step.id);
@@ -349,7 +391,7 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
   await deps.complete(completion, {
     ctx: { task, plan, run: inv.run },
     attempt,
-    ...(lookAhead ? { look: { results, gates } } : {}),
+    ...(lookAhead ? { look: { results, gates, starts } } : {}),
   });
   return { stepId: step.id, attempt: inv.attempt, agent: agentName };
 }
@@ -404,15 +446,21 @@ export function upstreamResults(
 /**
  * The attempt's StepStarted. An attempt that started before and runs again (its runner or
  * execution was interrupted and resumed) says so in the trail: one more StepStarted, numbered.
- * The first start is written without looking; only when its id is taken are the earlier starts
- * counted.
+ * The first start is written without looking (numbered `seq` when given: a number its releaser
+ * reserved); only when its id is taken are the earlier starts counted.
  */
 async function recordStart(
   store: EventPort,
   scope: { taskId: string; traceId: string; run: number; stepId: string; attempt: number },
   started: { attempt: number; agent: string; run: number },
+  seq?: number,
 ): Promise<void> {
-  if (await store.appendEvent(Events.stepStarted(scope, started))) return;
+  const first = Events.stepStarted(scope, started);
+  const written =
+    seq === undefined
+      ? await store.appendEvent(first)
+      : (await store.appendEvents([first], { firstSeq: seq }))[0];
+  if (written) return;
   const priorStarts = (
     await store.eventsWithIdPrefix(
       scope.taskId,

@@ -255,7 +255,17 @@ export interface ResultPort {
      * `gates`: steps whose parked tokens (of `run`) to read beside: a step runner's dependents,
      * whose gates its completion releases (lambdas/orchestrator/gate.ts readyDependents).
      */
-    step: { run: number; stepId: string; gates?: readonly string[] },
+    step: {
+      run: number;
+      stepId: string;
+      gates?: readonly string[];
+      /**
+       * `start`: the attempt about to start with a StepStarted number its releaser carried: the
+       * step's StepWaiting of `run` and its StepStarted of the attempt before are read beside
+       * (StepContext.start), to tell whether the number may be used (runner.ts).
+       */
+      start?: { attempt: number };
+    },
   ): Promise<StepContext>;
 }
 
@@ -267,6 +277,8 @@ export interface StepContext {
   succeeded?: AttemptRecord;
   /** Of the `gates` asked for, those parked, by step id. */
   gates: Map<string, ParkedGate>;
+  /** When `start` was asked for: the step's StepWaiting seq, and whether the attempt before started in this run. */
+  start?: { waitingSeq?: number; earlierAttempt: boolean };
 }
 
 /** A parked gate's token, and whether its execution's definition takes the gate's routes. */

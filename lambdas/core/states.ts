@@ -114,8 +114,17 @@ export type GateOutput = z.infer<typeof GateOutput>;
 
 export const GateAction = z.enum(['run', 'skip', 'done']);
 export type GateAction = z.infer<typeof GateAction>;
-/** What whoever releases a parked step sends with SendTaskSuccess: the AwaitDependencies result. */
-export const GateRelease = z.object({ action: GateAction });
+/**
+ * A StepStarted number its releaser reserved for a released step, in the releaser's own
+ * completion reservation (right after its StepSucceeded), and when (lambdas/agents/runner.ts).
+ */
+export const CarriedStart = z.object({ seq: z.number().int().min(1), at: z.string() });
+export type CarriedStart = z.infer<typeof CarriedStart>;
+/**
+ * What whoever releases a parked step sends with SendTaskSuccess: the AwaitDependencies result.
+ * `started`: the step's StepStarted number, when its releaser reserved one.
+ */
+export const GateRelease = z.object({ action: GateAction, started: CarriedStart.optional() });
 export type GateRelease = z.infer<typeof GateRelease>;
 
 /** How a step's iteration goes on after its gate (the Map item's `approval` and `forEach`). */
@@ -305,6 +314,11 @@ export const AgentInvocation = z.object({
   traceId: z.string().optional(),
   /** Set on a fallback run: why the primary agent failed (filled in by RecordAttemptFailure). */
   failure: FallbackFailure.optional(),
+  /**
+   * RunAgent: what the step's gate ended with (`$.gate`: the release, or the route it was caught
+   * on). A release's `started` numbers the iteration's first StepStarted without a reservation.
+   */
+  gate: z.looseObject({ started: CarriedStart.optional() }).optional(),
 });
 export type AgentInvocation = z.infer<typeof AgentInvocation>;
 

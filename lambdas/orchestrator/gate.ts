@@ -12,6 +12,7 @@ import { isFinalSuccess } from '../core/fanout.js';
 import type { ParkedGate, StepResult, StoredTask } from '../core/ports.js';
 import type { Plan } from '../core/schemas.js';
 import {
+  type CarriedStart,
   type GateAction,
   GateContract,
   type GateInput,
@@ -208,17 +209,19 @@ async function lookAtGate(
  * the route's first state (lambdas/core/states.ts gateRoute). A gate of an execution started on
  * a definition without routes (its token stored without the flag) gets the task success with
  * `{ action }` whatever it is, which that definition's Proceed Choice reads. A duplicate answer
- * is harmless.
+ * is harmless. `started`: the StepStarted number the releaser reserved for the step (sent with a
+ * plain run only).
  */
 async function releaseGate(
   deps: OrchestratorDeps,
   routing: StepRouting,
   gate: ParkedGate,
   action: GateAction,
+  started?: CarriedStart,
 ): Promise<boolean> {
   const route = gate.routes ? gateRoute(action, routing) : undefined;
   if (route) return (await deps.workflow.fail(gate.token, route.error, route.cause)) !== false;
-  const release: GateRelease = { action };
+  const release: GateRelease = { action, ...(started && action === 'run' ? { started } : {}) };
   return (await deps.workflow.succeed(gate.token, release)) !== false;
 }
 
@@ -244,6 +247,37 @@ export interface GateLook {
   results: ReadonlyMap<string, StepResult>;
   /** The dependents found parked, by step id. */
   gates: ReadonlyMap<string, ParkedGate>;
+  /**
+   * StepStarted numbers the runner reserved in its completion's reservation for the dependents
+   * its look found ready to run plainly (carriedStarts), sent with their release.
+   */
+  starts?: ReadonlyMap<string, CarriedStart>;
+}
+
+/** The dependents `look` found parked that `own` (its SUCCEEDED result) makes ready to run. */
+export function readyInLook(
+  plan: Plan,
+  own: StepResult,
+  look: Pick<GateLook, 'results' | 'gates'>,
+  run: number,
+): Map<string, ParkedGate> {
+  const ready = new Map<string, ParkedGate>();
+  const results = new Map(look.results).set(own.stepId, own);
+  for (const s of dependentsOf(plan, own.stepId)) {
+    const gate = look.gates.get(s.id);
+    if (gate && gateAction(s, results, run).action === 'run') ready.set(s.id, gate);
+  }
+  return ready;
+}
+
+/**
+ * Of the dependents ready in the look, those released straight into RunAgent (a definition with
+ * routes, no approval gate, no fan-out), whose first StepStarted the releaser may number.
+ */
+export function carriedStarts(plan: Plan, ready: ReadonlyMap<string, ParkedGate>): string[] {
+  return plan.steps
+    .filter((s) => ready.get(s.id)?.routes === true && gateRoute('run', routingOf(s)) === undefined)
+    .map((s) => s.id);
 }
 
 /**
@@ -263,15 +297,8 @@ export async function readyDependents(
   own: StepResult,
   look?: GateLook,
 ): Promise<Map<string, ParkedGate>> {
-  const ready = new Map<string, ParkedGate>();
+  const ready = look ? readyInLook(ctx.plan, own, look, ctx.run) : new Map<string, ParkedGate>();
   const dependents = dependentsOf(ctx.plan, own.stepId);
-  if (look) {
-    const results = new Map(look.results).set(own.stepId, own);
-    for (const s of dependents) {
-      const gate = look.gates.get(s.id);
-      if (gate && gateAction(s, results, ctx.run).action === 'run') ready.set(s.id, gate);
-    }
-  }
   await Promise.all(
     dependents
       .filter((s) => !ready.has(s.id))
@@ -298,19 +325,22 @@ export function dependentsOf(plan: Plan, stepId: string): Plan['steps'] {
  * Re-evaluates the gates of the steps that depend on `stepId`; `ready`: those found ready
  * beside the write of its result (readyDependents), released without another look
  * unless the release is refused (the gate parked again since with a new token: its
- * AwaitDependencies was retried), which looks again.
+ * AwaitDependencies was retried), which looks again (and sends no number: the reserved one is
+ * then a gap). `starts`: the StepStarted numbers reserved for some of them (GateLook.starts).
  */
 export async function releaseDependents(
   deps: OrchestratorDeps,
   ctx: GateView,
   stepId: string,
   ready?: ReadonlyMap<string, ParkedGate>,
+  starts?: ReadonlyMap<string, CarriedStart>,
 ): Promise<void> {
   // Each dependent's gate on its own (they are independent): in parallel.
   await Promise.all(
     dependentsOf(ctx.plan, stepId).map(async (s) => {
       const gate = ready?.get(s.id);
-      if (gate !== undefined && (await releaseGate(deps, routingOf(s), gate, 'run'))) return;
+      if (gate !== undefined && (await releaseGate(deps, routingOf(s), gate, 'run', starts?.get(s.id))))
+        return;
       await evaluateGate(deps, ctx, s.id);
     }),
   );

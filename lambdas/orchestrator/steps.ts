@@ -265,7 +265,7 @@ export async function completeStep(
     await deps.store.appendEvents(events);
     await deps.store.putResult(req.taskId, result());
   }
-  await releaseDependents(deps, ctx, req.stepId, ready);
+  await releaseDependents(deps, ctx, req.stepId, ready, ready && known?.look?.starts);
   return { stepId: req.stepId };
 }
 

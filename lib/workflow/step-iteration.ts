@@ -90,6 +90,9 @@ export class StepIteration extends sfn.StateMachineFragment {
         agentFunction: step.at('agentFunction'),
         ...stepRef,
         attempt: step.at('attempt'),
+        // How the gate ended (every way into RunAgent passes it): a release may carry the step's
+        // StepStarted number, reserved by its releaser.
+        gate: step.at('gate'),
       },
       timeoutSecondsPath: step.at('timeoutSeconds'),
       resultAt: step.at('agentResult'),

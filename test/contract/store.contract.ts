@@ -618,6 +618,37 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect([...later.gates]).toEqual([['d', { token: 'token-d', routes: false }]]);
       });
 
+      it('the step context reads what a carried StepStarted number is checked against, when asked', async () => {
+        // Prepare: b waited in run 1 and its attempt 1 started; nothing of run 2
+        const store = await makeStore();
+        await store.createTask(task('t1'), {});
+        const scope = { taskId: 't1', traceId: 'tr', run: 1, stepId: 'b' };
+        const waiting = await store.appendEvent(Events.stepWaiting(scope, { waitingFor: ['a'] }));
+        await store.appendEvent(
+          Events.stepStarted({ ...scope, attempt: 1 }, { attempt: 1, agent: 'echo', run: 1 }),
+        );
+        // Act
+        const first = await store.getStepContext('t1', ['b'], { run: 1, stepId: 'b', start: { attempt: 1 } });
+        const second = await store.getStepContext('t1', ['b'], {
+          run: 1,
+          stepId: 'b',
+          start: { attempt: 2 },
+        });
+        const third = await store.getStepContext('t1', ['b'], { run: 1, stepId: 'b', start: { attempt: 3 } });
+        const nextRun = await store.getStepContext('t1', ['b'], {
+          run: 2,
+          stepId: 'b',
+          start: { attempt: 2 },
+        });
+        const plain = await store.getStepContext('t1', ['b'], { run: 1, stepId: 'b' });
+        // Assess
+        expect(first.start).toEqual({ waitingSeq: waiting?.seq, earlierAttempt: false });
+        expect(second.start).toEqual({ waitingSeq: waiting?.seq, earlierAttempt: true });
+        expect(third.start).toEqual({ waitingSeq: waiting?.seq, earlierAttempt: false });
+        expect(nextRun.start).toEqual({ earlierAttempt: false });
+        expect(plain.start).toBeUndefined();
+      });
+
       it('a reservation tells whether the task was cancelled: its TaskCancelled marks the sequence', async () => {
         // Prepare
         const store = await makeStore();

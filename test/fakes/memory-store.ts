@@ -239,7 +239,7 @@ export class MemoryStore implements StorePorts {
   async getStepContext(
     taskId: string,
     stepIds: readonly string[],
-    step: { run: number; stepId: string; gates?: readonly string[] },
+    step: { run: number; stepId: string; gates?: readonly string[]; start?: { attempt: number } },
   ): Promise<StepContext> {
     const task = await this.getTask(taskId);
     const succeeded = await this.getSucceeded(taskId, step.run, step.stepId);
@@ -255,7 +255,16 @@ export class MemoryStore implements StorePorts {
       results: await this.getResults(taskId, stepIds),
       ...(succeeded ? { succeeded } : {}),
       gates,
+      ...(step.start ? { start: this.startContext(taskId, step.run, step.stepId, step.start.attempt) } : {}),
     };
+  }
+
+  private startContext(taskId: string, run: number, stepId: string, attempt: number) {
+    const events = this.events.get(taskId);
+    const waiting = events?.get(eventId({ run, type: 'StepWaiting', stepId }));
+    const earlier =
+      attempt > 1 && events?.has(eventId({ run, type: 'StepStarted', stepId, attempt: attempt - 1 }));
+    return { ...(waiting ? { waitingSeq: waiting.seq } : {}), earlierAttempt: earlier === true };
   }
 
   /* -------------------------------------------------------------------------- artifacts */

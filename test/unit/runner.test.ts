@@ -73,7 +73,8 @@ function deps(answer: (req: AgentRequest) => Promise<unknown>): RunnerDeps {
           store,
           workflow: {
             // a token in `refused` is answered as Step Functions answers a stale one
-            succeed: async (token: string) => !refused.has(token) && released.push(token) > 0,
+            succeed: async (token: string, output: unknown) =>
+              !refused.has(token) && outputs.set(token, output) && released.push(token) > 0,
             fail: async (token: string) => !refused.has(token) && released.push(token) > 0,
           } as never,
           agentFunctions: {},
@@ -85,6 +86,8 @@ function deps(answer: (req: AgentRequest) => Promise<unknown>): RunnerDeps {
   };
 }
 let released: string[] = [];
+/** What each released token was answered with (SendTaskSuccess's output). */
+let outputs: Map<string, unknown>;
 let refused: Set<string>;
 const agentSide = (name: string, agent: AgentModule) => (req: AgentRequest) =>
   serveAgentRequest(name, agent, req, {
@@ -112,6 +115,7 @@ beforeEach(() => {
   bucket = new MemoryBucket();
   sent = [];
   released = [];
+  outputs = new Map();
   refused = new Set();
 });
 
@@ -685,5 +689,119 @@ describe('the step runner', () => {
     expect((await store.getSucceeded(TASK, 1, 'a'))?.summary).toBe(
       `fallback after ${ErrorNames.AgentFailed}`,
     );
+  });
+});
+
+describe('a StepStarted number carried by the release', () => {
+  const ok: AgentModule = async () => ({ summary: 'ok' });
+  /** a, then b waiting on a: b parked (its token and StepWaiting written), as a gate leaves it. */
+  async function parkedB(opts: { approval?: 'before' } = {}) {
+    await prepareTask([
+      { id: 'a', agent: 'echo' },
+      { id: 'b', agent: 'echo', dependsOn: ['a'], ...opts },
+    ]);
+    await store.putToken(TASK, 1, 'b', 'token-b', true);
+    await store.appendEvent(
+      Events.stepWaiting({ taskId: TASK, traceId: TRACE, run: 1, stepId: 'b' }, { waitingFor: ['a'] }),
+    );
+  }
+  const reservations = () => {
+    const counts: number[] = [];
+    const reserve = store.reserveSeqs.bind(store);
+    store.reserveSeqs = async (taskId, count) => {
+      counts.push(count);
+      return reserve(taskId, count);
+    };
+    return counts;
+  };
+  const trail = async () => (await store.allEvents(TASK)).map((e) => [e.seq, e.type, e.stepId]);
+  const bOf = (gate: unknown) => ({ ...invocation, agentFunction: 'fn-b', stepId: 'b', gate });
+
+  it('is reserved right after the releaser’s StepSucceeded and starts the released step without a reservation', async () => {
+    // Prepare
+    await parkedB();
+
+    // Act: a runs and releases b; b runs with what its gate was answered
+    await runStep(deps(agentSide('echo', ok)), invocation);
+    const release = outputs.get('token-b') as { action: string; started: { seq: number; at: string } };
+    const counts = reservations();
+    await runStep(deps(agentSide('echo', ok)), bOf(release));
+
+    // Assess: one number more in a's reservation, none for b's start (only its completion's)
+    // (seq 1 is the task's TaskSubmitted, taken when the task is created)
+    expect(release).toMatchObject({ action: 'run', started: { seq: 5 } });
+    expect(counts).toEqual([1]);
+    expect(await trail()).toEqual([
+      [2, 'StepWaiting', 'b'],
+      [3, 'StepStarted', 'a'],
+      [4, 'StepSucceeded', 'a'],
+      [5, 'StepStarted', 'b'],
+      [6, 'StepSucceeded', 'b'],
+    ]);
+  });
+
+  it('is not used before the step’s StepWaiting, for a later attempt, or when it is old', async () => {
+    // Prepare: numbers that would each misorder the trail or be used twice
+    await parkedB();
+    await runStep(deps(agentSide('echo', ok)), invocation);
+    const { started } = outputs.get('token-b') as { started: { seq: number; at: string } };
+    const waiting = (await store.allEvents(TASK)).find((e) => e.type === 'StepWaiting');
+    const notAfterWaiting = { seq: waiting?.seq ?? 0, at: started.at };
+    const old = { ...started, at: new Date(Date.now() - 6_000).toISOString() };
+    const failing: AgentModule = async () => {
+      throw new Error('not this time');
+    };
+    const counts = reservations();
+
+    // Act: b's attempt 1 with a number not after its StepWaiting (it fails); attempt 2 with the
+    // number its release carried (it fails too); attempt 3 with an old number
+    await failureOf(
+      runStep(deps(agentSide('echo', failing)), bOf({ action: 'run', started: notAfterWaiting })),
+    );
+    await failureOf(
+      runStep(deps(agentSide('echo', failing)), { ...bOf({ action: 'run', started }), attempt: 2 }),
+    );
+    await runStep(deps(agentSide('echo', ok)), { ...bOf({ action: 'run', started: old }), attempt: 3 });
+
+    // Assess: each start reserved a number of its own (the last attempt its completion too), and
+    // no number was used twice
+    expect(counts).toEqual([1, 1, 1, 1]);
+    const events = await store.allEvents(TASK);
+    expect(new Set(events.map((e) => e.seq)).size).toBe(events.length);
+    const starts = events.filter((e) => e.type === 'StepStarted' && e.stepId === 'b');
+    expect(starts.map((e) => e.data)).toMatchObject([{ attempt: 1 }, { attempt: 2 }, { attempt: 3 }]);
+    expect(starts.map((e) => e.seq)).not.toContain(started.seq);
+  });
+
+  it('is not reserved for a dependent that goes to its approval gate first', async () => {
+    // Prepare
+    await parkedB({ approval: 'before' });
+    const counts = reservations();
+
+    // Act
+    await runStep(deps(agentSide('echo', ok)), invocation);
+
+    // Assess: a's start and its completion reserved one number each (its StepSucceeded only);
+    // b's gate took its route
+    expect(counts).toEqual([1, 1]);
+    expect(released).toEqual(['token-b']);
+    expect(outputs.has('token-b')).toBe(false);
+  });
+
+  it('is not sent when the release is refused and the gate is looked at again', async () => {
+    // Prepare: b parks again with a new token while a's agent runs
+    await parkedB();
+    const agent: AgentModule = async () => {
+      refused.add('token-b');
+      await store.putToken(TASK, 1, 'b', 'token-b2', true);
+      return { summary: 'ok' };
+    };
+
+    // Act
+    await runStep(deps(agentSide('echo', agent)), invocation);
+
+    // Assess: released by the second look, with no number (the reserved one stays a gap)
+    expect(released).toEqual(['token-b2']);
+    expect(outputs.get('token-b2')).toEqual({ action: 'run' });
   });
 });
