@@ -300,10 +300,8 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
   // gaps; the bytes stay in the bucket under the attempt's keys, as a failed attempt's uploads do).
   // With them, one number each for the dependents the look before the agent found ready to run
   // plainly: their first StepStarted, sent with their release (right after this StepSucceeded).
-  const ownResult: StepResult = { stepId: step.id, run: inv.run, status: 'SUCCEEDED', at: '' };
-  const numbered = lookAhead
-    ? carriedStarts(plan, readyInLook(plan, ownResult, { results, gates }, inv.run))
-    : [];
+  const lookReady = lookAhead ? readyInLook(plan, step.id, { results, gates }, inv.run) : undefined;
+  const numbered = lookReady ? carriedStarts(plan, lookReady) : [];
   const reservation = store.reserveSeqs(task.taskId, audit.length + artifacts.length + 1 + numbered.length);
   const auditWritten = reservation.then(async ({ first }) => {
     if (audit.length > 0) await store.appendEvents(audit, { firstSeq: first });
@@ -391,7 +389,7 @@ export async function runStep(deps: RunnerDeps, raw: unknown): Promise<AgentResu
   await deps.complete(completion, {
     ctx: { task, plan, run: inv.run },
     attempt,
-    ...(lookAhead ? { look: { results, gates, starts } } : {}),
+    ...(lookReady ? { look: { ready: lookReady, starts } } : {}),
   });
   return { stepId: step.id, attempt: inv.attempt, agent: agentName };
 }

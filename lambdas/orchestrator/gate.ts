@@ -241,12 +241,10 @@ function gateAction(
   return {};
 }
 
-/** The dependents' gates as a step runner read them before its agent: their tokens and results. */
+/** What a step runner's look at its dependents' gates, before its agent, found (completeStep's `look`). */
 export interface GateLook {
-  /** The dependents' results and their dependencies'. */
-  results: ReadonlyMap<string, StepResult>;
-  /** The dependents found parked, by step id. */
-  gates: ReadonlyMap<string, ParkedGate>;
+  /** The dependents found parked and ready to run once the step succeeds (readyInLook). */
+  ready: ReadonlyMap<string, ParkedGate>;
   /**
    * StepStarted numbers the runner reserved in its completion's reservation for the dependents
    * its look found ready to run plainly (carriedStarts), sent with their release.
@@ -254,16 +252,22 @@ export interface GateLook {
   starts?: ReadonlyMap<string, CarriedStart>;
 }
 
-/** The dependents `look` found parked that `own` (its SUCCEEDED result) makes ready to run. */
+/**
+ * The dependents of `stepId` found parked in `look` (the dependents' tokens, their results and
+ * their dependencies', as a step runner read them before its agent) that will run once `stepId`
+ * has succeeded in `run`.
+ */
 export function readyInLook(
   plan: Plan,
-  own: StepResult,
-  look: Pick<GateLook, 'results' | 'gates'>,
+  stepId: string,
+  look: { results: ReadonlyMap<string, StepResult>; gates: ReadonlyMap<string, ParkedGate> },
   run: number,
 ): Map<string, ParkedGate> {
   const ready = new Map<string, ParkedGate>();
-  const results = new Map(look.results).set(own.stepId, own);
-  for (const s of dependentsOf(plan, own.stepId)) {
+  // A dependency's result is looked at for its run and status only (gateAction).
+  const succeeded: StepResult = { stepId, run, status: 'SUCCEEDED', at: '' };
+  const results = new Map(look.results).set(stepId, succeeded);
+  for (const s of dependentsOf(plan, stepId)) {
     const gate = look.gates.get(s.id);
     if (gate && gateAction(s, results, run).action === 'run') ready.set(s.id, gate);
   }
@@ -287,9 +291,9 @@ export function carriedStarts(plan: Plan, ready: ReadonlyMap<string, ParkedGate>
  * are final in a run), so it is released as soon as the write has landed. Any other gate (not
  * parked yet, another dependency still running, a skip) is looked at again after the write
  * (`releaseDependents`): that look, after the write, is what keeps wake-ups from being lost.
- * `look`: the step runner's look before its agent; a dependent found ready in it is not read
- * again (the look cannot have gone stale but for the token, which `releaseDependents` looks at
- * again if its release is refused).
+ * `look`: what the step runner's look before its agent found; a dependent found ready in it is
+ * not read again (the look cannot have gone stale but for the token, which `releaseDependents`
+ * looks at again if its release is refused).
  */
 export async function readyDependents(
   deps: OrchestratorDeps,
@@ -297,7 +301,7 @@ export async function readyDependents(
   own: StepResult,
   look?: GateLook,
 ): Promise<Map<string, ParkedGate>> {
-  const ready = look ? readyInLook(ctx.plan, own, look, ctx.run) : new Map<string, ParkedGate>();
+  const ready = new Map(look?.ready);
   const dependents = dependentsOf(ctx.plan, own.stepId);
   await Promise.all(
     dependents
