@@ -76,11 +76,9 @@ export async function streamTaskEvents(
     if (!task) throw new NotFoundError(`No task ${taskId}.`);
     const page = await deps.store.listEvents(taskId, { after: q.after, limit: STREAM_BATCH });
     // While the task runs, never past a number that may still be written (lambdas/core/trail.ts):
-    // the wait goes on for it. An ended task's trail is given as it is.
+    // the wait goes on for it.
     const ended = isTerminal(task.status);
-    const settled = ended
-      ? { events: page.events, heldBack: false }
-      : settledEvents(page.events, q.after, new Date(now()));
+    const settled = settledEvents(page.events, q.after, { now: new Date(now()), ended });
     if (settled.events.length > 0)
       return { events: settled.events, more: !settled.heldBack && page.next !== undefined };
     if (ended) return { events: [], ended: { status: task.status }, more: false };

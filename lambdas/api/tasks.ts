@@ -194,11 +194,12 @@ export async function listTaskEvents(deps: ApiDeps, taskId: string, q: z.infer<t
   if (!task) throw new NotFoundError(`No task ${taskId}.`);
   const page = await deps.store.listEvents(taskId, { after: q.after, limit: q.limit });
   // While the task runs, never past a number that may still be written (lambdas/core/trail.ts):
-  // what follows it is held back. An ended task's trail is given as it is (read after the end).
-  const settled = isTerminal(task.status)
-    ? undefined
-    : settledEvents(page.events, q.after, (deps.now ?? (() => new Date()))());
-  if (settled?.heldBack) return { events: settled.events, heldBack: true };
+  // what follows it is held back.
+  const settled = settledEvents(page.events, q.after, {
+    now: (deps.now ?? (() => new Date()))(),
+    ended: isTerminal(task.status),
+  });
+  if (settled.heldBack) return { events: settled.events, heldBack: true };
   return { events: page.events, ...(page.next !== undefined ? { next: page.next } : {}) };
 }
 

@@ -5,7 +5,8 @@
  * cursor past the missing number would never see that event (the CLI's --follow, the console's
  * stream). So a page stops before a missing number, unless the event after it was numbered more
  * than EVENT_SETTLE_MS ago: then the number is a gap for good (a duplicate's, a start that
- * failed, a reservation whose writer stopped), and the page goes on past it.
+ * failed, a reservation whose writer stopped), and the page goes on past it. An ended task's
+ * trail (read after its end) is given as it is.
  */
 import type { TaskEvent } from './events.js';
 
@@ -26,14 +27,15 @@ export interface SettledPage {
 /**
  * The longest run of `events` (one page after `after`, in seq order) that no event still to be
  * written can come before: it ends before the first missing number whose next event was
- * numbered (`at`) less than `settleMs` before `now`.
+ * numbered (`at`) less than `settleMs` before `now`. All of them when the task has `ended`.
  */
 export function settledEvents(
   events: readonly TaskEvent[],
   after: number | undefined,
-  now: Date,
-  settleMs = EVENT_SETTLE_MS,
+  opts: { now: Date; ended: boolean; settleMs?: number },
 ): SettledPage {
+  const { now, ended, settleMs = EVENT_SETTLE_MS } = opts;
+  if (ended) return { events: [...events], heldBack: false };
   let expected = (after ?? 0) + 1;
   for (const [i, e] of events.entries()) {
     if (e.seq !== expected && now.getTime() - Date.parse(e.at) < settleMs)

@@ -25,7 +25,7 @@ const seqs = (events: readonly TaskEvent[]) => events.map((e) => e.seq);
 describe('settledEvents', () => {
   it('gives a page without missing numbers as it is', () => {
     // Act
-    const page = settledEvents([event(3), event(4), event(5)], 2, at(0));
+    const page = settledEvents([event(3), event(4), event(5)], 2, { now: at(0), ended: false });
     // Assess
     expect(seqs(page.events)).toEqual([3, 4, 5]);
     expect(page.heldBack).toBe(false);
@@ -33,8 +33,8 @@ describe('settledEvents', () => {
 
   it('stops before a missing number whose next event was numbered just now', () => {
     // Act: 5 is stored, 4 is not yet
-    const page = settledEvents([event(3), event(5)], 2, at(100));
-    const first = settledEvents([event(2)], undefined, at(100));
+    const page = settledEvents([event(3), event(5)], 2, { now: at(100), ended: false });
+    const first = settledEvents([event(2)], undefined, { now: at(100), ended: false });
     // Assess
     expect(seqs(page.events)).toEqual([3]);
     expect(page.heldBack).toBe(true);
@@ -44,7 +44,10 @@ describe('settledEvents', () => {
 
   it('passes over a number missing for the settle time: a gap for good', () => {
     // Act
-    const page = settledEvents([event(3), event(5), event(6, 9_000)], 2, at(EVENT_SETTLE_MS));
+    const page = settledEvents([event(3), event(5), event(6, 9_000)], 2, {
+      now: at(EVENT_SETTLE_MS),
+      ended: false,
+    });
     // Assess: the gap before 5 is old; 6 follows 5 with no gap
     expect(seqs(page.events)).toEqual([3, 5, 6]);
     expect(page.heldBack).toBe(false);
