@@ -57,6 +57,11 @@ export const PlannedItem = z.object({
    * the plan then), so the items stay far below the execution state's 256 KB.
    */
   dependsOn: z.array(z.string()).nullable(),
+  /**
+   * The step's StepWaiting is in the trail already: the Plan state wrote it with the PlanCreated
+   * (a first run without a plan gate, for each step with dependencies), so its gate writes none.
+   */
+  waitRecorded: z.boolean(),
   /** Its approval and review gates' timeout (TimeoutSecondsPath). */
   approvalTimeoutSeconds: z.number().int(),
   /**
@@ -105,6 +110,8 @@ export const GateInput = z.object({
   dependsOn: z.array(z.string()).nullable().optional(),
   approval: z.boolean().optional(),
   forEach: z.boolean().optional(),
+  /** The Plan state wrote the step's StepWaiting (PlannedItem.waitRecorded); absent: the gate writes it when it parks. */
+  waitRecorded: z.boolean().optional(),
 });
 export type GateInput = z.infer<typeof GateInput>;
 

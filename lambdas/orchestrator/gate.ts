@@ -43,7 +43,8 @@ export interface GateContext extends GateView {
  * The token is written before the results are read (both strongly consistent), so no wake-up is
  * lost: if this read misses a dependency's result, that result was written after the read, and
  * the dependency's own gate evaluation, which reads the token after writing its result, finds the
- * token. One look is enough; the StepWaiting event is written from what that look read.
+ * token. One look is enough; the StepWaiting event is written from what that look read, unless
+ * the Plan state wrote it already (`waitRecorded`: a first run without a plan gate).
  */
 export async function awaitDependencies(deps: OrchestratorDeps, raw: unknown): Promise<GateOutput> {
   const req = GateContract.input.parse(raw);
@@ -60,7 +61,7 @@ export async function awaitDependencies(deps: OrchestratorDeps, raw: unknown): P
     deps.store.putToken(req.taskId, req.run, req.stepId, req.taskToken, held.routes),
   ]);
   const look = await lookAtGate(deps, ctx, req.stepId, held);
-  if (!look.action) {
+  if (!look.action && req.waitRecorded !== true) {
     const step = ctx.plan.steps.find((s) => s.id === req.stepId);
     await recordWaiting(deps, { ...req, traceId: ctx.task.traceId }, step?.dependsOn ?? [], look.results);
   }
@@ -100,7 +101,7 @@ async function awaitCarried(
   const { action } = gateAction(step, results, req.run);
   if (action === 'run') await releaseGate(deps, step.routing, held, 'run');
   else if (action) await lookAtGate(deps, await gateView(deps, req), req.stepId, held);
-  else await recordWaiting(deps, req, step.dependsOn, results);
+  else if (req.waitRecorded !== true) await recordWaiting(deps, req, step.dependsOn, results);
 }
 
 /** The StepWaiting of a parked gate, from what its look read. */

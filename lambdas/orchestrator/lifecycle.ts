@@ -105,15 +105,22 @@ export async function planTask(deps: OrchestratorDeps, raw: unknown): Promise<Pl
   // Side by side: the PlanCreated, the results (a redriven step continues its attempt count:
   // agents see attempt 2, 3, ... not 1 again) and, under a plan gate, the earlier runs' approvals
   // (a plan approved in an earlier run is not asked again when the task is redriven).
+  // With the PlanCreated, in its reservation, the StepWaiting of every step with dependencies
+  // when nothing stands between the plan and its steps: the first run (a redriven one's steps may
+  // have succeeded before) without a plan gate (its steps do not wait before it is approved).
+  // Each gate then parks without an event of its own (PlannedItem.waitRecorded).
   const planned = plan;
+  const waitsRecorded = req.run === 1 && task.policy.requirePlanApproval !== true;
+  const waiting = waitsRecorded ? planned.steps.filter((s) => s.dependsOn.length > 0) : [];
   const [, results, approvals] = await Promise.all([
-    deps.store.appendEvent(
+    deps.store.appendEvents([
       Events.planCreated(base, {
         source: planned.source,
         ...(planned.rationale ? { rationale: planned.rationale } : {}),
         steps: planned.steps.map((s) => ({ id: s.id, agent: s.agent, dependsOn: s.dependsOn })),
       }),
-    ),
+      ...waiting.map((s) => Events.stepWaiting({ ...base, stepId: s.id }, { waitingFor: [...s.dependsOn] })),
+    ]),
     // Only a redriven run continues earlier runs' attempts: run 1 has nothing to read.
     req.run > 1 ? deps.store.getResults(task.taskId) : new Map<string, StepResult>(),
     task.policy.requirePlanApproval === true ? deps.store.listTaskApprovals(task.taskId) : [],
@@ -135,6 +142,7 @@ export async function planTask(deps: OrchestratorDeps, raw: unknown): Promise<Pl
       firstAttempt,
       ...routingOf(s),
       dependsOn: carried ? [...s.dependsOn] : null,
+      waitRecorded: waitsRecorded && s.dependsOn.length > 0,
       approvalTimeoutSeconds: approvalTimeoutSeconds(task.policy, s),
       dependencyTimeoutSeconds: dependencyWait.get(s.id) ?? WORKFLOW_TIMING.dependencyWaitFloorSeconds,
     };

@@ -161,6 +161,8 @@ export const StepIteration = z.object({
   forEach: z.boolean(),
   /** The step's dependencies for its gate (PlannedItem.dependsOn). */
   dependsOn: z.array(z.string()).nullable(),
+  /** The Plan state wrote the step's StepWaiting (PlannedItem.waitRecorded). */
+  waitRecorded: z.boolean(),
   approvalTimeoutSeconds: z.number().int(),
   dependencyTimeoutSeconds: z.number().int().min(1),
 });

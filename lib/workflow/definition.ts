@@ -71,6 +71,7 @@ export function buildDefinition(scope: Construct, fns: WorkflowFunctions): sfn.I
       approval: mapItem.at('approval'),
       forEach: mapItem.at('forEach'),
       dependsOn: mapItem.at('dependsOn'),
+      waitRecorded: mapItem.at('waitRecorded'),
       approvalTimeoutSeconds: mapItem.at('approvalTimeoutSeconds'),
       dependencyTimeoutSeconds: mapItem.at('dependencyTimeoutSeconds'),
     }),

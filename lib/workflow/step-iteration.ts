@@ -67,6 +67,7 @@ export class StepIteration extends sfn.StateMachineFragment {
         dependsOn: step.at('dependsOn'),
         approval: step.at('approval'),
         forEach: step.at('forEach'),
+        waitRecorded: step.at('waitRecorded'),
       },
       // Bounded by what the dependencies can take (lambdas/core/bounds.ts), not a constant.
       timeout: sfn.Timeout.at(step.at('dependencyTimeoutSeconds').path),

@@ -184,6 +184,28 @@ describe('AwaitDependencies with its step in the payload (the Map item carries d
     expect(sent).toEqual(['tok-b']);
   });
 
+  it('parks without an event when the Plan state wrote its StepWaiting, by the payload or by the plan', async () => {
+    // Act: one gate deciding from its payload, one reading the plan (dependencies not carried)
+    await awaitDependencies(deps, { ...carried('b', ['a']), waitRecorded: true });
+    const fromPayload = await store.getToken('t1', 1, 'b');
+    await awaitDependencies(deps, {
+      taskId: 't1',
+      run: 1,
+      stepId: 'b',
+      taskToken: 'tok-b2',
+      traceId: 'trace-of-t1',
+      routes: true,
+      dependsOn: null,
+      waitRecorded: true,
+    });
+
+    // Assess: both parked (their tokens stored), neither released, no event written
+    expect(fromPayload).toBe('tok-b');
+    expect(await store.getToken('t1', 1, 'b')).toBe('tok-b2');
+    expect(sfnMock.commandCalls(SendTaskSuccessCommand)).toEqual([]);
+    expect(await store.allEvents('t1')).toEqual([]);
+  });
+
   it('routes a root step with an approval gate to its approval, from the payload alone', async () => {
     // Act
     await awaitDependencies(deps, { ...carried('a', []), approval: true });

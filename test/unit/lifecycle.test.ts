@@ -181,4 +181,47 @@ describe('Plan', () => {
     expect(JSON.stringify(big.map((s) => s.dependsOn)).length).toBeGreaterThan(CARRIED_DEPENDENCIES_CHARS);
     expect(new Set(large.items.map((i) => i.dependsOn))).toEqual(new Set([null]));
   });
+
+  it('writes the StepWaiting of each step with dependencies in the PlanCreated’s reservation, and its item says so', async () => {
+    // Prepare: a diamond (a → b, c → d); the same plan under a plan gate (t2)
+    const diamond = [
+      step('a'),
+      { ...step('b'), dependsOn: ['a'] },
+      { ...step('c'), dependsOn: ['a'] },
+      { ...step('d'), dependsOn: ['b', 'c'] },
+    ];
+    await store.createTask(storedTask({ status: 'RUNNING' }), {}, { source: 'explicit', steps: diamond });
+    await store.createTask(
+      storedTask({ taskId: 't2', status: 'RUNNING', policy: { requirePlanApproval: true } }),
+      {},
+      { source: 'explicit', steps: diamond },
+    );
+
+    // Act
+    const out = await planTask(deps, { taskId: 't1', run: 1 });
+    const events = await store.allEvents('t1');
+    const gated = await planTask(deps, { taskId: 't2', run: 1 });
+    const redriven = await planTask(deps, { taskId: 't1', run: 2 });
+
+    // Assess: right after the PlanCreated, numbered with it, what each waits for; the root waits for nothing
+    const created = events.find((e) => e.type === 'PlanCreated');
+    const waiting = events.filter((e) => e.type === 'StepWaiting');
+    expect(waiting.map((e) => [e.stepId, e.data, e.seq - (created?.seq ?? 0)])).toEqual([
+      ['b', { waitingFor: ['a'] }, 1],
+      ['c', { waitingFor: ['a'] }, 2],
+      ['d', { waitingFor: ['b', 'c'] }, 3],
+    ]);
+    expect(out.items.map((i) => [i.stepId, i.waitRecorded])).toEqual([
+      ['a', false],
+      ['b', true],
+      ['c', true],
+      ['d', true],
+    ]);
+    // Under a plan gate the steps do not wait before it is approved, and a redriven run's steps
+    // may have succeeded before: their gates write their StepWaiting when they park, as ever.
+    expect((await store.allEvents('t2')).some((e) => e.type === 'StepWaiting')).toBe(false);
+    expect(gated.items.some((i) => i.waitRecorded)).toBe(false);
+    expect((await store.allEvents('t1')).filter((e) => e.type === 'StepWaiting' && e.run === 2)).toEqual([]);
+    expect(redriven.items.some((i) => i.waitRecorded)).toBe(false);
+  });
 });
