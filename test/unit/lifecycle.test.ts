@@ -221,7 +221,9 @@ describe('Plan', () => {
     // may have succeeded before: their gates write their StepWaiting when they park, as ever.
     expect((await store.allEvents('t2')).some((e) => e.type === 'StepWaiting')).toBe(false);
     expect(gated.items.some((i) => i.waitRecorded)).toBe(false);
-    expect((await store.allEvents('t1')).filter((e) => e.type === 'StepWaiting' && e.run === 2)).toEqual([]);
+    expect(
+      (await store.allEvents('t1')).filter((e) => e.type === 'StepWaiting' && e.id.startsWith('r2.')),
+    ).toEqual([]);
     expect(redriven.items.some((i) => i.waitRecorded)).toBe(false);
   });
 });
