@@ -9,11 +9,12 @@
  * reach needs no change here.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { succeededAttempt } from '../core/events.js';
+import { recordedEvent, succeededAttempt } from '../core/events.js';
 import { eventId } from '../core/ids.js';
 import type {
   ApprovalPort,
   ArtifactPort,
+  AttemptRecord,
   DeadLetterPort,
   EventPort,
   IdempotencyPort,
@@ -27,10 +28,10 @@ import type {
 import { DynamoApprovals } from './dynamodb/approvals.js';
 import { DynamoArtifacts } from './dynamodb/artifacts.js';
 import { DynamoDeadLetters } from './dynamodb/dead-letters.js';
-import { DynamoEvents, eventKey, toEvent } from './dynamodb/events.js';
+import { DynamoEvents, eventKey, isFolded, toEvent } from './dynamodb/events.js';
 import { DynamoIdempotency } from './dynamodb/idempotency.js';
 import { DynamoResults, resultKey, resultOf } from './dynamodb/results.js';
-import { DynamoTable, type Item } from './dynamodb/table.js';
+import { DynamoTable, type Item, StoreError } from './dynamodb/table.js';
 import { DynamoTasks, inputsKey, inputsOf, metaKey, taskOf } from './dynamodb/tasks.js';
 import { DynamoTokens, tokenKey } from './dynamodb/tokens.js';
 
@@ -51,6 +52,19 @@ export { InvalidCursorError, StoreError, TABLE_INDEXES } from './dynamodb/table.
 /** The key of a step's StepSucceeded in a run (its id is deterministic: one per run and step). */
 const succeededKey = (taskId: string, run: number, stepId: string) =>
   eventKey(taskId, { id: eventId({ run, type: 'StepSucceeded', stepId }) });
+/**
+ * What the attempt that made `stepId` succeed in `run` produced, from an item holding its
+ * StepSucceeded: the step's result carrying it (events.ts foldedSucceeded), or its own event item
+ * (written before the fold). Undefined for any other item, or a success of another run.
+ */
+function succeededIn(item: Item, run: number, stepId: string): AttemptRecord | undefined {
+  if (String(item.sk).startsWith('RESULT#') && !isFolded(item)) return undefined;
+  const event = toEvent(item);
+  return event.id === eventId({ run, type: 'StepSucceeded', stepId })
+    ? succeededAttempt(event, run)
+    : undefined;
+}
+
 /** The keys of what tells a step runner whether it may use a carried StepStarted number (StepContext.start). */
 const startKeys = (taskId: string, run: number, stepId: string, attempt: number) => ({
   waiting: eventKey(taskId, { id: eventId({ run, type: 'StepWaiting', stepId }) }),
@@ -90,7 +104,7 @@ export class TaskStore implements StorePorts {
   };
   private readonly tasks: TaskPort;
   private readonly events: EventPort;
-  private readonly results: Pick<ResultPort, 'putResult' | 'getResults'>;
+  private readonly results: DynamoResults;
   private readonly artifacts: ArtifactPort;
   private readonly deadLetters: DeadLetterPort;
   private readonly tokens: Omit<TokenPort, 'getResultsAndToken'>;
@@ -154,9 +168,18 @@ export class TaskStore implements StorePorts {
   // step results and attempts
   readonly putResult: ResultPort['putResult'] = (...a) => this.results.putResult(...a);
   readonly getResults: ResultPort['getResults'] = (...a) => this.results.getResults(...a);
+  readonly putSuccess: ResultPort['putSuccess'] = async (taskId, { result, event, seq }) => {
+    if (event.taskId !== taskId) throw new StoreError('putSuccess takes an event of its task');
+    return this.results.putSuccess(taskId, result, recordedEvent(event, seq, result.at));
+  };
+  /** The StepSucceeded of `run` folded into the step's result, or (written before the fold) its own item. */
   readonly getSucceeded: ResultPort['getSucceeded'] = async (taskId, run, stepId) => {
-    const [item] = await this.table.getMany([succeededKey(taskId, run, stepId)]);
-    return item ? succeededAttempt(toEvent(item), run) : undefined;
+    const items = await this.table.getMany([resultKey(taskId, stepId), succeededKey(taskId, run, stepId)]);
+    for (const item of items) {
+      const rec = succeededIn(item, run, stepId);
+      if (rec) return rec;
+    }
+    return undefined;
   };
   /**
    * One BatchGetItem: META, the results, the step's StepSucceeded of the run, INPUTS unless this
@@ -196,11 +219,15 @@ export class TaskStore implements StorePorts {
         continue;
       }
       const result = resultOf(item);
-      if (result) out.results.set(result.stepId, result);
-      else if (item.sk === 'META') out.task = taskOf(item);
+      if (result) {
+        out.results.set(result.stepId, result);
+        // The step's own success, folded into its result (events.ts foldedSucceeded).
+        const rec = succeededIn(item, step.run, step.stepId);
+        if (rec) out.succeeded = rec;
+      } else if (item.sk === 'META') out.task = taskOf(item);
       else if (item.sk === 'INPUTS') out.inputs = this.immutable.inputs.keep(taskId, inputsOf(item));
       else if (item.sk === succeeded.sk) {
-        const rec = succeededAttempt(toEvent(item), step.run);
+        const rec = succeededIn(item, step.run, step.stepId);
         if (rec) out.succeeded = rec;
       } else if (out.start && item.sk === start?.waiting.sk) out.start.waitingSeq = Number(item.seq);
       else if (out.start && item.sk === start?.earlier?.sk) out.start.earlierAttempt = true;

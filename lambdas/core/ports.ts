@@ -73,6 +73,11 @@ export interface AttemptRecord {
    * same numbers, so their place in the trail does not depend on when they were written.
    */
   firstSeq?: number;
+  /**
+   * Read back from a StepSucceeded on its own item (written before a plain step's result carried
+   * it: ResultPort.putSuccess): a completion finished from it writes the result alone.
+   */
+  succeededStored?: true;
 }
 
 /** What a failed run leaves behind: everything an operator needs to act on it. */
@@ -234,6 +239,13 @@ export interface ResultPort {
    * skipped one can be replaced by a later run (redrive). Returns false if it was not written.
    */
   putResult(taskId: string, result: StepResult): Promise<boolean>;
+  /**
+   * A plain step's success (not a fan-out step's), at once: its SUCCEEDED result (putResult's
+   * condition) and its StepSucceeded `event`, numbered `seq` (reserved before) and dated with the
+   * result, written together or not at all (the DynamoDB adapter: one item). Returns false when
+   * neither was written: the step has a success already, with its own event.
+   */
+  putSuccess(taskId: string, success: { result: StepResult; event: NewEvent; seq: number }): Promise<boolean>;
   /**
    * The results of the task's steps, or of only `stepIds` (a step reads its own and its
    * dependencies', not every step's: O(dependencies), not O(steps)).

@@ -207,31 +207,34 @@ export async function completeStep(
   // What the attempt produced: as the runner holds it, or (a completion finished after a crash)
   // from the StepSucceeded or the result that was written of it.
   let rec = known?.attempt ?? (await deps.store.getSucceeded(req.taskId, req.run, req.stepId));
+  // The result is written but its StepSucceeded is not (a result written before results carried
+  // it, and the completion cut short): the event is written alone.
+  let resultAlone = false;
   if (!rec) {
     const existing = (await deps.store.getResults(req.taskId, [req.stepId])).get(req.stepId);
     // Succeeded in an earlier run (its result is final): nothing of this run to complete.
     if (existing?.status === 'SUCCEEDED' && existing.run !== req.run) return { stepId: req.stepId };
     rec = attemptOfResult(existing);
+    resultAlone = rec !== undefined;
   }
   if (!rec) throw new ContractViolationError(`No record of attempt ${req.attempt} of step ${req.stepId}`);
   // The attempt's ArtifactStored events and the StepSucceeded, numbered by one reservation. A
-  // completion done again (after a crash) writes none of them twice: their ids are deterministic.
+  // completion done again (after a crash) writes none of them twice: their ids are deterministic,
+  // and the StepSucceeded goes with the result, which is written once.
   const scope = { taskId: req.taskId, traceId: ctx.task.traceId, run: req.run, stepId: req.stepId };
-  const events = [
-    ...rec.artifacts.map((a) =>
-      Events.artifactStored(
-        { ...scope, attempt: rec.attempt },
-        { artifactId: a.id, name: a.name, contentType: a.contentType, size: a.size, sha256: a.sha256 },
-      ),
+  const stored = rec.artifacts.map((a) =>
+    Events.artifactStored(
+      { ...scope, attempt: rec.attempt },
+      { artifactId: a.id, name: a.name, contentType: a.contentType, size: a.size, sha256: a.sha256 },
     ),
-    Events.stepSucceeded(scope, {
-      attempt: rec.attempt,
-      agent: rec.agent,
-      summary: rec.summary,
-      ...(rec.output !== undefined ? { output: rec.output } : {}),
-      artifacts: rec.artifacts,
-    }),
-  ];
+  );
+  const succeeded = Events.stepSucceeded(scope, {
+    attempt: rec.attempt,
+    agent: rec.agent,
+    summary: rec.summary,
+    ...(rec.output !== undefined ? { output: rec.output } : {}),
+    artifacts: rec.artifacts,
+  });
   const result = (firstSeq?: number): StepResult => ({
     stepId: req.stepId,
     run: req.run,
@@ -244,27 +247,28 @@ export async function completeStep(
     at: new Date().toISOString(),
     ...(firstSeq !== undefined ? { firstSeq } : {}),
   });
-  let ready: Awaited<ReturnType<typeof readyDependents>> | undefined;
-  if (rec.firstSeq !== undefined) {
-    // Numbered before the result exists (by the runner, or read back from what was written):
-    // whatever a dependent released by it writes comes later in the trail, so the events and the
-    // result are written side by side. Each holds all of the attempt and the numbers, so after a
-    // crash between the two the completion is finished from the one written (above). Beside
-    // them, the dependents' gates as they will be with this result (readyDependents).
-    const own = result(rec.firstSeq);
-    const [, written, early] = await Promise.all([
-      deps.store.appendEvents(events, { firstSeq: rec.firstSeq }),
-      deps.store.putResult(req.taskId, own),
-      readyDependents(deps, ctx, own, known?.look),
-    ]);
-    // Only this write's result releases them unseen (a result of this run written before,
-    // a failed one say, is looked at again).
-    if (written) ready = early;
-  } else {
-    // Numbered now: the events first, so that no dependent can start before them in the trail.
-    await deps.store.appendEvents(events);
-    await deps.store.putResult(req.taskId, result());
-  }
+  // Numbered before the result exists (by the runner, read back from what was written, or
+  // reserved now): whatever a dependent released by it writes comes later in the trail, so the
+  // events and the result are written side by side: the ArtifactStored events, and the result
+  // with its StepSucceeded in one write (putSuccess). The result holds all of the attempt and the
+  // numbers, so after a crash between the two the completion is finished from it (above). Beside
+  // them, the dependents' gates as they will be with this result (readyDependents).
+  const firstSeq = rec.firstSeq ?? (await deps.store.reserveSeqs(req.taskId, stored.length + 1)).first;
+  const own = result(firstSeq);
+  const [, written, early] = await Promise.all([
+    stored.length > 0 ? deps.store.appendEvents(stored, { firstSeq }) : undefined,
+    // A StepSucceeded already on its own item (written before results carried it) is not written
+    // again, nor a result that exists (its event is then written alone).
+    resultAlone
+      ? deps.store.appendEvents([succeeded], { firstSeq: firstSeq + stored.length }).then(() => false)
+      : rec.succeededStored
+        ? deps.store.putResult(req.taskId, own)
+        : deps.store.putSuccess(req.taskId, { result: own, event: succeeded, seq: firstSeq + stored.length }),
+    readyDependents(deps, ctx, own, known?.look),
+  ]);
+  // Only this write's result releases them unseen (a result of this run written before, a failed
+  // one say, is looked at again).
+  const ready = written ? early : undefined;
   await releaseDependents(deps, ctx, req.stepId, ready, ready && known?.look?.starts);
   return { stepId: req.stepId };
 }

@@ -9,7 +9,13 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidCursorError } from '../../lambdas/adapters/store.js';
 import type { ApprovalDecision } from '../../lambdas/core/approvals.js';
-import { type EventData, Events, type NewEvent, type NewEventOf } from '../../lambdas/core/events.js';
+import {
+  type EventData,
+  Events,
+  type NewEvent,
+  type NewEventOf,
+  recordedEvent,
+} from '../../lambdas/core/events.js';
 import type {
   ApprovalItem,
   DeadLetterRecord,
@@ -563,6 +569,81 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         });
         expect(await store.getSucceeded('t1', 2, 'a')).toBeUndefined();
         expect(await store.getSucceeded('t1', 1, 'b')).toBeUndefined();
+      });
+
+      it("writes a plain step's success at once: its result and its StepSucceeded, in the trail at its number, once", async () => {
+        // Prepare: the numbers of an event before, the StepSucceeded, and one after
+        const store = await makeStore();
+        await store.createTask(task('t1'), {});
+        const scope = { taskId: 't1', traceId: 'tr', run: 1, stepId: 'a' };
+        const { first } = await store.reserveSeqs('t1', 3);
+        const own = { ...result(1, 'SUCCEEDED'), firstSeq: first + 1 };
+        const succeeded = Events.stepSucceeded(scope, {
+          attempt: 1,
+          agent: 'echo',
+          summary: own.summary as string,
+          output: { run: 1 },
+          artifacts: [],
+        });
+        // Act
+        await store.appendEvents(
+          [Events.stepStarted({ ...scope, attempt: 1 }, { attempt: 1, agent: 'echo', run: 1 })],
+          {
+            firstSeq: first,
+          },
+        );
+        const written = await store.putSuccess('t1', { result: own, event: succeeded, seq: first + 1 });
+        await store.appendEvents([Events.stepWaiting({ ...scope, stepId: 'b' }, { waitingFor: [] })], {
+          firstSeq: first + 2,
+        });
+        const again = await store.putSuccess('t1', {
+          result: { ...own, summary: 'twice' },
+          event: succeeded,
+          seq: first + 5,
+        });
+        // Assess: the result as written; the event in its place in every reading of the trail
+        expect([written, again]).toEqual([true, false]);
+        expect((await store.getResults('t1', ['a'])).get('a')).toEqual(own);
+        expect((await store.getResults('t1')).get('a')).toEqual(own);
+        const page = await store.listEvents('t1', { limit: 10 });
+        expect(page.events.map((e) => [e.seq, e.type])).toEqual([
+          [first, 'StepStarted'],
+          [first + 1, 'StepSucceeded'],
+          [first + 2, 'StepWaiting'],
+        ]);
+        expect(page.events[1]).toEqual({
+          ...recordedEvent(succeeded, first + 1, own.at),
+        });
+        expect((await store.allEvents('t1')).map((e) => e.seq)).toEqual([first, first + 1, first + 2]);
+        expect((await store.listEvents('t1', { after: first, limit: 1 })).events[0]?.id).toBe(succeeded.id);
+        expect((await store.eventsWithIdPrefix('t1', 'r1.StepSucceeded.')).map((e) => e.id)).toEqual([
+          succeeded.id,
+        ]);
+        expect((await store.eventsWithIdPrefix('t1', 'r1.StepStarted.')).map((e) => e.type)).toEqual([
+          'StepStarted',
+        ]);
+        // what the attempt produced, read back from it (the runner's look and a completion's redo)
+        const attempt = { stepId: 'a', run: 1, attempt: 1, summary: own.summary, output: { run: 1 } };
+        expect(await store.getSucceeded('t1', 1, 'a')).toMatchObject({ ...attempt, firstSeq: first + 1 });
+        expect(await store.getSucceeded('t1', 2, 'a')).toBeUndefined();
+        const look = await store.getStepContext('t1', ['a'], { run: 1, stepId: 'a' });
+        expect(look.succeeded).toMatchObject(attempt);
+        expect(look.results.get('a')).toEqual(own);
+      });
+
+      it("refuses to write a fan-out step's success at once (a redrive can replace it)", async () => {
+        // Prepare
+        const store = await makeStore();
+        const partial = { ...result(1, 'SUCCEEDED'), items: { total: 2, succeeded: 1, failed: 1 } };
+        const event = Events.stepSucceeded(
+          { taskId: 't1', traceId: 'tr', run: 1, stepId: 'a' },
+          { attempt: 1, agent: 'echo', summary: 's', artifacts: [] },
+        );
+        // Act / Assess
+        await expect(store.putSuccess('t1', { result: partial, event, seq: 1 })).rejects.toThrow(
+          /plain step/,
+        );
+        expect((await store.getResults('t1')).size).toBe(0);
       });
 
       it("reads a step runner's first look in one read: task, inputs, results and the step's success", async () => {

@@ -149,13 +149,13 @@ export class MemoryStore implements StorePorts {
 
   /* ----------------------------------------------------------------------------- events */
 
-  async appendEvent(e: NewEvent, reserved?: number): Promise<TaskEvent | undefined> {
+  async appendEvent(e: NewEvent, reserved?: number, at?: string): Promise<TaskEvent | undefined> {
     // A duplicate burns a sequence number, as the DynamoDB adapter's counter does.
     if (reserved === undefined && taskStatusEffect(e).status === 'CANCELLED') this.cancelled.add(e.taskId);
     const seq = reserved ?? (await this.reserveSeqs(e.taskId, 1)).first;
     const events = inner(this.events, e.taskId);
     if (events.has(e.id)) return undefined;
-    const event = recordedEvent(e, seq, new Date().toISOString());
+    const event = recordedEvent(e, seq, at ?? new Date().toISOString());
     events.set(e.id, copy(event));
     const meta = this.metas.get(e.taskId);
     const effect = taskStatusEffect(event);
@@ -221,6 +221,18 @@ export class MemoryStore implements StorePorts {
     const existing = results.get(result.stepId);
     if (existing && !(existing.run < result.run && !isFinalSuccess(existing))) return false;
     results.set(result.stepId, copy(result));
+    return true;
+  }
+
+  async putSuccess(
+    taskId: string,
+    { result, event, seq }: { result: StepResult; event: NewEvent; seq: number },
+  ): Promise<boolean> {
+    if (event.taskId !== taskId || event.type !== 'StepSucceeded' || result.items !== undefined)
+      throw new Error("putSuccess takes a plain step's SUCCEEDED result and its StepSucceeded");
+    // Together or not at all, as the DynamoDB adapter's one item.
+    if (!(await this.putResult(taskId, result))) return false;
+    await this.appendEvent(event, seq, result.at);
     return true;
   }
 

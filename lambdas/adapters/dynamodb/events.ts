@@ -33,6 +33,39 @@ import {
 
 const seqKey = (seq: number) => `SEQ#${String(seq).padStart(12, '0')}`;
 
+/**
+ * A StepSucceeded folded into its step's result item (results.ts putSuccess): one write for the
+ * two. The event is JSON text in `succeededJson` without its data's output (the result's
+ * `outputJson` holds it), and its number is the item's `lsi1sk`, so the trail's index (`bySeq`)
+ * lists it with the other events. A plain step's SUCCEEDED result is never replaced (results.ts),
+ * so the event stays as immutable as the others.
+ */
+export function foldedSucceeded(event: TaskEvent): Item {
+  if (event.type !== 'StepSucceeded') throw new StoreError('Only a StepSucceeded folds into a result');
+  const { output: _output, ...data } = event.data;
+  return { lsi1sk: seqKey(event.seq), ...jsonAttr('succeeded', { ...event, data }) };
+}
+
+/** Whether an item is a result carrying its StepSucceeded (foldedSucceeded). */
+export const isFolded = (item: Item): boolean => typeof item.succeededJson === 'string';
+
+/** The StepSucceeded a result item carries (foldedSucceeded), its output back in its data. */
+function unfold(item: Item): Item {
+  const { succeeded, output } = readJsonAttrs(item, ['succeeded', 'output']) as {
+    succeeded: Item;
+    output?: unknown;
+  };
+  return { ...succeeded, data: { ...succeeded.data, ...(output !== undefined ? { output } : {}) } };
+}
+
+/** Whether an event id with this prefix can be a StepSucceeded's (`r<run>.StepSucceeded.…`, ids.ts). */
+function mayNameSuccess(prefix: string): boolean {
+  const typed = /^r\d+\.(.*)$/s.exec(prefix);
+  if (!typed) return /^r?\d*$/.test(prefix);
+  const rest = typed[1] ?? '';
+  return rest.startsWith('StepSucceeded.') || 'StepSucceeded.'.startsWith(rest);
+}
+
 /** The key of an event item (store.ts reads one beside other items: a StepSucceeded, say). */
 export const eventKey = (taskId: string, e: { id: string; item?: number }): Item => ({
   pk: pk(taskId),
@@ -142,14 +175,27 @@ export class DynamoEvents implements EventPort {
   }
 
   async eventsWithIdPrefix(taskId: string, prefix: string): Promise<TaskEvent[]> {
-    const items = await this.t.queryPrefix(pk(taskId), `EVT#${prefix}`);
-    return items.map(toEvent).sort((a, b) => a.seq - b.seq);
+    const [items, folded] = await Promise.all([
+      this.t.queryPrefix(pk(taskId), `EVT#${prefix}`),
+      mayNameSuccess(prefix) ? this.foldedEvents(taskId) : [],
+    ]);
+    return [...items.map(toEvent), ...folded.filter((e) => e.id.startsWith(prefix))].sort(
+      (a, b) => a.seq - b.seq,
+    );
   }
 
-  /** The task's own events (not item events), in seq order. */
+  /** The task's own events (not item events), in seq order: the `EVT#` items and the StepSucceeded folded into results. */
   async allEvents(taskId: string): Promise<TaskEvent[]> {
-    const items = await this.t.queryPrefix(pk(taskId), 'EVT#');
-    return items.map(toEvent).sort((a, b) => a.seq - b.seq);
+    const [items, folded] = await Promise.all([
+      this.t.queryPrefix(pk(taskId), 'EVT#'),
+      this.foldedEvents(taskId),
+    ]);
+    return [...items.map(toEvent), ...folded].sort((a, b) => a.seq - b.seq);
+  }
+
+  /** The StepSucceeded events folded into the task's result items (foldedSucceeded). */
+  private async foldedEvents(taskId: string): Promise<TaskEvent[]> {
+    return (await this.t.queryPrefix(pk(taskId), 'RESULT#')).filter(isFolded).map(toEvent);
   }
 
   private async projectStatus(taskId: string, status: TaskStatus, seq: number, at: string) {
@@ -226,9 +272,12 @@ export class DynamoEvents implements EventPort {
   }
 }
 
-/** A stored event item, checked against its type's schema (the table's keys are dropped). */
+/**
+ * A stored event item, checked against its type's schema (the table's keys are dropped); a result
+ * item carrying its StepSucceeded (foldedSucceeded) gives that event.
+ */
 export function toEvent(item: Item): TaskEvent {
-  const parsed = TaskEvent.safeParse(readJsonAttrs(item, ['data']));
+  const parsed = TaskEvent.safeParse(isFolded(item) ? unfold(item) : readJsonAttrs(item, ['data']));
   if (!parsed.success) {
     throw new StoreError(`Event ${String(item.sk)} of ${String(item.pk)} does not match its schema`, {
       cause: parsed.error,
