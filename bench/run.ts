@@ -356,6 +356,20 @@ const callsPerTaskByCaller = Object.fromEntries(
   [...burstRun.byCaller].sort((a, b) => a[0].localeCompare(b[0])).map(([k, v]) => [k, v / BURST]),
 );
 
+/**
+ * A step's own store/S3/SFN calls (its happy path), apart from the task's share and the bench's
+ * polls: what its gate and its step runner call, and what the Planner calls in the chain beyond
+ * what it calls for a one-step task (the StepWaiting it writes for each step with dependencies).
+ */
+const STORE_CALL = /\s(dynamodb|s3|states):/;
+const callsOf = (byCaller: Map<string, number>, fn: RegExp) =>
+  [...byCaller].filter(([k]) => fn.test(k) && STORE_CALL.test(k)).reduce((n, [, v]) => n + v, 0);
+const ownCallsPerStep =
+  (callsOf(chainRun.byCaller, /^(Gate|StepRunner)[0-9A-F]{8} /) +
+    callsOf(chainRun.byCaller, /^Planner[0-9A-F]{8} /) -
+    callsOf(burstRun.byCaller, /^Planner[0-9A-F]{8} /) / BURST) /
+  CHAIN;
+
 // ---------------------------------------------------------------- 5. bundles: size and module init
 // (bench/bundles.ts: each function's bundle from the runtime's assembly, imported in a fresh process)
 const bundleFigures = measureBundles(rt.functions.values());
@@ -390,6 +404,8 @@ const results = {
     p99LatencyMs: pct(99),
   },
   perStep: perChainStep,
+  /** Of perStep.allCalls, a step's own (its gate, its runner, its StepWaiting): the rest is the task's share and the polls. */
+  ownCallsPerStep,
   perOneStepTask,
   callsPerStepByAction: callsByAction,
   callsPerStepByCaller: callsByCaller,
@@ -433,7 +449,10 @@ const rows: [string, string][] = [
     'per step: S3 PUTs / GETs, SFN API calls',
     `${f(perChainStep.s3Puts)} / ${f(perChainStep.s3Gets)}, ${f(perChainStep.sfnApiCalls)}`,
   ],
-  ['per step: store/S3/SFN calls in all', f(perChainStep.allCalls)],
+  [
+    'per step: store/S3/SFN calls in all / its own',
+    `${f(perChainStep.allCalls)} / ${f(ownCallsPerStep)} (the rest: the task's share and the polls)`,
+  ],
   [
     'per one-step task: transitions / invocations',
     `${f(perOneStepTask.transitions)} / ${f(perOneStepTask.lambdaInvocations)}`,

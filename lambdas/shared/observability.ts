@@ -22,6 +22,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type middy from '@middy/core';
 import type { NewEvent } from '../core/events.js';
 import type { EventMeter } from '../core/metrics.js';
+import type { StepResult } from '../core/ports.js';
 import {
   METRIC_NAMESPACE,
   type MetricPoint,
@@ -213,6 +214,10 @@ export function meteredEvents<
   S extends {
     appendEvent(e: NewEvent): Promise<unknown>;
     appendEvents?(events: readonly NewEvent[], opts?: { firstSeq?: number }): Promise<unknown[]>;
+    putSuccess?(
+      taskId: string,
+      success: { result: StepResult; event: NewEvent; seq: number },
+    ): Promise<boolean>;
   },
 >(store: S, meter: EventMeter, publish: (points: readonly MetricPoint[]) => void = publishMetrics): S {
   const append = store.appendEvent.bind(store);
@@ -237,11 +242,21 @@ export function meteredEvents<
     });
     return written;
   };
+  // A step's success writes its StepSucceeded with its result (ResultPort.putSuccess).
+  const putSuccess = async (
+    taskId: string,
+    success: { result: StepResult; event: NewEvent; seq: number },
+  ) => {
+    const written = (await store.putSuccess?.(taskId, success)) === true;
+    observe(success.event, written ? success.event : undefined);
+    return written;
+  };
   // Everything else is the store's own, called on the store itself.
   return new Proxy(store, {
     get(target, prop) {
       if (prop === 'appendEvent') return appendEvent;
       if (prop === 'appendEvents') return appendEvents;
+      if (prop === 'putSuccess' && store.putSuccess) return putSuccess;
       const value: unknown = Reflect.get(target, prop, target);
       return typeof value === 'function' ? value.bind(target) : value;
     },

@@ -264,6 +264,34 @@ describe('metrics from events', () => {
     expect(published.map((p) => p.name)).toEqual(['TasksCompleted', 'TasksCompleted']);
     expect((await store.allEvents('t_1')).map((e) => e.type)).toEqual(['TaskSucceeded', 'TaskFailed']);
   });
+
+  it('meters a StepSucceeded written with its result (putSuccess), once', async () => {
+    // Prepare
+    const published: MetricPoint[] = [];
+    const store = meteredEvents(new MemoryStore(), new EventMeter(), (p) => published.push(...p));
+    const event = Events.stepSucceeded(
+      { ...task, stepId: 'a' },
+      { attempt: 2, agent: 'research', summary: 's', artifacts: [] },
+    );
+    const result = {
+      stepId: 'a',
+      run: 1,
+      status: 'SUCCEEDED' as const,
+      attempt: 2,
+      agent: 'research',
+      at: 'x',
+    };
+    // Act: the completion, then a redo of it
+    const writes = [
+      await store.putSuccess('t_1', { result, event, seq: 1 }),
+      await store.putSuccess('t_1', { result, event, seq: 2 }),
+    ];
+    // Assess
+    expect(writes).toEqual([true, false]);
+    expect(published).toEqual([
+      { name: 'StepAttempts', unit: 'Count', value: 2, dimensions: { agent: 'research' } },
+    ]);
+  });
 });
 
 describe('spans with OpenTelemetry GenAI attributes', () => {

@@ -5,7 +5,7 @@
  * Key design (one partition per task, `TASK#<id>`; see each adapter for its items):
  *   META, INPUTS, PLAN, COUNTER   tasks.ts (COUNTER is the event sequence, events.ts)
  *   EVT#<eventId>                 events.ts (LSI `bySeq` on `lsi1sk` orders them)
- *   RESULT#…                      results.ts
+ *   RESULT#…                      results.ts (a plain step's success carries its StepSucceeded, in the LSI)
  *   ART#<artifactId>              artifacts.ts
  *   TOKEN#…                       tokens.ts     (control plane)
  *   APPROVAL#…                    approvals.ts  (control plane; lookup by id in `APPROVAL#<id>`)
