@@ -221,8 +221,9 @@ export class TaskStore implements StorePorts {
       const result = resultOf(item);
       if (result) {
         out.results.set(result.stepId, result);
-        // The step's own success, folded into its result (events.ts foldedSucceeded).
-        const rec = succeededIn(item, step.run, step.stepId);
+        // The step's own success, folded into its result (events.ts foldedSucceeded); the other
+        // results' events are not parsed.
+        const rec = result.stepId === step.stepId ? succeededIn(item, step.run, step.stepId) : undefined;
         if (rec) out.succeeded = rec;
       } else if (item.sk === 'META') out.task = taskOf(item);
       else if (item.sk === 'INPUTS') out.inputs = this.immutable.inputs.keep(taskId, inputsOf(item));
