@@ -61,7 +61,7 @@ export async function awaitDependencies(deps: OrchestratorDeps, raw: unknown): P
     deps.store.putToken(req.taskId, req.run, req.stepId, req.taskToken, held.routes),
   ]);
   const look = await lookAtGate(deps, ctx, req.stepId, held);
-  if (!look.action && req.waitRecorded !== true) {
+  if (!look.action) {
     const step = ctx.plan.steps.find((s) => s.id === req.stepId);
     await recordWaiting(deps, { ...req, traceId: ctx.task.traceId }, step?.dependsOn ?? [], look.results);
   }
@@ -101,16 +101,17 @@ async function awaitCarried(
   const { action } = gateAction(step, results, req.run);
   if (action === 'run') await releaseGate(deps, step.routing, held, 'run');
   else if (action) await lookAtGate(deps, await gateView(deps, req), req.stepId, held);
-  else if (req.waitRecorded !== true) await recordWaiting(deps, req, step.dependsOn, results);
+  else await recordWaiting(deps, req, step.dependsOn, results);
 }
 
-/** The StepWaiting of a parked gate, from what its look read. */
+/** The StepWaiting of a parked gate, from what its look read, unless the Plan state wrote it (`waitRecorded`). */
 async function recordWaiting(
   deps: OrchestratorDeps,
-  req: { taskId: string; traceId: string; run: number; stepId: string },
+  req: { taskId: string; traceId: string; run: number; stepId: string; waitRecorded?: boolean | undefined },
   dependsOn: readonly string[],
   results: ReadonlyMap<string, StepResult>,
 ): Promise<void> {
+  if (req.waitRecorded === true) return;
   await deps.store.appendEvent(
     Events.stepWaiting(
       { taskId: req.taskId, traceId: req.traceId, run: req.run, stepId: req.stepId },
