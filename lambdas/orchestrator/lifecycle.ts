@@ -111,7 +111,8 @@ export async function planTask(deps: OrchestratorDeps, raw: unknown): Promise<Pl
   // Each gate then parks without an event of its own (PlannedItem.waitRecorded).
   const planned = plan;
   const waitsRecorded = req.run === 1 && task.policy.requirePlanApproval !== true;
-  const waiting = waitsRecorded ? planned.steps.filter((s) => s.dependsOn.length > 0) : [];
+  const recordsWait = (s: Plan['steps'][number]) => waitsRecorded && s.dependsOn.length > 0;
+  const waiting = planned.steps.filter(recordsWait);
   const [, results, approvals] = await Promise.all([
     deps.store.appendEvents([
       Events.planCreated(base, {
@@ -142,7 +143,7 @@ export async function planTask(deps: OrchestratorDeps, raw: unknown): Promise<Pl
       firstAttempt,
       ...routingOf(s),
       dependsOn: carried ? [...s.dependsOn] : null,
-      waitRecorded: waitsRecorded && s.dependsOn.length > 0,
+      waitRecorded: recordsWait(s),
       approvalTimeoutSeconds: approvalTimeoutSeconds(task.policy, s),
       dependencyTimeoutSeconds: dependencyWait.get(s.id) ?? WORKFLOW_TIMING.dependencyWaitFloorSeconds,
     };

@@ -248,7 +248,7 @@ export function meteredEvents<
     success: { result: StepResult; event: NewEvent; seq: number },
   ) => {
     const written = (await store.putSuccess?.(taskId, success)) === true;
-    observe(success.event, written ? success.event : undefined);
+    observe(success.event, written || undefined);
     return written;
   };
   // Everything else is the store's own, called on the store itself.
