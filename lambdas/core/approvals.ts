@@ -235,9 +235,16 @@ function copyDecision(d: ApprovalDecision): ApprovalDecision {
 
 /* ------------------------------------------------------------------------ ids and secrets */
 
-/** A new approval id: 128 bits from the CSPRNG, base64url (22 characters, URL-safe). */
+/**
+ * A new approval id: 128 bits from the CSPRNG, base64url (22 characters, URL-safe), drawn again
+ * when it would start with "-": the CLI's hint `baton approve <id>` must run as printed, and a
+ * command-line parser reads a leading "-" as an option (one id in 64 did).
+ */
 export function newApprovalId(): string {
-  return randomBytes(16).toString('base64url');
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 /** One secret, or a rotation list (the first signs, any verifies). */

@@ -42,6 +42,14 @@ describe('approval ids', () => {
       expect(ApprovalId.safeParse(id).success).toBe(true);
     }
   });
+
+  it('never start with "-", which a command line reads as an option (`baton approve <id>`)', () => {
+    // Act: 2,000 ids (without the rule, ~31 of them would start with "-")
+    const ids = Array.from({ length: 2000 }, () => newApprovalId());
+    // Assess
+    expect(ids.filter((id) => id.startsWith('-'))).toEqual([]);
+    expect(new Set(ids.map((id) => id[0])).size).toBeGreaterThan(50);
+  });
 });
 
 describe('signApprovalLink / verifyApprovalLink', () => {
