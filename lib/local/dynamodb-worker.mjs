@@ -11,7 +11,9 @@
  * reads `method`, `url`, `headers` and the body's 'data'/'end' events, and answers through
  * `statusCode`, `setHeader` and `end` (dynalite/index.js httpHandler and sendData). On
  * { type: 'close' } it closes dynalite (which waits for pending LevelDB writes and closes the
- * database) and answers { type: 'closed' }.
+ * database) and answers { type: 'closed' }. { type: 'cpu' } is answered { type: 'cpu', micros }: the
+ * CPU time this thread has used so far (its own clock; LevelDB's background work runs on libuv's
+ * threads, not this one).
  */
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
@@ -51,7 +53,10 @@ function dispatch(msg) {
 
 parentPort.on('message', (msg) => {
   if (msg.type === 'request') dispatch(msg);
-  else if (msg.type === 'close') {
+  else if (msg.type === 'cpu') {
+    const { user, system } = process.threadCpuUsage();
+    parentPort.postMessage({ type: 'cpu', micros: user + system });
+  } else if (msg.type === 'close') {
     server.close(() => parentPort.postMessage({ type: 'closed' }));
     server.closeAllConnections?.();
   }

@@ -52,6 +52,11 @@ export interface Emulators {
    * sandboxes' in-process transport calls it), and the TCP connections each front has accepted.
    */
   readonly fronts?: Record<EmulatedService, { handle: FrontHandler; connections(): number }>;
+  /**
+   * CPU time the emulators' own threads have used so far, ms: the DynamoDB worker's (s3rver,
+   * local-aws-sqs and the IAM fronts run on the runtime's main thread).
+   */
+  threadCpuMs(): Promise<{ dynamodb: number }>;
   /** Stops the three servers and flushes SQS state; safe to call more than once. */
   close(): Promise<void>;
 }
@@ -149,6 +154,7 @@ export async function startEmulators(opts: StartEmulatorsOptions): Promise<Emula
     s3: s3.url,
     sqs: sqs.url,
     ...(fronts ? { fronts } : {}),
+    threadCpuMs: async () => ({ dynamodb: (await dynamodb.threadCpuMs?.()) ?? 0 }),
     close() {
       closing ??= closeAll(started);
       return closing;
@@ -164,6 +170,8 @@ interface RunningServer {
   dispatch?: InProcessDispatch;
   /** A front's: its handler and the TCP connections its server has accepted. */
   front?: { handle: FrontHandler; connections(): number };
+  /** An emulator in a thread of its own: that thread's CPU time so far, ms. */
+  threadCpuMs?: () => Promise<number>;
 }
 
 async function closeAll(servers: RunningServer[]): Promise<void> {
@@ -197,6 +205,7 @@ async function startFront(
       service: backend.service,
       url,
       front: { handle, connections: () => connections },
+      ...(backend.threadCpuMs ? { threadCpuMs: backend.threadCpuMs } : {}),
       close: async () => {
         // Forced: a long poll through the front would otherwise hold close() for its wait.
         await closeServer(server, backend.service, { force: true });
@@ -318,6 +327,9 @@ async function startDynamoDbWorker(dir: string, host: string, port: number): Pro
   let nextId = 1;
   let closed: (() => void) | undefined;
   let failure: Error | undefined;
+  /** Who waits for the worker's answers to `cpu` (answered in order); none once it has stopped. */
+  const cpuWaiters: ((micros: number) => void)[] = [];
+  let stopped = false;
   const url = await new Promise<string>((resolve, reject) => {
     worker.on('message', (msg: WorkerMessage) => {
       if (msg.type === 'ready') resolve(msg.url);
@@ -325,6 +337,7 @@ async function startDynamoDbWorker(dir: string, host: string, port: number): Pro
         reject(new EmulatorError('dynamodb', `cannot listen on ${host}:${port}: ${msg.message}`));
         void worker.terminate();
       } else if (msg.type === 'closed') closed?.();
+      else if (msg.type === 'cpu') cpuWaiters.shift()?.(msg.micros);
       else if (msg.type === 'response') {
         const p = pending.get(msg.id);
         pending.delete(msg.id);
@@ -350,6 +363,13 @@ async function startDynamoDbWorker(dir: string, host: string, port: number): Pro
         pending.set(id, { resolve, reject });
         worker.postMessage({ type: 'request', id, ...r });
       }),
+    threadCpuMs: () =>
+      failure || stopped
+        ? Promise.resolve(0)
+        : new Promise<number>((resolve) => {
+            cpuWaiters.push((micros) => resolve(micros / 1000));
+            worker.postMessage({ type: 'cpu' });
+          }),
     // dynalite's close() waits for pending LevelDB operations and closes the database.
     close: async () => {
       if (!failure)
@@ -358,6 +378,8 @@ async function startDynamoDbWorker(dir: string, host: string, port: number): Pro
           worker.postMessage({ type: 'close' });
         });
       await worker.terminate();
+      stopped = true;
+      for (const waiter of cpuWaiters.splice(0)) waiter(0);
     },
   };
 }
@@ -366,6 +388,7 @@ type WorkerMessage =
   | { type: 'ready'; url: string }
   | { type: 'failed'; message: string }
   | { type: 'closed' }
+  | { type: 'cpu'; micros: number }
   | { type: 'response'; id: number; status: number; headers: InProcessResponse['headers']; body: Uint8Array }
   | { type: 'response'; id: number; error: string };
 

@@ -116,6 +116,12 @@ export class LocalFunction {
   private closed = false;
   /** Sandboxes started so far (cold starts). */
   coldStarts = 0;
+  /**
+   * CPU time its sandboxes' threads spent on invocations so far, ms (each thread's own clock, not
+   * wall time: what `npm run bench` reports per function). A cold start's is its first
+   * invocation's; a sandbox terminated mid-invocation (a timeout) reports none for it.
+   */
+  cpuMs = 0;
   /** Requests its sandboxes sent on the in-process transport (not over TCP). */
   carried = 0;
 
@@ -249,6 +255,7 @@ export class LocalFunction {
         sandbox.requests.get(msg.id)?.abort();
         sandbox.requests.delete(msg.id);
       } else if (msg.type === 'result') {
+        this.cpuMs += msg.cpuMicros / 1000;
         sandbox.settle?.(
           msg.ok
             ? { ok: true, payload: msg.payload }
@@ -336,7 +343,7 @@ export class LocalFunction {
 }
 
 type WorkerMessage =
-  | { type: 'result'; id: string; ok: true; payload: string }
+  | { type: 'result'; id: string; ok: true; payload: string; cpuMicros: number }
   | {
       type: 'result';
       id: string;
@@ -345,6 +352,7 @@ type WorkerMessage =
       errorType: string;
       errorMessage: string;
       trace?: string[];
+      cpuMicros: number;
     }
   | { type: 'crash'; errorType: string; errorMessage: string }
   | ({ type: 'http-request'; id: number } & SandboxRequest)

@@ -9,7 +9,9 @@
  * installed before the bundle is imported. Messages from the parent: { type: 'invoke', id, event
  * (JSON text), context }. Answers: { type: 'result', id, ok: true, payload (JSON text) } or
  * { type: 'result', id, ok: false, errorType, errorMessage, trace, fatal } (`fatal`: the sandbox
- * failed to initialize and must be replaced).
+ * failed to initialize and must be replaced). Each result also carries `cpuMicros`: the CPU time
+ * this thread spent on the invocation (its thread clock, not wall time; the cold start's import
+ * is the first invocation's), what `npm run bench` adds up per function.
  */
 
 import { pathToFileURL } from 'node:url';
@@ -78,19 +80,32 @@ function contextOf(c) {
   };
 }
 
+/** This thread's CPU time since `from` (process.threadCpuUsage: user and system), in microseconds. */
+function cpuSince(from) {
+  const { user, system } = process.threadCpuUsage(from);
+  return user + system;
+}
+
+// The thread's CPU before the first invocation is its start and import: the cold start's.
+let idleFrom = { user: 0, system: 0 };
 parentPort.on('message', async (msg) => {
   if (msg?.type !== 'invoke') return;
   const { id } = msg;
+  const from = idleFrom;
   const loaded = await init;
+  const answer = (reply) => {
+    parentPort.postMessage({ ...reply, cpuMicros: cpuSince(from) });
+    idleFrom = process.threadCpuUsage();
+  };
   if (loaded.failure) {
-    parentPort.postMessage({ type: 'result', id, ok: false, fatal: true, ...loaded.failure });
+    answer({ type: 'result', id, ok: false, fatal: true, ...loaded.failure });
     return;
   }
   try {
     const result = await loaded.handler(JSON.parse(msg.event), contextOf(msg.context));
-    parentPort.postMessage({ type: 'result', id, ok: true, payload: JSON.stringify(result ?? null) });
+    answer({ type: 'result', id, ok: true, payload: JSON.stringify(result ?? null) });
   } catch (err) {
-    parentPort.postMessage({ type: 'result', id, ok: false, fatal: false, ...describe(err) });
+    answer({ type: 'result', id, ok: false, fatal: false, ...describe(err) });
   }
 });
 

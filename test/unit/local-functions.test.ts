@@ -16,6 +16,14 @@ export async function handler(event, context) {
   calls += 1;
   if (event.hang) await new Promise(() => {});
   if (event.sleepMs) await new Promise((r) => setTimeout(r, event.sleepMs));
+  if (event.spinCpuMs) {
+    // Busy until this thread's own CPU clock has advanced that far (not wall time).
+    const from = process.threadCpuUsage();
+    for (;;) {
+      const used = process.threadCpuUsage(from);
+      if (used.user + used.system >= event.spinCpuMs * 1000) break;
+    }
+  }
   if (event.fail) {
     const err = new Error('the agent gave up');
     err.name = ${JSON.stringify(ErrorNames.AgentFailed)};
@@ -66,6 +74,22 @@ describe('LocalFunction', () => {
     expect(first).toEqual({ calls: 1, secret: 'only-mine', remaining: true });
     expect(second).toMatchObject({ calls: 2 });
     expect(fn.coldStarts).toBe(1);
+  });
+
+  it("adds up the CPU time its sandboxes' threads spend on invocations, not the time they wait", async () => {
+    // Prepare: the cold start (the thread's start and the module's import) is the first call's.
+    const fn = pool();
+    await fn.invoke({});
+    const warm = fn.cpuMs;
+    // Act
+    await fn.invoke({ spinCpuMs: 50 });
+    const spun = fn.cpuMs - warm;
+    await fn.invoke({ sleepMs: 300 });
+    const slept = fn.cpuMs - warm - spun;
+    // Assess: 50 ms of the thread's CPU counted; 300 ms asleep costs the thread next to none.
+    expect(warm).toBeGreaterThan(0);
+    expect(spun).toBeGreaterThanOrEqual(50);
+    expect(slept).toBeLessThan(300);
   });
 
   it('terminates a sandbox at the timeout with Sandbox.Timedout; the next call starts cold', async () => {
