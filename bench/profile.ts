@@ -18,6 +18,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const STEPS = Number(process.env.PROFILE_STEPS ?? 30);
+/** `PROFILE_BURST=N`: profile N one-step tasks submitted at once instead of the chain (per task). */
+const BURST = Number(process.env.PROFILE_BURST ?? 0);
+/** What the figures are per: a step of the chain, or a task of the burst. */
+const UNITS = BURST > 0 ? BURST : STEPS;
+const UNIT = BURST > 0 ? `task (burst of ${BURST} one-step tasks)` : `step (chain of ${STEPS})`;
 const here = fileURLToPath(import.meta.url);
 /** Source maps of the bundles, read once each. */
 const maps = new Map<string, SourceMap | null>();
@@ -65,27 +70,41 @@ async function workload() {
       })),
     };
     const { taskId } = await api('POST', '/tasks', { goal: 'profile', plan });
+    return ended(taskId);
+  };
+  const ended = async (taskId: string) => {
     for (;;) {
       const t = await api('GET', `/tasks/${taskId}/status`);
       if (['SUCCEEDED', 'FAILED', 'DEGRADED', 'CANCELLED'].includes(t.status)) return t.status;
       await new Promise((r) => setTimeout(r, 250));
     }
   };
+  const burst = async (n: number) => {
+    const ids = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        api('POST', '/tasks', { goal: `burst ${i}`, plan: { steps: [{ id: 'a', agent: 'echo' }] } }),
+      ),
+    );
+    const statuses = await Promise.all(ids.map((r) => ended(r.taskId)));
+    return [...new Set(statuses)].join(', ');
+  };
   // Warm: as wide as a function's sandbox pool (a chain starts all its gates at once), so that
   // the profile is of warm functions (cold starts are the bundles' init times: bench/bundles.ts).
-  await run(DEFAULT_MAX_SANDBOXES, false);
+  // A burst warms with a burst as wide (every function its whole sandbox pool).
+  if (BURST > 0) await burst(BURST);
+  else await run(DEFAULT_MAX_SANDBOXES, false);
   await rt.idle();
   // Profile timestamps are microseconds of the monotonic clock, as process.hrtime's.
   const micros = () => Number(process.hrtime.bigint() / 1000n);
   const calls0 = new Map(rt.iam.callCountsByCaller);
   const from = micros();
   const t0 = performance.now();
-  const status = await run(STEPS);
+  const status = BURST > 0 ? await burst(BURST) : await run(STEPS);
   await rt.idle();
   const wallMs = performance.now() - t0;
   const to = micros();
   console.error(
-    `chain of ${STEPS}: ${status} in ${Math.round(wallMs)} ms (${(wallMs / STEPS).toFixed(1)} ms/step)`,
+    `${UNIT}: ${status} in ${Math.round(wallMs)} ms (${(wallMs / UNITS).toFixed(1)} ms a ${UNIT.split(' ')[0]})`,
   );
   await rt.close();
   rmSync(dataDir, { recursive: true, force: true });
@@ -94,7 +113,7 @@ async function workload() {
   const calls: Record<string, number> = {};
   for (const [k, v] of rt.iam.callCountsByCaller) {
     const n = v - (calls0.get(k) ?? 0);
-    if (n > 0) calls[k] = n / STEPS;
+    if (n > 0) calls[k] = n / UNITS;
   }
   const bundles = Object.fromEntries([...rt.functions.values()].map((f) => [dirname(f.file), f.logicalId]));
   if (dir) writeFileSync(join(dir, 'window.json'), JSON.stringify({ from, to, wallMs, bundles, calls }));
@@ -189,18 +208,16 @@ function report(dir: string, window: Window) {
   }
   const wallMs = (window.to - window.from) / 1000;
   const total = Object.values(window.calls).reduce((a, b) => a + b, 0);
-  console.log(`AWS calls per step (chain of ${STEPS}): ${total.toFixed(1)}`);
+  console.log(`AWS calls per ${UNIT}: ${total.toFixed(1)}`);
   for (const [k, v] of Object.entries(window.calls).sort((a, b) => a[0].localeCompare(b[0])))
     console.log(`  ${k.padEnd(60)} ${v.toFixed(2).padStart(6)}`);
-  console.log(
-    `\nCPU ms per step by component (chain of ${STEPS}, ${(wallMs / STEPS).toFixed(1)} ms wall per step)\n`,
-  );
+  console.log(`\nCPU ms per ${UNIT} by component (${(wallMs / UNITS).toFixed(1)} ms wall each)\n`);
   for (const [thread, tally] of Object.entries(byThread)) {
     const total = [...tally.values()].reduce((a, b) => a + b, 0);
-    console.log(`${thread}: ${(total / STEPS).toFixed(1)} ms CPU per step`);
+    console.log(`${thread}: ${(total / UNITS).toFixed(1)} ms CPU per ${UNIT.split(' ')[0]}`);
     for (const [component, ms] of [...tally].sort((a, b) => b[1] - a[1]).slice(0, 14)) {
       console.log(
-        `  ${component.padEnd(44)} ${(ms / STEPS).toFixed(2).padStart(7)} ms  ${((100 * ms) / total).toFixed(1).padStart(5)} %`,
+        `  ${component.padEnd(44)} ${(ms / UNITS).toFixed(2).padStart(7)} ms  ${((100 * ms) / total).toFixed(1).padStart(5)} %`,
       );
     }
   }

@@ -9,11 +9,14 @@
  * only to know when to stop, so its polling hardly loads what it measures.
  *
  *  1. orchestration overhead per step: a chain of 40 no-op steps (the sleep fixture, 0 ms: no
- *     artifacts), first StepStarted to last StepSucceeded, divided by 40; next to the bare
- *     engine's time per Task state; the same chain of echo steps (two artifacts each) beside it;
+ *     artifacts), first StepStarted to last StepSucceeded, divided by 40, run twice (the first
+ *     after the warm-up, then the figure); next to the bare engine's time per Task state; the
+ *     same chain of echo steps (two artifacts each) beside it; the CPU each took, by thread;
  *  2. critical-path scheduling: makespan / critical path of a skewed DAG (a 3 s branch beside a
  *     chain of 400 ms steps) and of a diamond ladder, next to wave-by-wave scheduling;
- *  3. a burst of 100 one-step tasks submitted at once: throughput, p50/p99 task latency;
+ *  3. a burst of 100 one-step tasks submitted at once, twice (the first starts every function's
+ *     sandbox pool; the second, all warm, is the figure): throughput, p50/p99 task latency, the
+ *     CPU per task and the throughput that CPU alone allows on this machine;
  *  4. per step and per task: state transitions (StateEntered events of the execution history),
  *     Lambda invocations, DynamoDB reads/writes, S3 GETs/PUTs, SQS calls (local IAM counts every
  *     call a function makes), priced with published us-east-1 prices;
@@ -84,14 +87,62 @@ async function events(taskId: string): Promise<Ev[]> {
 }
 const ms = (e: Ev | undefined) => (e ? Date.parse(e.at) : Number.NaN);
 
-/** What the functions did while `work` ran: calls by action, invocations, and the work's result. */
-async function metered<T>(
-  work: () => Promise<T>,
-): Promise<{ result: T; calls: Map<string, number>; byCaller: Map<string, number>; invocations: number }> {
+/**
+ * CPU time so far by thread, ms, each from its own thread clock (not wall time, so a busy machine
+ * hardly moves it): the runtime's main thread (the engine, the IAM fronts, s3rver, local-aws-sqs,
+ * the API's HTTP server and this bench's own client), the DynamoDB worker, each function's
+ * sandboxes (their invocations), and the whole process (which adds libuv's and V8's helper threads:
+ * LevelDB's and the file system's work, garbage collection and compilation in the background).
+ */
+async function cpuNow() {
+  const main = process.threadCpuUsage();
+  const all = process.cpuUsage();
+  const { dynamodb } = await rt.emulators.threadCpuMs();
+  return {
+    processMs: (all.user + all.system) / 1000,
+    mainThreadMs: (main.user + main.system) / 1000,
+    dynamodbMs: dynamodb,
+    byFunction: new Map([...rt.functions.values()].map((f) => [f.logicalId, f.cpuMs])),
+  };
+}
+type CpuSnapshot = Awaited<ReturnType<typeof cpuNow>>;
+
+/** CPU used between two snapshots, `per` step or task, ms. */
+function cpuPer(from: CpuSnapshot, to: CpuSnapshot, per: number) {
+  const byFunction: Record<string, number> = {};
+  let sandboxes = 0;
+  for (const [fn, ms] of to.byFunction) {
+    const used = ms - (from.byFunction.get(fn) ?? 0);
+    sandboxes += used;
+    if (used > 0) byFunction[fn] = used / per;
+  }
+  const all = to.processMs - from.processMs;
+  const main = to.mainThreadMs - from.mainThreadMs;
+  const dynamodb = to.dynamodbMs - from.dynamodbMs;
+  return {
+    allMs: all / per,
+    mainThreadMs: main / per,
+    dynamodbWorkerMs: dynamodb / per,
+    sandboxesMs: sandboxes / per,
+    otherThreadsMs: (all - main - dynamodb - sandboxes) / per,
+    byFunction: Object.fromEntries(Object.entries(byFunction).sort((a, b) => b[1] - a[1])),
+  };
+}
+
+/** What the functions did while `work` ran: calls by action, invocations, CPU, and the work's result. */
+async function metered<T>(work: () => Promise<T>): Promise<{
+  result: T;
+  calls: Map<string, number>;
+  byCaller: Map<string, number>;
+  invocations: number;
+  cpu: (per: number) => ReturnType<typeof cpuPer>;
+}> {
   const by0 = new Map(rt.iam.callCountsByCaller);
   const inv0 = [...rt.functions.values()].reduce((n, f) => n + f.invocations, 0);
+  const cpu0 = await cpuNow();
   const result = await work();
   await rt.idle();
+  const cpu1 = await cpuNow();
   const invocations = [...rt.functions.values()].reduce((n, f) => n + f.invocations, 0) - inv0;
   const byCaller = new Map<string, number>();
   const calls = new Map<string, number>(); // the same, by action alone
@@ -102,7 +153,7 @@ async function metered<T>(
     const action = k.slice(k.lastIndexOf(' ') + 1);
     calls.set(action, (calls.get(action) ?? 0) + n);
   }
-  return { result, calls, byCaller, invocations };
+  return { result, calls, byCaller, invocations, cpu: (per) => cpuPer(cpu0, cpu1, per) };
 }
 
 async function transitionsOf(taskId: string): Promise<number> {
@@ -187,14 +238,29 @@ async function chain(agent: string, input?: PlanSpec['steps'][number]['input']) 
 }
 // The issue's chain: a no-op agent (the sleep fixture with 0 ms: a summary and an output, no
 // artifacts). Then the same chain of echo steps, which write two artifacts each.
+// The no-op chain runs twice: the first after the warm-up, whose one invocation per sandbox left
+// their code cold (V8 still interpreting what it has not compiled yet), then again (the figure: a
+// runtime that has been running a while, as `npm start` is).
+const firstNoop = await chain('sleep', { ms: 0 });
 const noop = await chain('sleep', { ms: 0 });
 const { run: chainRun, perStep, transitions: chainTransitions } = noop;
 const withArtifacts = await chain('echo');
+const chainCpu = chainRun.cpu(CHAIN);
+const echoCpu = withArtifacts.run.cpu(CHAIN);
+/** "12.3 ms (main thread 4.5, DynamoDB worker 2.1, sandboxes 5.0, other threads 0.7)" */
+const cpuText = (c: typeof chainCpu) =>
+  `${c.allMs.toFixed(1)} ms (main thread ${c.mainThreadMs.toFixed(1)}, DynamoDB worker ${c.dynamodbWorkerMs.toFixed(1)}, sandboxes ${c.sandboxesMs.toFixed(1)}, other threads ${c.otherThreadsMs.toFixed(1)})`;
 if (process.env.BENCH_ONLY === 'chain') {
   // `BENCH_ONLY=chain npm run bench`: the chains alone (e.g. to compare BATON_LOCAL_TRANSPORT=tcp with
   // the default), nothing written.
   console.log(
-    `chain of ${CHAIN} no-op steps: ${perStep.toFixed(1)} ms per step (bare engine ${enginePerState.toFixed(3)} ms per Task state), ${(chainTransitions / CHAIN).toFixed(1)} transitions per step; chain of ${CHAIN} echo steps (2 artifacts each): ${withArtifacts.perStep.toFixed(1)} ms per step`,
+    `chain of ${CHAIN} no-op steps: ${perStep.toFixed(1)} ms per step (the first chain ${firstNoop.perStep.toFixed(1)} ms; bare engine ${enginePerState.toFixed(3)} ms per Task state), ${(chainTransitions / CHAIN).toFixed(1)} transitions per step; chain of ${CHAIN} echo steps (2 artifacts each): ${withArtifacts.perStep.toFixed(1)} ms per step`,
+  );
+  console.log(`CPU per no-op step: ${cpuText(chainCpu)}; per echo step: ${cpuText(echoCpu)}`);
+  console.log(
+    `  sandboxes by function, per no-op step: ${Object.entries(chainCpu.byFunction)
+      .map(([fn, ms]) => `${fn} ${ms.toFixed(2)}`)
+      .join(', ')}`,
   );
   clearInterval(rssTimer);
   await rt.close();
@@ -265,33 +331,61 @@ const skew = await scheduling('skewed DAG (3 s branch beside 6 × 400 ms)', skew
 const ladder = await scheduling('diamond ladder (4 rungs, 600/100 ms)', { steps: ladderSteps }, ladderSleeps);
 
 // ---------------------------------------------------------------- 3. burst of 100 one-step tasks
+// Twice: first with the pools as the workloads above left them (the API, intake, Planner, Finalize
+// and the echo agent have one or two sandboxes each: the burst starts up to nine more of each, and
+// their module inits take the same two cores), then again with every pool warm (the figure).
 const BURST = 100;
-const burstRun = await metered(async () => {
-  const t0 = Date.now();
-  const ids = (
-    await Promise.all(
-      Array.from({ length: BURST }, (_, i) =>
-        api('POST', '/tasks', { goal: `burst ${i}`, plan: { steps: [{ id: 'a', agent: 'echo' }] } }),
-      ),
-    )
-  ).map((r) => r.taskId as string);
-  const acceptedMs = Date.now() - t0;
-  for (const id of ids) await waitEnded(id);
-  return { ids, t0, acceptedMs };
-});
-const latencies: number[] = [];
-let lastEnd = 0;
-for (const id of burstRun.result.ids) {
-  const evs = await events(id);
-  const end = ms(evs.find((e) => e.type.startsWith('Task') && e.type !== 'TaskSubmitted'));
-  latencies.push(end - ms(evs[0]));
-  lastEnd = Math.max(lastEnd, end);
+async function burst() {
+  const run = await metered(async () => {
+    const t0 = Date.now();
+    const ids = (
+      await Promise.all(
+        Array.from({ length: BURST }, (_, i) =>
+          api('POST', '/tasks', { goal: `burst ${i}`, plan: { steps: [{ id: 'a', agent: 'echo' }] } }),
+        ),
+      )
+    ).map((r) => r.taskId as string);
+    const acceptedMs = Date.now() - t0;
+    for (const id of ids) await waitEnded(id);
+    return { ids, t0, acceptedMs };
+  });
+  const latencies: number[] = [];
+  let lastEnd = 0;
+  for (const id of run.result.ids) {
+    const evs = await events(id);
+    const end = ms(evs.find((e) => e.type.startsWith('Task') && e.type !== 'TaskSubmitted'));
+    latencies.push(end - ms(evs[0]));
+    lastEnd = Math.max(lastEnd, end);
+  }
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? Number.NaN;
+  const seconds = (lastEnd - run.result.t0) / 1000;
+  return {
+    run,
+    figures: {
+      tasks: BURST,
+      acceptedMs: run.result.acceptedMs,
+      tasksPerSecond: BURST / seconds,
+      p50LatencyMs: pct(50),
+      p99LatencyMs: pct(99),
+      coldStarts: 0,
+    },
+  };
 }
-latencies.sort((a, b) => a - b);
-const pct = (p: number) =>
-  latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? Number.NaN;
-const burstSeconds = (lastEnd - burstRun.result.t0) / 1000;
+const coldStarts = () => [...rt.functions.values()].reduce((n, f) => n + f.coldStarts, 0);
+const cold0 = coldStarts();
+const coldBurst = await burst();
+coldBurst.figures.coldStarts = coldStarts() - cold0;
+const cold1 = coldStarts();
+const { run: burstRun, figures: burstFigures } = await burst();
+burstFigures.coldStarts = coldStarts() - cold1;
+const pct = (p: 50 | 99) => (p === 50 ? burstFigures.p50LatencyMs : burstFigures.p99LatencyMs);
+const burstSeconds = BURST / burstFigures.tasksPerSecond;
 const oneStepTransitions = await transitionsOf(burstRun.result.ids[0] as string);
+const burstCpu = burstRun.cpu(BURST);
+/** Tasks per second this machine's cores could run if the burst were bound by CPU alone. */
+const cpuBoundTasksPerSecond = (cpus().length * 1000) / burstCpu.allMs;
 
 // ---------------------------------------------------------------- 4. counts and prices
 /** us-east-1 list prices (December 2026; https://aws.amazon.com/<service>/pricing/). */
@@ -390,19 +484,24 @@ const results = {
   overhead: {
     chainSteps: CHAIN,
     perStepMs: perStep,
+    /** The same chain run just before, the first after the warm-up (its sandboxes' code still cold). */
+    firstChainPerStepMs: firstNoop.perStep,
+    firstChainCpu: firstNoop.run.cpu(CHAIN),
     bareEnginePerStateMs: enginePerState,
     ratio: perStep / enginePerState,
     agent: 'sleep 0 ms (no artifacts)',
     withTwoArtifacts: { agent: 'echo', perStepMs: withArtifacts.perStep, calls: perArtifactStep.allCalls },
   },
-  scheduling: [skew, ladder],
-  burst: {
-    tasks: BURST,
-    acceptedMs: burstRun.result.acceptedMs,
-    tasksPerSecond: BURST / burstSeconds,
-    p50LatencyMs: pct(50),
-    p99LatencyMs: pct(99),
+  /** CPU time by thread (thread clocks), ms: per no-op step, per echo step, per one-step task of the burst. */
+  cpu: {
+    perStep: chainCpu,
+    perEchoStep: echoCpu,
+    perOneStepTask: burstCpu,
+    cpuBoundTasksPerSecond,
   },
+  scheduling: [skew, ladder],
+  /** The burst with every function's sandbox pool warm; `coldPools`: the one before it, which started them. */
+  burst: { ...burstFigures, coldPools: { ...coldBurst.figures, cpu: coldBurst.run.cpu(BURST) } },
   perStep: perChainStep,
   /** Of perStep.allCalls, a step's own (its gate, its runner, its StepWaiting): the rest is the task's share and the polls. */
   ownCallsPerStep,
@@ -419,13 +518,18 @@ const results = {
 
 const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 const rows: [string, string][] = [
-  ['orchestration overhead per step (chain of 40 no-op steps)', `${f(perStep)} ms`],
+  [
+    'orchestration overhead per step (chain of 40 no-op steps)',
+    `${f(perStep)} ms (the first chain, its code still cold: ${f(firstNoop.perStep)} ms)`,
+  ],
   ['bare aws-local-stepfunctions engine per Task state', `${f(enginePerState, 3)} ms`],
   ['  ratio', `${f(perStep / enginePerState, 0)}×`],
   [
     '  the same chain of echo steps (2 artifacts each): per step, calls',
     `${f(withArtifacts.perStep)} ms, ${f(perArtifactStep.allCalls)} calls`,
   ],
+  ['CPU per no-op step (thread clocks)', cpuText(chainCpu)],
+  ['  per echo step', cpuText(echoCpu)],
   ...[skew, ladder].flatMap((s): [string, string][] => [
     [
       `${s.name}: makespan / critical path`,
@@ -433,10 +537,19 @@ const rows: [string, string][] = [
     ],
   ]),
   [
-    `burst of ${BURST} one-step tasks: throughput`,
+    `burst of ${BURST} one-step tasks, warm pools: throughput`,
     `${f(BURST / burstSeconds)} tasks/s (accepted in ${burstRun.result.acceptedMs} ms)`,
   ],
   ['  task latency p50 / p99', `${f(pct(50), 0)} / ${f(pct(99), 0)} ms`],
+  [
+    '  the burst before it (starting the pools: cold starts)',
+    `${f(coldBurst.figures.tasksPerSecond)} tasks/s, p50 / p99 ${f(coldBurst.figures.p50LatencyMs, 0)} / ${f(coldBurst.figures.p99LatencyMs, 0)} ms, ${coldBurst.figures.coldStarts} cold starts, CPU ${f(coldBurst.run.cpu(BURST).allMs)} ms a task`,
+  ],
+  ['  CPU per one-step task (thread clocks)', cpuText(burstCpu)],
+  [
+    '  what the CPU alone allows',
+    `${f(cpuBoundTasksPerSecond)} tasks/s (${cpus().length} cores / CPU per task)`,
+  ],
   [
     'per step: transitions / Lambda invocations',
     `${f(perChainStep.transitions)} / ${f(perChainStep.lambdaInvocations)}`,
@@ -483,6 +596,11 @@ console.log(
 console.log('  calls per step by caller:');
 for (const [k, v] of Object.entries(callsByCaller))
   if (v >= 0.05) console.log(`    ${k.padEnd(48)} ${f(v, 2)}`);
+console.log('  CPU per step by function (no-op chain) / per one-step task (burst), ms:');
+for (const [fn, ms] of Object.entries(burstCpu.byFunction))
+  console.log(
+    `    ${fn.padEnd(48)} ${f(chainCpu.byFunction[fn] ?? 0, 2).padStart(6)} / ${f(ms, 2).padStart(6)}`,
+  );
 console.log('  bundles:');
 for (const b of bundleFigures)
   console.log(
