@@ -63,26 +63,45 @@ const probe = (inProcess: boolean) =>
     ...(inProcess && rt.transport ? { transport: rt.transport } : {}),
   });
 const modes = [
-  { name: 'tcp', fn: probe(false), ms: [] as number[], cpu: [] as number[] },
-  { name: 'in-process', fn: probe(true), ms: [] as number[], cpu: [] as number[] },
+  { name: 'tcp', fn: probe(false), ms: [] as number[], cpu: [] as number[], threads: [] as Threads[] },
+  { name: 'in-process', fn: probe(true), ms: [] as number[], cpu: [] as number[], threads: [] as Threads[] },
 ];
+/** CPU per call by thread (their own clocks), ms: the probe's sandbox, the main thread, the DynamoDB worker. */
+interface Threads {
+  sandbox: number;
+  main: number;
+  dynamodb: number;
+}
 for (let round = 0; round < ROUNDS; round++) {
   for (const mode of modes) {
     const cpu0 = process.cpuUsage();
+    const main0 = process.threadCpuUsage();
+    const sandbox0 = mode.fn.cpuMs;
+    const dynamodb0 = (await rt.emulators.threadCpuMs()).dynamodb;
     const { msPerCall } = (await mode.fn.invoke({ calls: CALLS })) as { msPerCall: number };
     const cpu = process.cpuUsage(cpu0);
+    const main = process.threadCpuUsage(main0);
+    const dynamodb = (await rt.emulators.threadCpuMs()).dynamodb - dynamodb0;
     // The first round includes each sandbox's cold start: left out.
     if (round === 0) continue;
+    const calls = CALLS + 1;
     mode.ms.push(msPerCall);
-    mode.cpu.push((cpu.user + cpu.system) / 1000 / (CALLS + 1));
+    mode.cpu.push((cpu.user + cpu.system) / 1000 / calls);
+    mode.threads.push({
+      sandbox: (mode.fn.cpuMs - sandbox0) / calls,
+      main: (main.user + main.system) / 1000 / calls,
+      dynamodb: dynamodb / calls,
+    });
   }
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 console.log(`DynamoDB GetItem from a sandbox, ${CALLS} calls × ${ROUNDS - 1} rounds each (medians):`);
-for (const m of modes)
+for (const m of modes) {
+  const of = (k: keyof Threads) => median(m.threads.map((t) => t[k])).toFixed(2);
   console.log(
-    `  ${m.name.padEnd(11)} ${median(m.ms).toFixed(2)} ms per call, ${median(m.cpu).toFixed(2)} ms CPU per call (all threads)`,
+    `  ${m.name.padEnd(11)} ${median(m.ms).toFixed(2)} ms per call, ${median(m.cpu).toFixed(2)} ms CPU per call (all threads: the sandbox ${of('sandbox')}, the main thread ${of('main')}, the DynamoDB worker ${of('dynamodb')})`,
   );
+}
 await Promise.all(modes.map((m) => m.fn.close()));
 await rt.close();
 rmSync(dir, { recursive: true, force: true });
