@@ -7,6 +7,9 @@
  * - its own module state and cold start (a sandbox is reused warm, like Lambda's);
  * - its timeout: a sandbox still running at the deadline is terminated and replaced, and the
  *   caller gets `Sandbox.Timedout`, as from Lambda;
+ * - its memory, as far as the JavaScript heap goes: the V8 heap limits the Lambda Node.js runtime
+ *   sets for the function's memory size (`heapLimitsFor`); a sandbox past them is ended and
+ *   replaced, and the caller gets `Runtime.OutOfMemory`;
  * - errors come back as Lambda reports them: the thrown error's name as `errorType`, its message
  *   as `errorMessage` (so the local Step Functions matches the same `ErrorEquals` names).
  * What a sandbox writes to stdout/stderr goes to the runtime's stdout/stderr (Lambda: CloudWatch
@@ -79,6 +82,21 @@ export interface LocalFunctionSpec {
    * it they go over TCP.
    */
   transport?: LocalTransport;
+}
+
+/**
+ * The V8 heap limits the Lambda Node.js runtime's bootstrap gives a function of `memoryMb`: new
+ * space a tenth of the memory, each semi-space half of that (`--max-semi-space-size`), old space
+ * the rest (`--max-old-space-size`). Node counts a worker's young generation as three
+ * semi-spaces (two and the new large-object space).
+ */
+export function heapLimitsFor(memoryMb: number): {
+  maxOldGenerationSizeMb: number;
+  maxYoungGenerationSizeMb: number;
+} {
+  const newSpace = Math.floor(memoryMb / 10);
+  const semiSpace = Math.floor(newSpace / 2);
+  return { maxOldGenerationSizeMb: memoryMb - newSpace, maxYoungGenerationSizeMb: 3 * semiSpace };
 }
 
 /** V8's CPU profiler in each sandbox, when BATON_SANDBOX_CPU_PROF_DIR names where profiles go. */
@@ -241,6 +259,7 @@ export class LocalFunction {
       // No loader of the runtime's (tsx) and no flag of its: the bundle runs as in Lambda. The
       // one exception is the profiler `npm run bench:profile` asks for (BATON_SANDBOX_CPU_PROF_DIR).
       execArgv: sandboxProfilerArgs(),
+      resourceLimits: heapLimitsFor(this.spec.memoryMb),
       argv: [],
       stdout: true,
       stderr: true,
@@ -274,9 +293,19 @@ export class LocalFunction {
       }
     });
     worker.on('error', (err) => {
+      // Past its heap limit (heapLimitsFor) V8 stops the sandbox, as Lambda ends an environment
+      // that runs out of memory.
+      const outOfMemory = (err as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY';
       sandbox.settle?.({
         ok: false,
-        error: new LambdaInvocationError(err.name || 'Runtime.ExitError', err.message, [], { cause: err }),
+        error: outOfMemory
+          ? new LambdaInvocationError(
+              'Runtime.OutOfMemory',
+              `RequestId: local Error: Runtime exited with error: signal: killed (the ${this.spec.memoryMb} MB function ran out of memory)`,
+              [],
+              { cause: err },
+            )
+          : new LambdaInvocationError(err.name || 'Runtime.ExitError', err.message, [], { cause: err }),
         fatal: true,
       });
     });

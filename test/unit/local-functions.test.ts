@@ -8,7 +8,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorNames } from '../../lambdas/core/errors.js';
-import { LocalFunction, type LocalFunctionSpec } from '../../lib/local/functions.js';
+import {
+  heapLimitsFor,
+  LambdaInvocationError,
+  LocalFunction,
+  type LocalFunctionSpec,
+} from '../../lib/local/functions.js';
 
 const MODULE = `
 let calls = 0;
@@ -16,6 +21,11 @@ export async function handler(event, context) {
   calls += 1;
   if (event.hang) await new Promise(() => {});
   if (event.sleepMs) await new Promise((r) => setTimeout(r, event.sleepMs));
+  if (event.hoardMb) {
+    // Keeps what it allocates (in this sandbox's module state), as a leak does.
+    globalThis.hoard ??= [];
+    for (let i = 0; i < event.hoardMb; i++) globalThis.hoard.push(new Array(128 * 1024).fill(i));
+  }
   if (event.spinCpuMs) {
     // Busy until this thread's own CPU clock has advanced that far (not wall time).
     const from = process.threadCpuUsage();
@@ -90,6 +100,30 @@ describe('LocalFunction', () => {
     expect(warm).toBeGreaterThan(0);
     expect(spun).toBeGreaterThanOrEqual(50);
     expect(slept).toBeLessThan(300);
+  });
+
+  it('ends a sandbox that outgrows its memory with Runtime.OutOfMemory; the next call starts cold', async () => {
+    // Prepare: 128 MB, so 116 MB of old space (the Lambda bootstrap's share); each MB hoarded is
+    // an array of 128 Ki numbers (~1 MiB).
+    const fn = pool({ memoryMb: 128 });
+    await fn.invoke({ hoardMb: 16 });
+    // Act
+    const failed = await fn.invoke({ hoardMb: 512 }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    const after = await fn.invoke({});
+    // Assess
+    expect(failed).toBeInstanceOf(LambdaInvocationError);
+    expect((failed as LambdaInvocationError).errorType).toBe('Runtime.OutOfMemory');
+    expect(after).toMatchObject({ calls: 1 });
+    expect(fn.coldStarts).toBe(2);
+  });
+
+  it('gives each sandbox the heap limits the Lambda runtime sets for its memory', () => {
+    // Act / Assess: the bootstrap's new space is a tenth of the memory, a semi-space half of that.
+    expect(heapLimitsFor(128)).toEqual({ maxOldGenerationSizeMb: 116, maxYoungGenerationSizeMb: 18 });
+    expect(heapLimitsFor(1024)).toEqual({ maxOldGenerationSizeMb: 922, maxYoungGenerationSizeMb: 153 });
   });
 
   it('terminates a sandbox at the timeout with Sandbox.Timedout; the next call starts cold', async () => {
