@@ -327,9 +327,13 @@ async function startDynamoDbWorker(dir: string, host: string, port: number): Pro
   let nextId = 1;
   let closed: (() => void) | undefined;
   let failure: Error | undefined;
-  /** Who waits for the worker's answers to `cpu` (answered in order); none once it has stopped. */
+  /** Who waits for the worker's answers to `cpu` (answered in order); 0 for them once it has exited. */
   const cpuWaiters: ((micros: number) => void)[] = [];
   let stopped = false;
+  worker.once('exit', () => {
+    stopped = true;
+    for (const waiter of cpuWaiters.splice(0)) waiter(0);
+  });
   const url = await new Promise<string>((resolve, reject) => {
     worker.on('message', (msg: WorkerMessage) => {
       if (msg.type === 'ready') resolve(msg.url);
@@ -378,8 +382,6 @@ async function startDynamoDbWorker(dir: string, host: string, port: number): Pro
           worker.postMessage({ type: 'close' });
         });
       await worker.terminate();
-      stopped = true;
-      for (const waiter of cpuWaiters.splice(0)) waiter(0);
     },
   };
 }
