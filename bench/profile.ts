@@ -20,8 +20,9 @@ import { fileURLToPath } from 'node:url';
 const STEPS = Number(process.env.PROFILE_STEPS ?? 30);
 /** `PROFILE_BURST=N`: profile N one-step tasks submitted at once instead of the chain (per task). */
 const BURST = Number(process.env.PROFILE_BURST ?? 0);
-/** What the figures are per: a step of the chain, or a task of the burst. */
+/** What the figures are per: a step of the chain, or a task of the burst (how many, and of what). */
 const UNITS = BURST > 0 ? BURST : STEPS;
+const PER = BURST > 0 ? 'task' : 'step';
 const UNIT = BURST > 0 ? `task (burst of ${BURST} one-step tasks)` : `step (chain of ${STEPS})`;
 const here = fileURLToPath(import.meta.url);
 /** Source maps of the bundles, read once each. */
@@ -104,7 +105,7 @@ async function workload() {
   const wallMs = performance.now() - t0;
   const to = micros();
   console.error(
-    `${UNIT}: ${status} in ${Math.round(wallMs)} ms (${(wallMs / UNITS).toFixed(1)} ms a ${UNIT.split(' ')[0]})`,
+    `${UNIT}: ${status} in ${Math.round(wallMs)} ms (${(wallMs / UNITS).toFixed(1)} ms a ${PER})`,
   );
   await rt.close();
   rmSync(dataDir, { recursive: true, force: true });
@@ -214,7 +215,7 @@ function report(dir: string, window: Window) {
   console.log(`\nCPU ms per ${UNIT} by component (${(wallMs / UNITS).toFixed(1)} ms wall each)\n`);
   for (const [thread, tally] of Object.entries(byThread)) {
     const total = [...tally.values()].reduce((a, b) => a + b, 0);
-    console.log(`${thread}: ${(total / UNITS).toFixed(1)} ms CPU per ${UNIT.split(' ')[0]}`);
+    console.log(`${thread}: ${(total / UNITS).toFixed(1)} ms CPU per ${PER}`);
     for (const [component, ms] of [...tally].sort((a, b) => b[1] - a[1]).slice(0, 14)) {
       console.log(
         `  ${component.padEnd(44)} ${(ms / UNITS).toFixed(2).padStart(7)} ms  ${((100 * ms) / total).toFixed(1).padStart(5)} %`,
