@@ -73,6 +73,12 @@ export interface StartEmulatorsOptions {
    * checked against that identity's policies. Without it the emulators accept any request.
    */
   iam?: LocalIam;
+  /**
+   * How often a waiting SQS long poll looks at its queue when nothing woke it, ms (default
+   * 1,000): a backstop. A send, a visibility timeout or delay running out, and the client going
+   * wake it at once. Tests set it beyond their waits to see that the wake-ups alone suffice.
+   */
+  sqsRecheckMs?: number;
 }
 
 export class EmulatorError extends BatonError {
@@ -138,7 +144,7 @@ export async function startEmulators(opts: StartEmulatorsOptions): Promise<Emula
     };
     started.push(await front(await startDynamoDb(dirs.dynamodb, host, port('dynamodb'))));
     started.push(await front(await startS3(dirs.s3, host, port('s3'))));
-    started.push(await front(await startSqs(dirs.sqs, host, port('sqs'))));
+    started.push(await front(await startSqs(dirs.sqs, host, port('sqs'), opts.sqsRecheckMs ?? RECHECK_MS)));
   } catch (err) {
     await Promise.allSettled(started.map((s) => s.close()));
     throw err;
@@ -564,17 +570,28 @@ const SETTABLE_QUEUE_ATTRIBUTES = [
 ] as const;
 
 const COMPACT_AFTER_ENTRIES = 10_000;
+/** A long poll looks at its queue again at least this often, woken or not: a backstop (sqsRecheckMs). */
+const RECHECK_MS = 1000;
+/** How long after a visibility timeout or delay a long poll looks (the emulator's timer first). */
+const CHANGE_SLACK_MS = 2;
 
 /** Per-request state, so a long poll stops once its client has gone (poller stop, abort). */
-type SqsRequests = AsyncLocalStorage<{ clientGone: boolean }>;
+type SqsRequests = AsyncLocalStorage<SqsRequest>;
+
+interface SqsRequest {
+  clientGone: boolean;
+  /** Called once the client has gone: wakes the request's long poll (changeOf). */
+  onGone?: () => void;
+}
 
 async function startSqs(
   dir: string,
   host: string,
   port: number,
+  recheckMs: number,
 ): Promise<RunningServer & { advertise(url: string): void }> {
   const requests: SqsRequests = new AsyncLocalStorage();
-  const journal = new SqsJournal(dir, requests);
+  const journal = new SqsJournal(dir, requests, recheckMs);
   const state = journal.load();
   let handler: ReturnType<typeof createRequestHandler>;
   try {
@@ -601,16 +618,20 @@ async function startSqs(
 
   const inFlight = new Set<Promise<void>>();
   const server = createServer((req, res) => {
-    const context = { clientGone: false };
+    const context: SqsRequest = { clientGone: false };
     res.on('close', () => {
-      if (!res.writableEnded) context.clientGone = true;
+      if (res.writableEnded) return;
+      context.clientGone = true;
+      context.onGone?.();
     });
     const end = res.end.bind(res) as (...args: unknown[]) => typeof res;
-    res.end = ((...args: unknown[]) => {
-      // Runs before the response leaves: a client never sees a change the journal lacks.
-      journal.syncQueues(service);
-      return end(...args);
-    }) as typeof res.end;
+    if (!keepsQueueDefinitions(req.headers['x-amz-target'])) {
+      res.end = ((...args: unknown[]) => {
+        // Runs before the response leaves: a client never sees a change the journal lacks.
+        journal.syncQueues(service);
+        return end(...args);
+      }) as typeof res.end;
+    }
     const handled = requests.run(context, () =>
       requestHandler(req, res).catch((err: unknown) => {
         if (!res.headersSent) res.statusCode = 500;
@@ -644,6 +665,33 @@ async function startSqs(
 }
 
 /** Messages a receive could take now: not delayed, not in flight (the queue's own counts). */
+/**
+ * The actions that never change a queue's definition (attributes, tags, policy) nor the set of
+ * queues, by the JSON protocol's X-Amz-Target: after them the queues need not be compared with
+ * the journal (syncQueues reads every queue's attributes). Any other request, and one of the
+ * query protocol (its action is in the body), is followed by the comparison.
+ */
+const MESSAGE_ACTIONS = new Set(
+  [
+    'SendMessage',
+    'SendMessageBatch',
+    'ReceiveMessage',
+    'DeleteMessage',
+    'DeleteMessageBatch',
+    'ChangeMessageVisibility',
+    'ChangeMessageVisibilityBatch',
+    'GetQueueAttributes',
+    'GetQueueUrl',
+    'ListQueues',
+    'ListQueueTags',
+    'ListDeadLetterSourceQueues',
+  ].map((action) => `AmazonSQS.${action}`),
+);
+
+function keepsQueueDefinitions(target: string | string[] | undefined): boolean {
+  return typeof target === 'string' && MESSAGE_ACTIONS.has(target);
+}
+
 function visibleCount(queue: SqsQueue): number {
   const counts = queue.getAttributes([
     'ApproximateNumberOfMessages',
@@ -663,6 +711,8 @@ class SqsJournal {
   private readonly messages = new Map<string, StoredMessage>();
   private readonly queueJson = new Map<string, string>();
   private readonly instrumented = new WeakSet<SqsQueue>();
+  /** Long polls waiting for a queue to change, by queue name (changeOf). */
+  private readonly waiters = new Map<string, Set<() => void>>();
   private seq = 0;
   private entriesSinceCompaction = 0;
   private closed = false;
@@ -670,6 +720,7 @@ class SqsJournal {
   constructor(
     private readonly dir: string,
     private readonly requests: SqsRequests,
+    private readonly recheckMs: number,
   ) {
     this.snapshotPath = join(dir, 'snapshot.json');
     this.journalPath = join(dir, 'journal.jsonl');
@@ -799,6 +850,8 @@ class SqsJournal {
     const setRecord = queue.setRecord;
     queue.setRecord = (input: Record<string, unknown>, messageId?: string) => {
       const item: unknown = setRecord(input, messageId);
+      // Visible after its delay, counted once the emulator's timer for it has run (even for none).
+      this.changeAfter(name, Number(input.DelaySeconds ?? queue.DelaySeconds) || 0);
       const record = recordOf(item);
       const existing = record ? this.messages.get(record.MessageId) : undefined;
       // Same id in the same queue without an explicit id: a FIFO deduplicated send.
@@ -820,9 +873,12 @@ class SqsJournal {
       const request = this.requests.getStore();
       const wanted = Number(params.MaxNumberOfMessages ?? 1) || 1;
       for (;;) {
+        // A client that has gone would never delete what it was given: the messages would stay
+        // invisible for their visibility timeout. Give it nothing.
+        if (request?.clientGone) return [];
         const visible = visibleCount(queue);
-        if (visible === 0 && Date.now() < deadline && !request?.clientGone) {
-          await new Promise((r) => setTimeout(r, 5));
+        if (visible === 0 && Date.now() < deadline) {
+          await this.changeOf(name, Math.min(this.recheckMs, deadline - Date.now()), request);
           continue;
         }
         const max = visible > 0 ? Math.min(visible, wanted) : wanted;
@@ -835,10 +891,24 @@ class SqsJournal {
             counts.push([rec.MessageId, Number(rec.attributes.ApproximateReceiveCount), first]);
           }
           this.write({ op: 'recv', queue: name, counts });
+          // They are visible again once their visibility timeout runs out (unless deleted first).
+          const timeout = Number(params.VisibilityTimeout ?? queue.VisibilityTimeout);
+          if (Number.isFinite(timeout)) this.changeAfter(name, timeout);
           return records;
         }
-        if (Date.now() >= deadline || request?.clientGone) return records;
+        if (Date.now() >= deadline) return records;
       }
+    };
+
+    const changeVisibility = queue.changeVisibility.bind(queue);
+    queue.changeVisibility = (
+      receiptHandle: string,
+      seconds: Parameters<SqsQueue['changeVisibility']>[1],
+    ) => {
+      const changed = changeVisibility(receiptHandle, seconds);
+      const timeout = Number(seconds);
+      if (changed && Number.isFinite(timeout)) this.changeAfter(name, timeout);
+      return changed;
     };
 
     const deleteMessage = queue.delete.bind(queue);
@@ -854,6 +924,38 @@ class SqsJournal {
       clearRecords();
       this.write({ op: 'clear', queue: name });
     };
+  }
+
+  /**
+   * Resolves when `queue` may have a message visible that it had not (a send, a visibility
+   * timeout or a delay running out), when the request's client goes, or after `ms` at the
+   * latest. A long poll waits on this instead of looking at the queue every few milliseconds.
+   */
+  private changeOf(queue: string, ms: number, request: SqsRequest | undefined): Promise<void> {
+    return new Promise((resolve) => {
+      const waiters = this.waiters.get(queue) ?? new Set<() => void>();
+      this.waiters.set(queue, waiters);
+      const done = () => {
+        clearTimeout(timer);
+        waiters.delete(done);
+        if (waiters.size === 0) this.waiters.delete(queue);
+        if (request) request.onGone = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      waiters.add(done);
+      if (request) request.onGone = done;
+    });
+  }
+
+  /** Wakes the long polls waiting on `queue`. */
+  private changed(queue: string): void {
+    for (const wake of [...(this.waiters.get(queue) ?? [])]) wake();
+  }
+
+  /** Wakes them once `seconds` have passed (just after the emulator's own timer for it). */
+  private changeAfter(queue: string, seconds: number): void {
+    setTimeout(() => this.changed(queue), Math.max(0, seconds * 1000) + CHANGE_SLACK_MS).unref();
   }
 
   /** Final snapshot; later changes (timers of the stopped emulator) are ignored. */

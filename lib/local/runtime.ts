@@ -75,7 +75,11 @@ export interface LocalRuntimeOptions {
    * runtime's stdout, shown pretty when it is a TTY (lib/local/log-format.ts), else as written.
    */
   functionLog?: (line: string, fn: string) => void;
-  /** Long-poll wait of the SQS pollers (default 1 s locally, so shutdown is quick). */
+  /**
+   * Long-poll wait of the SQS pollers, seconds (default 20, the longest SQS allows, as Lambda's
+   * event source mapping polls; a stop ends a poll at once, since the emulator answers a long
+   * poll whose client has gone).
+   */
   pollWaitSeconds?: number;
   /** Base URL of approval links; default BATON_PUBLIC_URL, else this runtime's URL. */
   publicUrl?: string;
@@ -399,7 +403,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
         handler: async (event) => (await fn.invoke(event)) as never,
         batchSize: p.BatchSize ?? 10,
         maxConcurrency: p.ScalingConfig?.MaximumConcurrency ?? 5,
-        waitTimeSeconds: opts.pollWaitSeconds ?? 1,
+        waitTimeSeconds: opts.pollWaitSeconds ?? 20,
         log: (line) => log({ component: 'sqs', ...line }),
       }),
     );

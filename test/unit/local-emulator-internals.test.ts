@@ -20,9 +20,11 @@ import {
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import {
+  ChangeMessageVisibilityCommand,
   CreateQueueCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
+  type ReceiveMessageCommandInput,
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
@@ -288,6 +290,142 @@ describe('local-aws-sqs internals (SqsJournal in lib/local/emulators.ts)', () =>
     // Assess
     expect(received.Messages?.map((m) => m.Body)).toEqual(['only one']);
     expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  describe('a long poll waiting on an empty queue (woken by what can make a message visible)', () => {
+    const WAIT_SECONDS = 15;
+    async function queueOf(name: string) {
+      // No backstop within the wait: only a wake-up can answer a poll before it ends.
+      running = await startEmulators({ dataDir: await tempDir(), sqsRecheckMs: 60_000 });
+      const sqs = new SQSClient({ endpoint: running.sqs, region: LOCAL_REGION, credentials });
+      const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name }));
+      const poll = (input: Partial<ReceiveMessageCommandInput> = {}, abortSignal?: AbortSignal) =>
+        sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl,
+            MaxNumberOfMessages: 10,
+            WaitTimeSeconds: WAIT_SECONDS,
+            AttributeNames: ['All'],
+            ...input,
+          }),
+          { abortSignal },
+        );
+      return { sqs, QueueUrl, poll };
+    }
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+    it('is answered by a message sent while it waits', async () => {
+      // Prepare
+      const { sqs, QueueUrl, poll } = await queueOf('sent-meanwhile');
+      const started = Date.now();
+      const waiting = poll();
+      await pause(300);
+
+      // Act
+      await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'late' }));
+      const received = await waiting;
+
+      // Assess: answered by the send, not at the end of its wait
+      expect(received.Messages?.map((m) => m.Body)).toEqual(['late']);
+      expect(Date.now() - started).toBeLessThan(WAIT_SECONDS * 1000);
+    });
+
+    it('gets a message back once its visibility timeout runs out', async () => {
+      // Prepare
+      const { sqs, QueueUrl, poll } = await queueOf('redelivered');
+      await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'not deleted' }));
+      const first = await poll({ VisibilityTimeout: 1 });
+      const started = Date.now();
+
+      // Act
+      const again = await poll();
+
+      // Assess: woken by the timeout, not at the end of its wait
+      expect(first.Messages?.map((m) => m.Body)).toEqual(['not deleted']);
+      expect(Date.now() - started).toBeLessThan(WAIT_SECONDS * 1000);
+      expect(again.Messages?.map((m) => [m.Body, m.Attributes?.ApproximateReceiveCount])).toEqual([
+        ['not deleted', '2'],
+      ]);
+    });
+
+    it('gets a message whose visibility is changed to 0 at once', async () => {
+      // Prepare
+      const { sqs, QueueUrl, poll } = await queueOf('released');
+      await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'handed back' }));
+      const first = await poll({ VisibilityTimeout: 600 });
+      const handle = first.Messages?.[0]?.ReceiptHandle;
+      const started = Date.now();
+      const waiting = poll();
+      await pause(300);
+
+      // Act
+      await sqs.send(
+        new ChangeMessageVisibilityCommand({ QueueUrl, ReceiptHandle: handle, VisibilityTimeout: 0 }),
+      );
+      const again = await waiting;
+
+      // Assess
+      expect(again.Messages?.map((m) => m.Body)).toEqual(['handed back']);
+      expect(Date.now() - started).toBeLessThan(WAIT_SECONDS * 1000);
+    });
+
+    it('gets a delayed message when its delay ends', async () => {
+      // Prepare
+      const { sqs, QueueUrl, poll } = await queueOf('delayed');
+      const sentAt = Date.now();
+      await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'later', DelaySeconds: 1 }));
+
+      // Act
+      const received = await poll();
+
+      // Assess: not before its delay, and not at the end of the wait
+      expect(received.Messages?.map((m) => m.Body)).toEqual(['later']);
+      expect(Date.now() - sentAt).toBeGreaterThanOrEqual(900);
+      expect(Date.now() - sentAt).toBeLessThan(WAIT_SECONDS * 1000);
+    });
+
+    it('ends when its client goes, and takes nothing sent afterwards', async () => {
+      // Prepare
+      const { sqs, QueueUrl, poll } = await queueOf('abandoned');
+      const abort = new AbortController();
+      const started = Date.now();
+      const waiting = poll({}, abort.signal).catch((err: unknown) => err);
+      await pause(300);
+
+      // Act
+      abort.abort();
+      const ended = await waiting;
+      await pause(50);
+      await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'for the next one' }));
+      const next = await poll({ WaitTimeSeconds: 1 });
+
+      // Assess: the abandoned poll did not make the message invisible
+      expect(ended).toMatchObject({ name: 'AbortError' });
+      expect(Date.now() - started).toBeLessThan(WAIT_SECONDS * 1000);
+      expect(next.Messages?.map((m) => [m.Body, m.Attributes?.ApproximateReceiveCount])).toEqual([
+        ['for the next one', '1'],
+      ]);
+    });
+
+    it('ends at once when its client goes, so that it holds up no close()', async () => {
+      // Prepare
+      const { poll } = await queueOf('closing');
+      const emulators = running;
+      const abort = new AbortController();
+      const waiting = poll({ WaitTimeSeconds: 20 }, abort.signal).catch((err: unknown) => err);
+      await pause(300);
+      abort.abort();
+      await waiting;
+      const closing = Date.now();
+
+      // Act
+      await emulators?.close();
+      running = undefined;
+
+      // Assess: close() waits for the requests in flight (here for up to 20 s); the abandoned
+      // poll was no longer one of them
+      expect(Date.now() - closing).toBeLessThan(10_000);
+    });
   });
 
   it('moves a message that was at its last allowed receive when the process stopped to the dead-letter queue', async () => {
