@@ -44,6 +44,9 @@ export const UNUSED_CREDENTIAL_PROVIDERS = [
   '@aws-sdk/credential-provider-web-identity',
 ] as const;
 
+/** What `semver` resolves to in every bundle (relative to the project root, esbuild's working directory). */
+export const SEMVER_STUB = './lambdas/shared/semver-unbundled.cjs';
+
 export interface BatonFunctionProps {
   /** Source file, relative to the project root. */
   entry: string;
@@ -111,6 +114,9 @@ export class BatonFunction extends NodejsFunction {
         // token file: a Lambda function's credentials are in its environment, the chain's first link,
         // so those links never run (left as imports, they would fail if one did). ~90-130 KB a bundle.
         externalModules: [...UNUSED_CREDENTIAL_PROVIDERS],
+        // semver's one importer is the X-Ray SDK's patcher of the AWS SDK v2, which Baton never
+        // calls; it gets a stub that throws if it is (~28 KB a bundle, and its start-up work).
+        esbuildArgs: { '--alias': `semver=${SEMVER_STUB}` },
         // CommonJS globals for bundled CommonJS packages (sql.js reads __dirname when it loads).
         banner: [
           "import { createRequire as __cr } from 'node:module';",
