@@ -11,7 +11,8 @@
  *  1. orchestration overhead per step: a chain of 40 no-op steps (the sleep fixture, 0 ms: no
  *     artifacts), first StepStarted to last StepSucceeded, divided by 40, run twice (the first
  *     after the warm-up, then the figure); next to the bare engine's time per Task state; the
- *     same chain of echo steps (two artifacts each) beside it; the CPU each took, by thread;
+ *     same chain of echo steps (two artifacts each) beside it; the CPU each took, by thread, and
+ *     the CPU of the runtime idle for 5 s before them (its pollers and timers);
  *  2. critical-path scheduling: makespan / critical path of a skewed DAG (a 3 s branch beside a
  *     chain of 400 ms steps) and of a diamond ladder, next to wave-by-wave scheduling;
  *  3. a burst of 100 one-step tasks submitted at once, twice (the first starts every function's
@@ -20,6 +21,9 @@
  *  4. per step and per task: state transitions (StateEntered events of the execution history),
  *     Lambda invocations, DynamoDB reads/writes, S3 GETs/PUTs, SQS calls (local IAM counts every
  *     call a function makes), priced with published us-east-1 prices;
+ *  4b. the floor of local mode's checks (bench/floor.ts): one call from a sandbox and one
+ *     invocation with nothing of Baton's around them, and what a step's and a one-step task's
+ *     calls and invocations would cost at that floor (the throughput its CPU alone allows);
  *  5. bundle sizes and module-init time of each bundle (a fresh Node process imports it: the
  *     cold-start proxy); peak RSS of the process during the run;
  *  6. a fan-out step of 10,000 items of a no-op agent (bench/fanout.ts): wall time, items/s, peak
@@ -36,6 +40,7 @@ import { DEFAULT_MAX_SANDBOXES } from '../lib/local/functions.js';
 import { startLocalRuntime } from '../lib/local/runtime.js';
 import { measureBundles } from './bundles.js';
 import { fanOutBench, fanOutRows } from './fanout.js';
+import { measureFloor } from './floor.js';
 
 const config = resolve(import.meta.dirname, '../test/fixtures/baton.config.json');
 const dataDir = mkdtempSync(join(tmpdir(), 'baton-bench-'));
@@ -215,6 +220,14 @@ await waitEnded(
     })
   ).taskId,
 );
+// The runtime idle (the warm-up ended, nothing submitted): what its pollers, timers and
+// emulators cost while nothing happens, per second.
+const IDLE_SECONDS = 5;
+await rt.idle();
+const idle0 = await cpuNow();
+await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+const idleCpu = cpuPer(idle0, await cpuNow(), IDLE_SECONDS);
+
 const CHAIN = 40;
 /** A chain of CHAIN steps of `agent`: overhead per step (first StepStarted to last StepSucceeded), what it called. */
 async function chain(agent: string, input?: PlanSpec['steps'][number]['input']) {
@@ -459,6 +472,44 @@ const ownCallsPerStep =
     callsOf(burstRun.byCaller, /^Planner[0-9A-F]{8} /) / BURST) /
   CHAIN;
 
+// ---------------------------------------------------------------- 4b. the floor of the checks
+// What one call from a sandbox (a plain SDK GetItem: SigV4 verified, the policy checked, dynalite
+// answering) and one invocation (a handler that returns at once) cost here (bench/floor.ts), and
+// what a step's and a task's calls and invocations would cost at that floor with nothing of
+// Baton's around them. A call is any AWS call a function makes (the state machine's own Lambda
+// invocations are invocations, not calls of a sandbox).
+const floor = await measureFloor(rt);
+const sandboxCalls = (byCaller: Map<string, number>) =>
+  [...byCaller].filter(([k]) => !/^Workflow[0-9A-F]{8} /.test(k)).reduce((n, [, v]) => n + v, 0);
+/**
+ * A chain step's path, one after another (bench/README.md "Per-step budget"): its runner's read,
+ * the agent's Invoke, the completion's counter, the result, the release of the next gate (5
+ * calls), and the agent's and the next RunAgent's invocations (2).
+ */
+const STEP_PATH = { calls: 5, invocations: 2 };
+const atFloor = (calls: number, invocations: number) =>
+  calls * floor.call.cpuMsPerCall + invocations * floor.invocation.cpuMsPerInvocation;
+const floorFigures = {
+  call: floor.call,
+  invocation: floor.invocation,
+  stepPath: {
+    ...STEP_PATH,
+    ms: STEP_PATH.calls * floor.call.msPerCall + STEP_PATH.invocations * floor.invocation.msPerInvocation,
+  },
+  perStep: {
+    calls: sandboxCalls(chainRun.byCaller) / CHAIN,
+    invocations: perChainStep.lambdaInvocations,
+    cpuMs: atFloor(sandboxCalls(chainRun.byCaller) / CHAIN, perChainStep.lambdaInvocations),
+  },
+  perOneStepTask: {
+    calls: sandboxCalls(burstRun.byCaller) / BURST,
+    invocations: perOneStepTask.lambdaInvocations,
+    cpuMs: atFloor(sandboxCalls(burstRun.byCaller) / BURST, perOneStepTask.lambdaInvocations),
+  },
+};
+/** Tasks per second the floor's CPU alone would allow on this machine's cores. */
+const floorTasksPerSecond = (cpus().length * 1000) / floorFigures.perOneStepTask.cpuMs;
+
 // ---------------------------------------------------------------- 5. bundles: size and module init
 // (bench/bundles.ts: each function's bundle from the runtime's assembly, imported in a fresh process)
 const bundleFigures = measureBundles(rt.functions.values());
@@ -493,7 +544,11 @@ const results = {
     perEchoStep: echoCpu,
     perOneStepTask: burstCpu,
     cpuBoundTasksPerSecond,
+    /** Per second of the runtime idle (after the warm-up, nothing running). */
+    idlePerSecond: idleCpu,
   },
+  /** One call and one invocation with nothing of Baton's around them, and a step's and a task's at that floor. */
+  floor: { ...floorFigures, tasksPerSecond: floorTasksPerSecond },
   scheduling: [skew, ladder],
   /** The burst with every function's sandbox pool warm; `coldPools`: the one before it, which started them. */
   burst: { ...burstFigures, coldPools: { ...coldBurst.figures, cpu: coldBurst.run.cpu(BURST) } },
@@ -525,6 +580,7 @@ const rows: [string, string][] = [
   ],
   ['CPU per no-op step (thread clocks)', cpuText(chainCpu)],
   ['  per echo step', cpuText(echoCpu)],
+  [`  per second of the runtime idle (${IDLE_SECONDS} s, nothing running)`, cpuText(idleCpu)],
   ...[skew, ladder].flatMap((s): [string, string][] => [
     [
       `${s.name}: makespan / critical path`,
@@ -544,6 +600,26 @@ const rows: [string, string][] = [
   [
     '  what the CPU alone allows',
     `${f(cpuBoundTasksPerSecond)} tasks/s (${cpus().length} cores / CPU per task)`,
+  ],
+  [
+    'the floor: one call from a sandbox (plain SDK GetItem, checked)',
+    `${f(floor.call.msPerCall, 2)} ms, ${f(floor.call.cpuMsPerCall, 2)} ms CPU (sandbox ${f(floor.call.threads.sandbox, 2)}, main thread ${f(floor.call.threads.main, 2)}, DynamoDB worker ${f(floor.call.threads.dynamodb, 2)})`,
+  ],
+  [
+    'the floor: one invocation of a handler that returns at once',
+    `${f(floor.invocation.msPerInvocation, 2)} ms, ${f(floor.invocation.cpuMsPerInvocation, 2)} ms CPU`,
+  ],
+  [
+    `  a chain step's path at the floor (${STEP_PATH.calls} calls, ${STEP_PATH.invocations} invocations in a row)`,
+    `${f(floorFigures.stepPath.ms)} ms (measured ${f(perStep)} ms)`,
+  ],
+  [
+    `  a no-op step's ${f(floorFigures.perStep.calls)} calls, ${f(floorFigures.perStep.invocations)} invocations at the floor`,
+    `${f(floorFigures.perStep.cpuMs)} ms CPU (measured ${f(chainCpu.allMs)} ms)`,
+  ],
+  [
+    `  a one-step task's ${f(floorFigures.perOneStepTask.calls)} calls, ${f(floorFigures.perOneStepTask.invocations)} invocations at the floor`,
+    `${f(floorFigures.perOneStepTask.cpuMs)} ms CPU: ${f(floorTasksPerSecond)} tasks/s on ${cpus().length} cores (measured ${f(burstFigures.tasksPerSecond)})`,
   ],
   [
     'per step: transitions / Lambda invocations',
