@@ -5,14 +5,15 @@
  * Lambda invocation of the same attempt rewrites the same ids and the store's conditional put
  * drops the copies.
  */
+// The call events' own module, not events.ts: an agent bundle carries no other event's schema.
 import {
   type CallScope,
   type CallSite,
   callEventIdPrefix,
-  Events,
-  type NewEvent,
-  type NewEventOf,
-} from '../core/events.js';
+  modelCalled,
+  toolCalled,
+} from '../core/call-events.js';
+import type { NewEvent, NewEventOf } from '../core/events.js';
 import type { ModelCallRecord } from '../models/budget.js';
 import type { GenerateRequest, GenerateResult, ModelProvider } from '../models/types.js';
 import { digestArgs } from '../tools/runtime.js';
@@ -26,7 +27,7 @@ export type AuditSink = (event: AuditEvent) => Promise<void>;
 export type { CallScope, CallSite };
 
 export function toolCalledEvent(site: CallScope, n: number, r: ToolCallRecord): AuditEvent {
-  return Events.toolCalled(site, {
+  return toolCalled(site, {
     call: n,
     ...(site.attempt ? { attempt: site.attempt } : {}),
     tool: r.tool,
@@ -45,7 +46,7 @@ export function modelCalledEvent(
   argsDigest: string,
   tools: string[],
 ): AuditEvent {
-  return Events.modelCalled(site, {
+  return modelCalled(site, {
     call: n,
     ...(site.attempt ? { attempt: site.attempt } : {}),
     model: r.model,

@@ -8,7 +8,7 @@
  * runner checks before it writes anything. docs/SECURITY.md has the design.
  */
 import * as z from 'zod';
-import { EVENT_DATA } from '../core/events.js';
+import { ModelCalledData, ToolCalledData } from '../core/call-events.js';
 import { AgentArtifact, AgentInput, ArtifactRef, JsonValue, LIMITS } from '../core/schemas.js';
 
 /** Upload slots per attempt: as many as a step may have artifacts. */
@@ -64,8 +64,8 @@ export type UploadedArtifact = z.infer<typeof UploadedArtifact>;
 
 /** One audit record: the data of a ToolCalled or ModelCalled event (the runner builds the event). */
 export const AuditRecord = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('ToolCalled'), data: EVENT_DATA.ToolCalled }).strict(),
-  z.object({ type: z.literal('ModelCalled'), data: EVENT_DATA.ModelCalled }).strict(),
+  z.object({ type: z.literal('ToolCalled'), data: ToolCalledData }).strict(),
+  z.object({ type: z.literal('ModelCalled'), data: ModelCalledData }).strict(),
 ]);
 export type AuditRecord = z.infer<typeof AuditRecord>;
 

@@ -14,8 +14,18 @@
  */
 import * as z from 'zod';
 import { ApprovalKind, DecisionValue, DecisionVia } from './approvals.js';
-import { eventId } from './ids.js';
+import {
+  buildEvent,
+  type IdParts,
+  ModelCalledData,
+  modelCalled,
+  ToolCalledData,
+  toolCalled,
+} from './call-events.js';
 import type { AttemptRecord } from './ports.js';
+
+export { type CallScope, type CallSite, callEventIdPrefix } from './call-events.js';
+
 import {
   AgentName,
   ArtifactRef,
@@ -162,36 +172,9 @@ export const EVENT_DATA = {
     /** A timed-out round that was escalated to the next. */
     escalated: z.boolean().optional(),
   }),
-  ToolCalled: z.object({
-    /** 1-based number of the call in its attempt (the id's last part). */
-    call: z.number().int(),
-    attempt: Attempt.optional(),
-    tool: z.string(),
-    argsDigest: z.string(),
-    durationMs: z.number(),
-    outcome: z.enum(['ok', 'error']),
-    error: ErrorInfo.optional(),
-    startedAt: z.string(),
-  }),
-  ModelCalled: z.object({
-    call: z.number().int(),
-    attempt: Attempt.optional(),
-    model: z.string(),
-    /** sha256 of the request's messages and tool names: the trail never holds prompts. */
-    argsDigest: z.string(),
-    tools: z.array(z.string()),
-    durationMs: z.number(),
-    outcome: z.enum(['ok', 'over_budget', 'refused', 'error']),
-    usage: z.object({
-      inputTokens: z.number(),
-      outputTokens: z.number(),
-      totalTokens: z.number(),
-    }),
-    stopReason: z.enum(['end', 'tool_use', 'max_tokens', 'other']).optional(),
-    error: ErrorInfo.optional(),
-    stepTokensUsed: z.number(),
-    taskTokensUsed: z.number().optional(),
-  }),
+  /** lambdas/core/call-events.ts: the call events' data, which an agent bundle carries alone. */
+  ToolCalled: ToolCalledData,
+  ModelCalled: ModelCalledData,
   /** PrepareItems resolved a fan-out step's items (the step's StepStarted comes with it). */
   FanOutStarted: z.object({
     attempt: Attempt,
@@ -343,58 +326,15 @@ export interface GateScope extends TaskScope {
   stepId?: string;
   attempt?: number;
 }
-/** Where a tool or model call happened: run, step (absent for the planner) and attempt. */
-export interface CallSite {
-  run: number;
-  stepId?: string;
-  attempt?: number;
-  /** A call made for one item of a fan-out step: its index and the item's attempt. */
-  item?: { index: number; attempt: number };
-}
 /** One item of a fan-out step's attempt (its item events). */
 export interface ItemScope extends AttemptScope {
   index: number;
 }
-export type CallScope = CallSite & Omit<TaskScope, 'run'>;
-
-interface IdParts {
-  stepId?: string;
-  attempt?: number;
-  extra?: string;
-  /** An item event's index (on the envelope; also part of the id through `extra`). */
-  item?: number;
-}
-
-function build<T extends EventType>(
-  type: T,
-  scope: TaskScope,
-  parts: IdParts,
-  data: EventData<T>,
-): NewEventOf<T> {
-  return {
-    id: eventId({ run: scope.run, type, ...parts }),
-    type,
-    taskId: scope.taskId,
-    ...(parts.stepId !== undefined ? { stepId: parts.stepId } : {}),
-    ...(parts.item !== undefined ? { item: parts.item } : {}),
-    traceId: scope.traceId,
-    data,
-  };
-}
+/** Every constructor fills the envelope through one function (call-events.ts, shared with the call events). */
+const build = buildEvent;
 
 const step = (s: StepScope): IdParts => ({ stepId: s.stepId });
 const attempt = (s: AttemptScope): IdParts => ({ stepId: s.stepId, attempt: s.attempt });
-/** Calls are numbered per attempt; the planner's calls have neither step nor attempt. */
-function callParts(s: CallSite, call: number): IdParts {
-  return {
-    ...(s.stepId ? { stepId: s.stepId } : {}),
-    ...(s.attempt ? { attempt: s.attempt } : {}),
-    // An item's calls: numbered per item attempt (`i<index>a<attempt>.<n>`), item events.
-    ...(s.item ? { item: s.item.index } : {}),
-    extra: s.item ? `i${s.item.index}a${s.item.attempt}.${call}` : String(call),
-  };
-}
-
 type Constructors = { [T in EventType as Uncapitalize<T>]: (...args: never[]) => NewEventOf<T> };
 
 /** One constructor per event type: `Events.stepStarted({ taskId, traceId, run, stepId, attempt }, data)`. */
@@ -436,10 +376,8 @@ export const Events = {
     build('ApprovalRequested', s, { stepId: s.stepId, attempt: s.attempt, extra: data.approvalId }, data),
   approvalDecided: (s: GateScope, data: EventData<'ApprovalDecided'>) =>
     build('ApprovalDecided', s, { stepId: s.stepId, attempt: s.attempt, extra: data.approvalId }, data),
-  toolCalled: (s: CallScope, data: EventData<'ToolCalled'>) =>
-    build('ToolCalled', s, callParts(s, data.call), data),
-  modelCalled: (s: CallScope, data: EventData<'ModelCalled'>) =>
-    build('ModelCalled', s, callParts(s, data.call), data),
+  toolCalled,
+  modelCalled,
   fanOutStarted: (s: AttemptScope, data: EventData<'FanOutStarted'>) =>
     build('FanOutStarted', s, attempt(s), data),
   /** An item event: one per failed item of a run. */
@@ -448,14 +386,6 @@ export const Events = {
   fanOutCompleted: (s: AttemptScope, data: EventData<'FanOutCompleted'>) =>
     build('FanOutCompleted', s, attempt(s), data),
 } satisfies Constructors;
-
-/** The id prefix (ending in ".") of every call event of one call site. */
-export function callEventIdPrefix(type: 'ToolCalled' | 'ModelCalled', site: CallSite): string {
-  const { extra: _n, item: _i, ...parts } = callParts(site, 0);
-  // The prefix ends before the call's number (an item's calls keep their `i<index>a<attempt>.`).
-  const itemPart = site.item ? `i${site.item.index}a${site.item.attempt}.` : '';
-  return `${eventId({ run: site.run, type, ...parts })}.${itemPart}`;
-}
 
 /* ------------------------------------------------------------------ task status rule */
 

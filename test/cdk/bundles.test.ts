@@ -69,10 +69,9 @@ const OVER_GOAL_KB: Record<string, { kb: number; why: string }> = {
     why: 'the Bedrock Runtime client with the AWS SDK ~250 KB; sql.js and csv-parse (db)',
   },
   'Agent-notes': { kb: 545, why: 'the MCP SDK with ajv ~200 KB, zod toJSONSchema' },
-  'Agent-data': { kb: 370, why: 'sql.js and csv-parse (db) ~72 KB' },
-  'Agent-review': { kb: 330, why: 'zod toJSONSchema (structured output) ~40 KB' },
-  'Agent-research': { kb: 325, why: 'minisearch (search) and the http tool' },
-  'Agent-writing': { kb: 315, why: 'csv-parse (tables from CSV artifacts) ~30 KB: 303 KB, 3 over' },
+  'Agent-data': { kb: 360, why: 'sql.js and csv-parse (db) ~72 KB: 346 KB' },
+  'Agent-review': { kb: 320, why: 'zod toJSONSchema (structured output) ~40 KB: 309 KB' },
+  'Agent-research': { kb: 315, why: 'minisearch (search) ~18 KB and the http tool ~10 KB: 304 KB' },
   'Planner (OpenAI-compatible deployment)': {
     kb: 1360,
     why: 'the AI SDK and the whole zod namespace it imports',
@@ -178,6 +177,19 @@ describe('an agent bundle', () => {
       // Assess
       expect(wasm, agent).toBe(expected.tools.includes('db'));
     }
+  });
+
+  it('carries the call events’ schemas and no other event’s (nor the approvals’)', () => {
+    for (const agent of Object.keys(AGENTS)) {
+      // Act
+      const { files } = contents(find(offline, `Agent-${agent}`));
+      // Assess: an agent records ToolCalled and ModelCalled, through their own module
+      expect(files.has('lambdas/core/call-events.ts'), agent).toBe(true);
+      expect(files.has('lambdas/core/events.ts'), agent).toBe(false);
+      expect(files.has('lambdas/core/approvals.ts'), agent).toBe(false);
+    }
+    // The trusted side keeps every event: the step runner checks an agent's records against them
+    expect(contents(find(offline, 'StepRunner')).files.has('lambdas/core/events.ts')).toBe(true);
   });
 
   it('carries the deployment’s model provider when the agent does not override it', () => {
