@@ -116,6 +116,9 @@ describe.skipIf(!available)('console in a browser', () => {
     for (const step of ['a', 'b', 'c', 'd'])
       await page.locator(`g[data-step="${step}"][data-status="SUCCEEDED"]`).waitFor({ timeout: 60_000 });
     await page.locator('article.task[data-status="SUCCEEDED"]').waitFor();
+    // The header's status comes from a reload of the task view, the timeline from the event feed,
+    // whose next long poll may follow a second later: the timeline catches up on its own
+    await page.locator('.timeline li[data-event="TaskSucceeded"]').waitFor();
     await page.screenshot({ path: join(SCREENSHOTS, 'task-graph.png'), fullPage: true });
     await page.click('[data-artifact="document.md"] button:has-text("Preview")');
     const preview = page.locator('.preview[data-preview="markdown"] .markdown');
