@@ -68,9 +68,9 @@ const OVER_GOAL_KB: Record<string, { kb: number; why: string }> = {
     kb: 620,
     why: 'the Bedrock Runtime client with the AWS SDK ~250 KB; sql.js and csv-parse (db)',
   },
-  'Agent-notes': { kb: 545, why: 'the MCP SDK with ajv ~200 KB, zod toJSONSchema' },
+  'Agent-notes': { kb: 545, why: 'the MCP SDK with ajv ~200 KB, zod fromJSONSchema (tool inputs)' },
   'Agent-data': { kb: 360, why: 'sql.js and csv-parse (db) ~72 KB: 346 KB' },
-  'Agent-review': { kb: 320, why: 'zod toJSONSchema (structured output) ~40 KB: 309 KB' },
+  'Agent-review': { kb: 320, why: 'zod fromJSONSchema (the input.jsonSchema check) ~38 KB: 309 KB' },
   'Agent-research': { kb: 315, why: 'minisearch (search) ~18 KB and the http tool ~10 KB: 304 KB' },
   'Planner (OpenAI-compatible deployment)': {
     kb: 1360,
