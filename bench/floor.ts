@@ -63,7 +63,9 @@ export interface InvocationFloor {
   cpuMsPerInvocation: number;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+/** The middle value (the upper one of an even count). */
+export const median = (xs: number[]) =>
+  [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 const processCpuMs = (since: NodeJS.CpuUsage) => {
   const d = process.cpuUsage(since);
   return (d.user + d.system) / 1000;
@@ -194,7 +196,7 @@ export async function measureFloor(
   rt: LocalRuntime,
 ): Promise<{ call: CallFloor; invocation: InvocationFloor }> {
   const mode = { name: 'default', inProcess: rt.transport !== undefined };
-  const call = (await measureCalls(rt, [mode], { calls: 300, rounds: 4 })).get('default');
+  const call = (await measureCalls(rt, [mode])).get('default');
   if (!call) throw new Error('no call floor measured');
   return { call, invocation: await measureInvocations(rt) };
 }

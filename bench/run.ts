@@ -40,7 +40,7 @@ import { DEFAULT_MAX_SANDBOXES } from '../lib/local/functions.js';
 import { startLocalRuntime } from '../lib/local/runtime.js';
 import { measureBundles } from './bundles.js';
 import { fanOutBench, fanOutRows } from './fanout.js';
-import { measureFloor } from './floor.js';
+import { measureFloor, median } from './floor.js';
 
 const config = resolve(import.meta.dirname, '../test/fixtures/baton.config.json');
 const dataDir = mkdtempSync(join(tmpdir(), 'baton-bench-'));
@@ -487,8 +487,12 @@ const sandboxCalls = (byCaller: Map<string, number>) =>
  * calls), and the agent's and the next RunAgent's invocations (2).
  */
 const STEP_PATH = { calls: 5, invocations: 2 };
-const atFloor = (calls: number, invocations: number) =>
-  calls * floor.call.cpuMsPerCall + invocations * floor.invocation.cpuMsPerInvocation;
+/** `calls` and `invocations` with what their CPU would be at the floor. */
+const atFloor = (calls: number, invocations: number) => ({
+  calls,
+  invocations,
+  cpuMs: calls * floor.call.cpuMsPerCall + invocations * floor.invocation.cpuMsPerInvocation,
+});
 const floorFigures = {
   call: floor.call,
   invocation: floor.invocation,
@@ -496,16 +500,8 @@ const floorFigures = {
     ...STEP_PATH,
     ms: STEP_PATH.calls * floor.call.msPerCall + STEP_PATH.invocations * floor.invocation.msPerInvocation,
   },
-  perStep: {
-    calls: sandboxCalls(chainRun.byCaller) / CHAIN,
-    invocations: perChainStep.lambdaInvocations,
-    cpuMs: atFloor(sandboxCalls(chainRun.byCaller) / CHAIN, perChainStep.lambdaInvocations),
-  },
-  perOneStepTask: {
-    calls: sandboxCalls(burstRun.byCaller) / BURST,
-    invocations: perOneStepTask.lambdaInvocations,
-    cpuMs: atFloor(sandboxCalls(burstRun.byCaller) / BURST, perOneStepTask.lambdaInvocations),
-  },
+  perStep: atFloor(sandboxCalls(chainRun.byCaller) / CHAIN, perChainStep.lambdaInvocations),
+  perOneStepTask: atFloor(sandboxCalls(burstRun.byCaller) / BURST, perOneStepTask.lambdaInvocations),
 };
 /** Tasks per second the floor's CPU alone would allow on this machine's cores. */
 const floorTasksPerSecond = (cpus().length * 1000) / floorFigures.perOneStepTask.cpuMs;
@@ -516,7 +512,6 @@ const bundleFigures = measureBundles(rt.functions.values());
 
 // ---------------------------------------------------------------- 6. a 10,000-item fan-out (bench/fanout.ts)
 const fanOut = await fanOutBench(rt, { items: 10_000, apiKey: 'bench' });
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
 // ---------------------------------------------------------------- report
 const results = {

@@ -14,8 +14,9 @@
  */
 import * as z from 'zod';
 import { ApprovalKind, DecisionValue, DecisionVia } from './approvals.js';
+// Every constructor fills the envelope through the one function the call events use too.
 import {
-  buildEvent,
+  buildEvent as build,
   type IdParts,
   ModelCalledData,
   modelCalled,
@@ -23,9 +24,6 @@ import {
   toolCalled,
 } from './call-events.js';
 import type { AttemptRecord } from './ports.js';
-
-export { type CallScope, type CallSite, callEventIdPrefix } from './call-events.js';
-
 import {
   AgentName,
   ArtifactRef,
@@ -38,6 +36,8 @@ import {
   TaskResult,
   TaskStatus,
 } from './schemas.js';
+
+export { type CallScope, type CallSite, callEventIdPrefix } from './call-events.js';
 
 /* ------------------------------------------------------------------ data per event type */
 
@@ -330,9 +330,6 @@ export interface GateScope extends TaskScope {
 export interface ItemScope extends AttemptScope {
   index: number;
 }
-/** Every constructor fills the envelope through one function (call-events.ts, shared with the call events). */
-const build = buildEvent;
-
 const step = (s: StepScope): IdParts => ({ stepId: s.stepId });
 const attempt = (s: AttemptScope): IdParts => ({ stepId: s.stepId, attempt: s.attempt });
 type Constructors = { [T in EventType as Uncapitalize<T>]: (...args: never[]) => NewEventOf<T> };
